@@ -13,12 +13,15 @@
  *         unpasted fraction so targets match the pixels.
  * Targets: lam*smooth(y_i) + (1-lam)*smooth(y_perm[i]) (see soft-targets.ts).
  */
-import { CHANNELS, IMAGE_LEN, IMAGE_SIZE, NUM_CLASSES, ROW_LEN } from './constants.js';
+import * as K from './constants.js';
 import { AugmentOptionError, BufferSizeError } from './errors.js';
 import { sampleBeta } from './beta.js';
 import { CounterRandom, batchRandom, type RandomStream } from './sample-random.js';
 import { mixedTargets, softTargets } from './soft-targets.js';
 import { requireNumClasses, requirePositive, requireSmoothing } from './validate.js';
+
+// Module-local copies for the hot loops (see transform.ts).
+const { CHANNELS, IMAGE_LEN, IMAGE_SIZE, NUM_CLASSES, ROW_LEN } = K;
 
 export type MixMode = 'none' | 'mixup' | 'cutmix';
 
