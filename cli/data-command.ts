@@ -1,0 +1,19 @@
+import { Command, Option } from 'commander';
+import { downloadCifar10 } from '../dataset/index.js';
+import { createRootLogger } from '../runtime/logger.js';
+import { DEFAULT_DATA_DIR } from './train-command.js';
+
+/** `fleet data download`: fetch, verify and unpack the official CIFAR-10 binary release. */
+export function dataCommand(): Command {
+  const data = new Command('data').description('Manage the CIFAR-10 data set');
+  data
+    .command('download')
+    .description('Download cifar-10-binary.tar.gz, check its MD5 and unpack it')
+    .addOption(new Option('--dir <dir>', 'where to put the data').env('FLEET_DATA_DIR').default(DEFAULT_DATA_DIR))
+    .addOption(new Option('--url <url>', 'where to download from (a mirror)').env('FLEET_DATA_URL'))
+    .action(async (flags: { dir: string; url?: string }) => {
+      const log = createRootLogger({ service: 'data' });
+      await downloadCifar10({ dir: flags.dir, log, ...(flags.url ? { url: flags.url } : {}) });
+    });
+  return data;
+}

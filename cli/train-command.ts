@@ -1,0 +1,88 @@
+import { Command, Option } from 'commander';
+import { join } from 'node:path';
+import {
+  AUGMENT_CHOICES, BACKEND_CHOICES, MODEL_CHOICES, PROGRESS_CHOICES, TEST_MODEL_CHOICES,
+  parseTrainConfig, type TrainConfig,
+} from '../config/train-config.js';
+import { createRootLogger } from '../runtime/logger.js';
+import { newRunId } from '../runtime/run-dir.js';
+import { runTraining } from '../training/train-run.js';
+import { parseInteger, parseNumber } from './parse-flag.js';
+
+/** Where `fleet train` looks for CIFAR-10 unless told otherwise. */
+export const DEFAULT_DATA_DIR = 'data/cifar10';
+
+/**
+ * `fleet train`: every flag can also come from a FLEET_* variable (flag wins),
+ * so a Kubernetes manifest or a sweep script sets them either way.
+ */
+export function trainCommand(): Command {
+  const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
+  return new Command('train')
+    .description('Train a model on CIFAR-10 (one process for --workers 1)')
+    .addOption(opt('--workers <n>', 'worker processes (data-parallel replicas)', 'FLEET_WORKERS').argParser(parseInteger).default(1))
+    .addOption(opt('--model <name>', 'architecture', 'FLEET_MODEL').choices([...MODEL_CHOICES, ...TEST_MODEL_CHOICES]).default('cnn'))
+    .addOption(opt('--epochs <n>', 'passes over the training set', 'FLEET_EPOCHS').argParser(parseInteger).default(30))
+    .addOption(opt('--batch-size <n>', 'images per step per worker', 'FLEET_BATCH_SIZE').argParser(parseInteger).default(128))
+    .addOption(opt('--lr <x>', 'peak learning rate (after warm-up)', 'FLEET_LR').argParser(parseNumber).default(0.1))
+    .addOption(opt('--min-lr <x>', 'learning rate at the end of the cosine schedule', 'FLEET_MIN_LR').argParser(parseNumber).default(0))
+    .addOption(opt('--warmup-epochs <x>', 'linear warm-up length in epochs (capped at a fifth of the run)', 'FLEET_WARMUP_EPOCHS').argParser(parseNumber).default(1))
+    .addOption(opt('--momentum <x>', 'SGD momentum', 'FLEET_MOMENTUM').argParser(parseNumber).default(0.9))
+    .addOption(opt('--weight-decay <x>', 'L2 weight decay', 'FLEET_WEIGHT_DECAY').argParser(parseNumber).default(5e-4))
+    .addOption(opt('--augment <preset>', 'none: normalise; basic: crop+flip; full: crop+flip+colour jitter', 'FLEET_AUGMENT').choices([...AUGMENT_CHOICES]).default('full'))
+    .addOption(opt('--mixup <alpha>', 'Mixup with Beta(alpha, alpha); 0 = off', 'FLEET_MIXUP').argParser(parseNumber).default(0))
+    .addOption(opt('--cutmix <alpha>', 'CutMix with Beta(alpha, alpha); 0 = off', 'FLEET_CUTMIX').argParser(parseNumber).default(0))
+    .addOption(opt('--label-smoothing <s>', 'label smoothing in [0, 1)', 'FLEET_LABEL_SMOOTHING').argParser(parseNumber).default(0))
+    .addOption(opt('--data-dir <dir>', 'CIFAR-10 binary files (or their parent folder)', 'FLEET_DATA_DIR').default(DEFAULT_DATA_DIR))
+    .addOption(opt('--download', 'download CIFAR-10 into --data-dir when absent', 'FLEET_DOWNLOAD').default(false))
+    .addOption(opt('--allow-partial', 'train on whichever data_batch_N.bin files exist', 'FLEET_ALLOW_PARTIAL').default(false))
+    .addOption(opt('--limit-train <n>', 'use only the first N training images', 'FLEET_LIMIT_TRAIN').argParser(parseInteger))
+    .addOption(opt('--limit-test <n>', 'use only the first N test images', 'FLEET_LIMIT_TEST').argParser(parseInteger))
+    .addOption(opt('--seed <n>', 'seed of initialisation, order and augmentation', 'FLEET_SEED').argParser(parseInteger).default(1))
+    .addOption(opt('--backend <name>', 'compute backend', 'FLEET_BACKEND').choices([...BACKEND_CHOICES]).default('auto'))
+    .addOption(opt('--out <dir>', 'run directory (default runs/<run-id>)', 'FLEET_OUT'))
+    .addOption(opt('--run-id <id>', 'run id (default: time, model and a random suffix)', 'FLEET_RUN_ID'))
+    .addOption(opt('--eval-batch-size <n>', 'images per evaluation batch', 'FLEET_EVAL_BATCH_SIZE').argParser(parseInteger).default(500))
+    .addOption(opt('--progress <mode>', 'bar on a terminal, log lines otherwise', 'FLEET_PROGRESS').choices([...PROGRESS_CHOICES]).default('auto'))
+    .action(async (flags: Record<string, unknown>) => {
+      const config = trainConfigFromFlags(flags);
+      const log = createRootLogger({ service: 'train', run: config.runId });
+      try {
+        await runTraining(config, log);
+      } catch (err) {
+        log.error({ err }, 'training failed');
+        throw err;
+      }
+    });
+}
+
+export function trainConfigFromFlags(flags: Record<string, unknown>): TrainConfig {
+  const model = String(flags.model);
+  const runId = (flags.runId as string | undefined) ?? newRunId(model);
+  return parseTrainConfig({
+    runId,
+    workers: flags.workers,
+    model,
+    epochs: flags.epochs,
+    batchSize: flags.batchSize,
+    lr: flags.lr,
+    minLr: flags.minLr,
+    warmupEpochs: flags.warmupEpochs,
+    momentum: flags.momentum,
+    weightDecay: flags.weightDecay,
+    augment: flags.augment,
+    mixupAlpha: flags.mixup,
+    cutmixAlpha: flags.cutmix,
+    labelSmoothing: flags.labelSmoothing,
+    dataDir: flags.dataDir,
+    download: flags.download === true || flags.download === 'true' || flags.download === '1',
+    allowPartial: flags.allowPartial === true || flags.allowPartial === 'true' || flags.allowPartial === '1',
+    limitTrain: flags.limitTrain ?? null,
+    limitTest: flags.limitTest ?? null,
+    seed: flags.seed,
+    backend: flags.backend,
+    outDir: (flags.out as string | undefined) ?? join('runs', runId),
+    evalBatchSize: flags.evalBatchSize,
+    progress: flags.progress,
+  });
+}

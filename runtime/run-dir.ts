@@ -1,0 +1,30 @@
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-file.js';
+
+/** A run's folder: config.json, metrics.jsonl (a JSON object a line), best/. */
+export interface RunDir {
+  path: string;
+  bestDir: string;
+  writeConfig(config: unknown): Promise<void>;
+  appendMetrics(record: Record<string, unknown>): Promise<void>;
+}
+
+export async function openRunDir(path: string): Promise<RunDir> {
+  await mkdir(path, { recursive: true });
+  const metricsPath = join(path, 'metrics.jsonl');
+  return {
+    path,
+    bestDir: join(path, 'best'),
+    writeConfig: (config) => writeFileAtomic(join(path, 'config.json'), `${JSON.stringify(config, null, 2)}\n`),
+    // One write call per line: a crash leaves at most a torn last line, never a torn middle.
+    appendMetrics: (record) => appendFile(metricsPath, `${JSON.stringify(record)}\n`),
+  };
+}
+
+/** A run id that sorts by time and names the model: 20261128-151400-cnn-3fa2. */
+export function newRunId(model: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const suffix = Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0');
+  return `${stamp}-${model}-${suffix}`;
+}

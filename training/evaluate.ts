@@ -1,0 +1,55 @@
+import * as tf from '@tensorflow/tfjs';
+
+export interface Evaluation {
+  count: number;
+  accuracy: number;
+  loss: number;
+  perClassAccuracy: number[];
+  /** confusion[trueClass][predictedClass] = count. */
+  confusion: number[][];
+}
+
+/** Supplies normalised test images for a range of the split, NHWC float32. */
+export type EvalBatches = (start: number, end: number) => Float32Array;
+
+/**
+ * Scores a model on every test sample exactly once (no padding, no
+ * augmentation), in inference mode. Accuracy and loss are sums over counts,
+ * never averages of batch averages.
+ */
+export function evaluate(
+  model: tf.LayersModel,
+  split: { count: number; labels: Uint8Array },
+  batches: EvalBatches,
+  options: { batchSize: number; numClasses: number; onProgress?: (done: number) => void },
+): Evaluation {
+  const { batchSize, numClasses } = options;
+  const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < split.count; start += batchSize) {
+    const end = Math.min(split.count, start + batchSize);
+    const n = end - start;
+    const labels = split.labels.subarray(start, end);
+    const [predicted, losses] = tf.tidy(() => {
+      const x = tf.tensor4d(batches(start, end), [n, 32, 32, 3]);
+      const logits = model.predict(x) as tf.Tensor2D;
+      const logp = tf.logSoftmax(logits);
+      const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), numClasses)), -1);
+      return [tf.argMax(logits, -1).dataSync(), tf.neg(picked).dataSync()];
+    });
+    for (let i = 0; i < n; i++) {
+      const truth = labels[i]!;
+      const guess = predicted[i]!;
+      confusion[truth]![guess]! += 1;
+      if (truth === guess) correct++;
+      lossSum += losses[i]!;
+    }
+    options.onProgress?.(end);
+  }
+  const perClassAccuracy = confusion.map((row, c) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return total === 0 ? Number.NaN : row[c]! / total;
+  });
+  return { count: split.count, accuracy: correct / split.count, loss: lossSum / split.count, perClassAccuracy, confusion };
+}
