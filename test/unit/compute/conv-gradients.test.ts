@@ -60,7 +60,7 @@ describe('wasm conv2d gradient kernels vs cpu', () => {
     const seed = 500 + cases.indexOf(c) * 7;
     const errs = await compareBackends(() => {
       const { x, w, dy } = tensors(c, seed);
-      const g = tf.grads((a: tf.Tensor4D, b: tf.Tensor4D) => tf.conv2d(a, b, c.stride, c.pad));
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad));
       return g([x, w], dy);
     });
     expect(errs[0], `dx ${name(c)}`).toBeLessThan(1e-4);
