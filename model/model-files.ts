@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { isAbsolute, join, normalize, sep } from 'node:path';
+import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from './atomic-file.js';
+import { fsyncDirectory, writeFileAtomic } from './atomic-file.js';
 import { ModelFilesError } from './errors.js';
-import { seededDropoutLayers, SeededDropout } from './layers/seeded-dropout.js';
+import { applyLayerStates, describeFleetLayers, rewriteTopology, type FleetLayerState } from './layer-restore.js';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -15,8 +15,8 @@ export interface FleetModelMetadata {
   /** Lets the loader refuse a weights.bin that does not belong to this model.json (crash between the two renames). */
   weightsBytes: number;
   weightsSha256: string;
-  /** SeededDropout state by layer name: saved as stock Dropout, restored by loadModelFiles. */
-  dropout: Record<string, { seed: number | null; step: number }>;
+  /** fleet layers saved under stock class names (SeededDropout as Dropout...), by layer name; loadModelFiles restores them. */
+  layers: Record<string, FleetLayerState>;
 }
 
 export interface SavedModelFiles {
@@ -62,13 +62,16 @@ async function captureArtifacts(model: tf.LayersModel): Promise<tf.io.ModelArtif
  * it may still describe the previous ones).
  */
 export async function saveModelFiles(model: tf.LayersModel, dir: string, meta?: unknown): Promise<SavedModelFiles> {
-  await mkdir(dir, { recursive: true });
+  // Serialise meta first: a meta that cannot be written must fail before any file changes.
+  const metaText = meta === undefined ? undefined : `${JSON.stringify(meta, null, 2)}\n`;
+  const created = await mkdir(dir, { recursive: true });
+  if (created !== undefined) await fsyncDirectory(dirname(resolve(dir)));
   const artifacts = await captureArtifacts(model);
   const weights = toBytes(artifacts.weightData);
   const fleet: FleetModelMetadata = {
     weightsBytes: weights.byteLength,
     weightsSha256: sha256(weights),
-    dropout: Object.fromEntries(seededDropoutLayers(model).map((l) => [l.name, { seed: l.seed, step: l.step }])),
+    layers: describeFleetLayers(model),
   };
   const modelJson: JsonObject = {
     modelTopology: artifacts.modelTopology,
@@ -81,7 +84,7 @@ export async function saveModelFiles(model: tf.LayersModel, dir: string, meta?: 
   };
   await writeFileAtomic(join(dir, WEIGHTS_BIN), weights);
   await writeFileAtomic(join(dir, MODEL_JSON), JSON.stringify(modelJson));
-  if (meta !== undefined) await writeFileAtomic(join(dir, META_JSON), `${JSON.stringify(meta, null, 2)}\n`);
+  if (metaText !== undefined) await writeFileAtomic(join(dir, META_JSON), metaText);
   return { dir, weightsBytes: fleet.weightsBytes, weightsSha256: fleet.weightsSha256 };
 }
 
@@ -131,31 +134,18 @@ function fleetMetadata(json: tf.io.ModelJSON): FleetModelMetadata | undefined {
   return isObject(fleet) ? (fleet as unknown as FleetModelMetadata) : undefined;
 }
 
-/** Turn the stock Dropout entries fleet saved back into SeededDropout, with their seed. */
-function restoreSeededDropout(json: tf.io.ModelJSON, fleet: FleetModelMetadata | undefined): void {
-  const topology = json.modelTopology as JsonObject;
-  const config = topology['config'];
-  const layers = isObject(config) ? config['layers'] : undefined;
-  if (!fleet || !isObject(fleet.dropout) || !Array.isArray(layers)) return;
-  for (const layer of layers) {
-    if (!isObject(layer) || layer['class_name'] !== 'Dropout' || !isObject(layer['config'])) continue;
-    const state = fleet.dropout[String(layer['config']['name'])];
-    if (state === undefined) continue;
-    layer['class_name'] = SeededDropout.className;
-    layer['config']['seed'] = state.seed;
-  }
-}
-
 /**
  * Load a folder written by saveModelFiles (or any single-folder tfjs
  * layers-model) with tf.loadLayersModel; pure tfjs has no file:// handler, so
  * the IOHandler here reads the files. Checks weights.bin against the checksum
- * model.json recorded, and restores SeededDropout layers with their seed and step.
+ * model.json recorded, and brings fleet's layers back (SeededDropout with its
+ * seed and step, fleet's BatchNorm) where plain tfjs would load stock ones.
  */
 export async function loadModelFiles(dir: string): Promise<tf.LayersModel> {
   const json = await readModelJson(dir);
   const fleet = fleetMetadata(json);
-  restoreSeededDropout(json, fleet);
+  const states = fleet && isObject(fleet.layers) ? fleet.layers : {};
+  rewriteTopology(json.modelTopology, states);
   const handler: tf.io.IOHandler = {
     load: () =>
       tf.io.getModelArtifactsForJSON(json, async (manifest) => {
@@ -174,12 +164,7 @@ export async function loadModelFiles(dir: string): Promise<tf.LayersModel> {
       }),
   };
   const model = await tf.loadLayersModel(handler);
-  if (fleet && isObject(fleet.dropout)) {
-    for (const layer of seededDropoutLayers(model)) {
-      const state = fleet.dropout[layer.name];
-      if (state !== undefined) layer.reseed(state.seed, state.step);
-    }
-  }
+  applyLayerStates(model, states);
   return model;
 }
 
