@@ -9,7 +9,6 @@ export { CNN_BLOCK_CHANNELS } from './architectures/cnn.js';
 export { loadModelFiles, readModelJson, readModelMeta, saveModelFiles, MODEL_JSON, WEIGHTS_BIN, META_JSON } from './model-files.js';
 export type { FleetModelMetadata, SavedModelFiles } from './model-files.js';
 export type { FleetLayerState } from './layer-restore.js';
-export { writeFileAtomic, isAtomicTempName } from './atomic-file.js';
 export { SeededDropout, seededDropout, spatialDropout2d, reseedDropout, SPATIAL_2D_NOISE_SHAPE } from './layers/seeded-dropout.js';
 export { deriveSeed } from './seeds.js';
 export { torchInitBound } from './torch-init.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { fsyncDirectory, writeFileAtomic } from './atomic-file.js';
+import { fsyncDirectory, writeFileAtomic } from '../runtime/atomic-file.js';
 import { ModelFilesError } from './errors.js';
 import { applyLayerStates, describeFleetLayers, rewriteTopology, type FleetLayerState } from './layer-restore.js';
 

@@ -182,21 +182,3 @@ describe('input checks', () => {
     expect(() => batch([0], 'heavy' as AugmentPreset)).toThrow(AugmentOptionError);
   });
 });
-
-describe('speed', () => {
-  it('augments 128 images with the full preset in well under 10 ms', () => {
-    const big = lcgBytes(1024 * IMAGE_LEN, 3);
-    const bigLabels = new Uint8Array(1024);
-    const out = { x: new Float32Array(128 * IMAGE_LEN), labels: new Int32Array(128) };
-    const times: number[] = [];
-    for (let step = 0; step < 30; step++) {
-      const indices = Array.from({ length: 128 }, (_, i) => (step * 128 + i) % 1024);
-      const t0 = performance.now();
-      augmentBatch({ images: big, labels: bigLabels, indices, epoch: 0, seed: 1, preset: 'full', out });
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    // Median after JIT warm-up; the bound is loose because CI cores are shared.
-    expect(times[15]!).toBeLessThan(10);
-  });
-});

@@ -11,8 +11,8 @@ import {
   readModelMeta,
   saveModelFiles,
   SeededDropout,
-  writeFileAtomic,
 } from '../../../model/index.js';
+import { writeFileAtomic } from '../../../runtime/atomic-file.js';
 import { batchNorm } from '../../../model/layers/batch-norm.js';
 
 beforeAll(async () => {
