@@ -16,7 +16,8 @@ const replacements: Record<string, KernelFn> = {
   _FusedMatMul: fusedMatMulKernel,
 };
 
-let installed = false;
+/** Names of our kernels currently registered for wasm. */
+const active = new Set<string>();
 
 /**
  * Registers fleet's wasm kernels in place of (or, for Conv2DBackpropFilter, in
@@ -25,33 +26,42 @@ let installed = false;
  * C++ entry point the upstream kernel function (still called by ours) needs.
  */
 export function installWasmKernels(): void {
-  if (installed) return;
-  for (const [kernelName, kernelFunc] of Object.entries(replacements)) {
-    const upstream = captureUpstream(kernelName);
-    if (upstream) tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({
-      kernelName,
-      backendName: 'wasm',
-      kernelFunc: kernelFunc as unknown as tf.KernelFunc,
-      ...(upstream?.setupFunc ? { setupFunc: upstream.setupFunc } : {}),
-    });
-  }
-  installed = true;
+  useWasmKernels(Object.keys(replacements));
 }
 
-/** Puts upstream's kernels back (benchmarks compare both in one process). */
+/** Puts upstream's kernels back (Conv2DBackpropFilter then is missing again). */
 export function uninstallWasmKernels(): void {
-  if (!installed) return;
+  useWasmKernels([]);
+}
+
+/**
+ * Makes exactly `names` of our kernels active, upstream's for the rest;
+ * benchmarks use it to compare kernel sets in one process.
+ */
+export function useWasmKernels(names: string[]): void {
   for (const kernelName of Object.keys(replacements)) {
-    tf.unregisterKernel(kernelName, 'wasm');
+    const want = names.includes(kernelName);
+    if (want === active.has(kernelName)) continue;
     const upstream = captureUpstream(kernelName);
-    if (upstream) tf.registerKernel(upstream);
+    if (want) {
+      if (upstream) tf.unregisterKernel(kernelName, 'wasm');
+      tf.registerKernel({
+        kernelName,
+        backendName: 'wasm',
+        kernelFunc: replacements[kernelName] as unknown as tf.KernelFunc,
+        ...(upstream?.setupFunc ? { setupFunc: upstream.setupFunc } : {}),
+      });
+      active.add(kernelName);
+    } else {
+      tf.unregisterKernel(kernelName, 'wasm');
+      if (upstream) tf.registerKernel(upstream);
+      active.delete(kernelName);
+    }
   }
-  installed = false;
 }
 
 export function wasmKernelsInstalled(): boolean {
-  return installed;
+  return Object.keys(replacements).every((name) => active.has(name));
 }
 
 export function replacedKernelNames(): string[] {

@@ -63,7 +63,7 @@ describe('closed-form BatchNorm layer', () => {
     const sq = new Float64Array(C);
     xs.forEach((v, i) => (mean[i % C] = (mean[i % C] as number) + v / n));
     xs.forEach((v, i) => (sq[i % C] = (sq[i % C] as number) + (v - (mean[i % C] as number)) ** 2));
-    tf.dispose(layer.apply(x, { training: true }));
+    tf.dispose(layer.apply(x, { training: true }) as tf.Tensor);
     const [, , mm, mv] = layer.getWeights();
     const mmv = await (mm as tf.Tensor).data();
     const mvv = await (mv as tf.Tensor).data();
@@ -89,7 +89,7 @@ describe('closed-form BatchNorm layer', () => {
     const model = tf.model({ inputs: input, outputs: out });
     const x = tf.tensor(randomValues(2 * 6 * 6 * 3, 31), [2, 6, 6, 3]);
     // A few training-mode calls so the moving statistics are not the initial ones.
-    for (let i = 0; i < 3; i++) tf.dispose(model.apply(x, { training: true }));
+    for (let i = 0; i < 3; i++) tf.dispose(model.apply(x, { training: true }) as tf.Tensor);
 
     let artifacts: tf.io.ModelArtifacts | undefined;
     await model.save(tf.io.withSaveHandler(async (a) => {

@@ -1,0 +1,65 @@
+/**
+ * Filter-gradient variants against the forward conv2d on the CNN's conv
+ * shapes, on wasm, interleaved in one run (the machine is shared: compare
+ * side by side). Prints GFLOP/s per shape and variant.
+ *   npm run build && node dist/bench/kernel-filter-grad.js
+ * FLEET_BENCH_BATCH (128), FLEET_BENCH_REPS (5), FLEET_BENCH_CHUNKS (e.g. "128,16,4,1").
+ */
+import '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs';
+
+import { installWasmKernels } from '../compute/index.js';
+import { setFilterGradChunk, shapeKey } from '../compute/wasm/conv2d-backprop-filter.js';
+import { convGeometry } from '../compute/wasm/conv-geometry.js';
+import { CNN_CONV_SHAPES, convFlops, isMain, median, type ConvShape } from './kernel-conv-shapes.js';
+
+function timeMs(f: () => void): number {
+  const t0 = performance.now();
+  f();
+  return performance.now() - t0;
+}
+
+function filterKey(s: ConvShape, batch: number): string {
+  return shapeKey(convGeometry('bench', [batch, s.height, s.width, s.inChannels], [3, 3, s.inChannels, s.outChannels], 1, 'same', 'NHWC', undefined));
+}
+
+export async function run(): Promise<void> {
+  const batch = Number(process.env.FLEET_BENCH_BATCH ?? 128);
+  const reps = Number(process.env.FLEET_BENCH_REPS ?? 5);
+  const chunks = (process.env.FLEET_BENCH_CHUNKS ?? '128,32,16,8,4,2,1').split(',').map(Number);
+  installWasmKernels();
+  await tf.setBackend('wasm');
+  await tf.ready();
+  console.log(`backend wasm, batch ${batch}, median of ${reps}; GFLOP/s (ms)`);
+  console.log(['shape', 'forward', 'input-grad', ...chunks.map((c) => `filter c=${c}`)].join('\t'));
+  for (const s of CNN_CONV_SHAPES) {
+    const x = tf.randomUniform([batch, s.height, s.width, s.inChannels]) as tf.Tensor4D;
+    const w = tf.randomUniform([3, 3, s.inChannels, s.outChannels]) as tf.Tensor4D;
+    const dy = tf.randomUniform([batch, s.height, s.width, s.outChannels]) as tf.Tensor4D;
+    const key = filterKey(s, batch);
+    const variants: Array<[string, () => void]> = [
+      ['forward', () => tf.conv2d(x, w, 1, 'same').dispose()],
+      ['input', () => tf.conv2dTranspose(dy, w, x.shape, 1, 'same').dispose()],
+      ...chunks.map((c): [string, () => void] => [
+        `c${c}`,
+        () => {
+          setFilterGradChunk(c, key);
+          const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: w.shape };
+          (tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor).dispose();
+        },
+      ]),
+    ];
+    const times = new Map<string, number[]>(variants.map(([n]) => [n, []]));
+    for (const [, f] of variants) f(); // warm-up
+    for (let r = 0; r < reps; r++) for (const [n, f] of variants) times.get(n)?.push(timeMs(f));
+    const flops = convFlops(s, batch);
+    const cells = variants.map(([n]) => {
+      const ms = median(times.get(n) ?? []);
+      return `${(flops / ms / 1e6).toFixed(1)} (${ms.toFixed(0)})`;
+    });
+    console.log([s.name, ...cells].join('\t'));
+    tf.dispose([x, w, dy]);
+  }
+}
+
+if (isMain(import.meta.url)) await run();

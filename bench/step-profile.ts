@@ -1,0 +1,194 @@
+/**
+ * One CNN training step (classic CIFAR-10 CNN, batch 128) on the wasm backend:
+ * images/s (median, mean +- std over several steps after warm-up), the
+ * per-kernel time split of one profiled step, the step's GFLOP/s, the forward
+ * conv2d GFLOP/s on the model's own conv shapes measured in the same run, and
+ * their ratio. Modes run interleaved step by step, so they see the same load:
+ *   upstream  upstream kernels + only the missing filter gradient (unchunked),
+ *             tfjs's own BatchNormalization
+ *   untuned   fleet kernels with the unchunked filter gradient, fleet BatchNorm
+ *   fleet     fleet kernels as installed (tuned filter gradient), fleet BatchNorm
+ *   npm run build && node dist/bench/step-profile.js
+ * FLEET_BENCH_MODES (untuned,fleet), FLEET_BENCH_STEPS (5), FLEET_BENCH_BATCH (128).
+ */
+import '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs';
+import { execSync } from 'node:child_process';
+
+import { installWasmKernels, useWasmKernels } from '../compute/index.js';
+import { setFilterGradChunk, getFilterGradChunk } from '../compute/wasm/conv2d-backprop-filter.js';
+import { buildModel } from '../model/index.js';
+import { CNN_CONV_SHAPES, convFlops, isMain, meanStd, median } from './kernel-conv-shapes.js';
+
+/** FLOPs of one training image of the CNN (3x forward, less the input layer's dx). */
+export const CNN_TRAIN_FLOPS_PER_IMAGE = 925.7e6;
+
+type Mode = 'upstream' | 'untuned' | 'fleet';
+
+interface Runner {
+  mode: Mode;
+  model: tf.LayersModel;
+  optimizer: tf.Optimizer;
+  stepMs: number[];
+}
+
+/** The CNN from raw tf.layers with tfjs's BatchNormalization (the "before" model). */
+export function rawCnn(numClasses = 10): tf.LayersModel {
+  const input = tf.input({ shape: [32, 32, 3] });
+  let x: tf.SymbolicTensor = input;
+  for (const filters of [64, 128, 256]) {
+    for (let j = 0; j < 2; j++) {
+      x = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same' }).apply(x) as tf.SymbolicTensor;
+      x = tf.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5 }).apply(x) as tf.SymbolicTensor;
+      x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
+    }
+    x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dropout({ rate: 0.25, noiseShape: [null, 1, 1, null] as unknown as number[] }).apply(x) as tf.SymbolicTensor;
+  }
+  x = tf.layers.flatten().apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dense({ units: 512, activation: 'relu' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dropout({ rate: 0.5 }).apply(x) as tf.SymbolicTensor;
+  const logits = tf.layers.dense({ units: numClasses }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: logits });
+}
+
+/** Kernel registrations of a mode; the bench switches them between steps. */
+function enterMode(mode: Mode, tunedChunk: number | 'all'): void {
+  if (mode === 'upstream') {
+    useWasmKernels(['Conv2DBackpropFilter']);
+    setFilterGradChunk('all');
+    return;
+  }
+  installWasmKernels();
+  setFilterGradChunk(mode === 'untuned' ? 'all' : tunedChunk);
+}
+
+function trainStep(r: Runner, x: tf.Tensor, y: tf.Tensor): number {
+  const t0 = performance.now();
+  const loss = tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, r.model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+    r.optimizer.applyGradients(grads);
+    return value;
+  });
+  loss.dataSync();
+  loss.dispose();
+  return performance.now() - t0;
+}
+
+/** Forward conv2d over the CNN's six conv shapes: total FLOPs / total time. */
+function forwardConvGflops(batch: number, tensors: Array<{ x: tf.Tensor4D; w: tf.Tensor4D }>): number {
+  let flops = 0;
+  let ms = 0;
+  CNN_CONV_SHAPES.forEach((s, i) => {
+    const t = tensors[i];
+    if (!t) return;
+    const t0 = performance.now();
+    tf.conv2d(t.x, t.w, 1, 'same').dispose();
+    ms += performance.now() - t0;
+    flops += convFlops(s, batch);
+  });
+  return flops / ms / 1e6;
+}
+
+interface KernelRow {
+  name: string;
+  calls: number;
+  ms: number;
+}
+
+async function profileStep(r: Runner, x: tf.Tensor, y: tf.Tensor): Promise<{ rows: KernelRow[]; stepMs: number }> {
+  const t0 = performance.now();
+  const info = await tf.profile(() => {
+    trainStep(r, x, y);
+  });
+  const stepMs = performance.now() - t0;
+  const byName = new Map<string, KernelRow>();
+  for (const k of info.kernels) {
+    const t = await k.kernelTimeMs;
+    const ms = typeof t === 'number' ? t : 0;
+    const row = byName.get(k.name) ?? { name: k.name, calls: 0, ms: 0 };
+    row.calls += 1;
+    row.ms += ms;
+    byName.set(k.name, row);
+  }
+  return { rows: [...byName.values()].sort((a, b) => b.ms - a.ms), stepMs };
+}
+
+function gitSha(): string {
+  try {
+    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function run(): Promise<void> {
+  const batch = Number(process.env.FLEET_BENCH_BATCH ?? 128);
+  const steps = Number(process.env.FLEET_BENCH_STEPS ?? 5);
+  const modes = (process.env.FLEET_BENCH_MODES ?? 'untuned,fleet').split(',') as Mode[];
+  installWasmKernels();
+  const tunedChunk = getFilterGradChunk();
+  await tf.setBackend('wasm');
+  await tf.ready();
+  console.log(`step-profile: cnn, batch ${batch}, backend ${tf.getBackend()}, 1 process, ${steps} measured steps after 1 warm-up, modes ${modes.join(',')}, git ${gitSha()}, node ${process.version}`);
+
+  const x = tf.randomUniform([batch, 32, 32, 3], -1, 1);
+  const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32') as tf.Tensor1D, 10);
+  const runners: Runner[] = modes.map((mode) => ({
+    mode,
+    model: mode === 'upstream' ? rawCnn() : buildModel({ name: 'cnn', seed: 1 }),
+    optimizer: tf.train.momentum(0.01, 0.9),
+    stepMs: [],
+  }));
+  const convTensors = CNN_CONV_SHAPES.map((s) => ({
+    x: tf.randomUniform([batch, s.height, s.width, s.inChannels]) as tf.Tensor4D,
+    w: tf.randomUniform([3, 3, s.inChannels, s.outChannels]) as tf.Tensor4D,
+  }));
+  const convRates: number[] = [];
+
+  for (const r of runners) {
+    enterMode(r.mode, tunedChunk);
+    trainStep(r, x, y); // warm-up: builds weights, optimizer slots, XNNPACK operators
+  }
+  forwardConvGflops(batch, convTensors);
+  const tensorsBefore = tf.memory().numTensors;
+  for (let s = 0; s < steps; s++) {
+    for (const r of runners) {
+      enterMode(r.mode, tunedChunk);
+      r.stepMs.push(trainStep(r, x, y));
+    }
+    convRates.push(forwardConvGflops(batch, convTensors));
+  }
+  const leaked = tf.memory().numTensors - tensorsBefore;
+  const convRate = median(convRates);
+  const convStats = meanStd(convRates);
+
+  console.log(`\nforward conv2d on the model's 6 conv shapes: ${convRate.toFixed(2)} GFLOP/s median (${convStats.mean.toFixed(2)} +- ${convStats.std.toFixed(2)}, n=${convRates.length})`);
+  console.log('mode\timages/s median\timages/s mean +- std\tstep ms median\tstep GFLOP/s\tfraction of forward conv');
+  for (const r of runners) {
+    const ips = r.stepMs.map((ms) => (batch * 1000) / ms);
+    const { mean, std } = meanStd(ips);
+    const med = median(ips);
+    const gflops = (med * CNN_TRAIN_FLOPS_PER_IMAGE) / 1e9;
+    console.log(`${r.mode}\t${med.toFixed(2)}\t${mean.toFixed(2)} +- ${std.toFixed(2)}\t${median(r.stepMs).toFixed(0)}\t${gflops.toFixed(2)}\t${(gflops / convRate).toFixed(3)}`);
+  }
+  console.log(`live tensors after ${steps} rounds of steps: ${leaked >= 0 ? '+' : ''}${leaked}`);
+
+  for (const r of runners) {
+    enterMode(r.mode, tunedChunk);
+    const { rows, stepMs } = await profileStep(r, x, y);
+    const total = rows.reduce((a, k) => a + k.ms, 0);
+    console.log(`\nper-kernel split, mode ${r.mode}: profiled step ${stepMs.toFixed(0)} ms, kernels ${total.toFixed(0)} ms`);
+    console.log('kernel\tcalls\tms\t% of step');
+    for (const k of rows) {
+      if (k.ms < 0.005 * total) continue;
+      console.log(`${k.name}\t${k.calls}\t${k.ms.toFixed(1)}\t${((100 * k.ms) / stepMs).toFixed(1)}`);
+    }
+    const rest = rows.filter((k) => k.ms < 0.005 * total);
+    console.log(`(${rest.length} other kernels)\t${rest.reduce((a, k) => a + k.calls, 0)}\t${rest.reduce((a, k) => a + k.ms, 0).toFixed(1)}\t${((100 * rest.reduce((a, k) => a + k.ms, 0)) / stepMs).toFixed(1)}`);
+  }
+  tf.dispose([x, y, ...convTensors.flatMap((t) => [t.x, t.w])]);
+  for (const r of runners) r.model.dispose();
+}
+
+if (isMain(import.meta.url)) await run();

@@ -1,0 +1,29 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { getFilterGradChunk, setFilterGradChunk } from '../../../compute/wasm/conv2d-backprop-filter.js';
+import { compareBackends, randomValues } from './backend-compare.js';
+
+const initial = getFilterGradChunk();
+afterAll(() => setFilterGradChunk(initial));
+
+describe('chunked wasm Conv2DBackpropFilter vs cpu', () => {
+  it.each([
+    { batch: 4, chunk: 1, stride: 1, pad: 'same' as const },
+    { batch: 6, chunk: 2, stride: 2, pad: 'valid' as const },
+    { batch: 6, chunk: 4, stride: 1, pad: 'valid' as const }, // 4 does not divide 6: falls back to 3
+    { batch: 8, chunk: 'all' as const, stride: 2, pad: 'same' as const },
+  ])('batch $batch chunk $chunk stride $stride pad $pad', async ({ batch, chunk, stride, pad }) => {
+    setFilterGradChunk(chunk);
+    const xShape: [number, number, number, number] = [batch, 9, 8, 5];
+    const [err] = await compareBackends(() => {
+      const x = tf.tensor(randomValues(tf.util.sizeFromShape(xShape), batch), xShape) as tf.Tensor4D;
+      const w = tf.zeros([3, 3, 5, 7]) as tf.Tensor4D;
+      const yShape = tf.conv2d(x, w, stride, pad).shape;
+      const dy = tf.tensor(randomValues(tf.util.sizeFromShape(yShape), batch + 1), yShape);
+      const attrs = { strides: [stride, stride], pad, dataFormat: 'NHWC', filterShape: [3, 3, 5, 7] };
+      return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+    });
+    expect(err).toBeLessThan(1e-4);
+  });
+});
