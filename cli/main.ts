@@ -3,8 +3,9 @@ import { ConfigError } from '../config/train-config.js';
 import { FleetError } from '../runtime/errors.js';
 import { dataCommand } from './data-command.js';
 import { trainCommand } from './train-command.js';
+import { InterruptedError } from '../training/train-run.js';
 
-/** Exit codes: 0 done, 1 the run failed, 2 bad usage or configuration. */
+/** Exit codes: 0 done, 1 the run failed, 2 bad usage or configuration, 130/143 interrupted. */
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('fleet')
     .description('Distributed data-parallel CIFAR-10 training on TensorFlow.js')
@@ -18,6 +19,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof InterruptedError) {
+      process.stderr.write(`fleet: ${err.message}\n`);
+      return 128 + (err.signal === 'SIGINT' ? 2 : 15); // the shell's convention for a signal exit
+    }
     if (err instanceof ConfigError) {
       process.stderr.write(`fleet: ${err.message}\n`);
       return 2;

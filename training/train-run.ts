@@ -101,6 +101,8 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
       let lr = 0;
       progress.start(`epoch ${epoch}/${config.epochs}`, plan.stepsPerEpoch, { epoch });
       for (let step = 0; step < plan.stepsPerEpoch; step++) {
+        // A step is synchronous compute: yield so logs flush and signals land.
+        await yieldToEventLoop();
         if (interrupted) throw new InterruptedError(interrupted);
         const indices = order.subarray(step * config.batchSize, (step + 1) * config.batchSize);
         lr = learningRateAt(globalStep, { baseLr: config.lr, minLr: config.minLr, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps });
@@ -153,6 +155,10 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
   }
   log.info({ best: summary.best, runDir: runDir.path }, 'run finished');
   return summary;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function runEvaluation(model: tf.LayersModel, test: { count: number; images: Uint8Array; labels: Uint8Array }, config: TrainConfig, progress: ReturnType<typeof createProgress>, epoch: number): Evaluation {
