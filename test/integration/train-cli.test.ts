@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeBatch } from '../../augment/index.js';
 import { loadModelFiles } from '../../model/index.js';
 import { setLabelByte, writeCifar10Files, type Cifar10Fixture } from '../fixtures/cifar10-files.js';
-import { logLines, runFleet } from '../helpers/run-fleet.js';
+import { spawn } from 'node:child_process';
+import { FLEET_BIN, logLines, runFleet } from '../helpers/run-fleet.js';
 
 let root: string;
 let data: Cifar10Fixture;
@@ -67,7 +68,7 @@ describe('fleet train (one process)', () => {
   });
 
   it('gives the same run for the same seed, and another for another seed', async () => {
-    const flags = ['--augment', 'full', '--mixup', '0.4', '--cutmix', '1', '--label-smoothing', '0.1', '--seed', '7'];
+    const flags = ['--model', 'tiny-bn', '--augment', 'full', '--mixup', '0.4', '--cutmix', '1', '--label-smoothing', '0.1', '--seed', '7'];
     const [a, b, c] = await Promise.all([
       runFleet([...base(join(root, 'seed-a')), ...flags]),
       runFleet([...base(join(root, 'seed-b')), ...flags]),
@@ -109,5 +110,25 @@ describe('fleet train (one process)', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('data_batch_1.bin');
     expect(bad.stderr).toMatch(/record 17/);
+  });
+
+  it('stops on SIGTERM between steps with exit code 143', async () => {
+    const child = spawn(process.execPath, [FLEET_BIN, ...base(join(root, 'sigterm')), '--epochs', '1000', '--model', 'tiny-bn'], {
+      env: { ...process.env, FLEET_LOG_PRETTY: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    // Wait until it is training (an epoch finished), then ask it to stop.
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        if (stdout.includes('"epoch done"')) resolve();
+      });
+    });
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(143);
+    expect(stderr).toContain('interrupted by SIGTERM');
   });
 });
