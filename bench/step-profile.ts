@@ -104,6 +104,9 @@ async function profileStep(r: Runner, x: tf.Tensor, y: tf.Tensor): Promise<{ row
   const stepMs = performance.now() - t0;
   const byName = new Map<string, KernelRow>();
   for (const k of info.kernels) {
+    // Op scopes (customGrad forwards such as fusedConv2d__op or BatchNorm's)
+    // are listed too and contain the kernels they ran: count kernels only.
+    if (!tf.getKernel(k.name, 'wasm')) continue;
     const t = await k.kernelTimeMs;
     const ms = typeof t === 'number' ? t : 0;
     const row = byName.get(k.name) ?? { name: k.name, calls: 0, ms: 0 };

@@ -4,6 +4,9 @@ import * as tf from '@tensorflow/tfjs';
 import { batchMatMulKernel, fusedMatMulKernel } from './batch-mat-mul.js';
 import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputKernel } from './conv2d-backprop-input.js';
+import { identityKernel } from './identity.js';
+import { maxPoolGradKernel } from './max-pool-grad.js';
+import { meanKernel, sumKernel } from './reduce-leading-axes.js';
 import { captureUpstream } from './upstream-kernels.js';
 
 type KernelFn = (args: { inputs: tf.NamedTensorInfoMap; backend: object; attrs?: tf.NamedAttrMap }) => tf.TensorInfo;
@@ -14,6 +17,10 @@ const replacements: Record<string, KernelFn> = {
   Conv2DBackpropInput: conv2dBackpropInputKernel,
   BatchMatMul: batchMatMulKernel,
   _FusedMatMul: fusedMatMulKernel,
+  Sum: sumKernel,
+  Mean: meanKernel,
+  MaxPoolGrad: maxPoolGradKernel,
+  Identity: identityKernel,
 };
 
 /** Names of our kernels currently registered for wasm. */
