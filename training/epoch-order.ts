@@ -1,3 +1,5 @@
+import { mulberry32 } from '../runtime/seeded-random.js';
+
 /**
  * The order of training samples in an epoch: a permutation that is a pure
  * function of (seed, epoch, count), so a resumed or re-run training visits
@@ -23,15 +25,4 @@ function hash32(a: number, b: number): number {
   h = Math.imul(h, 0x7feb352d);
   h ^= h >>> 15;
   return h >>> 0;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
