@@ -1,0 +1,45 @@
+/** Where each parameter lives in the flat master buffer, in floats. */
+export interface ParameterSlice {
+  name: string;
+  offset: number;
+  length: number;
+  /** False for BatchNorm moving statistics: averaged, never optimized. */
+  trainable: boolean;
+}
+
+export interface SgdHyper {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+}
+
+/**
+ * The coordinator's optimizer step on its flat master copy, the same rule as
+ * training/sgd-momentum.ts (PyTorch semantics): g = grad + wd*p;
+ * buf = momentum*buf + g (buf = g on the first step); p -= lr*buf.
+ * Non-trainable slices take the averaged value as it is (BatchNorm statistics
+ * of all workers). `momentumBuffer` holds one float per master float.
+ */
+export function applySgd(
+  params: Float32Array,
+  momentumBuffer: Float32Array,
+  averaged: Float32Array,
+  slices: readonly ParameterSlice[],
+  hyper: SgdHyper,
+  firstStep: boolean,
+): void {
+  const { lr, momentum, weightDecay } = hyper;
+  for (const slice of slices) {
+    const end = slice.offset + slice.length;
+    if (!slice.trainable) {
+      params.set(averaged.subarray(slice.offset, end), slice.offset);
+      continue;
+    }
+    for (let i = slice.offset; i < end; i++) {
+      const g = averaged[i]! + weightDecay * params[i]!;
+      const buf = momentum > 0 ? (firstStep ? g : momentum * momentumBuffer[i]! + g) : g;
+      momentumBuffer[i] = buf;
+      params[i]! -= lr * buf;
+    }
+  }
+}
