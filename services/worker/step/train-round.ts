@@ -1,0 +1,68 @@
+import * as tf from '@tensorflow/tfjs';
+import { deriveSeed, reseedDropout } from '../../../model/index.js';
+import { readGradientContribution, readWeights, type WeightSlice } from '../../../training/flat-weights.js';
+import { SgdMomentum } from '../../../training/sgd-momentum.js';
+import type { TrainBatchMaker } from '../../../training/train-batch.js';
+import { computeGradients } from '../../../training/train-step.js';
+
+const NUM_CLASSES = 10;
+
+export interface RoundWork {
+  round: number;
+  epoch: number;
+  /** Optimizer step at the round's start: keys Mixup/CutMix and dropout. */
+  globalStep: number;
+  /** This worker's position among the round's members: keys its dropout stream. */
+  memberIndex: number;
+  batches: { indices: ArrayLike<number>; lr: number }[];
+}
+
+export interface RoundResult {
+  sampleCount: number;
+  lossSum: number;
+  correct: number;
+}
+
+export interface WorkerModel {
+  model: tf.LayersModel;
+  params: Map<string, tf.Variable>;
+  layout: WeightSlice[];
+  batches: TrainBatchMaker;
+}
+
+/**
+ * A worker's share of a round, written into `out` (the model's flat layout):
+ * - one step, `gradients`: the batch's mean gradient (BatchNorm statistics as
+ *   values), for the coordinator to average and apply;
+ * - K steps, `parameters`: local SGD with the given rates, then the weights.
+ * The local optimizer (momentum buffers) persists across rounds of local SGD.
+ */
+export function trainRound(
+  worker: WorkerModel,
+  work: RoundWork,
+  mode: { kind: 'gradients' } | { kind: 'parameters'; optimizer: SgdMomentum },
+  out: Float32Array,
+): RoundResult {
+  if (mode.kind === 'gradients' && work.batches.length !== 1) {
+    throw new RangeError(`gradient rounds take exactly one batch, got ${work.batches.length}`);
+  }
+  reseedDropout(worker.model, deriveSeed(deriveSeed(0x5eed, work.globalStep), work.memberIndex));
+  const result: RoundResult = { sampleCount: 0, lossSum: 0, correct: 0 };
+  work.batches.forEach((batch, k) => {
+    const n = batch.indices.length;
+    const made = worker.batches.make(batch.indices, work.epoch, (work.globalStep + k) * 4096 + work.memberIndex);
+    // The batch buffers are reused by the next make(): the tensors die with this tidy first.
+    tf.tidy(() => {
+      const x = tf.tensor4d(made.x, [n, 32, 32, 3]);
+      const targets = tf.tensor2d(made.targets, [n, NUM_CLASSES]);
+      const step = computeGradients(worker.model, worker.params, { x, targets, labels: made.labels });
+      result.lossSum += step.loss * n;
+      result.correct += step.correct;
+      if (mode.kind === 'gradients') readGradientContribution(worker.model, worker.layout, step.grads, out);
+      else mode.optimizer.apply(worker.params, step.grads, batch.lr);
+    });
+    result.sampleCount += n;
+  });
+  if (mode.kind === 'parameters') readWeights(worker.model, worker.layout, out);
+  return result;
+}
