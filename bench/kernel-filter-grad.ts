@@ -3,13 +3,14 @@
  * shapes, on wasm, interleaved in one run (the machine is shared: compare
  * side by side). Prints GFLOP/s per shape and variant.
  *   npm run build && node dist/bench/kernel-filter-grad.js
- * FLEET_BENCH_BATCH (128), FLEET_BENCH_REPS (5), FLEET_BENCH_CHUNKS (e.g. "128,16,4,1").
+ * FLEET_BENCH_BATCH (128), FLEET_BENCH_REPS (5), FLEET_BENCH_VARIANTS (layout:chunk list,
+ * e.g. "batch:16,wide:32,wide:16"), FLEET_BENCH_SHAPES (conv names, e.g. "block1_conv2").
  */
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
 
 import { installWasmKernels } from '../compute/index.js';
-import { setFilterGradChunk, shapeKey } from '../compute/wasm/conv2d-backprop-filter.js';
+import { getFilterGradLayout, setFilterGradChunk, setFilterGradLayout, shapeKey, type FilterGradLayout } from '../compute/wasm/conv2d-backprop-filter.js';
 import { convGeometry } from '../compute/wasm/conv-geometry.js';
 import { CNN_CONV_SHAPES, convFlops, isMain, median, type ConvShape } from './kernel-conv-shapes.js';
 
@@ -26,13 +27,18 @@ function filterKey(s: ConvShape, batch: number): string {
 export async function run(): Promise<void> {
   const batch = Number(process.env.FLEET_BENCH_BATCH ?? 128);
   const reps = Number(process.env.FLEET_BENCH_REPS ?? 5);
-  const chunks = (process.env.FLEET_BENCH_CHUNKS ?? '128,32,16,8,4,2,1').split(',').map(Number);
+  const variantSpecs = (process.env.FLEET_BENCH_VARIANTS ?? 'batch:128,batch:16,wide:128,wide:32,wide:16,wide:8,wide:4').split(',').map((v) => {
+    const [layout, chunk] = v.split(':');
+    return { layout: layout as FilterGradLayout, chunk: Number(chunk) };
+  });
+  const initialLayout = getFilterGradLayout();
   installWasmKernels();
   await tf.setBackend('wasm');
   await tf.ready();
   console.log(`backend wasm, batch ${batch}, median of ${reps}; GFLOP/s (ms)`);
-  console.log(['shape', 'forward', 'input-grad', ...chunks.map((c) => `filter c=${c}`)].join('\t'));
-  for (const s of CNN_CONV_SHAPES) {
+  console.log(['shape', 'forward', 'input-grad', ...variantSpecs.map((v) => `filter ${v.layout} c=${v.chunk}`)].join('\t'));
+  const only = process.env.FLEET_BENCH_SHAPES?.split(',');
+  for (const s of CNN_CONV_SHAPES.filter((c) => !only || only.includes(c.name))) {
     const x = tf.randomUniform([batch, s.height, s.width, s.inChannels]) as tf.Tensor4D;
     const w = tf.randomUniform([3, 3, s.inChannels, s.outChannels]) as tf.Tensor4D;
     const dy = tf.randomUniform([batch, s.height, s.width, s.outChannels]) as tf.Tensor4D;
@@ -40,10 +46,11 @@ export async function run(): Promise<void> {
     const variants: Array<[string, () => void]> = [
       ['forward', () => tf.conv2d(x, w, 1, 'same').dispose()],
       ['input', () => tf.conv2dTranspose(dy, w, x.shape, 1, 'same').dispose()],
-      ...chunks.map((c): [string, () => void] => [
-        `c${c}`,
+      ...variantSpecs.map(({ layout, chunk }): [string, () => void] => [
+        `${layout}${chunk}`,
         () => {
-          setFilterGradChunk(c, key);
+          setFilterGradLayout(layout);
+          setFilterGradChunk(chunk, key);
           const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: w.shape };
           (tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor).dispose();
         },
@@ -60,6 +67,7 @@ export async function run(): Promise<void> {
     console.log([s.name, ...cells].join('\t'));
     tf.dispose([x, w, dy]);
   }
+  setFilterGradLayout(initialLayout);
 }
 
 if (isMain(import.meta.url)) await run();

@@ -6,8 +6,10 @@
  * their ratio. Modes run interleaved step by step, so they see the same load:
  *   upstream  upstream kernels + only the missing filter gradient (unchunked),
  *             tfjs's own BatchNormalization
- *   untuned   fleet kernels with the unchunked filter gradient, fleet BatchNorm
- *   fleet     fleet kernels as installed (tuned filter gradient), fleet BatchNorm
+ *   untuned   the best state known before (WASM-NOTES): composed conv gradients
+ *             with the unchunked 'batch' filter gradient, fixed matMuls, fleet
+ *             BatchNorm; upstream Sum/Mean/MaxPoolGrad/Identity
+ *   fleet     every fleet kernel as installed (chunked 'wide' filter gradient)
  *   npm run build && node dist/bench/step-profile.js
  * FLEET_BENCH_MODES (untuned,fleet), FLEET_BENCH_STEPS (5), FLEET_BENCH_BATCH (128).
  */
@@ -16,7 +18,14 @@ import * as tf from '@tensorflow/tfjs';
 import { execSync } from 'node:child_process';
 
 import { installWasmKernels, useWasmKernels } from '../compute/index.js';
-import { setFilterGradChunk, getFilterGradChunk } from '../compute/wasm/conv2d-backprop-filter.js';
+import {
+  getFilterGradChunk,
+  getFilterGradLayout,
+  setFilterGradChunk,
+  setFilterGradLayout,
+  type FilterGradChunk,
+  type FilterGradLayout,
+} from '../compute/wasm/conv2d-backprop-filter.js';
 import { buildModel } from '../model/index.js';
 import { CNN_CONV_SHAPES, convFlops, isMain, meanStd, median } from './kernel-conv-shapes.js';
 
@@ -53,14 +62,22 @@ export function rawCnn(numClasses = 10): tf.LayersModel {
 }
 
 /** Kernel registrations of a mode; the bench switches them between steps. */
-function enterMode(mode: Mode, tunedChunk: number | 'all'): void {
+function enterMode(mode: Mode, tuned: { chunk: FilterGradChunk; layout: FilterGradLayout }): void {
   if (mode === 'upstream') {
     useWasmKernels(['Conv2DBackpropFilter']);
     setFilterGradChunk('all');
-    return;
+    setFilterGradLayout('batch');
+  } else if (mode === 'untuned') {
+    // The best state known before this work (WASM-NOTES): composed conv
+    // gradients, unchunked filter gradient, fixed matMuls, closed-form BN.
+    useWasmKernels(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul']);
+    setFilterGradChunk('all');
+    setFilterGradLayout('batch');
+  } else {
+    installWasmKernels();
+    setFilterGradChunk(tuned.chunk);
+    setFilterGradLayout(tuned.layout);
   }
-  installWasmKernels();
-  setFilterGradChunk(mode === 'untuned' ? 'all' : tunedChunk);
 }
 
 function trainStep(r: Runner, x: tf.Tensor, y: tf.Tensor): number {
@@ -130,7 +147,7 @@ export async function run(): Promise<void> {
   const steps = Number(process.env.FLEET_BENCH_STEPS ?? 5);
   const modes = (process.env.FLEET_BENCH_MODES ?? 'untuned,fleet').split(',') as Mode[];
   installWasmKernels();
-  const tunedChunk = getFilterGradChunk();
+  const tunedChunk = { chunk: getFilterGradChunk(), layout: getFilterGradLayout() };
   await tf.setBackend('wasm');
   await tf.ready();
   console.log(`step-profile: cnn, batch ${batch}, backend ${tf.getBackend()}, 1 process, ${steps} measured steps after 1 warm-up, modes ${modes.join(',')}, git ${gitSha()}, node ${process.version}`);

@@ -1,19 +1,28 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { getFilterGradChunk, setFilterGradChunk } from '../../../compute/wasm/conv2d-backprop-filter.js';
+import { getFilterGradChunk, getFilterGradLayout, setFilterGradChunk, setFilterGradLayout, type FilterGradLayout } from '../../../compute/wasm/conv2d-backprop-filter.js';
 import { compareBackends, randomValues } from './backend-compare.js';
 
 const initial = getFilterGradChunk();
-afterAll(() => setFilterGradChunk(initial));
+const initialLayout = getFilterGradLayout();
+afterAll(() => {
+  setFilterGradChunk(initial);
+  setFilterGradLayout(initialLayout);
+});
 
-describe('chunked wasm Conv2DBackpropFilter vs cpu', () => {
-  it.each([
-    { batch: 4, chunk: 1, stride: 1, pad: 'same' as const },
-    { batch: 6, chunk: 2, stride: 2, pad: 'valid' as const },
-    { batch: 6, chunk: 4, stride: 1, pad: 'valid' as const }, // 4 does not divide 6: falls back to 3
-    { batch: 8, chunk: 'all' as const, stride: 2, pad: 'same' as const },
-  ])('batch $batch chunk $chunk stride $stride pad $pad', async ({ batch, chunk, stride, pad }) => {
+const settings = [
+  { batch: 4, chunk: 1, stride: 1, pad: 'same' as const },
+  { batch: 6, chunk: 2, stride: 2, pad: 'valid' as const },
+  { batch: 6, chunk: 4, stride: 1, pad: 'valid' as const }, // 4 does not divide 6: falls back to 3
+  { batch: 8, chunk: 'all' as const, stride: 2, pad: 'same' as const },
+  { batch: 5, chunk: 'all' as const, stride: 1, pad: 'same' as const },
+];
+const cases = (['wide', 'batch'] as FilterGradLayout[]).flatMap((layout) => settings.map((s) => ({ ...s, layout })));
+
+describe('chunked wasm Conv2DBackpropFilter vs cpu, both layouts', () => {
+  it.each(cases)('layout $layout batch $batch chunk $chunk stride $stride pad $pad', async ({ layout, batch, chunk, stride, pad }) => {
+    setFilterGradLayout(layout);
     setFilterGradChunk(chunk);
     const xShape: [number, number, number, number] = [batch, 9, 8, 5];
     const [err] = await compareBackends(() => {
