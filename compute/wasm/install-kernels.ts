@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchMatMulKernel, fusedMatMulKernel } from './batch-mat-mul.js';
 import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputKernel } from './conv2d-backprop-input.js';
+import { fusedBatchNormKernel } from './fused-batch-norm.js';
 import { identityKernel } from './identity.js';
 import { maxPoolGradKernel } from './max-pool-grad.js';
 import { meanKernel, sumKernel } from './reduce-leading-axes.js';
@@ -21,6 +22,7 @@ const replacements: Record<string, KernelFn> = {
   Mean: meanKernel,
   MaxPoolGrad: maxPoolGradKernel,
   Identity: identityKernel,
+  FusedBatchNorm: fusedBatchNormKernel,
 };
 
 /** Names of our kernels currently registered for wasm. */

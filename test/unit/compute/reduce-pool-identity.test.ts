@@ -73,3 +73,20 @@ describe('wasm Identity', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('wasm FusedBatchNorm vs cpu', () => {
+  it.each([
+    { name: 'per-channel, all params', x: [3, 4, 5, 6], p: [6], offset: true, scale: true },
+    { name: 'per-channel as [1,1,1,C]', x: [3, 4, 5, 6], p: [1, 1, 1, 6], offset: true, scale: true },
+    { name: 'no offset, no scale', x: [2, 3, 7], p: [7], offset: false, scale: false },
+    { name: 'scalar statistics', x: [4, 5], p: [1], offset: true, scale: false },
+    { name: 'full-shape statistics (upstream path)', x: [2, 3, 4], p: [2, 3, 4], offset: true, scale: true },
+  ])('$name', async ({ x, p, offset, scale }) => {
+    const [err] = await compareBackends(() => {
+      const mean = t(p, 21);
+      const variance = tf.add(tf.abs(t(p, 22)), 0.1);
+      return tf.batchNorm(tf.add(t(x, 20), 30), tf.add(mean, 30), variance, offset ? t(p, 23) : undefined, scale ? t(p, 24) : undefined, 1e-3);
+    });
+    expect(err).toBeLessThan(1e-5);
+  });
+});
