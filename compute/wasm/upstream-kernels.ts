@@ -52,6 +52,15 @@ export const up = {
     if (!config) throw new Error('wasm kernel AddN is not registered');
     return config.kernelFunc({ inputs: tensors as unknown as tf.NamedTensorInfoMap, backend, attrs: {} }) as tf.TensorInfo;
   },
+  add(backend: object, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
+    return callUpstream('Add', backend, { a, b });
+  },
+  sub(backend: object, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
+    return callUpstream('Sub', backend, { a, b });
+  },
+  mul(backend: object, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
+    return callUpstream('Multiply', backend, { a, b });
+  },
   batchMatMul(backend: object, a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
     return callUpstream('BatchMatMul', backend, { a, b }, { transposeA: false, transposeB: false });
   },

@@ -10,6 +10,8 @@ describe('wasm Sum / Mean over leading axes vs cpu', () => {
     { shape: [4, 5, 3, 6], axis: [0, 1, 2], keepDims: false },
     { shape: [4, 5, 3, 6], axis: [0, 1, 2], keepDims: true },
     { shape: [7, 9], axis: [0], keepDims: false },
+    { shape: [1, 5], axis: [0], keepDims: false },
+    { shape: [13, 3, 2], axis: [0, 1], keepDims: false },
     { shape: [3, 4, 5], axis: [1, 0], keepDims: false },
     { shape: [3, 4, 5], axis: [1, 2], keepDims: false }, // trailing: upstream path
     { shape: [3, 4, 5], axis: [0, 2], keepDims: true }, // mixed: upstream path
