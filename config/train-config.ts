@@ -7,6 +7,7 @@ export const TEST_MODEL_CHOICES = ['tiny', 'tiny-bn'] as const;
 export const AUGMENT_CHOICES = ['none', 'basic', 'full'] as const;
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export const PROGRESS_CHOICES = ['auto', 'bar', 'log'] as const;
+export const LR_SCALING_CHOICES = ['none', 'linear'] as const;
 
 export type ModelName = (typeof MODEL_CHOICES)[number] | (typeof TEST_MODEL_CHOICES)[number];
 export type AugmentPreset = (typeof AUGMENT_CHOICES)[number];
@@ -42,6 +43,8 @@ export const trainConfigSchema = z.object({
   outDir: z.string().min(1),
   evalBatchSize: z.number().int().min(1).max(65_536),
   progress: z.enum(PROGRESS_CHOICES),
+  syncEvery: z.number().int().min(1).max(10_000),
+  lrScaling: z.enum(LR_SCALING_CHOICES),
 }).refine((c) => c.minLr <= c.lr, { message: 'must not exceed --lr', path: ['minLr'] });
 
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
@@ -54,6 +57,7 @@ export const FLAG_OF: Record<keyof TrainConfig, string> = {
   labelSmoothing: '--label-smoothing', dataDir: '--data-dir', download: '--download',
   allowPartial: '--allow-partial', limitTrain: '--limit-train', limitTest: '--limit-test', seed: '--seed',
   backend: '--backend', outDir: '--out', evalBatchSize: '--eval-batch-size', progress: '--progress',
+  syncEvery: '--sync-every', lrScaling: '--lr-scaling',
 };
 
 export class ConfigError extends FleetError {
@@ -85,8 +89,17 @@ export interface TrainPlan {
  * of a smoke test) still trains mostly at the requested rate.
  */
 export function planTraining(config: TrainConfig, trainCount: number): TrainPlan {
-  const stepsPerEpoch = Math.ceil(trainCount / config.batchSize);
+  // A step is one global batch: every worker's batch (local steps count once each).
+  const stepsPerEpoch = Math.ceil(trainCount / (config.batchSize * config.workers));
   const totalSteps = stepsPerEpoch * config.epochs;
   const warmupSteps = Math.min(Math.round(config.warmupEpochs * stepsPerEpoch), Math.floor(totalSteps / 5));
   return { trainCount, stepsPerEpoch, totalSteps, warmupSteps };
+}
+
+/**
+ * The peak learning rate: as given, or scaled linearly with the global batch
+ * (Goyal et al.: lr * workers, with warm-up) when --lr-scaling linear.
+ */
+export function peakLearningRate(config: TrainConfig): number {
+  return config.lrScaling === 'linear' ? config.lr * config.workers : config.lr;
 }

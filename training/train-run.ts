@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../compute/index.js';
-import { ConfigError, planTraining, type TrainConfig, type TrainPlan } from '../config/train-config.js';
+import { ConfigError, peakLearningRate, planTraining, type TrainConfig, type TrainPlan } from '../config/train-config.js';
 import { ensureCifar10, loadCifar10 } from '../dataset/index.js';
 import { buildModel, countParameters, saveModelFiles } from '../model/index.js';
 import { FleetError } from '../runtime/errors.js';
@@ -105,7 +105,7 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
         await yieldToEventLoop();
         if (interrupted) throw new InterruptedError(interrupted);
         const indices = order.subarray(step * config.batchSize, (step + 1) * config.batchSize);
-        lr = learningRateAt(globalStep, { baseLr: config.lr, minLr: config.minLr, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps });
+        lr = learningRateAt(globalStep, { baseLr: peakLearningRate(config), minLr: config.minLr, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps });
         const batch = batches.make(indices, epoch, globalStep);
         const result = tf.tidy(() => {
           const x = tf.tensor4d(batch.x, [indices.length, 32, 32, 3]);

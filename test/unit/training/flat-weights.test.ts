@@ -15,7 +15,7 @@ describe('flat weight layout', () => {
     const layout = weightLayout(model);
     const names = layout.map((s) => s.name);
     expect(names).toEqual([...names].sort());
-    expect(layoutLength(layout)).toBe(model.weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0));
+    expect(layoutLength(layout)).toBe(model.weights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0));
     expect(layout.filter((s) => !s.trainable).map((s) => s.name.split('/')[1])).toEqual(['moving_mean', 'moving_variance']);
     // Offsets are contiguous.
     layout.forEach((s, i) => i > 0 && expect(s.offset).toBe(layout[i - 1]!.offset + layout[i - 1]!.length));

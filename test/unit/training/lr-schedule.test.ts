@@ -30,7 +30,7 @@ describe('training plan', () => {
     runId: 'r', workers: 1, model: 'cnn', epochs: 1, batchSize: 128, lr: 0.1, minLr: 0, warmupEpochs: 1,
     momentum: 0.9, weightDecay: 5e-4, augment: 'full', mixupAlpha: 0, cutmixAlpha: 0, labelSmoothing: 0,
     dataDir: 'd', download: false, allowPartial: false, limitTrain: null, limitTest: null, seed: 1,
-    backend: 'cpu', outDir: 'o', evalBatchSize: 500, progress: 'log',
+    backend: 'cpu', outDir: 'o', evalBatchSize: 500, progress: 'log', syncEvery: 1, lrScaling: 'none',
   };
 
   it('caps warm-up at a fifth of the run', () => {
