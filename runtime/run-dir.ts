@@ -8,17 +8,21 @@ export interface RunDir {
   bestDir: string;
   writeConfig(config: unknown): Promise<void>;
   appendMetrics(record: Record<string, unknown>): Promise<void>;
+  /** Any other JSON file of the run, written atomically. */
+  writeJson(name: string, value: unknown): Promise<void>;
 }
 
 export async function openRunDir(path: string): Promise<RunDir> {
   await mkdir(path, { recursive: true });
   const metricsPath = join(path, 'metrics.jsonl');
+  const writeJson = (name: string, value: unknown) => writeFileAtomic(join(path, name), `${JSON.stringify(value, null, 2)}\n`);
   return {
     path,
     bestDir: join(path, 'best'),
-    writeConfig: (config) => writeFileAtomic(join(path, 'config.json'), `${JSON.stringify(config, null, 2)}\n`),
     // One write call per line: a crash leaves at most a torn last line, never a torn middle.
     appendMetrics: (record) => appendFile(metricsPath, `${JSON.stringify(record)}\n`),
+    writeConfig: (config) => writeJson('config.json', config),
+    writeJson,
   };
 }
 

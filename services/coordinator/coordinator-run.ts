@@ -1,0 +1,124 @@
+import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
+import { selectBackend } from '../../compute/index.js';
+import { planTraining, type TrainConfig } from '../../config/train-config.js';
+import { loadCifar10 } from '../../dataset/index.js';
+import { buildModel, saveModelFiles } from '../../model/index.js';
+import type { Logger } from '../../runtime/logger.js';
+import { openRunDir } from '../../runtime/run-dir.js';
+import { evaluate } from '../../training/evaluate.js';
+import { layoutLength, readWeights, weightLayout, writeWeights } from '../../training/flat-weights.js';
+import { testBatches } from '../../training/train-batch.js';
+import { readCheckpoint, writeCheckpoint } from './checkpoint/checkpoint-file.js';
+import { RoundController, type EpochTotals } from './rounds/round-controller.js';
+import { AppliedLedger, EpochSampler } from './sampler/index.js';
+
+export interface CoordinatorOptions {
+  config: TrainConfig;
+  resume: boolean;
+  roundTimeoutMs: number;
+  heartbeatTimeoutMs: number;
+  checkpointEveryRounds: number;
+  /** Keep a per-index ledger and write it at each epoch end (tests, debugging). */
+  ledger: boolean;
+}
+
+const NUM_CLASSES = 10;
+export const CHECKPOINT_FILE = 'checkpoint.fleet';
+
+/**
+ * Everything of a coordinator but the network: the master model, the sampler,
+ * the rounds, and what happens at epoch ends (the test set scored, a metrics
+ * line, the best model, a checkpoint). Until the evaluator service exists the
+ * coordinator scores the test set itself.
+ */
+export async function createCoordinator(options: CoordinatorOptions, log: Logger): Promise<{ controller: RoundController; runDir: string; close: () => void }> {
+  const { config } = options;
+  await selectBackend(config.backend, log);
+  const data = await loadCifar10({
+    dir: config.dataDir, allowPartial: config.allowPartial,
+    ...(config.limitTrain !== null ? { limitTrain: config.limitTrain } : {}),
+    ...(config.limitTest !== null ? { limitTest: config.limitTest } : {}),
+  });
+  const plan = planTraining(config, data.train.count);
+  const runDir = await openRunDir(config.outDir);
+  const checkpointPath = join(runDir.path, CHECKPOINT_FILE);
+  const model = buildModel({ name: config.model, seed: config.seed });
+  const layout = weightLayout(model);
+  const ledger = options.ledger ? new AppliedLedger(data.train.count) : undefined;
+
+  let params: Float32Array = readWeights(model, layout, new Float32Array(layoutLength(layout)));
+  let momentum: Float32Array = new Float32Array(params.length);
+  let sampler = new EpochSampler({ seed: config.seed, count: data.train.count, batchSize: config.batchSize, syncEvery: config.syncEvery, epoch: 1 }, ledger ? { ledger } : {});
+  let resume: ConstructorParameters<typeof RoundController>[0]['resume'];
+  let best = { epoch: 0, accuracy: -1 };
+  if (options.resume) {
+    const loaded = await readCheckpoint(checkpointPath);
+    const s = loaded.header.state as unknown as CheckpointState;
+    params = loaded.arrays.params!;
+    momentum = loaded.arrays.momentum!;
+    sampler = EpochSampler.fromState(s.sampler, { count: data.train.count }, ledger ? { ledger } : {});
+    resume = { version: s.version, globalStep: s.globalStep, round: s.round, optimizerSteps: s.optimizerSteps, epochTotals: s.epochTotals };
+    best = s.best;
+    log.info({ version: s.version, round: s.round, epoch: sampler.epoch, file: checkpointPath }, 'resumed from checkpoint');
+  } else {
+    await runDir.writeConfig({ config, plan, data: { train: data.train.count, test: data.test.count, classNames: data.classNames } });
+  }
+
+  const checkpoint = async (reason: string) => {
+    const snap = controller.snapshot();
+    const state: CheckpointState = {
+      config, version: snap.version, globalStep: snap.globalStep, round: snap.round, optimizerSteps: snap.optimizerSteps,
+      epochTotals: snap.epochTotals, sampler: snap.sampler, best,
+    };
+    await writeCheckpoint(checkpointPath, state as unknown as Record<string, unknown>, { params: snap.params, momentum: snap.momentum });
+    log.info({ round: snap.round, version: snap.version, reason }, 'checkpoint written');
+  };
+
+  const onEpochEnd = async (totals: EpochTotals, version: number) => {
+    writeWeights(model, layout, controller.snapshot().params);
+    const evaluation = evaluate(model, data.test, testBatches(data.test), { batchSize: config.evalBatchSize, numClasses: NUM_CLASSES });
+    const metrics = {
+      epoch: totals.epoch, version, step: controller.snapshot().globalStep,
+      trainLoss: totals.lossSum / Math.max(1, totals.samples), trainAccuracy: totals.correct / Math.max(1, totals.samples), trainSamples: totals.samples,
+      testLoss: evaluation.loss, testAccuracy: evaluation.accuracy, perClassAccuracy: evaluation.perClassAccuracy,
+      members: controller.memberCount(), time: new Date().toISOString(),
+    };
+    await runDir.appendMetrics({ ...metrics, confusion: evaluation.confusion });
+    log.info({ epoch: totals.epoch, version, trainLoss: metrics.trainLoss, testAccuracy: metrics.testAccuracy }, 'epoch done');
+    if (evaluation.accuracy > best.accuracy) {
+      best = { epoch: totals.epoch, accuracy: evaluation.accuracy };
+      await saveModelFiles(model, runDir.bestDir, {
+        epoch: totals.epoch, version, accuracy: evaluation.accuracy, loss: evaluation.loss,
+        perClassAccuracy: evaluation.perClassAccuracy, classNames: data.classNames, config,
+      });
+    }
+    if (ledger) {
+      await runDir.writeJson(`applied-epoch-${totals.epoch}.json`, ledger.report(totals.epoch));
+    }
+    await checkpoint('epoch end');
+  };
+
+  const controller = new RoundController({
+    config, plan, layout, params, momentum, sampler,
+    expectedWorkers: config.workers,
+    roundTimeoutMs: options.roundTimeoutMs,
+    heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+    checkpointEveryRounds: options.checkpointEveryRounds,
+    log,
+    hooks: { onEpochEnd, onCheckpoint: () => checkpoint('every N rounds') },
+    ...(resume ? { resume } : {}),
+  });
+  return { controller, runDir: runDir.path, close: () => { controller.close('shutdown'); model.dispose(); tf.disposeVariables(); } };
+}
+
+interface CheckpointState {
+  config: TrainConfig;
+  version: number;
+  globalStep: number;
+  round: number;
+  optimizerSteps: number;
+  epochTotals: EpochTotals;
+  sampler: unknown;
+  best: { epoch: number; accuracy: number };
+}

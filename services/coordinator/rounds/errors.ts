@@ -1,0 +1,32 @@
+import { FleetError } from '../../../runtime/errors.js';
+
+/** A message from a worker the coordinator does not know (never registered, or evicted). */
+export class UnknownWorkerError extends FleetError {
+  constructor(readonly worker: string) {
+    super(`unknown worker ${worker}: register (again) first`);
+  }
+}
+
+/** A contribution for a round that is not the open one, or from the wrong version. */
+export class StaleContributionError extends FleetError {
+  constructor(readonly worker: string, readonly round: number, readonly openRound: number | null, readonly detail: string) {
+    super(`contribution of worker ${worker} for round ${round} refused: ${detail} (open round: ${openRound ?? 'none'})`);
+  }
+}
+
+/** The worker is not a member of the open round, or has already contributed to it. */
+export class NotAMemberError extends FleetError {
+  constructor(readonly worker: string, readonly round: number, readonly detail: string) {
+    super(`worker ${worker} cannot contribute to round ${round}: ${detail}`);
+  }
+}
+
+/** Asked for a parameter version the coordinator no longer (or not yet) holds. */
+export class VersionUnavailableError extends FleetError {
+  constructor(readonly version: number, readonly current: number) {
+    super(`parameter version ${version} is not available (current: ${current})`);
+  }
+}
+
+/** The coordinator is shutting down or the run is over. */
+export class CoordinatorClosedError extends FleetError {}
