@@ -1,5 +1,11 @@
 import { FleetError } from '../../../runtime/errors.js';
 
+/** A bad value as the user would write it: NaN stays NaN (JSON would say null), long values are cut. */
+function show(value: unknown): string {
+  const text = typeof value === 'number' || value === undefined ? String(value) : JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 /** An option of the sampler outside its range (a config or state bug, caught at construction). */
 export class SamplerOptionError extends FleetError {
   constructor(
@@ -7,7 +13,7 @@ export class SamplerOptionError extends FleetError {
     readonly value: unknown,
     readonly expected: string,
   ) {
-    super(`sampler option ${option} = ${JSON.stringify(value)}: expected ${expected}`);
+    super(`sampler option ${option} = ${show(value)}: expected ${expected}`);
   }
 }
 
@@ -80,8 +86,7 @@ export class SamplerStateError extends FleetError {
     readonly value: unknown,
     readonly reason: string,
   ) {
-    const shown = JSON.stringify(value);
-    super(`sampler state ${field} = ${shown !== undefined && shown.length > 80 ? `${shown.slice(0, 77)}...` : shown}: ${reason}`);
+    super(`sampler state ${field} = ${show(value)}: ${reason}`);
   }
 }
 
