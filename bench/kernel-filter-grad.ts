@@ -27,9 +27,9 @@ function filterKey(s: ConvShape, batch: number): string {
 export async function run(): Promise<void> {
   const batch = Number(process.env.FLEET_BENCH_BATCH ?? 128);
   const reps = Number(process.env.FLEET_BENCH_REPS ?? 5);
-  const variantSpecs = (process.env.FLEET_BENCH_VARIANTS ?? 'batch:128,batch:16,wide:128,wide:32,wide:16,wide:8,wide:4').split(',').map((v) => {
+  const variantSpecs = (process.env.FLEET_BENCH_VARIANTS ?? 'batch:all,batch:16,wide:auto,wide:32,wide:16,wide:8,wide:4').split(',').map((v) => {
     const [layout, chunk] = v.split(':');
-    return { layout: layout as FilterGradLayout, chunk: Number(chunk) };
+    return { layout: layout as FilterGradLayout, chunk: chunk === 'auto' || chunk === 'all' ? chunk : Number(chunk) };
   });
   const initialLayout = getFilterGradLayout();
   installWasmKernels();
