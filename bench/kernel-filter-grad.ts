@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
 
 import { installWasmKernels } from '../compute/index.js';
-import { getFilterGradLayout, setFilterGradChunk, setFilterGradLayout, shapeKey, type FilterGradLayout } from '../compute/wasm/conv2d-backprop-filter.js';
+import { getFilterGradLayout, setFilterGradChunk, setFilterGradLayout, shapeKey, type FilterGradChunk, type FilterGradLayout } from '../compute/wasm/conv2d-backprop-filter.js';
 import { convGeometry } from '../compute/wasm/conv-geometry.js';
 import { CNN_CONV_SHAPES, convFlops, isMain, median, type ConvShape } from './kernel-conv-shapes.js';
 
@@ -29,7 +29,8 @@ export async function run(): Promise<void> {
   const reps = Number(process.env.FLEET_BENCH_REPS ?? 5);
   const variantSpecs = (process.env.FLEET_BENCH_VARIANTS ?? 'batch:all,batch:16,wide:auto,wide:32,wide:16,wide:8,wide:4').split(',').map((v) => {
     const [layout, chunk] = v.split(':');
-    return { layout: layout as FilterGradLayout, chunk: chunk === 'auto' || chunk === 'all' ? chunk : Number(chunk) };
+    const parsed: FilterGradChunk = chunk === 'auto' || chunk === 'all' ? chunk : Number(chunk);
+    return { layout: layout as FilterGradLayout, chunk: parsed };
   });
   const initialLayout = getFilterGradLayout();
   installWasmKernels();
