@@ -90,7 +90,7 @@ interface OpenRound {
   timer: NodeJS.Timeout;
 }
 
-type Waiter = { worker: string; afterRound: number; resolve: (a: Assignment | null) => void; reject: (e: Error) => void };
+type Waiter = { worker: string; fromRound: number; resolve: (a: Assignment | null) => void; reject: (e: Error) => void };
 
 /**
  * The coordinator's rounds. Membership changes only between rounds: a worker
@@ -155,7 +155,8 @@ export class RoundController {
 
   register(name: string): string {
     this.assertAlive();
-    const id = `w${this.nextWorkerNumber++}`;
+    // Fixed width, so string order (the sampler's member order) is the order of joining.
+    const id = `w${String(this.nextWorkerNumber++).padStart(6, '0')}`;
     this.members.set(id, { id, name, lastSeenMs: Date.now() });
     this.o.log.info({ worker: id, name, members: this.members.size }, 'worker registered');
     if (this.lifecycle === 'waiting' && this.members.size >= this.o.expectedWorkers) {
@@ -179,15 +180,15 @@ export class RoundController {
     this.maybeCloseAfterChange();
   }
 
-  /** Resolves with the worker's next assignment after `afterRound`, or null when the run is over. */
-  nextRound(worker: string, afterRound: number): Promise<Assignment | null> {
+  /** Resolves with the worker's assignment in the first round numbered `fromRound` or later, or null when the run is over. */
+  nextRound(worker: string, fromRound: number): Promise<Assignment | null> {
     if (this.lifecycle === 'finished') return Promise.resolve(null);
     this.assertAlive();
     if (!this.members.has(worker)) return Promise.reject(new UnknownWorkerError(worker));
     this.heartbeat(worker);
-    const ready = this.assignmentFor(worker, afterRound);
+    const ready = this.assignmentFor(worker, fromRound);
     if (ready) return Promise.resolve(ready);
-    return new Promise((resolve, reject) => this.waiters.push({ worker, afterRound, resolve, reject }));
+    return new Promise((resolve, reject) => this.waiters.push({ worker, fromRound, resolve, reject }));
   }
 
   /** Validates and adds a contribution; the round closes when the last member's arrives. */
@@ -243,9 +244,9 @@ export class RoundController {
     if (this.lifecycle === 'failed') throw new CoordinatorClosedError('coordinator is closed');
   }
 
-  private assignmentFor(worker: string, afterRound: number): Assignment | null {
+  private assignmentFor(worker: string, fromRound: number): Assignment | null {
     const open = this.open;
-    if (!open || open.plan.round <= afterRound) return null;
+    if (!open || open.plan.round < fromRound) return null;
     const memberIndex = open.members.indexOf(worker);
     if (memberIndex < 0) return null;
     const assignment = open.plan.assignments[memberIndex]!;
@@ -257,7 +258,7 @@ export class RoundController {
   }
 
   private startRound(): void {
-    const members = [...this.members.keys()].sort(compareIds);
+    const members = [...this.members.keys()].sort();
     if (members.length === 0) return; // waits for the next registration
     const plan = this.o.sampler.planRound(members);
     const kind = this.o.config.syncEvery === 1 ? 'gradients' : 'parameters';
@@ -282,7 +283,7 @@ export class RoundController {
     for (const w of this.waiters) {
       if (this.lifecycle === 'finished') { w.resolve(null); continue; }
       if (!this.members.has(w.worker)) { w.reject(new UnknownWorkerError(w.worker)); continue; }
-      const a = this.assignmentFor(w.worker, w.afterRound);
+      const a = this.assignmentFor(w.worker, w.fromRound);
       if (a) w.resolve(a);
       else still.push(w);
     }
@@ -364,9 +365,4 @@ export class RoundController {
     }
     this.startRound();
   }
-}
-
-function compareIds(a: string, b: string): number {
-  // w2 before w10: by number, so member order is the order of joining.
-  return Number(a.slice(1)) - Number(b.slice(1));
 }
