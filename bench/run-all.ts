@@ -1,0 +1,26 @@
+/**
+ * `npm run bench`: every benchmark in turn, each printing its own figures.
+ * FLEET_BENCH_ONLY=step-profile,... runs a subset. The figures of a run on
+ * the build machine are recorded in bench/step-profile-results.md and README.md.
+ */
+import { execSync } from 'node:child_process';
+import { run as kernelFilterGrad } from './kernel-filter-grad.js';
+import { run as stepProfile } from './step-profile.js';
+
+const BENCHES: Record<string, () => Promise<void>> = {
+  // Training images/s of the cnn at batch 128 on wasm, per-kernel split, fraction of forward conv GFLOP/s.
+  'step-profile': stepProfile,
+  // The filter gradient, the largest kernel of a step, per conv shape and variant.
+  'kernel-filter-grad': kernelFilterGrad,
+};
+
+const only = process.env.FLEET_BENCH_ONLY?.split(',').filter(Boolean);
+const sha = (() => {
+  try { return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return 'unknown'; }
+})();
+console.log(`fleet benchmarks, git ${sha}, node ${process.version}, ${new Date().toISOString()}`);
+for (const [name, run] of Object.entries(BENCHES)) {
+  if (only && !only.includes(name)) continue;
+  console.log(`\n=== ${name} ===`);
+  await run();
+}

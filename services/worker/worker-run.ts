@@ -1,0 +1,132 @@
+import { selectBackend } from '../../compute/index.js';
+import { parseTrainConfig, type BackendChoice, type TrainConfig } from '../../config/train-config.js';
+import { loadCifar10Split } from '../../dataset/index.js';
+import { buildModel } from '../../model/index.js';
+import type { Logger } from '../../runtime/logger.js';
+import { layoutLength, weightLayout, writeWeights } from '../../training/flat-weights.js';
+import { trainableParameters } from '../../training/model-parameters.js';
+import { SgdMomentum } from '../../training/sgd-momentum.js';
+import { TrainBatchMaker } from '../../training/train-batch.js';
+import { trainRound } from './step/train-round.js';
+
+/** A round's work as the coordinator hands it out. */
+export interface WorkAssignment {
+  round: number;
+  epoch: number;
+  version: number;
+  globalStep: number;
+  memberIndex: number;
+  batches: { indices: readonly number[]; lr: number }[];
+}
+
+/** What the worker needs of the coordinator; the gRPC client implements it. */
+export interface CoordinatorClient {
+  register(request: { runId: string; workerName: string; backend: string }): Promise<{ workerId: string; runId: string; configJson: string; heartbeatIntervalMs: number }>;
+  /** The worker's work in the first round numbered `fromRound` or later; null when the run is over. */
+  nextRound(workerId: string, fromRound: number): Promise<WorkAssignment | null>;
+  fetchParameters(workerId: string, version: number): Promise<{ version: number; values: Float32Array }>;
+  contribute(contribution: {
+    workerId: string; round: number; version: number; kind: 'gradients' | 'parameters';
+    sampleCount: number; lossSum: number; correct: number; values: Float32Array; layout: ReturnType<typeof weightLayout>;
+  }): Promise<{ round: number; nextVersion: number }>;
+  heartbeat(workerId: string, round: number): Promise<boolean>;
+  leave(workerId: string, reason: string): Promise<void>;
+}
+
+export interface WorkerOptions {
+  name: string;
+  runId: string;
+  /** Overrides of the run's config that belong to this machine. */
+  dataDir: string | null;
+  backend: BackendChoice | null;
+}
+
+/** Raised by a client when the coordinator no longer knows this worker (evicted): register again. */
+export function isEvicted(err: unknown): boolean {
+  return (err as { code?: number }).code === 5; // grpc NOT_FOUND
+}
+
+/**
+ * A worker's life: register, load the data and build the model the run's
+ * config names, then per round fetch the round's parameters, train the
+ * assigned batches, contribute. An evicted worker registers again and goes
+ * on with the current parameters. `stop()` (SIGTERM) finishes the round in
+ * hand, then leaves.
+ */
+export async function runWorker(client: CoordinatorClient, options: WorkerOptions, rootLog: Logger, signal: AbortSignal): Promise<{ rounds: number }> {
+  let registration = await client.register({ runId: options.runId, workerName: options.name, backend: options.backend ?? 'auto' });
+  const raw = JSON.parse(registration.configJson) as Record<string, unknown>;
+  const config: TrainConfig = parseTrainConfig({
+    ...raw,
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    ...(options.backend ? { backend: options.backend } : {}),
+  });
+  let log = rootLog.child({ run: registration.runId, worker: registration.workerId });
+  const backend = await selectBackend(config.backend, log);
+  const train = await loadCifar10Split({
+    dir: config.dataDir, split: 'train', allowPartial: config.allowPartial,
+    ...(config.limitTrain !== null ? { limit: config.limitTrain } : {}),
+  });
+  const model = buildModel({ name: config.model, seed: config.seed });
+  const worker = { model, params: trainableParameters(model), layout: weightLayout(model), batches: new TrainBatchMaker(train, config, 10) };
+  const out = new Float32Array(layoutLength(worker.layout));
+  const kind = config.syncEvery === 1 ? 'gradients' : 'parameters';
+  const optimizer = new SgdMomentum({ momentum: config.momentum, weightDecay: config.weightDecay });
+  log.info({ backend: backend.name, model: config.model, train: train.count, kind }, 'worker ready');
+
+  let workerId = registration.workerId;
+  let currentRound = 0;
+  const beat = setInterval(() => {
+    client.heartbeat(workerId, currentRound).catch((err: unknown) => log.debug({ err }, 'heartbeat failed'));
+  }, registration.heartbeatIntervalMs);
+  let rounds = 0;
+  let fromRound = 0;
+  let haveVersion = -1;
+  try {
+    while (!signal.aborted) {
+      let work: WorkAssignment | null;
+      try {
+        work = await client.nextRound(workerId, fromRound);
+      } catch (err) {
+        if (!isEvicted(err)) throw err;
+        registration = await client.register({ runId: registration.runId, workerName: options.name, backend: backend.name });
+        workerId = registration.workerId;
+        log = rootLog.child({ run: registration.runId, worker: workerId });
+        log.warn('evicted by the coordinator: registered again');
+        continue;
+      }
+      if (!work) break;
+      currentRound = work.round;
+      fromRound = work.round + 1;
+      if (work.batches.length === 0) continue; // nothing left for this member in the epoch's last round
+      const roundLog = log.child({ round: work.round, epoch: work.epoch });
+      if (haveVersion !== work.version) {
+        const fetched = await client.fetchParameters(workerId, work.version);
+        writeWeights(model, worker.layout, fetched.values);
+        haveVersion = fetched.version;
+      }
+      const started = performance.now();
+      const result = trainRound(worker, work, kind === 'gradients' ? { kind } : { kind, optimizer }, out);
+      const trainMs = performance.now() - started;
+      try {
+        await client.contribute({ workerId, round: work.round, version: work.version, kind, ...result, values: out, layout: worker.layout });
+      } catch (err) {
+        if (!isEvicted(err)) throw err;
+        roundLog.warn({ err: (err as Error).message }, 'contribution refused: evicted');
+        continue; // the next nextRound re-registers
+      }
+      haveVersion = -1; // the master moves on with this round
+      rounds++;
+      roundLog.info({ samples: result.sampleCount, loss: result.lossSum / result.sampleCount, imagesPerSecond: (result.sampleCount * 1000) / trainMs }, 'round contributed');
+      // Yield so heartbeats and signals get their turn between rounds of synchronous compute.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    clearInterval(beat);
+    optimizer.dispose();
+    model.dispose();
+  }
+  if (signal.aborted) await client.leave(workerId, 'stopped').catch(() => {});
+  log.info({ rounds }, 'worker done');
+  return { rounds };
+}
