@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { FleetError } from '../runtime/errors.js';
+import type { Logger } from '../runtime/logger.js';
+
+const FLEET_BIN = fileURLToPath(new URL('../../bin/fleet.js', import.meta.url));
+
+export class ClusterFailedError extends FleetError {
+  constructor(readonly process: string, readonly code: number | null, readonly signal: string | null) {
+    super(`${process} exited with ${code !== null ? `code ${code}` : `signal ${signal}`}; the other processes were stopped`);
+  }
+}
+
+export interface LocalClusterOptions {
+  workers: number;
+  /** Flags for `fleet coordinator` (the training flags, --out, ...), without --port. */
+  coordinatorArgs: string[];
+  /** Extra flags for each `fleet worker`. */
+  workerArgs: string[];
+  log: Logger;
+  /** How long children get to stop after SIGTERM before SIGKILL. */
+  stopGraceMs: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * `fleet train --workers N` on one machine: the coordinator and N workers as
+ * child processes on a free port, so a local run takes the same gRPC path as
+ * a cluster. Their log lines pass through to stdout as they are (JSON, with
+ * service and worker fields). When any process fails, or on SIGINT/SIGTERM,
+ * all are stopped. Resolves with the coordinator's exit code.
+ */
+export async function runLocalCluster(options: LocalClusterOptions): Promise<number> {
+  const { log } = options;
+  const children: { name: string; child: ChildProcess }[] = [];
+  let stopping = false;
+  const stopAll = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    setTimeout(() => {
+      for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }, options.stopGraceMs).unref();
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.warn({ signal }, 'stopping the local cluster');
+    stopAll('SIGTERM');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const start = (name: string, args: string[]) => {
+    const child = spawn(process.execPath, [FLEET_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+    children.push({ name, child });
+    child.stderr!.pipe(process.stderr, { end: false });
+    return child;
+  };
+
+  try {
+    const coordinator = start('coordinator', ['coordinator', '--port', '0', '--host', '127.0.0.1', ...options.coordinatorArgs]);
+    const exits: Promise<{ name: string; code: number | null; signal: string | null }>[] = [];
+    const exitOf = (name: string, child: ChildProcess) =>
+      new Promise<{ name: string; code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ name, code, signal })));
+    const coordinatorExit = exitOf('coordinator', coordinator);
+    exits.push(coordinatorExit);
+
+    // The coordinator logs its real port once it listens: workers are started then.
+    const port = await new Promise<number>((resolve, reject) => {
+      const lines = createInterface({ input: coordinator.stdout! });
+      let found = false;
+      lines.on('line', (line) => {
+        process.stdout.write(`${line}\n`);
+        if (found) return;
+        const m = /"msg":"listening"/.test(line) ? /"port":(\d+)/.exec(line) : null;
+        if (m) { found = true; resolve(Number(m[1])); }
+      });
+      void coordinatorExit.then((e) => { if (!found) reject(new ClusterFailedError('coordinator', e.code, e.signal)); });
+    });
+    log.info({ port, workers: options.workers }, 'coordinator listening: starting workers');
+    for (let i = 0; i < options.workers; i++) {
+      const child = start(`worker ${i}`, ['worker', '--coordinator', `127.0.0.1:${port}`, '--name', `local-${i}`, ...options.workerArgs]);
+      child.stdout!.pipe(process.stdout, { end: false });
+      exits.push(exitOf(`worker ${i}`, child));
+    }
+
+    // The run ends when the coordinator exits; a worker that fails stops everything.
+    const failures = exits.slice(1).map((p) => p.then((e) => {
+      if (e.code !== 0 && !stopping) {
+        log.error({ process: e.name, code: e.code, signal: e.signal }, 'a worker failed: stopping the local cluster');
+        stopAll('SIGTERM');
+        throw new ClusterFailedError(e.name, e.code, e.signal);
+      }
+      return e;
+    }));
+    const coordinatorResult = await coordinatorExit;
+    stopAll('SIGTERM');
+    const workerResults = await Promise.allSettled(failures);
+    const failed = workerResults.find((r) => r.status === 'rejected');
+    if (failed && coordinatorResult.code === 0) throw (failed as PromiseRejectedResult).reason;
+    if (coordinatorResult.code !== 0) throw new ClusterFailedError('coordinator', coordinatorResult.code, coordinatorResult.signal);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    stopAll('SIGTERM');
+  }
+}
