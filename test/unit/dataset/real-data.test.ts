@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { MissingDataFilesError, loadCifar10 } from '../../../dataset/index.js';
 
-// The shared copy holds data_batch_1 and test_batch only; skipped where absent.
-const SHARED = '/work/shared/cifar10';
+// The shared copy (../shared/cifar10 beside the checkout) holds data_batch_1
+// and test_batch only; skipped where absent.
+const SHARED = process.env.FLEET_SHARED_CIFAR10 ?? fileURLToPath(new URL('../../../../shared/cifar10', import.meta.url));
 const present = existsSync(`${SHARED}/cifar-10-batches-bin/data_batch_1.bin`);
 
-describe.skipIf(!present)('real CIFAR-10 files in /work/shared/cifar10', () => {
+describe.skipIf(!present)('real CIFAR-10 files in ../shared/cifar10', () => {
   it('loads 10,000 train and 10,000 test images with allowPartial', async () => {
     const data = await loadCifar10({ dir: SHARED, allowPartial: true });
     expect(data.train.count).toBe(10_000);
