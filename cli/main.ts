@@ -3,6 +3,8 @@ import { ConfigError } from '../config/train-config.js';
 import { FleetError } from '../runtime/errors.js';
 import { dataCommand } from './data-command.js';
 import { trainCommand } from './train-command.js';
+import { coordinatorCommand } from './coordinator-command.js';
+import { workerCommand } from './worker-command.js';
 import { InterruptedError } from '../training/train-run.js';
 
 /** Exit codes: 0 done, 1 the run failed, 2 bad usage or configuration, 130/143 interrupted. */
@@ -12,6 +14,8 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError('(run with --help for the flags)')
     .addCommand(trainCommand())
+    .addCommand(coordinatorCommand())
+    .addCommand(workerCommand())
     .addCommand(dataCommand());
   for (const command of program.commands) command.exitOverride();
   try {

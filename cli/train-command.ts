@@ -7,6 +7,7 @@ import {
 import { createRootLogger } from '../runtime/logger.js';
 import { newRunId } from '../runtime/run-dir.js';
 import { runTraining } from '../training/train-run.js';
+import { runLocalCluster } from '../launcher/local-cluster.js';
 import { parseInteger, parseNumber } from './parse-flag.js';
 
 /** Where `fleet train` looks for CIFAR-10 unless told otherwise. */
@@ -17,9 +18,35 @@ export const DEFAULT_DATA_DIR = 'data/cifar10';
  * so a Kubernetes manifest or a sweep script sets them either way.
  */
 export function trainCommand(): Command {
+  return addTrainingOptions(new Command('train'))
+    .description('Train a model on CIFAR-10: in this process for --workers 1, else a local coordinator and N worker processes')
+    .action(async (flags: Record<string, unknown>) => {
+      const config = trainConfigFromFlags(flags);
+      const log = createRootLogger({ service: 'train', run: config.runId });
+      try {
+        if (config.workers === 1) await runTraining(config, log);
+        else await runLocalCluster({
+          workers: config.workers,
+          coordinatorArgs: [...forwardedFlags(process.argv), '--run-id', config.runId, '--out', config.outDir],
+          workerArgs: [],
+          log,
+          stopGraceMs: 10_000,
+        });
+      } catch (err) {
+        log.error({ err }, 'training failed');
+        throw err;
+      }
+    });
+}
+
+/**
+ * The training flags, shared by `fleet train` and `fleet coordinator`. Every
+ * flag can also come from a FLEET_* variable (flag wins), so a Kubernetes
+ * manifest or a sweep script sets them either way.
+ */
+export function addTrainingOptions(command: Command): Command {
   const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
-  return new Command('train')
-    .description('Train a model on CIFAR-10 (one process for --workers 1)')
+  return command
     .addOption(opt('--workers <n>', 'worker processes (data-parallel replicas)', 'FLEET_WORKERS').argParser(parseInteger).default(1))
     .addOption(opt('--model <name>', 'architecture', 'FLEET_MODEL').choices([...MODEL_CHOICES, ...TEST_MODEL_CHOICES]).default('cnn'))
     .addOption(opt('--epochs <n>', 'passes over the training set', 'FLEET_EPOCHS').argParser(parseInteger).default(30))
@@ -45,17 +72,7 @@ export function trainCommand(): Command {
     .addOption(opt('--eval-batch-size <n>', 'images per evaluation batch', 'FLEET_EVAL_BATCH_SIZE').argParser(parseInteger).default(500))
     .addOption(opt('--progress <mode>', 'bar on a terminal, log lines otherwise', 'FLEET_PROGRESS').choices([...PROGRESS_CHOICES]).default('auto'))
     .addOption(opt('--sync-every <k>', '1: average gradients every step; K: K local steps, then average parameters', 'FLEET_SYNC_EVERY').argParser(parseInteger).default(1))
-    .addOption(opt('--lr-scaling <rule>', 'none, or linear: lr x workers for the larger global batch', 'FLEET_LR_SCALING').choices([...LR_SCALING_CHOICES]).default('none'))
-    .action(async (flags: Record<string, unknown>) => {
-      const config = trainConfigFromFlags(flags);
-      const log = createRootLogger({ service: 'train', run: config.runId });
-      try {
-        await runTraining(config, log);
-      } catch (err) {
-        log.error({ err }, 'training failed');
-        throw err;
-      }
-    });
+    .addOption(opt('--lr-scaling <rule>', 'none, or linear: lr x workers for the larger global batch', 'FLEET_LR_SCALING').choices([...LR_SCALING_CHOICES]).default('none'));
 }
 
 export function trainConfigFromFlags(flags: Record<string, unknown>): TrainConfig {
@@ -89,4 +106,19 @@ export function trainConfigFromFlags(flags: Record<string, unknown>): TrainConfi
     syncEvery: flags.syncEvery,
     lrScaling: flags.lrScaling,
   });
+}
+
+/** The command line's flags after the subcommand, to hand to the coordinator child as they were typed. */
+function forwardedFlags(argv: string[]): string[] {
+  const at = argv.indexOf('train');
+  const rest = at >= 0 ? argv.slice(at + 1) : [];
+  // --run-id and --out are passed explicitly; drop the user's copies.
+  const out: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (a === '--run-id' || a === '--out') { i++; continue; }
+    if (a.startsWith('--run-id=') || a.startsWith('--out=')) continue;
+    out.push(a);
+  }
+  return out;
 }

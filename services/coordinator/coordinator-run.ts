@@ -7,7 +7,7 @@ import { buildModel, saveModelFiles } from '../../model/index.js';
 import type { Logger } from '../../runtime/logger.js';
 import { openRunDir } from '../../runtime/run-dir.js';
 import { evaluate } from '../../training/evaluate.js';
-import { layoutLength, readWeights, weightLayout, writeWeights } from '../../training/flat-weights.js';
+import { layoutLength, readWeights, weightLayout, writeWeights, type WeightSlice } from '../../training/flat-weights.js';
 import { testBatches } from '../../training/train-batch.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint/checkpoint-file.js';
 import { RoundController, type EpochTotals } from './rounds/round-controller.js';
@@ -32,7 +32,7 @@ export const CHECKPOINT_FILE = 'checkpoint.fleet';
  * line, the best model, a checkpoint). Until the evaluator service exists the
  * coordinator scores the test set itself.
  */
-export async function createCoordinator(options: CoordinatorOptions, log: Logger): Promise<{ controller: RoundController; runDir: string; close: () => void }> {
+export async function createCoordinator(options: CoordinatorOptions, log: Logger): Promise<{ controller: RoundController; layout: WeightSlice[]; runDir: string; close: () => void }> {
   const { config } = options;
   await selectBackend(config.backend, log);
   const data = await loadCifar10({
@@ -109,7 +109,7 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     hooks: { onEpochEnd, onCheckpoint: () => checkpoint('every N rounds') },
     ...(resume ? { resume } : {}),
   });
-  return { controller, runDir: runDir.path, close: () => { controller.close('shutdown'); model.dispose(); tf.disposeVariables(); } };
+  return { controller, layout, runDir: runDir.path, close: () => { controller.close('shutdown'); model.dispose(); tf.disposeVariables(); } };
 }
 
 interface CheckpointState {

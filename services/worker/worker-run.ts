@@ -39,6 +39,8 @@ export interface WorkerOptions {
   /** Overrides of the run's config that belong to this machine. */
   dataDir: string | null;
   backend: BackendChoice | null;
+  /** Told the model's weight layout once it is built (the client checks transfers against it). */
+  onLayout?: (layout: ReturnType<typeof weightLayout>) => void;
 }
 
 /** Raised by a client when the coordinator no longer knows this worker (evicted): register again. */
@@ -69,6 +71,7 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
   });
   const model = buildModel({ name: config.model, seed: config.seed });
   const worker = { model, params: trainableParameters(model), layout: weightLayout(model), batches: new TrainBatchMaker(train, config, 10) };
+  options.onLayout?.(worker.layout);
   const out = new Float32Array(layoutLength(worker.layout));
   const kind = config.syncEvery === 1 ? 'gradients' : 'parameters';
   const optimizer = new SgdMomentum({ momentum: config.momentum, weightDecay: config.weightDecay });

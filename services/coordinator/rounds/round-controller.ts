@@ -360,7 +360,7 @@ export class RoundController {
       }
       this.o.sampler.nextEpoch();
       this.epochTotals = { epoch: this.o.sampler.epoch, samples: 0, lossSum: 0, correct: 0 };
-    } else if (this.o.checkpointEveryRounds > 0 && open.plan.round % this.o.checkpointEveryRounds === 0) {
+    } else if (this.o.checkpointEveryRounds > 0 && (open.plan.round + 1) % this.o.checkpointEveryRounds === 0) {
       await this.o.hooks.onCheckpoint(open.plan.round);
     }
     this.startRound();

@@ -1,0 +1,25 @@
+import { Command, Option } from 'commander';
+import { BACKEND_CHOICES, type BackendChoice } from '../config/train-config.js';
+import { createRootLogger } from '../runtime/logger.js';
+import { runWorkerService } from '../services/worker/worker-main.js';
+import { parseNumber } from './parse-flag.js';
+
+/** `fleet worker`: everything else comes from the coordinator's run config. */
+export function workerCommand(): Command {
+  const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
+  return new Command('worker')
+    .description('Train for a coordinator: register, then fetch, train and contribute round after round')
+    .addOption(opt('--coordinator <host:port>', 'the coordinator\'s address', 'FLEET_COORDINATOR').makeOptionMandatory())
+    .addOption(opt('--name <name>', 'this worker\'s name in logs (default host-pid)', 'FLEET_WORKER_NAME'))
+    .addOption(opt('--run-id <id>', 'refuse a coordinator running another run', 'FLEET_RUN_ID'))
+    .addOption(opt('--data-dir <dir>', 'CIFAR-10 on this machine (default: the run\'s --data-dir)', 'FLEET_DATA_DIR'))
+    .addOption(opt('--backend <name>', 'compute backend on this machine (default: the run\'s)', 'FLEET_BACKEND').choices([...BACKEND_CHOICES]))
+    .addOption(opt('--connect-timeout <s>', 'give up when the coordinator stays unreachable this long', 'FLEET_CONNECT_TIMEOUT').argParser(parseNumber).default(300))
+    .action(async (flags: { coordinator: string; name?: string; runId?: string; dataDir?: string; backend?: BackendChoice; connectTimeout: number }) => {
+      const log = createRootLogger({ service: 'worker' });
+      await runWorkerService({
+        coordinator: flags.coordinator, name: flags.name ?? null, runId: flags.runId ?? '', dataDir: flags.dataDir ?? null,
+        backend: flags.backend ?? null, connectTimeoutMs: flags.connectTimeout * 1000,
+      }, log);
+    });
+}

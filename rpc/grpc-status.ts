@@ -1,0 +1,29 @@
+import { status as Status, type ServiceError, Metadata } from '@grpc/grpc-js';
+import { OversizedTensorSetError, TensorSetError } from '../exchange/tensor-wire.js';
+import { AggregateError } from '../services/coordinator/aggregator/weighted-sum.js';
+import {
+  CoordinatorClosedError, NotAMemberError, StaleContributionError, UnknownWorkerError, VersionUnavailableError,
+} from '../services/coordinator/rounds/errors.js';
+
+/** The one place where fleet's errors become gRPC status codes. */
+export function statusOf(err: unknown): Status {
+  if (err instanceof UnknownWorkerError) return Status.NOT_FOUND;
+  if (err instanceof StaleContributionError || err instanceof NotAMemberError || err instanceof VersionUnavailableError) return Status.FAILED_PRECONDITION;
+  if (err instanceof TensorSetError || err instanceof AggregateError) return Status.INVALID_ARGUMENT;
+  if (err instanceof OversizedTensorSetError) return Status.RESOURCE_EXHAUSTED;
+  if (err instanceof CoordinatorClosedError) return Status.UNAVAILABLE;
+  return Status.INTERNAL;
+}
+
+export function toServiceError(err: unknown): Partial<ServiceError> {
+  return { code: statusOf(err), details: err instanceof Error ? err.message : String(err), metadata: new Metadata() };
+}
+
+/** Keepalive and size options both sides use: chunks are 1 MiB, messages stay well under 8 MiB. */
+export const CHANNEL_OPTIONS = {
+  'grpc.max_receive_message_length': 8 * 1024 * 1024,
+  'grpc.max_send_message_length': 8 * 1024 * 1024,
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.keepalive_permit_without_calls': 1,
+} as const;

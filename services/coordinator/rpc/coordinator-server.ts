@@ -1,0 +1,169 @@
+import { Server, ServerCredentials, status as Status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { chunksOf, manifestFor, TensorSetAssembler, TensorSetError } from '../../../exchange/tensor-wire.js';
+import type { Logger } from '../../../runtime/logger.js';
+import type { TrainConfig } from '../../../config/train-config.js';
+import { CHANNEL_OPTIONS, statusOf, toServiceError } from '../../../rpc/grpc-status.js';
+import {
+  CoordinatorService, ContributionKind,
+  type ContributeResponse, type ContributionChunk, type ContributionHeader, type CoordinatorServer,
+  type FetchParametersRequest, type RegisterResponse, type RoundAssignment, type TensorChunk,
+} from '../../../rpc/gen/fleet/v1/coordinator.js';
+import type { WeightSlice } from '../../../training/flat-weights.js';
+import type { RoundController } from '../rounds/round-controller.js';
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  heartbeatIntervalMs: number;
+  /** At most this many contributions are assembled at once: memory stays a few model sizes. */
+  concurrentContributions: number;
+}
+
+/** A counting semaphore: contributions beyond the limit wait (gRPC flow control holds the senders). */
+class Slots {
+  private waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+  async take(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}
+
+/**
+ * The coordinator's gRPC service over a RoundController. Tensors go as a
+ * manifest then 1 MiB chunks; every refusal carries a status from
+ * rpc/grpc-status.ts and changes nothing.
+ */
+export async function startCoordinatorServer(
+  controller: RoundController,
+  context: { config: TrainConfig; layout: readonly WeightSlice[]; log: Logger },
+  options: ServerOptions,
+): Promise<{ port: number; shutdown: (graceMs: number) => Promise<void> }> {
+  const { config, layout, log } = context;
+  const modelBytes = layout.reduce((n, s) => n + s.length * 4, 0);
+  const slots = new Slots(options.concurrentContributions);
+  const fail = (cb: sendUnaryData<never>, err: unknown, what: string) => {
+    const code = statusOf(err);
+    if (code === Status.INTERNAL) log.error({ err }, `${what} failed`);
+    else log.warn({ code: Status[code], err: (err as Error).message }, `${what} refused`);
+    cb(toServiceError(err) as never, null);
+  };
+
+  const impl: CoordinatorServer = {
+    register(call, cb: sendUnaryData<RegisterResponse>) {
+      const req = call.request;
+      if (req.runId && req.runId !== config.runId) {
+        cb({ code: Status.FAILED_PRECONDITION, details: `this coordinator runs ${config.runId}, not ${req.runId}` }, null);
+        return;
+      }
+      try {
+        const workerId = controller.register(req.workerName || call.getPeer());
+        cb(null, { workerId, runId: config.runId, configJson: JSON.stringify(config), heartbeatIntervalMs: options.heartbeatIntervalMs });
+      } catch (err) {
+        fail(cb as sendUnaryData<never>, err, 'register');
+      }
+    },
+
+    nextRound(call, cb: sendUnaryData<RoundAssignment>) {
+      controller.nextRound(call.request.workerId, call.request.fromRound).then(
+        (a) => cb(null, a === null
+          ? { round: 0, epoch: 0, version: 0, globalStep: 0, batches: [], finished: true, deadlineUnixMs: 0, memberIndex: 0 }
+          : { round: a.round, epoch: a.epoch, version: a.version, globalStep: a.globalStep, batches: a.batches.map((b) => ({ indices: [...b.indices], lr: b.lr })), finished: false, deadlineUnixMs: a.deadlineUnixMs, memberIndex: a.memberIndex }),
+        (err: unknown) => fail(cb as sendUnaryData<never>, err, 'next round'),
+      );
+    },
+
+    contribute(call: ServerReadableStream<ContributionChunk, ContributeResponse>, cb: sendUnaryData<ContributeResponse>) {
+      void (async () => {
+        const release = await slots.take();
+        try {
+          let header: ContributionHeader | null = null;
+          const assembler = new TensorSetAssembler(layout, modelBytes);
+          for await (const chunk of call as AsyncIterable<ContributionChunk>) {
+            const part = chunk.part;
+            if (part?.$case === 'header') {
+              if (header) throw new TensorSetError('a second header');
+              header = part.value;
+              if (!header.manifest) throw new TensorSetError('header without a manifest');
+              assembler.onManifest(header.manifest);
+            } else if (part?.$case === 'data') {
+              assembler.onData(part.value);
+            } else {
+              throw new TensorSetError('an empty chunk');
+            }
+          }
+          if (!header) throw new TensorSetError('no header');
+          const { values } = assembler.finish();
+          const kind = header.kind === ContributionKind.CONTRIBUTION_KIND_GRADIENTS ? 'gradients' : header.kind === ContributionKind.CONTRIBUTION_KIND_PARAMETERS ? 'parameters' : null;
+          if (!kind) throw new TensorSetError(`contribution kind ${header.kind}`);
+          const result = controller.contribute(header.workerId, {
+            round: header.round, version: header.version, kind, sampleCount: header.sampleCount,
+            lossSum: header.lossSum, correct: header.correct, values,
+          });
+          cb(null, { round: result.round, nextVersion: result.nextVersion });
+        } catch (err) {
+          fail(cb as sendUnaryData<never>, err, 'contribution');
+        } finally {
+          release();
+        }
+      })();
+    },
+
+    fetchParameters(call: ServerWritableStream<FetchParametersRequest, TensorChunk>) {
+      let lease: ReturnType<RoundController['acquireParameters']>;
+      try {
+        lease = controller.acquireParameters(call.request.version);
+      } catch (err) {
+        call.destroy(Object.assign(new Error((err as Error).message), toServiceError(err)));
+        return;
+      }
+      void (async () => {
+        try {
+          const write = (message: TensorChunk) => new Promise<void>((resolve) => {
+            // Respect flow control: wait for 'drain' when the buffer is full.
+            if (call.write(message)) resolve();
+            else call.once('drain', resolve);
+          });
+          await write({ part: { $case: 'manifest', value: manifestFor(layout, lease.values, lease.version) } });
+          for (const chunk of chunksOf(lease.values)) {
+            if (call.cancelled) return;
+            await write({ part: { $case: 'data', value: chunk } });
+          }
+          call.end();
+        } finally {
+          lease.release();
+        }
+      })();
+    },
+
+    heartbeat(call, cb) {
+      cb(null, { known: controller.heartbeat(call.request.workerId) });
+    },
+
+    leave(call, cb) {
+      controller.leave(call.request.workerId, call.request.reason || 'left');
+      cb(null, {});
+    },
+  };
+
+  const server = new Server(CHANNEL_OPTIONS);
+  server.addService(CoordinatorService, impl);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+  });
+  return {
+    port,
+    shutdown: (graceMs) => new Promise<void>((resolve) => {
+      const force = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
+      server.tryShutdown(() => { clearTimeout(force); resolve(); });
+    }),
+  };
+}

@@ -1,0 +1,116 @@
+import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
+import { chunksOf, manifestFor, TensorSetAssembler } from '../../../exchange/tensor-wire.js';
+import type { Logger } from '../../../runtime/logger.js';
+import { CHANNEL_OPTIONS } from '../../../rpc/grpc-status.js';
+import { ContributionKind, CoordinatorClient as GeneratedClient, type ContributionChunk, type TensorChunk } from '../../../rpc/gen/fleet/v1/coordinator.js';
+import type { WeightSlice } from '../../../training/flat-weights.js';
+import type { CoordinatorClient, WorkAssignment } from '../worker-run.js';
+
+export interface ClientOptions {
+  /** Deadline of short calls (register, heartbeat, leave). */
+  callTimeoutMs: number;
+  /** Deadline of a wait for the next round: longer than a round can take. */
+  roundWaitTimeoutMs: number;
+  /** Deadline of a tensor transfer. */
+  transferTimeoutMs: number;
+  /** Connection attempts back off from 0.5 s, doubling up to this. */
+  maxBackoffMs: number;
+  /** Give up registering after this long. */
+  connectTimeoutMs: number;
+  log: Logger;
+}
+
+const deadline = (ms: number) => new Date(Date.now() + ms);
+
+/** The worker's side of the coordinator protocol over @grpc/grpc-js; every call has a deadline. */
+export function createCoordinatorClient(address: string, layoutOf: () => readonly WeightSlice[], o: ClientOptions): CoordinatorClient & { close(): void } {
+  const client = new GeneratedClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+
+  const unary = <Req, Res>(method: (req: Req, meta: never, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req, timeoutMs: number) =>
+    new Promise<Res>((resolve, reject) => {
+      (method as unknown as (r: Req, o: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => void).call(client, req, { deadline: deadline(timeoutMs) }, (err, res) => (err ? reject(err) : resolve(res)));
+    });
+
+  return {
+    async register(request) {
+      const started = Date.now();
+      let backoffMs = 500;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await unary(client.register as never, request, o.callTimeoutMs);
+        } catch (err) {
+          const code = (err as ServiceError).code;
+          const retriable = code === Status.UNAVAILABLE || code === Status.DEADLINE_EXCEEDED;
+          if (!retriable || Date.now() - started > o.connectTimeoutMs) throw err;
+          o.log.info({ address, attempt, retryInMs: backoffMs, code: Status[code] }, 'coordinator not reachable yet: retrying');
+          await new Promise((resolve) => setTimeout(resolve, backoffMs * (0.75 + Math.random() * 0.5)));
+          backoffMs = Math.min(o.maxBackoffMs, backoffMs * 2);
+        }
+      }
+    },
+
+    async nextRound(workerId, fromRound): Promise<WorkAssignment | null> {
+      const a = await unary<{ workerId: string; fromRound: number }, { round: number; epoch: number; version: number; globalStep: number; batches: { indices: number[]; lr: number }[]; finished: boolean; memberIndex: number }>(
+        client.nextRound as never, { workerId, fromRound }, o.roundWaitTimeoutMs);
+      if (a.finished) return null;
+      return { round: a.round, epoch: a.epoch, version: a.version, globalStep: a.globalStep, memberIndex: a.memberIndex, batches: a.batches };
+    },
+
+    fetchParameters(workerId, version) {
+      return new Promise((resolve, reject) => {
+        const assembler = new TensorSetAssembler(layoutOf(), Number.MAX_SAFE_INTEGER);
+        const stream = client.fetchParameters({ workerId, version }, { deadline: deadline(o.transferTimeoutMs) });
+        stream.on('data', (chunk: TensorChunk) => {
+          try {
+            if (chunk.part?.$case === 'manifest') assembler.onManifest(chunk.part.value);
+            else if (chunk.part?.$case === 'data') assembler.onData(chunk.part.value);
+          } catch (err) {
+            stream.cancel();
+            reject(err);
+          }
+        });
+        stream.on('error', reject);
+        stream.on('end', () => {
+          try { resolve(assembler.finish()); } catch (err) { reject(err); }
+        });
+      });
+    },
+
+    contribute(c) {
+      return new Promise((resolve, reject) => {
+        const call = client.contribute({ deadline: deadline(o.transferTimeoutMs) }, (err, res) => (err ? reject(err) : resolve({ round: res.round, nextVersion: res.nextVersion })));
+        const write = (message: ContributionChunk) => new Promise<void>((done) => {
+          if (call.write(message)) done();
+          else call.once('drain', done);
+        });
+        void (async () => {
+          await write({
+            part: {
+              $case: 'header',
+              value: {
+                workerId: c.workerId, round: c.round, version: c.version, sampleCount: c.sampleCount, lossSum: c.lossSum, correct: c.correct,
+                kind: c.kind === 'gradients' ? ContributionKind.CONTRIBUTION_KIND_GRADIENTS : ContributionKind.CONTRIBUTION_KIND_PARAMETERS,
+                manifest: manifestFor(c.layout, c.values, c.version),
+              },
+            },
+          });
+          for (const chunk of chunksOf(c.values)) await write({ part: { $case: 'data', value: chunk } });
+          call.end();
+        })().catch(reject);
+      });
+    },
+
+    async heartbeat(workerId, round) {
+      const res = await unary<{ workerId: string; round: number; stepsDone: number }, { known: boolean }>(client.heartbeat as never, { workerId, round, stepsDone: 0 }, o.callTimeoutMs);
+      return res.known;
+    },
+
+    async leave(workerId, reason) {
+      await unary(client.leave as never, { workerId, reason }, o.callTimeoutMs);
+    },
+
+    close() {
+      client.close();
+    },
+  };
+}
