@@ -6,12 +6,15 @@
 import { execSync } from 'node:child_process';
 import { run as kernelFilterGrad } from './kernel-filter-grad.js';
 import { run as stepProfile } from './step-profile.js';
+import { run as distributedThroughput } from './distributed-throughput.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   // Training images/s of the cnn at batch 128 on wasm, per-kernel split, fraction of forward conv GFLOP/s.
   'step-profile': stepProfile,
   // The filter gradient, the largest kernel of a step, per conv shape and variant.
   'kernel-filter-grad': kernelFilterGrad,
+  // 2 workers over gRPC against two independent one-process trainings, on the real data.
+  'distributed-throughput': distributedThroughput,
 };
 
 const only = process.env.FLEET_BENCH_ONLY?.split(',').filter(Boolean);

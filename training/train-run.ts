@@ -119,6 +119,7 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
         correct += result.correct;
         seen += indices.length;
         globalStep++;
+        epochLog.debug({ step: globalStep, loss: result.loss, samples: indices.length }, 'step done');
         const seconds = (performance.now() - started) / 1000;
         progress.update(step + 1, { loss: lossSum / seen, acc: correct / seen, lr, 'img/s': Math.round((seen / seconds) * 10) / 10 });
       }
