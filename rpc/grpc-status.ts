@@ -19,6 +19,8 @@ export function toServiceError(err: unknown): Partial<ServiceError> {
   return { code: statusOf(err), details: err instanceof Error ? err.message : String(err), metadata: new Metadata() };
 }
 
+export const FLOW_CONTROL_WINDOW_BYTES = 32 * 1024 * 1024;
+
 /** Keepalive and size options both sides use: chunks are 1 MiB, messages stay well under 8 MiB. */
 export const CHANNEL_OPTIONS = {
   'grpc.max_receive_message_length': 8 * 1024 * 1024,
@@ -26,4 +28,7 @@ export const CHANNEL_OPTIONS = {
   'grpc.keepalive_time_ms': 10_000,
   'grpc.keepalive_timeout_ms': 5_000,
   'grpc.keepalive_permit_without_calls': 1,
+  // HTTP/2's default 64 KiB receive window stalls 45 MB transfers on
+  // WINDOW_UPDATE round trips; a large window lets a tensor set stream.
+  'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
 } as const;

@@ -2,7 +2,7 @@ import { Server, ServerCredentials, status as Status, type ServerReadableStream,
 import { chunksOf, manifestFor, TensorSetAssembler, TensorSetError } from '../../../exchange/tensor-wire.js';
 import type { Logger } from '../../../runtime/logger.js';
 import type { TrainConfig } from '../../../config/train-config.js';
-import { CHANNEL_OPTIONS, statusOf, toServiceError } from '../../../rpc/grpc-status.js';
+import { CHANNEL_OPTIONS, FLOW_CONTROL_WINDOW_BYTES, statusOf, toServiceError } from '../../../rpc/grpc-status.js';
 import {
   CoordinatorService, ContributionKind,
   type ContributeResponse, type ContributionChunk, type ContributionHeader, type CoordinatorServer,
@@ -155,10 +155,23 @@ export async function startCoordinatorServer(
   };
 
   const server = new Server(CHANNEL_OPTIONS);
+  // grpc-js applies 'grpc-node.flow_control_window' to clients only; the server's
+  // receive window (worker uploads) is set through its http2 settings.
+  const internals = server as unknown as { commonServerOptions?: { settings?: Record<string, number> } };
+  if (internals.commonServerOptions) {
+    internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: FLOW_CONTROL_WINDOW_BYTES };
+  }
   server.addService(CoordinatorService, impl);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   });
+  // ... and the connection-level window, which only a live session can raise.
+  const http2Servers = (server as unknown as { http2Servers?: Map<{ on(event: 'session', cb: (s: { setLocalWindowSize(n: number): void }) => void): void }, unknown> }).http2Servers;
+  for (const h2 of http2Servers?.keys() ?? []) {
+    h2.on('session', (session) => {
+      try { session.setLocalWindowSize(FLOW_CONTROL_WINDOW_BYTES); } catch { /* an older Node: keep the default window */ }
+    });
+  }
   return {
     port,
     shutdown: (graceMs) => new Promise<void>((resolve) => {

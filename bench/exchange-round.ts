@@ -1,0 +1,148 @@
+/**
+ * One exchange round for a ResNet-18-sized model (11.2 M parameters, 44.7 MB)
+ * with 1, 2, 4 and 8 workers on loopback, through the real coordinator server
+ * and worker client: each worker downloads the parameters and uploads a
+ * gradient set. Beside it, in the same run, a raw TCP transfer of the same
+ * bytes. Also the coordinator's resident memory above its baseline.
+ * FLEET_BENCH_WORKERS (1,2,4,8), FLEET_BENCH_ROUNDS (3).
+ *
+ * This file is both the bench (coordinator side, in this process) and, with
+ * the argument `worker`, the worker processes it spawns.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { spawn } from 'node:child_process';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { parseTrainConfig, planTraining } from '../config/train-config.js';
+import { buildModel } from '../model/index.js';
+import { RoundController } from '../services/coordinator/rounds/round-controller.js';
+import { startCoordinatorServer } from '../services/coordinator/rpc/coordinator-server.js';
+import { EpochSampler } from '../services/coordinator/sampler/index.js';
+import { createCoordinatorClient } from '../services/worker/client/grpc-coordinator-client.js';
+import { layoutLength, readWeights, weightLayout } from '../training/flat-weights.js';
+import { isMain, meanStd } from './kernel-conv-shapes.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const silent = pino({ level: 'silent' });
+
+function resnet18Layout() {
+  return weightLayout(buildModel({ name: 'resnet18', seed: 1 }));
+}
+
+/** Worker side: `node exchange-round.js worker ADDRESS ROUNDS`. */
+async function workerMain(address: string, rounds: number): Promise<void> {
+  await tf.setBackend('cpu');
+  const layout = resnet18Layout();
+  const client = createCoordinatorClient(address, () => layout, {
+    callTimeoutMs: 30_000, roundWaitTimeoutMs: 600_000, transferTimeoutMs: 600_000, maxBackoffMs: 1000, connectTimeoutMs: 60_000, log: silent,
+  });
+  const reg = await client.register({ runId: '', workerName: `bench-${process.pid}`, backend: 'none' });
+  const grads = Float32Array.from({ length: layoutLength(layout) }, (_, i) => Math.sin(i) * 1e-3);
+  let from = 0;
+  for (let r = 0; r < rounds; r++) {
+    const work = await client.nextRound(reg.workerId, from);
+    if (!work) break;
+    from = work.round + 1;
+    const t0 = performance.now();
+    await client.fetchParameters(reg.workerId, work.version);
+    const t1 = performance.now();
+    const samples = work.batches.reduce((n, b) => n + b.indices.length, 0);
+    await client.contribute({ workerId: reg.workerId, round: work.round, version: work.version, kind: 'gradients', sampleCount: samples, lossSum: 0, correct: 0, values: grads, layout });
+    if (process.env.FLEET_BENCH_VERBOSE) console.error(`worker ${process.pid} round ${work.round}: download ${(t1 - t0).toFixed(0)} ms, upload ${(performance.now() - t1).toFixed(0)} ms`);
+  }
+  client.close();
+}
+
+/** Raw TCP: a child sends `bytes` to this process; resolves with MB/s. */
+async function rawTcp(bytes: number): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const received = new Promise<number>((resolve) => {
+    server.once('connection', (socket) => {
+      let got = 0;
+      let started = 0;
+      socket.on('data', (d: Buffer) => {
+        if (got === 0) started = performance.now();
+        got += d.length;
+        if (got >= bytes) { resolve(performance.now() - started); socket.destroy(); }
+      });
+    });
+  });
+  const child = spawn(process.execPath, [SELF, 'tcp-send', String(port), String(bytes)], { stdio: 'inherit' });
+  const ms = await received;
+  await new Promise((resolve) => child.on('close', resolve));
+  server.close();
+  return bytes / 1e6 / (ms / 1000);
+}
+
+async function tcpSendMain(port: number, bytes: number): Promise<void> {
+  const chunk = Buffer.alloc(1 << 20, 7);
+  const socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  let sent = 0;
+  while (sent < bytes) {
+    const n = Math.min(chunk.length, bytes - sent);
+    if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) await new Promise((resolve) => socket.once('drain', resolve));
+    sent += n;
+  }
+  await new Promise<void>((resolve) => socket.end(resolve));
+  await new Promise((resolve) => socket.once('close', resolve));
+}
+
+async function roundBench(workers: number, rounds: number): Promise<{ roundMs: number[]; bytesPerRound: number; rssAboveMb: number; paramMb: number }> {
+  await tf.setBackend('cpu');
+  const model = buildModel({ name: 'resnet18', seed: 1 });
+  const layout = weightLayout(model);
+  const params = readWeights(model, layout, new Float32Array(layoutLength(layout)));
+  model.dispose();
+  const config = parseTrainConfig({
+    runId: 'bench', workers, model: 'resnet18', epochs: 1000, batchSize: 1, lr: 0.01, minLr: 0, warmupEpochs: 0,
+    momentum: 0.9, weightDecay: 0, augment: 'none', mixupAlpha: 0, cutmixAlpha: 0, labelSmoothing: 0, dataDir: '-',
+    download: false, allowPartial: true, limitTrain: null, limitTest: null, seed: 1, backend: 'cpu', outDir: '-',
+    evalBatchSize: 1, progress: 'log', syncEvery: 1, lrScaling: 'none',
+  });
+  const count = workers * 1000;
+  const closes: number[] = [];
+  const controller = new RoundController({
+    config, plan: planTraining(config, count), layout, params, momentum: new Float32Array(params.length),
+    sampler: new EpochSampler({ seed: 1, count, batchSize: 1, syncEvery: 1, epoch: 1 }),
+    expectedWorkers: workers, roundTimeoutMs: 600_000, heartbeatTimeoutMs: 600_000, checkpointEveryRounds: 0,
+    // The controller's own 'round closed' log lines time the rounds.
+    log: pino({ level: 'info' }, { write: (line: string) => { if (line.includes('"msg":"round closed"')) closes.push(performance.now()); } }),
+    hooks: { onEpochEnd: async () => {}, onCheckpoint: async () => {} },
+  });
+  const server = await startCoordinatorServer(controller, { config, layout, log: silent }, { host: '127.0.0.1', port: 0, heartbeatIntervalMs: 60_000, concurrentContributions: 2 });
+  global.gc?.();
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
+  // One extra round first: connections, JIT; it is not counted.
+  const children = Array.from({ length: workers }, () => spawn(process.execPath, [...process.execArgv, SELF, 'worker', `127.0.0.1:${server.port}`, String(rounds + 1)], { stdio: 'inherit' }));
+  await Promise.all(children.map((c) => new Promise((resolve) => c.on('close', resolve))));
+  clearInterval(sampler);
+  controller.close('bench over');
+  await server.shutdown(1000);
+  const roundMs = closes.slice(1).map((t, i) => t - closes[i]!);
+  return { roundMs, bytesPerRound: 2 * workers * params.byteLength, rssAboveMb: (peak - baseline) / 1e6, paramMb: params.byteLength / 1e6 };
+}
+
+export async function run(): Promise<void> {
+  const workerCounts = (process.env.FLEET_BENCH_WORKERS ?? '1,2,4,8').split(',').map(Number);
+  const rounds = Number(process.env.FLEET_BENCH_ROUNDS ?? 3);
+  console.log(`exchange-round: resnet18-sized tensor set, ${rounds} rounds after 1 warm-up, loopback; a round = every worker downloads the parameters and uploads gradients`);
+  console.log('workers\tround ms (mean +- std)\tGB/s\traw TCP GB/s\tratio\tcoordinator RSS above baseline (MB)\tx parameter bytes');
+  for (const workers of workerCounts) {
+    const r = await roundBench(workers, rounds);
+    const { mean, std } = meanStd(r.roundMs);
+    const gbps = r.bytesPerRound / 1e9 / (mean / 1000);
+    const tcp = (await rawTcp(r.bytesPerRound)) / 1000;
+    console.log(`${workers}\t${mean.toFixed(0)} +- ${std.toFixed(0)}\t${gbps.toFixed(3)}\t${tcp.toFixed(3)}\t${(gbps / tcp).toFixed(2)}\t${r.rssAboveMb.toFixed(0)}\t${(r.rssAboveMb / r.paramMb).toFixed(2)}`);
+  }
+}
+
+const [mode, a, b] = process.argv.slice(2);
+if (mode === 'worker') await workerMain(a!, Number(b));
+else if (mode === 'tcp-send') await tcpSendMain(Number(a), Number(b));
+else if (isMain(import.meta.url)) await run();
