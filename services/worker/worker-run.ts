@@ -1,4 +1,5 @@
 import { selectBackend } from '../../compute/index.js';
+import type { RoundWork } from '../../exchange/round-work.js';
 import { parseTrainConfig, type BackendChoice, type TrainConfig } from '../../config/train-config.js';
 import { loadCifar10Split } from '../../dataset/index.js';
 import { buildModel } from '../../model/index.js';
@@ -9,15 +10,7 @@ import { SgdMomentum } from '../../training/sgd-momentum.js';
 import { TrainBatchMaker } from '../../training/train-batch.js';
 import { trainRound } from './step/train-round.js';
 
-/** A round's work as the coordinator hands it out. */
-export interface WorkAssignment {
-  round: number;
-  epoch: number;
-  version: number;
-  globalStep: number;
-  memberIndex: number;
-  batches: { indices: readonly number[]; lr: number }[];
-}
+export type WorkAssignment = RoundWork;
 
 /** What the worker needs of the coordinator; the gRPC client implements it. */
 export interface CoordinatorClient {

@@ -1,4 +1,5 @@
 import type { TrainConfig, TrainPlan } from '../../../config/train-config.js';
+import type { RoundWork } from '../../../exchange/round-work.js';
 import type { Logger } from '../../../runtime/logger.js';
 import type { WeightSlice } from '../../../training/flat-weights.js';
 import { learningRateAt } from '../../../training/lr-schedule.js';
@@ -19,13 +20,7 @@ export interface RoundSampler {
 
 export type ControllerState = 'waiting' | 'running' | 'finished' | 'failed';
 
-export interface Assignment {
-  round: number;
-  epoch: number;
-  version: number;
-  globalStep: number;
-  memberIndex: number;
-  batches: { indices: readonly number[]; lr: number }[];
+export interface Assignment extends RoundWork {
   deadlineUnixMs: number;
 }
 

@@ -4,18 +4,9 @@ import { readGradientContribution, readWeights, type WeightSlice } from '../../.
 import { SgdMomentum } from '../../../training/sgd-momentum.js';
 import type { TrainBatchMaker } from '../../../training/train-batch.js';
 import { computeGradients } from '../../../training/train-step.js';
+import type { RoundWork } from '../../../exchange/round-work.js';
 
 const NUM_CLASSES = 10;
-
-export interface RoundWork {
-  round: number;
-  epoch: number;
-  /** Optimizer step at the round's start: keys Mixup/CutMix and dropout. */
-  globalStep: number;
-  /** This worker's position among the round's members: keys its dropout stream. */
-  memberIndex: number;
-  batches: { indices: ArrayLike<number>; lr: number }[];
-}
 
 export interface RoundResult {
   sampleCount: number;
@@ -39,7 +30,7 @@ export interface WorkerModel {
  */
 export function trainRound(
   worker: WorkerModel,
-  work: RoundWork,
+  work: Omit<RoundWork, 'version'>,
   mode: { kind: 'gradients' } | { kind: 'parameters'; optimizer: SgdMomentum },
   out: Float32Array,
 ): RoundResult {
