@@ -15,14 +15,16 @@ export type EvalBatches = (start: number, end: number) => Float32Array;
 /**
  * Scores a model on every test sample exactly once (no padding, no
  * augmentation), in inference mode. Accuracy and loss are sums over counts,
- * never averages of batch averages.
+ * never averages of batch averages. Yields to the event loop between batches:
+ * a coordinator evaluating for minutes must still answer heartbeats and
+ * HTTP/2 pings, and a trainer its signals.
  */
-export function evaluate(
+export async function evaluate(
   model: tf.LayersModel,
   split: { count: number; labels: Uint8Array },
   batches: EvalBatches,
   options: { batchSize: number; numClasses: number; onProgress?: (done: number) => void },
-): Evaluation {
+): Promise<Evaluation> {
   const { batchSize, numClasses } = options;
   const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   let lossSum = 0;
@@ -46,6 +48,7 @@ export function evaluate(
       lossSum += losses[i]!;
     }
     options.onProgress?.(end);
+    await new Promise((resolve) => setImmediate(resolve));
   }
   const perClassAccuracy = confusion.map((row, c) => {
     const total = row.reduce((a, b) => a + b, 0);

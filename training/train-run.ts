@@ -126,7 +126,7 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
       progress.stop();
       const epochSeconds = (performance.now() - started) / 1000;
 
-      const evaluation = runEvaluation(model, data.test, config, progress, epoch);
+      const evaluation = await runEvaluation(model, data.test, config, progress, epoch);
       const metrics: EpochMetrics = {
         epoch, step: globalStep, lr,
         trainLoss: lossSum / seen, trainAccuracy: correct / seen,
@@ -162,9 +162,9 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-function runEvaluation(model: tf.LayersModel, test: { count: number; images: Uint8Array; labels: Uint8Array }, config: TrainConfig, progress: ReturnType<typeof createProgress>, epoch: number): Evaluation {
+async function runEvaluation(model: tf.LayersModel, test: { count: number; images: Uint8Array; labels: Uint8Array }, config: TrainConfig, progress: ReturnType<typeof createProgress>, epoch: number): Promise<Evaluation> {
   progress.start(`eval ${epoch}`, test.count, { epoch, phase: 'eval' });
-  const result = evaluate(model, test, testBatches(test), {
+  const result = await evaluate(model, test, testBatches(test), {
     batchSize: config.evalBatchSize, numClasses: NUM_CLASSES, onProgress: (done) => progress.update(done),
   });
   progress.stop();

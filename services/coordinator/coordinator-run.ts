@@ -77,7 +77,7 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
 
   const onEpochEnd = async (totals: EpochTotals, version: number) => {
     writeWeights(model, layout, controller.snapshot().params);
-    const evaluation = evaluate(model, data.test, testBatches(data.test), { batchSize: config.evalBatchSize, numClasses: NUM_CLASSES });
+    const evaluation = await evaluate(model, data.test, testBatches(data.test), { batchSize: config.evalBatchSize, numClasses: NUM_CLASSES });
     const metrics = {
       epoch: totals.epoch, version, step: controller.snapshot().globalStep,
       trainLoss: totals.lossSum / Math.max(1, totals.samples), trainAccuracy: totals.correct / Math.max(1, totals.samples), trainSamples: totals.samples,

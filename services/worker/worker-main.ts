@@ -31,6 +31,7 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
   try {
     await runWorker(client, {
       name: options.name ?? `${hostname()}-${process.pid}`, runId: options.runId, dataDir: options.dataDir, backend: options.backend,
+      reconnectTimeoutMs: options.connectTimeoutMs,
       onLayout: (l) => { layout = l; },
     }, log, stop.signal);
   } finally {

@@ -32,6 +32,8 @@ export interface WorkerOptions {
   /** Overrides of the run's config that belong to this machine. */
   dataDir: string | null;
   backend: BackendChoice | null;
+  /** How long to ride out an unreachable coordinator (a restart, a long pause) before giving up. */
+  reconnectTimeoutMs: number;
   /** Told the model's weight layout once it is built (the client checks transfers against it). */
   onLayout?: (layout: ReturnType<typeof weightLayout>) => void;
 }
@@ -39,6 +41,28 @@ export interface WorkerOptions {
 /** Raised by a client when the coordinator no longer knows this worker (evicted): register again. */
 export function isEvicted(err: unknown): boolean {
   return (err as { code?: number }).code === 5; // grpc NOT_FOUND
+}
+
+/** The coordinator is unreachable for now (restarting, or paused): worth retrying. */
+function isUnavailable(err: unknown): boolean {
+  const code = (err as { code?: number }).code;
+  return code === 14 || code === 4; // grpc UNAVAILABLE, DEADLINE_EXCEEDED
+}
+
+/** Retries an idempotent call while the coordinator is unavailable, backing off from 0.5 s to 10 s. */
+async function retryUnavailable<T>(what: string, timeoutMs: number, log: Logger, call: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  let backoffMs = 500;
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isUnavailable(err) || Date.now() - started > timeoutMs) throw err;
+      log.warn({ what, retryInMs: backoffMs, err: (err as Error).message }, 'coordinator unavailable: retrying');
+      await new Promise((resolve) => setTimeout(resolve, backoffMs));
+      backoffMs = Math.min(10_000, backoffMs * 2);
+    }
+  }
 }
 
 /**
@@ -82,11 +106,13 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
     while (!signal.aborted) {
       let work: WorkAssignment | null;
       try {
-        work = await client.nextRound(workerId, fromRound);
+        work = await retryUnavailable('next round', options.reconnectTimeoutMs, log, () => client.nextRound(workerId, fromRound));
       } catch (err) {
         if (!isEvicted(err)) throw err;
-        registration = await client.register({ runId: registration.runId, workerName: options.name, backend: backend.name });
+        registration = await retryUnavailable('register', options.reconnectTimeoutMs, log, () => client.register({ runId: registration.runId, workerName: options.name, backend: backend.name }));
         workerId = registration.workerId;
+        fromRound = 0; // a restarted coordinator may number rounds from an older checkpoint
+        haveVersion = -1;
         log = rootLog.child({ run: registration.runId, worker: workerId });
         log.warn('evicted by the coordinator: registered again');
         continue;
@@ -97,7 +123,7 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
       if (work.batches.length === 0) continue; // nothing left for this member in the epoch's last round
       const roundLog = log.child({ round: work.round, epoch: work.epoch });
       if (haveVersion !== work.version) {
-        const fetched = await client.fetchParameters(workerId, work.version);
+        const fetched = await retryUnavailable('fetch parameters', options.reconnectTimeoutMs, log, () => client.fetchParameters(workerId, work!.version));
         writeWeights(model, worker.layout, fetched.values);
         haveVersion = fetched.version;
       }
@@ -107,9 +133,11 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
       try {
         await client.contribute({ workerId, round: work.round, version: work.version, kind, ...result, values: out, layout: worker.layout });
       } catch (err) {
-        if (!isEvicted(err)) throw err;
-        roundLog.warn({ err: (err as Error).message }, 'contribution refused: evicted');
-        continue; // the next nextRound re-registers
+        // Evicted, or the coordinator went away mid-upload: the next round sorts it out
+        // (NOT_FOUND re-registers; a restarted coordinator re-plans the round).
+        if (!isEvicted(err) && !isUnavailable(err)) throw err;
+        roundLog.warn({ err: (err as Error).message }, 'contribution not accepted');
+        continue;
       }
       haveVersion = -1; // the master moves on with this round
       rounds++;

@@ -255,6 +255,10 @@ export class RoundController {
   private startRound(): void {
     const members = [...this.members.keys()].sort();
     if (members.length === 0) return; // waits for the next registration
+    // Silence measured from the round's start: a member is not to blame for
+    // the coordinator's own pause (evaluation, checkpoint) between rounds.
+    const now = Date.now();
+    for (const member of this.members.values()) member.lastSeenMs = now;
     const plan = this.o.sampler.planRound(members);
     const kind = this.o.config.syncEvery === 1 ? 'gradients' : 'parameters';
     const schedule = { baseLr: this.baseLr(), minLr: this.o.config.minLr, warmupSteps: this.o.plan.warmupSteps, totalSteps: this.o.plan.totalSteps };
