@@ -4,11 +4,12 @@ import type { Logger } from '../../../runtime/logger.js';
 import type { TrainConfig } from '../../../config/train-config.js';
 import { CHANNEL_OPTIONS, FLOW_CONTROL_WINDOW_BYTES, statusOf, toServiceError } from '../../../rpc/grpc-status.js';
 import {
-  CoordinatorService, ContributionKind,
+  ContributionKind,
   type ContributeResponse, type ContributionChunk, type ContributionHeader, type CoordinatorServer,
   type FetchParametersRequest, type RegisterResponse, type RoundAssignment, type TensorChunk,
 } from '../../../rpc/gen/fleet/v1/coordinator.js';
 import type { WeightSlice } from '../../../training/flat-weights.js';
+import { FleetCoordinatorService } from '../../../rpc/coordinator-service.js';
 import type { RoundController } from '../rounds/round-controller.js';
 
 export interface ServerOptions {
@@ -55,6 +56,13 @@ export async function startCoordinatorServer(
     if (code === Status.INTERNAL) log.error({ err }, `${what} failed`);
     else log.warn({ code: Status[code], err: (err as Error).message }, `${what} refused`);
     cb(toServiceError(err) as never, null);
+  };
+
+  // Every worker fetches the same version: its CRC is computed once.
+  let cachedManifest: { version: number; values: Float32Array; manifest: ReturnType<typeof manifestFor> } | null = null;
+  const manifestOf = (version: number, values: Float32Array) => {
+    if (cachedManifest?.version !== version || cachedManifest.values !== values) cachedManifest = { version, values, manifest: manifestFor(layout, values, version) };
+    return cachedManifest.manifest;
   };
 
   const impl: CoordinatorServer = {
@@ -132,7 +140,7 @@ export async function startCoordinatorServer(
             if (call.write(message)) resolve();
             else call.once('drain', resolve);
           });
-          await write({ part: { $case: 'manifest', value: manifestFor(layout, lease.values, lease.version) } });
+          await write({ part: { $case: 'manifest', value: manifestOf(lease.version, lease.values) } });
           for (const chunk of chunksOf(lease.values)) {
             if (call.cancelled) return;
             await write({ part: { $case: 'data', value: chunk } });
@@ -161,7 +169,7 @@ export async function startCoordinatorServer(
   if (internals.commonServerOptions) {
     internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: FLOW_CONTROL_WINDOW_BYTES };
   }
-  server.addService(CoordinatorService, impl);
+  server.addService(FleetCoordinatorService, impl);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   });

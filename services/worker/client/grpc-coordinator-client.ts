@@ -2,7 +2,8 @@ import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js'
 import { chunksOf, manifestFor, TensorSetAssembler } from '../../../exchange/tensor-wire.js';
 import type { Logger } from '../../../runtime/logger.js';
 import { CHANNEL_OPTIONS } from '../../../rpc/grpc-status.js';
-import { ContributionKind, CoordinatorClient as GeneratedClient, type ContributionChunk, type TensorChunk } from '../../../rpc/gen/fleet/v1/coordinator.js';
+import { ContributionKind, type ContributionChunk, type TensorChunk } from '../../../rpc/gen/fleet/v1/coordinator.js';
+import { FleetCoordinatorClient } from '../../../rpc/coordinator-service.js';
 import type { WeightSlice } from '../../../training/flat-weights.js';
 import type { CoordinatorClient, WorkAssignment } from '../worker-run.js';
 
@@ -24,7 +25,7 @@ const deadline = (ms: number) => new Date(Date.now() + ms);
 
 /** The worker's side of the coordinator protocol over @grpc/grpc-js; every call has a deadline. */
 export function createCoordinatorClient(address: string, layoutOf: () => readonly WeightSlice[], o: ClientOptions): CoordinatorClient & { close(): void } {
-  const client = new GeneratedClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+  const client = new FleetCoordinatorClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
 
   const unary = <Req, Res>(method: (req: Req, meta: never, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req, timeoutMs: number) =>
     new Promise<Res>((resolve, reject) => {

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { FleetCoordinatorService } from '../../../rpc/coordinator-service.js';
+import { ContributionChunk, TensorChunk } from '../../../rpc/gen/fleet/v1/coordinator.js';
+
+describe('tensor chunk codec', () => {
+  const { fetchParameters, contribute } = FleetCoordinatorService;
+
+  it.each([0, 1, 127, 128, 300, 16_384, 1 << 20])('writes the same bytes as the generated code for %i data bytes, and reads them back as a view', (n) => {
+    const data = Buffer.from(Array.from({ length: n }, (_, i) => (i * 31) & 0xff));
+    const fast = fetchParameters.responseSerialize({ part: { $case: 'data', value: data } });
+    expect(fast.equals(Buffer.from(TensorChunk.encode({ part: { $case: 'data', value: data } }).finish()))).toBe(true);
+    const back = fetchParameters.responseDeserialize(fast);
+    expect(back.part?.$case).toBe('data');
+    expect(Buffer.compare(back.part!.value as Buffer, data)).toBe(0);
+    if (n > 0) expect((back.part!.value as Buffer).buffer).toBe(fast.buffer);
+    const up = contribute.requestSerialize({ part: { $case: 'data', value: data } });
+    expect(up.equals(Buffer.from(ContributionChunk.encode({ part: { $case: 'data', value: data } }).finish()))).toBe(true);
+  });
+
+  it('leaves headers and manifests to the generated code', () => {
+    const header = { part: { $case: 'header' as const, value: { workerId: 'w1', round: 3, version: 4, sampleCount: 64, kind: 1, lossSum: 1.5, correct: 9, manifest: undefined } } };
+    const bytes = contribute.requestSerialize(header);
+    expect(contribute.requestDeserialize(bytes)).toEqual(ContributionChunk.decode(bytes));
+    const manifest = { part: { $case: 'manifest' as const, value: { version: 2, tensors: [], totalBytes: 0, crc32: 5 } } };
+    expect(fetchParameters.responseDeserialize(fetchParameters.responseSerialize(manifest))).toEqual(manifest);
+  });
+});
