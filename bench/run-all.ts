@@ -7,6 +7,7 @@ import { execSync } from 'node:child_process';
 import { run as kernelFilterGrad } from './kernel-filter-grad.js';
 import { run as stepProfile } from './step-profile.js';
 import { run as distributedThroughput } from './distributed-throughput.js';
+import { run as exchangeRound } from './exchange-round.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   // Training images/s of the cnn at batch 128 on wasm, per-kernel split, fraction of forward conv GFLOP/s.
@@ -15,6 +16,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'kernel-filter-grad': kernelFilterGrad,
   // 2 workers over gRPC against two independent one-process trainings, on the real data.
   'distributed-throughput': distributedThroughput,
+  // One gRPC round of a ResNet-18-sized tensor set with 1-8 workers, beside raw TCP; coordinator memory.
+  'exchange-round': exchangeRound,
 };
 
 const only = process.env.FLEET_BENCH_ONLY?.split(',').filter(Boolean);
