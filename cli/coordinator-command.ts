@@ -13,7 +13,7 @@ export function coordinatorCommand(): Command {
     .addOption(opt('--port <port>', 'port to listen on (0: any free port, logged)', 'FLEET_PORT').argParser(parseInteger).default(7070))
     .addOption(opt('--resume', 'continue from the run directory\'s checkpoint', 'FLEET_RESUME').default(false))
     .addOption(opt('--round-timeout <s>', 'a round closes after this many seconds; members that did not contribute are evicted', 'FLEET_ROUND_TIMEOUT').argParser(parseNumber).default(600))
-    .addOption(opt('--heartbeat-timeout <s>', 'a member silent this long is evicted', 'FLEET_HEARTBEAT_TIMEOUT').argParser(parseNumber).default(30))
+    .addOption(opt('--heartbeat-timeout <s>', 'a member silent this long is evicted; must exceed the longest training step (a worker is busy during one)', 'FLEET_HEARTBEAT_TIMEOUT').argParser(parseNumber).default(120))
     .addOption(opt('--checkpoint-every <rounds>', 'checkpoint every N rounds (and at each epoch end); 0: epoch ends only', 'FLEET_CHECKPOINT_EVERY').argParser(parseInteger).default(50))
     .addOption(opt('--ledger', 'record how often each sample was applied, per epoch (applied-epoch-N.json)', 'FLEET_LEDGER').default(false))
     .action(async (flags: Record<string, unknown>) => {

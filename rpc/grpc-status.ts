@@ -21,13 +21,16 @@ export function toServiceError(err: unknown): Partial<ServiceError> {
 
 export const FLOW_CONTROL_WINDOW_BYTES = 32 * 1024 * 1024;
 
-/** Keepalive and size options both sides use: chunks are 1 MiB, messages stay well under 8 MiB. */
+/**
+ * Size and flow-control options both sides use. No HTTP/2 keepalive pings:
+ * a worker's event loop is busy for a whole training step (seconds to
+ * minutes on WASM) and cannot answer a ping in time, and a missed ping
+ * closes the connection; liveness is the heartbeat's job (the coordinator's
+ * --heartbeat-timeout), and a dead peer's TCP connection fails on the next call.
+ */
 export const CHANNEL_OPTIONS = {
   'grpc.max_receive_message_length': 8 * 1024 * 1024,
   'grpc.max_send_message_length': 8 * 1024 * 1024,
-  'grpc.keepalive_time_ms': 10_000,
-  'grpc.keepalive_timeout_ms': 5_000,
-  'grpc.keepalive_permit_without_calls': 1,
   // HTTP/2's default 64 KiB receive window stalls 45 MB transfers on
   // WINDOW_UPDATE round trips; a large window lets a tensor set stream.
   'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,

@@ -128,16 +128,26 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
         haveVersion = fetched.version;
       }
       const started = performance.now();
-      const result = trainRound(worker, work, kind === 'gradients' ? { kind } : { kind, optimizer }, out);
+      const result = await trainRound(worker, work, kind === 'gradients' ? { kind } : { kind, optimizer }, out);
       const trainMs = performance.now() - started;
       try {
-        await client.contribute({ workerId, round: work.round, version: work.version, kind, ...result, values: out, layout: worker.layout });
+        // Retried while the coordinator is unreachable: it refuses a second copy of an
+        // accepted contribution (FAILED_PRECONDITION, 'already contributed'), so a retry
+        // after a lost answer cannot count twice.
+        await retryUnavailable('contribute', options.reconnectTimeoutMs, log, () =>
+          client.contribute({ workerId, round: work!.round, version: work!.version, kind, ...result, values: out, layout: worker.layout }));
       } catch (err) {
-        // Evicted, or the coordinator went away mid-upload: the next round sorts it out
-        // (NOT_FOUND re-registers; a restarted coordinator re-plans the round).
-        if (!isEvicted(err) && !isUnavailable(err)) throw err;
-        roundLog.warn({ err: (err as Error).message }, 'contribution not accepted');
-        continue;
+        const code = (err as { code?: number }).code;
+        if (code === 9 && /already contributed/.test((err as Error).message)) {
+          roundLog.info('contribution had arrived before the connection dropped');
+        } else if (isEvicted(err) || isUnavailable(err) || code === 9) {
+          // Evicted, or the round closed without us: the next round sorts it out
+          // (NOT_FOUND re-registers; a restarted coordinator re-plans the round).
+          roundLog.warn({ err: (err as Error).message }, 'contribution not accepted');
+          continue;
+        } else {
+          throw err;
+        }
       }
       haveVersion = -1; // the master moves on with this round
       rounds++;

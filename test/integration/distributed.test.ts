@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModelFiles } from '../../model/index.js';
 import { readCheckpoint } from '../../services/coordinator/checkpoint/checkpoint-file.js';
@@ -30,6 +32,16 @@ const training = (extra: string[]) => [
   '--model', 'tiny', '--lr', '0.02', '--warmup-epochs', '0', '--data-dir', dataDir, '--allow-partial',
   '--backend', 'wasm', '--augment', 'full', '--seed', '9', ...extra,
 ];
+
+/** The standard grpc.health.v1 Check, as a Kubernetes gRPC probe asks it. */
+function healthOf(port: number, service: string): Promise<string> {
+  const Client = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
+  const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
+  return new Promise((resolve, reject) => {
+    (client as unknown as { check(req: unknown, opts: unknown, cb: (e: Error | null, r: { status: string }) => void): void })
+      .check({ service }, { deadline: new Date(Date.now() + 5000) }, (err, res) => { client.close(); if (err) reject(err); else resolve(res.status); });
+  });
+}
 
 function track<T extends FleetProcess>(p: T): T {
   started.push(p);
@@ -76,6 +88,7 @@ describe('distributed training over gRPC (real processes)', () => {
       ...training(['--out', out]), '--epochs', '2', '--workers', '3', '--batch-size', '16', '--model', 'tiny-bn',
       '--ledger', '--heartbeat-timeout', '2', '--round-timeout', '20',
     ]));
+    expect(await healthOf(coordinator.port, 'fleet.v1.Coordinator')).toBe('SERVING');
     const ws = [0, 1, 2].map((i) => track(startFleet(['worker', '--coordinator', `127.0.0.1:${coordinator.port}`, '--name', `kill-${i}`])));
     // Kill worker 1 once it has contributed a few rounds: it dies in the middle of epoch 1.
     await ws[1]!.waitFor(/"round":3,.*"msg":"round contributed"/);

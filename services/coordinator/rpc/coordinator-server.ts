@@ -10,6 +10,7 @@ import {
 } from '../../../rpc/gen/fleet/v1/coordinator.js';
 import type { WeightSlice } from '../../../training/flat-weights.js';
 import { FleetCoordinatorService } from '../../../rpc/coordinator-service.js';
+import { HealthImplementation } from 'grpc-health-check';
 import type { RoundController } from '../rounds/round-controller.js';
 
 export interface ServerOptions {
@@ -170,6 +171,14 @@ export async function startCoordinatorServer(
     internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: FLOW_CONTROL_WINDOW_BYTES };
   }
   server.addService(FleetCoordinatorService, impl);
+  // The standard grpc.health.v1 service: '' and 'fleet.v1.Coordinator' are SERVING
+  // while the run goes on (Kubernetes' native gRPC probes ask it).
+  const health = new HealthImplementation({ '': 'SERVING', 'fleet.v1.Coordinator': 'SERVING' });
+  health.addToServer(server);
+  void controller.finished.then(
+    () => health.setStatus('fleet.v1.Coordinator', 'NOT_SERVING'),
+    () => { health.setStatus('', 'NOT_SERVING'); health.setStatus('fleet.v1.Coordinator', 'NOT_SERVING'); },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   });

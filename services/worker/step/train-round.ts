@@ -27,19 +27,22 @@ export interface WorkerModel {
  *   values), for the coordinator to average and apply;
  * - K steps, `parameters`: local SGD with the given rates, then the weights.
  * The local optimizer (momentum buffers) persists across rounds of local SGD.
+ * Yields to the event loop between local steps.
  */
-export function trainRound(
+export async function trainRound(
   worker: WorkerModel,
   work: Omit<RoundWork, 'version'>,
   mode: { kind: 'gradients' } | { kind: 'parameters'; optimizer: SgdMomentum },
   out: Float32Array,
-): RoundResult {
+): Promise<RoundResult> {
   if (mode.kind === 'gradients' && work.batches.length !== 1) {
     throw new RangeError(`gradient rounds take exactly one batch, got ${work.batches.length}`);
   }
   reseedDropout(worker.model, deriveSeed(deriveSeed(0x5eed, work.globalStep), work.memberIndex));
   const result: RoundResult = { sampleCount: 0, lossSum: 0, correct: 0 };
-  work.batches.forEach((batch, k) => {
+  for (const [k, batch] of work.batches.entries()) {
+    // Between local steps the event loop runs: heartbeats go out during a long round.
+    if (k > 0) await new Promise((resolve) => setImmediate(resolve));
     const n = batch.indices.length;
     const made = worker.batches.make(batch.indices, work.epoch, (work.globalStep + k) * 4096 + work.memberIndex);
     // The batch buffers are reused by the next make(): the tensors die with this tidy first.
@@ -53,7 +56,7 @@ export function trainRound(
       else mode.optimizer.apply(worker.params, step.grads, batch.lr);
     });
     result.sampleCount += n;
-  });
+  }
   if (mode.kind === 'parameters') readWeights(worker.model, worker.layout, out);
   return result;
 }

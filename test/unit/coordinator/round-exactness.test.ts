@@ -65,15 +65,15 @@ async function runRounds(config: TrainConfig, rounds: number, seen: Assignment[]
   for (let r = 0; r < rounds; r++) {
     const assignments = await Promise.all(ids.map((id) => controller.nextRound(id, next)));
     seen.push(assignments.map((a) => a!));
-    assignments.forEach((a, i) => {
+    for (const [i, a] of assignments.entries()) {
       const worker = workers[i]!;
       const { values } = controller.acquireParameters(a!.version);
       if (config.syncEvery === 1 || r === 0) writeWeights(worker.model, layout, values);
       const out = new Float32Array(values.length);
       const mode = config.syncEvery === 1 ? { kind: 'gradients' as const } : { kind: 'parameters' as const, optimizer: optimizers[i]! };
-      const result = trainRound(worker, { ...a!, batches: a!.batches.map((b) => ({ indices: b.indices, lr: b.lr })) }, mode, out);
+      const result = await trainRound(worker, { ...a!, batches: a!.batches.map((b) => ({ indices: b.indices, lr: b.lr })) }, mode, out);
       controller.contribute(ids[i]!, { round: a!.round, version: a!.version, kind: mode.kind, ...result, values: out });
-    });
+    }
     next = assignments[0]!.round + 1;
     // Let the round's closing (async) finish.
     await new Promise((resolve) => setImmediate(resolve));
@@ -113,14 +113,15 @@ describe('synchronous data parallelism is exact', () => {
     const config = configFor(2, 32, 4);
     const seen: Assignment[][] = [];
     const averaged = await runRounds(config, 1, seen);
-    const independent = seen[0]!.map((assignment) => {
+    const independent: Float32Array[] = [];
+    for (const assignment of seen[0]!) {
       const worker = workerModel(config);
       const optimizer = new SgdMomentum({ momentum: config.momentum, weightDecay: config.weightDecay });
       const out = new Float32Array(averaged.length);
-      trainRound(worker, { ...assignment, batches: assignment.batches.map((b) => ({ indices: b.indices, lr: b.lr })) }, { kind: 'parameters', optimizer }, out);
+      await trainRound(worker, { ...assignment, batches: assignment.batches.map((b) => ({ indices: b.indices, lr: b.lr })) }, { kind: 'parameters', optimizer }, out);
       worker.model.dispose();
-      return out;
-    });
+      independent.push(out);
+    }
     expect(seen[0]![0]!.batches).toHaveLength(4);
     const mean = independent[0]!.map((v, i) => (v + independent[1]![i]!) / 2);
     expect(maxRelativeDifference(averaged, mean)).toBeLessThan(1e-6);
