@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { createRootLogger } from '../runtime/logger.js';
 import { runCoordinatorService } from '../services/coordinator/coordinator-main.js';
+import { configForResume } from '../services/coordinator/coordinator-run.js';
 import { parseInteger, parseNumber } from './parse-flag.js';
 import { addTrainingOptions, trainConfigFromFlags } from './train-command.js';
 
@@ -11,17 +12,19 @@ export function coordinatorCommand(): Command {
     .description('Coordinate a distributed run: waits for --workers workers, then runs rounds until the last epoch')
     .addOption(opt('--host <host>', 'address to listen on', 'FLEET_HOST').default('0.0.0.0'))
     .addOption(opt('--port <port>', 'port to listen on (0: any free port, logged)', 'FLEET_PORT').argParser(parseInteger).default(7070))
-    .addOption(opt('--resume', 'continue from the run directory\'s checkpoint', 'FLEET_RESUME').default(false))
+    .addOption(opt('--resume', 'continue from --out\'s checkpoint.fleet, with the run config saved in it (only --data-dir, --backend, --progress and --eval-batch-size are taken from the flags)', 'FLEET_RESUME').default(false))
     .addOption(opt('--round-timeout <s>', 'a round closes after this many seconds; members that did not contribute are evicted', 'FLEET_ROUND_TIMEOUT').argParser(parseNumber).default(600))
     .addOption(opt('--heartbeat-timeout <s>', 'a member silent this long is evicted; must exceed the longest training step (a worker is busy during one)', 'FLEET_HEARTBEAT_TIMEOUT').argParser(parseNumber).default(120))
     .addOption(opt('--checkpoint-every <rounds>', 'checkpoint every N rounds (and at each epoch end); 0: epoch ends only', 'FLEET_CHECKPOINT_EVERY').argParser(parseInteger).default(50))
     .addOption(opt('--ledger', 'record how often each sample was applied, per epoch (applied-epoch-N.json)', 'FLEET_LEDGER').default(false))
     .action(async (flags: Record<string, unknown>) => {
-      const config = trainConfigFromFlags(flags);
+      const resume = flags.resume === true || flags.resume === 'true';
+      const fromFlags = trainConfigFromFlags(flags);
+      const config = resume ? await configForResume(fromFlags) : fromFlags;
       const log = createRootLogger({ service: 'coordinator', run: config.runId });
       const heartbeatTimeoutMs = (flags.heartbeatTimeout as number) * 1000;
       await runCoordinatorService({
-        config, resume: flags.resume === true || flags.resume === 'true',
+        config, resume,
         roundTimeoutMs: (flags.roundTimeout as number) * 1000, heartbeatTimeoutMs,
         heartbeatIntervalMs: Math.max(200, Math.round(heartbeatTimeoutMs / 5)),
         checkpointEveryRounds: flags.checkpointEvery as number, ledger: flags.ledger === true || flags.ledger === 'true',

@@ -112,6 +112,16 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
   return { controller, layout, runDir: runDir.path, close: () => { controller.close('shutdown'); model.dispose(); tf.disposeVariables(); } };
 }
 
+/**
+ * On --resume the run's config is the checkpoint's (run id, model, schedule,
+ * seed...); only what belongs to this machine comes from the flags.
+ */
+export async function configForResume(flags: TrainConfig): Promise<TrainConfig> {
+  const { header } = await readCheckpoint(join(flags.outDir, CHECKPOINT_FILE));
+  const saved = (header.state as unknown as CheckpointState).config;
+  return { ...saved, outDir: flags.outDir, dataDir: flags.dataDir, backend: flags.backend, progress: flags.progress, evalBatchSize: flags.evalBatchSize };
+}
+
 interface CheckpointState {
   config: TrainConfig;
   version: number;
