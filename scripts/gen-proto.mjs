@@ -29,7 +29,8 @@ const options = [
   'oneof=unions-value', // oneof as a tagged union: { $case, value }
   'forceLong=number', // versions and rounds fit in 2^53
   'env=node',
-  'useOptionals=none',
+  'useOptionals=none', // proto3 scalars always present (zero defaults), as on the wire
+  'useExactTypes=false', // fromPartial accepts plain object literals
   'outputTypeRegistry=false',
 ].join(',');
 execFileSync(bin('protoc'), [
