@@ -1,0 +1,126 @@
+import { DEFAULT_CHUNK_BYTES, TensorSetAssembler, TensorStreamProtocolError, chunkTensorSet, type AssemblerOptions, type TensorSet } from '../exchange/index.js';
+import { FleetError } from '../runtime/errors.js';
+import type { ContributionChunk, ContributionHeader, TensorChunk } from './gen/fleet/v1/coordinator.js';
+import { TensorStreamClosedError } from './rpc-errors.js';
+
+type Listener = (...args: unknown[]) => void;
+
+/**
+ * The writable side of a streaming call as grpc-js hands it out (a
+ * ServerWritableStream for FetchParameters, a ClientWritableStream for
+ * Contribute): an object-mode Writable, plus `cancelled` on the server.
+ */
+export interface MessageWriter<T> {
+  write(message: T): boolean;
+  end(): unknown;
+  once(event: string, listener: Listener): unknown;
+  removeListener(event: string, listener: Listener): unknown;
+  readonly destroyed?: boolean;
+  readonly writableEnded?: boolean;
+  readonly cancelled?: boolean;
+}
+
+export interface SendOptions {
+  chunkBytes?: number;
+  /** End the stream after the last chunk (default true). */
+  end?: boolean;
+  /** Stops the send between chunks, e.g. when the call's response has already failed. */
+  signal?: AbortSignal;
+}
+
+/** Limits of a receiver: a maximum size is required, so a peer cannot make it allocate at will. */
+export type ReceiveLimits = AssemblerOptions & { maxTotalBytes: number };
+
+/** FetchParameters' server side: the manifest then data chunks, waiting for 'drain' whenever gRPC's buffer is full. */
+export async function sendTensorSet(call: MessageWriter<TensorChunk>, set: TensorSet, options: SendOptions = {}): Promise<void> {
+  await writeAll(call, chunkTensorSet(set, options.chunkBytes ?? DEFAULT_CHUNK_BYTES), set.buffer.byteLength, options);
+}
+
+/** Contribute's client side: the header carrying the manifest, then data chunks. */
+export async function sendContribution(
+  call: MessageWriter<ContributionChunk>,
+  header: Omit<ContributionHeader, 'manifest'>,
+  set: TensorSet,
+  options: SendOptions = {},
+): Promise<void> {
+  function* messages(): Generator<ContributionChunk> {
+    for (const chunk of chunkTensorSet(set, options.chunkBytes ?? DEFAULT_CHUNK_BYTES)) {
+      const part = chunk.part!;
+      yield part.$case === 'manifest' ? { part: { $case: 'header', value: { ...header, manifest: part.value } } } : { part };
+    }
+  }
+  await writeAll(call, messages(), set.buffer.byteLength, options);
+}
+
+async function writeAll<T extends { part?: { $case: string; value: unknown } | undefined }>(
+  call: MessageWriter<T>,
+  messages: Iterable<T>,
+  totalBytes: number,
+  options: SendOptions,
+): Promise<void> {
+  let sent = 0;
+  for (const message of messages) {
+    if (options.signal?.aborted || call.cancelled || call.destroyed || call.writableEnded) {
+      throw new TensorStreamClosedError(sent, totalBytes, { cause: options.signal?.reason });
+    }
+    const full = !call.write(message);
+    if (message.part?.$case === 'data') sent += (message.part.value as Uint8Array).byteLength;
+    if (full) await drained(call, options.signal, () => new TensorStreamClosedError(sent, totalBytes, { cause: options.signal?.reason }));
+  }
+  if (options.end ?? true) call.end();
+}
+
+/** Resolves on 'drain'; rejects if the call is cancelled, closed or fails first (then 'drain' never comes). */
+function drained(call: MessageWriter<unknown>, signal: AbortSignal | undefined, closed: () => Error): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const events = ['close', 'error', 'cancelled'] as const;
+    const cleanup = () => {
+      call.removeListener('drain', onDrain);
+      for (const e of events) call.removeListener(e, onClosed);
+      signal?.removeEventListener('abort', onClosed);
+    };
+    const onDrain = () => { cleanup(); resolve(); };
+    const onClosed = () => { cleanup(); reject(closed()); };
+    call.once('drain', onDrain);
+    for (const e of events) call.once(e, onClosed);
+    signal?.addEventListener('abort', onClosed, { once: true });
+  });
+}
+
+/**
+ * FetchParameters' client side: assembles the streamed set, checked against
+ * `limits.expected` when given. A refused set cancels the call (when the
+ * stream can be cancelled) so the server stops sending.
+ */
+export async function receiveTensorSet(stream: AsyncIterable<TensorChunk> & { cancel?(): void }, limits: ReceiveLimits): Promise<TensorSet> {
+  const assembler = new TensorSetAssembler(limits);
+  try {
+    for await (const message of stream) assembler.push(message);
+    return assembler.finish();
+  } catch (err) {
+    if (err instanceof FleetError) stream.cancel?.();
+    throw err;
+  }
+}
+
+/** Contribute's server side: the header (with the manifest) first, then data; resolves with both. */
+export async function receiveContribution(stream: AsyncIterable<ContributionChunk>, limits: ReceiveLimits): Promise<{ header: ContributionHeader; set: TensorSet }> {
+  const assembler = new TensorSetAssembler(limits);
+  let header: ContributionHeader | null = null;
+  for await (const message of stream) {
+    const part = message.part;
+    if (part?.$case === 'header') {
+      if (header) throw new TensorStreamProtocolError('a second header');
+      if (!part.value.manifest) throw new TensorStreamProtocolError('a header without a manifest');
+      header = part.value;
+      assembler.onManifest(part.value.manifest);
+    } else if (part?.$case === 'data') {
+      if (!header) throw new TensorStreamProtocolError('data before the header');
+      assembler.onData(part.value);
+    } else {
+      throw new TensorStreamProtocolError('a message with neither header nor data');
+    }
+  }
+  if (!header) throw new TensorStreamProtocolError('the stream ended without a header');
+  return { header, set: assembler.finish() };
+}
