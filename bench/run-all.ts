@@ -8,6 +8,7 @@ import { run as kernelFilterGrad } from './kernel-filter-grad.js';
 import { run as stepProfile } from './step-profile.js';
 import { run as distributedThroughput } from './distributed-throughput.js';
 import { run as exchangeRound } from './exchange-round.js';
+import { run as exchangeTransport } from './exchange-transport.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   // Training images/s of the cnn at batch 128 on wasm, per-kernel split, fraction of forward conv GFLOP/s.
@@ -18,6 +19,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'distributed-throughput': distributedThroughput,
   // One gRPC round of a ResNet-18-sized tensor set with 1-8 workers, beside raw TCP; coordinator memory.
   'exchange-round': exchangeRound,
+  // One 44.7 MB tensor set down and up over gRPC (fleet codec and generated codec) against raw TCP.
+  'exchange-transport': exchangeTransport,
 };
 
 const only = process.env.FLEET_BENCH_ONLY?.split(',').filter(Boolean);

@@ -1,6 +1,7 @@
 import type { Logger } from '../../runtime/logger.js';
 import { createCoordinator, type CoordinatorOptions } from './coordinator-run.js';
 import { startCoordinatorServer } from './rpc/coordinator-server.js';
+import { routeGrpcLogs } from '../../rpc/grpc-logging.js';
 
 export interface CoordinatorServiceOptions extends CoordinatorOptions {
   host: string;
@@ -16,6 +17,7 @@ export interface CoordinatorServiceOptions extends CoordinatorOptions {
  * SIGTERM/SIGINT close the rounds and the server within shutdownGraceMs.
  */
 export async function runCoordinatorService(options: CoordinatorServiceOptions, log: Logger): Promise<void> {
+  routeGrpcLogs(log);
   const coordinator = await createCoordinator(options, log);
   const server = await startCoordinatorServer(coordinator.controller, { config: options.config, layout: coordinator.layout, log }, {
     host: options.host, port: options.port, heartbeatIntervalMs: options.heartbeatIntervalMs, concurrentContributions: 2,

@@ -4,6 +4,7 @@ import type { Logger } from '../../runtime/logger.js';
 import type { WeightSlice } from '../../training/flat-weights.js';
 import { createCoordinatorClient } from './client/grpc-coordinator-client.js';
 import { runWorker } from './worker-run.js';
+import { routeGrpcLogs } from '../../rpc/grpc-logging.js';
 
 export interface WorkerServiceOptions {
   coordinator: string;
@@ -16,6 +17,7 @@ export interface WorkerServiceOptions {
 
 /** `fleet worker`: train for a coordinator until the run is over; SIGTERM finishes the round, then leaves. */
 export async function runWorkerService(options: WorkerServiceOptions, log: Logger): Promise<void> {
+  routeGrpcLogs(log);
   let layout: readonly WeightSlice[] = [];
   const client = createCoordinatorClient(options.coordinator, () => layout, {
     callTimeoutMs: 10_000, roundWaitTimeoutMs: 3_600_000, transferTimeoutMs: 600_000, maxBackoffMs: 10_000,

@@ -1,8 +1,9 @@
-import { Server, ServerCredentials, status as Status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { status as Status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import { chunksOf, manifestFor, TensorSetAssembler, TensorSetError } from '../../../exchange/tensor-wire.js';
 import type { Logger } from '../../../runtime/logger.js';
 import type { TrainConfig } from '../../../config/train-config.js';
-import { CHANNEL_OPTIONS, FLOW_CONTROL_WINDOW_BYTES, statusOf, toServiceError } from '../../../rpc/grpc-status.js';
+import { statusOf, toServiceError } from '../../../rpc/grpc-status.js';
+import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../../../rpc/grpc-server.js';
 import {
   ContributionKind,
   type ContributeResponse, type ContributionChunk, type ContributionHeader, type CoordinatorServer,
@@ -163,13 +164,7 @@ export async function startCoordinatorServer(
     },
   };
 
-  const server = new Server(CHANNEL_OPTIONS);
-  // grpc-js applies 'grpc-node.flow_control_window' to clients only; the server's
-  // receive window (worker uploads) is set through its http2 settings.
-  const internals = server as unknown as { commonServerOptions?: { settings?: Record<string, number> } };
-  if (internals.commonServerOptions) {
-    internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: FLOW_CONTROL_WINDOW_BYTES };
-  }
+  const server = createGrpcServer();
   server.addService(FleetCoordinatorService, impl);
   // The standard grpc.health.v1 service: '' and 'fleet.v1.Coordinator' are SERVING
   // while the run goes on (Kubernetes' native gRPC probes ask it).
@@ -179,21 +174,9 @@ export async function startCoordinatorServer(
     () => health.setStatus('fleet.v1.Coordinator', 'NOT_SERVING'),
     () => { health.setStatus('', 'NOT_SERVING'); health.setStatus('fleet.v1.Coordinator', 'NOT_SERVING'); },
   );
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
-  // ... and the connection-level window, which only a live session can raise.
-  const http2Servers = (server as unknown as { http2Servers?: Map<{ on(event: 'session', cb: (s: { setLocalWindowSize(n: number): void }) => void): void }, unknown> }).http2Servers;
-  for (const h2 of http2Servers?.keys() ?? []) {
-    h2.on('session', (session) => {
-      try { session.setLocalWindowSize(FLOW_CONTROL_WINDOW_BYTES); } catch { /* an older Node: keep the default window */ }
-    });
-  }
+  const port = await bindGrpcServer(server, options.host, options.port);
   return {
     port,
-    shutdown: (graceMs) => new Promise<void>((resolve) => {
-      const force = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
-      server.tryShutdown(() => { clearTimeout(force); resolve(); });
-    }),
+    shutdown: (graceMs) => shutdownGrpcServer(server, graceMs),
   };
 }
