@@ -4,7 +4,7 @@ import type { ChannelOptions } from '@grpc/grpc-js';
  * HTTP/2's default 64 KiB receive window stalls 45 MB transfers on
  * WINDOW_UPDATE round trips; a large window lets a tensor set stream.
  */
-export const FLOW_CONTROL_WINDOW_BYTES = 32 * 1024 * 1024;
+export const FLOW_CONTROL_WINDOW_BYTES = 4 * 1024 * 1024;
 
 /** Messages are 1 MiB chunks or small requests: 8 MiB leaves room without inviting whole-model messages. */
 export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;

@@ -18,6 +18,8 @@ export class WeightedSum {
 
   constructor(readonly length: number) {
     this.sum = new Float32Array(length);
+    // Touch every page now: the coordinator's memory is taken at start, not in the first round.
+    this.sum.fill(0);
   }
 
   /** Adds `values * weight` (weight = the contribution's sample count). */
