@@ -96,8 +96,9 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
     const coordinatorResult = await coordinatorExit;
     stopAll('SIGTERM');
     const workerResults = await Promise.allSettled(failures);
+    // The first failure is the cause: a failed worker's stop also ends the coordinator.
     const failed = workerResults.find((r) => r.status === 'rejected');
-    if (failed && coordinatorResult.code === 0) throw (failed as PromiseRejectedResult).reason;
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     if (coordinatorResult.code !== 0) throw new ClusterFailedError('coordinator', coordinatorResult.code, coordinatorResult.signal);
     return 0;
   } finally {
