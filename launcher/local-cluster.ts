@@ -93,6 +93,8 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
       }
       return e;
     }));
+    // Read after the coordinator exits: mark them handled now, or Node ends the process on the first rejection.
+    for (const f of failures) f.catch(() => {});
     const coordinatorResult = await coordinatorExit;
     stopAll('SIGTERM');
     const workerResults = await Promise.allSettled(failures);

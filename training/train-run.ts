@@ -16,6 +16,7 @@ import { TrainBatchMaker, testBatches } from './train-batch.js';
 import { computeGradients } from './train-step.js';
 
 export class TrainingDivergedError extends FleetError {
+  /** `step` is the step (one process) or the round (a worker). */
   constructor(readonly epoch: number, readonly step: number, readonly loss: number) {
     super(`training diverged at epoch ${epoch}, step ${step}: loss is ${loss}; lower --lr or raise --warmup-epochs`);
   }

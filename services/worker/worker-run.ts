@@ -9,6 +9,7 @@ import { trainableParameters } from '../../training/model-parameters.js';
 import { SgdMomentum } from '../../training/sgd-momentum.js';
 import { TrainBatchMaker } from '../../training/train-batch.js';
 import { trainRound } from './step/train-round.js';
+import { TrainingDivergedError } from '../../training/train-run.js';
 
 export type WorkAssignment = RoundWork;
 
@@ -130,6 +131,8 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
       const started = performance.now();
       const result = await trainRound(worker, work, kind === 'gradients' ? { kind } : { kind, optimizer }, out);
       const trainMs = performance.now() - started;
+      // A NaN loss means NaN gradients, which the coordinator would refuse anyway: say why.
+      if (!Number.isFinite(result.lossSum)) throw new TrainingDivergedError(work.epoch, work.round, result.lossSum / result.sampleCount);
       try {
         // Retried while the coordinator is unreachable: it refuses a second copy of an
         // accepted contribution (FAILED_PRECONDITION, 'already contributed'), so a retry
