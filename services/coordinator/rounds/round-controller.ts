@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { TrainConfig, TrainPlan } from '../../../config/train-config.js';
 import type { RoundWork } from '../../../exchange/round-work.js';
 import type { Logger } from '../../../runtime/logger.js';
@@ -106,6 +107,7 @@ export class RoundController {
   private globalStep: number;
   private optimizerSteps: number;
   private nextWorkerNumber = 1;
+  private readonly instanceTag = randomBytes(3).toString('hex');
   private open: OpenRound | null = null;
   private lastRound: number;
   private waiters: Waiter[] = [];
@@ -150,8 +152,10 @@ export class RoundController {
 
   register(name: string): string {
     this.assertAlive();
-    // Fixed width, so string order (the sampler's member order) is the order of joining.
-    const id = `w${String(this.nextWorkerNumber++).padStart(6, '0')}`;
+    // Fixed width, so string order (the sampler's member order) is the order of
+    // joining; the instance tag keeps a restarted coordinator from handing out
+    // an id a worker of the previous instance still uses.
+    const id = `w${String(this.nextWorkerNumber++).padStart(6, '0')}-${this.instanceTag}`;
     this.members.set(id, { id, name, lastSeenMs: Date.now() });
     this.o.log.info({ worker: id, name, members: this.members.size }, 'worker registered');
     if (this.lifecycle === 'waiting' && this.members.size >= this.o.expectedWorkers) {
