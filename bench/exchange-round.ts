@@ -4,7 +4,8 @@
  * and worker client: each worker downloads the parameters and uploads a
  * gradient set. Beside it, in the same run, a raw TCP transfer of the same
  * bytes. Also the coordinator's resident memory above its baseline.
- * FLEET_BENCH_WORKERS (1,2,4,8), FLEET_BENCH_ROUNDS (3).
+ * FLEET_BENCH_WORKERS (1,2,4,8), FLEET_BENCH_ROUNDS (3), FLEET_BENCH_SLOTS (1: contributions
+ * assembled at once, as the coordinator does).
  *
  * This file is both the bench (coordinator side, in this process) and, with
  * the argument `worker`, the worker processes it spawns.
@@ -113,7 +114,7 @@ async function roundBench(workers: number, rounds: number): Promise<{ roundMs: n
     log: pino({ level: 'info' }, { write: (line: string) => { if (line.includes('"msg":"round closed"')) closes.push(performance.now()); } }),
     hooks: { onEpochEnd: async () => {}, onCheckpoint: async () => {} },
   });
-  const server = await startCoordinatorServer(controller, { config, layout, log: silent }, { host: '127.0.0.1', port: 0, heartbeatIntervalMs: 60_000, concurrentContributions: 2 });
+  const server = await startCoordinatorServer(controller, { config, layout, log: silent }, { host: '127.0.0.1', port: 0, heartbeatIntervalMs: 60_000, concurrentContributions: Number(process.env.FLEET_BENCH_SLOTS ?? 1) });
   global.gc?.();
   const baseline = process.memoryUsage().rss;
   let peak = baseline;
