@@ -1,12 +1,14 @@
 import { status as Status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
-import { chunksOf, manifestFor, TensorSetAssembler, TensorSetError } from '../../../exchange/tensor-wire.js';
+import { entriesOf, TensorSetError } from '../../../exchange/tensor-wire.js';
+import { tensorSetValues, wrapTensorSet, type TensorSet } from '../../../exchange/index.js';
+import { receiveContribution, sendTensorSet } from '../../../rpc/tensor-stream.js';
 import type { Logger } from '../../../runtime/logger.js';
 import type { TrainConfig } from '../../../config/train-config.js';
 import { statusOf, toServiceError } from '../../../rpc/grpc-status.js';
 import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../../../rpc/grpc-server.js';
 import {
   ContributionKind,
-  type ContributeResponse, type ContributionChunk, type ContributionHeader, type CoordinatorServer,
+  type ContributeResponse, type ContributionChunk, type CoordinatorServer,
   type FetchParametersRequest, type RegisterResponse, type RoundAssignment, type TensorChunk,
 } from '../../../rpc/gen/fleet/v1/coordinator.js';
 import type { WeightSlice } from '../../../training/flat-weights.js';
@@ -65,10 +67,11 @@ export async function startCoordinatorServer(
   };
 
   // Every worker fetches the same version: its CRC is computed once.
-  let cachedManifest: { version: number; values: Float32Array; manifest: ReturnType<typeof manifestFor> } | null = null;
-  const manifestOf = (version: number, values: Float32Array) => {
-    if (cachedManifest?.version !== version || cachedManifest.values !== values) cachedManifest = { version, values, manifest: manifestFor(layout, values, version) };
-    return cachedManifest.manifest;
+  const entries = entriesOf(layout);
+  let cachedSet: { values: Float32Array; set: TensorSet } | null = null;
+  const setOf = (version: number, values: Float32Array) => {
+    if (cachedSet?.set.version !== version || cachedSet.values !== values) cachedSet = { values, set: wrapTensorSet(entries, values, version) };
+    return cachedSet.set;
   };
 
   const impl: CoordinatorServer = {
@@ -101,23 +104,10 @@ export async function startCoordinatorServer(
         const buffer = receiveBuffers.pop() ?? new Float32Array(modelFloats);
         const release = () => { receiveBuffers.push(buffer); releaseSlot(); };
         try {
-          let header: ContributionHeader | null = null;
-          const assembler = new TensorSetAssembler(layout, modelBytes, buffer);
-          for await (const chunk of call as AsyncIterable<ContributionChunk>) {
-            const part = chunk.part;
-            if (part?.$case === 'header') {
-              if (header) throw new TensorSetError('a second header');
-              header = part.value;
-              if (!header.manifest) throw new TensorSetError('header without a manifest');
-              assembler.onManifest(header.manifest);
-            } else if (part?.$case === 'data') {
-              assembler.onData(part.value);
-            } else {
-              throw new TensorSetError('an empty chunk');
-            }
-          }
-          if (!header) throw new TensorSetError('no header');
-          const { values } = assembler.finish();
+          const { header, set } = await receiveContribution(call, {
+            maxTotalBytes: modelBytes, expected: entries, into: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength),
+          });
+          const values = tensorSetValues(set);
           const kind = header.kind === ContributionKind.CONTRIBUTION_KIND_GRADIENTS ? 'gradients' : header.kind === ContributionKind.CONTRIBUTION_KIND_PARAMETERS ? 'parameters' : null;
           if (!kind) throw new TensorSetError(`contribution kind ${header.kind}`);
           const result = controller.contribute(header.workerId, {
@@ -143,17 +133,10 @@ export async function startCoordinatorServer(
       }
       void (async () => {
         try {
-          const write = (message: TensorChunk) => new Promise<void>((resolve) => {
-            // Respect flow control: wait for 'drain' when the buffer is full.
-            if (call.write(message)) resolve();
-            else call.once('drain', resolve);
-          });
-          await write({ part: { $case: 'manifest', value: manifestOf(lease.version, lease.values) } });
-          for (const chunk of chunksOf(lease.values)) {
-            if (call.cancelled) return;
-            await write({ part: { $case: 'data', value: chunk } });
-          }
-          call.end();
+          await sendTensorSet(call, setOf(lease.version, lease.values));
+        } catch (err) {
+          // The worker went away mid-transfer (cancelled or closed): it will ask again.
+          log.debug({ err: (err as Error).message }, 'parameter transfer stopped');
         } finally {
           lease.release();
         }

@@ -1,8 +1,10 @@
 import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
-import { chunksOf, manifestFor, TensorSetAssembler } from '../../../exchange/tensor-wire.js';
+import { entriesOf } from '../../../exchange/tensor-wire.js';
+import { tensorSetValues, wrapTensorSet } from '../../../exchange/index.js';
+import { receiveTensorSet, sendContribution } from '../../../rpc/tensor-stream.js';
 import type { Logger } from '../../../runtime/logger.js';
 import { CHANNEL_OPTIONS } from '../../../rpc/grpc-status.js';
-import { ContributionKind, type ContributionChunk, type TensorChunk } from '../../../rpc/gen/fleet/v1/coordinator.js';
+import { ContributionKind } from '../../../rpc/gen/fleet/v1/coordinator.js';
 import { FleetCoordinatorClient } from '../../../rpc/coordinator-service.js';
 import type { WeightSlice } from '../../../training/flat-weights.js';
 import type { CoordinatorClient, WorkAssignment } from '../worker-run.js';
@@ -57,47 +59,22 @@ export function createCoordinatorClient(address: string, layoutOf: () => readonl
       return { round: a.round, epoch: a.epoch, version: a.version, globalStep: a.globalStep, memberIndex: a.memberIndex, batches: a.batches };
     },
 
-    fetchParameters(workerId, version) {
-      return new Promise((resolve, reject) => {
-        const assembler = new TensorSetAssembler(layoutOf(), Number.MAX_SAFE_INTEGER);
-        const stream = client.fetchParameters({ workerId, version }, { deadline: deadline(o.transferTimeoutMs) });
-        stream.on('data', (chunk: TensorChunk) => {
-          try {
-            if (chunk.part?.$case === 'manifest') assembler.onManifest(chunk.part.value);
-            else if (chunk.part?.$case === 'data') assembler.onData(chunk.part.value);
-          } catch (err) {
-            stream.cancel();
-            reject(err);
-          }
-        });
-        stream.on('error', reject);
-        stream.on('end', () => {
-          try { resolve(assembler.finish()); } catch (err) { reject(err); }
-        });
-      });
+    async fetchParameters(workerId, version) {
+      const layout = layoutOf();
+      const stream = client.fetchParameters({ workerId, version }, { deadline: deadline(o.transferTimeoutMs) });
+      const set = await receiveTensorSet(stream, { maxTotalBytes: layout.reduce((n, s) => n + s.length * 4, 0), expected: entriesOf(layout) });
+      return { version: set.version, values: tensorSetValues(set) };
     },
 
     contribute(c) {
       return new Promise((resolve, reject) => {
         const call = client.contribute({ deadline: deadline(o.transferTimeoutMs) }, (err, res) => (err ? reject(err) : resolve({ round: res.round, nextVersion: res.nextVersion })));
-        const write = (message: ContributionChunk) => new Promise<void>((done) => {
-          if (call.write(message)) done();
-          else call.once('drain', done);
-        });
-        void (async () => {
-          await write({
-            part: {
-              $case: 'header',
-              value: {
-                workerId: c.workerId, round: c.round, version: c.version, sampleCount: c.sampleCount, lossSum: c.lossSum, correct: c.correct,
-                kind: c.kind === 'gradients' ? ContributionKind.CONTRIBUTION_KIND_GRADIENTS : ContributionKind.CONTRIBUTION_KIND_PARAMETERS,
-                manifest: manifestFor(c.layout, c.values, c.version),
-              },
-            },
-          });
-          for (const chunk of chunksOf(c.values)) await write({ part: { $case: 'data', value: chunk } });
-          call.end();
-        })().catch(reject);
+        const header = {
+          workerId: c.workerId, round: c.round, version: c.version, sampleCount: c.sampleCount, lossSum: c.lossSum, correct: c.correct,
+          kind: c.kind === 'gradients' ? ContributionKind.CONTRIBUTION_KIND_GRADIENTS : ContributionKind.CONTRIBUTION_KIND_PARAMETERS,
+        };
+        // A refusal ends the call early: the callback above reports it; the sender just stops.
+        sendContribution(call, header, wrapTensorSet(entriesOf(c.layout), c.values, c.version)).catch(() => {});
       });
     },
 
