@@ -36,7 +36,7 @@ async function workerMain(address: string, rounds: number): Promise<void> {
   await tf.setBackend('cpu');
   const layout = resnet18Layout();
   const client = createCoordinatorClient(address, () => layout, {
-    callTimeoutMs: 30_000, roundWaitTimeoutMs: 600_000, transferTimeoutMs: 600_000, maxBackoffMs: 1000, connectTimeoutMs: 60_000, log: silent,
+    callTimeoutMs: 30_000, roundWaitTimeoutMs: 600_000, transferTimeoutMs: 600_000,
   });
   const reg = await client.register({ runId: '', workerName: `bench-${process.pid}`, backend: 'none' });
   const grads = Float32Array.from({ length: layoutLength(layout) }, (_, i) => Math.sin(i) * 1e-3);

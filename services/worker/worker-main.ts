@@ -20,8 +20,7 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
   routeGrpcLogs(log);
   let layout: readonly WeightSlice[] = [];
   const client = createCoordinatorClient(options.coordinator, () => layout, {
-    callTimeoutMs: 10_000, roundWaitTimeoutMs: 3_600_000, transferTimeoutMs: 600_000, maxBackoffMs: 10_000,
-    connectTimeoutMs: options.connectTimeoutMs, log,
+    callTimeoutMs: 10_000, roundWaitTimeoutMs: 3_600_000, transferTimeoutMs: 600_000,
   });
   const stop = new AbortController();
   const onSignal = (signal: string) => {

@@ -1,4 +1,6 @@
+import { status as Status } from '@grpc/grpc-js';
 import { selectBackend } from '../../compute/index.js';
+import { retryWithBackoff } from '../../runtime/retry.js';
 import type { RoundWork } from '../../exchange/round-work.js';
 import { parseTrainConfig, type BackendChoice, type TrainConfig } from '../../config/train-config.js';
 import { loadCifar10Split } from '../../dataset/index.js';
@@ -39,31 +41,20 @@ export interface WorkerOptions {
   onLayout?: (layout: ReturnType<typeof weightLayout>) => void;
 }
 
-/** Raised by a client when the coordinator no longer knows this worker (evicted): register again. */
+/** The coordinator no longer knows this worker (evicted, or restarted): register again. */
 export function isEvicted(err: unknown): boolean {
-  return (err as { code?: number }).code === 5; // grpc NOT_FOUND
+  return (err as { code?: number }).code === Status.NOT_FOUND;
 }
 
 /** The coordinator is unreachable for now (restarting, or paused): worth retrying. */
 function isUnavailable(err: unknown): boolean {
   const code = (err as { code?: number }).code;
-  return code === 14 || code === 4; // grpc UNAVAILABLE, DEADLINE_EXCEEDED
+  return code === Status.UNAVAILABLE || code === Status.DEADLINE_EXCEEDED;
 }
 
-/** Retries an idempotent call while the coordinator is unavailable, backing off from 0.5 s to 10 s. */
-async function retryUnavailable<T>(what: string, timeoutMs: number, log: Logger, call: () => Promise<T>): Promise<T> {
-  const started = Date.now();
-  let backoffMs = 500;
-  for (;;) {
-    try {
-      return await call();
-    } catch (err) {
-      if (!isUnavailable(err) || Date.now() - started > timeoutMs) throw err;
-      log.warn({ what, retryInMs: backoffMs, err: (err as Error).message }, 'coordinator unavailable: retrying');
-      await new Promise((resolve) => setTimeout(resolve, backoffMs));
-      backoffMs = Math.min(10_000, backoffMs * 2);
-    }
-  }
+/** Retries an idempotent call while the coordinator is unavailable. */
+function retryUnavailable<T>(what: string, timeoutMs: number, log: Logger, call: () => Promise<T>): Promise<T> {
+  return retryWithBackoff({ what, timeoutMs, retriable: isUnavailable, log }, call);
 }
 
 /**
@@ -74,7 +65,8 @@ async function retryUnavailable<T>(what: string, timeoutMs: number, log: Logger,
  * hand, then leaves.
  */
 export async function runWorker(client: CoordinatorClient, options: WorkerOptions, rootLog: Logger, signal: AbortSignal): Promise<{ rounds: number }> {
-  let registration = await client.register({ runId: options.runId, workerName: options.name, backend: options.backend ?? 'auto' });
+  let registration = await retryUnavailable('register', options.reconnectTimeoutMs, rootLog, () =>
+    client.register({ runId: options.runId, workerName: options.name, backend: options.backend ?? 'auto' }));
   const raw = JSON.parse(registration.configJson) as Record<string, unknown>;
   const config: TrainConfig = parseTrainConfig({
     ...raw,
@@ -141,9 +133,9 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
           client.contribute({ workerId, round: work!.round, version: work!.version, kind, ...result, values: out, layout: worker.layout }));
       } catch (err) {
         const code = (err as { code?: number }).code;
-        if (code === 9 && /already contributed/.test((err as Error).message)) {
+        if (code === Status.FAILED_PRECONDITION && /already contributed/.test((err as Error).message)) {
           roundLog.info('contribution had arrived before the connection dropped');
-        } else if (isEvicted(err) || isUnavailable(err) || code === 9) {
+        } else if (isEvicted(err) || isUnavailable(err) || code === Status.FAILED_PRECONDITION) {
           // Evicted, or the round closed without us: the next round sorts it out
           // (NOT_FOUND re-registers; a restarted coordinator re-plans the round).
           roundLog.warn({ err: (err as Error).message }, 'contribution not accepted');

@@ -1,8 +1,7 @@
-import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { entriesOf } from '../../../exchange/tensor-wire.js';
 import { tensorSetValues, wrapTensorSet } from '../../../exchange/index.js';
 import { receiveTensorSet, sendContribution } from '../../../rpc/tensor-stream.js';
-import type { Logger } from '../../../runtime/logger.js';
 import { CHANNEL_OPTIONS } from '../../../rpc/grpc-status.js';
 import { ContributionKind } from '../../../rpc/gen/fleet/v1/coordinator.js';
 import { FleetCoordinatorClient } from '../../../rpc/coordinator-service.js';
@@ -16,11 +15,6 @@ export interface ClientOptions {
   roundWaitTimeoutMs: number;
   /** Deadline of a tensor transfer. */
   transferTimeoutMs: number;
-  /** Connection attempts back off from 0.5 s, doubling up to this. */
-  maxBackoffMs: number;
-  /** Give up registering after this long. */
-  connectTimeoutMs: number;
-  log: Logger;
 }
 
 const deadline = (ms: number) => new Date(Date.now() + ms);
@@ -35,21 +29,8 @@ export function createCoordinatorClient(address: string, layoutOf: () => readonl
     });
 
   return {
-    async register(request) {
-      const started = Date.now();
-      let backoffMs = 500;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await unary(client.register as never, request, o.callTimeoutMs);
-        } catch (err) {
-          const code = (err as ServiceError).code;
-          const retriable = code === Status.UNAVAILABLE || code === Status.DEADLINE_EXCEEDED;
-          if (!retriable || Date.now() - started > o.connectTimeoutMs) throw err;
-          o.log.info({ address, attempt, retryInMs: backoffMs, code: Status[code] }, 'coordinator not reachable yet: retrying');
-          await new Promise((resolve) => setTimeout(resolve, backoffMs * (0.75 + Math.random() * 0.5)));
-          backoffMs = Math.min(o.maxBackoffMs, backoffMs * 2);
-        }
-      }
+    register(request) {
+      return unary(client.register as never, request, o.callTimeoutMs);
     },
 
     async nextRound(workerId, fromRound): Promise<WorkAssignment | null> {

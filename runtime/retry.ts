@@ -1,0 +1,34 @@
+import type { Logger } from './logger.js';
+
+export interface RetryOptions {
+  /** Named in the log line of each retry. */
+  what: string;
+  /** Stop retrying once this long has passed since the first attempt. */
+  timeoutMs: number;
+  /** Which failures are worth another attempt; others are thrown at once. */
+  retriable: (err: unknown) => boolean;
+  log: Logger;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/**
+ * Calls `call` until it succeeds, a failure is not retriable, or the time is
+ * up; waits back off exponentially with +-25% jitter, so a fleet of workers
+ * reconnecting to a restarted coordinator does not arrive in lockstep.
+ */
+export async function retryWithBackoff<T>(o: RetryOptions, call: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  let backoffMs = o.initialBackoffMs ?? 500;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!o.retriable(err) || Date.now() - started > o.timeoutMs) throw err;
+      const waitMs = Math.round(backoffMs * (0.75 + Math.random() * 0.5));
+      o.log.warn({ what: o.what, attempt, retryInMs: waitMs, err: (err as Error).message }, 'coordinator unavailable: retrying');
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      backoffMs = Math.min(o.maxBackoffMs ?? 10_000, backoffMs * 2);
+    }
+  }
+}
