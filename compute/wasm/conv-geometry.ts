@@ -21,6 +21,14 @@ export interface ConvGeometry {
 
 export type ConvPad = 'same' | 'valid' | number | number[][];
 
+/** The attributes tfjs hands both convolution-gradient kernels. */
+export interface ConvBackpropAttrs {
+  strides: number | [number, number];
+  pad: ConvPad;
+  dataFormat?: string;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
 /** Thrown for convolution settings the wasm gradient kernels do not cover. */
 export class UnsupportedConvError extends FleetError {
   constructor(

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 
-import { convGeometry, type ConvGeometry, type ConvPad } from './conv-geometry.js';
+import { convGeometry, type ConvBackpropAttrs, type ConvGeometry } from './conv-geometry.js';
 import { up } from './upstream-kernels.js';
 import { asWasmBackend, disposeView, makeView, reshaped, type WasmBackend } from './wasm-backend.js';
 
@@ -14,13 +14,7 @@ import { asWasmBackend, disposeView, makeView, reshaped, type WasmBackend } from
  */
 export function conv2dBackpropFilterKernel(args: { inputs: tf.NamedTensorInfoMap; backend: object; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const attrs = (args.attrs ?? {}) as unknown as {
-    strides: number | [number, number];
-    pad: ConvPad;
-    dataFormat?: string;
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    filterShape: [number, number, number, number];
-  };
+  const attrs = (args.attrs ?? {}) as unknown as ConvBackpropAttrs & { filterShape: [number, number, number, number] };
   const g = convGeometry('Conv2DBackpropFilter', x.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dataFormat, attrs.dimRoundingMode);
   return filterGradient(asWasmBackend(args.backend), x, dy, g, chooseChunk(g));
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 
-import { convGeometry, type ConvGeometry, type ConvPad } from './conv-geometry.js';
+import { convGeometry, type ConvBackpropAttrs, type ConvGeometry } from './conv-geometry.js';
 import { up } from './upstream-kernels.js';
 import { asWasmBackend, heapF32, type WasmBackend } from './wasm-backend.js';
 
@@ -12,13 +12,7 @@ import { asWasmBackend, heapF32, type WasmBackend } from './wasm-backend.js';
  */
 export function conv2dBackpropInputKernel(args: { inputs: tf.NamedTensorInfoMap; backend: object; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-  const attrs = (args.attrs ?? {}) as unknown as {
-    strides: number | [number, number];
-    pad: ConvPad;
-    dataFormat?: string;
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    inputShape: [number, number, number, number];
-  };
+  const attrs = (args.attrs ?? {}) as unknown as ConvBackpropAttrs & { inputShape: [number, number, number, number] };
   const g = convGeometry('Conv2DBackpropInput', attrs.inputShape, filter.shape, attrs.strides, attrs.pad, attrs.dataFormat, attrs.dimRoundingMode);
   return inputGradient(asWasmBackend(args.backend), dy, filter, g);
 }

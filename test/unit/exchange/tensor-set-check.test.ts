@@ -1,17 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   MissingTensorError, NonFiniteTensorError, TensorChecksumError, TensorDtypeError, TensorLayoutError, TensorSetError,
-  TensorSetLengthError, TensorShapeError, UnknownTensorError, checkTensorSet, firstNonFinite, packTensorSet, planTensorSet,
+  TensorSetLengthError, TensorShapeError, UnknownTensorError, checkTensorSet, firstNonFinite,
   wrapTensorSet, type TensorEntry, type TensorSet,
 } from '../../../exchange/index.js';
+import { SMALL_MODEL, SMALL_SPECS, smallTensorSet } from '../../fixtures/tensor-sets.js';
 
-const specs = [
-  { name: 'a/kernel', shape: [3, 5], trainable: true },
-  { name: 'b/moving_mean', shape: [4], trainable: false },
-  { name: 'c/bias', shape: [7], trainable: true },
-];
-const model = planTensorSet(specs);
-const good = () => packTensorSet(specs.map((s, k) => ({ ...s, values: Float32Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i + k)) })), 4);
+const specs = SMALL_SPECS;
+const model = SMALL_MODEL;
+const good = () => smallTensorSet(4, (i, k) => Math.sin(i + k));
 
 /** Catches the error checkTensorSet throws, to assert its class and typed fields. */
 function refusal(set: TensorSet, expected: readonly TensorEntry[] = model): TensorSetError {

@@ -2,17 +2,14 @@ import { describe, expect, it } from 'vitest';
 import {
   ChunkSizeError, MissingTensorError, NonFiniteTensorError, OversizedTensorSetError, TensorChecksumError, TensorDtypeError,
   TensorSetAssembler, TensorSetLengthError, TensorSetOverflowError, TensorStreamProtocolError, chunkTensorSet, fromProtoManifest,
-  manifestOf, packTensorSet, planTensorSet, tensorView, toProtoManifest, type TensorSet,
+  manifestOf, packTensorSet, tensorView, toProtoManifest, type TensorSet,
 } from '../../../exchange/index.js';
 import type { TensorChunk, TensorManifest } from '../../../rpc/gen/fleet/v1/coordinator.js';
+import { SMALL_MODEL, SMALL_SPECS, smallTensorSet } from '../../fixtures/tensor-sets.js';
 
-const specs = [
-  { name: 'a/kernel', shape: [3, 5], trainable: true },
-  { name: 'b/moving_mean', shape: [4], trainable: false },
-  { name: 'c/bias', shape: [7], trainable: true },
-];
-const model = planTensorSet(specs);
-const set: TensorSet = packTensorSet(specs.map((s, k) => ({ ...s, values: Float32Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.cos(i * 3 + k) * 100) })), 9);
+const specs = SMALL_SPECS;
+const model = SMALL_MODEL;
+const set: TensorSet = smallTensorSet(9, (i, k) => Math.cos(i * 3 + k) * 100);
 const TOTAL = 104;
 
 function messages(s: TensorSet, chunkBytes: number): { manifest: TensorManifest; data: Buffer[] } {
