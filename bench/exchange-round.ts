@@ -116,9 +116,9 @@ async function roundBench(workers: number, rounds: number): Promise<{ roundMs: n
   });
   const server = await startCoordinatorServer(controller, { config, layout, log: silent }, { host: '127.0.0.1', port: 0, heartbeatIntervalMs: 60_000, concurrentContributions: Number(process.env.FLEET_BENCH_SLOTS ?? 1) });
   global.gc?.();
-  const baseline = process.memoryUsage().rss;
+  const baseline = process.memoryUsage.rss();
   let peak = baseline;
-  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
+  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 20);
   // One extra round first: connections, JIT; it is not counted.
   const children = Array.from({ length: workers }, () => spawn(process.execPath, [...process.execArgv, SELF, 'worker', `127.0.0.1:${server.port}`, String(rounds + 1)], { stdio: 'inherit' }));
   await Promise.all(children.map((c) => new Promise((resolve) => c.on('close', resolve))));

@@ -74,6 +74,8 @@ function resnet18Set(seed: number): TensorSet {
 
 async function startGrpc(service: ServiceDefinition, params: TensorSet): Promise<{ port: number; stop(): Promise<void> }> {
   const expected = params.entries;
+  // As the coordinator does: contributions land in a buffer reused across rounds.
+  const into = new Uint8Array(params.buffer.byteLength);
   const server = createGrpcServer();
   const none = (_: unknown, cb: sendUnaryData<never>) => cb({ code: 12, details: 'not in this bench' }, null);
   server.addService(service, {
@@ -82,7 +84,7 @@ async function startGrpc(service: ServiceDefinition, params: TensorSet): Promise
       sendTensorSet(call, params).catch((err: unknown) => call.destroy(err as Error));
     },
     contribute(call: ServerReadableStream<ContributionChunk, ContributeResponse>, cb: sendUnaryData<ContributeResponse>) {
-      receiveContribution(call, { expected, maxTotalBytes: params.buffer.byteLength }).then(
+      receiveContribution(call, { expected, maxTotalBytes: params.buffer.byteLength, into }).then(
         (c) => cb(null, { round: c.header.round, nextVersion: c.header.version + 1 }),
         (err: unknown) => cb(toServiceError(err), null),
       );

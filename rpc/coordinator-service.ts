@@ -13,18 +13,56 @@ import {
  */
 const DATA_TAG = 0x12; // field 2, wire type 2 (length-delimited): `bytes data = 2` in both messages
 
-function encodeData(data: Uint8Array): Buffer {
-  let n = data.length;
-  let varintBytes = 1;
-  while (n >= 0x80) { n = Math.floor(n / 128); varintBytes++; }
-  const out = Buffer.allocUnsafe(1 + varintBytes + data.length);
-  out[0] = DATA_TAG;
+function varintBytes(n: number): number {
+  let bytes = 1;
+  while (n >= 0x80) { n = Math.floor(n / 128); bytes++; }
+  return bytes;
+}
+
+/** Writes the data message of `data` at `out[at]`; returns its end. */
+function writeDataMessage(out: Uint8Array, at: number, data: Uint8Array): number {
+  out[at] = DATA_TAG;
   let value = data.length;
-  let i = 1;
+  let i = at + 1;
   while (value >= 0x80) { out[i++] = (value & 0x7f) | 0x80; value = Math.floor(value / 128); }
   out[i++] = value;
   out.set(data, i);
+  return i + data.length;
+}
+
+function encodeData(data: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(1 + varintBytes(data.length) + data.length);
+  writeDataMessage(out, 0, data);
   return out;
+}
+
+/** The wire form of a message encoded ahead of time: the serializer hands it to grpc-js as it is. */
+const WIRE = Symbol('fleet.wire');
+type Encoded = { [WIRE]?: Buffer };
+
+/**
+ * A tensor set's FetchParameters messages encoded once, for every worker that
+ * fetches the same version: without it each fetch copies the whole set into
+ * fresh message buffers (on this machine fresh pages cost more than the copy).
+ * `reuse` (an earlier encoding nobody is sending any more) is overwritten when
+ * its size fits, so the coordinator keeps one encoding's memory, not one per round.
+ */
+export function encodeTensorChunks(chunks: Iterable<TensorChunk>, reuse?: Buffer): { messages: TensorChunk[]; wire: Buffer } {
+  const list = [...chunks];
+  const sizes = list.map((c) => (c.part?.$case === 'data' ? 1 + varintBytes(c.part.value.length) + c.part.value.length : 0));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const wire = reuse && reuse.length === total ? reuse : Buffer.allocUnsafe(total);
+  let at = 0;
+  const messages = list.map((c): TensorChunk => {
+    if (c.part?.$case !== 'data') return c;
+    const length = c.part.value.length;
+    const end = writeDataMessage(wire, at, c.part.value);
+    // The data as a view of the encoding too: the caller's buffer may change after this.
+    const message: TensorChunk & Encoded = { part: { $case: 'data', value: wire.subarray(end - length, end) }, [WIRE]: wire.subarray(at, end) };
+    at = end;
+    return message;
+  });
+  return { messages, wire };
 }
 
 /** The data of a message that is exactly one data field, as a view; null for anything else. */
@@ -55,8 +93,8 @@ export const FleetCoordinatorService = {
   },
   fetchParameters: {
     ...CoordinatorService.fetchParameters,
-    responseSerialize: (value: TensorChunk): Buffer =>
-      value.part?.$case === 'data' ? encodeData(value.part.value) : Buffer.from(TensorChunk.encode(value).finish()),
+    responseSerialize: (value: TensorChunk & Encoded): Buffer =>
+      value[WIRE] ?? (value.part?.$case === 'data' ? encodeData(value.part.value) : Buffer.from(TensorChunk.encode(value).finish())),
     responseDeserialize: (buffer: Buffer): TensorChunk => {
       const data = decodeData(buffer);
       return data ? { part: { $case: 'data', value: data } } : TensorChunk.decode(buffer);

@@ -2,10 +2,10 @@
 // `npm run proto`, not committed); this folder adds what every service needs
 // around it.
 export { CHANNEL_OPTIONS, FLOW_CONTROL_WINDOW_BYTES, MAX_MESSAGE_BYTES } from './channel-options.js';
-export { FleetCoordinatorClient, FleetCoordinatorService } from './coordinator-service.js';
+export { FleetCoordinatorClient, FleetCoordinatorService, encodeTensorChunks } from './coordinator-service.js';
 export { routeGrpcLogs } from './grpc-logging.js';
 export { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from './grpc-server.js';
 export { ERROR_CLASS_KEY, ERROR_TENSOR_KEY, toGrpcStatus, toServiceError } from './grpc-status.js';
 export { InvalidTokenError, RoundClosedError, TensorStreamClosedError } from './rpc-errors.js';
-export { receiveContribution, receiveTensorSet, sendContribution, sendTensorSet } from './tensor-stream.js';
+export { receiveContribution, receiveTensorSet, sendContribution, sendTensorChunks, sendTensorSet } from './tensor-stream.js';
 export type { MessageWriter, ReceiveLimits, SendOptions } from './tensor-stream.js';

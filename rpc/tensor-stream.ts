@@ -36,6 +36,11 @@ export async function sendTensorSet(call: MessageWriter<TensorChunk>, set: Tenso
   await writeAll(call, chunkTensorSet(set, options.chunkBytes ?? DEFAULT_CHUNK_BYTES), set.buffer.byteLength, options);
 }
 
+/** FetchParameters' server side for messages encoded ahead of time (encodeTensorChunks): the same stream, no per-call copy. */
+export async function sendTensorChunks(call: MessageWriter<TensorChunk>, messages: readonly TensorChunk[], totalBytes: number, options: SendOptions = {}): Promise<void> {
+  await writeAll(call, messages, totalBytes, options);
+}
+
 /** Contribute's client side: the header carrying the manifest, then data chunks. */
 export async function sendContribution(
   call: MessageWriter<ContributionChunk>,

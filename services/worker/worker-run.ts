@@ -20,6 +20,7 @@ export interface CoordinatorClient {
   register(request: { runId: string; workerName: string; backend: string }): Promise<{ workerId: string; runId: string; configJson: string; heartbeatIntervalMs: number }>;
   /** The worker's work in the first round numbered `fromRound` or later; null when the run is over. */
   nextRound(workerId: string, fromRound: number): Promise<WorkAssignment | null>;
+  /** The values may live in a buffer the next fetch overwrites: copy them out (into the model) before fetching again. */
   fetchParameters(workerId: string, version: number): Promise<{ version: number; values: Float32Array }>;
   contribute(contribution: {
     workerId: string; round: number; version: number; kind: 'gradients' | 'parameters';

@@ -1,7 +1,7 @@
 import { status as Status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import { entriesOf, TensorSetError } from '../../../exchange/tensor-wire.js';
-import { tensorSetValues, wrapTensorSet, type TensorSet } from '../../../exchange/index.js';
-import { receiveContribution, sendTensorSet } from '../../../rpc/tensor-stream.js';
+import { chunkTensorSet, tensorSetValues, wrapTensorSet } from '../../../exchange/index.js';
+import { receiveContribution, sendTensorChunks } from '../../../rpc/tensor-stream.js';
 import type { Logger } from '../../../runtime/logger.js';
 import type { TrainConfig } from '../../../config/train-config.js';
 import { statusOf, toServiceError } from '../../../rpc/grpc-status.js';
@@ -12,7 +12,7 @@ import {
   type FetchParametersRequest, type RegisterResponse, type RoundAssignment, type TensorChunk,
 } from '../../../rpc/gen/fleet/v1/coordinator.js';
 import type { WeightSlice } from '../../../training/flat-weights.js';
-import { FleetCoordinatorService } from '../../../rpc/coordinator-service.js';
+import { FleetCoordinatorService, encodeTensorChunks } from '../../../rpc/coordinator-service.js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { RoundController } from '../rounds/round-controller.js';
 
@@ -42,6 +42,27 @@ class Slots {
   }
 }
 
+interface Encoding { version: number; values: Float32Array; messages: TensorChunk[]; wire: Buffer; senders: number }
+
+/**
+ * The current version's FetchParameters messages, encoded once for all the
+ * workers that fetch it (CRC, manifest and data in wire form). The previous
+ * encoding's memory is reused when no fetch is still sending it.
+ */
+class ParameterEncodings {
+  private current: Encoding | null = null;
+  constructor(private readonly entries: ReturnType<typeof entriesOf>) {}
+
+  of(version: number, values: Float32Array): Encoding {
+    const c = this.current;
+    if (c && c.version === version && c.values === values) return c;
+    const reuse = c && c.senders === 0 ? c.wire : undefined;
+    const { messages, wire } = encodeTensorChunks(chunkTensorSet(wrapTensorSet(this.entries, values, version)), reuse);
+    this.current = { version, values, messages, wire, senders: 0 };
+    return this.current;
+  }
+}
+
 /**
  * The coordinator's gRPC service over a RoundController. Tensors go as a
  * manifest then 1 MiB chunks; every refusal carries a status from
@@ -56,9 +77,10 @@ export async function startCoordinatorServer(
   const modelBytes = layout.reduce((n, s) => n + s.length * 4, 0);
   const slots = new Slots(options.concurrentContributions);
   // One receive buffer per slot, reused round after round: a fresh 45 MB
-  // buffer per contribution costs page faults and garbage.
-  const receiveBuffers: Float32Array[] = [];
+  // buffer per contribution costs page faults and garbage. Taken (and touched)
+  // now, like the master copy, so the coordinator's memory is known at start.
   const modelFloats = modelBytes / 4;
+  const receiveBuffers = Array.from({ length: options.concurrentContributions }, () => new Float32Array(modelFloats).fill(0));
   const fail = (cb: sendUnaryData<never>, err: unknown, what: string) => {
     const code = statusOf(err);
     if (code === Status.INTERNAL) log.error({ err }, `${what} failed`);
@@ -66,13 +88,11 @@ export async function startCoordinatorServer(
     cb(toServiceError(err) as never, null);
   };
 
-  // Every worker fetches the same version: its CRC is computed once.
   const entries = entriesOf(layout);
-  let cachedSet: { values: Float32Array; set: TensorSet } | null = null;
-  const setOf = (version: number, values: Float32Array) => {
-    if (cachedSet?.set.version !== version || cachedSet.values !== values) cachedSet = { values, set: wrapTensorSet(entries, values, version) };
-    return cachedSet.set;
-  };
+  const encodings = new ParameterEncodings(entries);
+  // The first version's encoding now: its memory is reused by every later version.
+  const first = controller.acquireParameters(0);
+  try { encodings.of(first.version, first.values); } finally { first.release(); }
 
   const impl: CoordinatorServer = {
     register(call, cb: sendUnaryData<RegisterResponse>) {
@@ -131,14 +151,22 @@ export async function startCoordinatorServer(
         call.destroy(Object.assign(new Error((err as Error).message), toServiceError(err)));
         return;
       }
+      // The encoding is a snapshot: the master may move on while it streams.
+      let encoding: Encoding;
+      try {
+        encoding = encodings.of(lease.version, lease.values);
+      } finally {
+        lease.release();
+      }
+      encoding.senders++;
       void (async () => {
         try {
-          await sendTensorSet(call, setOf(lease.version, lease.values));
+          await sendTensorChunks(call, encoding.messages, modelBytes);
         } catch (err) {
           // The worker went away mid-transfer (cancelled or closed): it will ask again.
           log.debug({ err: (err as Error).message }, 'parameter transfer stopped');
         } finally {
-          lease.release();
+          encoding.senders--;
         }
       })();
     },

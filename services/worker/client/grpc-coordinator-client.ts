@@ -22,6 +22,9 @@ const deadline = (ms: number) => new Date(Date.now() + ms);
 /** The worker's side of the coordinator protocol over @grpc/grpc-js; every call has a deadline. */
 export function createCoordinatorClient(address: string, layoutOf: () => readonly WeightSlice[], o: ClientOptions): CoordinatorClient & { close(): void } {
   const client = new FleetCoordinatorClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+  // Parameters arrive into one buffer reused every round (the caller copies them
+  // into the model before the next fetch): fresh pages for 45 MB cost more than the transfer.
+  let receiveBuffer = new Uint8Array(0);
 
   const unary = <Req, Res>(method: (req: Req, meta: never, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req, timeoutMs: number) =>
     new Promise<Res>((resolve, reject) => {
@@ -43,7 +46,9 @@ export function createCoordinatorClient(address: string, layoutOf: () => readonl
     async fetchParameters(workerId, version) {
       const layout = layoutOf();
       const stream = client.fetchParameters({ workerId, version }, { deadline: deadline(o.transferTimeoutMs) });
-      const set = await receiveTensorSet(stream, { maxTotalBytes: layout.reduce((n, s) => n + s.length * 4, 0), expected: entriesOf(layout) });
+      const bytes = layout.reduce((n, s) => n + s.length * 4, 0);
+      if (receiveBuffer.byteLength !== bytes) receiveBuffer = new Uint8Array(bytes);
+      const set = await receiveTensorSet(stream, { maxTotalBytes: bytes, expected: entriesOf(layout), into: receiveBuffer });
       return { version: set.version, values: tensorSetValues(set) };
     },
 

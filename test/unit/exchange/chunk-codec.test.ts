@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { FleetCoordinatorService } from '../../../rpc/coordinator-service.js';
+import { chunkTensorSet } from '../../../exchange/index.js';
+import { FleetCoordinatorService, encodeTensorChunks } from '../../../rpc/coordinator-service.js';
+import { smallTensorSet } from '../../fixtures/tensor-sets.js';
 import { ContributionChunk, TensorChunk } from '../../../rpc/gen/fleet/v1/coordinator.js';
 
 describe('tensor chunk codec', () => {
@@ -23,5 +25,18 @@ describe('tensor chunk codec', () => {
     expect(contribute.requestDeserialize(bytes)).toEqual(ContributionChunk.decode(bytes));
     const manifest = { part: { $case: 'manifest' as const, value: { version: 2, tensors: [], totalBytes: 0, crc32c: 5 } } };
     expect(fetchParameters.responseDeserialize(fetchParameters.responseSerialize(manifest))).toEqual(manifest);
+  });
+
+  it('a set encoded ahead of time serializes to the same bytes per message, survives later changes of the source, and reuses a fitting buffer', () => {
+    const set = smallTensorSet(7, (i, k) => i * 0.5 - k);
+    const chunks = [...chunkTensorSet(set, 16)];
+    const expected = chunks.map((c) => Buffer.from(TensorChunk.encode(c).finish()));
+    const { messages, wire } = encodeTensorChunks(chunkTensorSet(set, 16));
+    set.buffer.fill(0xff); // the master moves on while the encoding is still being sent
+    expect(messages.map((m) => fetchParameters.responseSerialize(m))).toEqual(expected);
+    expect(messages[0]).toEqual(chunks[0]); // the manifest, untouched
+    const again = encodeTensorChunks(chunkTensorSet(smallTensorSet(8, () => 1), 16), wire);
+    expect(again.wire).toBe(wire);
+    expect(encodeTensorChunks(chunkTensorSet(smallTensorSet(8, () => 1), 32), Buffer.alloc(3)).wire.length).not.toBe(3);
   });
 });
