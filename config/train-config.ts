@@ -19,7 +19,8 @@ export type BackendChoice = (typeof BACKEND_CHOICES)[number];
  * every saved model's meta.json.
  */
 export const trainConfigSchema = z.object({
-  runId: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, dot, dash or underscore, at most 100'),
+  // No dots: the run id is one token of the NATS subjects fleet.<run>.<event>.
+  runId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, dash or underscore, at most 100'),
   workers: z.number().int().min(1).max(1024),
   model: z.enum([...MODEL_CHOICES, ...TEST_MODEL_CHOICES]),
   epochs: z.number().int().min(1).max(100_000),

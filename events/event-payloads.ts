@@ -1,0 +1,137 @@
+import { z } from 'zod';
+
+/**
+ * The payload of each event type: the contract between the services that
+ * publish (coordinator, evaluator) and those that read (evaluator, fleet
+ * watch, tools reading `fleet watch --json`). Validated on publish and on
+ * receipt; docs/events.md lists them for people.
+ */
+const count = z.number().int().min(0);
+const worker = z.string().min(1).max(200);
+const fraction = z.number().min(0).max(1);
+const finite = z.number().finite();
+
+export const eventPayloadSchemas = {
+  /** The coordinator started (or resumed) a run: what `fleet watch` needs for its totals and ETA. */
+  'run.started': z.object({
+    workers: z.number().int().min(1),
+    model: z.string().min(1),
+    epochs: z.number().int().min(1),
+    batchSize: z.number().int().min(1),
+    syncEvery: z.number().int().min(1),
+    trainSamples: count,
+    testSamples: count,
+    totalSteps: count,
+    /** The parameter version the run starts from: 0, or the checkpoint's on --resume. */
+    version: count,
+    resumed: z.boolean(),
+  }),
+  'worker.joined': z.object({ worker, name: z.string().max(200), members: count }),
+  'worker.left': z.object({ worker, reason: z.string().max(500), members: count }),
+  /** One worker's part of a closed round, as the coordinator saw it arrive. */
+  'worker.progress': z.object({
+    worker,
+    round: count,
+    epoch: z.number().int().min(1),
+    samples: count,
+    loss: finite,
+    /** The worker's own training time for its batches (from its contribution). */
+    trainMs: z.number().min(0),
+    imagesPerSecond: z.number().min(0),
+    /** From the round's start until this worker's contribution was in. */
+    arrivedMs: z.number().min(0),
+  }),
+  /** A closed round: the master moved to `version`. */
+  round: z.object({
+    round: count,
+    epoch: z.number().int().min(1),
+    version: count,
+    globalStep: count,
+    members: count,
+    samples: count,
+    /** Epoch progress after this round: samples applied so far, and the epoch's total. */
+    epochSamplesDone: count,
+    epochSamples: count,
+    roundMs: z.number().min(0),
+    /** The member that arrived last, and by how much after the one before it (null alone). */
+    straggler: worker.nullable(),
+    straggleMs: z.number().min(0),
+    bytesIn: count,
+    bytesOut: count,
+    lr: z.number().min(0),
+  }),
+  /** An epoch's training totals (test accuracy comes in the eval event of its checkpoint). */
+  epoch: z.object({
+    epoch: z.number().int().min(1),
+    version: count,
+    globalStep: count,
+    trainLoss: finite,
+    trainAccuracy: fraction,
+    samples: count,
+    epochMs: z.number().min(0),
+  }),
+  /** Parameters `version` are fetchable from the coordinator for a while (FetchParameters). */
+  checkpoint: z.object({
+    version: count,
+    round: count,
+    epoch: z.number().int().min(1),
+    globalStep: count,
+    /** True for the checkpoint at the end of `epoch` (its metrics line carries the epoch's test accuracy). */
+    epochEnd: z.boolean(),
+    trainLoss: finite.nullable(),
+    trainAccuracy: fraction.nullable(),
+  }),
+  /** The evaluator scored `version` on the whole test set. */
+  eval: z.object({
+    version: count,
+    epoch: z.number().int().min(1),
+    globalStep: count,
+    epochEnd: z.boolean(),
+    accuracy: fraction,
+    loss: finite,
+    samples: count,
+    perClassAccuracy: z.array(fraction),
+    confusion: z.array(z.array(count)),
+    evalMs: z.number().min(0),
+    best: z.boolean(),
+  }),
+  /** A new best model was written (TensorFlow.js files + meta.json). */
+  best: z.object({
+    version: count,
+    epoch: z.number().int().min(1),
+    accuracy: fraction,
+    path: z.string().min(1),
+  }),
+  'run.finished': z.object({
+    status: z.enum(['finished', 'failed']),
+    version: count,
+    epochs: count,
+    reason: z.string().max(2000).nullable(),
+  }),
+} as const;
+
+export type EventType = keyof typeof eventPayloadSchemas;
+export const EVENT_TYPES = Object.keys(eventPayloadSchemas) as EventType[];
+export type EventPayloads = { [T in EventType]: z.infer<(typeof eventPayloadSchemas)[T]> };
+
+/** What travels: the payload in an envelope naming its run, source, time and sequence. */
+export interface FleetEvent<T extends EventType = EventType> {
+  type: T;
+  run: string;
+  /** Who published it: `<service>:<instance>`, e.g. coordinator:3f9a. */
+  source: string;
+  /** 1, 2, 3... per source: a consumer sees each source's events in this order. */
+  seq: number;
+  /** ISO-8601, the publisher's clock. */
+  time: string;
+  data: EventPayloads[T];
+}
+
+export const envelopeSchema = z.object({
+  type: z.enum(EVENT_TYPES as [EventType, ...EventType[]]),
+  run: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/),
+  source: z.string().min(1).max(200),
+  seq: z.number().int().min(1),
+  time: z.string().datetime(),
+  data: z.unknown(),
+});
