@@ -49,7 +49,7 @@ async function workerMain(address: string, rounds: number): Promise<void> {
     await client.fetchParameters(reg.workerId, work.version);
     const t1 = performance.now();
     const samples = work.batches.reduce((n, b) => n + b.indices.length, 0);
-    await client.contribute({ workerId: reg.workerId, round: work.round, version: work.version, kind: 'gradients', sampleCount: samples, lossSum: 0, correct: 0, values: grads, layout });
+    await client.contribute({ workerId: reg.workerId, round: work.round, version: work.version, kind: 'gradients', sampleCount: samples, lossSum: 0, correct: 0, trainMs: 0, values: grads, layout });
     if (process.env.FLEET_BENCH_VERBOSE) console.error(`worker ${process.pid} round ${work.round}: download ${(t1 - t0).toFixed(0)} ms, upload ${(performance.now() - t1).toFixed(0)} ms`);
   }
   client.close();

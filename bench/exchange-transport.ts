@@ -149,7 +149,7 @@ async function clientMain(fleetPort: number, generatedPort: number, tcpPort: num
       t0 = performance.now();
       await new Promise<void>((resolve, reject) => {
         const call = client.contribute(new Metadata(), { deadline: deadline() }, (err) => (err ? reject(err) : resolve()));
-        sendContribution(call, { workerId: 'bench', round: i, version: 1, sampleCount: 1, kind: ContributionKind.CONTRIBUTION_KIND_GRADIENTS, lossSum: 0, correct: 0 }, grads).catch(reject);
+        sendContribution(call, { workerId: 'bench', round: i, version: 1, sampleCount: 1, kind: ContributionKind.CONTRIBUTION_KIND_GRADIENTS, lossSum: 0, correct: 0, trainMs: 0 }, grads).catch(reject);
       });
       record(`grpc ${codec} upload`, performance.now() - t0, i);
     }

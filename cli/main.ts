@@ -5,6 +5,8 @@ import { dataCommand } from './data-command.js';
 import { trainCommand } from './train-command.js';
 import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand } from './worker-command.js';
+import { evaluatorCommand } from './evaluator-command.js';
+import { watchCommand } from './watch-command.js';
 import { InterruptedError } from '../training/train-run.js';
 
 /** Exit codes: 0 done, 1 the run failed, 2 bad usage or configuration, 130/143 interrupted. */
@@ -16,6 +18,8 @@ export async function main(argv: string[]): Promise<number> {
     .addCommand(trainCommand())
     .addCommand(coordinatorCommand())
     .addCommand(workerCommand())
+    .addCommand(evaluatorCommand())
+    .addCommand(watchCommand())
     .addCommand(dataCommand());
   for (const command of program.commands) command.exitOverride();
   try {

@@ -9,6 +9,9 @@ import { newRunId } from '../runtime/run-dir.js';
 import { runTraining } from '../training/train-run.js';
 import { runLocalCluster } from '../launcher/local-cluster.js';
 import { parseInteger, parseNumber } from './parse-flag.js';
+import { addNatsOptions, serviceIoFromFlags, type ServiceIo } from './service-options.js';
+import { chooseEventBroker } from '../launcher/event-broker.js';
+import type { Logger } from '../runtime/logger.js';
 
 /** Where `fleet train` looks for CIFAR-10 unless told otherwise. */
 export const DEFAULT_DATA_DIR = 'data/cifar10';
@@ -18,25 +21,41 @@ export const DEFAULT_DATA_DIR = 'data/cifar10';
  * so a Kubernetes manifest or a sweep script sets them either way.
  */
 export function trainCommand(): Command {
-  return addTrainingOptions(new Command('train'))
+  return addNatsOptions(addTrainingOptions(new Command('train')))
     .description('Train a model on CIFAR-10: in this process for --workers 1, else a local coordinator and N worker processes')
     .action(async (flags: Record<string, unknown>) => {
       const config = trainConfigFromFlags(flags);
       const log = createRootLogger({ service: 'train', run: config.runId });
       try {
         if (config.workers === 1) await runTraining(config, log);
-        else await runLocalCluster({
-          workers: config.workers,
-          coordinatorArgs: [...forwardedFlags(process.argv), '--run-id', config.runId, '--out', config.outDir],
-          workerArgs: [],
-          log,
-          stopGraceMs: 10_000,
-        });
+        else await runDistributedLocally(config, serviceIoFromFlags(flags), log);
       } catch (err) {
         log.error({ err }, 'training failed');
         throw err;
       }
     });
+}
+
+/**
+ * `fleet train --workers N`: a coordinator, N workers and (with NATS) an
+ * evaluator as child processes; each serves metrics on a free port (logged).
+ */
+async function runDistributedLocally(config: TrainConfig, io: ServiceIo, log: Logger): Promise<void> {
+  const broker = await chooseEventBroker({ natsUrl: io.natsUrl, storeDir: join(config.outDir, 'nats'), log });
+  const nats = broker.url ? ['--nats', broker.url] : [];
+  const metrics = ['--metrics-port', '0', '--metrics-host', '127.0.0.1'];
+  try {
+    await runLocalCluster({
+      workers: config.workers,
+      coordinatorArgs: [...forwardedFlags(process.argv), '--run-id', config.runId, '--out', config.outDir, ...nats, ...metrics, ...(broker.url ? ['--external-evaluator'] : [])],
+      workerArgs: [...metrics],
+      evaluatorArgs: broker.url ? ['--run', config.runId, '--out', config.outDir, '--data-dir', config.dataDir, '--backend', config.backend, ...nats, ...metrics] : null,
+      log,
+      stopGraceMs: 10_000,
+    });
+  } finally {
+    await broker.stop();
+  }
 }
 
 /**

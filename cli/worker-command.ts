@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../config/train-config.js';
 import { createRootLogger } from '../runtime/logger.js';
 import { runWorkerService } from '../services/worker/worker-main.js';
-import { parseNumber } from './parse-flag.js';
+import { parseInteger, parseNumber } from './parse-flag.js';
 
 /** `fleet worker`: everything else comes from the coordinator's run config. */
 export function workerCommand(): Command {
@@ -15,11 +15,14 @@ export function workerCommand(): Command {
     .addOption(opt('--data-dir <dir>', 'CIFAR-10 on this machine (default: the run\'s --data-dir)', 'FLEET_DATA_DIR'))
     .addOption(opt('--backend <name>', 'compute backend on this machine (default: the run\'s)', 'FLEET_BACKEND').choices([...BACKEND_CHOICES]))
     .addOption(opt('--connect-timeout <s>', 'give up when the coordinator stays unreachable this long', 'FLEET_CONNECT_TIMEOUT').argParser(parseNumber).default(300))
-    .action(async (flags: { coordinator: string; name?: string; runId?: string; dataDir?: string; backend?: BackendChoice; connectTimeout: number }) => {
+    .addOption(opt('--metrics-port <port>', 'serve Prometheus metrics at http://HOST:PORT/metrics from the first round on (0: any free port, logged)', 'FLEET_METRICS_PORT').argParser(parseInteger))
+    .addOption(opt('--metrics-host <host>', 'address of the metrics endpoint', 'FLEET_METRICS_HOST').default('0.0.0.0'))
+    .action(async (flags: { coordinator: string; name?: string; runId?: string; dataDir?: string; backend?: BackendChoice; connectTimeout: number; metricsPort?: number; metricsHost: string }) => {
       const log = createRootLogger({ service: 'worker' });
       await runWorkerService({
         coordinator: flags.coordinator, name: flags.name ?? null, runId: flags.runId ?? '', dataDir: flags.dataDir ?? null,
         backend: flags.backend ?? null, connectTimeoutMs: flags.connectTimeout * 1000,
+        metrics: flags.metricsPort !== undefined ? { port: flags.metricsPort, host: flags.metricsHost } : null,
       }, log);
     });
 }

@@ -18,6 +18,8 @@ export interface LocalClusterOptions {
   coordinatorArgs: string[];
   /** Extra flags for each `fleet worker`. */
   workerArgs: string[];
+  /** With NATS, an evaluator service scores the checkpoints: its flags (the coordinator's address is added). Null: none. */
+  evaluatorArgs: string[] | null;
   log: Logger;
   /** How long children get to stop after SIGTERM before SIGKILL. */
   stopGraceMs: number;
@@ -78,6 +80,16 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
       void coordinatorExit.then((e) => { if (!found) reject(new ClusterFailedError('coordinator', e.code, e.signal)); });
     });
     log.info({ port, workers: options.workers }, 'coordinator listening: starting workers');
+    let evaluatorExit: Promise<{ name: string; code: number | null; signal: string | null }> | null = null;
+    if (options.evaluatorArgs) {
+      const child = start('evaluator', ['evaluator', '--coordinator', `127.0.0.1:${port}`, ...options.evaluatorArgs]);
+      child.stdout!.pipe(process.stdout, { end: false });
+      // Training does not depend on the evaluator: its failure is reported, nothing is stopped.
+      evaluatorExit = exitOf('evaluator', child).then((e) => {
+        if (e.code !== 0 && !stopping) log.error({ code: e.code, signal: e.signal }, 'the evaluator failed: training goes on; the coordinator waits --evaluator-wait at the end');
+        return e;
+      });
+    }
     for (let i = 0; i < options.workers; i++) {
       const child = start(`worker ${i}`, ['worker', '--coordinator', `127.0.0.1:${port}`, '--name', `local-${i}`, ...options.workerArgs]);
       child.stdout!.pipe(process.stdout, { end: false });
@@ -96,6 +108,10 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
     // Read after the coordinator exits: mark them handled now, or Node ends the process on the first rejection.
     for (const f of failures) f.catch(() => {});
     const coordinatorResult = await coordinatorExit;
+    // The evaluator ends by itself at run.finished; give it a moment to write its last lines.
+    if (evaluatorExit && coordinatorResult.code === 0) {
+      await Promise.race([evaluatorExit, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+    }
     stopAll('SIGTERM');
     const workerResults = await Promise.allSettled(failures);
     // The first failure is the cause: a failed worker's stop also ends the coordinator.

@@ -12,6 +12,7 @@ import { testBatches } from '../../training/train-batch.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint/checkpoint-file.js';
 import { RoundController, type EpochTotals } from './rounds/round-controller.js';
 import { AppliedLedger, EpochSampler } from './sampler/index.js';
+import type { RunReporter } from './telemetry/run-reporter.js';
 
 export interface CoordinatorOptions {
   config: TrainConfig;
@@ -21,6 +22,11 @@ export interface CoordinatorOptions {
   checkpointEveryRounds: number;
   /** Keep a per-index ledger and write it at each epoch end (tests, debugging). */
   ledger: boolean;
+  /** An evaluator service scores the checkpoints (fleet evaluator); else the coordinator scores the test set at epoch ends. */
+  externalEvaluator: boolean;
+  /** Checkpoint versions kept fetchable for the evaluator. */
+  retainVersions: number;
+  reporter: RunReporter;
 }
 
 const NUM_CLASSES = 10;
@@ -33,7 +39,7 @@ export const CHECKPOINT_FILE = 'checkpoint.fleet';
  * coordinator scores the test set itself.
  */
 export async function createCoordinator(options: CoordinatorOptions, log: Logger): Promise<{ controller: RoundController; layout: WeightSlice[]; runDir: string; close: () => void }> {
-  const { config } = options;
+  const { config, reporter } = options;
   await selectBackend(config.backend, log);
   const data = await loadCifar10({
     dir: config.dataDir, allowPartial: config.allowPartial,
@@ -65,17 +71,31 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     await runDir.writeConfig({ config, plan, data: { train: data.train.count, test: data.test.count, classNames: data.classNames } });
   }
 
-  const checkpoint = async (reason: string) => {
+  const checkpoint = async (reason: string, epochEnd: EpochTotals | null) => {
     const snap = controller.snapshot();
     const state: CheckpointState = {
       config, version: snap.version, globalStep: snap.globalStep, round: snap.round, optimizerSteps: snap.optimizerSteps,
       epochTotals: snap.epochTotals, sampler: snap.sampler, best,
     };
     await writeCheckpoint(checkpointPath, state as unknown as Record<string, unknown>, { params: snap.params, momentum: snap.momentum });
+    controller.retainCurrentVersion();
     log.info({ round: snap.round, version: snap.version, reason }, 'checkpoint written');
+    reporter.checkpoint({
+      version: snap.version, round: snap.round, epoch: epochEnd?.epoch ?? snap.epochTotals.epoch, globalStep: snap.globalStep, epochEnd: epochEnd !== null,
+      trainLoss: epochEnd ? epochEnd.lossSum / Math.max(1, epochEnd.samples) : null,
+      trainAccuracy: epochEnd ? epochEnd.correct / Math.max(1, epochEnd.samples) : null,
+    });
   };
 
   const onEpochEnd = async (totals: EpochTotals, version: number) => {
+    reporter.epochEnded(totals, version, controller.snapshot().globalStep);
+    if (options.externalEvaluator) {
+      // The evaluator scores this checkpoint and writes the metrics line and best/.
+      if (ledger) await runDir.writeJson(`applied-epoch-${totals.epoch}.json`, ledger.report(totals.epoch));
+      await checkpoint('epoch end', totals);
+      return;
+    }
+    const evalStarted = performance.now();
     writeWeights(model, layout, controller.snapshot().params);
     const evaluation = await evaluate(model, data.test, testBatches(data.test), { batchSize: config.evalBatchSize, numClasses: NUM_CLASSES });
     const metrics = {
@@ -86,17 +106,24 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     };
     await runDir.appendMetrics({ ...metrics, confusion: evaluation.confusion });
     log.info({ epoch: totals.epoch, version, trainLoss: metrics.trainLoss, testAccuracy: metrics.testAccuracy }, 'epoch done');
-    if (evaluation.accuracy > best.accuracy) {
+    const isBest = evaluation.accuracy > best.accuracy;
+    if (isBest) {
       best = { epoch: totals.epoch, accuracy: evaluation.accuracy };
       await saveModelFiles(model, runDir.bestDir, {
         epoch: totals.epoch, version, accuracy: evaluation.accuracy, loss: evaluation.loss,
         perClassAccuracy: evaluation.perClassAccuracy, classNames: data.classNames, config,
       });
     }
+    reporter.evaluated({
+      version, epoch: totals.epoch, globalStep: metrics.step, epochEnd: true, accuracy: evaluation.accuracy, loss: evaluation.loss,
+      samples: data.test.count, perClassAccuracy: evaluation.perClassAccuracy, confusion: evaluation.confusion,
+      evalMs: performance.now() - evalStarted, best: isBest,
+    });
+    if (isBest) reporter.best({ version, epoch: totals.epoch, accuracy: evaluation.accuracy, path: runDir.bestDir });
     if (ledger) {
       await runDir.writeJson(`applied-epoch-${totals.epoch}.json`, ledger.report(totals.epoch));
     }
-    await checkpoint('epoch end');
+    await checkpoint('epoch end', totals);
   };
 
   const controller = new RoundController({
@@ -106,8 +133,18 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     heartbeatTimeoutMs: options.heartbeatTimeoutMs,
     checkpointEveryRounds: options.checkpointEveryRounds,
     log,
-    hooks: { onEpochEnd, onCheckpoint: () => checkpoint('every N rounds') },
+    retainVersions: options.retainVersions,
+    hooks: {
+      onEpochEnd, onCheckpoint: () => checkpoint('every N rounds', null),
+      onMembership: (change) => reporter.membership(change),
+      onRoundClosed: (summary) => reporter.roundClosed(summary, data.train.count),
+    },
     ...(resume ? { resume } : {}),
+  });
+  reporter.started({
+    workers: config.workers, model: config.model, epochs: config.epochs, batchSize: config.batchSize, syncEvery: config.syncEvery,
+    trainSamples: data.train.count, testSamples: data.test.count, totalSteps: plan.totalSteps,
+    version: controller.currentVersion, resumed: options.resume,
   });
   return { controller, layout, runDir: runDir.path, close: () => { controller.close('shutdown'); model.dispose(); tf.disposeVariables(); } };
 }

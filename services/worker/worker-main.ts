@@ -3,7 +3,8 @@ import type { BackendChoice } from '../../config/train-config.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { WeightSlice } from '../../training/flat-weights.js';
 import { createCoordinatorClient } from './client/grpc-coordinator-client.js';
-import { runWorker } from './worker-run.js';
+import { runWorker, type RoundReport } from './worker-run.js';
+import { startMetricsServer, workerMetrics, type MetricsServer, type WorkerMetrics } from '../../metrics/index.js';
 import { routeGrpcLogs } from '../../rpc/grpc-logging.js';
 
 export interface WorkerServiceOptions {
@@ -13,6 +14,8 @@ export interface WorkerServiceOptions {
   dataDir: string | null;
   backend: BackendChoice | null;
   connectTimeoutMs: number;
+  /** Prometheus endpoint (0: any free port); null: none. Served from the first round on (its labels name the run). */
+  metrics: { port: number; host: string } | null;
 }
 
 /** `fleet worker`: train for a coordinator until the run is over; SIGTERM finishes the round, then leaves. */
@@ -29,13 +32,37 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const name = options.name ?? `${hostname()}-${process.pid}`;
+  let metrics: WorkerMetrics | null = null;
+  let metricsServer: Promise<MetricsServer> | null = null;
+  const onRound = (r: RoundReport) => {
+    if (!options.metrics) return;
+    if (!metrics) {
+      const m = workerMetrics({ run: r.run, worker: name });
+      metrics = m;
+      metricsServer = startMetricsServer(m.registry, options.metrics);
+      metricsServer.then((s) => log.info({ url: s.url }, 'metrics'), (err: unknown) => log.error({ err }, 'metrics endpoint failed'));
+    }
+    metrics.rounds.inc();
+    metrics.imagesPerSecond.set(r.trainMs > 0 ? (r.samples * 1000) / r.trainMs : 0);
+    metrics.trainSeconds.observe(r.trainMs / 1000);
+    metrics.loss.set(r.loss);
+    if (r.downloadMs > 0) {
+      metrics.exchangeSeconds.observe({ direction: 'download' }, r.downloadMs / 1000);
+      metrics.exchangeBytes.inc({ direction: 'in' }, r.bytes);
+    }
+    metrics.exchangeSeconds.observe({ direction: 'upload' }, r.uploadMs / 1000);
+    metrics.exchangeBytes.inc({ direction: 'out' }, r.bytes);
+  };
   try {
     await runWorker(client, {
-      name: options.name ?? `${hostname()}-${process.pid}`, runId: options.runId, dataDir: options.dataDir, backend: options.backend,
+      name, runId: options.runId, dataDir: options.dataDir, backend: options.backend,
       reconnectTimeoutMs: options.connectTimeoutMs,
       onLayout: (l) => { layout = l; },
+      onRound,
     }, log, stop.signal);
   } finally {
+    await (metricsServer as Promise<MetricsServer> | null)?.then((s) => s.close(), () => {});
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     client.close();

@@ -24,7 +24,7 @@ export interface CoordinatorClient {
   fetchParameters(workerId: string, version: number): Promise<{ version: number; values: Float32Array }>;
   contribute(contribution: {
     workerId: string; round: number; version: number; kind: 'gradients' | 'parameters';
-    sampleCount: number; lossSum: number; correct: number; values: Float32Array; layout: ReturnType<typeof weightLayout>;
+    sampleCount: number; lossSum: number; correct: number; trainMs: number; values: Float32Array; layout: ReturnType<typeof weightLayout>;
   }): Promise<{ round: number; nextVersion: number }>;
   heartbeat(workerId: string, round: number): Promise<boolean>;
   leave(workerId: string, reason: string): Promise<void>;
@@ -40,6 +40,19 @@ export interface WorkerOptions {
   reconnectTimeoutMs: number;
   /** Told the model's weight layout once it is built (the client checks transfers against it). */
   onLayout?: (layout: ReturnType<typeof weightLayout>) => void;
+  /** Told of each contributed round (metrics). */
+  onRound?: (r: RoundReport) => void;
+}
+
+export interface RoundReport {
+  run: string;
+  samples: number;
+  loss: number;
+  trainMs: number;
+  /** 0 when the round needed no download (the parameters were current). */
+  downloadMs: number;
+  uploadMs: number;
+  bytes: number;
 }
 
 /** The coordinator no longer knows this worker (evicted, or restarted): register again. */
@@ -116,22 +129,26 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
       fromRound = work.round + 1;
       if (work.batches.length === 0) continue; // nothing left for this member in the epoch's last round
       const roundLog = log.child({ round: work.round, epoch: work.epoch });
+      let downloadMs = 0;
       if (haveVersion !== work.version) {
+        const fetchStarted = performance.now();
         const fetched = await retryUnavailable('fetch parameters', options.reconnectTimeoutMs, log, () => client.fetchParameters(workerId, work!.version));
         writeWeights(model, worker.layout, fetched.values);
         haveVersion = fetched.version;
+        downloadMs = performance.now() - fetchStarted;
       }
       const started = performance.now();
       const result = await trainRound(worker, work, kind === 'gradients' ? { kind } : { kind, optimizer }, out);
       const trainMs = performance.now() - started;
       // A NaN loss means NaN gradients, which the coordinator would refuse anyway: say why.
       if (!Number.isFinite(result.lossSum)) throw new TrainingDivergedError(work.epoch, work.round, result.lossSum / result.sampleCount);
+      const uploadStarted = performance.now();
       try {
         // Retried while the coordinator is unreachable: it refuses a second copy of an
         // accepted contribution (FAILED_PRECONDITION, 'already contributed'), so a retry
         // after a lost answer cannot count twice.
         await retryUnavailable('contribute', options.reconnectTimeoutMs, log, () =>
-          client.contribute({ workerId, round: work!.round, version: work!.version, kind, ...result, values: out, layout: worker.layout }));
+          client.contribute({ workerId, round: work!.round, version: work!.version, kind, ...result, trainMs, values: out, layout: worker.layout }));
       } catch (err) {
         const code = (err as { code?: number }).code;
         if (code === Status.FAILED_PRECONDITION && /already contributed/.test((err as Error).message)) {
@@ -147,6 +164,10 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
       }
       haveVersion = -1; // the master moves on with this round
       rounds++;
+      options.onRound?.({
+        run: registration.runId, samples: result.sampleCount, loss: result.lossSum / result.sampleCount, trainMs,
+        downloadMs, uploadMs: performance.now() - uploadStarted, bytes: out.byteLength,
+      });
       roundLog.info({ samples: result.sampleCount, loss: result.lossSum / result.sampleCount, imagesPerSecond: (result.sampleCount * 1000) / trainMs }, 'round contributed');
       // Yield so heartbeats and signals get their turn between rounds of synchronous compute.
       await new Promise((resolve) => setImmediate(resolve));

@@ -108,7 +108,7 @@ describe('tensor sets over real gRPC (loopback)', () => {
   }
 
   const header = (over: Partial<ContributionHeader> = {}): Omit<ContributionHeader, 'manifest'> => ({
-    workerId: 'w1', round: 4, version: 3, sampleCount: 64, kind: ContributionKind.CONTRIBUTION_KIND_GRADIENTS, lossSum: 1.5, correct: 30, ...over,
+    workerId: 'w1', round: 4, version: 3, sampleCount: 64, kind: ContributionKind.CONTRIBUTION_KIND_GRADIENTS, lossSum: 1.5, correct: 30, trainMs: 250, ...over,
   });
 
   it('FetchParameters streams a 12 M-float set that arrives bit-identical', async () => {

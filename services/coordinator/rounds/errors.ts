@@ -23,8 +23,8 @@ export class NotAMemberError extends FleetError {
 
 /** Asked for a parameter version the coordinator no longer (or not yet) holds. */
 export class VersionUnavailableError extends FleetError {
-  constructor(readonly version: number, readonly current: number) {
-    super(`parameter version ${version} is not available (current: ${current})`);
+  constructor(readonly version: number, readonly current: number, readonly retained: readonly number[] = []) {
+    super(`parameter version ${version} is not available (current: ${current}${retained.length ? `; also kept: ${retained.join(', ')}` : ''})`);
   }
 }
 

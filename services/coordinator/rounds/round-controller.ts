@@ -33,7 +33,41 @@ export interface Contribution {
   lossSum: number;
   correct: number;
   values: Float32Array;
+  /** The worker's own training time for the round's batches (0 when unknown). */
+  trainMs?: number;
 }
+
+/** One member's contribution as the round saw it arrive. */
+export interface Arrival {
+  worker: string;
+  samples: number;
+  lossSum: number;
+  correct: number;
+  trainMs: number;
+  /** From the round's start until the contribution was accepted. */
+  arrivedMs: number;
+}
+
+/** A closed round, for events and metrics. */
+export interface RoundSummary {
+  round: number;
+  epoch: number;
+  /** The master's version after the round. */
+  version: number;
+  globalStep: number;
+  members: number;
+  samples: number;
+  lr: number;
+  roundMs: number;
+  /** In order of arrival. */
+  arrivals: Arrival[];
+  evicted: string[];
+  epochSamplesDone: number;
+}
+
+export type MembershipChange =
+  | { kind: 'joined'; worker: string; name: string; members: number }
+  | { kind: 'left'; worker: string; reason: string; members: number };
 
 export interface EpochTotals {
   epoch: number;
@@ -47,6 +81,10 @@ export interface ControllerHooks {
   onEpochEnd(totals: EpochTotals, version: number): Promise<void>;
   /** Every `checkpointEveryRounds` rounds. */
   onCheckpoint(round: number): Promise<void>;
+  /** A member joined or left (left, evicted): for events; must not throw. */
+  onMembership?(change: MembershipChange): void;
+  /** After each round that closed, before the epoch-end or checkpoint hooks; must not throw. */
+  onRoundClosed?(summary: RoundSummary): void;
 }
 
 export interface ControllerOptions {
@@ -64,6 +102,8 @@ export interface ControllerOptions {
   checkpointEveryRounds: number;
   log: Logger;
   hooks: ControllerHooks;
+  /** Checkpoint versions kept fetchable after the master moves on (for the evaluator); default 2. */
+  retainVersions?: number;
   /** Counters restored from a checkpoint. */
   resume?: { version: number; globalStep: number; round: number; optimizerSteps: number; epochTotals: EpochTotals };
 }
@@ -83,6 +123,8 @@ interface OpenRound {
   contributed: Set<string>;
   kind: 'gradients' | 'parameters';
   deadlineUnixMs: number;
+  startedMs: number;
+  arrivals: Arrival[];
   timer: NodeJS.Timeout;
 }
 
@@ -118,6 +160,8 @@ export class RoundController {
   private finishedReject!: (e: Error) => void;
   readonly finished: Promise<void>;
   private heartbeatTimer: NodeJS.Timeout;
+  /** Copies of recent checkpoint versions, oldest first. */
+  private retained: { version: number; values: Float32Array }[] = [];
 
   constructor(private readonly o: ControllerOptions) {
     this.sum = new WeightedSum(o.params.length);
@@ -146,6 +190,10 @@ export class RoundController {
     };
   }
 
+  get currentVersion(): number {
+    return this.version;
+  }
+
   memberCount(): number {
     return this.members.size;
   }
@@ -158,6 +206,7 @@ export class RoundController {
     const id = `w${String(this.nextWorkerNumber++).padStart(6, '0')}-${this.instanceTag}`;
     this.members.set(id, { id, name, lastSeenMs: Date.now() });
     this.o.log.info({ worker: id, name, members: this.members.size }, 'worker registered');
+    this.o.hooks.onMembership?.({ kind: 'joined', worker: id, name, members: this.members.size });
     if (this.lifecycle === 'waiting' && this.members.size >= this.o.expectedWorkers) {
       this.lifecycle = 'running';
       this.startRound();
@@ -176,6 +225,7 @@ export class RoundController {
   leave(worker: string, reason: string): void {
     if (!this.members.delete(worker)) return;
     this.o.log.info({ worker, reason }, 'worker left');
+    this.o.hooks.onMembership?.({ kind: 'left', worker, reason, members: this.members.size });
     this.maybeCloseAfterChange();
   }
 
@@ -204,6 +254,7 @@ export class RoundController {
     if (c.sampleCount !== expectedSamples) throw new NotAMemberError(worker, c.round, `sample count ${c.sampleCount}, assigned ${expectedSamples}`);
     this.sum.add(c.values, c.sampleCount);
     open.contributed.add(worker);
+    open.arrivals.push({ worker, samples: c.sampleCount, lossSum: c.lossSum, correct: c.correct, trainMs: c.trainMs ?? 0, arrivedMs: Date.now() - open.startedMs });
     this.epochTotals.samples += c.sampleCount;
     this.epochTotals.lossSum += c.lossSum;
     this.epochTotals.correct += c.correct;
@@ -218,13 +269,37 @@ export class RoundController {
    * out; call `release` when done. A round closing meanwhile writes a copy.
    */
   acquireParameters(version: number): { version: number; values: Float32Array; release: () => void } {
-    if (version !== 0 && version !== this.version) throw new VersionUnavailableError(version, this.version);
+    if (version !== 0 && version !== this.version) {
+      const kept = this.retained.find((r) => r.version === version);
+      if (!kept) throw new VersionUnavailableError(version, this.version, this.retainedVersions());
+      // Retained copies never change: nothing to count.
+      return { version, values: kept.values, release: () => {} };
+    }
     this.readers++;
     let released = false;
     return {
       version: this.version, values: this.params,
       release: () => { if (!released) { released = true; this.readers--; } },
     };
+  }
+
+  /** Older versions still fetchable, oldest first. */
+  retainedVersions(): number[] {
+    return this.retained.map((r) => r.version);
+  }
+
+  /**
+   * Keeps a copy of the current version fetchable after the master moves on
+   * (called at checkpoints, so the evaluator can fetch every checkpoint it is
+   * told of). The oldest copy's memory is reused.
+   */
+  retainCurrentVersion(): void {
+    const limit = this.o.retainVersions ?? 2;
+    if (limit <= 0 || this.retained.some((r) => r.version === this.version)) return;
+    const reuse = this.retained.length >= limit ? this.retained.shift()!.values : null;
+    const values = reuse ?? new Float32Array(this.params.length);
+    values.set(this.params);
+    this.retained.push({ version: this.version, values });
   }
 
   /** Stops: pending waits fail, the run is marked failed unless it finished. */
@@ -271,7 +346,7 @@ export class RoundController {
     const deadlineUnixMs = Date.now() + this.o.roundTimeoutMs;
     const timer = setTimeout(() => this.closeRound('deadline'), this.o.roundTimeoutMs);
     timer.unref();
-    this.open = { plan, version: this.version, globalStep: this.globalStep, lrs, members, contributed: new Set(), kind, deadlineUnixMs, timer };
+    this.open = { plan, version: this.version, globalStep: this.globalStep, lrs, members, contributed: new Set(), kind, deadlineUnixMs, startedMs: now, arrivals: [], timer };
     this.o.log.debug({ round: plan.round, epoch: plan.epoch, members: members.length, samples: plan.samples, fromPool: plan.fromPool }, 'round started');
     this.wakeWaiters();
     if (plan.waitFor.length === 0) this.closeRound('no work');
@@ -307,6 +382,7 @@ export class RoundController {
       if (now - member.lastSeenMs > this.o.heartbeatTimeoutMs && !this.open.contributed.has(member.id)) {
         this.members.delete(member.id);
         this.o.log.warn({ worker: member.id, name: member.name, round: this.open.plan.round, silentMs: now - member.lastSeenMs }, 'worker evicted: no heartbeat');
+        this.o.hooks.onMembership?.({ kind: 'left', worker: member.id, reason: `evicted: no heartbeat for ${Math.round((now - member.lastSeenMs) / 1000)} s`, members: this.members.size });
       }
     }
     this.maybeCloseAfterChange();
@@ -328,9 +404,12 @@ export class RoundController {
 
   private async finishRound(open: OpenRound, why: string): Promise<void> {
     const contributed = [...open.contributed];
+    const evicted: string[] = [];
     for (const worker of open.plan.waitFor) {
       if (!open.contributed.has(worker) && this.members.delete(worker)) {
+        evicted.push(worker);
         this.o.log.warn({ worker, round: open.plan.round, why }, 'worker evicted: no contribution by the deadline');
+        this.o.hooks.onMembership?.({ kind: 'left', worker, reason: `evicted: no contribution to round ${open.plan.round} by the deadline`, members: this.members.size });
       }
     }
     this.o.sampler.commit(open.plan, contributed);
@@ -350,6 +429,11 @@ export class RoundController {
     this.open = null;
     this.lastRound = open.plan.round;
     this.o.log.info({ round: open.plan.round, epoch: open.plan.epoch, version: this.version, contributed: contributed.length, evicted: open.plan.waitFor.length - contributed.length, why }, 'round closed');
+    this.o.hooks.onRoundClosed?.({
+      round: open.plan.round, epoch: open.plan.epoch, version: this.version, globalStep: this.globalStep, members: open.members.length,
+      samples: open.arrivals.reduce((n, a) => n + a.samples, 0), lr: open.lrs[0] ?? 0, roundMs: Date.now() - open.startedMs,
+      arrivals: open.arrivals, evicted, epochSamplesDone: this.epochTotals.samples,
+    });
 
     if (this.o.sampler.epochDone) {
       const totals = this.epochTotals;

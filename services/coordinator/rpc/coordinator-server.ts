@@ -1,7 +1,7 @@
 import { status as Status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import { entriesOf, TensorSetError } from '../../../exchange/tensor-wire.js';
 import { chunkTensorSet, tensorSetValues, wrapTensorSet } from '../../../exchange/index.js';
-import { receiveContribution, sendTensorChunks } from '../../../rpc/tensor-stream.js';
+import { receiveContribution, sendTensorChunks, sendTensorSet } from '../../../rpc/tensor-stream.js';
 import type { Logger } from '../../../runtime/logger.js';
 import type { TrainConfig } from '../../../config/train-config.js';
 import { statusOf, toServiceError } from '../../../rpc/grpc-status.js';
@@ -15,6 +15,7 @@ import type { WeightSlice } from '../../../training/flat-weights.js';
 import { FleetCoordinatorService, encodeTensorChunks } from '../../../rpc/coordinator-service.js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { RoundController } from '../rounds/round-controller.js';
+import { ExchangeCounter } from '../telemetry/run-reporter.js';
 
 export interface ServerOptions {
   host: string;
@@ -70,10 +71,11 @@ class ParameterEncodings {
  */
 export async function startCoordinatorServer(
   controller: RoundController,
-  context: { config: TrainConfig; layout: readonly WeightSlice[]; log: Logger },
+  context: { config: TrainConfig; layout: readonly WeightSlice[]; log: Logger; exchange?: ExchangeCounter },
   options: ServerOptions,
 ): Promise<{ port: number; shutdown: (graceMs: number) => Promise<void> }> {
   const { config, layout, log } = context;
+  const exchange = context.exchange ?? new ExchangeCounter();
   const modelBytes = layout.reduce((n, s) => n + s.length * 4, 0);
   const slots = new Slots(options.concurrentContributions);
   // One receive buffer per slot, reused round after round: a fresh 45 MB
@@ -132,8 +134,9 @@ export async function startCoordinatorServer(
           if (!kind) throw new TensorSetError(`contribution kind ${header.kind}`);
           const result = controller.contribute(header.workerId, {
             round: header.round, version: header.version, kind, sampleCount: header.sampleCount,
-            lossSum: header.lossSum, correct: header.correct, values,
+            lossSum: header.lossSum, correct: header.correct, values, trainMs: header.trainMs,
           });
+          exchange.in += modelBytes;
           cb(null, { round: result.round, nextVersion: result.nextVersion });
         } catch (err) {
           fail(cb as sendUnaryData<never>, err, 'contribution');
@@ -151,6 +154,13 @@ export async function startCoordinatorServer(
         call.destroy(Object.assign(new Error((err as Error).message), toServiceError(err)));
         return;
       }
+      if (lease.version !== controller.currentVersion) {
+        // A retained checkpoint version (the evaluator): rare, encoded per fetch.
+        sendTensorSet(call, wrapTensorSet(entries, lease.values, lease.version)).then(() => { exchange.out += modelBytes; }, (err: unknown) => {
+          log.debug({ err: (err as Error).message, version: lease.version }, 'parameter transfer stopped');
+        }).finally(() => lease.release());
+        return;
+      }
       // The encoding is a snapshot: the master may move on while it streams.
       let encoding: Encoding;
       try {
@@ -162,6 +172,7 @@ export async function startCoordinatorServer(
       void (async () => {
         try {
           await sendTensorChunks(call, encoding.messages, modelBytes);
+          exchange.out += modelBytes;
         } catch (err) {
           // The worker went away mid-transfer (cancelled or closed): it will ask again.
           log.debug({ err: (err as Error).message }, 'parameter transfer stopped');
@@ -173,6 +184,10 @@ export async function startCoordinatorServer(
 
     heartbeat(call, cb) {
       cb(null, { known: controller.heartbeat(call.request.workerId) });
+    },
+
+    describeRun(_call, cb) {
+      cb(null, { runId: config.runId, configJson: JSON.stringify(config), version: controller.currentVersion, retainedVersions: controller.retainedVersions() });
     },
 
     leave(call, cb) {

@@ -56,7 +56,7 @@ export function createCoordinatorClient(address: string, layoutOf: () => readonl
       return new Promise((resolve, reject) => {
         const call = client.contribute({ deadline: deadline(o.transferTimeoutMs) }, (err, res) => (err ? reject(err) : resolve({ round: res.round, nextVersion: res.nextVersion })));
         const header = {
-          workerId: c.workerId, round: c.round, version: c.version, sampleCount: c.sampleCount, lossSum: c.lossSum, correct: c.correct,
+          workerId: c.workerId, round: c.round, version: c.version, sampleCount: c.sampleCount, lossSum: c.lossSum, correct: c.correct, trainMs: c.trainMs,
           kind: c.kind === 'gradients' ? ContributionKind.CONTRIBUTION_KIND_GRADIENTS : ContributionKind.CONTRIBUTION_KIND_PARAMETERS,
         };
         // A refusal ends the call early: the callback above reports it; the sender just stops.

@@ -20,7 +20,7 @@ describe('tensor chunk codec', () => {
   });
 
   it('leaves headers and manifests to the generated code', () => {
-    const header = { part: { $case: 'header' as const, value: { workerId: 'w1', round: 3, version: 4, sampleCount: 64, kind: 1, lossSum: 1.5, correct: 9, manifest: undefined } } };
+    const header = { part: { $case: 'header' as const, value: { workerId: 'w1', round: 3, version: 4, sampleCount: 64, kind: 1, lossSum: 1.5, correct: 9, trainMs: 12.5, manifest: undefined } } };
     const bytes = contribute.requestSerialize(header);
     expect(contribute.requestDeserialize(bytes)).toEqual(ContributionChunk.decode(bytes));
     const manifest = { part: { $case: 'manifest' as const, value: { version: 2, tensors: [], totalBytes: 0, crc32c: 5 } } };

@@ -1,0 +1,42 @@
+import { Command, Option } from 'commander';
+import { connectNatsBus } from '../events/index.js';
+import { FleetError } from '../runtime/errors.js';
+import { createRootLogger } from '../runtime/logger.js';
+import { runWatch } from '../watch/run-watch.js';
+import { addNatsOptions, serviceIoFromFlags } from './service-options.js';
+
+/** `fleet watch`: a run's live view from any machine that reaches NATS. */
+export function watchCommand(): Command {
+  const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
+  return addNatsOptions(new Command('watch'))
+    .description('Follow a run\'s events: per-worker progress, images/s, loss, round time, ETA, test accuracy, the straggler')
+    .addOption(opt('--run <id>', 'the run (default: the latest on the bus)', 'FLEET_RUN_ID'))
+    .addOption(new Option('--json', 'print the events as JSON lines, for tools').default(false))
+    .addOption(new Option('--new', 'only events from now on (default: the run\'s whole history first)').default(false))
+    .addOption(new Option('--keep-running', 'keep following after the run finished').default(false))
+    .action(async (flags: Record<string, unknown>) => {
+      const io = serviceIoFromFlags(flags);
+      const natsUrl = io.natsUrl ?? 'nats://127.0.0.1:4222';
+      // Logs go to stderr: stdout is the view (or the JSON lines).
+      const log = createRootLogger({ service: 'watch' }, { destination: process.stderr, pretty: false });
+      const bus = await connectNatsBus({ servers: natsUrl, name: 'watch', log, auth: io.natsAuth });
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const run = (flags.run as string | undefined) ?? (await bus.latestRun());
+        if (!run) throw new FleetError(`no run on the bus at ${natsUrl} yet: give --run ID`);
+        const outcome = await runWatch({
+          follow: (r, handler, o) => bus.follow(r, handler, o), run, json: flags.json === true, out: process.stdout,
+          isTTY: process.stdout.isTTY === true, untilFinished: flags.keepRunning !== true, signal: stop.signal,
+          from: flags.new === true ? 'new' : 'start',
+        });
+        if (outcome === 'failed') process.exitCode = 1;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await bus.close();
+      }
+    });
+}

@@ -1,0 +1,116 @@
+import type { EventPayloads, EventPublisher } from '../../../events/index.js';
+import type { CoordinatorMetrics } from '../../../metrics/index.js';
+import type { Logger } from '../../../runtime/logger.js';
+import type { EpochTotals, MembershipChange, RoundSummary } from '../rounds/round-controller.js';
+
+/** Bytes the server moved since the last round closed (counted per fetch and contribution). */
+export class ExchangeCounter {
+  in = 0;
+  out = 0;
+  take(): { in: number; out: number } {
+    const t = { in: this.in, out: this.out };
+    this.in = 0;
+    this.out = 0;
+    return t;
+  }
+}
+
+/**
+ * The coordinator's view of the run, told to the events bus and to the
+ * Prometheus metrics: who joined and left, each round (with the worker that
+ * kept the others waiting), epochs, checkpoints, evaluations, the end.
+ * Publishing only queues: the rounds never wait for NATS.
+ */
+export class RunReporter {
+  private epochStartedMs = Date.now();
+
+  constructor(
+    private readonly run: string,
+    private readonly events: EventPublisher,
+    private readonly metrics: CoordinatorMetrics,
+    private readonly exchange: ExchangeCounter,
+    private readonly log: Logger,
+  ) {}
+
+  started(data: EventPayloads['run.started']): void {
+    this.metrics.parameterVersion.set(data.version);
+    this.emit('run.started', data);
+  }
+
+  membership(change: MembershipChange): void {
+    this.metrics.members.set(change.members);
+    if (change.kind === 'joined') {
+      this.emit('worker.joined', { worker: change.worker, name: change.name, members: change.members });
+    } else {
+      this.metrics.workerImagesPerSecond.remove({ worker: change.worker });
+      this.emit('worker.left', { worker: change.worker, reason: change.reason, members: change.members });
+    }
+  }
+
+  roundClosed(s: RoundSummary, epochSamples: number): void {
+    const bytes = this.exchange.take();
+    const last = s.arrivals.at(-1);
+    const before = s.arrivals.at(-2);
+    for (const a of s.arrivals) {
+      const imagesPerSecond = a.trainMs > 0 ? (a.samples * 1000) / a.trainMs : 0;
+      this.metrics.workerImagesPerSecond.set({ worker: a.worker }, imagesPerSecond);
+      this.emit('worker.progress', {
+        worker: a.worker, round: s.round, epoch: s.epoch, samples: a.samples, loss: a.samples > 0 ? a.lossSum / a.samples : 0,
+        trainMs: a.trainMs, imagesPerSecond, arrivedMs: a.arrivedMs,
+      });
+    }
+    this.metrics.rounds.inc();
+    this.metrics.roundSeconds.observe(s.roundMs / 1000);
+    this.metrics.samples.inc(s.samples);
+    this.metrics.exchangeBytes.inc({ direction: 'in' }, bytes.in);
+    this.metrics.exchangeBytes.inc({ direction: 'out' }, bytes.out);
+    this.metrics.imagesPerSecond.set(s.roundMs > 0 ? (s.samples * 1000) / s.roundMs : 0);
+    this.metrics.parameterVersion.set(s.version);
+    this.metrics.epoch.set(s.epoch);
+    this.emit('round', {
+      round: s.round, epoch: s.epoch, version: s.version, globalStep: s.globalStep, members: s.members, samples: s.samples,
+      epochSamplesDone: s.epochSamplesDone, epochSamples, roundMs: s.roundMs,
+      // The last to arrive kept the others waiting by its lead over the one before it.
+      straggler: last && before ? last.worker : null, straggleMs: last && before ? last.arrivedMs - before.arrivedMs : 0,
+      bytesIn: bytes.in, bytesOut: bytes.out, lr: s.lr,
+    });
+  }
+
+  epochEnded(totals: EpochTotals, version: number, globalStep: number): void {
+    const now = Date.now();
+    this.emit('epoch', {
+      epoch: totals.epoch, version, globalStep, samples: totals.samples,
+      trainLoss: totals.lossSum / Math.max(1, totals.samples), trainAccuracy: totals.correct / Math.max(1, totals.samples),
+      epochMs: now - this.epochStartedMs,
+    });
+    this.epochStartedMs = now;
+  }
+
+  checkpoint(data: EventPayloads['checkpoint']): void {
+    // One id per version: a coordinator resumed from an older checkpoint re-announces it once.
+    this.emit('checkpoint', data, `checkpoint:${this.run}:${data.version}`);
+  }
+
+  evaluated(data: EventPayloads['eval']): void {
+    this.metrics.testAccuracy.set(data.accuracy);
+    this.emit('eval', data, `eval:${this.run}:${data.version}`);
+  }
+
+  best(data: EventPayloads['best']): void {
+    this.metrics.bestTestAccuracy.set(data.accuracy);
+    this.emit('best', data, `best:${this.run}:${data.version}`);
+  }
+
+  finished(data: EventPayloads['run.finished']): void {
+    this.emit('run.finished', data);
+  }
+
+  /** A bad payload is our bug: log it, never let it stop training. */
+  private emit<T extends keyof EventPayloads>(type: T, data: EventPayloads[T], msgId?: string): void {
+    try {
+      this.events.publish(type, data, msgId ? { msgId } : undefined);
+    } catch (err) {
+      this.log.error({ err, type }, 'event not published');
+    }
+  }
+}

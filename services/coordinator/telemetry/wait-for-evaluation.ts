@@ -1,0 +1,25 @@
+import type { EventBus } from '../../../events/index.js';
+import type { Logger } from '../../../runtime/logger.js';
+
+/**
+ * Resolves once an eval event for `version` (or later) of `run` is on the bus,
+ * or after `timeoutMs` with a warning: an evaluator that is down must not
+ * keep a finished run from ending for ever.
+ */
+export async function waitForEvaluation(bus: EventBus, run: string, version: number, timeoutMs: number, log: Logger): Promise<boolean> {
+  let done!: (seen: boolean) => void;
+  const seen = new Promise<boolean>((resolve) => { done = resolve; });
+  const timer = setTimeout(() => done(false), timeoutMs);
+  const sub = await bus.follow(run, (e) => {
+    if (e.type === 'eval' && (e.data as { version: number }).version >= version) done(true);
+  }, { from: 'start' });
+  log.info({ version, timeoutS: timeoutMs / 1000 }, 'waiting for the evaluator to score the last checkpoint');
+  try {
+    const ok = await seen;
+    if (!ok) log.warn({ version }, 'the evaluator did not score the last checkpoint in time: finishing without it');
+    return ok;
+  } finally {
+    clearTimeout(timer);
+    await sub.stop();
+  }
+}

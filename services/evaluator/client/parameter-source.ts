@@ -1,0 +1,37 @@
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { entriesOf } from '../../../exchange/tensor-wire.js';
+import { tensorSetValues } from '../../../exchange/index.js';
+import { CHANNEL_OPTIONS } from '../../../rpc/channel-options.js';
+import { FleetCoordinatorClient } from '../../../rpc/coordinator-service.js';
+import type { DescribeRunResponse } from '../../../rpc/gen/fleet/v1/coordinator.js';
+import { receiveTensorSet } from '../../../rpc/tensor-stream.js';
+import type { WeightSlice } from '../../../training/flat-weights.js';
+
+/** The evaluator's reads from the coordinator: the run, and parameters by version. Every call has a deadline. */
+export interface ParameterSource {
+  describe(): Promise<DescribeRunResponse>;
+  /** The parameters of `version`, checked (manifest against the model, CRC-32C, finite values). */
+  fetch(version: number, layout: readonly WeightSlice[]): Promise<Float32Array>;
+  close(): void;
+}
+
+export function createParameterSource(address: string, o: { callTimeoutMs: number; transferTimeoutMs: number }): ParameterSource {
+  const client = new FleetCoordinatorClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+  const deadline = (ms: number) => new Date(Date.now() + ms);
+  return {
+    describe() {
+      return new Promise((resolve, reject) => {
+        client.describeRun({}, new Metadata(), { deadline: deadline(o.callTimeoutMs) }, (err: ServiceError | null, res: DescribeRunResponse) => (err ? reject(err) : resolve(res)));
+      });
+    },
+    async fetch(version, layout) {
+      const bytes = layout.reduce((n, s) => n + s.length * 4, 0);
+      const stream = client.fetchParameters({ workerId: 'evaluator', version }, { deadline: deadline(o.transferTimeoutMs) });
+      const set = await receiveTensorSet(stream, { maxTotalBytes: bytes, expected: entriesOf(layout) });
+      return tensorSetValues(set);
+    },
+    close() {
+      client.close();
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import type { ServiceIo } from '../../cli/service-options.js';
+import { openEventBus } from '../../events/index.js';
+import { evaluatorMetrics, startMetricsServer, type MetricsServer } from '../../metrics/index.js';
+import { FleetError } from '../../runtime/errors.js';
+import type { Logger } from '../../runtime/logger.js';
+import { routeGrpcLogs } from '../../rpc/grpc-logging.js';
+import { createParameterSource } from './client/parameter-source.js';
+import { runEvaluator, type EvaluatorOptions } from './evaluator-run.js';
+
+export interface EvaluatorServiceOptions extends Omit<EvaluatorOptions, 'run'> {
+  coordinator: string;
+  /** null: the latest run on the bus. */
+  run: string | null;
+  io: ServiceIo;
+}
+
+/** `fleet evaluator`: score a run's checkpoints until it finishes (exit 0); SIGTERM stops after the evaluation in progress. */
+export async function runEvaluatorService(options: EvaluatorServiceOptions, rootLog: Logger): Promise<void> {
+  routeGrpcLogs(rootLog);
+  if (!options.io.natsUrl) throw new FleetError('the evaluator follows checkpoint events on NATS: give --nats URL (or NATS_URL)');
+  const bus = await openEventBus({ natsUrl: options.io.natsUrl, auth: options.io.natsAuth, name: 'evaluator', log: rootLog });
+  const source = createParameterSource(options.coordinator, { callTimeoutMs: 10_000, transferTimeoutMs: 600_000 });
+  let metricsServer: MetricsServer | null = null;
+  const stop = new AbortController();
+  const onSignal = (signal: string) => {
+    rootLog.warn({ signal }, 'stopping after the evaluation in progress');
+    stop.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const run = options.run ?? (await bus.latestRun());
+    if (!run) throw new FleetError('no run on the bus yet: give --run ID, or start the coordinator first');
+    const log = rootLog.child({ run });
+    const metrics = evaluatorMetrics({ run });
+    if (options.io.metricsPort !== null) {
+      metricsServer = await startMetricsServer(metrics.registry, { host: options.io.metricsHost, port: options.io.metricsPort });
+      log.info({ url: metricsServer.url }, 'metrics');
+    }
+    const events = bus.publisher(run, `evaluator:${randomBytes(3).toString('hex')}`);
+    const outcome = await runEvaluator({ ...options, run }, { bus, events, source, metrics }, log, stop.signal);
+    log.info({ outcome }, 'evaluator done');
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await metricsServer?.close();
+    source.close();
+    await bus.close();
+  }
+}

@@ -1,0 +1,148 @@
+import { status as Status } from '@grpc/grpc-js';
+import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
+import { selectBackend } from '../../compute/index.js';
+import { parseTrainConfig, type BackendChoice, type TrainConfig } from '../../config/train-config.js';
+import { loadCifar10Split, readClassNames, resolveBatchesDir } from '../../dataset/index.js';
+import type { AnyFleetEvent, EventBus, EventPayloads, EventPublisher } from '../../events/index.js';
+import type { EvaluatorMetrics } from '../../metrics/index.js';
+import { buildModel, saveModelFiles } from '../../model/index.js';
+import { writeFileAtomic } from '../../runtime/atomic-file.js';
+import { FleetError } from '../../runtime/errors.js';
+import type { Logger } from '../../runtime/logger.js';
+import { retryWithBackoff } from '../../runtime/retry.js';
+import { evaluate } from '../../training/evaluate.js';
+import { weightLayout, writeWeights } from '../../training/flat-weights.js';
+import { testBatches } from '../../training/train-batch.js';
+import type { ParameterSource } from './client/parameter-source.js';
+import { EvaluatorStateFile } from './state/evaluator-state.js';
+
+const NUM_CLASSES = 10;
+
+export interface EvaluatorOptions {
+  run: string;
+  /** The run directory (best/, metrics.jsonl, evaluator-state.json); default the run's --out. */
+  outDir: string | null;
+  dataDir: string | null;
+  backend: BackendChoice | null;
+  /** How long an unreachable coordinator is waited for before a version is skipped. */
+  connectTimeoutMs: number;
+  /** Exit once run.finished is seen (default), or keep following. */
+  exitWhenFinished: boolean;
+}
+
+export class VersionGoneError extends FleetError {}
+
+/**
+ * The evaluator: follows the run's checkpoint events with a durable
+ * consumer, fetches each version from the coordinator, scores the whole test
+ * set once per version, keeps the best model, and publishes the result.
+ * Every step is idempotent (evaluator-state.json, event ids per version), so
+ * a crash at any point, or an event delivered twice, scores nothing twice.
+ */
+export async function runEvaluator(
+  o: EvaluatorOptions,
+  deps: { bus: EventBus; events: EventPublisher; source: ParameterSource; metrics: EvaluatorMetrics },
+  log: Logger,
+  signal: AbortSignal,
+): Promise<'finished' | 'stopped'> {
+  const retriable = (err: unknown) => [Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED].includes((err as { code?: number }).code ?? -1);
+  const described = await retryWithBackoff({ what: 'describe run', timeoutMs: o.connectTimeoutMs, retriable, log }, () => deps.source.describe());
+  if (described.runId !== o.run) throw new FleetError(`the coordinator runs ${described.runId}, not ${o.run}`);
+  const config: TrainConfig = parseTrainConfig(JSON.parse(described.configJson) as Record<string, unknown>);
+  await selectBackend(o.backend ?? config.backend, log);
+  // The test split only: an evaluator machine needs no training data.
+  const dir = await resolveBatchesDir(o.dataDir ?? config.dataDir);
+  const data = {
+    test: await loadCifar10Split({ dir, split: 'test', allowPartial: config.allowPartial, limit: config.limitTest ?? undefined }),
+    classNames: await readClassNames(dir),
+  };
+  const runDir = o.outDir ?? config.outDir;
+  const bestDir = join(runDir, 'best');
+  const state = await EvaluatorStateFile.open(runDir, o.run);
+  const model = buildModel({ name: config.model, seed: config.seed });
+  const layout = weightLayout(model);
+  log.info({ testSamples: data.test.count, runDir, evaluated: state.evaluatedCount }, 'evaluator ready');
+
+  const publish = async (e: EventPayloads['eval']) => {
+    deps.events.publish('eval', e, { msgId: `eval:${o.run}:${e.version}` });
+    if (e.best) deps.events.publish('best', { version: e.version, epoch: e.epoch, accuracy: e.accuracy, path: bestDir }, { msgId: `best:${o.run}:${e.version}` });
+    // Acknowledged only once stored: a crash before this re-does the step, never loses it.
+    await deps.events.flush();
+  };
+
+  const onCheckpoint = async (c: EventPayloads['checkpoint']) => {
+    const done = state.evaluation(c.version);
+    if (done) {
+      log.info({ version: c.version }, 'checkpoint already evaluated: its result published again (stored once)');
+      await publish(done);
+      return;
+    }
+    if (state.isSkipped(c.version)) return;
+    let values: Float32Array;
+    try {
+      values = await retryWithBackoff({ what: `fetch version ${c.version}`, timeoutMs: o.connectTimeoutMs, retriable, log }, () => deps.source.fetch(c.version, layout));
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code === Status.FAILED_PRECONDITION || code === Status.NOT_FOUND || retriable(err)) {
+        log.warn({ version: c.version, epoch: c.epoch, err: (err as Error).message }, 'checkpoint version can no longer be fetched from the coordinator: skipped (raise the coordinator\'s --keep-versions if the evaluator falls behind)');
+        deps.metrics.versionsSkipped.inc();
+        await state.recordSkip(c.version);
+        return;
+      }
+      throw err;
+    }
+    const started = performance.now();
+    writeWeights(model, layout, values);
+    const evaluation = await evaluate(model, data.test, testBatches(data.test), { batchSize: config.evalBatchSize, numClasses: NUM_CLASSES });
+    const evalMs = performance.now() - started;
+    const isBest = evaluation.accuracy > (state.best?.accuracy ?? -1);
+    if (isBest) {
+      await saveModelFiles(model, bestDir, {
+        epoch: c.epoch, version: c.version, accuracy: evaluation.accuracy, loss: evaluation.loss,
+        perClassAccuracy: evaluation.perClassAccuracy, classNames: data.classNames, config,
+      });
+    }
+    const result: EventPayloads['eval'] = {
+      version: c.version, epoch: c.epoch, globalStep: c.globalStep, epochEnd: c.epochEnd, accuracy: evaluation.accuracy, loss: evaluation.loss,
+      samples: evaluation.count, perClassAccuracy: evaluation.perClassAccuracy, confusion: evaluation.confusion, evalMs, best: isBest,
+    };
+    // The same line a 1-worker run writes at an epoch end.
+    const line = c.epochEnd ? {
+      epoch: c.epoch, version: c.version, step: c.globalStep, trainLoss: c.trainLoss, trainAccuracy: c.trainAccuracy,
+      testLoss: evaluation.loss, testAccuracy: evaluation.accuracy, perClassAccuracy: evaluation.perClassAccuracy,
+      time: new Date().toISOString(), confusion: evaluation.confusion,
+    } : null;
+    await state.recordEvaluation(result, line);
+    if (line) await writeFileAtomic(join(runDir, 'metrics.jsonl'), state.metricsLines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    deps.metrics.evaluations.inc();
+    deps.metrics.evaluationSeconds.observe(evalMs / 1000);
+    deps.metrics.testAccuracy.set(evaluation.accuracy);
+    deps.metrics.testLoss.set(evaluation.loss);
+    deps.metrics.parameterVersion.set(c.version);
+    if (state.best) deps.metrics.bestTestAccuracy.set(state.best.accuracy);
+    log.info({ version: c.version, epoch: c.epoch, accuracy: evaluation.accuracy, loss: evaluation.loss, best: isBest, evalMs: Math.round(evalMs) }, 'checkpoint evaluated');
+    await publish(result);
+  };
+
+  let finish!: (how: 'finished' | 'stopped') => void;
+  const ended = new Promise<'finished' | 'stopped'>((resolve) => { finish = resolve; });
+  const subscription = await deps.bus.consume(o.run, ['checkpoint', 'run.finished'], `evaluator-${o.run}`, async (e: AnyFleetEvent) => {
+    if (e.type === 'checkpoint') await onCheckpoint(e.data as EventPayloads['checkpoint']);
+    else if (e.type === 'run.finished') {
+      const f = e.data as EventPayloads['run.finished'];
+      log.info({ status: f.status, version: f.version }, 'run finished');
+      if (o.exitWhenFinished && f.status === 'finished') finish('finished');
+    }
+  });
+  const onAbort = () => finish('stopped');
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await ended;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    await subscription.stop();
+    model.dispose();
+    tf.disposeVariables();
+  }
+}

@@ -1,0 +1,96 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { eventPayloadSchemas, type EventPayloads } from '../../../events/index.js';
+import { writeFileAtomic } from '../../../runtime/atomic-file.js';
+import { FleetError } from '../../../runtime/errors.js';
+
+export const EVALUATOR_STATE_FILE = 'evaluator-state.json';
+
+/** The epoch-end line of metrics.jsonl, as a 1-worker run writes it. */
+const metricsLineSchema = z.record(z.string(), z.unknown());
+
+const stateSchema = z.object({
+  run: z.string(),
+  /** Every version scored, with the eval event it produced (re-published as is after a crash). */
+  evaluated: z.record(z.string(), eventPayloadSchemas.eval),
+  skipped: z.array(z.number().int()),
+  best: z.object({ version: z.number().int(), epoch: z.number().int(), accuracy: z.number() }).nullable(),
+  /** metrics.jsonl is rewritten from these, so a crash between two writes cannot duplicate or lose a line. */
+  metricsLines: z.array(metricsLineSchema),
+});
+
+export type EvaluatorState = z.infer<typeof stateSchema>;
+
+export class EvaluatorStateError extends FleetError {
+  constructor(readonly path: string, reason: string) {
+    super(`evaluator state ${path} is unusable: ${reason} (move it away to start the evaluation over)`);
+  }
+}
+
+/**
+ * What the evaluator has done for a run, on disk in the run directory. It
+ * makes every step of an evaluation idempotent: a checkpoint event delivered
+ * again (after a crash or a lost acknowledgement) finds its version here.
+ */
+export class EvaluatorStateFile {
+  private constructor(readonly dir: string, private state: EvaluatorState) {}
+
+  static async open(dir: string, run: string): Promise<EvaluatorStateFile> {
+    const path = join(dir, EVALUATOR_STATE_FILE);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      return new EvaluatorStateFile(dir, { run, evaluated: {}, skipped: [], best: null, metricsLines: [] });
+    }
+    let parsed: EvaluatorState;
+    try {
+      parsed = stateSchema.parse(JSON.parse(text));
+    } catch (err) {
+      throw new EvaluatorStateError(path, (err as Error).message.split('\n')[0] ?? 'invalid');
+    }
+    if (parsed.run !== run) throw new EvaluatorStateError(path, `it belongs to run ${parsed.run}, not ${run}`);
+    return new EvaluatorStateFile(dir, parsed);
+  }
+
+  evaluation(version: number): EventPayloads['eval'] | undefined {
+    return this.state.evaluated[String(version)];
+  }
+
+  isSkipped(version: number): boolean {
+    return this.state.skipped.includes(version);
+  }
+
+  get best(): EvaluatorState['best'] {
+    return this.state.best;
+  }
+
+  get metricsLines(): readonly Record<string, unknown>[] {
+    return this.state.metricsLines;
+  }
+
+  get evaluatedCount(): number {
+    return Object.keys(this.state.evaluated).length;
+  }
+
+  async recordEvaluation(e: EventPayloads['eval'], metricsLine: Record<string, unknown> | null): Promise<void> {
+    const next: EvaluatorState = {
+      ...this.state,
+      evaluated: { ...this.state.evaluated, [String(e.version)]: e },
+      best: e.best ? { version: e.version, epoch: e.epoch, accuracy: e.accuracy } : this.state.best,
+      metricsLines: metricsLine ? [...this.state.metricsLines, metricsLine] : this.state.metricsLines,
+    };
+    await this.save(next);
+  }
+
+  async recordSkip(version: number): Promise<void> {
+    await this.save({ ...this.state, skipped: [...this.state.skipped, version] });
+  }
+
+  private async save(next: EvaluatorState): Promise<void> {
+    await writeFileAtomic(join(this.dir, EVALUATOR_STATE_FILE), `${JSON.stringify(next)}\n`);
+    this.state = next;
+  }
+}

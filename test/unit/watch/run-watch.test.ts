@@ -1,0 +1,196 @@
+import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import type { FleetEvent } from '../../../events/event-payloads.js';
+import { runWatch, type FollowFn } from '../../../watch/run-watch.js';
+import { RunScript } from './watch-events.js';
+
+class Sink extends Writable {
+  text = '';
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: () => void): void {
+    this.text += chunk.toString();
+    callback();
+  }
+}
+
+/** A bus stand-in that replays `events` (at once, or one per tick), counting stops. */
+function replay(events: readonly FleetEvent[], delivery: 'sync' | 'async' = 'sync') {
+  const state = { stops: 0, from: [] as string[] };
+  const follow: FollowFn = async (run, handler, options) => {
+    state.from.push(options.from);
+    const mine = events.filter((e) => e.run === run);
+    if (delivery === 'sync') for (const e of mine) handler(e);
+    else {
+      void (async () => {
+        for (const e of mine) {
+          await sleep(1);
+          if (state.stops > 0) return;
+          handler(e);
+        }
+      })();
+    }
+    return { stop: async () => void state.stops++ };
+  };
+  return { follow, state };
+}
+
+/** A bus stand-in that hands the test the handler, to deliver events when it likes. */
+function manual() {
+  let deliver: ((e: FleetEvent) => void) | undefined;
+  const follow: FollowFn = async (_run, handler) => {
+    deliver = handler;
+    return { stop: async () => {} };
+  };
+  return { follow, deliver: (e: FleetEvent) => deliver!(e) };
+}
+
+function fullRun(): RunScript {
+  return new RunScript()
+    .start()
+    .join('w0', 'host-a')
+    .join('w1', 'host-b')
+    .rounds(10, { roundMs: 200 })
+    .evaluate(0.42, true)
+    .rounds(10, { roundMs: 200 })
+    .evaluate(0.55, true);
+}
+
+const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('runWatch --json', () => {
+  it('writes each event as a JSON line that parses back to it, until run.finished', async () => {
+    const script = fullRun().finish();
+    const events = [...script.events];
+    // Delivered after the end: not written.
+    const late = script.evaluate(0.56, false).events.slice(events.length);
+    const { follow, state } = replay([...events, ...late]);
+    const out = new Sink();
+    expect(await runWatch({ follow, run: script.run, json: true, out, isTTY: false })).toBe('finished');
+    await settled();
+    const lines = out.text.trimEnd().split('\n');
+    expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual(events);
+    expect(state).toEqual({ stops: 1, from: ['start'] });
+  });
+
+  it('works when the bus delivers after follow resolves', async () => {
+    const script = fullRun().finish('failed', 'coordinator lost its checkpoint');
+    const { follow } = replay(script.events, 'async');
+    const out = new Sink();
+    expect(await runWatch({ follow, run: script.run, json: true, out, isTTY: false })).toBe('failed');
+    await settled();
+    expect(out.text.trimEnd().split('\n')).toHaveLength(script.events.length);
+  });
+});
+
+describe('runWatch, not a terminal', () => {
+  it('prints plain frames with progress lines and ends at run.finished', async () => {
+    const script = fullRun().finish();
+    const { follow, state } = replay(script.events);
+    const out = new Sink();
+    expect(await runWatch({ follow, run: script.run, json: false, out, isTTY: false })).toBe('finished');
+    await settled();
+    expect(out.text).not.toContain('\x1b');
+    const frames = out.text.trimEnd().split('\n\n');
+    // One frame per milestone (start, joins, epochs, evals, end), not per event.
+    expect(frames.length).toBeGreaterThan(4);
+    expect(frames.length).toBeLessThan(script.events.length / 4);
+    expect(out.text).toMatch(/epoch 1\/2 {2}step \d+\/20/);
+    expect(out.text).toMatch(/ {2}w0 \(host-a\) +\[#+\.*\] +\d+%/);
+    expect(out.text).toContain('test accuracy: 42.00% (v10, epoch 1)  best 42.00% (v10, epoch 1)');
+    const last = frames.at(-1)!;
+    expect(last).toContain('epoch 2/2  step 20/20  ETA 0s');
+    expect(last).toContain('test accuracy: 55.00% (v20, epoch 2)  best 55.00% (v20, epoch 2)');
+    expect(last.split('\n').at(-1)).toBe('finished');
+    expect(state.stops).toBe(1);
+  });
+
+  it('prints between milestones at most every plainEveryMs', async () => {
+    const script = new RunScript().start().join('w0').join('w1').rounds(4).finish('failed', 'all workers left');
+    const [started, j0, j1, ...rest] = script.events;
+    const { follow, deliver } = manual();
+    const out = new Sink();
+    let clock = 0;
+    const frames = (): number => out.text.split('\n\n').length - 1;
+    const watching = runWatch({ follow, run: script.run, json: false, out, isTTY: false, now: () => clock, plainEveryMs: 5000, refreshMs: 5 });
+    await settled();
+    for (const e of [started!, j0!, j1!]) deliver(e);
+    expect(frames()).toBe(3);
+    // The first round (epoch 1 begins) is a milestone; the next three are not.
+    const roundEvents = rest.slice(0, -1);
+    for (const e of roundEvents) deliver(e);
+    expect(frames()).toBe(4);
+    await sleep(100);
+    expect(frames()).toBe(4);
+    clock += 5000;
+    await sleep(100);
+    expect(frames()).toBe(5);
+    expect(out.text.split('\n\n').at(-2)).toContain('step 4/20');
+    deliver(rest.at(-1)!);
+    expect(await watching).toBe('failed');
+    expect(frames()).toBe(6);
+    expect(out.text.trimEnd().split('\n').at(-1)).toBe('failed: all workers left');
+  });
+});
+
+describe('runWatch on a terminal', () => {
+  it('redraws the frame in place every refreshMs', async () => {
+    const script = fullRun().finish();
+    const { follow } = replay(script.events, 'async');
+    const out = new Sink();
+    expect(await runWatch({ follow, run: script.run, json: false, out, isTTY: true, refreshMs: 5, width: 100, color: false })).toBe('finished');
+    await settled();
+    const redraws = out.text.split(/\x1b\[\d+F\x1b\[J/);
+    expect(redraws.length).toBeGreaterThan(2);
+    // Each redraw moves up exactly the previous frame's lines.
+    const ups = [...out.text.matchAll(/\x1b\[(\d+)F/g)].map((m) => Number(m[1]));
+    redraws.slice(0, -1).forEach((frame, i) => expect(ups[i]).toBe(frame.trimEnd().split('\n').length));
+    const last = redraws.at(-1)!;
+    expect(last).toContain('best 55.00%');
+    expect(last.trimEnd().split('\n').at(-1)).toBe('finished');
+    for (const l of last.trimEnd().split('\n')) expect(l.length).toBeLessThan(100);
+  });
+});
+
+describe('runWatch stopping', () => {
+  it('resolves stopped on abort, and stops following', async () => {
+    const script = fullRun();
+    const { follow, state } = replay(script.events);
+    const controller = new AbortController();
+    const watching = runWatch({ follow, run: script.run, json: true, out: new Sink(), isTTY: false, signal: controller.signal });
+    await sleep(10);
+    controller.abort();
+    expect(await watching).toBe('stopped');
+    expect(state.stops).toBe(1);
+  });
+
+  it('with untilFinished false keeps following past run.finished', async () => {
+    const script = fullRun().finish();
+    const { follow } = replay(script.events);
+    const controller = new AbortController();
+    const out = new Sink();
+    const watching = runWatch({ follow, run: script.run, json: false, out, isTTY: false, untilFinished: false, signal: controller.signal });
+    let result: string | undefined;
+    void watching.then((r) => (result = r));
+    await sleep(20);
+    expect(result).toBeUndefined();
+    expect(out.text).toContain('finished');
+    controller.abort();
+    expect(await watching).toBe('stopped');
+  });
+
+  it('does not follow with an aborted signal; does not hang on a bus that never answers', async () => {
+    let calls = 0;
+    const never: FollowFn = () => {
+      calls++;
+      return new Promise(() => {});
+    };
+    expect(await runWatch({ follow: never, run: 'r', json: true, out: new Sink(), isTTY: false, signal: AbortSignal.abort() })).toBe('stopped');
+    expect(calls).toBe(0);
+    expect(await runWatch({ follow: never, run: 'r', json: false, out: new Sink(), isTTY: true, refreshMs: 5, signal: AbortSignal.timeout(30) })).toBe('stopped');
+  });
+
+  it('rejects when follow fails', async () => {
+    const broken: FollowFn = () => Promise.reject(new Error('no stream for run r'));
+    await expect(runWatch({ follow: broken, run: 'r', json: false, out: new Sink(), isTTY: false })).rejects.toThrow('no stream for run r');
+  });
+});
