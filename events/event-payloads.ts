@@ -80,6 +80,8 @@ export const eventPayloadSchemas = {
     epochEnd: z.boolean(),
     trainLoss: finite.nullable(),
     trainAccuracy: fraction.nullable(),
+    /** Samples trained in the epoch (epoch ends). */
+    trainSamples: count.nullable().optional(),
   }),
   /** The evaluator scored `version` on the whole test set. */
   eval: z.object({

@@ -196,8 +196,9 @@ export async function startDurableConsumer(o: DurableConsumerOptions): Promise<S
         const m = messages;
         unsubscribed = (async () => {
           m?.stop();
-          // The server must see the unsubscribe before our last ack lets it send the next event.
-          if (!o.nc.isClosed()) await o.nc.flush().catch(() => {});
+          // The server must see the unsubscribe before our last ack lets it send the next event
+          // (bounded: during an outage the flush would wait for the reconnect).
+          if (!o.nc.isClosed()) await Promise.race([o.nc.flush().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 2000))]);
         })();
       }
       await done;

@@ -72,7 +72,8 @@ export async function startFollower(o: FollowerOptions): Promise<Subscription> {
             log.error({ subject: msg.subject, seq: msg.info.streamSequence, err: (err as Error).message }, 'follow handler threw');
           }
         }
-        await consumer.delete().catch(() => {});
+        // Tidy, not needed (the server drops it after 5 min idle): not awaited, an outage must not hold up stop().
+        consumer.delete().catch(() => {});
       } catch (err) {
         if (stopping || o.nc.isClosed()) break;
         log.warn({ err: (err as Error).message, nextSeq }, 'follow ended with an error: restarting');

@@ -36,7 +36,7 @@ export const ERROR_TENSOR_KEY = 'fleet-tensor';
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
-/** The status a handler passes to its callback (or `call.destroy`) for `err`. */
+/** The status a handler passes to its callback (or emits as 'error' on a server stream) for `err`. */
 export function toServiceError(err: unknown): Partial<ServiceError> & { code: Status; details: string; metadata: Metadata } {
   const metadata = new Metadata();
   if (err instanceof Error) metadata.set(ERROR_CLASS_KEY, err.name);

@@ -84,6 +84,7 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
       version: snap.version, round: snap.round, epoch: epochEnd?.epoch ?? snap.epochTotals.epoch, globalStep: snap.globalStep, epochEnd: epochEnd !== null,
       trainLoss: epochEnd ? epochEnd.lossSum / Math.max(1, epochEnd.samples) : null,
       trainAccuracy: epochEnd ? epochEnd.correct / Math.max(1, epochEnd.samples) : null,
+      trainSamples: epochEnd ? epochEnd.samples : null,
     });
   };
 

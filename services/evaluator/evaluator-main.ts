@@ -19,7 +19,10 @@ export interface EvaluatorServiceOptions extends Omit<EvaluatorOptions, 'run'> {
 export async function runEvaluatorService(options: EvaluatorServiceOptions, rootLog: Logger): Promise<void> {
   routeGrpcLogs(rootLog);
   if (!options.io.natsUrl) throw new FleetError('the evaluator follows checkpoint events on NATS: give --nats URL (or NATS_URL)');
-  const bus = await openEventBus({ natsUrl: options.io.natsUrl, auth: options.io.natsAuth, name: 'evaluator', log: rootLog });
+  // A short ack wait (renewed while an evaluation runs): after a crash the
+  // restarted evaluator gets the interrupted checkpoint back within seconds,
+  // before the coordinator stops keeping that version.
+  const bus = await openEventBus({ natsUrl: options.io.natsUrl, auth: options.io.natsAuth, name: 'evaluator', log: rootLog, ackWaitMs: 5000 });
   const source = createParameterSource(options.coordinator, { callTimeoutMs: 10_000, transferTimeoutMs: 600_000 });
   let metricsServer: MetricsServer | null = null;
   const stop = new AbortController();

@@ -109,7 +109,7 @@ export async function runEvaluator(
     };
     // The same line a 1-worker run writes at an epoch end.
     const line = c.epochEnd ? {
-      epoch: c.epoch, version: c.version, step: c.globalStep, trainLoss: c.trainLoss, trainAccuracy: c.trainAccuracy,
+      epoch: c.epoch, version: c.version, step: c.globalStep, trainLoss: c.trainLoss, trainAccuracy: c.trainAccuracy, trainSamples: c.trainSamples ?? null,
       testLoss: evaluation.loss, testAccuracy: evaluation.accuracy, perClassAccuracy: evaluation.perClassAccuracy,
       time: new Date().toISOString(), confusion: evaluation.confusion,
     } : null;

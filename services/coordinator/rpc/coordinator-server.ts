@@ -151,7 +151,9 @@ export async function startCoordinatorServer(
       try {
         lease = controller.acquireParameters(call.request.version);
       } catch (err) {
-        call.destroy(Object.assign(new Error((err as Error).message), toServiceError(err)));
+        // 'error' (not destroy): grpc-js then ends the stream with this status;
+        // a destroyed stream never sends one and the client waits for its deadline.
+        call.emit('error', Object.assign(new Error((err as Error).message), toServiceError(err)));
         return;
       }
       if (lease.version !== controller.currentVersion) {
