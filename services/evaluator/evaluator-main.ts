@@ -35,7 +35,8 @@ export async function runEvaluatorService(options: EvaluatorServiceOptions, root
   try {
     const run = options.run ?? (await bus.latestRun());
     if (!run) throw new FleetError('no run on the bus yet: give --run ID, or start the coordinator first');
-    const log = rootLog.child({ run });
+    // The root logger names the run when it was given; one found on the bus is added here.
+    const log = options.run ? rootLog : rootLog.child({ run });
     const metrics = evaluatorMetrics({ run });
     if (options.io.metricsPort !== null) {
       metricsServer = await startMetricsServer(metrics.registry, { host: options.io.metricsHost, port: options.io.metricsPort });
