@@ -9,9 +9,9 @@ import { evaluatorCommand } from './evaluator-command.js';
 import { watchCommand } from './watch-command.js';
 import { InterruptedError } from '../training/train-run.js';
 
-/** Exit codes: 0 done, 1 the run failed, 2 bad usage or configuration, 130/143 interrupted. */
-export async function main(argv: string[]): Promise<number> {
-  const program = new Command('fleet')
+/** The `fleet` command and its subcommands (also read by tests: flags, variables). */
+export function fleetProgram(): Command {
+  return new Command('fleet')
     .description('Distributed data-parallel CIFAR-10 training on TensorFlow.js')
     .exitOverride()
     .showHelpAfterError('(run with --help for the flags)')
@@ -21,6 +21,11 @@ export async function main(argv: string[]): Promise<number> {
     .addCommand(evaluatorCommand())
     .addCommand(watchCommand())
     .addCommand(dataCommand());
+}
+
+/** Exit codes: 0 done, 1 the run failed, 2 bad usage or configuration, 130/143 interrupted. */
+export async function main(argv: string[]): Promise<number> {
+  const program = fleetProgram();
   for (const command of program.commands) command.exitOverride();
   try {
     await program.parseAsync(argv);
