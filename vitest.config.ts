@@ -7,6 +7,8 @@ export default defineConfig({
     // forked processes (each gets its own wasm instance), at most 2 at a time.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    // Makes the directory the chaos scenarios record into; prints their summary line at the end.
+    globalSetup: ['test/chaos/summary-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 60_000,
   },

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { createRootLogger } from '../runtime/logger.js';
 import { runCoordinatorService } from '../services/coordinator/coordinator-main.js';
 import { configForResume } from '../services/coordinator/coordinator-run.js';
+import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
 import { parseInteger, parseNumber } from './parse-flag.js';
 import { addServiceIoOptions, serviceIoFromFlags } from './service-options.js';
 import { addTrainingOptions, trainConfigFromFlags } from './train-command.js';
@@ -9,7 +10,7 @@ import { addTrainingOptions, trainConfigFromFlags } from './train-command.js';
 /** `fleet coordinator`: the training flags plus where to listen and how rounds are kept. */
 export function coordinatorCommand(): Command {
   const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
-  return addServiceIoOptions(addTrainingOptions(new Command('coordinator')))
+  return addGrpcSecurityOptions(addServiceIoOptions(addTrainingOptions(new Command('coordinator'))), 'server')
     .description('Coordinate a distributed run: waits for --workers workers, then runs rounds until the last epoch')
     .addOption(opt('--host <host>', 'address to listen on', 'FLEET_HOST').default('0.0.0.0'))
     .addOption(opt('--port <port>', 'port to listen on (0: any free port, logged)', 'FLEET_PORT').argParser(parseInteger).default(7070))
@@ -23,6 +24,8 @@ export function coordinatorCommand(): Command {
     .addOption(opt('--ledger', 'record how often each sample was applied, per epoch (applied-epoch-N.json)', 'FLEET_LEDGER').default(false))
     .action(async (flags: Record<string, unknown>) => {
       const resume = flags.resume === true || flags.resume === 'true';
+      // Checked first: a bad TLS file or token fails before the run directory is touched.
+      const security = await grpcSecurityFromFlags(flags, 'server');
       const fromFlags = trainConfigFromFlags(flags);
       const config = resume ? await configForResume(fromFlags) : fromFlags;
       const log = createRootLogger({ service: 'coordinator', run: config.runId });
@@ -35,7 +38,7 @@ export function coordinatorCommand(): Command {
         host: flags.host as string, port: flags.port as number, lingerMs: 3000, shutdownGraceMs: 5000,
         externalEvaluator: flags.externalEvaluator === true || flags.externalEvaluator === 'true',
         evaluatorWaitMs: (flags.evaluatorWait as number) * 1000, retainVersions: flags.keepVersions as number,
-        io: serviceIoFromFlags(flags),
+        io: serviceIoFromFlags(flags), security,
       }, log);
     });
 }

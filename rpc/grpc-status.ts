@@ -4,7 +4,7 @@ import { AggregateError } from '../services/coordinator/aggregator/weighted-sum.
 import {
   CoordinatorClosedError, NotAMemberError, StaleContributionError, UnknownWorkerError, VersionUnavailableError,
 } from '../services/coordinator/rounds/errors.js';
-import { InvalidTokenError, RoundClosedError, TensorStreamClosedError } from './rpc-errors.js';
+import { InvalidTokenError, RoundClosedError, StalledStreamError, TensorStreamClosedError } from './rpc-errors.js';
 
 // Moved to channel-options.ts; re-exported for the services that import them from here.
 export { CHANNEL_OPTIONS, FLOW_CONTROL_WINDOW_BYTES } from './channel-options.js';
@@ -22,6 +22,7 @@ export function toGrpcStatus(err: unknown): Status {
   if (err instanceof RoundClosedError) return Status.ABORTED;
   if (err instanceof InvalidTokenError) return Status.UNAUTHENTICATED;
   if (err instanceof TensorStreamClosedError) return Status.CANCELLED;
+  if (err instanceof StalledStreamError) return Status.DEADLINE_EXCEEDED;
   if (err instanceof CoordinatorClosedError) return Status.UNAVAILABLE;
   return Status.INTERNAL;
 }

@@ -6,6 +6,8 @@ export { FleetCoordinatorClient, FleetCoordinatorService, encodeTensorChunks } f
 export { routeGrpcLogs } from './grpc-logging.js';
 export { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from './grpc-server.js';
 export { ERROR_CLASS_KEY, ERROR_TENSOR_KEY, toGrpcStatus, toServiceError } from './grpc-status.js';
-export { InvalidTokenError, RoundClosedError, TensorStreamClosedError } from './rpc-errors.js';
+export { InvalidTokenError, RoundClosedError, StalledStreamError, TensorStreamClosedError } from './rpc-errors.js';
 export { receiveContribution, receiveTensorSet, sendContribution, sendTensorChunks, sendTensorSet } from './tensor-stream.js';
 export type { MessageWriter, ReceiveLimits, SendOptions } from './tensor-stream.js';
+export type { BindOptions, ServerSecurityOptions } from './grpc-server.js';
+export * from './security/index.js';

@@ -23,3 +23,14 @@ export class TensorStreamClosedError extends FleetError {
     super(`the stream closed after ${sentBytes} of ${totalBytes} bytes`, options);
   }
 }
+
+/**
+ * A request stream that delivered no message for `idleMs` (a peer hung or
+ * stopped mid-upload): refused with DEADLINE_EXCEEDED, so what it held
+ * (the coordinator's contribution slot) is freed for the others.
+ */
+export class StalledStreamError extends FleetError {
+  constructor(readonly idleMs: number, readonly messagesReceived: number) {
+    super(`the stream sent nothing for ${idleMs} ms (after ${messagesReceived} messages)`);
+  }
+}

@@ -1,7 +1,7 @@
 import { DEFAULT_CHUNK_BYTES, TensorSetAssembler, TensorStreamProtocolError, chunkTensorSet, type AssemblerOptions, type TensorSet } from '../exchange/index.js';
 import { FleetError } from '../runtime/errors.js';
 import type { ContributionChunk, ContributionHeader, TensorChunk } from './gen/fleet/v1/coordinator.js';
-import { TensorStreamClosedError } from './rpc-errors.js';
+import { StalledStreamError, TensorStreamClosedError } from './rpc-errors.js';
 
 type Listener = (...args: unknown[]) => void;
 
@@ -28,8 +28,13 @@ export interface SendOptions {
   signal?: AbortSignal;
 }
 
-/** Limits of a receiver: a maximum size is required, so a peer cannot make it allocate at will. */
-export type ReceiveLimits = AssemblerOptions & { maxTotalBytes: number };
+/**
+ * Limits of a receiver: a maximum size is required, so a peer cannot make it
+ * allocate at will. `idleMs` (receiveContribution): a stream that delivers no
+ * message this long is refused with StalledStreamError, so a hung sender
+ * cannot hold the receiver's resources until its own deadline.
+ */
+export type ReceiveLimits = AssemblerOptions & { maxTotalBytes: number; idleMs?: number };
 
 /** FetchParameters' server side: the manifest then data chunks, waiting for 'drain' whenever gRPC's buffer is full. */
 export async function sendTensorSet(call: MessageWriter<TensorChunk>, set: TensorSet, options: SendOptions = {}): Promise<void> {
@@ -112,7 +117,7 @@ export async function receiveTensorSet(stream: AsyncIterable<TensorChunk> & { ca
 export async function receiveContribution(stream: AsyncIterable<ContributionChunk>, limits: ReceiveLimits): Promise<{ header: ContributionHeader; set: TensorSet }> {
   const assembler = new TensorSetAssembler(limits);
   let header: ContributionHeader | null = null;
-  for await (const message of stream) {
+  for await (const message of limits.idleMs === undefined ? stream : idleLimited(stream, limits.idleMs)) {
     const part = message.part;
     if (part?.$case === 'header') {
       if (header) throw new TensorStreamProtocolError('a second header');
@@ -128,4 +133,33 @@ export async function receiveContribution(stream: AsyncIterable<ContributionChun
   }
   if (!header) throw new TensorStreamProtocolError('the stream ended without a header');
   return { header, set: assembler.finish() };
+}
+
+/**
+ * The messages of `stream`, refused with StalledStreamError when none comes
+ * for `idleMs`. The stalled read is left to settle when the call ends (the
+ * refusal's status ends it); the source is released without waiting, as a
+ * for-await over it would.
+ */
+async function* idleLimited<T>(stream: AsyncIterable<T>, idleMs: number): AsyncGenerator<T> {
+  const source = stream[Symbol.asyncIterator]();
+  let received = 0;
+  try {
+    for (;;) {
+      const next = source.next();
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<'idle'>((resolve) => { timer = setTimeout(() => resolve('idle'), idleMs); });
+      const result = await Promise.race([next, idle]).finally(() => clearTimeout(timer));
+      if (result === 'idle') {
+        next.catch(() => {});
+        throw new StalledStreamError(idleMs, received);
+      }
+      if (result.done) return;
+      received++;
+      yield result.value;
+    }
+  } finally {
+    // Not awaited: with a read pending, return() would wait for it.
+    void Promise.resolve(source.return?.()).catch(() => {});
+  }
 }

@@ -1,4 +1,4 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
 
@@ -8,6 +8,13 @@ export interface RunDir {
   bestDir: string;
   writeConfig(config: unknown): Promise<void>;
   appendMetrics(record: Record<string, unknown>): Promise<void>;
+  /**
+   * Keeps only the metrics lines of epochs before `epoch` (atomically): a run
+   * resumed from a checkpoint taken before an epoch's end writes that epoch's
+   * line again, and the line a crashed process wrote after its last checkpoint
+   * must not stay beside it. Torn lines go too.
+   */
+  keepMetricsBefore(epoch: number): Promise<void>;
   /** Any other JSON file of the run, written atomically. */
   writeJson(name: string, value: unknown): Promise<void>;
 }
@@ -21,6 +28,25 @@ export async function openRunDir(path: string): Promise<RunDir> {
     bestDir: join(path, 'best'),
     // One write call per line: a crash leaves at most a torn last line, never a torn middle.
     appendMetrics: (record) => appendFile(metricsPath, `${JSON.stringify(record)}\n`),
+    keepMetricsBefore: async (epoch) => {
+      let text: string;
+      try {
+        text = await readFile(metricsPath, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      const kept = text.split('\n').filter((line) => {
+        try {
+          const e = (JSON.parse(line) as { epoch?: unknown }).epoch;
+          return typeof e === 'number' && e < epoch;
+        } catch {
+          return false;
+        }
+      });
+      const next = kept.map((l) => `${l}\n`).join('');
+      if (next !== text) await writeFileAtomic(metricsPath, next);
+    },
     writeConfig: (config) => writeJson('config.json', config),
     writeJson,
   };

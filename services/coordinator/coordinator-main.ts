@@ -6,6 +6,7 @@ import type { Logger } from '../../runtime/logger.js';
 import { createCoordinator, type CoordinatorOptions } from './coordinator-run.js';
 import { startCoordinatorServer } from './rpc/coordinator-server.js';
 import { routeGrpcLogs } from '../../rpc/grpc-logging.js';
+import { describeGrpcSecurity, INSECURE, type GrpcSecurity } from '../../rpc/security/index.js';
 import { ExchangeCounter, RunReporter } from './telemetry/run-reporter.js';
 import { waitForEvaluation } from './telemetry/wait-for-evaluation.js';
 
@@ -19,6 +20,8 @@ export interface CoordinatorServiceOptions extends Omit<CoordinatorOptions, 'rep
   /** With an external evaluator: how long to wait at the end for its score of the last checkpoint. */
   evaluatorWaitMs: number;
   io: ServiceIo;
+  /** TLS / mutual TLS and the token for the gRPC server; default none. */
+  security?: GrpcSecurity;
 }
 
 /**
@@ -51,9 +54,13 @@ async function serve(options: CoordinatorServiceOptions, log: Logger, bus: Event
     host: options.host, port: options.port, heartbeatIntervalMs: options.heartbeatIntervalMs,
     // One contribution assembled at a time: memory stays flat in the number of workers.
     concurrentContributions: 1,
+    security: options.security ?? INSECURE,
   });
   // The launcher and tests read this line for the real port.
-  log.info({ host: options.host, port: server.port, workers: options.config.workers, runDir: coordinator.runDir }, 'listening');
+  log.info({ host: options.host, port: server.port, workers: options.config.workers, runDir: coordinator.runDir, security: describeGrpcSecurity(options.security ?? INSECURE, 'server') }, 'listening');
+  if (options.security?.token != null && options.security.tls === null) {
+    log.warn('the token travels in clear text without TLS: use --tls-cert/--tls-key outside a trusted network');
+  }
   const onSignal = (signal: string) => {
     log.warn({ signal }, 'stopping');
     coordinator.controller.close(`signal ${signal}`);

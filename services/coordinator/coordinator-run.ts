@@ -4,6 +4,7 @@ import { selectBackend } from '../../compute/index.js';
 import { planTraining, type TrainConfig } from '../../config/train-config.js';
 import { loadCifar10 } from '../../dataset/index.js';
 import { buildModel, saveModelFiles } from '../../model/index.js';
+import { FleetError } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/logger.js';
 import { openRunDir } from '../../runtime/run-dir.js';
 import { evaluate } from '../../training/evaluate.js';
@@ -64,7 +65,18 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     params = loaded.arrays.params!;
     momentum = loaded.arrays.momentum!;
     sampler = EpochSampler.fromState(s.sampler, { count: data.train.count }, ledger ? { ledger } : {});
-    resume = { version: s.version, globalStep: s.globalStep, round: s.round, optimizerSteps: s.optimizerSteps, epochTotals: s.epochTotals };
+    let epochTotals = s.epochTotals;
+    if (sampler.epochDone) {
+      // Written at an epoch end (its metrics line, best/ and ledger were written before it).
+      if (sampler.epoch >= config.epochs) throw new RunAlreadyFinishedError(checkpointPath, sampler.epoch);
+      sampler.nextEpoch();
+      epochTotals = { epoch: sampler.epoch, samples: 0, lossSum: 0, correct: 0 };
+    }
+    // The ledger counts what the checkpoint had applied of this epoch, so it still checks the whole epoch.
+    ledger?.record(sampler.epoch, sampler.appliedIndices());
+    // This epoch's end comes again: a line the crashed process wrote for it after the checkpoint goes.
+    if (!options.externalEvaluator) await runDir.keepMetricsBefore(sampler.epoch);
+    resume = { version: s.version, globalStep: s.globalStep, round: s.round, optimizerSteps: s.optimizerSteps, epochTotals };
     best = s.best;
     log.info({ version: s.version, round: s.round, epoch: sampler.epoch, file: checkpointPath }, 'resumed from checkpoint');
   } else {
@@ -148,6 +160,13 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     version: controller.currentVersion, resumed: options.resume,
   });
   return { controller, layout, runDir: runDir.path, close: () => { controller.close('shutdown'); model.dispose(); tf.disposeVariables(); } };
+}
+
+/** --resume of a run whose checkpoint is its last epoch's end: there is nothing left to train. */
+export class RunAlreadyFinishedError extends FleetError {
+  constructor(readonly file: string, readonly epoch: number) {
+    super(`nothing to resume: ${file} was written at the end of the run's last epoch (${epoch})`);
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import { evaluatorMetrics, startMetricsServer, type MetricsServer } from '../../
 import { FleetError } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/logger.js';
 import { routeGrpcLogs } from '../../rpc/grpc-logging.js';
+import { clientChannelFrom, explainTokenRefusal, INSECURE, type GrpcSecurity } from '../../rpc/security/index.js';
 import { createParameterSource } from './client/parameter-source.js';
 import { runEvaluator, type EvaluatorOptions } from './evaluator-run.js';
 
@@ -13,17 +14,21 @@ export interface EvaluatorServiceOptions extends Omit<EvaluatorOptions, 'run'> {
   /** null: the latest run on the bus. */
   run: string | null;
   io: ServiceIo;
+  /** TLS (a client certificate for mutual TLS) and the token for the coordinator's gRPC; default none. */
+  security?: GrpcSecurity;
 }
 
 /** `fleet evaluator`: score a run's checkpoints until it finishes (exit 0); SIGTERM stops after the evaluation in progress. */
 export async function runEvaluatorService(options: EvaluatorServiceOptions, rootLog: Logger): Promise<void> {
   routeGrpcLogs(rootLog);
   if (!options.io.natsUrl) throw new FleetError('the evaluator follows checkpoint events on NATS: give --nats URL (or NATS_URL)');
+  // Before the bus: a bad TLS file fails here with nothing to close.
+  const channel = await clientChannelFrom(options.security ?? INSECURE);
   // A short ack wait (renewed while an evaluation runs): after a crash the
   // restarted evaluator gets the interrupted checkpoint back within seconds,
   // before the coordinator stops keeping that version.
   const bus = await openEventBus({ natsUrl: options.io.natsUrl, auth: options.io.natsAuth, name: 'evaluator', log: rootLog, ackWaitMs: 5000 });
-  const source = createParameterSource(options.coordinator, { callTimeoutMs: 10_000, transferTimeoutMs: 600_000 });
+  const source = createParameterSource(options.coordinator, { callTimeoutMs: 10_000, transferTimeoutMs: 600_000, channel });
   let metricsServer: MetricsServer | null = null;
   const stop = new AbortController();
   const onSignal = (signal: string) => {
@@ -45,6 +50,8 @@ export async function runEvaluatorService(options: EvaluatorServiceOptions, root
     const events = bus.publisher(run, `evaluator:${randomBytes(3).toString('hex')}`);
     const outcome = await runEvaluator({ ...options, run }, { bus, events, source, metrics }, log, stop.signal);
     log.info({ outcome }, 'evaluator done');
+  } catch (err) {
+    throw explainTokenRefusal(err, options.coordinator);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

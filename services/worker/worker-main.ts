@@ -6,6 +6,7 @@ import { createCoordinatorClient } from './client/grpc-coordinator-client.js';
 import { runWorker, type RoundReport } from './worker-run.js';
 import { startMetricsServer, workerMetrics, type MetricsServer, type WorkerMetrics } from '../../metrics/index.js';
 import { routeGrpcLogs } from '../../rpc/grpc-logging.js';
+import { clientChannelFrom, describeGrpcSecurity, explainTokenRefusal, INSECURE, type GrpcSecurity } from '../../rpc/security/index.js';
 
 export interface WorkerServiceOptions {
   coordinator: string;
@@ -16,14 +17,18 @@ export interface WorkerServiceOptions {
   connectTimeoutMs: number;
   /** Prometheus endpoint (0: any free port); null: none. Served from the first round on (its labels name the run). */
   metrics: { port: number; host: string } | null;
+  /** TLS (a client certificate for mutual TLS) and the token sent on every call; default none. */
+  security?: GrpcSecurity;
 }
 
 /** `fleet worker`: train for a coordinator until the run is over; SIGTERM finishes the round, then leaves. */
 export async function runWorkerService(options: WorkerServiceOptions, log: Logger): Promise<void> {
   routeGrpcLogs(log);
   let layout: readonly WeightSlice[] = [];
+  const security = options.security ?? INSECURE;
+  log.info({ coordinator: options.coordinator, security: describeGrpcSecurity(security, 'client') }, 'connecting');
   const client = createCoordinatorClient(options.coordinator, () => layout, {
-    callTimeoutMs: 10_000, roundWaitTimeoutMs: 3_600_000, transferTimeoutMs: 600_000,
+    callTimeoutMs: 10_000, roundWaitTimeoutMs: 3_600_000, transferTimeoutMs: 600_000, channel: await clientChannelFrom(security),
   });
   const stop = new AbortController();
   const onSignal = (signal: string) => {
@@ -61,6 +66,8 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
       onLayout: (l) => { layout = l; },
       onRound,
     }, log, stop.signal);
+  } catch (err) {
+    throw explainTokenRefusal(err, options.coordinator);
   } finally {
     await (metricsServer as Promise<MetricsServer> | null)?.then((s) => s.close(), () => {});
     process.off('SIGINT', onSignal);

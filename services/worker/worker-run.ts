@@ -82,17 +82,27 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
   let registration = await retryUnavailable('register', options.reconnectTimeoutMs, rootLog, () =>
     client.register({ runId: options.runId, workerName: options.name, backend: options.backend ?? 'auto' }));
   const raw = JSON.parse(registration.configJson) as Record<string, unknown>;
-  const config: TrainConfig = parseTrainConfig({
-    ...raw,
-    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-    ...(options.backend ? { backend: options.backend } : {}),
-  });
   let log = rootLog.child({ run: registration.runId, worker: registration.workerId });
-  const backend = await selectBackend(config.backend, log);
-  const train = await loadCifar10Split({
-    dir: config.dataDir, split: 'train', allowPartial: config.allowPartial,
-    ...(config.limitTrain !== null ? { limit: config.limitTrain } : {}),
-  });
+  let config: TrainConfig;
+  let backend: Awaited<ReturnType<typeof selectBackend>>;
+  let train: Awaited<ReturnType<typeof loadCifar10Split>>;
+  try {
+    config = parseTrainConfig({
+      ...raw,
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      ...(options.backend ? { backend: options.backend } : {}),
+    });
+    backend = await selectBackend(config.backend, log);
+    train = await loadCifar10Split({
+      dir: config.dataDir, split: 'train', allowPartial: config.allowPartial,
+      ...(config.limitTrain !== null ? { limit: config.limitTrain } : {}),
+    });
+  } catch (err) {
+    // Registered but unable to train (bad data on this machine, a bad override): leave at once,
+    // so the coordinator does not wait a heartbeat timeout for a member that will never contribute.
+    await client.leave(registration.workerId, `failed: ${(err as Error).message}`.slice(0, 500)).catch(() => {});
+    throw err;
+  }
   const model = buildModel({ name: config.model, seed: config.seed });
   const worker = { model, params: trainableParameters(model), layout: weightLayout(model), batches: new TrainBatchMaker(train, config, 10) };
   options.onLayout?.(worker.layout);
@@ -132,7 +142,16 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
       let downloadMs = 0;
       if (haveVersion !== work.version) {
         const fetchStarted = performance.now();
-        const fetched = await retryUnavailable('fetch parameters', options.reconnectTimeoutMs, log, () => client.fetchParameters(workerId, work!.version));
+        let fetched: Awaited<ReturnType<CoordinatorClient['fetchParameters']>>;
+        try {
+          fetched = await retryUnavailable('fetch parameters', options.reconnectTimeoutMs, log, () => client.fetchParameters(workerId, work!.version));
+        } catch (err) {
+          // The round's version is gone: the master moved on while this worker was away (hung,
+          // stopped, cut off) and it was evicted. The next round sorts it out (NOT_FOUND: register again).
+          if ((err as { code?: number }).code !== Status.FAILED_PRECONDITION) throw err;
+          roundLog.warn({ err: (err as Error).message }, 'the round moved on before its parameters were fetched');
+          continue;
+        }
         writeWeights(model, worker.layout, fetched.values);
         haveVersion = fetched.version;
         downloadMs = performance.now() - fetchStarted;

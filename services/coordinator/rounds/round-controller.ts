@@ -190,6 +190,11 @@ export class RoundController {
     };
   }
 
+  /** A member silent this long is evicted (--heartbeat-timeout). */
+  get heartbeatTimeoutMs(): number {
+    return this.o.heartbeatTimeoutMs;
+  }
+
   get currentVersion(): number {
     return this.version;
   }

@@ -6,6 +6,7 @@ import type { Logger } from '../../../runtime/logger.js';
 import type { TrainConfig } from '../../../config/train-config.js';
 import { statusOf, toServiceError } from '../../../rpc/grpc-status.js';
 import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../../../rpc/grpc-server.js';
+import { INSECURE, type GrpcSecurity, type RefusedCall } from '../../../rpc/security/index.js';
 import {
   ContributionKind,
   type ContributeResponse, type ContributionChunk, type CoordinatorServer,
@@ -23,6 +24,16 @@ export interface ServerOptions {
   heartbeatIntervalMs: number;
   /** At most this many contributions are assembled at once: memory stays a few model sizes. */
   concurrentContributions: number;
+  /**
+   * A contribution stream that sends nothing this long is refused
+   * (DEADLINE_EXCEEDED) and frees its slot; default the controller's
+   * heartbeat timeout (such a member is evicted anyway).
+   */
+  contributionIdleMs?: number;
+  /** TLS / mutual TLS and the token every call must carry; default none (plaintext, open). */
+  security?: GrpcSecurity;
+  /** Each call refused for its token, after it was logged (for a counter: fleet_unauthenticated_calls_total). */
+  onUnauthenticated?: (call: RefusedCall) => void;
 }
 
 /** A counting semaphore: contributions beyond the limit wait (gRPC flow control holds the senders). */
@@ -78,6 +89,7 @@ export async function startCoordinatorServer(
   const exchange = context.exchange ?? new ExchangeCounter();
   const modelBytes = layout.reduce((n, s) => n + s.length * 4, 0);
   const slots = new Slots(options.concurrentContributions);
+  const contributionIdleMs = options.contributionIdleMs ?? controller.heartbeatTimeoutMs;
   // One receive buffer per slot, reused round after round: a fresh 45 MB
   // buffer per contribution costs page faults and garbage. Taken (and touched)
   // now, like the master copy, so the coordinator's memory is known at start.
@@ -126,8 +138,9 @@ export async function startCoordinatorServer(
         const buffer = receiveBuffers.pop() ?? new Float32Array(modelFloats);
         const release = () => { receiveBuffers.push(buffer); releaseSlot(); };
         try {
+          // Idle-limited: a hung sender (SIGSTOP mid-upload) would otherwise hold the slot, and every other contribution, until its own deadline.
           const { header, set } = await receiveContribution(call, {
-            maxTotalBytes: modelBytes, expected: entries, into: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength),
+            maxTotalBytes: modelBytes, expected: entries, into: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength), idleMs: contributionIdleMs,
           });
           const values = tensorSetValues(set);
           const kind = header.kind === ContributionKind.CONTRIBUTION_KIND_GRADIENTS ? 'gradients' : header.kind === ContributionKind.CONTRIBUTION_KIND_PARAMETERS ? 'parameters' : null;
@@ -139,7 +152,9 @@ export async function startCoordinatorServer(
           exchange.in += modelBytes;
           cb(null, { round: result.round, nextVersion: result.nextVersion });
         } catch (err) {
-          fail(cb as sendUnaryData<never>, err, 'contribution');
+          // The sender went away mid-upload (cancelled, killed): no one to answer, and not a fault of ours.
+          if (call.cancelled) log.info({ err: (err as Error).message }, 'contribution abandoned by its sender');
+          else fail(cb as sendUnaryData<never>, err, 'contribution');
         } finally {
           release();
         }
@@ -198,7 +213,15 @@ export async function startCoordinatorServer(
     },
   };
 
-  const server = createGrpcServer();
+  let unauthenticated = 0;
+  const server = createGrpcServer({}, {
+    security: options.security ?? INSECURE,
+    onUnauthenticated: (call) => {
+      unauthenticated++;
+      log.warn({ method: call.method, peer: call.peer, reason: call.reason, total: unauthenticated }, 'call refused: missing or wrong token');
+      options.onUnauthenticated?.(call);
+    },
+  });
   server.addService(FleetCoordinatorService, impl);
   // The standard grpc.health.v1 service: '' and 'fleet.v1.Coordinator' are SERVING
   // while the run goes on (Kubernetes' native gRPC probes ask it).
@@ -208,7 +231,10 @@ export async function startCoordinatorServer(
     () => health.setStatus('fleet.v1.Coordinator', 'NOT_SERVING'),
     () => { health.setStatus('', 'NOT_SERVING'); health.setStatus('fleet.v1.Coordinator', 'NOT_SERVING'); },
   );
-  const port = await bindGrpcServer(server, options.host, options.port);
+  const port = await bindGrpcServer(server, options.host, options.port, {
+    security: options.security ?? INSECURE,
+    onTlsRefused: (peer, err) => log.warn({ peer, err: err.message }, 'TLS handshake refused'),
+  });
   return {
     port,
     shutdown: (graceMs) => shutdownGrpcServer(server, graceMs),

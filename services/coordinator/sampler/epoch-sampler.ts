@@ -155,6 +155,22 @@ export class EpochSampler {
     return this.count - this.appliedCount;
   }
 
+  /**
+   * Indices of the current epoch applied at the last commit point, in
+   * permutation order: the first `cursor` of the permutation less the pool.
+   * A restored sampler knows them from its state alone (the ledger of a
+   * resumed coordinator starts from them).
+   */
+  appliedIndices(): number[] {
+    const pooled = new Set(this.pool);
+    const applied: number[] = [];
+    for (let pos = 0; pos < this.cursor; pos++) {
+      const index = this.order[pos]!;
+      if (!pooled.has(index)) applied.push(index);
+    }
+    return applied;
+  }
+
   /** Returned indices waiting to be served again. */
   get pooled(): number {
     return this.pool.length;

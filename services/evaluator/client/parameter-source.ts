@@ -1,9 +1,10 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { entriesOf } from '../../../exchange/tensor-wire.js';
 import { tensorSetValues } from '../../../exchange/index.js';
 import { CHANNEL_OPTIONS } from '../../../rpc/channel-options.js';
 import { FleetCoordinatorClient } from '../../../rpc/coordinator-service.js';
 import type { DescribeRunResponse } from '../../../rpc/gen/fleet/v1/coordinator.js';
+import { insecureChannel, type ClientChannel } from '../../../rpc/security/index.js';
 import { receiveTensorSet } from '../../../rpc/tensor-stream.js';
 import type { WeightSlice } from '../../../training/flat-weights.js';
 
@@ -15,8 +16,10 @@ export interface ParameterSource {
   close(): void;
 }
 
-export function createParameterSource(address: string, o: { callTimeoutMs: number; transferTimeoutMs: number }): ParameterSource {
-  const client = new FleetCoordinatorClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+/** `o.channel`: credentials and token (clientChannelFrom); default plaintext without a token. */
+export function createParameterSource(address: string, o: { callTimeoutMs: number; transferTimeoutMs: number; channel?: ClientChannel }): ParameterSource {
+  const channel = o.channel ?? insecureChannel();
+  const client = new FleetCoordinatorClient(address, channel.credentials, { ...CHANNEL_OPTIONS, ...channel.options });
   const deadline = (ms: number) => new Date(Date.now() + ms);
   return {
     describe() {

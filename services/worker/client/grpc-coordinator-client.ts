@@ -1,10 +1,11 @@
-import { credentials, type ServiceError } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
 import { entriesOf } from '../../../exchange/tensor-wire.js';
 import { tensorSetValues, wrapTensorSet } from '../../../exchange/index.js';
 import { receiveTensorSet, sendContribution } from '../../../rpc/tensor-stream.js';
 import { CHANNEL_OPTIONS } from '../../../rpc/grpc-status.js';
 import { ContributionKind } from '../../../rpc/gen/fleet/v1/coordinator.js';
 import { FleetCoordinatorClient } from '../../../rpc/coordinator-service.js';
+import { insecureChannel, type ClientChannel } from '../../../rpc/security/index.js';
 import type { WeightSlice } from '../../../training/flat-weights.js';
 import type { CoordinatorClient, WorkAssignment } from '../worker-run.js';
 
@@ -15,13 +16,16 @@ export interface ClientOptions {
   roundWaitTimeoutMs: number;
   /** Deadline of a tensor transfer. */
   transferTimeoutMs: number;
+  /** Credentials and token (clientChannelFrom); default plaintext without a token. */
+  channel?: ClientChannel;
 }
 
 const deadline = (ms: number) => new Date(Date.now() + ms);
 
 /** The worker's side of the coordinator protocol over @grpc/grpc-js; every call has a deadline. */
 export function createCoordinatorClient(address: string, layoutOf: () => readonly WeightSlice[], o: ClientOptions): CoordinatorClient & { close(): void } {
-  const client = new FleetCoordinatorClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+  const channel = o.channel ?? insecureChannel();
+  const client = new FleetCoordinatorClient(address, channel.credentials, { ...CHANNEL_OPTIONS, ...channel.options });
   // Parameters arrive into one buffer reused every round (the caller copies them
   // into the model before the next fetch): fresh pages for 45 MB cost more than the transfer.
   let receiveBuffer = new Uint8Array(0);

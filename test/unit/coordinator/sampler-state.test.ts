@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../runtime/seeded-random.js';
 import {
+  AppliedLedger,
   EpochSampler,
   SamplerStateError,
   planIndices,
@@ -74,6 +75,19 @@ describe('sampler state', () => {
     expect(play(options, 30).plans).toEqual(play(options, 30).plans);
     const other = play({ ...options, seed: 22 }, 30).plans;
     expect(other.map(planIndices)).not.toEqual(play(options, 30).plans.map(planIndices));
+  });
+
+  it('a restored sampler names the indices applied so far (what a resumed ledger starts from)', () => {
+    const ledger = new AppliedLedger(options.count);
+    const sampler = new EpochSampler(options, { ledger });
+    for (const step of schedule(7, 6)) sampler.commit(sampler.planRound(step.members), step.contributors);
+    expect(sampler.epoch).toBe(1);
+    expect(sampler.pooled).toBeGreaterThan(0);
+    const restored = EpochSampler.fromState(JSON.parse(JSON.stringify(sampler.state())));
+    const applied = restored.appliedIndices();
+    expect(applied.length).toBe(sampler.applied);
+    const counts = ledger.counts(1);
+    expect([...applied].sort((a, b) => a - b)).toEqual([...counts.keys()].filter((i) => counts[i] === 1));
   });
 
   it('starts at a given epoch', () => {

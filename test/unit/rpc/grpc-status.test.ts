@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   MissingTensorError, NonFiniteTensorError, OversizedTensorSetError, TensorChecksumError, TensorShapeError, TensorStreamProtocolError,
 } from '../../../exchange/index.js';
-import { ERROR_CLASS_KEY, ERROR_TENSOR_KEY, InvalidTokenError, RoundClosedError, TensorStreamClosedError, toGrpcStatus, toServiceError } from '../../../rpc/index.js';
+import { ERROR_CLASS_KEY, ERROR_TENSOR_KEY, InvalidTokenError, RoundClosedError, StalledStreamError, TensorStreamClosedError, toGrpcStatus, toServiceError } from '../../../rpc/index.js';
 import {
   CoordinatorClosedError, NotAMemberError, StaleContributionError, UnknownWorkerError, VersionUnavailableError,
 } from '../../../services/coordinator/rounds/errors.js';
@@ -23,6 +23,7 @@ describe('toGrpcStatus', () => {
     ['closed round', new RoundClosedError(7, 'w2'), Status.ABORTED],
     ['bad token', new InvalidTokenError('invalid', 'w2'), Status.UNAUTHENTICATED],
     ['peer gone', new TensorStreamClosedError(10, 20), Status.CANCELLED],
+    ['peer hung mid-upload', new StalledStreamError(2000, 3), Status.DEADLINE_EXCEEDED],
     ['shutting down', new CoordinatorClosedError('bye'), Status.UNAVAILABLE],
     ['a bug', new TypeError('x is undefined'), Status.INTERNAL],
     ['not an error', 'string', Status.INTERNAL],

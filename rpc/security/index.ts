@@ -1,0 +1,15 @@
+// gRPC transport security: TLS / mutual TLS from PEM files, and a shared
+// bearer token checked on every call (the health service exempt). One
+// GrpcSecurity, parsed from the flags in one place, configures both sides.
+export { AUTHORIZATION_KEY, UNAUTHENTICATED_DETAILS, bearerMatches, bearerValue } from './bearer-token.js';
+export { clientChannelFrom, insecureChannel, type ClientChannel } from './client-channel.js';
+export { clientTokenInterceptor } from './client-token-interceptor.js';
+export { TlsFileError } from './errors.js';
+export { TokenRefusedError, explainTokenRefusal } from './token-refused.js';
+export {
+  INSECURE, describeGrpcSecurity, parseGrpcSecurity,
+  type GrpcSecurity, type RawGrpcSecurity, type SecurityRole,
+} from './grpc-security.js';
+export { HEALTH_SERVICE_PREFIX, serverTokenInterceptor, type RefusedCall, type ServerTokenOptions } from './server-token-interceptor.js';
+export { channelCredentialsFrom, checkTlsPairing, serverCredentialsFrom } from './tls-credentials.js';
+export { TLS_FLAGS, readTlsFiles, type TlsFiles, type TlsPem } from './tls-files.js';
