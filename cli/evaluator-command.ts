@@ -3,7 +3,7 @@ import { BACKEND_CHOICES, type BackendChoice } from '../config/train-config.js';
 import { createRootLogger } from '../runtime/logger.js';
 import { runEvaluatorService } from '../services/evaluator/evaluator-main.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
-import { parseNumber } from './parse-flag.js';
+import { parsePositive } from './parse-flag.js';
 import { addServiceIoOptions, serviceIoFromFlags } from './service-options.js';
 
 /** `fleet evaluator`: scores every checkpoint of a run and keeps the best model. */
@@ -16,7 +16,7 @@ export function evaluatorCommand(): Command {
     .addOption(opt('--out <dir>', 'run directory for best/, metrics.jsonl and evaluator-state.json (default: the run\'s --out)', 'FLEET_OUT'))
     .addOption(opt('--data-dir <dir>', 'CIFAR-10 on this machine; only test_batch.bin is read (default: the run\'s --data-dir)', 'FLEET_DATA_DIR'))
     .addOption(opt('--backend <name>', 'compute backend on this machine (default: the run\'s)', 'FLEET_BACKEND').choices([...BACKEND_CHOICES]))
-    .addOption(opt('--connect-timeout <s>', 'how long an unreachable coordinator is waited for before a version is skipped', 'FLEET_CONNECT_TIMEOUT').argParser(parseNumber).default(300))
+    .addOption(opt('--connect-timeout <s>', 'how long an unreachable coordinator is waited for before a version is skipped', 'FLEET_CONNECT_TIMEOUT').argParser(parsePositive).default(300))
     .addOption(opt('--keep-running', 'keep following after the run finished (a resumed run goes on)', 'FLEET_KEEP_RUNNING').default(false))
     .action(async (flags: Record<string, unknown>) => {
       const security = await grpcSecurityFromFlags(flags, 'client');

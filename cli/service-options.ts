@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { parseInteger } from './parse-flag.js';
+import { parsePort } from './parse-flag.js';
 
 /** What every service takes for events and metrics, from flags or the environment. */
 export interface ServiceIo {
@@ -16,7 +16,7 @@ const opt = (flags: string, description: string, env: string) => new Option(flag
 /** --nats, the NATS credentials and --metrics-port, on any service command. */
 export function addServiceIoOptions(command: Command): Command {
   return addNatsOptions(command)
-    .addOption(opt('--metrics-port <port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (0: any free port, logged)', 'FLEET_METRICS_PORT').argParser(parseInteger))
+    .addOption(opt('--metrics-port <port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (0: any free port, logged)', 'FLEET_METRICS_PORT').argParser(parsePort))
     .addOption(opt('--metrics-host <host>', 'address of the metrics endpoint', 'FLEET_METRICS_HOST').default('0.0.0.0'));
 }
 

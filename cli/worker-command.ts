@@ -3,7 +3,7 @@ import { BACKEND_CHOICES, type BackendChoice } from '../config/train-config.js';
 import { createRootLogger } from '../runtime/logger.js';
 import { runWorkerService } from '../services/worker/worker-main.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
-import { parseInteger, parseNumber } from './parse-flag.js';
+import { parsePort, parsePositive } from './parse-flag.js';
 
 /** `fleet worker`: everything else comes from the coordinator's run config. */
 export function workerCommand(): Command {
@@ -15,8 +15,8 @@ export function workerCommand(): Command {
     .addOption(opt('--run-id <id>', 'refuse a coordinator running another run', 'FLEET_RUN_ID'))
     .addOption(opt('--data-dir <dir>', 'CIFAR-10 on this machine (default: the run\'s --data-dir)', 'FLEET_DATA_DIR'))
     .addOption(opt('--backend <name>', 'compute backend on this machine (default: the run\'s)', 'FLEET_BACKEND').choices([...BACKEND_CHOICES]))
-    .addOption(opt('--connect-timeout <s>', 'give up when the coordinator stays unreachable this long', 'FLEET_CONNECT_TIMEOUT').argParser(parseNumber).default(300))
-    .addOption(opt('--metrics-port <port>', 'serve Prometheus metrics at http://HOST:PORT/metrics from the first round on (0: any free port, logged)', 'FLEET_METRICS_PORT').argParser(parseInteger))
+    .addOption(opt('--connect-timeout <s>', 'give up when the coordinator stays unreachable this long', 'FLEET_CONNECT_TIMEOUT').argParser(parsePositive).default(300))
+    .addOption(opt('--metrics-port <port>', 'serve Prometheus metrics at http://HOST:PORT/metrics from the first round on (0: any free port, logged)', 'FLEET_METRICS_PORT').argParser(parsePort))
     .addOption(opt('--metrics-host <host>', 'address of the metrics endpoint', 'FLEET_METRICS_HOST').default('0.0.0.0'))
     .action(async (flags: { coordinator: string; name?: string; runId?: string; dataDir?: string; backend?: BackendChoice; connectTimeout: number; metricsPort?: number; metricsHost: string } & Record<string, unknown>) => {
       const security = await grpcSecurityFromFlags(flags, 'client');

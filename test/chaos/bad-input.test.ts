@@ -326,12 +326,8 @@ describe('chaos: bad input (real processes)', () => {
     }
   });
 
-  // KNOWN BUG, reported, not fixed here (cli/coordinator-command.ts and cli/worker-command.ts are
-  // being changed by the TLS/token work): the service flags are parsed as numbers but never
-  // range-checked, so these start a coordinator (a negative round timeout closes every round at
-  // once and evicts everyone; --port 70000 dies with a RangeError stack). When they are refused
-  // with exit 2 naming the flag, this test fails: make it an ordinary `it`.
-  it.fails('KNOWN BUG: fleet coordinator range-checks its own flags (--round-timeout, --heartbeat-timeout, --checkpoint-every, --keep-versions, --evaluator-wait, --port)', async () => {
+  // The coordinator's own flags are range-checked like the training flags.
+  it('fleet coordinator range-checks its own flags (--round-timeout, --heartbeat-timeout, --checkpoint-every, --keep-versions, --evaluator-wait, --port)', async () => {
     const cases = [['--round-timeout', '-5'], ['--heartbeat-timeout', '0'], ['--checkpoint-every', '-2'], ['--keep-versions', '-1'], ['--evaluator-wait', '-1'], ['--port', '70000']];
     const outcomes = await Promise.all(cases.map(async ([flag, value], i) => {
       const args = ['coordinator', '--host', '127.0.0.1', '--port', '0', ...cluster.coordinatorArgs(`svc-${i}`, { workers: 1 }), flag!, value!];

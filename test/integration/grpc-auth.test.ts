@@ -9,6 +9,7 @@ import { createParameterSource } from '../../services/evaluator/client/parameter
 import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { startCoordinator, startFleet, type FleetProcess } from '../helpers/fleet-processes.js';
 import { runFleet } from '../helpers/run-fleet.js';
+import { recordChaos } from '../helpers/chaos-ledger.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/test-certificates.js';
 
 /**
@@ -113,9 +114,13 @@ describe('gRPC authentication between real processes', () => {
 
     // Nothing changed: no member, no registration; the refusals are logged.
     await coordinator.waitFor(/"method":"\/fleet.v1.Coordinator\/DescribeRun"/, 5000);
-    expect(await membersOf(metricsUrl)).toBe(0);
+    const members = await membersOf(metricsUrl);
     const logged = coordinator.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; method?: string });
-    expect(logged.filter((l) => l.msg === 'worker registered')).toEqual([]);
+    const intrudersRegistered = logged.filter((l) => l.msg === 'worker registered').length;
+    // Two intruder processes and four in-process calls without the right credentials (counted for the chaos summary).
+    recordChaos({ scenario: 'unauthenticated clients', unauthenticatedTried: 6, unauthenticatedAccepted: intrudersRegistered + members });
+    expect(members).toBe(0);
+    expect(intrudersRegistered).toBe(0);
     expect(logged.filter((l) => l.msg === 'call refused: missing or wrong token').map((l) => l.method)).toEqual(['/fleet.v1.Coordinator/Register', '/fleet.v1.Coordinator/DescribeRun']);
     expect(logged.some((l) => l.msg === 'TLS handshake refused')).toBe(true);
 
