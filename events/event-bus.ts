@@ -1,3 +1,4 @@
+import { assertRunId } from './event-subjects.js';
 import { FleetError } from '../runtime/errors.js';
 import type { AnyFleetEvent } from './event-codec.js';
 import type { EventPayloads, EventType } from './event-payloads.js';
@@ -108,4 +109,16 @@ export class InvalidDurableNameError extends FleetError {
 
 export function assertDurableName(durableName: string): void {
   if (!DURABLE_NAME.test(durableName)) throw new InvalidDurableNameError(durableName);
+}
+
+/**
+ * consume()'s arguments, checked the same way by every bus, and the durable
+ * claimed in `active` (one consumer per name per process).
+ */
+export function claimDurable(active: Set<string>, run: string, types: readonly string[], durableName: string): void {
+  assertRunId(run);
+  assertDurableName(durableName);
+  if (types.length === 0) throw new FleetError(`consume ${durableName}: no event types given`);
+  if (active.has(durableName)) throw new DurableInUseError(durableName);
+  active.add(durableName);
 }

@@ -1,7 +1,6 @@
-import { FleetError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import {
-  assertDurableName, BusClosedError, DEFAULT_CLOSE_TIMEOUT_MS, DurableInUseError,
+  BusClosedError, claimDurable, DEFAULT_CLOSE_TIMEOUT_MS,
   type ConsumeHandler, type EventBus, type EventPublisher, type FollowHandler, type FollowOptions, type PublishOptions, type Subscription,
 } from './event-bus.js';
 import { decodeEvent } from './event-codec.js';
@@ -52,11 +51,7 @@ class MemoryBus implements EventBus {
 
   async consume(run: string, types: readonly EventType[], durableName: string, handler: ConsumeHandler): Promise<Subscription> {
     this.assertOpen(`consume ${durableName}`);
-    assertRunId(run);
-    assertDurableName(durableName);
-    if (types.length === 0) throw new FleetError(`consume ${durableName}: no event types given`);
-    if (this.activeDurables.has(durableName)) throw new DurableInUseError(durableName);
-    this.activeDurables.add(durableName);
+    claimDurable(this.activeDurables, run, types, durableName);
     const wanted = new Set<EventType>(types);
     const log = this.log.child({ run, durable: durableName });
     const stopped = new AbortController();

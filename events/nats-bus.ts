@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { FleetError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
-import { assertDurableName, BusClosedError, DEFAULT_CLOSE_TIMEOUT_MS, DurableInUseError, type ConsumeHandler, type EventBus, type EventPublisher, type FollowHandler, type FollowOptions, type Subscription } from './event-bus.js';
+import { BusClosedError, claimDurable, DEFAULT_CLOSE_TIMEOUT_MS, type ConsumeHandler, type EventBus, type EventPublisher, type FollowHandler, type FollowOptions, type Subscription } from './event-bus.js';
 import type { EventType } from './event-payloads.js';
 import { assertRunId } from './event-subjects.js';
 import { startDurableConsumer } from './nats-consume.js';
@@ -139,11 +139,7 @@ class NatsBus implements EventBus {
 
   async consume(run: string, types: readonly EventType[], durableName: string, handler: ConsumeHandler): Promise<Subscription> {
     this.assertOpen(`consume ${durableName}`);
-    assertRunId(run);
-    assertDurableName(durableName);
-    if (types.length === 0) throw new FleetError(`consume ${durableName}: no event types given`);
-    if (this.durables.has(durableName)) throw new DurableInUseError(durableName);
-    this.durables.add(durableName);
+    claimDurable(this.durables, run, types, durableName);
     try {
       const inner = await startDurableConsumer({
         nc: this.nc, js: this.js, jsm: this.jsm, run, types, durableName, handler, log: this.log,

@@ -42,7 +42,8 @@ export interface RunConfigView {
   resumed: boolean;
 }
 
-export interface WorkerSnapshot {
+/** What the view keeps of a worker. */
+interface WorkerState {
   worker: string;
   /** From worker.joined; the id when the worker was first seen in its progress. */
   name: string;
@@ -58,6 +59,9 @@ export interface WorkerSnapshot {
   imagesPerSecondEma: number | null;
   /** Publisher time of the worker's last event, epoch ms. */
   lastSeenMs: number | null;
+}
+
+export interface WorkerSnapshot extends WorkerState {
   /** nowMs - lastSeenMs, clamped at 0 (the two clocks may differ a little). */
   sinceSeenMs: number | null;
   /** Rounds of the last `statsWindowRounds` in which it arrived last. */
@@ -158,21 +162,6 @@ interface RoundEntry {
   samples: number;
   straggler: string | null;
   straggleMs: number;
-}
-
-interface WorkerState {
-  worker: string;
-  name: string;
-  status: 'active' | 'left';
-  leftReason: string | null;
-  round: number | null;
-  epoch: number | null;
-  epochSamples: number;
-  loss: number | null;
-  lossEma: number | null;
-  imagesPerSecond: number | null;
-  imagesPerSecondEma: number | null;
-  lastSeenMs: number | null;
 }
 
 export class RunView {
