@@ -2,9 +2,13 @@
  * One exchange round for a ResNet-18-sized model (11.2 M parameters, 44.7 MB)
  * with 1, 2, 4 and 8 workers on loopback, through the real coordinator server
  * and worker client: each worker downloads the parameters and uploads a
- * gradient set. Beside it, in the same run, a raw TCP transfer of the same
- * bytes. Also the coordinator's resident memory above its baseline.
- * FLEET_BENCH_WORKERS (1,2,4,8), FLEET_BENCH_ROUNDS (3), FLEET_BENCH_SLOTS (1: contributions
+ * gradient set. Beside it, in the same run, raw TCP moving the same bytes
+ * two ways: a round of the same shape (N processes, each receives the set and
+ * sends one back, copied into a buffer kept across rounds, no checks) and
+ * one stream carrying all the round's bytes one way. Also the coordinator's
+ * resident memory above its baseline, and the round once more with V8's
+ * default heap growth (runtime/heap-tuning.ts) for the side-by-side gain.
+ * FLEET_BENCH_WORKERS (1,2,4,8), FLEET_BENCH_ROUNDS (5), FLEET_BENCH_SLOTS (1: contributions
  * assembled at once, as the coordinator does).
  *
  * This file is both the bench (coordinator side, in this process) and, with
@@ -12,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { spawn } from 'node:child_process';
-import { createServer, connect, type AddressInfo } from 'node:net';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { parseTrainConfig, planTraining } from '../config/train-config.js';
@@ -22,6 +26,8 @@ import { startCoordinatorServer } from '../services/coordinator/rpc/coordinator-
 import { EpochSampler } from '../services/coordinator/sampler/index.js';
 import { createCoordinatorClient } from '../services/worker/client/grpc-coordinator-client.js';
 import { layoutLength, readWeights, weightLayout } from '../training/flat-weights.js';
+import { HEAP_GROWING_PERCENT } from '../runtime/heap-tuning.js';
+import { setFlagsFromString } from 'node:v8';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -31,15 +37,23 @@ function resnet18Layout() {
   return weightLayout(buildModel({ name: 'resnet18', seed: 1 }));
 }
 
-/** Worker side: `node exchange-round.js worker ADDRESS ROUNDS`. */
-async function workerMain(address: string, rounds: number): Promise<void> {
+/** V8's heap growth of fleet's processes (runtime/heap-tuning.ts), or V8's own dynamic factor (0). */
+type HeapGrowth = 'tuned' | 'default';
+function applyHeapGrowth(growth: HeapGrowth): void {
+  setFlagsFromString(`--heap-growing-percent=${growth === 'tuned' ? HEAP_GROWING_PERCENT : 0}`);
+}
+
+/** Worker side: `node exchange-round.js worker ADDRESS ROUNDS HEAP`. */
+async function workerMain(address: string, rounds: number, growth: HeapGrowth): Promise<void> {
+  applyHeapGrowth(growth);
   await tf.setBackend('cpu');
   const layout = resnet18Layout();
   const client = createCoordinatorClient(address, () => layout, {
     callTimeoutMs: 30_000, roundWaitTimeoutMs: 600_000, transferTimeoutMs: 600_000,
   });
   const reg = await client.register({ runId: '', workerName: `bench-${process.pid}`, backend: 'none' });
-  const grads = Float32Array.from({ length: layoutLength(layout) }, (_, i) => Math.sin(i) * 1e-3);
+  const grads = new Float32Array(layoutLength(layout));
+  for (let i = 0; i < grads.length; i++) grads[i] = ((i % 2001) - 1000) * 1e-6;
   let from = 0;
   for (let r = 0; r < rounds; r++) {
     const work = await client.nextRound(reg.workerId, from);
@@ -55,8 +69,8 @@ async function workerMain(address: string, rounds: number): Promise<void> {
   client.close();
 }
 
-/** Raw TCP: a child sends `bytes` to this process; resolves with MB/s. */
-async function rawTcp(bytes: number): Promise<number> {
+/** Raw TCP, one stream: a child sends `bytes` to this process; resolves with MB/s. */
+async function rawTcpStream(bytes: number): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -92,7 +106,71 @@ async function tcpSendMain(port: number, bytes: number): Promise<void> {
   await new Promise((resolve) => socket.once('close', resolve));
 }
 
-async function roundBench(workers: number, rounds: number): Promise<{ roundMs: number[]; bytesPerRound: number; rssAboveMb: number; paramMb: number }> {
+/**
+ * Calls `onFull` each time `size` bytes have arrived on `socket`, copied into
+ * `into` (kept across rounds, as fleet's receive buffers are).
+ */
+function receiveRepeatedly(socket: Socket, into: Buffer, onFull: () => void): void {
+  let got = 0;
+  socket.on('data', (d: Buffer) => {
+    let at = 0;
+    while (at < d.length) {
+      const n = Math.min(d.length - at, into.length - got);
+      d.copy(into, got, at, at + n);
+      got += n;
+      at += n;
+      if (got === into.length) { got = 0; onFull(); }
+    }
+  });
+}
+
+/**
+ * Raw TCP shaped like a round: N child processes connect; each round this
+ * process sends every child the set's bytes, and each child, once it has
+ * them all, sends as many back. Round time: from the sends to the last
+ * byte back. The first round is not counted, as in the gRPC bench.
+ */
+async function rawTcpRound(workers: number, bytes: number, rounds: number): Promise<number[]> {
+  const payload = Buffer.alloc(bytes, 7);
+  const into = Buffer.allocUnsafe(bytes).fill(0);
+  const sockets: Socket[] = [];
+  let back = 0;
+  let roundDone: () => void = () => {};
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    sockets.push(socket);
+    receiveRepeatedly(socket, into, () => { if (++back === workers) roundDone(); });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const children = Array.from({ length: workers }, () => spawn(process.execPath, [SELF, 'tcp-round-worker', String(port), String(bytes)], { stdio: 'inherit' }));
+  while (sockets.length < workers) await new Promise((resolve) => setTimeout(resolve, 10));
+  const times: number[] = [];
+  for (let r = 0; r <= rounds; r++) {
+    back = 0;
+    const done = new Promise<void>((resolve) => { roundDone = resolve; });
+    const t0 = performance.now();
+    for (const socket of sockets) socket.write(payload);
+    await done;
+    if (r > 0) times.push(performance.now() - t0);
+  }
+  for (const socket of sockets) socket.end();
+  await Promise.all(children.map((c) => new Promise((resolve) => c.on('close', resolve))));
+  server.close();
+  return times;
+}
+
+async function tcpRoundWorkerMain(port: number, bytes: number): Promise<void> {
+  const into = Buffer.allocUnsafe(bytes).fill(0);
+  const upload = Buffer.alloc(bytes, 3);
+  const socket = connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  receiveRepeatedly(socket, into, () => { socket.write(upload); });
+  await new Promise((resolve) => socket.once('close', resolve));
+}
+
+async function roundBench(workers: number, rounds: number, growth: HeapGrowth): Promise<{ roundMs: number[]; bytesPerRound: number; rssAboveMb: number; paramMb: number }> {
+  applyHeapGrowth(growth);
   await tf.setBackend('cpu');
   const model = buildModel({ name: 'resnet18', seed: 1 });
   const layout = weightLayout(model);
@@ -120,7 +198,7 @@ async function roundBench(workers: number, rounds: number): Promise<{ roundMs: n
   let peak = baseline;
   const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 20);
   // One extra round first: connections, JIT; it is not counted.
-  const children = Array.from({ length: workers }, () => spawn(process.execPath, [...process.execArgv, SELF, 'worker', `127.0.0.1:${server.port}`, String(rounds + 1)], { stdio: 'inherit' }));
+  const children = Array.from({ length: workers }, () => spawn(process.execPath, [...process.execArgv, SELF, 'worker', `127.0.0.1:${server.port}`, String(rounds + 1), growth], { stdio: 'inherit' }));
   await Promise.all(children.map((c) => new Promise((resolve) => c.on('close', resolve))));
   clearInterval(sampler);
   controller.close('bench over');
@@ -131,19 +209,32 @@ async function roundBench(workers: number, rounds: number): Promise<{ roundMs: n
 
 export async function run(): Promise<void> {
   const workerCounts = (process.env.FLEET_BENCH_WORKERS ?? '1,2,4,8').split(',').map(Number);
-  const rounds = Number(process.env.FLEET_BENCH_ROUNDS ?? 3);
+  const rounds = Number(process.env.FLEET_BENCH_ROUNDS ?? 5);
   console.log(`exchange-round: resnet18-sized tensor set, ${rounds} rounds after 1 warm-up, loopback; a round = every worker downloads the parameters and uploads gradients`);
-  console.log('workers\tround ms (mean +- std)\tGB/s\traw TCP GB/s\tratio\tcoordinator RSS above baseline (MB)\tx parameter bytes');
-  for (const workers of workerCounts) {
-    const r = await roundBench(workers, rounds);
+  console.log('raw TCP round: the same processes and bytes, copied into kept buffers, no gRPC and no checks; raw TCP stream: all the round\'s bytes in one stream one way');
+  console.log('workers\theap growth\tround ms (mean +- std)\tGB/s\traw TCP round GB/s\tratio\traw TCP stream GB/s\tratio\tcoordinator RSS above baseline (MB)\tx parameter bytes');
+  const runs: [number, HeapGrowth][] = workerCounts.map((w) => [w, 'tuned']);
+  // The heap tuning's gain, side by side: the largest round once more with V8's default.
+  const largest = Math.max(...workerCounts);
+  runs.push([largest, 'default']);
+  for (const [workers, growth] of runs) {
+    const r = await roundBench(workers, rounds, growth);
     const { mean, std } = meanStd(r.roundMs);
     const gbps = r.bytesPerRound / 1e9 / (mean / 1000);
-    const tcp = (await rawTcp(r.bytesPerRound)) / 1000;
-    console.log(`${workers}\t${mean.toFixed(0)} +- ${std.toFixed(0)}\t${gbps.toFixed(3)}\t${tcp.toFixed(3)}\t${(gbps / tcp).toFixed(2)}\t${r.rssAboveMb.toFixed(0)}\t${(r.rssAboveMb / r.paramMb).toFixed(2)}`);
+    // The baselines run in this process, with the tuned heap whatever the row.
+    applyHeapGrowth('tuned');
+    const tcpRound = r.bytesPerRound / 1e9 / (meanStd(await rawTcpRound(workers, r.bytesPerRound / (2 * workers), rounds)).mean / 1000);
+    const tcpStream = (await rawTcpStream(r.bytesPerRound)) / 1000;
+    console.log([
+      workers, growth === 'tuned' ? `${HEAP_GROWING_PERCENT}%` : 'V8 default', `${mean.toFixed(0)} +- ${std.toFixed(0)}`, gbps.toFixed(3),
+      tcpRound.toFixed(3), (gbps / tcpRound).toFixed(2), tcpStream.toFixed(3), (gbps / tcpStream).toFixed(2),
+      r.rssAboveMb.toFixed(0), (r.rssAboveMb / r.paramMb).toFixed(2),
+    ].join('\t'));
   }
 }
 
-const [mode, a, b] = process.argv.slice(2);
-if (mode === 'worker') await workerMain(a!, Number(b));
-else if (mode === 'tcp-send') await tcpSendMain(Number(a), Number(b));
+const [mode, a, b, c] = process.argv.slice(2);
+if (mode === 'worker') await workerMain(a!, Number(b), c === 'default' ? 'default' : 'tuned');
+else if (mode === 'tcp-send') { applyHeapGrowth('tuned'); await tcpSendMain(Number(a), Number(b)); }
+else if (mode === 'tcp-round-worker') { applyHeapGrowth('tuned'); await tcpRoundWorkerMain(Number(a), Number(b)); }
 else if (isMain(import.meta.url)) await run();

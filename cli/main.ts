@@ -8,6 +8,7 @@ import { workerCommand } from './worker-command.js';
 import { evaluatorCommand } from './evaluator-command.js';
 import { watchCommand } from './watch-command.js';
 import { InterruptedError } from '../training/train-run.js';
+import { tuneHeapForTransfers } from '../runtime/heap-tuning.js';
 
 /** The `fleet` command and its subcommands (also read by tests: flags, variables). */
 export function fleetProgram(): Command {
@@ -25,6 +26,7 @@ export function fleetProgram(): Command {
 
 /** Exit codes: 0 done, 1 the run failed, 2 bad usage or configuration, 130/143 interrupted. */
 export async function main(argv: string[]): Promise<number> {
+  tuneHeapForTransfers();
   const program = fleetProgram();
   for (const command of program.commands) command.exitOverride();
   try {
