@@ -12,7 +12,8 @@
  *
  * The server side runs in this process; the client side in a child process
  * (`node exchange-transport.js client PORTS...`), so sender and receiver have
- * their own event loops as in a real cluster.
+ * their own event loops as in a real cluster. Both tune their heap as fleet's
+ * processes do (runtime/heap-tuning.ts).
  */
 import { credentials, Metadata, type ServerReadableStream, type ServerWritableStream, type sendUnaryData, type ServiceDefinition } from '@grpc/grpc-js';
 import { execSync, spawn } from 'node:child_process';
@@ -28,6 +29,7 @@ import {
   CHANNEL_OPTIONS, FleetCoordinatorClient, FleetCoordinatorService, bindGrpcServer, createGrpcServer, receiveContribution,
   receiveTensorSet, sendContribution, sendTensorSet, shutdownGrpcServer, toServiceError,
 } from '../rpc/index.js';
+import { tuneHeapForTransfers } from '../runtime/heap-tuning.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -187,6 +189,7 @@ async function clientMain(fleetPort: number, generatedPort: number, tcpPort: num
 // ---- the bench ----------------------------------------------------------------
 
 export async function run(): Promise<void> {
+  tuneHeapForTransfers();
   const runs = Number(process.env.FLEET_BENCH_RUNS ?? 5);
   const params = resnet18Set(1);
   const total = params.buffer.byteLength;
@@ -222,5 +225,7 @@ export async function run(): Promise<void> {
 }
 
 const [mode, ...args] = process.argv.slice(2);
-if (mode === 'client') await clientMain(Number(args[0]), Number(args[1]), Number(args[2]), Number(args[3]));
-else if (isMain(import.meta.url)) await run();
+if (mode === 'client') {
+  tuneHeapForTransfers();
+  await clientMain(Number(args[0]), Number(args[1]), Number(args[2]), Number(args[3]));
+} else if (isMain(import.meta.url)) await run();
