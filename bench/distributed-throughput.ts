@@ -2,7 +2,7 @@
  * 2-worker training throughput against two independent single-process
  * trainings running at the same time, side by side in one run, on the real
  * data: the cnn at batch 64 per worker on the WASM backend.
- * FLEET_BENCH_STEPS (8) steps per worker, FLEET_BENCH_DATA (../shared/cifar10).
+ * FLEET_BENCH_STEPS (16) steps per worker, FLEET_BENCH_DATA (../shared/cifar10).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -34,7 +34,7 @@ function rateFromLog(stdout: string, msg: string, samplesOf: (line: Record<strin
 }
 
 export async function run(): Promise<void> {
-  const steps = Number(process.env.FLEET_BENCH_STEPS ?? 8);
+  const steps = Number(process.env.FLEET_BENCH_STEPS ?? 16);
   const data = process.env.FLEET_BENCH_DATA ?? fileURLToPath(new URL('../../../shared/cifar10', import.meta.url));
   const batch = 64;
   const dir = await mkdtemp(join(tmpdir(), 'fleet-bench-dist-'));

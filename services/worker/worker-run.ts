@@ -183,11 +183,15 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
       }
       haveVersion = -1; // the master moves on with this round
       rounds++;
+      const uploadMs = performance.now() - uploadStarted;
       options.onRound?.({
         run: registration.runId, samples: result.sampleCount, loss: result.lossSum / result.sampleCount, trainMs,
-        downloadMs, uploadMs: performance.now() - uploadStarted, bytes: out.byteLength,
+        downloadMs, uploadMs, bytes: out.byteLength,
       });
-      roundLog.info({ samples: result.sampleCount, loss: result.lossSum / result.sampleCount, imagesPerSecond: (result.sampleCount * 1000) / trainMs }, 'round contributed');
+      roundLog.info({
+        samples: result.sampleCount, loss: result.lossSum / result.sampleCount, imagesPerSecond: (result.sampleCount * 1000) / trainMs,
+        trainMs: Math.round(trainMs), downloadMs: Math.round(downloadMs), uploadMs: Math.round(uploadMs),
+      }, 'round contributed');
       // Yield so heartbeats and signals get their turn between rounds of synchronous compute.
       await new Promise((resolve) => setImmediate(resolve));
     }
