@@ -9,7 +9,7 @@ import { setFlagsFromString } from 'node:v8';
  * coordinator's is ~27 MB) leaves about 10 MB of room, so promoted buffers
  * started a major GC every ~40 ms: 110 per 8-worker round of a ResNet-18-sized
  * model, a third of the coordinator's CPU and about as much in each worker.
- * With 2x, 8-worker rounds take 0.6 of the time (bench/exchange-round.ts,
+ * With 2x, 8-worker rounds take 0.54-0.75 of the time (bench/exchange-round.ts,
  * side by side). 3x was faster still (0.45) but let the coordinator's
  * resident memory pass 3x the parameter bytes above its baseline. Heaps stay small either
  * way: tensors live in typed arrays and WASM memory, outside the V8 heap.
