@@ -10,7 +10,7 @@ import { readCheckpoint } from '../../services/coordinator/checkpoint/checkpoint
 import { CHECKPOINT_FILE } from '../../services/coordinator/coordinator-run.js';
 import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { startCoordinator, startFleet, type FleetProcess } from '../helpers/fleet-processes.js';
-import { runFleet } from '../helpers/run-fleet.js';
+import { logLines, runFleet } from '../helpers/run-fleet.js';
 
 let root: string;
 let dataDir: string;
@@ -61,6 +61,23 @@ describe('distributed training over gRPC (real processes)', () => {
     expect(meta.accuracy).toBeGreaterThan(0.5);
     const model = await loadModelFiles(join(out, 'best'));
     expect(model.outputs[0]!.shape).toEqual([null, 10]);
+
+    // A cluster is watched in its logs: every round's lines name the run, round and epoch, and a
+    // worker's its id and where its time went.
+    const lines = logLines(result.stdout);
+    const closed = lines.filter((l) => l.msg === 'round closed');
+    const contributed = lines.filter((l) => l.msg === 'round contributed');
+    expect(closed.length).toBeGreaterThan(0);
+    expect(contributed.length).toBe(2 * closed.length);
+    const runId = closed[0]!.run;
+    expect(typeof runId).toBe('string');
+    for (const l of [...closed, ...contributed]) {
+      expect(l).toMatchObject({ run: runId, round: expect.any(Number), epoch: expect.any(Number) });
+    }
+    for (const l of contributed) {
+      expect(l).toMatchObject({ service: 'worker', worker: expect.any(String), trainMs: expect.any(Number), downloadMs: expect.any(Number), uploadMs: expect.any(Number) });
+    }
+    expect(new Set(contributed.map((l) => l.worker)).size).toBe(2);
   });
 
   it('2 workers at batch 32 end 5 steps with the parameters of 1 worker at batch 64', async () => {
