@@ -26,8 +26,7 @@ import { startCoordinatorServer } from '../services/coordinator/rpc/coordinator-
 import { EpochSampler } from '../services/coordinator/sampler/index.js';
 import { createCoordinatorClient } from '../services/worker/client/grpc-coordinator-client.js';
 import { layoutLength, readWeights, weightLayout } from '../training/flat-weights.js';
-import { HEAP_GROWING_PERCENT } from '../runtime/heap-tuning.js';
-import { setFlagsFromString } from 'node:v8';
+import { HEAP_GROWING_PERCENT, setHeapGrowingPercent, tuneHeapForTransfers } from '../runtime/heap-tuning.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -37,10 +36,10 @@ function resnet18Layout() {
   return weightLayout(buildModel({ name: 'resnet18', seed: 1 }));
 }
 
-/** V8's heap growth of fleet's processes (runtime/heap-tuning.ts), or V8's own dynamic factor (0). */
+/** V8's heap growth of fleet's processes (runtime/heap-tuning.ts), or V8's own dynamic factor. */
 type HeapGrowth = 'tuned' | 'default';
 function applyHeapGrowth(growth: HeapGrowth): void {
-  setFlagsFromString(`--heap-growing-percent=${growth === 'tuned' ? HEAP_GROWING_PERCENT : 0}`);
+  setHeapGrowingPercent(growth === 'tuned' ? HEAP_GROWING_PERCENT : 0);
 }
 
 /** Worker side: `node exchange-round.js worker ADDRESS ROUNDS HEAP`. */
@@ -132,7 +131,7 @@ function receiveRepeatedly(socket: Socket, into: Buffer, onFull: () => void): vo
  */
 async function rawTcpRound(workers: number, bytes: number, rounds: number): Promise<number[]> {
   const payload = Buffer.alloc(bytes, 7);
-  const into = Buffer.allocUnsafe(bytes).fill(0);
+  const into = Buffer.alloc(bytes);
   const sockets: Socket[] = [];
   let back = 0;
   let roundDone: () => void = () => {};
@@ -161,7 +160,7 @@ async function rawTcpRound(workers: number, bytes: number, rounds: number): Prom
 }
 
 async function tcpRoundWorkerMain(port: number, bytes: number): Promise<void> {
-  const into = Buffer.allocUnsafe(bytes).fill(0);
+  const into = Buffer.alloc(bytes);
   const upload = Buffer.alloc(bytes, 3);
   const socket = connect(port, '127.0.0.1');
   socket.setNoDelay(true);
@@ -235,6 +234,6 @@ export async function run(): Promise<void> {
 
 const [mode, a, b, c] = process.argv.slice(2);
 if (mode === 'worker') await workerMain(a!, Number(b), c === 'default' ? 'default' : 'tuned');
-else if (mode === 'tcp-send') { applyHeapGrowth('tuned'); await tcpSendMain(Number(a), Number(b)); }
-else if (mode === 'tcp-round-worker') { applyHeapGrowth('tuned'); await tcpRoundWorkerMain(Number(a), Number(b)); }
+else if (mode === 'tcp-send') { tuneHeapForTransfers(); await tcpSendMain(Number(a), Number(b)); }
+else if (mode === 'tcp-round-worker') { tuneHeapForTransfers(); await tcpRoundWorkerMain(Number(a), Number(b)); }
 else if (isMain(import.meta.url)) await run();
