@@ -1,7 +1,9 @@
 /**
  * 2-worker training throughput against two independent single-process
  * trainings running at the same time, side by side in one run, on the real
- * data: the cnn at batch 64 per worker on the WASM backend.
+ * data: the cnn at batch 64 per worker on the WASM backend. The 2-worker run
+ * twice: equal shards (the default), and --balance speed (shards in
+ * proportion to each worker's measured speed, services/coordinator/balance).
  * FLEET_BENCH_STEPS (16) steps per worker, FLEET_BENCH_DATA (../shared/cifar10).
  */
 import { spawn } from 'node:child_process';
@@ -49,14 +51,18 @@ export async function run(): Promise<void> {
     });
     const together = singleRates[0]! + singleRates[1]!;
 
-    const dist = await fleet(['train', '--workers', '2', ...common, '--limit-train', String(2 * batch * steps), '--out', join(dir, 'dist')]);
-    if (dist.code !== 0) throw new Error('2-worker training failed');
-    const distRate = rateFromLog(dist.stdout, 'round closed', () => 2 * batch);
+    const distributed = async (balance: 'equal' | 'speed'): Promise<number> => {
+      const dist = await fleet(['train', '--workers', '2', ...common, '--balance', balance, '--limit-train', String(2 * batch * steps), '--out', join(dir, `dist-${balance}`)]);
+      if (dist.code !== 0) throw new Error(`2-worker training (--balance ${balance}) failed`);
+      return rateFromLog(dist.stdout, 'round closed', () => 2 * batch);
+    };
+    const equalRate = await distributed('equal');
+    const speedRate = await distributed('speed');
 
     console.log(`distributed-throughput: cnn, batch ${batch} per worker, ${steps} steps a worker, wasm, ${new Date().toISOString()}`);
     console.log(`two independent processes: ${singleRates.map((r) => r.toFixed(2)).join(' + ')} = ${together.toFixed(2)} images/s (first step excluded)`);
-    console.log(`2 workers + coordinator over gRPC: ${distRate.toFixed(2)} images/s (first round excluded)`);
-    console.log(`ratio: ${(distRate / together).toFixed(3)} (goal >= 0.9)`);
+    console.log(`2 workers + coordinator over gRPC, --balance equal: ${equalRate.toFixed(2)} images/s (first round excluded), ratio ${(equalRate / together).toFixed(3)}`);
+    console.log(`2 workers + coordinator over gRPC, --balance speed: ${speedRate.toFixed(2)} images/s (first round excluded), ratio ${(speedRate / together).toFixed(3)} (goal >= 0.9)`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { join } from 'node:path';
 import {
-  AUGMENT_CHOICES, BACKEND_CHOICES, LR_SCALING_CHOICES, MODEL_CHOICES, PROGRESS_CHOICES, TEST_MODEL_CHOICES,
+  AUGMENT_CHOICES, BACKEND_CHOICES, BALANCE_CHOICES, LR_SCALING_CHOICES, MODEL_CHOICES, PROGRESS_CHOICES, TEST_MODEL_CHOICES,
   parseTrainConfig, type TrainConfig,
 } from '../config/train-config.js';
 import { createRootLogger } from '../runtime/logger.js';
@@ -91,7 +91,8 @@ export function addTrainingOptions(command: Command): Command {
     .addOption(opt('--eval-batch-size <n>', 'images per evaluation batch', 'FLEET_EVAL_BATCH_SIZE').argParser(parseInteger).default(500))
     .addOption(opt('--progress <mode>', 'bar on a terminal, log lines otherwise', 'FLEET_PROGRESS').choices([...PROGRESS_CHOICES]).default('auto'))
     .addOption(opt('--sync-every <k>', '1: average gradients every step; K: K local steps, then average parameters', 'FLEET_SYNC_EVERY').argParser(parseInteger).default(1))
-    .addOption(opt('--lr-scaling <rule>', 'none, or linear: lr x workers for the larger global batch', 'FLEET_LR_SCALING').choices([...LR_SCALING_CHOICES]).default('none'));
+    .addOption(opt('--lr-scaling <rule>', 'none, or linear: lr x workers for the larger global batch', 'FLEET_LR_SCALING').choices([...LR_SCALING_CHOICES]).default('none'))
+    .addOption(opt('--balance <rule>', "equal: every worker's batch is --batch-size; speed: the global batch split by each worker's measured speed", 'FLEET_BALANCE').choices([...BALANCE_CHOICES]).default('equal'));
 }
 
 export function trainConfigFromFlags(flags: Record<string, unknown>): TrainConfig {
@@ -124,6 +125,7 @@ export function trainConfigFromFlags(flags: Record<string, unknown>): TrainConfi
     progress: flags.progress,
     syncEvery: flags.syncEvery,
     lrScaling: flags.lrScaling,
+    balance: flags.balance,
   });
 }
 

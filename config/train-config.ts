@@ -8,6 +8,8 @@ export const AUGMENT_CHOICES = ['none', 'basic', 'full'] as const;
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export const PROGRESS_CHOICES = ['auto', 'bar', 'log'] as const;
 export const LR_SCALING_CHOICES = ['none', 'linear'] as const;
+/** equal: DistributedSampler shards; speed: shards in proportion to each worker's measured speed. */
+export const BALANCE_CHOICES = ['equal', 'speed'] as const;
 
 export type ModelName = (typeof MODEL_CHOICES)[number] | (typeof TEST_MODEL_CHOICES)[number];
 export type AugmentPreset = (typeof AUGMENT_CHOICES)[number];
@@ -46,6 +48,8 @@ export const trainConfigSchema = z.object({
   progress: z.enum(PROGRESS_CHOICES),
   syncEvery: z.number().int().min(1).max(10_000),
   lrScaling: z.enum(LR_SCALING_CHOICES),
+  // Defaulted: a checkpoint's config.json from before the flag still resumes.
+  balance: z.enum(BALANCE_CHOICES).default('equal'),
 }).refine((c) => c.minLr <= c.lr, { message: 'must not exceed --lr', path: ['minLr'] });
 
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
@@ -58,7 +62,7 @@ export const FLAG_OF: Record<keyof TrainConfig, string> = {
   labelSmoothing: '--label-smoothing', dataDir: '--data-dir', download: '--download',
   allowPartial: '--allow-partial', limitTrain: '--limit-train', limitTest: '--limit-test', seed: '--seed',
   backend: '--backend', outDir: '--out', evalBatchSize: '--eval-batch-size', progress: '--progress',
-  syncEvery: '--sync-every', lrScaling: '--lr-scaling',
+  syncEvery: '--sync-every', lrScaling: '--lr-scaling', balance: '--balance',
 };
 
 export class ConfigError extends FleetError {

@@ -17,18 +17,22 @@ export interface TrainBatch {
  * here but the tensors the backend copies the batch into.
  */
 export class TrainBatchMaker {
-  private readonly augmented: AugmentedBatch;
-  private targets: Float32Array;
-  private perm: Int32Array;
+  // Set by allocate(), from the constructor on.
+  private augmented!: AugmentedBatch;
+  private targets!: Float32Array;
+  private perm!: Int32Array;
 
   constructor(
     private readonly split: { images: Uint8Array; labels: Uint8Array },
     private readonly config: Pick<TrainConfig, 'augment' | 'mixupAlpha' | 'cutmixAlpha' | 'labelSmoothing' | 'seed' | 'batchSize'>,
     private readonly numClasses: number,
   ) {
-    const b = config.batchSize;
+    this.allocate(config.batchSize);
+  }
+
+  private allocate(b: number): void {
     this.augmented = { x: new Float32Array(b * IMAGE_LEN), labels: new Int32Array(b) };
-    this.targets = new Float32Array(b * numClasses);
+    this.targets = new Float32Array(b * this.numClasses);
     this.perm = new Int32Array(b);
   }
 
@@ -36,6 +40,8 @@ export class TrainBatchMaker {
   make(indices: ArrayLike<number>, epoch: number, batchKey: number): TrainBatch {
     const { config, numClasses } = this;
     const n = indices.length;
+    // A balanced round (--balance speed) may hand this worker more than --batch-size.
+    if (n > this.perm.length) this.allocate(n);
     const { x, labels } = augmentBatch({
       images: this.split.images, labels: this.split.labels, indices, epoch, seed: config.seed, preset: config.augment, out: this.augmented,
     });

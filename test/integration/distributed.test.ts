@@ -99,6 +99,39 @@ describe('distributed training over gRPC (real processes)', () => {
     expect(maxDiff / maxRef).toBeLessThan(1e-5);
   });
 
+  it('--balance speed: a worker held back by SIGSTOP gets smaller shards, and every index is still applied exactly once', async () => {
+    const out = join(root, 'balance');
+    const coordinator = track(await startCoordinator([
+      ...training(['--out', out]), '--epochs', '2', '--workers', '2', '--batch-size', '32', '--balance', 'speed', '--ledger',
+    ]));
+    const ws = [0, 1].map((i) => track(startFleet(['worker', '--coordinator', `127.0.0.1:${coordinator.port}`, '--name', `balance-${i}`])));
+    // Worker 1 runs a third of the time, like a process on a contended core.
+    const slow = ws[1]!.child;
+    let stopped = false;
+    const throttle = setInterval(() => {
+      if (slow.exitCode !== null) return;
+      stopped = !stopped;
+      slow.kill(stopped ? 'SIGSTOP' : 'SIGCONT');
+    }, 10);
+    let exits;
+    try {
+      exits = await Promise.all([coordinator.exited, ws[0]!.exited, ws[1]!.exited]);
+    } finally {
+      clearInterval(throttle);
+      if (slow.exitCode === null) slow.kill('SIGCONT');
+    }
+    expect(exits.map((e) => e.code), coordinator.lines.slice(-5).join('\n')).toEqual([0, 0, 0]);
+    const shards = (w: FleetProcess) => logLines(w.lines.join('\n')).filter((l) => l.msg === 'round contributed' && (l.round as number) > 0).map((l) => l.samples as number);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const [fast, held] = [shards(ws[0]!), shards(ws[1]!)];
+    expect(mean(held), `held back: ${held.join(' ')}; free: ${fast.join(' ')}`).toBeLessThan(0.8 * mean(fast));
+    expect(Math.max(...fast)).toBeGreaterThan(32); // above --batch-size: the global batch stays 64
+    for (const epoch of [1, 2]) {
+      const report = JSON.parse(await readFile(join(out, `applied-epoch-${epoch}.json`), 'utf8'));
+      expect(report).toMatchObject({ epoch, ok: true, missingCount: 0, repeatedCount: 0 });
+    }
+  });
+
   it('3 workers, one killed with kill -9 mid-epoch: every training index is applied exactly once per epoch', async () => {
     const out = join(root, 'kill');
     const coordinator = track(await startCoordinator([

@@ -5,6 +5,7 @@ import type { Logger } from '../../../runtime/logger.js';
 import type { WeightSlice } from '../../../training/flat-weights.js';
 import { learningRateAt } from '../../../training/lr-schedule.js';
 import { WeightedSum } from '../aggregator/weighted-sum.js';
+import { WorkerSpeeds } from '../balance/worker-speeds.js';
 import { applySgd } from '../optimizer/sgd-update.js';
 import type { RoundPlan } from '../sampler/round-plan.js';
 import { CoordinatorClosedError, NotAMemberError, StaleContributionError, UnknownWorkerError, VersionUnavailableError } from './errors.js';
@@ -12,7 +13,7 @@ import { CoordinatorClosedError, NotAMemberError, StaleContributionError, Unknow
 /** What the controller needs of the sampler (services/coordinator/sampler). */
 export interface RoundSampler {
   readonly epoch: number;
-  planRound(members: readonly string[]): RoundPlan;
+  planRound(members: readonly string[], shares?: readonly number[]): RoundPlan;
   commit(plan: RoundPlan, contributed: readonly string[]): void;
   readonly epochDone: boolean;
   nextEpoch(): void;
@@ -162,6 +163,8 @@ export class RoundController {
   private heartbeatTimer: NodeJS.Timeout;
   /** Copies of recent checkpoint versions, oldest first. */
   private retained: { version: number; values: Float32Array }[] = [];
+  /** Measured by every contribution; used to cut rounds only with --balance speed. */
+  private readonly speeds = new WorkerSpeeds();
 
   constructor(private readonly o: ControllerOptions) {
     this.sum = new WeightedSum(o.params.length);
@@ -260,6 +263,7 @@ export class RoundController {
     this.sum.add(c.values, c.sampleCount);
     open.contributed.add(worker);
     open.arrivals.push({ worker, samples: c.sampleCount, lossSum: c.lossSum, correct: c.correct, trainMs: c.trainMs ?? 0, arrivedMs: Date.now() - open.startedMs });
+    this.speeds.record(worker, c.sampleCount, c.trainMs ?? 0);
     this.epochTotals.samples += c.sampleCount;
     this.epochTotals.lossSum += c.lossSum;
     this.epochTotals.correct += c.correct;
@@ -343,7 +347,9 @@ export class RoundController {
     // the coordinator's own pause (evaluation, checkpoint) between rounds.
     const now = Date.now();
     for (const member of this.members.values()) member.lastSeenMs = now;
-    const plan = this.o.sampler.planRound(members);
+    this.speeds.keepOnly(members);
+    const shares = this.o.config.balance === 'speed' ? this.speeds.shares(members) : undefined;
+    const plan = this.o.sampler.planRound(members, shares);
     const kind = this.o.config.syncEvery === 1 ? 'gradients' : 'parameters';
     const schedule = { baseLr: this.baseLr(), minLr: this.o.config.minLr, warmupSteps: this.o.plan.warmupSteps, totalSteps: this.o.plan.totalSteps };
     const steps = Math.max(1, ...plan.assignments.map((a) => a.batches.length));
@@ -352,7 +358,7 @@ export class RoundController {
     const timer = setTimeout(() => this.closeRound('deadline'), this.o.roundTimeoutMs);
     timer.unref();
     this.open = { plan, version: this.version, globalStep: this.globalStep, lrs, members, contributed: new Set(), kind, deadlineUnixMs, startedMs: now, arrivals: [], timer };
-    this.o.log.debug({ round: plan.round, epoch: plan.epoch, members: members.length, samples: plan.samples, fromPool: plan.fromPool }, 'round started');
+    this.o.log.debug({ round: plan.round, epoch: plan.epoch, members: members.length, samples: plan.samples, fromPool: plan.fromPool, shards: plan.assignments.map((a) => a.samples) }, 'round started');
     this.wakeWaiters();
     if (plan.waitFor.length === 0) this.closeRound('no work');
   }

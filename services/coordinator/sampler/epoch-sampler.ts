@@ -185,10 +185,16 @@ export class EpochSampler {
     return this.outstanding?.plan.round ?? null;
   }
 
-  /** Plans the next round for `members` (sorted ascending, distinct, non-empty ids). See the module note. */
-  planRound(members: readonly string[]): RoundPlan {
+  /**
+   * Plans the next round for `members` (sorted ascending, distinct, non-empty
+   * ids). See the module note. `shares` (one positive weight per member)
+   * sizes the shards in proportion instead of equally (round-plan.ts
+   * layoutRound); the round takes the same indices either way.
+   */
+  planRound(members: readonly string[], shares?: readonly number[]): RoundPlan {
     if (this.outstanding) throw new RoundOutstandingError(this.outstanding.plan.round);
     checkMembers(members);
+    if (shares && shares.length !== members.length) throw new RangeError(`${shares.length} shares for ${members.length} members`);
     if (this.epochDone) throw new EpochCompleteError(this.currentEpoch);
 
     const available = this.pool.length + (this.count - this.cursor);
@@ -198,7 +204,7 @@ export class EpochSampler {
     const sequence = this.pool.slice(0, fromPool);
     for (let pos = this.cursor; pos < this.cursor + fromOrder; pos++) sequence.push(this.order[pos]!);
 
-    const assignments = layoutRound(sequence, members, this.batchSize);
+    const assignments = layoutRound(sequence, members, this.batchSize, shares, this.syncEvery);
     const plan: RoundPlan = Object.freeze({
       round: this.nextRound,
       epoch: this.currentEpoch,

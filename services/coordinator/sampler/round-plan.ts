@@ -4,7 +4,8 @@ export interface MemberAssignment {
   /**
    * Up to `syncEvery` batches of at most `batchSize` indices each, consecutive
    * slices of the member's contiguous shard. Fewer or shorter only in an
-   * epoch's last round; empty when nothing was left for this member.
+   * epoch's last round; empty when nothing was left for this member. With
+   * balanced shares (--balance speed) a batch holds up to 2 * batchSize.
    */
   readonly batches: readonly (readonly number[])[];
   /** Indices in all batches: the member's weight when its contribution is averaged. */
@@ -37,22 +38,83 @@ export interface RoundPlan {
  * (members * syncEvery * batchSize) every shard is exactly syncEvery full
  * batches. The caller guarantees the sequence is no longer than that, so no
  * batch exceeds batchSize and no member gets more than syncEvery batches.
+ *
+ * With `shares` (one positive weight per member: --balance speed), slice i
+ * is proportional to shares[i] instead, at most twice the equal slice
+ * (`maxShardFactor`), and is cut into syncEvery batches as equal as possible.
+ * Still contiguous and in member order: the concatenation, and so a
+ * sample-weighted average, is the same as with equal slices.
  */
-export function layoutRound(sequence: readonly number[], members: readonly string[], batchSize: number): MemberAssignment[] {
-  const base = Math.floor(sequence.length / members.length);
-  const extra = sequence.length % members.length;
+export function layoutRound(sequence: readonly number[], members: readonly string[], batchSize: number, shares?: readonly number[], syncEvery = 1): MemberAssignment[] {
+  const sizes = shares ? proportionalSizes(sequence.length, shares, MAX_SHARD_FACTOR * syncEvery * batchSize) : equalSizes(sequence.length, members.length);
   const assignments: MemberAssignment[] = [];
   let offset = 0;
   members.forEach((worker, i) => {
-    const size = base + (i < extra ? 1 : 0);
-    const batches: (readonly number[])[] = [];
-    for (let start = 0; start < size; start += batchSize) {
-      batches.push(Object.freeze(sequence.slice(offset + start, offset + Math.min(start + batchSize, size))));
-    }
+    const size = sizes[i]!;
+    const shard = sequence.slice(offset, offset + size);
+    const batches = shares ? cutEvenly(shard, Math.min(syncEvery, size)) : cutBy(shard, batchSize);
     offset += size;
-    assignments.push(Object.freeze({ worker, batches: Object.freeze(batches), samples: size }));
+    assignments.push(Object.freeze({ worker, batches: Object.freeze(batches.map((b) => Object.freeze(b))), samples: size }));
   });
   return assignments;
+}
+
+/** A balanced shard is at most this many times the equal one: a fast member's batch stays within memory. */
+export const MAX_SHARD_FACTOR = 2;
+
+function equalSizes(length: number, members: number): number[] {
+  const base = Math.floor(length / members);
+  const extra = length % members;
+  return Array.from({ length: members }, (_, i) => base + (i < extra ? 1 : 0));
+}
+
+/**
+ * Sizes proportional to `shares` that sum to `length`, none above `cap`
+ * (members capped first, the rest shared among the others); rounding by
+ * largest remainder, ties to the earlier member.
+ */
+export function proportionalSizes(length: number, shares: readonly number[], cap: number): number[] {
+  if (shares.length === 0 || shares.some((s) => !(s > 0) || !Number.isFinite(s))) {
+    throw new RangeError(`shares must be positive and finite, got [${shares.join(', ')}]`);
+  }
+  const sizes = new Array<number>(shares.length).fill(0);
+  const capped = new Set<number>();
+  let left = length;
+  // Water-filling: cap whoever would exceed it, then share the rest again.
+  for (;;) {
+    const open = shares.map((_, i) => i).filter((i) => !capped.has(i));
+    const weight = open.reduce((w, i) => w + shares[i]!, 0);
+    const over = open.filter((i) => (left * shares[i]!) / weight > cap);
+    if (over.length === 0 || over.length === open.length) {
+      const ideal = open.map((i) => Math.min(cap, (left * shares[i]!) / weight));
+      open.forEach((i, k) => { sizes[i] = Math.floor(ideal[k]!); });
+      let rest = left - open.reduce((n, i) => n + sizes[i]!, 0);
+      const byRemainder = open.map((i, k) => ({ i, r: ideal[k]! - sizes[i]! })).sort((a, b) => b.r - a.r || a.i - b.i);
+      for (const { i } of byRemainder) {
+        if (rest === 0) break;
+        sizes[i]! += 1;
+        rest--;
+      }
+      return sizes;
+    }
+    for (const i of over) { capped.add(i); sizes[i] = cap; left -= cap; }
+  }
+}
+
+/** Consecutive batches of `batchSize`, the last one shorter. */
+function cutBy(shard: number[], batchSize: number): number[][] {
+  const batches: number[][] = [];
+  for (let start = 0; start < shard.length; start += batchSize) batches.push(shard.slice(start, start + batchSize));
+  return batches;
+}
+
+/** `count` consecutive batches whose sizes differ by at most one (the first ones larger). */
+function cutEvenly(shard: number[], count: number): number[][] {
+  const sizes = equalSizes(shard.length, count);
+  const batches: number[][] = [];
+  let at = 0;
+  for (const size of sizes) { batches.push(shard.slice(at, at + size)); at += size; }
+  return batches;
 }
 
 /** Every index of the plan in member order, then batch order (what one big worker would see). */

@@ -31,12 +31,12 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function configFor(workers: number, batchSize: number, syncEvery: number): TrainConfig {
+function configFor(workers: number, batchSize: number, syncEvery: number, balance: 'equal' | 'speed' = 'equal'): TrainConfig {
   return parseTrainConfig({
     runId: 'exact', workers, model: 'tiny', epochs: 2, batchSize, lr: 0.05, minLr: 0, warmupEpochs: 0,
     momentum: 0.9, weightDecay: 5e-4, augment: 'full', mixupAlpha: 0, cutmixAlpha: 0, labelSmoothing: 0,
     dataDir: root, download: false, allowPartial: true, limitTrain: null, limitTest: null, seed: 5,
-    backend: 'cpu', outDir: root, evalBatchSize: 100, progress: 'log', syncEvery, lrScaling: 'none',
+    backend: 'cpu', outDir: root, evalBatchSize: 100, progress: 'log', syncEvery, lrScaling: 'none', balance,
   });
 }
 
@@ -48,8 +48,9 @@ function workerModel(config: TrainConfig): WorkerModel {
 /**
  * Drives a RoundController with in-process workers for `rounds` rounds and
  * returns the master parameters; the assignments each worker got are recorded.
+ * `msPerSample` (per worker) is the training time each contribution reports.
  */
-async function runRounds(config: TrainConfig, rounds: number, seen: Assignment[][] = []): Promise<Float32Array> {
+async function runRounds(config: TrainConfig, rounds: number, seen: Assignment[][] = [], msPerSample?: number[]): Promise<Float32Array> {
   const workers = Array.from({ length: config.workers }, () => workerModel(config));
   const layout = workers[0]!.layout;
   const params = readWeights(workers[0]!.model, layout, new Float32Array(layoutLength(layout)));
@@ -72,7 +73,8 @@ async function runRounds(config: TrainConfig, rounds: number, seen: Assignment[]
       const out = new Float32Array(values.length);
       const mode = config.syncEvery === 1 ? { kind: 'gradients' as const } : { kind: 'parameters' as const, optimizer: optimizers[i]! };
       const result = await trainRound(worker, { ...a!, batches: a!.batches.map((b) => ({ indices: b.indices, lr: b.lr })) }, mode, out);
-      controller.contribute(ids[i]!, { round: a!.round, version: a!.version, kind: mode.kind, ...result, values: out });
+      const trainMs = msPerSample ? msPerSample[i]! * result.sampleCount : 0;
+      controller.contribute(ids[i]!, { round: a!.round, version: a!.version, kind: mode.kind, ...result, values: out, trainMs });
     }
     next = assignments[0]!.round + 1;
     // Let the round's closing (async) finish.
@@ -107,6 +109,19 @@ describe('synchronous data parallelism is exact', () => {
     const initial = readWeights(buildModel({ name: 'tiny', seed: 5 }), weightLayout(buildModel({ name: 'tiny', seed: 5 })), new Float32Array(two.length));
     expect(maxRelativeDifference(two, initial)).toBeGreaterThan(1e-3); // it trained
     expect(maxRelativeDifference(two, one)).toBeLessThan(1e-5);
+  });
+
+  it('--balance speed: a worker reported 3x slower gets a quarter of the global batch, and 5 steps still equal 1 worker at batch 64', async () => {
+    const seen: Assignment[][] = [];
+    const oneSeen: Assignment[][] = [];
+    const balanced = await runRounds(configFor(2, 32, 1, 'speed'), 5, seen, [30, 10]);
+    const one = await runRounds(configFor(1, 64, 1), 5, oneSeen);
+    // Round 0 has no measure yet: equal. Then 1/30 against 1/10 images per ms: 16 and 48 (the fast one above --batch-size).
+    expect(seen.map((round) => round.map((a) => a.batches[0]!.indices.length))).toEqual([[32, 32], [16, 48], [16, 48], [16, 48], [16, 48]]);
+    seen.forEach((round, r) => {
+      expect([...round[0]!.batches[0]!.indices, ...round[1]!.batches[0]!.indices]).toEqual(oneSeen[r]![0]!.batches[0]!.indices);
+    });
+    expect(maxRelativeDifference(balanced, one)).toBeLessThan(1e-5);
   });
 
   it('--sync-every 4 with 2 workers equals the average of two independent 4-step runs on the two shards', async () => {

@@ -2,18 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../runtime/seeded-random.js';
 import { epochPermutation } from '../../../training/epoch-order.js';
 import { AppliedLedger, EpochSampler, planIndices } from '../../../services/coordinator/sampler/index.js';
+import { MAX_SHARD_FACTOR } from '../../../services/coordinator/sampler/round-plan.js';
 
 const UNIVERSE = Array.from({ length: 12 }, (_, i) => `w${String(i).padStart(2, '0')}`);
 const EPOCHS = 3;
 
-interface Tally { rounds: number; evictions: number; aborts: number; restarts: number; pooledRounds: number; zeroBatchMembers: number }
+interface Tally { rounds: number; evictions: number; aborts: number; restarts: number; pooledRounds: number; zeroBatchMembers: number; proportionalRounds: number }
 
 /**
  * One seeded trial: random dataset size, batch size and syncEvery; every round
  * a random member set (joins and leaves), random evictions, sometimes an
- * abort or a restart from serialised state, over several epochs.
+ * abort or a restart from serialised state, over several epochs. `balanced`:
+ * every round also gets random shares (--balance speed) in [0.5, 2].
  */
-function trial(trialSeed: number, tally: Tally): void {
+function trial(trialSeed: number, tally: Tally, balanced = false): void {
   const rand = mulberry32(trialSeed);
   const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
   const options = { seed: int(0, 0xffff_ffff), count: int(1, 300), batchSize: int(1, 16), syncEvery: int(1, 4) };
@@ -45,7 +47,8 @@ function trial(trialSeed: number, tally: Tally): void {
     if (rand() < 0.05) restart();
 
     const before = sampler.state();
-    const plan = sampler.planRound(members);
+    const shares = balanced ? members.map(() => 0.5 + 1.5 * rand()) : undefined;
+    const plan = sampler.planRound(members, shares);
     const full = members.length * options.syncEvery * options.batchSize;
     const available = before.pool.length + options.count - before.cursor;
     expect(plan.epoch).toBe(epoch);
@@ -55,10 +58,19 @@ function trial(trialSeed: number, tally: Tally): void {
     // Pool first, in order, then the permutation at the cursor.
     expect(planIndices(plan)).toEqual([...before.pool.slice(0, plan.fromPool), ...order.slice(before.cursor, before.cursor + plan.samples - plan.fromPool)]);
     const sizes = plan.assignments.map((a) => a.samples);
-    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+    const cap = MAX_SHARD_FACTOR * options.syncEvery * options.batchSize;
+    if (!shares) expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+    else if (sizes.every((n) => n < cap)) {
+      // In proportion to the shares, to within rounding.
+      const total = shares.reduce((a, b) => a + b, 0);
+      sizes.forEach((n, i) => expect(Math.abs(n - (plan.samples * shares[i]!) / total)).toBeLessThan(1));
+      tally.proportionalRounds++;
+    }
     for (const a of plan.assignments) {
       expect(a.batches.length).toBeLessThanOrEqual(options.syncEvery);
-      for (const b of a.batches) expect(b.length >= 1 && b.length <= options.batchSize).toBe(true);
+      expect(a.samples).toBeLessThanOrEqual(cap);
+      const maxBatch = shares ? MAX_SHARD_FACTOR * options.batchSize : options.batchSize;
+      for (const b of a.batches) expect(b.length >= 1 && b.length <= maxBatch).toBe(true);
       if (a.samples === 0) tally.zeroBatchMembers++;
     }
     // Nothing already applied in this epoch is served again.
@@ -99,7 +111,7 @@ function trial(trialSeed: number, tally: Tally): void {
 
 describe('sampler property: each index applied exactly once per epoch, whatever the membership does', () => {
   it('holds over 80 seeded random trials', () => {
-    const tally: Tally = { rounds: 0, evictions: 0, aborts: 0, restarts: 0, pooledRounds: 0, zeroBatchMembers: 0 };
+    const tally: Tally = { rounds: 0, evictions: 0, aborts: 0, restarts: 0, pooledRounds: 0, zeroBatchMembers: 0, proportionalRounds: 0 };
     for (let t = 0; t < 80; t++) trial(0x5a17 + t, tally);
     // The trials really exercised the paths they claim to.
     expect(tally.evictions).toBeGreaterThan(100);
@@ -107,5 +119,14 @@ describe('sampler property: each index applied exactly once per epoch, whatever 
     expect(tally.aborts).toBeGreaterThan(10);
     expect(tally.restarts).toBeGreaterThan(10);
     expect(tally.zeroBatchMembers).toBeGreaterThan(10);
+  });
+
+  it('holds with shards cut in proportion to random shares (--balance speed)', () => {
+    const tally: Tally = { rounds: 0, evictions: 0, aborts: 0, restarts: 0, pooledRounds: 0, zeroBatchMembers: 0, proportionalRounds: 0 };
+    for (let t = 0; t < 80; t++) trial(0xba1 + t, tally, true);
+    expect(tally.evictions).toBeGreaterThan(100);
+    expect(tally.pooledRounds).toBeGreaterThan(100);
+    expect(tally.restarts).toBeGreaterThan(10);
+    expect(tally.proportionalRounds).toBeGreaterThan(500);
   });
 });
