@@ -2,8 +2,10 @@
  * 2-worker training throughput against two independent single-process
  * trainings running at the same time, side by side in one run, on the real
  * data: the cnn at batch 64 per worker on the WASM backend. The 2-worker run
- * twice: equal shards (the default), and --balance speed (shards in
- * proportion to each worker's measured speed, services/coordinator/balance).
+ * three times: the defaults (equal shards, workers where the OS puts them);
+ * --balance speed (shards in proportion to each worker's measured speed,
+ * services/coordinator/balance); and --balance speed with --pin-workers on
+ * (each worker keeps its core, so its speed is a steady thing to measure).
  * FLEET_BENCH_STEPS (16) steps per worker, FLEET_BENCH_DATA (../shared/cifar10).
  */
 import { spawn } from 'node:child_process';
@@ -44,25 +46,32 @@ export async function run(): Promise<void> {
   try {
     // Two independent one-process trainings at once, one step logged at a time.
     const single = (i: number) => fleet(['train', '--workers', '1', ...common, '--limit-train', String(batch * steps), '--out', join(dir, `single-${i}`)]);
-    const singles = await Promise.all([single(0), single(1)]);
-    const singleRates = singles.map((r, i) => {
-      if (r.code !== 0) throw new Error(`independent training ${i} failed`);
-      return rateFromLog(r.stdout, 'step done', () => batch);
-    });
-    const together = singleRates[0]! + singleRates[1]!;
-
-    const distributed = async (balance: 'equal' | 'speed'): Promise<number> => {
-      const dist = await fleet(['train', '--workers', '2', ...common, '--balance', balance, '--limit-train', String(2 * batch * steps), '--out', join(dir, `dist-${balance}`)]);
-      if (dist.code !== 0) throw new Error(`2-worker training (--balance ${balance}) failed`);
-      return rateFromLog(dist.stdout, 'round closed', () => 2 * batch);
+    const independentPair = async (): Promise<number[]> => {
+      const singles = await Promise.all([single(0), single(1)]);
+      return singles.map((r, i) => {
+        if (r.code !== 0) throw new Error(`independent training ${i} failed`);
+        return rateFromLog(r.stdout, 'step done', () => batch);
+      });
     };
-    const equalRate = await distributed('equal');
-    const speedRate = await distributed('speed');
+    // The reference is measured before and after the distributed runs: this machine's speed drifts over minutes.
+    const before = await independentPair();
+    const variants = [['--balance', 'equal'], ['--balance', 'speed'], ['--balance', 'speed', '--pin-workers', 'on']];
+    const rates: number[] = [];
+    for (const [i, flags] of variants.entries()) {
+      const dist = await fleet(['train', '--workers', '2', ...common, ...flags, '--limit-train', String(2 * batch * steps), '--out', join(dir, `dist-${i}`)]);
+      if (dist.code !== 0) throw new Error(`2-worker training (${flags.join(' ')}) failed`);
+      rates.push(rateFromLog(dist.stdout, 'round closed', () => 2 * batch));
+    }
+    const after = await independentPair();
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    const together = (sum(before) + sum(after)) / 2;
 
     console.log(`distributed-throughput: cnn, batch ${batch} per worker, ${steps} steps a worker, wasm, ${new Date().toISOString()}`);
-    console.log(`two independent processes: ${singleRates.map((r) => r.toFixed(2)).join(' + ')} = ${together.toFixed(2)} images/s (first step excluded)`);
-    console.log(`2 workers + coordinator over gRPC, --balance equal: ${equalRate.toFixed(2)} images/s (first round excluded), ratio ${(equalRate / together).toFixed(3)}`);
-    console.log(`2 workers + coordinator over gRPC, --balance speed: ${speedRate.toFixed(2)} images/s (first round excluded), ratio ${(speedRate / together).toFixed(3)} (goal >= 0.9)`);
+    const pair = (rs: number[]) => `${rs.map((r) => r.toFixed(2)).join(' + ')} = ${sum(rs).toFixed(2)}`;
+    console.log(`two independent processes: before ${pair(before)}, after ${pair(after)} images/s (first step excluded); reference: their mean, ${together.toFixed(2)}`);
+    variants.forEach((flags, i) => {
+      console.log(`2 workers + coordinator over gRPC, ${flags.join(' ')}: ${rates[i]!.toFixed(2)} images/s (first round excluded), ratio ${(rates[i]! / together).toFixed(3)} (goal >= 0.9)`);
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -8,6 +8,8 @@ import { createRootLogger } from '../runtime/logger.js';
 import { newRunId } from '../runtime/run-dir.js';
 import { runTraining } from '../training/train-run.js';
 import { runLocalCluster } from '../launcher/local-cluster.js';
+import { findTaskset, workerCpuSets } from '../launcher/cpu-sets.js';
+import { allowedCpus } from '../runtime/allowed-cpus.js';
 import { parseInteger, parseNumber } from './parse-flag.js';
 import { addNatsOptions, serviceIoFromFlags, type ServiceIo } from './service-options.js';
 import { chooseEventBroker } from '../launcher/event-broker.js';
@@ -22,13 +24,14 @@ export const DEFAULT_DATA_DIR = 'data/cifar10';
  */
 export function trainCommand(): Command {
   return addNatsOptions(addTrainingOptions(new Command('train')))
+    .addOption(new Option('--pin-workers <mode>', 'on: with --workers N, each worker on its own CPUs (taskset; needs at least N); off: where the OS puts them').env('FLEET_PIN_WORKERS').choices(['on', 'off']).default('off'))
     .description('Train a model on CIFAR-10: in this process for --workers 1, else a local coordinator and N worker processes')
     .action(async (flags: Record<string, unknown>) => {
       const config = trainConfigFromFlags(flags);
       const log = createRootLogger({ service: 'train', run: config.runId });
       try {
         if (config.workers === 1) await runTraining(config, log);
-        else await runDistributedLocally(config, serviceIoFromFlags(flags), log);
+        else await runDistributedLocally(config, serviceIoFromFlags(flags), flags.pinWorkers === 'on', log);
       } catch (err) {
         log.error({ err }, 'training failed');
         throw err;
@@ -40,7 +43,7 @@ export function trainCommand(): Command {
  * `fleet train --workers N`: a coordinator, N workers and (with NATS) an
  * evaluator as child processes; each serves metrics on a free port (logged).
  */
-async function runDistributedLocally(config: TrainConfig, io: ServiceIo, log: Logger): Promise<void> {
+async function runDistributedLocally(config: TrainConfig, io: ServiceIo, pin: boolean, log: Logger): Promise<void> {
   const broker = await chooseEventBroker({ natsUrl: io.natsUrl, storeDir: join(config.outDir, 'nats'), log });
   const nats = broker.url ? ['--nats', broker.url] : [];
   const metrics = ['--metrics-port', '0', '--metrics-host', '127.0.0.1'];
@@ -49,6 +52,7 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, log: Lo
       workers: config.workers,
       coordinatorArgs: [...forwardedFlags(process.argv), '--run-id', config.runId, '--out', config.outDir, ...nats, ...metrics, ...(broker.url ? ['--external-evaluator'] : [])],
       workerArgs: [...metrics],
+      pinning: pin ? workerPinning(config.workers, log) : null,
       evaluatorArgs: broker.url ? ['--run', config.runId, '--out', config.outDir, '--data-dir', config.dataDir, '--backend', config.backend, ...nats, ...metrics] : null,
       log,
       stopGraceMs: 10_000,
@@ -56,6 +60,19 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, log: Lo
   } finally {
     await broker.stop();
   }
+}
+
+/** taskset and one CPU list per worker, or null (logged) when the workers cannot each have their own CPUs. */
+function workerPinning(workers: number, log: Logger): { taskset: string; cpuSets: string[] } | null {
+  const taskset = findTaskset();
+  const cpus = allowedCpus();
+  const cpuSets = cpus ? workerCpuSets(cpus, workers) : null;
+  if (!taskset || !cpuSets) {
+    log.warn({ taskset: taskset !== null, cpus: cpus?.length ?? null, workers }, '--pin-workers on: not pinned (no taskset, or fewer CPUs than workers)');
+    return null;
+  }
+  log.info({ cpuSets }, 'workers pinned to their own CPUs');
+  return { taskset, cpuSets };
 }
 
 /**
@@ -137,8 +154,9 @@ function forwardedFlags(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
-    if (a === '--run-id' || a === '--out') { i++; continue; }
-    if (a.startsWith('--run-id=') || a.startsWith('--out=')) continue;
+    // --pin-workers is the launcher's own.
+    if (a === '--run-id' || a === '--out' || a === '--pin-workers') { i++; continue; }
+    if (a.startsWith('--run-id=') || a.startsWith('--out=') || a.startsWith('--pin-workers=')) continue;
     out.push(a);
   }
   return out;

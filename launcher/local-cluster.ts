@@ -18,6 +18,8 @@ export interface LocalClusterOptions {
   coordinatorArgs: string[];
   /** Extra flags for each `fleet worker`. */
   workerArgs: string[];
+  /** Worker i runs under `taskset -c cpuSets[i]` (launcher/cpu-sets.ts); null: unpinned. */
+  pinning?: { taskset: string; cpuSets: readonly string[] } | null;
   /** With NATS, an evaluator service scores the checkpoints: its flags (the coordinator's address is added). Null: none. */
   evaluatorArgs: string[] | null;
   log: Logger;
@@ -52,8 +54,11 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const start = (name: string, args: string[]) => {
-    const child = spawn(process.execPath, [FLEET_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  const start = (name: string, args: string[], cpuSet?: string) => {
+    const command = [process.execPath, FLEET_BIN, ...args];
+    // taskset execs node in place: the child's pid, signals and exit code are node's.
+    const argv = cpuSet !== undefined && options.pinning ? [options.pinning.taskset, '-c', cpuSet, ...command] : command;
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
     children.push({ name, child });
     child.stderr!.pipe(process.stderr, { end: false });
     return child;
@@ -91,7 +96,7 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
       });
     }
     for (let i = 0; i < options.workers; i++) {
-      const child = start(`worker ${i}`, ['worker', '--coordinator', `127.0.0.1:${port}`, '--name', `local-${i}`, ...options.workerArgs]);
+      const child = start(`worker ${i}`, ['worker', '--coordinator', `127.0.0.1:${port}`, '--name', `local-${i}`, ...options.workerArgs], options.pinning?.cpuSets[i]);
       child.stdout!.pipe(process.stdout, { end: false });
       exits.push(exitOf(`worker ${i}`, child));
     }

@@ -12,6 +12,7 @@ import { SgdMomentum } from '../../training/sgd-momentum.js';
 import { TrainBatchMaker } from '../../training/train-batch.js';
 import { trainRound } from './step/train-round.js';
 import { TrainingDivergedError } from '../../training/train-run.js';
+import { allowedCpus } from '../../runtime/allowed-cpus.js';
 
 export type WorkAssignment = RoundWork;
 
@@ -109,7 +110,8 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
   const out = new Float32Array(layoutLength(worker.layout));
   const kind = config.syncEvery === 1 ? 'gradients' : 'parameters';
   const optimizer = new SgdMomentum({ momentum: config.momentum, weightDecay: config.weightDecay });
-  log.info({ backend: backend.name, model: config.model, train: train.count, kind }, 'worker ready');
+  // cpus: where this process may run (taskset, a container's cpuset), to see pinning at a glance.
+  log.info({ backend: backend.name, model: config.model, train: train.count, kind, cpus: allowedCpus()?.join(',') ?? null }, 'worker ready');
 
   let workerId = registration.workerId;
   let currentRound = 0;

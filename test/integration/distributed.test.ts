@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModelFiles } from '../../model/index.js';
 import { readCheckpoint } from '../../services/coordinator/checkpoint/checkpoint-file.js';
 import { CHECKPOINT_FILE } from '../../services/coordinator/coordinator-run.js';
+import { findTaskset, workerCpuSets } from '../../launcher/cpu-sets.js';
+import { allowedCpus } from '../../runtime/allowed-cpus.js';
 import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { startCoordinator, startFleet, type FleetProcess } from '../helpers/fleet-processes.js';
 import { logLines, runFleet } from '../helpers/run-fleet.js';
@@ -51,7 +53,7 @@ function track<T extends FleetProcess>(p: T): T {
 describe('distributed training over gRPC (real processes)', () => {
   it('fleet train --workers 2 writes the run directory of a 1-worker run and a best model that loads', async () => {
     const out = join(root, 'launcher');
-    const result = await runFleet(['train', '--workers', '2', '--epochs', '2', '--batch-size', '32', ...training(['--out', out])]);
+    const result = await runFleet(['train', '--workers', '2', '--epochs', '2', '--batch-size', '32', '--pin-workers', 'on', ...training(['--out', out])]);
     expect(result.code, result.stderr).toBe(0);
     const metrics = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(metrics.map((m) => m.epoch)).toEqual([1, 2]);
@@ -78,6 +80,17 @@ describe('distributed training over gRPC (real processes)', () => {
       expect(l).toMatchObject({ service: 'worker', worker: expect.any(String), trainMs: expect.any(Number), downloadMs: expect.any(Number), uploadMs: expect.any(Number) });
     }
     expect(new Set(contributed.map((l) => l.worker)).size).toBe(2);
+
+    // --pin-workers on: each worker may run only on its own CPUs (it logs them when ready).
+    const ready = lines.filter((l) => l.msg === 'worker ready').map((l) => l.cpus as string);
+    expect(ready).toHaveLength(2);
+    const cpus = allowedCpus();
+    if (cpus && cpus.length >= 2 && findTaskset()) {
+      const sets = workerCpuSets(cpus, 2)!;
+      expect([...ready].sort()).toEqual([...sets].sort());
+    } else {
+      expect(lines.some((l) => l.msg === '--pin-workers on: not pinned (no taskset, or fewer CPUs than workers)')).toBe(true);
+    }
   });
 
   it('2 workers at batch 32 end 5 steps with the parameters of 1 worker at batch 64', async () => {

@@ -4,9 +4,10 @@
  * waits for its slowest member, so the next round gives each member a shard
  * in proportion to its speed and all finish together.
  *
- * Smoothed, not averaged over the run: on shared machines a member's speed
- * moves in phases of a few rounds (a busy neighbour on its core), and the
- * next round should follow the phase it is in.
+ * Smoothed over the last few rounds (the newest weighs 0.3): on shared
+ * machines a member's speed moves in phases of several rounds (a busy
+ * neighbour on its core), which the shares should follow, while a single
+ * round is +-10% noise they should not chase (0.6 made them flip-flop).
  */
 export class WorkerSpeeds {
   private readonly speeds = new Map<string, number>();
@@ -16,7 +17,7 @@ export class WorkerSpeeds {
    * @param maxRatio a share stays within [1/maxRatio, maxRatio] of the mean:
    *   one odd measure cannot starve a member or overload another
    */
-  constructor(private readonly smoothing = 0.6, private readonly maxRatio = 2) {}
+  constructor(private readonly smoothing = 0.3, private readonly maxRatio = 2) {}
 
   /** A contribution of `samples` trained in `trainMs`; ignored when either is not positive (an old worker that does not report its time). */
   record(worker: string, samples: number, trainMs: number): void {

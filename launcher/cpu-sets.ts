@@ -1,0 +1,42 @@
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/**
+ * CPU pinning for the one-machine launcher: each worker gets its own
+ * contiguous set of the CPUs this process may use, and keeps it. A
+ * synchronous round waits for its slowest worker; a worker the scheduler
+ * moves between cores (it sleeps at every exchange) is fast one round and
+ * slow the next, while a pinned one keeps the speed of its core, which
+ * --balance speed can then measure and use. With a multi-threaded backend it
+ * also keeps N workers' thread pools off each other's cores.
+ */
+
+/**
+ * `workers` disjoint CPU lists in taskset's form, the CPUs shared out in
+ * order (the first `cpus % workers` workers get one more); null when there
+ * are fewer CPUs than workers (pinning would put two on one core).
+ */
+export function workerCpuSets(cpus: readonly number[], workers: number): string[] | null {
+  if (workers < 1 || cpus.length < workers) return null;
+  const base = Math.floor(cpus.length / workers);
+  const extra = cpus.length % workers;
+  const sets: string[] = [];
+  let at = 0;
+  for (let w = 0; w < workers; w++) {
+    const n = base + (w < extra ? 1 : 0);
+    sets.push(cpus.slice(at, at + n).join(','));
+    at += n;
+  }
+  return sets;
+}
+
+/** The taskset program on PATH, or null (not Linux, or util-linux absent). */
+export function findTaskset(path = process.env.PATH ?? ''): string | null {
+  if (process.platform !== 'linux') return null;
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, 'taskset');
+    if (existsSync(candidate)) return candidate;
+  }
+  return null;
+}
