@@ -139,6 +139,8 @@ type Waiter = { worker: string; fromRound: number; resolve: (a: Assignment | nul
  * (or at the deadline); the sample-weighted average then becomes new master
  * parameters (version + 1): through SGD for gradients, as they are for
  * parameters (local SGD). BatchNorm statistics are averaged either way.
+ * With --balance speed, each round's shards follow the members' measured
+ * speeds (WorkerSpeeds, fed by every contribution's training time).
  */
 export class RoundController {
   private lifecycle: ControllerState = 'waiting';
