@@ -83,11 +83,27 @@ async function readRun(bus: EventBus, run: string): Promise<{ events: AnyFleetEv
 const versionsWritten = (coordinator: FleetProcess) =>
   coordinator.lines.filter((l) => l.includes('"msg":"checkpoint written"')).map((l) => Number(/"version":(\d+)/.exec(l)![1]));
 
-function expectOrderedPerSource(events: AnyFleetEvent[]): void {
+/**
+ * Each source's events in seq order with nothing lost: 1, 2, 3... A gap is
+ * allowed only where a process published a fact again (`republished`: its
+ * eval and best events for a version an earlier evaluator had already
+ * stored, deduplicated by JetStream under the fact's id, docs/events.md).
+ */
+function expectOrderedPerSource(events: AnyFleetEvent[], republished = 0): void {
   const bySource = new Map<string, number[]>();
   for (const e of events) bySource.set(e.source, [...(bySource.get(e.source) ?? []), e.seq]);
-  for (const [source, seqs] of bySource) expect(seqs, source).toEqual(seqs.map((_, i) => i + 1));
+  let gaps = 0;
+  for (const [source, seqs] of bySource) {
+    expect(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!), `${source}: ${seqs.join(' ')}`).toBe(true);
+    const missing = seqs[seqs.length - 1]! - seqs.length;
+    if (!source.startsWith('evaluator:')) expect(missing, `${source}: ${seqs.join(' ')}`).toBe(0);
+    gaps += missing;
+  }
+  expect(gaps).toBeLessThanOrEqual(republished);
 }
+
+/** How many events an evaluator published again: an eval, and a best when it was one, per version it found already evaluated. */
+const republishedBy = (p: FleetProcess) => 2 * p.lines.filter((l) => l.includes('"msg":"checkpoint already evaluated')).length;
 
 describe.skipIf(!natsServerAvailable())('events and the evaluator service (real nats-server, real processes)', () => {
   it('events arrive in order and validate; the evaluator killed with kill -9 and restarted evaluates every checkpoint exactly once; the best model reloads and scores its meta.json accuracy', async () => {
@@ -106,7 +122,7 @@ describe.skipIf(!natsServerAvailable())('events and the evaluator service (real 
     try {
       const { events, malformed } = await readRun(bus, 'evalkill');
       expect(malformed).toEqual([]);
-      expectOrderedPerSource(events);
+      expectOrderedPerSource(events, republishedBy(second));
       const types = new Set(events.map((e) => e.type));
       for (const t of ['run.started', 'worker.joined', 'worker.progress', 'round', 'epoch', 'checkpoint', 'eval', 'best', 'run.finished']) expect(types, t).toContain(t);
       // Rounds and checkpoints in order of version; every checkpoint the coordinator wrote is announced once.
