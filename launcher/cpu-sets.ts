@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { evenSizes } from '../runtime/even-split.js';
 
 /**
  * CPU pinning for the one-machine launcher: each worker gets its own
@@ -18,16 +19,8 @@ import { delimiter, join } from 'node:path';
  */
 export function workerCpuSets(cpus: readonly number[], workers: number): string[] | null {
   if (workers < 1 || cpus.length < workers) return null;
-  const base = Math.floor(cpus.length / workers);
-  const extra = cpus.length % workers;
-  const sets: string[] = [];
   let at = 0;
-  for (let w = 0; w < workers; w++) {
-    const n = base + (w < extra ? 1 : 0);
-    sets.push(cpus.slice(at, at + n).join(','));
-    at += n;
-  }
-  return sets;
+  return evenSizes(cpus.length, workers).map((n) => cpus.slice(at, (at += n)).join(','));
 }
 
 /** The taskset program on PATH, or null (not Linux, or util-linux absent). */

@@ -1,3 +1,5 @@
+import { evenSizes } from '../../../runtime/even-split.js';
+
 /** One member's work in a round: its batches in training order. */
 export interface MemberAssignment {
   readonly worker: string;
@@ -41,32 +43,28 @@ export interface RoundPlan {
  *
  * With `shares` (one positive weight per member: --balance speed), slice i
  * is proportional to shares[i] instead, at most twice the equal slice
- * (`maxShardFactor`), and is cut into syncEvery batches as equal as possible.
+ * (MAX_SHARD_FACTOR), and is cut into syncEvery batches as equal as possible.
  * Still contiguous and in member order: the concatenation, and so a
  * sample-weighted average, is the same as with equal slices.
  */
 export function layoutRound(sequence: readonly number[], members: readonly string[], batchSize: number, shares?: readonly number[], syncEvery = 1): MemberAssignment[] {
-  const sizes = shares ? proportionalSizes(sequence.length, shares, MAX_SHARD_FACTOR * syncEvery * batchSize) : equalSizes(sequence.length, members.length);
+  const sizes = shares ? proportionalSizes(sequence.length, shares, MAX_SHARD_FACTOR * syncEvery * batchSize) : evenSizes(sequence.length, members.length);
   const assignments: MemberAssignment[] = [];
   let offset = 0;
   members.forEach((worker, i) => {
     const size = sizes[i]!;
-    const shard = sequence.slice(offset, offset + size);
-    const batches = shares ? cutEvenly(shard, Math.min(syncEvery, size)) : cutBy(shard, batchSize);
-    offset += size;
-    assignments.push(Object.freeze({ worker, batches: Object.freeze(batches.map((b) => Object.freeze(b))), samples: size }));
+    const batches: (readonly number[])[] = [];
+    for (const n of shares ? evenSizes(size, Math.min(syncEvery, size)) : batchesOf(size, batchSize)) {
+      batches.push(Object.freeze(sequence.slice(offset, offset + n)));
+      offset += n;
+    }
+    assignments.push(Object.freeze({ worker, batches: Object.freeze(batches), samples: size }));
   });
   return assignments;
 }
 
 /** A balanced shard is at most this many times the equal one: a fast member's batch stays within memory. */
 export const MAX_SHARD_FACTOR = 2;
-
-function equalSizes(length: number, members: number): number[] {
-  const base = Math.floor(length / members);
-  const extra = length % members;
-  return Array.from({ length: members }, (_, i) => base + (i < extra ? 1 : 0));
-}
 
 /**
  * Sizes proportional to `shares` that sum to `length`, none above `cap`
@@ -101,20 +99,11 @@ export function proportionalSizes(length: number, shares: readonly number[], cap
   }
 }
 
-/** Consecutive batches of `batchSize`, the last one shorter. */
-function cutBy(shard: number[], batchSize: number): number[][] {
-  const batches: number[][] = [];
-  for (let start = 0; start < shard.length; start += batchSize) batches.push(shard.slice(start, start + batchSize));
-  return batches;
-}
-
-/** `count` consecutive batches whose sizes differ by at most one (the first ones larger). */
-function cutEvenly(shard: number[], count: number): number[][] {
-  const sizes = equalSizes(shard.length, count);
-  const batches: number[][] = [];
-  let at = 0;
-  for (const size of sizes) { batches.push(shard.slice(at, at + size)); at += size; }
-  return batches;
+/** Sizes of consecutive batches of `batchSize` covering `size`, the last one shorter. */
+function batchesOf(size: number, batchSize: number): number[] {
+  const sizes: number[] = [];
+  for (let start = 0; start < size; start += batchSize) sizes.push(Math.min(batchSize, size - start));
+  return sizes;
 }
 
 /** Every index of the plan in member order, then batch order (what one big worker would see). */
