@@ -28,12 +28,16 @@ import { createCoordinatorClient } from '../services/worker/client/grpc-coordina
 import { layoutLength, readWeights, weightLayout } from '../training/flat-weights.js';
 import { HEAP_GROWING_PERCENT, setHeapGrowingPercent, tuneHeapForTransfers } from '../runtime/heap-tuning.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
+import { VectorMemory } from '../vector-math/index.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const silent = pino({ level: 'silent' });
 
-function resnet18Layout() {
-  return weightLayout(buildModel({ name: 'resnet18', seed: 1 }));
+/** FLEET_BENCH_MODEL (resnet18): the model whose tensor set a round moves. */
+const MODEL = (process.env.FLEET_BENCH_MODEL ?? 'resnet18') as 'resnet18' | 'cnn' | 'resnet';
+
+function modelLayout() {
+  return weightLayout(buildModel({ name: MODEL, seed: 1 }));
 }
 
 /** V8's heap growth of fleet's processes (runtime/heap-tuning.ts), or V8's own dynamic factor. */
@@ -46,7 +50,7 @@ function applyHeapGrowth(growth: HeapGrowth): void {
 async function workerMain(address: string, rounds: number, growth: HeapGrowth): Promise<void> {
   applyHeapGrowth(growth);
   await tf.setBackend('cpu');
-  const layout = resnet18Layout();
+  const layout = modelLayout();
   const client = createCoordinatorClient(address, () => layout, {
     callTimeoutMs: 30_000, roundWaitTimeoutMs: 600_000, transferTimeoutMs: 600_000,
   });
@@ -171,12 +175,14 @@ async function tcpRoundWorkerMain(port: number, bytes: number): Promise<void> {
 async function roundBench(workers: number, rounds: number, growth: HeapGrowth): Promise<{ roundMs: number[]; bytesPerRound: number; rssAboveMb: number; paramMb: number }> {
   applyHeapGrowth(growth);
   await tf.setBackend('cpu');
-  const model = buildModel({ name: 'resnet18', seed: 1 });
+  const model = buildModel({ name: MODEL, seed: 1 });
   const layout = weightLayout(model);
-  const params = readWeights(model, layout, new Float32Array(layoutLength(layout)));
+  // As the coordinator keeps them (coordinator-run.ts): in one vector memory with the sum and the receive buffer.
+  const vectors = VectorMemory.create(layoutLength(layout) * 4);
+  const params = vectors.adopt(readWeights(model, layout, new Float32Array(layoutLength(layout))));
   model.dispose();
   const config = parseTrainConfig({
-    runId: 'bench', workers, model: 'resnet18', epochs: 1000, batchSize: 1, lr: 0.01, minLr: 0, warmupEpochs: 0,
+    runId: 'bench', workers, model: MODEL, epochs: 1000, batchSize: 1, lr: 0.01, minLr: 0, warmupEpochs: 0,
     momentum: 0.9, weightDecay: 0, augment: 'none', mixupAlpha: 0, cutmixAlpha: 0, labelSmoothing: 0, dataDir: '-',
     download: false, allowPartial: true, limitTrain: null, limitTest: null, seed: 1, backend: 'cpu', outDir: '-',
     evalBatchSize: 1, progress: 'log', syncEvery: 1, lrScaling: 'none',
@@ -184,14 +190,14 @@ async function roundBench(workers: number, rounds: number, growth: HeapGrowth): 
   const count = workers * 1000;
   const closes: number[] = [];
   const controller = new RoundController({
-    config, plan: planTraining(config, count), layout, params, momentum: new Float32Array(params.length),
+    config, plan: planTraining(config, count), layout, params, momentum: vectors.zeros(params.length), vectors,
     sampler: new EpochSampler({ seed: 1, count, batchSize: 1, syncEvery: 1, epoch: 1 }),
     expectedWorkers: workers, roundTimeoutMs: 600_000, heartbeatTimeoutMs: 600_000, checkpointEveryRounds: 0,
     // The controller's own 'round closed' log lines time the rounds.
     log: pino({ level: 'info' }, { write: (line: string) => { if (line.includes('"msg":"round closed"')) closes.push(performance.now()); } }),
     hooks: { onEpochEnd: async () => {}, onCheckpoint: async () => {} },
   });
-  const server = await startCoordinatorServer(controller, { config, layout, log: silent }, { host: '127.0.0.1', port: 0, heartbeatIntervalMs: 60_000, concurrentContributions: Number(process.env.FLEET_BENCH_SLOTS ?? 1) });
+  const server = await startCoordinatorServer(controller, { config, layout, log: silent, vectors }, { host: '127.0.0.1', port: 0, heartbeatIntervalMs: 60_000, concurrentContributions: Number(process.env.FLEET_BENCH_SLOTS ?? 1) });
   global.gc?.();
   const baseline = process.memoryUsage.rss();
   let peak = baseline;
@@ -209,7 +215,7 @@ async function roundBench(workers: number, rounds: number, growth: HeapGrowth): 
 export async function run(): Promise<void> {
   const workerCounts = (process.env.FLEET_BENCH_WORKERS ?? '1,2,4,8').split(',').map(Number);
   const rounds = Number(process.env.FLEET_BENCH_ROUNDS ?? 5);
-  console.log(`exchange-round: resnet18-sized tensor set, ${rounds} rounds after 1 warm-up, loopback; a round = every worker downloads the parameters and uploads gradients`);
+  console.log(`exchange-round: ${MODEL}-sized tensor set, ${rounds} rounds after 1 warm-up, loopback; a round = every worker downloads the parameters and uploads gradients`);
   console.log('raw TCP round: the same processes and bytes, copied into kept buffers, no gRPC and no checks; raw TCP stream: all the round\'s bytes in one stream one way');
   console.log('workers\theap growth\tround ms (mean +- std)\tGB/s\traw TCP round GB/s\tratio\traw TCP stream GB/s\tratio\tcoordinator RSS above baseline (MB)\tx parameter bytes');
   const runs: [number, HeapGrowth][] = workerCounts.map((w) => [w, 'tuned']);

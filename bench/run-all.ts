@@ -9,6 +9,7 @@ import { run as stepProfile } from './step-profile.js';
 import { run as distributedThroughput } from './distributed-throughput.js';
 import { run as exchangeRound } from './exchange-round.js';
 import { run as exchangeTransport } from './exchange-transport.js';
+import { run as vectorKernels } from './vector-kernels.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   // Training images/s of the cnn at batch 128 on wasm, per-kernel split, fraction of forward conv GFLOP/s.
@@ -17,6 +18,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'kernel-filter-grad': kernelFilterGrad,
   // 2 workers over gRPC against two independent one-process trainings, on the real data.
   'distributed-throughput': distributedThroughput,
+  // The coordinator's per-float loops (sum, finite scan, SGD): JS against the WebAssembly SIMD kernels.
+  'vector-kernels': vectorKernels,
   // One gRPC round of a ResNet-18-sized tensor set with 1-8 workers, beside raw TCP; coordinator memory.
   'exchange-round': exchangeRound,
   // One 44.7 MB tensor set down and up over gRPC (fleet codec and generated codec) against raw TCP.

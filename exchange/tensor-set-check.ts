@@ -1,5 +1,6 @@
 import { FLOAT32_BYTES, checkLayout, type TensorEntry } from './tensor-layout.js';
 import { tensorSetCrc32c, type TensorSet } from './tensor-set.js';
+import { firstNonFiniteWord } from '../vector-math/index.js';
 import {
   MissingTensorError, NonFiniteTensorError, TensorChecksumError, TensorDtypeError, TensorLayoutError,
   TensorShapeError, TensorSetError, UnknownTensorError,
@@ -58,27 +59,16 @@ export function int32Words(buffer: Uint8Array): Int32Array {
   return new Int32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.byteLength / FLOAT32_BYTES));
 }
 
-const EXPONENT = 0x7f800000;
-const EXPONENT_LSB = 0x00800000;
-const BLOCK_WORDS = 1 << 16;
-
 /**
- * Index of the first NaN or +-Infinity among words [from, to), or -1. A
- * float is NaN or infinite exactly when its exponent bits are all ones;
- * adding one to an all-ones exponent carries into the sign bit, so OR-ing
- * (bits & exponent) + lsb over a block is negative iff the block holds one.
- * Branch-free integer work: about 1 ns a float, against 1.5 for `v - v !== 0`.
+ * Index of the first NaN or +-Infinity among words [from, to), or -1: a
+ * float whose exponent bits are all ones. A SIMD kernel (vector-math): in
+ * place for a buffer in a VectorMemory, else staged through its cache-sized
+ * slots; about 0.2 ns a float against 1 ns for the best JS loop.
  */
 export function firstNonFinite(words: Int32Array, from: number, to: number): number {
-  for (let start = from; start < to; start += BLOCK_WORDS) {
-    const end = Math.min(to, start + BLOCK_WORDS);
-    let acc = 0;
-    for (let i = start; i < end; i++) acc |= ((words[i]! & EXPONENT) + EXPONENT_LSB) | 0;
-    if (acc < 0) {
-      for (let i = start; i < end; i++) if ((words[i]! & EXPONENT) === EXPONENT) return i;
-    }
-  }
-  return -1;
+  if (to <= from) return -1;
+  const at = firstNonFiniteWord(words.subarray(from, to));
+  return at < 0 ? -1 : from + at;
 }
 
 /** The error for the non-finite float at word `at` of the buffer, named by its tensor. */

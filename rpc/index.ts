@@ -1,5 +1,5 @@
 // fleet's gRPC plumbing: the generated fleet.v1 code lives in gen/ (built by
-// `npm run proto`, not committed); this folder adds what every service needs
+// `npm run gen`, not committed); this folder adds what every service needs
 // around it.
 export { CHANNEL_OPTIONS, FLOW_CONTROL_WINDOW_BYTES, MAX_MESSAGE_BYTES } from './channel-options.js';
 export { FleetCoordinatorClient, FleetCoordinatorService, encodeTensorChunks } from './coordinator-service.js';

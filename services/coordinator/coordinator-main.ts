@@ -50,7 +50,7 @@ export async function runCoordinatorService(options: CoordinatorServiceOptions, 
 
 async function serve(options: CoordinatorServiceOptions, log: Logger, bus: EventBus, reporter: RunReporter, exchange: ExchangeCounter): Promise<void> {
   const coordinator = await createCoordinator({ ...options, reporter }, log);
-  const server = await startCoordinatorServer(coordinator.controller, { config: options.config, layout: coordinator.layout, log, exchange }, {
+  const server = await startCoordinatorServer(coordinator.controller, { config: options.config, layout: coordinator.layout, log, exchange, vectors: coordinator.vectors }, {
     host: options.host, port: options.port, heartbeatIntervalMs: options.heartbeatIntervalMs,
     // One contribution assembled at a time: memory stays flat in the number of workers.
     concurrentContributions: 1,

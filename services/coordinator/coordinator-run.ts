@@ -14,6 +14,7 @@ import { readCheckpoint, writeCheckpoint } from './checkpoint/checkpoint-file.js
 import { RoundController, type EpochTotals } from './rounds/round-controller.js';
 import { AppliedLedger, EpochSampler } from './sampler/index.js';
 import type { RunReporter } from './telemetry/run-reporter.js';
+import { VectorMemory } from '../../vector-math/index.js';
 
 export interface CoordinatorOptions {
   config: TrainConfig;
@@ -31,6 +32,8 @@ export interface CoordinatorOptions {
 }
 
 const NUM_CLASSES = 10;
+/** Model-sized arrays in the coordinator's vector memory: master, momentum, sum, receive buffer. */
+const COORDINATOR_VECTOR_COPIES = 4;
 export const CHECKPOINT_FILE = 'checkpoint.fleet';
 
 /**
@@ -39,7 +42,7 @@ export const CHECKPOINT_FILE = 'checkpoint.fleet';
  * line, the best model, a checkpoint). Until the evaluator service exists the
  * coordinator scores the test set itself.
  */
-export async function createCoordinator(options: CoordinatorOptions, log: Logger): Promise<{ controller: RoundController; layout: WeightSlice[]; runDir: string; close: () => void }> {
+export async function createCoordinator(options: CoordinatorOptions, log: Logger): Promise<{ controller: RoundController; layout: WeightSlice[]; vectors: VectorMemory; runDir: string; close: () => void }> {
   const { config, reporter } = options;
   await selectBackend(config.backend, log);
   const data = await loadCifar10({
@@ -139,8 +142,13 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     await checkpoint('epoch end', totals);
   };
 
+  // The master copy, its momentum, the round's sum and one receive buffer live in one
+  // WebAssembly memory, where the SIMD kernels (vector-math) sum, scan and step them in place.
+  const vectors = VectorMemory.create(params.length * COORDINATOR_VECTOR_COPIES);
+  params = vectors.adopt(params);
+  momentum = vectors.adopt(momentum);
   const controller = new RoundController({
-    config, plan, layout, params, momentum, sampler,
+    config, plan, layout, params, momentum, sampler, vectors,
     expectedWorkers: config.workers,
     roundTimeoutMs: options.roundTimeoutMs,
     heartbeatTimeoutMs: options.heartbeatTimeoutMs,
@@ -159,7 +167,7 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     trainSamples: data.train.count, testSamples: data.test.count, totalSteps: plan.totalSteps,
     version: controller.currentVersion, resumed: options.resume,
   });
-  return { controller, layout, runDir: runDir.path, close: () => { controller.close('shutdown'); model.dispose(); tf.disposeVariables(); } };
+  return { controller, layout, vectors, runDir: runDir.path, close: () => { controller.close('shutdown'); model.dispose(); tf.disposeVariables(); } };
 }
 
 /** --resume of a run whose checkpoint is its last epoch's end: there is nothing left to train. */

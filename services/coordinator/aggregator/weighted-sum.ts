@@ -1,4 +1,5 @@
 import { FleetError } from '../../../runtime/errors.js';
+import { axpy, scale, type VectorMemory } from '../../../vector-math/index.js';
 
 export class AggregateError extends FleetError {
   constructor(message: string, readonly expectedLength: number, readonly gotLength: number) {
@@ -9,15 +10,17 @@ export class AggregateError extends FleetError {
 /**
  * The round's sample-weighted average, accumulated in place: one buffer of
  * the model's size however many workers contribute, so the coordinator's
- * memory does not grow with the cluster.
+ * memory does not grow with the cluster. In `memory` (the coordinator's
+ * VectorMemory, where the received contributions are too) the sums run in
+ * place as SIMD kernels.
  */
 export class WeightedSum {
   private readonly sum: Float32Array;
   private totalWeight = 0;
   private count = 0;
 
-  constructor(readonly length: number) {
-    this.sum = new Float32Array(length);
+  constructor(readonly length: number, memory?: VectorMemory) {
+    this.sum = memory ? memory.zeros(length) : new Float32Array(length);
     // Touch every page now: the coordinator's memory is taken at start, not in the first round.
     this.sum.fill(0);
   }
@@ -28,8 +31,7 @@ export class WeightedSum {
       throw new AggregateError(`contribution has ${values.length} values, the model has ${this.length}`, this.length, values.length);
     }
     if (!(weight > 0) || !Number.isFinite(weight)) throw new AggregateError(`contribution weight must be > 0, got ${weight}`, this.length, values.length);
-    const sum = this.sum;
-    for (let i = 0; i < sum.length; i++) sum[i]! += values[i]! * weight;
+    axpy(this.sum, values, weight);
     this.totalWeight += weight;
     this.count += 1;
   }
@@ -45,10 +47,8 @@ export class WeightedSum {
   /** Divides by the total weight in place and returns the average (a view; valid until reset). */
   average(): Float32Array {
     if (this.count === 0) throw new AggregateError('no contributions to average', this.length, 0);
-    const inv = 1 / this.totalWeight;
-    const sum = this.sum;
-    for (let i = 0; i < sum.length; i++) sum[i]! *= inv;
-    return sum;
+    scale(this.sum, 1 / this.totalWeight);
+    return this.sum;
   }
 
   reset(): void {

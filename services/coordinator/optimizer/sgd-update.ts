@@ -1,3 +1,5 @@
+import { sgdStep } from '../../../vector-math/index.js';
+
 /** Where each parameter lives in the flat master buffer, in floats. */
 export interface ParameterSlice {
   name: string;
@@ -19,6 +21,8 @@ export interface SgdHyper {
  * buf = momentum*buf + g (buf = g on the first step); p -= lr*buf.
  * Non-trainable slices take the averaged value as it is (BatchNorm statistics
  * of all workers). `momentumBuffer` holds one float per master float.
+ * Runs as a SIMD kernel (vector-math), in place when the three arrays share
+ * the coordinator's VectorMemory; in float32 throughout, as tfjs does.
  */
 export function applySgd(
   params: Float32Array,
@@ -35,11 +39,8 @@ export function applySgd(
       params.set(averaged.subarray(slice.offset, end), slice.offset);
       continue;
     }
-    for (let i = slice.offset; i < end; i++) {
-      const g = averaged[i]! + weightDecay * params[i]!;
-      const buf = momentum > 0 ? (firstStep ? g : momentum * momentumBuffer[i]! + g) : g;
-      momentumBuffer[i] = buf;
-      params[i]! -= lr * buf;
-    }
+    sgdStep(params.subarray(slice.offset, end), momentumBuffer.subarray(slice.offset, end), averaged.subarray(slice.offset, end), {
+      lr, momentum, weightDecay, useBuffer: momentum > 0 && !firstStep,
+    });
   }
 }

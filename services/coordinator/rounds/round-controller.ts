@@ -7,6 +7,7 @@ import { learningRateAt } from '../../../training/lr-schedule.js';
 import { WeightedSum } from '../aggregator/weighted-sum.js';
 import { WorkerSpeeds } from '../balance/worker-speeds.js';
 import { applySgd } from '../optimizer/sgd-update.js';
+import type { VectorMemory } from '../../../vector-math/index.js';
 import type { RoundPlan } from '../sampler/round-plan.js';
 import { CoordinatorClosedError, NotAMemberError, StaleContributionError, UnknownWorkerError, VersionUnavailableError } from './errors.js';
 
@@ -96,6 +97,8 @@ export interface ControllerOptions {
   params: Float32Array;
   momentum: Float32Array;
   sampler: RoundSampler;
+  /** Where the round's sum lives (beside params, momentum and the receive buffers): the SIMD kernels then run in place. */
+  vectors?: VectorMemory;
   /** Workers the first round waits for. */
   expectedWorkers: number;
   roundTimeoutMs: number;
@@ -169,7 +172,7 @@ export class RoundController {
   private readonly speeds = new WorkerSpeeds();
 
   constructor(private readonly o: ControllerOptions) {
-    this.sum = new WeightedSum(o.params.length);
+    this.sum = new WeightedSum(o.params.length, o.vectors);
     this.params = o.params;
     this.momentum = o.momentum;
     this.version = o.resume?.version ?? 1;

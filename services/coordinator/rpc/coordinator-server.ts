@@ -17,6 +17,7 @@ import { FleetCoordinatorService, encodeTensorChunks } from '../../../rpc/coordi
 import { HealthImplementation } from 'grpc-health-check';
 import type { RoundController } from '../rounds/round-controller.js';
 import { ExchangeCounter } from '../telemetry/run-reporter.js';
+import type { VectorMemory } from '../../../vector-math/index.js';
 
 export interface ServerOptions {
   host: string;
@@ -82,7 +83,7 @@ class ParameterEncodings {
  */
 export async function startCoordinatorServer(
   controller: RoundController,
-  context: { config: TrainConfig; layout: readonly WeightSlice[]; log: Logger; exchange?: ExchangeCounter },
+  context: { config: TrainConfig; layout: readonly WeightSlice[]; log: Logger; exchange?: ExchangeCounter; vectors?: VectorMemory },
   options: ServerOptions,
 ): Promise<{ port: number; shutdown: (graceMs: number) => Promise<void> }> {
   const { config, layout, log } = context;
@@ -94,7 +95,8 @@ export async function startCoordinatorServer(
   // buffer per contribution costs page faults and garbage. Taken (and touched)
   // now, like the master copy, so the coordinator's memory is known at start.
   const modelFloats = modelBytes / 4;
-  const receiveBuffers = Array.from({ length: options.concurrentContributions }, () => new Float32Array(modelFloats).fill(0));
+  // In the controller's vector memory (`vectors`), the sum and the finite scan read them in place.
+  const receiveBuffers = Array.from({ length: options.concurrentContributions }, () => (context.vectors?.zeros(modelFloats) ?? new Float32Array(modelFloats)).fill(0));
   const fail = (cb: sendUnaryData<never>, err: unknown, what: string) => {
     const code = statusOf(err);
     if (code === Status.INTERNAL) log.error({ err }, `${what} failed`);

@@ -1,0 +1,1 @@
+export { VectorMemory, axpy, firstNonFiniteWord, scale, sgdStep, vectorMemoryOf } from './vector-memory.js';
