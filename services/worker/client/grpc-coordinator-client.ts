@@ -8,6 +8,7 @@ import { FleetCoordinatorClient } from '../../../rpc/coordinator-service.js';
 import { insecureChannel, type ClientChannel } from '../../../rpc/security/index.js';
 import type { WeightSlice } from '../../../training/flat-weights.js';
 import type { CoordinatorClient, WorkAssignment } from '../worker-run.js';
+import { VectorMemory } from '../../../vector-math/index.js';
 
 export interface ClientOptions {
   /** Deadline of short calls (register, heartbeat, leave). */
@@ -28,7 +29,7 @@ export function createCoordinatorClient(address: string, layoutOf: () => readonl
   const client = new FleetCoordinatorClient(address, channel.credentials, { ...CHANNEL_OPTIONS, ...channel.options });
   // Parameters arrive into one buffer reused every round (the caller copies them
   // into the model before the next fetch): fresh pages for 45 MB cost more than the transfer.
-  let receiveBuffer = new Uint8Array(0);
+  let receiveBuffer: Uint8Array = new Uint8Array(0);
 
   const unary = <Req, Res>(method: (req: Req, meta: never, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req, timeoutMs: number) =>
     new Promise<Res>((resolve, reject) => {
@@ -51,7 +52,11 @@ export function createCoordinatorClient(address: string, layoutOf: () => readonl
       const layout = layoutOf();
       const stream = client.fetchParameters({ workerId, version }, { deadline: deadline(o.transferTimeoutMs) });
       const bytes = layout.reduce((n, s) => n + s.length * 4, 0);
-      if (receiveBuffer.byteLength !== bytes) receiveBuffer = new Uint8Array(bytes);
+      if (receiveBuffer.byteLength !== bytes) {
+        // In a vector memory of its own, the finite scan of each chunk runs in place (vector-math).
+        const floats = VectorMemory.create(bytes / 4).zeros(bytes / 4);
+        receiveBuffer = new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength);
+      }
       const set = await receiveTensorSet(stream, { maxTotalBytes: bytes, expected: entriesOf(layout), into: receiveBuffer });
       return { version: set.version, values: tensorSetValues(set) };
     },
