@@ -2,10 +2,11 @@
  * 2-worker training throughput against two independent single-process
  * trainings running at the same time, side by side in one run, on the real
  * data: the cnn at batch 64 per worker on the WASM backend. The 2-worker run
- * three times: the defaults (equal shards, workers where the OS puts them);
- * --balance speed (shards in proportion to each worker's measured speed,
- * services/coordinator/balance); and --balance speed with --pin-workers on
- * (each worker keeps its core, so its speed is a steady thing to measure).
+ * four times: the defaults (equal shards, workers where the OS puts them,
+ * --single-threaded-gc auto); --balance speed (shards in proportion to each
+ * worker's measured speed, services/coordinator/balance); the same with
+ * V8's parallel GC (--single-threaded-gc off); and --balance speed with
+ * --pin-workers on (each worker keeps its core).
  * FLEET_BENCH_STEPS (16) steps per worker, FLEET_BENCH_DATA (../shared/cifar10).
  */
 import { spawn } from 'node:child_process';
@@ -55,7 +56,8 @@ export async function run(): Promise<void> {
     };
     // The reference is measured before and after the distributed runs: this machine's speed drifts over minutes.
     const before = await independentPair();
-    const variants = [['--balance', 'equal'], ['--balance', 'speed'], ['--balance', 'speed', '--pin-workers', 'on']];
+    // --single-threaded-gc: auto (the default) turns it on here, where 4 processes share 2 CPUs; off shows its gain.
+    const variants = [['--balance', 'equal'], ['--balance', 'speed'], ['--balance', 'speed', '--single-threaded-gc', 'off'], ['--balance', 'speed', '--pin-workers', 'on']];
     const rates: number[] = [];
     for (const [i, flags] of variants.entries()) {
       const dist = await fleet(['train', '--workers', '2', ...common, ...flags, '--limit-train', String(2 * batch * steps), '--out', join(dir, `dist-${i}`)]);

@@ -29,6 +29,7 @@ import { layoutLength, readWeights, weightLayout } from '../training/flat-weight
 import { HEAP_GROWING_PERCENT, setHeapGrowingPercent, tuneHeapForTransfers } from '../runtime/heap-tuning.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
 import { VectorMemory } from '../vector-math/index.js';
+import { gcNodeFlags } from '../launcher/gc-threads.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const silent = pino({ level: 'silent' });
@@ -146,7 +147,7 @@ async function rawTcpRound(workers: number, bytes: number, rounds: number): Prom
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  const children = Array.from({ length: workers }, () => spawn(process.execPath, [SELF, 'tcp-round-worker', String(port), String(bytes)], { stdio: 'inherit' }));
+  const children = Array.from({ length: workers }, () => spawn(process.execPath, [...process.execArgv, SELF, 'tcp-round-worker', String(port), String(bytes)], { stdio: 'inherit' }));
   while (sockets.length < workers) await new Promise((resolve) => setTimeout(resolve, 10));
   const times: number[] = [];
   for (let r = 0; r <= rounds; r++) {
@@ -212,26 +213,52 @@ async function roundBench(workers: number, rounds: number, growth: HeapGrowth): 
   return { roundMs, bytesPerRound: 2 * workers * params.byteLength, rssAboveMb: (peak - baseline) / 1e6, paramMb: params.byteLength / 1e6 };
 }
 
+/** V8's GC threads of a row: fleet's launcher rule (launcher/gc-threads.ts), or V8's parallel collector. */
+type GcMode = 'auto' | 'parallel';
+
+/**
+ * Runs `mode` of this file in a child process with the node flags fleet's
+ * launcher would give a process of a cluster of `processes` (its children
+ * inherit them), and returns the JSON it reports on its RESULT line.
+ */
+function inChild<T>(mode: string, args: (string | number)[], processes: number, gc: GcMode): Promise<T> {
+  const flags = gcNodeFlags(gc === 'auto' ? 'auto' : 'off', processes);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...flags, SELF, mode, ...args.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith(RESULT));
+      if (code !== 0 || !line) reject(new Error(`exchange-round ${mode} child exited with ${code}`));
+      else resolve(JSON.parse(line.slice(RESULT.length)) as T);
+    });
+  });
+}
+const RESULT = 'RESULT ';
+
 export async function run(): Promise<void> {
   const workerCounts = (process.env.FLEET_BENCH_WORKERS ?? '1,2,4,8').split(',').map(Number);
   const rounds = Number(process.env.FLEET_BENCH_ROUNDS ?? 5);
   console.log(`exchange-round: ${MODEL}-sized tensor set, ${rounds} rounds after 1 warm-up, loopback; a round = every worker downloads the parameters and uploads gradients`);
   console.log('raw TCP round: the same processes and bytes, copied into kept buffers, no gRPC and no checks; raw TCP stream: all the round\'s bytes in one stream one way');
-  console.log('workers\theap growth\tround ms (mean +- std)\tGB/s\traw TCP round GB/s\tratio\traw TCP stream GB/s\tratio\tcoordinator RSS above baseline (MB)\tx parameter bytes');
-  const runs: [number, HeapGrowth][] = workerCounts.map((w) => [w, 'tuned']);
-  // The heap tuning's gain, side by side: the largest round once more with V8's default.
+  console.log('the coordinator (and the raw TCP round\'s server) run in a child process with the node flags fleet\'s launcher gives a cluster of that size: --single-threaded-gc when the processes outnumber the CPUs (launcher/gc-threads.ts)');
+  console.log('workers\theap growth\tGC\tround ms (mean +- std)\tGB/s\traw TCP round GB/s\tratio\traw TCP stream GB/s\tratio\tcoordinator RSS above baseline (MB)\tx parameter bytes');
+  const runs: [number, HeapGrowth, GcMode][] = workerCounts.map((w) => [w, 'tuned', 'auto']);
+  // Each tuning's gain, side by side: the largest round once more with V8's default heap growth, and with its parallel GC.
   const largest = Math.max(...workerCounts);
-  runs.push([largest, 'default']);
-  for (const [workers, growth] of runs) {
-    const r = await roundBench(workers, rounds, growth);
+  runs.push([largest, 'default', 'auto'], [largest, 'tuned', 'parallel']);
+  for (const [workers, growth, gc] of runs) {
+    const processes = workers + 1;
+    const r = await inChild<Awaited<ReturnType<typeof roundBench>>>('round', [workers, rounds, growth], processes, gc);
     const { mean, std } = meanStd(r.roundMs);
     const gbps = r.bytesPerRound / 1e9 / (mean / 1000);
-    // The baselines run in this process, with the tuned heap whatever the row.
-    applyHeapGrowth('tuned');
-    const tcpRound = r.bytesPerRound / 1e9 / (meanStd(await rawTcpRound(workers, r.bytesPerRound / (2 * workers), rounds)).mean / 1000);
+    // The raw TCP round with the same node flags, the tuned heap whatever the row.
+    const tcpTimes = await inChild<number[]>('tcp-round', [workers, r.bytesPerRound / (2 * workers), rounds], processes, gc);
+    const tcpRound = r.bytesPerRound / 1e9 / (meanStd(tcpTimes).mean / 1000);
     const tcpStream = (await rawTcpStream(r.bytesPerRound)) / 1000;
+    const gcName = gcNodeFlags(gc === 'auto' ? 'auto' : 'off', processes).length > 0 ? 'single-threaded' : 'parallel';
     console.log([
-      workers, growth === 'tuned' ? `${HEAP_GROWING_PERCENT}%` : 'V8 default', `${mean.toFixed(0)} +- ${std.toFixed(0)}`, gbps.toFixed(3),
+      workers, growth === 'tuned' ? `${HEAP_GROWING_PERCENT}%` : 'V8 default', gcName, `${mean.toFixed(0)} +- ${std.toFixed(0)}`, gbps.toFixed(3),
       tcpRound.toFixed(3), (gbps / tcpRound).toFixed(2), tcpStream.toFixed(3), (gbps / tcpStream).toFixed(2),
       r.rssAboveMb.toFixed(0), (r.rssAboveMb / r.paramMb).toFixed(2),
     ].join('\t'));
@@ -240,6 +267,8 @@ export async function run(): Promise<void> {
 
 const [mode, a, b, c] = process.argv.slice(2);
 if (mode === 'worker') await workerMain(a!, Number(b), c === 'default' ? 'default' : 'tuned');
+else if (mode === 'round') console.log(RESULT + JSON.stringify(await roundBench(Number(a), Number(b), c === 'default' ? 'default' : 'tuned')));
+else if (mode === 'tcp-round') { tuneHeapForTransfers(); console.log(RESULT + JSON.stringify(await rawTcpRound(Number(a), Number(b), Number(c)))); }
 else if (mode === 'tcp-send') { tuneHeapForTransfers(); await tcpSendMain(Number(a), Number(b)); }
 else if (mode === 'tcp-round-worker') { tuneHeapForTransfers(); await tcpRoundWorkerMain(Number(a), Number(b)); }
 else if (isMain(import.meta.url)) await run();

@@ -10,6 +10,7 @@ import { runTraining } from '../training/train-run.js';
 import { runLocalCluster } from '../launcher/local-cluster.js';
 import { findTaskset, workerCpuSets } from '../launcher/cpu-sets.js';
 import { allowedCpus } from '../runtime/allowed-cpus.js';
+import { SINGLE_THREADED_GC_CHOICES, cpuCount, gcNodeFlags, type SingleThreadedGc } from '../launcher/gc-threads.js';
 import { parseInteger, parseNumber } from './parse-flag.js';
 import { addNatsOptions, serviceIoFromFlags, type ServiceIo } from './service-options.js';
 import { chooseEventBroker } from '../launcher/event-broker.js';
@@ -25,13 +26,14 @@ export const DEFAULT_DATA_DIR = 'data/cifar10';
 export function trainCommand(): Command {
   return addNatsOptions(addTrainingOptions(new Command('train')))
     .addOption(new Option('--pin-workers <mode>', 'on: with --workers N, each worker on its own CPUs (taskset; needs at least N); off: where the OS puts them').env('FLEET_PIN_WORKERS').choices(['on', 'off']).default('off'))
+    .addOption(new Option('--single-threaded-gc <mode>', 'with --workers N, node\'s --single-threaded-gc for the processes started; auto: when they outnumber the CPUs').env('FLEET_SINGLE_THREADED_GC').choices(SINGLE_THREADED_GC_CHOICES).default('auto'))
     .description('Train a model on CIFAR-10: in this process for --workers 1, else a local coordinator and N worker processes')
     .action(async (flags: Record<string, unknown>) => {
       const config = trainConfigFromFlags(flags);
       const log = createRootLogger({ service: 'train', run: config.runId });
       try {
         if (config.workers === 1) await runTraining(config, log);
-        else await runDistributedLocally(config, serviceIoFromFlags(flags), flags.pinWorkers === 'on', log);
+        else await runDistributedLocally(config, serviceIoFromFlags(flags), { pin: flags.pinWorkers === 'on', singleThreadedGc: flags.singleThreadedGc as SingleThreadedGc }, log);
       } catch (err) {
         log.error({ err }, 'training failed');
         throw err;
@@ -43,16 +45,21 @@ export function trainCommand(): Command {
  * `fleet train --workers N`: a coordinator, N workers and (with NATS) an
  * evaluator as child processes; each serves metrics on a free port (logged).
  */
-async function runDistributedLocally(config: TrainConfig, io: ServiceIo, pin: boolean, log: Logger): Promise<void> {
+async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch: { pin: boolean; singleThreadedGc: SingleThreadedGc }, log: Logger): Promise<void> {
   const broker = await chooseEventBroker({ natsUrl: io.natsUrl, storeDir: join(config.outDir, 'nats'), log });
   const nats = broker.url ? ['--nats', broker.url] : [];
   const metrics = ['--metrics-port', '0', '--metrics-host', '127.0.0.1'];
+  // The coordinator, the workers and (with NATS) the evaluator.
+  const processes = 1 + config.workers + (broker.url ? 1 : 0);
+  const nodeArgs = gcNodeFlags(launch.singleThreadedGc, processes);
+  log.info({ processes, cpus: cpuCount(), nodeArgs }, 'starting the local cluster');
   try {
     await runLocalCluster({
+      nodeArgs,
       workers: config.workers,
       coordinatorArgs: [...forwardedFlags(process.argv), '--run-id', config.runId, '--out', config.outDir, ...nats, ...metrics, ...(broker.url ? ['--external-evaluator'] : [])],
       workerArgs: [...metrics],
-      pinning: pin ? workerPinning(config.workers, log) : null,
+      pinning: launch.pin ? workerPinning(config.workers, log) : null,
       evaluatorArgs: broker.url ? ['--run', config.runId, '--out', config.outDir, '--data-dir', config.dataDir, '--backend', config.backend, ...nats, ...metrics] : null,
       log,
       stopGraceMs: 10_000,
@@ -154,9 +161,9 @@ function forwardedFlags(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
-    // --pin-workers is the launcher's own.
-    if (a === '--run-id' || a === '--out' || a === '--pin-workers') { i++; continue; }
-    if (a.startsWith('--run-id=') || a.startsWith('--out=') || a.startsWith('--pin-workers=')) continue;
+    // --pin-workers and --single-threaded-gc are the launcher's own.
+    if (a === '--run-id' || a === '--out' || a === '--pin-workers' || a === '--single-threaded-gc') { i++; continue; }
+    if (['--run-id=', '--out=', '--pin-workers=', '--single-threaded-gc='].some((p) => a.startsWith(p))) continue;
     out.push(a);
   }
   return out;

@@ -18,6 +18,8 @@ export interface LocalClusterOptions {
   coordinatorArgs: string[];
   /** Extra flags for each `fleet worker`. */
   workerArgs: string[];
+  /** Flags for node itself, before fleet's (launcher/gc-threads.ts). */
+  nodeArgs?: string[];
   /** Worker i runs under `taskset -c cpuSets[i]` (launcher/cpu-sets.ts); null: unpinned. */
   pinning?: { taskset: string; cpuSets: readonly string[] } | null;
   /** With NATS, an evaluator service scores the checkpoints: its flags (the coordinator's address is added). Null: none. */
@@ -55,7 +57,7 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
   process.on('SIGTERM', onSignal);
 
   const start = (name: string, args: string[], cpuSet?: string) => {
-    const command = [process.execPath, FLEET_BIN, ...args];
+    const command = [process.execPath, ...(options.nodeArgs ?? []), FLEET_BIN, ...args];
     // taskset execs node in place: the child's pid, signals and exit code are node's.
     const argv = cpuSet !== undefined && options.pinning ? [options.pinning.taskset, '-c', cpuSet, ...command] : command;
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });

@@ -110,8 +110,10 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
   const out = new Float32Array(layoutLength(worker.layout));
   const kind = config.syncEvery === 1 ? 'gradients' : 'parameters';
   const optimizer = new SgdMomentum({ momentum: config.momentum, weightDecay: config.weightDecay });
-  // cpus: where this process may run (taskset, a container's cpuset), to see pinning at a glance.
-  log.info({ backend: backend.name, model: config.model, train: train.count, kind, cpus: allowedCpus()?.join(',') ?? null }, 'worker ready');
+  // cpus: where this process may run (taskset, a container's cpuset), to see pinning at a glance;
+  // gc: V8's collector threads (the launcher's --single-threaded-gc).
+  const gc = process.execArgv.includes('--single-threaded-gc') ? 'single-threaded' : 'parallel';
+  log.info({ backend: backend.name, model: config.model, train: train.count, kind, cpus: allowedCpus()?.join(',') ?? null, gc }, 'worker ready');
 
   let workerId = registration.workerId;
   let currentRound = 0;

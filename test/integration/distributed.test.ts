@@ -53,7 +53,7 @@ function track<T extends FleetProcess>(p: T): T {
 describe('distributed training over gRPC (real processes)', () => {
   it('fleet train --workers 2 writes the run directory of a 1-worker run and a best model that loads', async () => {
     const out = join(root, 'launcher');
-    const result = await runFleet(['train', '--workers', '2', '--epochs', '2', '--batch-size', '32', '--pin-workers', 'on', ...training(['--out', out])]);
+    const result = await runFleet(['train', '--workers', '2', '--epochs', '2', '--batch-size', '32', '--pin-workers', 'on', '--single-threaded-gc', 'on', ...training(['--out', out])]);
     expect(result.code, result.stderr).toBe(0);
     const metrics = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(metrics.map((m) => m.epoch)).toEqual([1, 2]);
@@ -81,6 +81,8 @@ describe('distributed training over gRPC (real processes)', () => {
     }
     expect(new Set(contributed.map((l) => l.worker)).size).toBe(2);
 
+    // --single-threaded-gc on reaches the workers' node command line (they log their GC when ready).
+    expect(lines.filter((l) => l.msg === 'worker ready').map((l) => l.gc)).toEqual(['single-threaded', 'single-threaded']);
     // --pin-workers on: each worker may run only on its own CPUs (it logs them when ready).
     const ready = lines.filter((l) => l.msg === 'worker ready').map((l) => l.cpus as string);
     expect(ready).toHaveLength(2);
