@@ -11,9 +11,10 @@ import {
   type ContributeResponse, type ContributionChunk, type ContributionHeader, type FetchParametersRequest, type TensorChunk,
 } from '../../rpc/gen/fleet/v1/coordinator.js';
 import {
-  CHANNEL_OPTIONS, ERROR_CLASS_KEY, bindGrpcServer, createGrpcServer, receiveContribution, receiveTensorSet, sendContribution,
+  CHANNEL_OPTIONS, ERROR_CLASS_KEY, FleetCoordinatorClient, bindGrpcServer, createGrpcServer, receiveContribution, receiveTensorSet, sendContribution,
   sendTensorSet, shutdownGrpcServer, toServiceError,
 } from '../../rpc/index.js';
+import type { EncodingBuffer } from '../../rpc/tensor-stream.js';
 
 /**
  * A real grpc-js server on 127.0.0.1:0 serving the GENERATED Coordinator
@@ -43,6 +44,9 @@ function makeSet(version: number, seed: number): TensorSet {
   }), version);
 }
 
+/** A set's data bytes: its encoding holds them plus a few header bytes per message. */
+const grads0Bytes = () => planTensorSet(SPECS).reduce((n, e) => n + e.byteLength, 0);
+
 const unimplemented = (_call: unknown, cb: sendUnaryData<never>) => cb({ code: Status.UNIMPLEMENTED, details: 'not in this test server' }, null);
 
 describe('tensor sets over real gRPC (loopback)', () => {
@@ -50,6 +54,7 @@ describe('tensor sets over real gRPC (loopback)', () => {
   const contributed: { header: ContributionHeader; set: TensorSet }[] = [];
   const server = createGrpcServer();
   let client: CoordinatorClient;
+  let port = 0;
 
   beforeAll(async () => {
     const impl: UntypedServiceImplementation = {
@@ -84,7 +89,7 @@ describe('tensor sets over real gRPC (loopback)', () => {
       },
     };
     server.addService(CoordinatorService, impl);
-    const port = await bindGrpcServer(server, '127.0.0.1', 0);
+    port = await bindGrpcServer(server, '127.0.0.1', 0);
     expect(port).toBeGreaterThan(0);
     client = new CoordinatorClient(`127.0.0.1:${port}`, credentials.createInsecure(), CHANNEL_OPTIONS);
   });
@@ -134,6 +139,30 @@ describe('tensor sets over real gRPC (loopback)', () => {
     const got = contributed.at(-1)!;
     expect(got.header).toMatchObject({ workerId: 'w1', round: 4, version: 3, sampleCount: 64, lossSum: 1.5, correct: 30 });
     expect(Buffer.compare(got.set.buffer, grads.buffer)).toBe(0);
+  });
+
+  it('contributions encoded into one kept buffer (fleet\'s client codec) arrive bit-identical, round after round', async () => {
+    // fleet's codec hands grpc-js the pre-encoded messages as they are: a client of it, same server.
+    const fleetClient = new FleetCoordinatorClient(`127.0.0.1:${port}`, credentials.createInsecure(), CHANNEL_OPTIONS);
+    const encoding: EncodingBuffer = {};
+    let kept: Buffer | undefined;
+    try {
+      for (const seed of [4, 5]) {
+        const grads = makeSet(3, seed);
+        const result = new Promise<ContributeResponse>((resolve, reject) => {
+          const call = fleetClient.contribute(new Metadata(), { deadline: deadline() }, (err, res) => (err ? reject(err) : resolve(res!)));
+          sendContribution(call, header({ round: seed }), grads, { encoding }).catch(reject);
+        });
+        expect(await result).toEqual({ round: seed, nextVersion: 4 });
+        expect(Buffer.compare(contributed.at(-1)!.set.buffer, grads.buffer)).toBe(0);
+        // The second round overwrote the first's encoding in place: no new 48 MB buffer.
+        if (kept) expect(encoding.buffer).toBe(kept);
+        kept = encoding.buffer;
+      }
+      expect(kept!.length).toBeGreaterThan(grads0Bytes());
+    } finally {
+      fleetClient.close();
+    }
   });
 
   it('a contribution with a corrupted chunk is refused with INVALID_ARGUMENT', async () => {

@@ -1,7 +1,7 @@
 import type { ServiceError } from '@grpc/grpc-js';
 import { entriesOf } from '../../../exchange/tensor-wire.js';
 import { tensorSetValues, wrapTensorSet } from '../../../exchange/index.js';
-import { receiveTensorSet, sendContribution } from '../../../rpc/tensor-stream.js';
+import { receiveTensorSet, sendContribution, type EncodingBuffer } from '../../../rpc/tensor-stream.js';
 import { CHANNEL_OPTIONS } from '../../../rpc/grpc-status.js';
 import { ContributionKind } from '../../../rpc/gen/fleet/v1/coordinator.js';
 import { FleetCoordinatorClient } from '../../../rpc/coordinator-service.js';
@@ -30,6 +30,8 @@ export function createCoordinatorClient(address: string, layoutOf: () => readonl
   // Parameters arrive into one buffer reused every round (the caller copies them
   // into the model before the next fetch): fresh pages for 45 MB cost more than the transfer.
   let receiveBuffer: Uint8Array = new Uint8Array(0);
+  // Contributions are encoded into one buffer kept across rounds (a call ends before the next starts).
+  const uploadEncoding: EncodingBuffer = {};
 
   const unary = <Req, Res>(method: (req: Req, meta: never, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req, timeoutMs: number) =>
     new Promise<Res>((resolve, reject) => {
@@ -69,7 +71,7 @@ export function createCoordinatorClient(address: string, layoutOf: () => readonl
           kind: c.kind === 'gradients' ? ContributionKind.CONTRIBUTION_KIND_GRADIENTS : ContributionKind.CONTRIBUTION_KIND_PARAMETERS,
         };
         // A refusal ends the call early: the callback above reports it; the sender just stops.
-        sendContribution(call, header, wrapTensorSet(entriesOf(c.layout), c.values, c.version)).catch(() => {});
+        sendContribution(call, header, wrapTensorSet(entriesOf(c.layout), c.values, c.version), { encoding: uploadEncoding }).catch(() => {});
       });
     },
 
