@@ -22,7 +22,7 @@ import pino from 'pino';
 import { parseTrainConfig, planTraining } from '../config/train-config.js';
 import { buildModel } from '../model/index.js';
 import { RoundController } from '../services/coordinator/rounds/round-controller.js';
-import { startCoordinatorServer } from '../services/coordinator/rpc/coordinator-server.js';
+import { SINK_SCRATCH_FLOATS, startCoordinatorServer } from '../services/coordinator/rpc/coordinator-server.js';
 import { EpochSampler } from '../services/coordinator/sampler/index.js';
 import { createCoordinatorClient } from '../services/worker/client/grpc-coordinator-client.js';
 import { layoutLength, readWeights, weightLayout } from '../training/flat-weights.js';
@@ -178,8 +178,8 @@ async function roundBench(workers: number, rounds: number, growth: HeapGrowth): 
   await tf.setBackend('cpu');
   const model = buildModel({ name: MODEL, seed: 1 });
   const layout = weightLayout(model);
-  // As the coordinator keeps them (coordinator-run.ts): in one vector memory with the sum and the receive buffer.
-  const vectors = VectorMemory.create(layoutLength(layout) * 4);
+  // As the coordinator keeps them (coordinator-run.ts): in one vector memory with the sums and the receive scratch.
+  const vectors = VectorMemory.create(layoutLength(layout) * 4 + SINK_SCRATCH_FLOATS);
   const params = vectors.adopt(readWeights(model, layout, new Float32Array(layoutLength(layout))));
   model.dispose();
   const config = parseTrainConfig({

@@ -11,6 +11,8 @@ export { fromProtoManifest, manifestOf, toProtoManifest } from './tensor-manifes
 export type { TensorSetManifest } from './tensor-manifest.js';
 export { ChunkSizeError, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_TENSOR_SET_BYTES, TensorSetAssembler, chunkTensorSet } from './tensor-set-chunks.js';
 export type { AssemblerOptions, AssemblerState } from './tensor-set-chunks.js';
+export { TensorSetSink } from './tensor-set-sink.js';
+export type { FloatSink, SinkOptions } from './tensor-set-sink.js';
 export {
   MissingTensorError, NonFiniteTensorError, OversizedTensorSetError, TensorChecksumError, TensorDtypeError, TensorLayoutError,
   TensorSetError, TensorSetLengthError, TensorSetOverflowError, TensorShapeError, TensorStreamProtocolError, UnknownTensorError,

@@ -73,8 +73,12 @@ export function firstNonFinite(words: Int32Array, from: number, to: number): num
 
 /** The error for the non-finite float at word `at` of the buffer, named by its tensor. */
 export function nonFiniteError(entries: readonly TensorEntry[], at: number, words: Int32Array): TensorSetError {
+  return nonFiniteAt(entries, at, new Float32Array(words.buffer, words.byteOffset + at * FLOAT32_BYTES, 1)[0]!);
+}
+
+/** The error for the non-finite `value` at float `at` of a set, named by its tensor. */
+export function nonFiniteAt(entries: readonly TensorEntry[], at: number, value: number): TensorSetError {
   const byte = at * FLOAT32_BYTES;
-  const value = new Float32Array(words.buffer, words.byteOffset + byte, 1)[0]!;
   const entry = entries.find((e) => byte >= e.byteOffset && byte < e.byteOffset + e.byteLength);
   if (!entry) return new TensorSetError(`value ${value} at byte ${byte}, outside every tensor`, null, 'finite', value);
   return new NonFiniteTensorError(entry.name, (byte - entry.byteOffset) / FLOAT32_BYTES, value);

@@ -48,6 +48,20 @@ export interface AssemblerOptions {
 export type AssemblerState = 'awaiting-manifest' | 'receiving' | 'done' | 'failed';
 
 /**
+ * A received manifest, refused before anything is allocated when it is too
+ * large, differs from the model's entries (`expected`) or lays its tensors
+ * out inconsistently.
+ */
+export function checkedManifest(proto: TensorManifest, maxTotalBytes: number, expected?: readonly TensorEntry[]): TensorSetManifest {
+  if (proto.totalBytes > maxTotalBytes) throw new OversizedTensorSetError(proto.totalBytes, maxTotalBytes);
+  const manifest = fromProtoManifest(proto);
+  // The model's view first: a missing tensor is reported as such, not as the gap it leaves.
+  if (expected) checkAgainstModel(manifest.entries, expected);
+  checkLayout(manifest.entries, manifest.totalBytes);
+  return manifest;
+}
+
+/**
  * Receives a manifest then data chunks into one buffer allocated once, and
  * hands back a checked TensorSet. The CRC-32C and the finite scan run
  * incrementally as chunks arrive, so `finish` costs almost nothing after the
@@ -89,11 +103,7 @@ export class TensorSetAssembler {
   onManifest(proto: TensorManifest): void {
     if (this.stateValue !== 'awaiting-manifest') this.fail(new TensorStreamProtocolError(`a manifest while ${this.stateValue}`));
     try {
-      if (proto.totalBytes > this.maxTotalBytes) throw new OversizedTensorSetError(proto.totalBytes, this.maxTotalBytes);
-      const manifest = fromProtoManifest(proto);
-      // The model's view first: a missing tensor is reported as such, not as the gap it leaves.
-      if (this.options.expected) checkAgainstModel(manifest.entries, this.options.expected);
-      checkLayout(manifest.entries, manifest.totalBytes);
+      const manifest = checkedManifest(proto, this.maxTotalBytes, this.options.expected);
       const into = this.options.into;
       this.bytes = into && into.byteLength === manifest.totalBytes && into.byteOffset % FLOAT32_BYTES === 0 ? into : new Uint8Array(manifest.totalBytes);
       this.words = new Int32Array(this.bytes.buffer, this.bytes.byteOffset, manifest.totalBytes / FLOAT32_BYTES);

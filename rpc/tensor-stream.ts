@@ -1,6 +1,6 @@
 import { DEFAULT_CHUNK_BYTES, TensorSetAssembler, TensorStreamProtocolError, chunkTensorSet, type AssemblerOptions, type TensorSet } from '../exchange/index.js';
 import { FleetError } from '../runtime/errors.js';
-import type { ContributionChunk, ContributionHeader, TensorChunk } from './gen/fleet/v1/coordinator.js';
+import type { ContributionChunk, ContributionHeader, TensorChunk, TensorManifest } from './gen/fleet/v1/coordinator.js';
 import { StalledStreamError, TensorStreamClosedError } from './rpc-errors.js';
 import { encodeTensorChunks } from './coordinator-service.js';
 
@@ -138,23 +138,46 @@ export async function receiveTensorSet(stream: AsyncIterable<TensorChunk> & { ca
 /** Contribute's server side: the header (with the manifest) first, then data; resolves with both. */
 export async function receiveContribution(stream: AsyncIterable<ContributionChunk>, limits: ReceiveLimits): Promise<{ header: ContributionHeader; set: TensorSet }> {
   const assembler = new TensorSetAssembler(limits);
+  const { header } = await readContribution(stream, limits.idleMs, () => assembler);
+  return { header, set: assembler.finish() };
+}
+
+/** What takes a contribution's manifest and data chunks: a TensorSetAssembler, or a TensorSetSink. */
+export interface ChunkReceiver {
+  onManifest(manifest: TensorManifest): void;
+  onData(chunk: Uint8Array): void;
+}
+
+/**
+ * Contribute's server side with the receiver chosen from the header (the
+ * coordinator sums the data into a contribution staged with the header's
+ * sample count); resolves once the stream ends, before any final check,
+ * which is the receiver's (`finish`). `idleMs` as in ReceiveLimits.
+ */
+export async function readContribution<R extends ChunkReceiver>(
+  stream: AsyncIterable<ContributionChunk>,
+  idleMs: number | undefined,
+  open: (header: ContributionHeader) => R,
+): Promise<{ header: ContributionHeader; receiver: R }> {
   let header: ContributionHeader | null = null;
-  for await (const message of limits.idleMs === undefined ? stream : idleLimited(stream, limits.idleMs)) {
+  let receiver: R | null = null;
+  for await (const message of idleMs === undefined ? stream : idleLimited(stream, idleMs)) {
     const part = message.part;
     if (part?.$case === 'header') {
       if (header) throw new TensorStreamProtocolError('a second header');
       if (!part.value.manifest) throw new TensorStreamProtocolError('a header without a manifest');
       header = part.value;
-      assembler.onManifest(part.value.manifest);
+      receiver = open(header);
+      receiver.onManifest(part.value.manifest);
     } else if (part?.$case === 'data') {
-      if (!header) throw new TensorStreamProtocolError('data before the header');
-      assembler.onData(part.value);
+      if (!receiver) throw new TensorStreamProtocolError('data before the header');
+      receiver.onData(part.value);
     } else {
       throw new TensorStreamProtocolError('a message with neither header nor data');
     }
   }
-  if (!header) throw new TensorStreamProtocolError('the stream ended without a header');
-  return { header, set: assembler.finish() };
+  if (!header || !receiver) throw new TensorStreamProtocolError('the stream ended without a header');
+  return { header, receiver };
 }
 
 /**

@@ -86,6 +86,53 @@
         (br $s)))
     (i32.const -1))
 
+  ;; out[i] = s[i] + a * x[i], scanning x as it goes: returns the index of
+  ;; x's first NaN or +-Infinity (out then partly written), or -1. One pass
+  ;; for a contribution's chunk: the finite check and the sum together.
+  (func (export "accumulate") (param $out i32) (param $s i32) (param $x i32) (param $n i32) (param $a f32) (result i32)
+    (local $i i32) (local $off i32) (local $blockStart i32) (local $blockEnd i32) (local $vn i32)
+    (local $acc v128) (local $mask v128) (local $va v128) (local $xv v128) (local $xs f32)
+    (local.set $mask (i32x4.splat (i32.const 0x7f800000)))
+    (local.set $va (f32x4.splat (local.get $a)))
+    (local.set $vn (i32.and (local.get $n) (i32.const -4)))
+    (block $vdone
+      (loop $blocks
+        (br_if $vdone (i32.ge_u (local.get $i) (local.get $vn)))
+        (local.set $blockStart (local.get $i))
+        (local.set $blockEnd (i32.add (local.get $i) (i32.const 1024)))
+        (if (i32.gt_u (local.get $blockEnd) (local.get $vn)) (then (local.set $blockEnd (local.get $vn))))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (block $bdone
+          (loop $b
+            (br_if $bdone (i32.ge_u (local.get $i) (local.get $blockEnd)))
+            (local.set $off (i32.shl (local.get $i) (i32.const 2)))
+            (local.set $xv (v128.load (i32.add (local.get $x) (local.get $off))))
+            (local.set $acc (v128.or (local.get $acc) (i32x4.eq (v128.and (local.get $xv) (local.get $mask)) (local.get $mask))))
+            (v128.store (i32.add (local.get $out) (local.get $off))
+              (f32x4.add (v128.load (i32.add (local.get $s) (local.get $off))) (f32x4.mul (local.get $xv) (local.get $va))))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br $b)))
+        (if (v128.any_true (local.get $acc))
+          (then
+            (local.set $i (local.get $blockStart))
+            (loop $find
+              (if (i32.eq (i32.and (i32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))) (i32.const 0x7f800000)) (i32.const 0x7f800000))
+                (then (return (local.get $i))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $find))))
+        (br $blocks)))
+    (block $done
+      (loop $tail
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $off (i32.shl (local.get $i) (i32.const 2)))
+        (if (i32.eq (i32.and (i32.load (i32.add (local.get $x) (local.get $off))) (i32.const 0x7f800000)) (i32.const 0x7f800000))
+          (then (return (local.get $i))))
+        (local.set $xs (f32.load (i32.add (local.get $x) (local.get $off))))
+        (f32.store (i32.add (local.get $out) (local.get $off)) (f32.add (f32.load (i32.add (local.get $s) (local.get $off))) (f32.mul (local.get $xs) (local.get $a))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail)))
+    (i32.const -1))
+
   ;; SGD with momentum and weight decay on n floats (PyTorch's rule):
   ;; g' = g + wd*p; buf = (useBuf ? mom*buf + g' : g'); p -= lr*buf.
   (func (export "sgd") (param $p i32) (param $m i32) (param $g i32) (param $n i32)

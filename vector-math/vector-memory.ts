@@ -16,6 +16,7 @@ interface KernelExports {
   axpy(y: number, x: number, n: number, a: number): void;
   scale(y: number, n: number, a: number): void;
   firstNonFinite(p: number, n: number): number;
+  accumulate(out: number, s: number, x: number, n: number, a: number): number;
   sgd(p: number, m: number, g: number, n: number, lr: number, momentum: number, weightDecay: number, useBuffer: number): void;
 }
 
@@ -127,6 +128,22 @@ export class VectorMemory {
     let found = -1;
     this.staged([words], [false], (p, n, start) => {
       const at = this.kernels.firstNonFinite(p[0]!, n);
+      if (at >= 0) found = start + at;
+      return at >= 0;
+    });
+    return found;
+  }
+
+  /**
+   * out = s + a * x, with x's finite scan in the same pass: the index of x's
+   * first NaN or +-Infinity (out is then partly written), or -1.
+   */
+  accumulate(out: Float32Array, s: Float32Array, x: Float32Array, a: number): number {
+    sameLengths(out, s, x);
+    if (this.owns(out) && this.owns(s) && this.owns(x)) return this.kernels.accumulate(out.byteOffset, s.byteOffset, x.byteOffset, out.length, a);
+    let found = -1;
+    this.staged([out, s, x], [true, false, false], (p, n, start) => {
+      const at = this.kernels.accumulate(p[0]!, p[1]!, p[2]!, n, a);
       if (at >= 0) found = start + at;
       return at >= 0;
     });

@@ -15,6 +15,7 @@ import { RoundController, type EpochTotals } from './rounds/round-controller.js'
 import { AppliedLedger, EpochSampler } from './sampler/index.js';
 import type { RunReporter } from './telemetry/run-reporter.js';
 import { VectorMemory } from '../../vector-math/index.js';
+import { SINK_SCRATCH_FLOATS } from './rpc/coordinator-server.js';
 
 export interface CoordinatorOptions {
   config: TrainConfig;
@@ -32,7 +33,7 @@ export interface CoordinatorOptions {
 }
 
 const NUM_CLASSES = 10;
-/** Model-sized arrays in the coordinator's vector memory: master, momentum, sum, receive buffer. */
+/** Model-sized arrays in the coordinator's vector memory: master, momentum, the round's sum and the staged one. */
 const COORDINATOR_VECTOR_COPIES = 4;
 export const CHECKPOINT_FILE = 'checkpoint.fleet';
 
@@ -142,9 +143,9 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     await checkpoint('epoch end', totals);
   };
 
-  // The master copy, its momentum, the round's sum and one receive buffer live in one
+  // The master copy, its momentum, the round's sums and the receive scratch live in one
   // WebAssembly memory, where the SIMD kernels (vector-math) sum, scan and step them in place.
-  const vectors = VectorMemory.create(params.length * COORDINATOR_VECTOR_COPIES);
+  const vectors = VectorMemory.create(params.length * COORDINATOR_VECTOR_COPIES + SINK_SCRATCH_FLOATS);
   params = vectors.adopt(params);
   momentum = vectors.adopt(momentum);
   const controller = new RoundController({

@@ -1,5 +1,5 @@
 import { FleetError } from '../../../runtime/errors.js';
-import { axpy, scale, type VectorMemory } from '../../../vector-math/index.js';
+import { axpy, scale, vectorMemoryOf, type VectorMemory } from '../../../vector-math/index.js';
 
 export class AggregateError extends FleetError {
   constructor(message: string, readonly expectedLength: number, readonly gotLength: number) {
@@ -15,14 +15,56 @@ export class AggregateError extends FleetError {
  * place as SIMD kernels.
  */
 export class WeightedSum {
-  private readonly sum: Float32Array;
+  private sum: Float32Array;
+  /** The staged contribution's sum (sum + weight * values so far); swapped in at commit. */
+  private spare: Float32Array | null = null;
+  private staging: StagedContribution | null = null;
   private totalWeight = 0;
   private count = 0;
 
-  constructor(readonly length: number, memory?: VectorMemory) {
+  constructor(readonly length: number, private readonly memory?: VectorMemory) {
     this.sum = memory ? memory.zeros(length) : new Float32Array(length);
     // Touch every page now: the coordinator's memory is taken at start, not in the first round.
     this.sum.fill(0);
+    if (memory) this.spare = memory.zeros(length).fill(0);
+  }
+
+  /**
+   * Opens a contribution that is summed as its chunks arrive (`accumulate`,
+   * in order), into a second buffer: the sum itself changes only at
+   * `commit`, so a contribution refused half-way (a bad chunk, a broken
+   * stream, a stale round) leaves no trace, and no model-sized receive
+   * buffer is needed. One at a time.
+   */
+  stage(weight: number): StagedContribution {
+    if (!(weight > 0) || !Number.isFinite(weight)) throw new AggregateError(`contribution weight must be > 0, got ${weight}`, this.length, 0);
+    if (this.staging) throw new AggregateError('a staged contribution is already open', this.length, 0);
+    this.spare ??= new Float32Array(this.length);
+    const staged = new StagedContribution(weight, this.length, (offset, values) => {
+      // The round closed meanwhile (reset): the rest is read and dropped; the round's checks refuse it.
+      if (this.staging !== staged) return -1;
+      const end = offset + values.length;
+      return vectorMemoryOf(this.spare!).accumulate(this.spare!.subarray(offset, end), this.sum.subarray(offset, end), values, weight);
+    });
+    this.staging = staged;
+    return staged;
+  }
+
+  /** Makes a complete staged contribution part of the sum. */
+  commit(staged: StagedContribution): void {
+    if (this.staging !== staged) throw new AggregateError('commit of a contribution that is not the open one', this.length, staged.filled);
+    if (staged.filled !== this.length || staged.refused) {
+      throw new AggregateError(`commit of an incomplete contribution (${staged.filled} of ${this.length} values${staged.refused ? ', refused' : ''})`, this.length, staged.filled);
+    }
+    [this.sum, this.spare] = [this.spare!, this.sum];
+    this.totalWeight += staged.weight;
+    this.count += 1;
+    this.staging = null;
+  }
+
+  /** Drops a staged contribution (a no-op once committed or dropped). */
+  discard(staged: StagedContribution): void {
+    if (this.staging === staged) this.staging = null;
   }
 
   /** Adds `values * weight` (weight = the contribution's sample count). */
@@ -52,8 +94,51 @@ export class WeightedSum {
   }
 
   reset(): void {
+    // A contribution staged against the old sum cannot be committed into the new one.
+    this.staging = null;
     this.sum.fill(0);
     this.totalWeight = 0;
     this.count = 0;
+  }
+}
+
+/**
+ * A contribution being summed chunk by chunk (WeightedSum.stage). Chunks
+ * come in order; each is scanned for NaN and Infinity in the same pass.
+ */
+export class StagedContribution {
+  private filledValues = 0;
+  private refusedAt = -1;
+
+  constructor(
+    readonly weight: number,
+    readonly length: number,
+    private readonly sumInto: (offset: number, values: Float32Array) => number,
+  ) {}
+
+  get filled(): number {
+    return this.filledValues;
+  }
+
+  get refused(): boolean {
+    return this.refusedAt >= 0;
+  }
+
+  /**
+   * Sums the next values (they start at float `filled`). Returns the index,
+   * in `values`, of the first NaN or +-Infinity among them, or -1; after
+   * one the contribution is refused and takes nothing more.
+   */
+  accumulate(values: Float32Array): number {
+    if (this.refusedAt >= 0) throw new AggregateError(`contribution refused at value ${this.refusedAt}: nothing more is summed`, this.length, this.filledValues);
+    const end = this.filledValues + values.length;
+    if (end > this.length) throw new AggregateError(`contribution has more than ${this.length} values`, this.length, end);
+    const at = this.sumInto(this.filledValues, values);
+    if (at >= 0) {
+      this.refusedAt = this.filledValues + at;
+      return at;
+    }
+    this.filledValues = end;
+    return -1;
   }
 }

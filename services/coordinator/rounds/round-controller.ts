@@ -4,7 +4,7 @@ import type { RoundWork } from '../../../exchange/round-work.js';
 import type { Logger } from '../../../runtime/logger.js';
 import type { WeightSlice } from '../../../training/flat-weights.js';
 import { learningRateAt } from '../../../training/lr-schedule.js';
-import { WeightedSum } from '../aggregator/weighted-sum.js';
+import { StagedContribution, WeightedSum } from '../aggregator/weighted-sum.js';
 import { WorkerSpeeds } from '../balance/worker-speeds.js';
 import { applySgd } from '../optimizer/sgd-update.js';
 import type { VectorMemory } from '../../../vector-math/index.js';
@@ -34,7 +34,8 @@ export interface Contribution {
   sampleCount: number;
   lossSum: number;
   correct: number;
-  values: Float32Array;
+  /** The values, or a contribution already summed as it arrived (stageContribution), committed here. */
+  values: Float32Array | StagedContribution;
   /** The worker's own training time for the round's batches (0 when unknown). */
   trainMs?: number;
 }
@@ -265,7 +266,12 @@ export class RoundController {
     if (c.kind !== open.kind) throw new StaleContributionError(worker, c.round, open.plan.round, `expected ${open.kind}, got ${c.kind}`);
     const expectedSamples = open.plan.assignments.find((a) => a.worker === worker)!.samples;
     if (c.sampleCount !== expectedSamples) throw new NotAMemberError(worker, c.round, `sample count ${c.sampleCount}, assigned ${expectedSamples}`);
-    this.sum.add(c.values, c.sampleCount);
+    if (c.values instanceof StagedContribution) {
+      if (c.values.weight !== c.sampleCount) throw new NotAMemberError(worker, c.round, `staged with weight ${c.values.weight}, sample count ${c.sampleCount}`);
+      this.sum.commit(c.values);
+    } else {
+      this.sum.add(c.values, c.sampleCount);
+    }
     open.contributed.add(worker);
     open.arrivals.push({ worker, samples: c.sampleCount, lossSum: c.lossSum, correct: c.correct, trainMs: c.trainMs ?? 0, arrivedMs: Date.now() - open.startedMs });
     this.speeds.record(worker, c.sampleCount, c.trainMs ?? 0);
@@ -276,6 +282,20 @@ export class RoundController {
     const nextVersion = this.version + 1;
     this.maybeCloseAfterChange();
     return { round: open.plan.round, nextVersion };
+  }
+
+  /**
+   * A contribution of `sampleCount` samples to sum as its chunks arrive
+   * (WeightedSum.stage), for `contribute` to commit after its checks. Drop
+   * it with `discardContribution` when it is refused: the sum never saw it.
+   */
+  stageContribution(sampleCount: number): StagedContribution {
+    this.assertAlive();
+    return this.sum.stage(sampleCount);
+  }
+
+  discardContribution(staged: StagedContribution): void {
+    this.sum.discard(staged);
   }
 
   /**

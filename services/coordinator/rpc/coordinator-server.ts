@@ -1,7 +1,7 @@
 import { status as Status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import { entriesOf, TensorSetError } from '../../../exchange/tensor-wire.js';
-import { chunkTensorSet, tensorSetValues, wrapTensorSet } from '../../../exchange/index.js';
-import { receiveContribution, sendTensorChunks, sendTensorSet } from '../../../rpc/tensor-stream.js';
+import { TensorSetSink, chunkTensorSet, tensorSetValues, wrapTensorSet } from '../../../exchange/index.js';
+import { readContribution, receiveContribution, sendTensorChunks, sendTensorSet } from '../../../rpc/tensor-stream.js';
 import type { Logger } from '../../../runtime/logger.js';
 import type { TrainConfig } from '../../../config/train-config.js';
 import { statusOf, toServiceError } from '../../../rpc/grpc-status.js';
@@ -9,7 +9,7 @@ import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../../../r
 import { INSECURE, type GrpcSecurity, type RefusedCall } from '../../../rpc/security/index.js';
 import {
   ContributionKind,
-  type ContributeResponse, type ContributionChunk, type CoordinatorServer,
+  type ContributeResponse, type ContributionChunk, type ContributionHeader, type CoordinatorServer,
   type FetchParametersRequest, type RegisterResponse, type RoundAssignment, type TensorChunk,
 } from '../../../rpc/gen/fleet/v1/coordinator.js';
 import type { WeightSlice } from '../../../training/flat-weights.js';
@@ -18,6 +18,10 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { RoundController } from '../rounds/round-controller.js';
 import { ExchangeCounter } from '../telemetry/run-reporter.js';
 import type { VectorMemory } from '../../../vector-math/index.js';
+import type { StagedContribution } from '../aggregator/weighted-sum.js';
+
+/** 256 KiB: a contribution's floats pass through it on their way into the sum, and stay in cache. */
+export const SINK_SCRATCH_FLOATS = 65536;
 
 export interface ServerOptions {
   host: string;
@@ -95,8 +99,12 @@ export async function startCoordinatorServer(
   // buffer per contribution costs page faults and garbage. Taken (and touched)
   // now, like the master copy, so the coordinator's memory is known at start.
   const modelFloats = modelBytes / 4;
-  // In the controller's vector memory (`vectors`), the sum and the finite scan read them in place.
-  const receiveBuffers = Array.from({ length: options.concurrentContributions }, () => (context.vectors?.zeros(modelFloats) ?? new Float32Array(modelFloats)).fill(0));
+  // With one contribution at a time, each is summed as it arrives (WeightedSum.stage, TensorSetSink),
+  // through a small scratch in the controller's vector memory: no receive buffer at all.
+  const summedOnArrival = options.concurrentContributions === 1;
+  const sinkScratch = summedOnArrival ? (context.vectors?.zeros(SINK_SCRATCH_FLOATS) ?? new Float32Array(SINK_SCRATCH_FLOATS)) : null;
+  // Otherwise each slot has a buffer: in the controller's vector memory, the sum and the finite scan read it in place.
+  const receiveBuffers = summedOnArrival ? [] : Array.from({ length: options.concurrentContributions }, () => (context.vectors?.zeros(modelFloats) ?? new Float32Array(modelFloats)).fill(0));
   const fail = (cb: sendUnaryData<never>, err: unknown, what: string) => {
     const code = statusOf(err);
     if (code === Status.INTERNAL) log.error({ err }, `${what} failed`);
@@ -137,14 +145,34 @@ export async function startCoordinatorServer(
     contribute(call: ServerReadableStream<ContributionChunk, ContributeResponse>, cb: sendUnaryData<ContributeResponse>) {
       void (async () => {
         const releaseSlot = await slots.take();
-        const buffer = receiveBuffers.pop() ?? new Float32Array(modelFloats);
-        const release = () => { receiveBuffers.push(buffer); releaseSlot(); };
+        let staged: StagedContribution | null = null;
+        const buffer = summedOnArrival ? null : receiveBuffers.pop() ?? new Float32Array(modelFloats);
+        const release = () => {
+          if (staged) controller.discardContribution(staged);
+          if (buffer) receiveBuffers.push(buffer);
+          releaseSlot();
+        };
         try {
           // Idle-limited: a hung sender (SIGSTOP mid-upload) would otherwise hold the slot, and every other contribution, until its own deadline.
-          const { header, set } = await receiveContribution(call, {
-            maxTotalBytes: modelBytes, expected: entries, into: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength), idleMs: contributionIdleMs,
-          });
-          const values = tensorSetValues(set);
+          let header: ContributionHeader;
+          let values: Float32Array | StagedContribution;
+          if (!buffer) {
+            // One contribution at a time: summed as its chunks arrive, committed by the round's checks.
+            const read = await readContribution(call, contributionIdleMs, (h) => {
+              staged = controller.stageContribution(h.sampleCount);
+              const into = staged;
+              return new TensorSetSink((floats) => into.accumulate(floats), { maxTotalBytes: modelBytes, expected: entries, scratch: sinkScratch! });
+            });
+            read.receiver.finish();
+            header = read.header;
+            values = staged!;
+          } else {
+            const received = await receiveContribution(call, {
+              maxTotalBytes: modelBytes, expected: entries, into: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength), idleMs: contributionIdleMs,
+            });
+            header = received.header;
+            values = tensorSetValues(received.set);
+          }
           const kind = header.kind === ContributionKind.CONTRIBUTION_KIND_GRADIENTS ? 'gradients' : header.kind === ContributionKind.CONTRIBUTION_KIND_PARAMETERS ? 'parameters' : null;
           if (!kind) throw new TensorSetError(`contribution kind ${header.kind}`);
           const result = controller.contribute(header.workerId, {

@@ -93,6 +93,26 @@ describe('vector kernels (WebAssembly SIMD)', () => {
     }
   });
 
+  it('accumulate writes s + a*x and finds x\'s first NaN or Infinity in the same pass', () => {
+    const lengths = [5, 1024, 1025, 32769, 40_000];
+    const memory = VectorMemory.create(3 * lengths.reduce((a, b) => a + b, 0));
+    for (const home of ['memory', 'plain'] as Home[]) {
+      for (const n of lengths) {
+        const s0 = randomFloats(n, 11);
+        const x0 = randomFloats(n, 12);
+        const [out, s1, x] = [new Float32Array(n), s0, x0].map((v) => place(v, home, memory)) as [Float32Array, Float32Array, Float32Array];
+        expect(memory.accumulate(out, s1, x, 0.5)).toBe(-1);
+        expectClose(out, Float64Array.from(s0, (v, i) => v + 0.5 * x0[i]!), (i) => Math.abs(s0[i]!) + Math.abs(0.5 * x0[i]!) + 1e-30);
+        for (const at of [0, 1023, 1024, n - 1].filter((p) => p < n)) {
+          const keep = x[at]!;
+          x[at] = Number.NEGATIVE_INFINITY;
+          expect(memory.accumulate(out, s1, x, 0.5)).toBe(at);
+          x[at] = keep;
+        }
+      }
+    }
+  });
+
   it('the exchange scan reports a range\'s first bad float by its index in the whole buffer', () => {
     const values = randomFloats(70_000, 9);
     const words = new Int32Array(values.buffer);
