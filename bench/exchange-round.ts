@@ -6,13 +6,15 @@
  * two ways: a round of the same shape (N processes, each receives the set and
  * sends one back, copied into a buffer kept across rounds, no checks) and
  * one stream carrying all the round's bytes one way. Also the coordinator's
- * resident memory above its baseline, and the round once more with V8's
- * default heap growth (runtime/heap-tuning.ts) for the side-by-side gain.
- * FLEET_BENCH_WORKERS (1,2,4,8), FLEET_BENCH_ROUNDS (5), FLEET_BENCH_SLOTS (1: contributions
- * assembled at once, as the coordinator does).
+ * resident memory above its baseline. The coordinator and the raw TCP
+ * server run in child processes with the node flags fleet's launcher gives a
+ * cluster of that size (launcher/gc-threads.ts); the largest round runs once
+ * more with V8's default heap growth (runtime/heap-tuning.ts) and once with
+ * V8's parallel GC, for each tuning's gain side by side.
+ * FLEET_BENCH_WORKERS (1,2,4,8), FLEET_BENCH_ROUNDS (5), FLEET_BENCH_MODEL (resnet18).
  *
- * This file is both the bench (coordinator side, in this process) and, with
- * the argument `worker`, the worker processes it spawns.
+ * This file is both the bench and, by its first argument, the processes it
+ * spawns: `round` (the coordinator), `worker`, `tcp-round`, `tcp-round-worker`, `tcp-send`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { spawn } from 'node:child_process';
@@ -22,13 +24,13 @@ import pino from 'pino';
 import { parseTrainConfig, planTraining } from '../config/train-config.js';
 import { buildModel } from '../model/index.js';
 import { RoundController } from '../services/coordinator/rounds/round-controller.js';
-import { SINK_SCRATCH_FLOATS, startCoordinatorServer } from '../services/coordinator/rpc/coordinator-server.js';
+import { startCoordinatorServer } from '../services/coordinator/rpc/coordinator-server.js';
+import { coordinatorVectorMemory } from '../services/coordinator/coordinator-run.js';
 import { EpochSampler } from '../services/coordinator/sampler/index.js';
 import { createCoordinatorClient } from '../services/worker/client/grpc-coordinator-client.js';
 import { layoutLength, readWeights, weightLayout } from '../training/flat-weights.js';
 import { HEAP_GROWING_PERCENT, setHeapGrowingPercent, tuneHeapForTransfers } from '../runtime/heap-tuning.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
-import { VectorMemory } from '../vector-math/index.js';
 import { gcNodeFlags } from '../launcher/gc-threads.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -112,7 +114,7 @@ async function tcpSendMain(port: number, bytes: number): Promise<void> {
 
 /**
  * Calls `onFull` each time `size` bytes have arrived on `socket`, copied into
- * `into` (kept across rounds, as fleet's receive buffers are).
+ * `into` (kept across rounds, as fleet's workers keep theirs).
  */
 function receiveRepeatedly(socket: Socket, into: Buffer, onFull: () => void): void {
   let got = 0;
@@ -178,8 +180,8 @@ async function roundBench(workers: number, rounds: number, growth: HeapGrowth): 
   await tf.setBackend('cpu');
   const model = buildModel({ name: MODEL, seed: 1 });
   const layout = weightLayout(model);
-  // As the coordinator keeps them (coordinator-run.ts): in one vector memory with the sums and the receive scratch.
-  const vectors = VectorMemory.create(layoutLength(layout) * 4 + SINK_SCRATCH_FLOATS);
+  // As the coordinator keeps them: in one vector memory with the sums and the receive scratch.
+  const vectors = coordinatorVectorMemory(layoutLength(layout));
   const params = vectors.adopt(readWeights(model, layout, new Float32Array(layoutLength(layout))));
   model.dispose();
   const config = parseTrainConfig({
@@ -198,7 +200,7 @@ async function roundBench(workers: number, rounds: number, growth: HeapGrowth): 
     log: pino({ level: 'info' }, { write: (line: string) => { if (line.includes('"msg":"round closed"')) closes.push(performance.now()); } }),
     hooks: { onEpochEnd: async () => {}, onCheckpoint: async () => {} },
   });
-  const server = await startCoordinatorServer(controller, { config, layout, log: silent, vectors }, { host: '127.0.0.1', port: 0, heartbeatIntervalMs: 60_000, concurrentContributions: Number(process.env.FLEET_BENCH_SLOTS ?? 1) });
+  const server = await startCoordinatorServer(controller, { config, layout, log: silent, vectors }, { host: '127.0.0.1', port: 0, heartbeatIntervalMs: 60_000 });
   global.gc?.();
   const baseline = process.memoryUsage.rss();
   let peak = baseline;
@@ -217,12 +219,10 @@ async function roundBench(workers: number, rounds: number, growth: HeapGrowth): 
 type GcMode = 'auto' | 'parallel';
 
 /**
- * Runs `mode` of this file in a child process with the node flags fleet's
- * launcher would give a process of a cluster of `processes` (its children
- * inherit them), and returns the JSON it reports on its RESULT line.
+ * Runs `mode` of this file in a child process with node `flags` (its
+ * children inherit them), and returns the JSON it reports on its RESULT line.
  */
-function inChild<T>(mode: string, args: (string | number)[], processes: number, gc: GcMode): Promise<T> {
-  const flags = gcNodeFlags(gc === 'auto' ? 'auto' : 'off', processes);
+function inChild<T>(mode: string, args: (string | number)[], flags: readonly string[]): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...flags, SELF, mode, ...args.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -248,15 +248,16 @@ export async function run(): Promise<void> {
   const largest = Math.max(...workerCounts);
   runs.push([largest, 'default', 'auto'], [largest, 'tuned', 'parallel']);
   for (const [workers, growth, gc] of runs) {
-    const processes = workers + 1;
-    const r = await inChild<Awaited<ReturnType<typeof roundBench>>>('round', [workers, rounds, growth], processes, gc);
+    // The node flags fleet's launcher gives a cluster of workers + 1 processes, or none (V8's parallel GC).
+    const flags = gcNodeFlags(gc === 'auto' ? 'auto' : 'off', workers + 1);
+    const r = await inChild<Awaited<ReturnType<typeof roundBench>>>('round', [workers, rounds, growth], flags);
     const { mean, std } = meanStd(r.roundMs);
     const gbps = r.bytesPerRound / 1e9 / (mean / 1000);
     // The raw TCP round with the same node flags, the tuned heap whatever the row.
-    const tcpTimes = await inChild<number[]>('tcp-round', [workers, r.bytesPerRound / (2 * workers), rounds], processes, gc);
+    const tcpTimes = await inChild<number[]>('tcp-round', [workers, r.bytesPerRound / (2 * workers), rounds], flags);
     const tcpRound = r.bytesPerRound / 1e9 / (meanStd(tcpTimes).mean / 1000);
     const tcpStream = (await rawTcpStream(r.bytesPerRound)) / 1000;
-    const gcName = gcNodeFlags(gc === 'auto' ? 'auto' : 'off', processes).length > 0 ? 'single-threaded' : 'parallel';
+    const gcName = flags.includes('--single-threaded-gc') ? 'single-threaded' : 'parallel';
     console.log([
       workers, growth === 'tuned' ? `${HEAP_GROWING_PERCENT}%` : 'V8 default', gcName, `${mean.toFixed(0)} +- ${std.toFixed(0)}`, gbps.toFixed(3),
       tcpRound.toFixed(3), (gbps / tcpRound).toFixed(2), tcpStream.toFixed(3), (gbps / tcpStream).toFixed(2),

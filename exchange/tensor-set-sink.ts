@@ -47,10 +47,6 @@ export class TensorSetSink {
     this.scratchBytes = new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
   }
 
-  get receivedBytes(): number {
-    return this.received;
-  }
-
   onManifest(proto: TensorManifest): void {
     if (this.manifest || this.failed) this.fail(new TensorStreamProtocolError('a second manifest'));
     try {

@@ -57,7 +57,10 @@ export interface EncodingBuffer {
   buffer?: Buffer;
 }
 
-/** Contribute's client side: the header carrying the manifest, then data chunks. */
+/**
+ * Contribute's client side: the header carrying the manifest, then data
+ * chunks, encoded into `options.encoding` (a fresh buffer without one).
+ */
 export async function sendContribution(
   call: MessageWriter<ContributionChunk>,
   header: Omit<ContributionHeader, 'manifest'>,
@@ -65,21 +68,12 @@ export async function sendContribution(
   options: SendOptions & { encoding?: EncodingBuffer } = {},
 ): Promise<void> {
   const chunks = chunkTensorSet(set, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
-  function* messages(): Generator<ContributionChunk> {
-    for (const chunk of chunks) {
-      const part = chunk.part!;
-      yield part.$case === 'manifest' ? { part: { $case: 'header', value: { ...header, manifest: part.value } } } : { part };
-    }
-  }
-  if (!options.encoding) {
-    await writeAll(call, messages(), set.buffer.byteLength, options);
-    return;
-  }
   const first = chunks.next();
   const manifest = !first.done && first.value.part?.$case === 'manifest' ? first.value.part.value : null;
   if (!manifest) throw new TensorStreamProtocolError('a tensor set without a manifest');
-  const encoded = encodeTensorChunks(chunks, options.encoding.buffer);
-  options.encoding.buffer = encoded.wire;
+  const encoding = options.encoding ?? {};
+  const encoded = encodeTensorChunks(chunks, encoding.buffer);
+  encoding.buffer = encoded.wire;
   const head: ContributionChunk = { part: { $case: 'header', value: { ...header, manifest } } };
   await writeAll(call, [head, ...(encoded.messages as ContributionChunk[])], set.buffer.byteLength, options);
 }

@@ -82,11 +82,6 @@ export class VectorMemory {
     return new VectorMemory(new wasm.Memory({ initial: minimal, maximum: minimal }), 0);
   }
 
-  /** Bytes left for arrays. */
-  get freeBytes(): number {
-    return this.endByte - this.nextByte;
-  }
-
   /** A zeroed array of `length` floats in this memory, or an ordinary one when the arena is full. */
   zeros(length: number): Float32Array {
     const start = Math.ceil(this.nextByte / ALIGN_BYTES) * ALIGN_BYTES;

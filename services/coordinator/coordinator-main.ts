@@ -52,8 +52,6 @@ async function serve(options: CoordinatorServiceOptions, log: Logger, bus: Event
   const coordinator = await createCoordinator({ ...options, reporter }, log);
   const server = await startCoordinatorServer(coordinator.controller, { config: options.config, layout: coordinator.layout, log, exchange, vectors: coordinator.vectors }, {
     host: options.host, port: options.port, heartbeatIntervalMs: options.heartbeatIntervalMs,
-    // One contribution assembled at a time: memory stays flat in the number of workers.
-    concurrentContributions: 1,
     security: options.security ?? INSECURE,
   });
   // The launcher and tests read this line for the real port.

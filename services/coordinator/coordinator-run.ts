@@ -35,6 +35,15 @@ export interface CoordinatorOptions {
 const NUM_CLASSES = 10;
 /** Model-sized arrays in the coordinator's vector memory: master, momentum, the round's sum and the staged one. */
 const COORDINATOR_VECTOR_COPIES = 4;
+
+/**
+ * The coordinator's vector memory for a model of `floats` parameters: the
+ * master copy, its momentum, the round's sums and the receive scratch live
+ * in it, where the SIMD kernels (vector-math) sum, scan and step them in place.
+ */
+export function coordinatorVectorMemory(floats: number): VectorMemory {
+  return VectorMemory.create(floats * COORDINATOR_VECTOR_COPIES + SINK_SCRATCH_FLOATS);
+}
 export const CHECKPOINT_FILE = 'checkpoint.fleet';
 
 /**
@@ -143,9 +152,7 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     await checkpoint('epoch end', totals);
   };
 
-  // The master copy, its momentum, the round's sums and the receive scratch live in one
-  // WebAssembly memory, where the SIMD kernels (vector-math) sum, scan and step them in place.
-  const vectors = VectorMemory.create(params.length * COORDINATOR_VECTOR_COPIES + SINK_SCRATCH_FLOATS);
+  const vectors = coordinatorVectorMemory(params.length);
   params = vectors.adopt(params);
   momentum = vectors.adopt(momentum);
   const controller = new RoundController({

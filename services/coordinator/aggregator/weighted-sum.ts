@@ -10,9 +10,10 @@ export class AggregateError extends FleetError {
 /**
  * The round's sample-weighted average, accumulated in place: one buffer of
  * the model's size however many workers contribute, so the coordinator's
- * memory does not grow with the cluster. In `memory` (the coordinator's
- * VectorMemory, where the received contributions are too) the sums run in
- * place as SIMD kernels.
+ * memory does not grow with the cluster; a second buffer takes the
+ * contribution being received (stage). In `memory` (the coordinator's
+ * VectorMemory, beside the receive scratch) the sums run in place as SIMD
+ * kernels.
  */
 export class WeightedSum {
   private sum: Float32Array;
@@ -22,7 +23,7 @@ export class WeightedSum {
   private totalWeight = 0;
   private count = 0;
 
-  constructor(readonly length: number, private readonly memory?: VectorMemory) {
+  constructor(readonly length: number, memory?: VectorMemory) {
     this.sum = memory ? memory.zeros(length) : new Float32Array(length);
     // Touch every page now: the coordinator's memory is taken at start, not in the first round.
     this.sum.fill(0);
@@ -37,7 +38,7 @@ export class WeightedSum {
    * buffer is needed. One at a time.
    */
   stage(weight: number): StagedContribution {
-    if (!(weight > 0) || !Number.isFinite(weight)) throw new AggregateError(`contribution weight must be > 0, got ${weight}`, this.length, 0);
+    checkWeight(weight, this.length, 0);
     if (this.staging) throw new AggregateError('a staged contribution is already open', this.length, 0);
     this.spare ??= new Float32Array(this.length);
     const staged = new StagedContribution(weight, this.length, (offset, values) => {
@@ -72,7 +73,7 @@ export class WeightedSum {
     if (values.length !== this.length) {
       throw new AggregateError(`contribution has ${values.length} values, the model has ${this.length}`, this.length, values.length);
     }
-    if (!(weight > 0) || !Number.isFinite(weight)) throw new AggregateError(`contribution weight must be > 0, got ${weight}`, this.length, values.length);
+    checkWeight(weight, this.length, values.length);
     axpy(this.sum, values, weight);
     this.totalWeight += weight;
     this.count += 1;
@@ -100,6 +101,10 @@ export class WeightedSum {
     this.totalWeight = 0;
     this.count = 0;
   }
+}
+
+function checkWeight(weight: number, length: number, got: number): void {
+  if (!(weight > 0) || !Number.isFinite(weight)) throw new AggregateError(`contribution weight must be > 0, got ${weight}`, length, got);
 }
 
 /**

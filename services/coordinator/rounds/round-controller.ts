@@ -98,7 +98,7 @@ export interface ControllerOptions {
   params: Float32Array;
   momentum: Float32Array;
   sampler: RoundSampler;
-  /** Where the round's sum lives (beside params, momentum and the receive buffers): the SIMD kernels then run in place. */
+  /** Where the round's sums live (beside params, momentum and the receive scratch): the SIMD kernels then run in place. */
   vectors?: VectorMemory;
   /** Workers the first round waits for. */
   expectedWorkers: number;

@@ -1,7 +1,7 @@
 import { status as Status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import { entriesOf, TensorSetError } from '../../../exchange/tensor-wire.js';
-import { TensorSetSink, chunkTensorSet, tensorSetValues, wrapTensorSet } from '../../../exchange/index.js';
-import { readContribution, receiveContribution, sendTensorChunks, sendTensorSet } from '../../../rpc/tensor-stream.js';
+import { TensorSetSink, chunkTensorSet, wrapTensorSet } from '../../../exchange/index.js';
+import { readContribution, sendTensorChunks, sendTensorSet } from '../../../rpc/tensor-stream.js';
 import type { Logger } from '../../../runtime/logger.js';
 import type { TrainConfig } from '../../../config/train-config.js';
 import { statusOf, toServiceError } from '../../../rpc/grpc-status.js';
@@ -9,7 +9,7 @@ import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../../../r
 import { INSECURE, type GrpcSecurity, type RefusedCall } from '../../../rpc/security/index.js';
 import {
   ContributionKind,
-  type ContributeResponse, type ContributionChunk, type ContributionHeader, type CoordinatorServer,
+  type ContributeResponse, type ContributionChunk, type CoordinatorServer,
   type FetchParametersRequest, type RegisterResponse, type RoundAssignment, type TensorChunk,
 } from '../../../rpc/gen/fleet/v1/coordinator.js';
 import type { WeightSlice } from '../../../training/flat-weights.js';
@@ -27,8 +27,6 @@ export interface ServerOptions {
   host: string;
   port: number;
   heartbeatIntervalMs: number;
-  /** At most this many contributions are assembled at once: memory stays a few model sizes. */
-  concurrentContributions: number;
   /**
    * A contribution stream that sends nothing this long is refused
    * (DEADLINE_EXCEEDED) and frees its slot; default the controller's
@@ -41,20 +39,24 @@ export interface ServerOptions {
   onUnauthenticated?: (call: RefusedCall) => void;
 }
 
-/** A counting semaphore: contributions beyond the limit wait (gRPC flow control holds the senders). */
-class Slots {
+/**
+ * One contribution received at a time; the others wait (gRPC flow control
+ * holds their senders). The round's sum then needs one staging buffer
+ * however many workers there are.
+ */
+class OneAtATime {
+  private busy = false;
   private waiting: (() => void)[] = [];
-  constructor(private free: number) {}
   async take(): Promise<() => void> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.busy) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.busy = true;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       const next = this.waiting.shift();
       if (next) next();
-      else this.free++;
+      else this.busy = false;
     };
   }
 }
@@ -93,18 +95,11 @@ export async function startCoordinatorServer(
   const { config, layout, log } = context;
   const exchange = context.exchange ?? new ExchangeCounter();
   const modelBytes = layout.reduce((n, s) => n + s.length * 4, 0);
-  const slots = new Slots(options.concurrentContributions);
+  const turn = new OneAtATime();
   const contributionIdleMs = options.contributionIdleMs ?? controller.heartbeatTimeoutMs;
-  // One receive buffer per slot, reused round after round: a fresh 45 MB
-  // buffer per contribution costs page faults and garbage. Taken (and touched)
-  // now, like the master copy, so the coordinator's memory is known at start.
-  const modelFloats = modelBytes / 4;
-  // With one contribution at a time, each is summed as it arrives (WeightedSum.stage, TensorSetSink),
-  // through a small scratch in the controller's vector memory: no receive buffer at all.
-  const summedOnArrival = options.concurrentContributions === 1;
-  const sinkScratch = summedOnArrival ? (context.vectors?.zeros(SINK_SCRATCH_FLOATS) ?? new Float32Array(SINK_SCRATCH_FLOATS)) : null;
-  // Otherwise each slot has a buffer: in the controller's vector memory, the sum and the finite scan read it in place.
-  const receiveBuffers = summedOnArrival ? [] : Array.from({ length: options.concurrentContributions }, () => (context.vectors?.zeros(modelFloats) ?? new Float32Array(modelFloats)).fill(0));
+  // Each contribution is summed as it arrives (WeightedSum.stage, TensorSetSink) through this
+  // scratch, in the controller's vector memory: no model-sized receive buffer.
+  const sinkScratch = context.vectors?.zeros(SINK_SCRATCH_FLOATS) ?? new Float32Array(SINK_SCRATCH_FLOATS);
   const fail = (cb: sendUnaryData<never>, err: unknown, what: string) => {
     const code = statusOf(err);
     if (code === Status.INTERNAL) log.error({ err }, `${what} failed`);
@@ -144,40 +139,20 @@ export async function startCoordinatorServer(
 
     contribute(call: ServerReadableStream<ContributionChunk, ContributeResponse>, cb: sendUnaryData<ContributeResponse>) {
       void (async () => {
-        const releaseSlot = await slots.take();
+        const release = await turn.take();
         let staged: StagedContribution | null = null;
-        const buffer = summedOnArrival ? null : receiveBuffers.pop() ?? new Float32Array(modelFloats);
-        const release = () => {
-          if (staged) controller.discardContribution(staged);
-          if (buffer) receiveBuffers.push(buffer);
-          releaseSlot();
-        };
         try {
-          // Idle-limited: a hung sender (SIGSTOP mid-upload) would otherwise hold the slot, and every other contribution, until its own deadline.
-          let header: ContributionHeader;
-          let values: Float32Array | StagedContribution;
-          if (!buffer) {
-            // One contribution at a time: summed as its chunks arrive, committed by the round's checks.
-            const read = await readContribution(call, contributionIdleMs, (h) => {
-              staged = controller.stageContribution(h.sampleCount);
-              const into = staged;
-              return new TensorSetSink((floats) => into.accumulate(floats), { maxTotalBytes: modelBytes, expected: entries, scratch: sinkScratch! });
-            });
-            read.receiver.finish();
-            header = read.header;
-            values = staged!;
-          } else {
-            const received = await receiveContribution(call, {
-              maxTotalBytes: modelBytes, expected: entries, into: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength), idleMs: contributionIdleMs,
-            });
-            header = received.header;
-            values = tensorSetValues(received.set);
-          }
+          // Idle-limited: a hung sender (SIGSTOP mid-upload) would otherwise hold the turn, and every other contribution, until its own deadline.
+          const { header, receiver } = await readContribution(call, contributionIdleMs, (h) => {
+            const into = (staged = controller.stageContribution(h.sampleCount));
+            return new TensorSetSink((floats) => into.accumulate(floats), { maxTotalBytes: modelBytes, expected: entries, scratch: sinkScratch });
+          });
+          receiver.finish();
           const kind = header.kind === ContributionKind.CONTRIBUTION_KIND_GRADIENTS ? 'gradients' : header.kind === ContributionKind.CONTRIBUTION_KIND_PARAMETERS ? 'parameters' : null;
           if (!kind) throw new TensorSetError(`contribution kind ${header.kind}`);
           const result = controller.contribute(header.workerId, {
             round: header.round, version: header.version, kind, sampleCount: header.sampleCount,
-            lossSum: header.lossSum, correct: header.correct, values, trainMs: header.trainMs,
+            lossSum: header.lossSum, correct: header.correct, values: staged!, trainMs: header.trainMs,
           });
           exchange.in += modelBytes;
           cb(null, { round: result.round, nextVersion: result.nextVersion });
@@ -186,6 +161,8 @@ export async function startCoordinatorServer(
           if (call.cancelled) log.info({ err: (err as Error).message }, 'contribution abandoned by its sender');
           else fail(cb as sendUnaryData<never>, err, 'contribution');
         } finally {
+          // A refused contribution leaves no trace in the sum (a no-op once committed).
+          if (staged) controller.discardContribution(staged);
           release();
         }
       })();

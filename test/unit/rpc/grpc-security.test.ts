@@ -61,7 +61,7 @@ async function startCoordinator(security: GrpcSecurity) {
   });
   const refused: RefusedCall[] = [];
   const server = await startCoordinatorServer(controller, { config, layout: LAYOUT, log: silent }, {
-    host: '127.0.0.1', port: 0, heartbeatIntervalMs: 1000, concurrentContributions: 1, security, onUnauthenticated: (c) => refused.push(c),
+    host: '127.0.0.1', port: 0, heartbeatIntervalMs: 1000, security, onUnauthenticated: (c) => refused.push(c),
   });
   const stop = async () => { controller.close('test over'); await server.shutdown(500); };
   stops.push(stop);
