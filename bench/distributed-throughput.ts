@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMain } from './kernel-conv-shapes.js';
 
-const FLEET = fileURLToPath(new URL('../../bin/fleet.js', import.meta.url));
+const FLEET = fileURLToPath(new URL('../../cli/fleet.js', import.meta.url));
 
 function fleet(args: string[]): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve) => {

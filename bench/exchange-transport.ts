@@ -20,16 +20,16 @@ import { execSync, spawn } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { packTensorSet, planTensorSet, type TensorSet, type TensorSpec } from '../exchange/index.js';
+import { packTensorSet, planTensorSet, type TensorSet, type TensorSpec } from '../src/exchange/index.js';
 import {
   ContributionKind, CoordinatorClient, CoordinatorService,
   type ContributeResponse, type ContributionChunk, type FetchParametersRequest, type TensorChunk,
-} from '../rpc/gen/fleet/v1/coordinator.js';
+} from '../proto/gen/fleet/v1/coordinator.js';
 import {
   CHANNEL_OPTIONS, FleetCoordinatorClient, FleetCoordinatorService, bindGrpcServer, createGrpcServer, receiveContribution,
   receiveTensorSet, sendContribution, sendTensorSet, shutdownGrpcServer, toServiceError,
-} from '../rpc/index.js';
-import { tuneHeapForTransfers } from '../runtime/heap-tuning.js';
+} from '../src/rpc/index.js';
+import { tuneHeapForTransfers } from '../src/runtime/heap-tuning.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
 
 const SELF = fileURLToPath(import.meta.url);

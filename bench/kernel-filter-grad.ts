@@ -9,9 +9,9 @@
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
 
-import { installWasmKernels } from '../compute/index.js';
-import { getFilterGradLayout, setFilterGradChunk, setFilterGradLayout, shapeKey, type FilterGradChunk, type FilterGradLayout } from '../compute/wasm/conv2d-backprop-filter.js';
-import { convGeometry } from '../compute/wasm/conv-geometry.js';
+import { installWasmKernels } from '../src/compute/index.js';
+import { getFilterGradLayout, setFilterGradChunk, setFilterGradLayout, shapeKey, type FilterGradChunk, type FilterGradLayout } from '../src/compute/wasm/conv2d-backprop-filter.js';
+import { convGeometry } from '../src/compute/wasm/conv-geometry.js';
 import { CNN_CONV_SHAPES, convFlops, isMain, median, type ConvShape } from './kernel-conv-shapes.js';
 
 function timeMs(f: () => void): number {

@@ -17,7 +17,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
 import { execSync } from 'node:child_process';
 
-import { installWasmKernels, useWasmKernels } from '../compute/index.js';
+import { installWasmKernels, useWasmKernels } from '../src/compute/index.js';
 import {
   getFilterGradChunk,
   getFilterGradLayout,
@@ -25,8 +25,8 @@ import {
   setFilterGradLayout,
   type FilterGradChunk,
   type FilterGradLayout,
-} from '../compute/wasm/conv2d-backprop-filter.js';
-import { buildModel } from '../model/index.js';
+} from '../src/compute/wasm/conv2d-backprop-filter.js';
+import { buildModel } from '../src/model/index.js';
 import { CNN_CONV_SHAPES, convFlops, isMain, meanStd, median } from './kernel-conv-shapes.js';
 
 /** FLOPs of one training image of the CNN (3x forward, less the input layer's dx). */

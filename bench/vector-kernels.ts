@@ -6,7 +6,7 @@
  * (ordinary arrays, copied through the cache-sized slots). ns a float, best
  * of FLEET_BENCH_REPEATS (7).
  */
-import { VectorMemory } from '../vector-math/index.js';
+import { VectorMemory } from '../src/compute/vector-math/index.js';
 import { isMain } from './kernel-conv-shapes.js';
 
 const N = 11_173_962;

@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
-import { createRootLogger } from '../runtime/logger.js';
+import { createRootLogger } from '../src/runtime/logger.js';
 import { runCoordinatorService } from '../services/coordinator/coordinator-main.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../config/train-config.js';
+import { ConfigError } from '../src/runtime/config/train-config.js';
 import { CHECKPOINT_FILE, configForResume } from '../services/coordinator/coordinator-run.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
 import { parseCount, parseNonNegative, parsePort, parsePositive } from './parse-flag.js';

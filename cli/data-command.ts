@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
-import { downloadCifar10 } from '../dataset/index.js';
-import { createRootLogger } from '../runtime/logger.js';
+import { downloadCifar10 } from '../src/dataset/index.js';
+import { createRootLogger } from '../src/runtime/logger.js';
 import { DEFAULT_DATA_DIR } from './train-command.js';
 
 /** `fleet data download`: fetch, verify and unpack the official CIFAR-10 binary release. */

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { parseGrpcSecurity, type GrpcSecurity, type SecurityRole } from '../rpc/security/index.js';
+import { parseGrpcSecurity, type GrpcSecurity, type SecurityRole } from '../src/rpc/security/index.js';
 
 const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
 

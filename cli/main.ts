@@ -1,14 +1,14 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config/train-config.js';
-import { FleetError } from '../runtime/errors.js';
+import { ConfigError } from '../src/runtime/config/train-config.js';
+import { FleetError } from '../src/runtime/errors.js';
 import { dataCommand } from './data-command.js';
 import { trainCommand } from './train-command.js';
 import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand } from './worker-command.js';
 import { evaluatorCommand } from './evaluator-command.js';
 import { watchCommand } from './watch-command.js';
-import { InterruptedError } from '../training/train-run.js';
-import { tuneHeapForTransfers } from '../runtime/heap-tuning.js';
+import { InterruptedError } from '../services/trainer/train-run.js';
+import { tuneHeapForTransfers } from '../src/runtime/heap-tuning.js';
 
 /** The `fleet` command and its subcommands (also read by tests: flags, variables). */
 export function fleetProgram(): Command {

@@ -3,18 +3,18 @@ import { join } from 'node:path';
 import {
   AUGMENT_CHOICES, BACKEND_CHOICES, BALANCE_CHOICES, LR_SCALING_CHOICES, MODEL_CHOICES, PROGRESS_CHOICES, TEST_MODEL_CHOICES,
   parseTrainConfig, type TrainConfig,
-} from '../config/train-config.js';
-import { createRootLogger } from '../runtime/logger.js';
-import { newRunId } from '../runtime/run-dir.js';
-import { runTraining } from '../training/train-run.js';
-import { runLocalCluster } from '../launcher/local-cluster.js';
-import { findTaskset, workerCpuSets } from '../launcher/cpu-sets.js';
-import { allowedCpus } from '../runtime/allowed-cpus.js';
-import { SINGLE_THREADED_GC_CHOICES, cpuCount, gcNodeFlags, type SingleThreadedGc } from '../launcher/gc-threads.js';
+} from '../src/runtime/config/train-config.js';
+import { createRootLogger } from '../src/runtime/logger.js';
+import { newRunId } from '../src/runtime/run-dir.js';
+import { runTraining } from '../services/trainer/train-run.js';
+import { runLocalCluster } from '../services/launcher/local-cluster.js';
+import { findTaskset, workerCpuSets } from '../services/launcher/cpu-sets.js';
+import { allowedCpus } from '../src/runtime/allowed-cpus.js';
+import { SINGLE_THREADED_GC_CHOICES, cpuCount, gcNodeFlags, type SingleThreadedGc } from '../services/launcher/gc-threads.js';
 import { parseInteger, parseNumber } from './parse-flag.js';
 import { addNatsOptions, serviceIoFromFlags, type ServiceIo } from './service-options.js';
-import { chooseEventBroker } from '../launcher/event-broker.js';
-import type { Logger } from '../runtime/logger.js';
+import { chooseEventBroker } from '../services/launcher/event-broker.js';
+import type { Logger } from '../src/runtime/logger.js';
 
 /** Where `fleet train` looks for CIFAR-10 unless told otherwise. */
 export const DEFAULT_DATA_DIR = 'data/cifar10';

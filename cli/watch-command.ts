@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
-import { connectNatsBus } from '../events/index.js';
-import { FleetError } from '../runtime/errors.js';
-import { createRootLogger } from '../runtime/logger.js';
-import { runWatch } from '../watch/run-watch.js';
+import { connectNatsBus } from '../src/events/index.js';
+import { FleetError } from '../src/runtime/errors.js';
+import { createRootLogger } from '../src/runtime/logger.js';
+import { runWatch } from '../services/watch/run-watch.js';
 import { addNatsOptions, serviceIoFromFlags } from './service-options.js';
 
 /** `fleet watch`: a run's live view from any machine that reaches NATS. */

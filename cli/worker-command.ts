@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
-import { BACKEND_CHOICES, type BackendChoice } from '../config/train-config.js';
-import { createRootLogger } from '../runtime/logger.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../src/runtime/config/train-config.js';
+import { createRootLogger } from '../src/runtime/logger.js';
 import { runWorkerService } from '../services/worker/worker-main.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
 import { parsePort, parsePositive } from './parse-flag.js';

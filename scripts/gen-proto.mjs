@@ -1,4 +1,4 @@
-// Generates rpc/gen/ from proto/ with protoc (npm `protoc`, binaries inside:
+// Generates proto/gen/ from proto/ with protoc (npm `protoc`, binaries inside:
 // works offline) and ts-proto's grpc-js output. Run by `npm run build`.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const protoDir = join(root, 'proto');
-const outDir = join(root, 'rpc', 'gen');
+const outDir = join(root, 'proto', 'gen');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 
 const files = [];

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { ServiceIo } from '../../cli/service-options.js';
-import { openEventBus, type EventBus } from '../../events/index.js';
-import { coordinatorMetrics, startMetricsServer, type MetricsServer } from '../../metrics/index.js';
-import type { Logger } from '../../runtime/logger.js';
+import { openEventBus, type EventBus } from '../../src/events/index.js';
+import { coordinatorMetrics, startMetricsServer, type MetricsServer } from '../../src/runtime/metrics/index.js';
+import type { Logger } from '../../src/runtime/logger.js';
 import { createCoordinator, type CoordinatorOptions } from './coordinator-run.js';
 import { startCoordinatorServer } from './rpc/coordinator-server.js';
-import { routeGrpcLogs } from '../../rpc/grpc-logging.js';
-import { describeGrpcSecurity, INSECURE, type GrpcSecurity } from '../../rpc/security/index.js';
+import { routeGrpcLogs } from '../../src/rpc/grpc-logging.js';
+import { describeGrpcSecurity, INSECURE, type GrpcSecurity } from '../../src/rpc/security/index.js';
 import { ExchangeCounter, RunReporter } from './telemetry/run-reporter.js';
 import { waitForEvaluation } from './telemetry/wait-for-evaluation.js';
 

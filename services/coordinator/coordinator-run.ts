@@ -1,20 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
-import { selectBackend } from '../../compute/index.js';
-import { planTraining, type TrainConfig } from '../../config/train-config.js';
-import { loadCifar10 } from '../../dataset/index.js';
-import { buildModel, saveModelFiles } from '../../model/index.js';
-import { FleetError } from '../../runtime/errors.js';
-import type { Logger } from '../../runtime/logger.js';
-import { openRunDir } from '../../runtime/run-dir.js';
-import { evaluate } from '../../training/evaluate.js';
-import { layoutLength, readWeights, weightLayout, writeWeights, type WeightSlice } from '../../training/flat-weights.js';
-import { testBatches } from '../../training/train-batch.js';
+import { selectBackend } from '../../src/compute/index.js';
+import { planTraining, type TrainConfig } from '../../src/runtime/config/train-config.js';
+import { loadCifar10 } from '../../src/dataset/index.js';
+import { buildModel, saveModelFiles } from '../../src/model/index.js';
+import { FleetError } from '../../src/runtime/errors.js';
+import type { Logger } from '../../src/runtime/logger.js';
+import { openRunDir } from '../../src/runtime/run-dir.js';
+import { evaluate } from '../../src/training/evaluate.js';
+import { layoutLength, readWeights, weightLayout, writeWeights, type WeightSlice } from '../../src/training/flat-weights.js';
+import { testBatches } from '../../src/training/train-batch.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint/checkpoint-file.js';
 import { RoundController, type EpochTotals } from './rounds/round-controller.js';
 import { AppliedLedger, EpochSampler } from './sampler/index.js';
 import type { RunReporter } from './telemetry/run-reporter.js';
-import { VectorMemory } from '../../vector-math/index.js';
+import { VectorMemory } from '../../src/compute/vector-math/index.js';
 import { SINK_SCRATCH_FLOATS } from './rpc/coordinator-server.js';
 
 export interface CoordinatorOptions {

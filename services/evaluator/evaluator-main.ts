@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { ServiceIo } from '../../cli/service-options.js';
-import { openEventBus } from '../../events/index.js';
-import { evaluatorMetrics, startMetricsServer, type MetricsServer } from '../../metrics/index.js';
-import { FleetError } from '../../runtime/errors.js';
-import type { Logger } from '../../runtime/logger.js';
-import { routeGrpcLogs } from '../../rpc/grpc-logging.js';
-import { clientChannelFrom, explainTokenRefusal, INSECURE, type GrpcSecurity } from '../../rpc/security/index.js';
+import { openEventBus } from '../../src/events/index.js';
+import { evaluatorMetrics, startMetricsServer, type MetricsServer } from '../../src/runtime/metrics/index.js';
+import { FleetError } from '../../src/runtime/errors.js';
+import type { Logger } from '../../src/runtime/logger.js';
+import { routeGrpcLogs } from '../../src/rpc/grpc-logging.js';
+import { clientChannelFrom, explainTokenRefusal, INSECURE, type GrpcSecurity } from '../../src/rpc/security/index.js';
 import { createParameterSource } from './client/parameter-source.js';
 import { runEvaluator, type EvaluatorOptions } from './evaluator-run.js';
 

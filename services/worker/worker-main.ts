@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
-import type { BackendChoice } from '../../config/train-config.js';
-import type { Logger } from '../../runtime/logger.js';
-import type { WeightSlice } from '../../training/flat-weights.js';
+import type { BackendChoice } from '../../src/runtime/config/train-config.js';
+import type { Logger } from '../../src/runtime/logger.js';
+import type { WeightSlice } from '../../src/training/flat-weights.js';
 import { createCoordinatorClient } from './client/grpc-coordinator-client.js';
 import { runWorker, type RoundReport } from './worker-run.js';
-import { startMetricsServer, workerMetrics, type MetricsServer, type WorkerMetrics } from '../../metrics/index.js';
-import { routeGrpcLogs } from '../../rpc/grpc-logging.js';
-import { clientChannelFrom, describeGrpcSecurity, explainTokenRefusal, INSECURE, type GrpcSecurity } from '../../rpc/security/index.js';
+import { startMetricsServer, workerMetrics, type MetricsServer, type WorkerMetrics } from '../../src/runtime/metrics/index.js';
+import { routeGrpcLogs } from '../../src/rpc/grpc-logging.js';
+import { clientChannelFrom, describeGrpcSecurity, explainTokenRefusal, INSECURE, type GrpcSecurity } from '../../src/rpc/security/index.js';
 
 export interface WorkerServiceOptions {
   coordinator: string;

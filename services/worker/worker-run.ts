@@ -1,18 +1,18 @@
 import { status as Status } from '@grpc/grpc-js';
-import { selectBackend } from '../../compute/index.js';
-import { retryWithBackoff } from '../../runtime/retry.js';
-import type { RoundWork } from '../../exchange/round-work.js';
-import { parseTrainConfig, type BackendChoice, type TrainConfig } from '../../config/train-config.js';
-import { loadCifar10Split } from '../../dataset/index.js';
-import { buildModel } from '../../model/index.js';
-import type { Logger } from '../../runtime/logger.js';
-import { layoutLength, weightLayout, writeWeights } from '../../training/flat-weights.js';
-import { trainableParameters } from '../../training/model-parameters.js';
-import { SgdMomentum } from '../../training/sgd-momentum.js';
-import { TrainBatchMaker } from '../../training/train-batch.js';
+import { selectBackend } from '../../src/compute/index.js';
+import { retryWithBackoff } from '../../src/runtime/retry.js';
+import type { RoundWork } from '../../src/exchange/round-work.js';
+import { parseTrainConfig, type BackendChoice, type TrainConfig } from '../../src/runtime/config/train-config.js';
+import { loadCifar10Split } from '../../src/dataset/index.js';
+import { buildModel } from '../../src/model/index.js';
+import type { Logger } from '../../src/runtime/logger.js';
+import { layoutLength, weightLayout, writeWeights } from '../../src/training/flat-weights.js';
+import { trainableParameters } from '../../src/training/model-parameters.js';
+import { SgdMomentum } from '../../src/training/sgd-momentum.js';
+import { TrainBatchMaker } from '../../src/training/train-batch.js';
 import { trainRound } from './step/train-round.js';
-import { TrainingDivergedError } from '../../training/train-run.js';
-import { allowedCpus } from '../../runtime/allowed-cpus.js';
+import { TrainingDivergedError } from '../trainer/train-run.js';
+import { allowedCpus } from '../../src/runtime/allowed-cpus.js';
 
 export type WorkAssignment = RoundWork;
 

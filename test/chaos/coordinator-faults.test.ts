@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAtomicTempName } from '../../runtime/atomic-file.js';
+import { isAtomicTempName } from '../../src/runtime/atomic-file.js';
 import { FAULT_CHECKPOINT_KILL_AT_ENV, readCheckpoint } from '../../services/coordinator/checkpoint/checkpoint-file.js';
 import { CHECKPOINT_FILE } from '../../services/coordinator/coordinator-run.js';
 import { ChaosCluster, logsWith, readLedger, type Coordinator } from '../helpers/chaos-cluster.js';

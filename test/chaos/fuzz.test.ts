@@ -12,14 +12,14 @@ import { connect } from '@nats-io/transport-node';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chunkTensorSet, wrapTensorSet } from '../../exchange/index.js';
-import { decodeEvent } from '../../events/index.js';
-import { FleetCoordinatorService } from '../../rpc/coordinator-service.js';
+import { chunkTensorSet, wrapTensorSet } from '../../src/exchange/index.js';
+import { decodeEvent } from '../../src/events/index.js';
+import { FleetCoordinatorService } from '../../src/rpc/coordinator-service.js';
 import {
   ContributionKind, DescribeRunRequest, FetchParametersRequest, HeartbeatRequest, LeaveRequest, NextRoundRequest, RegisterRequest, RegisterResponse,
   type ContributionChunk,
-} from '../../rpc/gen/fleet/v1/coordinator.js';
-import { mulberry32 } from '../../runtime/seeded-random.js';
+} from '../../proto/gen/fleet/v1/coordinator.js';
+import { mulberry32 } from '../../src/runtime/seeded-random.js';
 import { samplePayloads } from '../fixtures/event-samples.js';
 import { ChaosCluster, logsWith, readLedger } from '../helpers/chaos-cluster.js';
 import { recordChaos } from '../helpers/chaos-ledger.js';

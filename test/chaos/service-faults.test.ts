@@ -4,7 +4,7 @@
  * processes and a nats-server of the test's own (skipped without one).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AnyFleetEvent } from '../../events/index.js';
+import type { AnyFleetEvent } from '../../src/events/index.js';
 import { ChaosCluster, logsWith, readLedger, readRunEvents, until } from '../helpers/chaos-cluster.js';
 import { recordChaos } from '../helpers/chaos-ledger.js';
 import { startFleet } from '../helpers/fleet-processes.js';

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { Logger } from '../../runtime/logger.js';
+import type { Logger } from '../../src/runtime/logger.js';
 
 export interface CapturedLine {
   level: number;

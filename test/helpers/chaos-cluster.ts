@@ -14,7 +14,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { connectNatsBus, type AnyFleetEvent } from '../../events/index.js';
+import { connectNatsBus, type AnyFleetEvent } from '../../src/events/index.js';
 import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { startCoordinator, startFleet, type FleetProcess } from './fleet-processes.js';
 

@@ -13,13 +13,13 @@
  */
 import { credentials, makeGenericClientConstructor, Metadata, status as Status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
-import { TensorSetAssembler, type TensorSet } from '../../exchange/index.js';
-import { FleetCoordinatorService } from '../../rpc/coordinator-service.js';
-import { ERROR_CLASS_KEY, ERROR_TENSOR_KEY } from '../../rpc/grpc-status.js';
+import { TensorSetAssembler, type TensorSet } from '../../src/exchange/index.js';
+import { FleetCoordinatorService } from '../../src/rpc/coordinator-service.js';
+import { ERROR_CLASS_KEY, ERROR_TENSOR_KEY } from '../../src/rpc/grpc-status.js';
 import {
   CoordinatorService, DescribeRunRequest, DescribeRunResponse, HeartbeatRequest, HeartbeatResponse, LeaveRequest, NextRoundRequest,
   RegisterRequest, RegisterResponse, RoundAssignment, FetchParametersRequest, type ContributionChunk,
-} from '../../rpc/gen/fleet/v1/coordinator.js';
+} from '../../proto/gen/fleet/v1/coordinator.js';
 
 export type MethodName = keyof typeof CoordinatorService;
 export const METHOD_NAMES = Object.keys(CoordinatorService) as MethodName[];

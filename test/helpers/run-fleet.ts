@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const FLEET_BIN = fileURLToPath(new URL('../../bin/fleet.js', import.meta.url));
+export const FLEET_BIN = fileURLToPath(new URL('../../cli/fleet.js', import.meta.url));
 
 export interface FleetResult {
   code: number | null;

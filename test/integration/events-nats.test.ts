@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectNatsBus, NatsUnavailableError, subjectOf, type AnyFleetEvent, type EventBus, type NatsBusOptions,
-} from '../../events/index.js';
+} from '../../src/events/index.js';
 import { captureLog, type CapturedLine } from '../helpers/capture-log.js';
 import { natsServerAvailable, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { checkpoint, progress, samplePayloads } from '../fixtures/event-samples.js';

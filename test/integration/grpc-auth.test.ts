@@ -4,7 +4,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientChannelFrom, type GrpcSecurity } from '../../rpc/security/index.js';
+import { clientChannelFrom, type GrpcSecurity } from '../../src/rpc/security/index.js';
 import { createParameterSource } from '../../services/evaluator/client/parameter-source.js';
 import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { startCoordinator, startFleet, type FleetProcess } from '../helpers/fleet-processes.js';

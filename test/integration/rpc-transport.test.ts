@@ -5,16 +5,16 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   TensorChecksumError, chunkTensorSet, packTensorSet, planTensorSet, type TensorEntry, type TensorSet,
-} from '../../exchange/index.js';
+} from '../../src/exchange/index.js';
 import {
   CoordinatorClient, CoordinatorService, ContributionKind,
   type ContributeResponse, type ContributionChunk, type ContributionHeader, type FetchParametersRequest, type TensorChunk,
-} from '../../rpc/gen/fleet/v1/coordinator.js';
+} from '../../proto/gen/fleet/v1/coordinator.js';
 import {
   CHANNEL_OPTIONS, ERROR_CLASS_KEY, FleetCoordinatorClient, bindGrpcServer, createGrpcServer, receiveContribution, receiveTensorSet, sendContribution,
   sendTensorSet, shutdownGrpcServer, toServiceError,
-} from '../../rpc/index.js';
-import type { EncodingBuffer } from '../../rpc/tensor-stream.js';
+} from '../../src/rpc/index.js';
+import type { EncodingBuffer } from '../../src/rpc/tensor-stream.js';
 
 /**
  * A real grpc-js server on 127.0.0.1:0 serving the GENERATED Coordinator

@@ -1,5 +1,5 @@
-import { FleetError } from '../../../runtime/errors.js';
-import { axpy, scale, vectorMemoryOf, type VectorMemory } from '../../../vector-math/index.js';
+import { FleetError } from '../../../src/runtime/errors.js';
+import { axpy, scale, vectorMemoryOf, type VectorMemory } from '../../../src/compute/vector-math/index.js';
 
 export class AggregateError extends FleetError {
   constructor(message: string, readonly expectedLength: number, readonly gotLength: number) {

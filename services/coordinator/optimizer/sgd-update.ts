@@ -1,4 +1,4 @@
-import { sgdStep } from '../../../vector-math/index.js';
+import { sgdStep } from '../../../src/compute/vector-math/index.js';
 
 /** Where each parameter lives in the flat master buffer, in floats. */
 export interface ParameterSlice {

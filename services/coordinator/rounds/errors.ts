@@ -1,4 +1,4 @@
-import { FleetError } from '../../../runtime/errors.js';
+import { FleetError } from '../../../src/runtime/errors.js';
 
 /** A message from a worker the coordinator does not know (never registered, or evicted). */
 export class UnknownWorkerError extends FleetError {

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { TrainConfig, TrainPlan } from '../../../config/train-config.js';
-import type { RoundWork } from '../../../exchange/round-work.js';
-import type { Logger } from '../../../runtime/logger.js';
-import type { WeightSlice } from '../../../training/flat-weights.js';
-import { learningRateAt } from '../../../training/lr-schedule.js';
+import type { TrainConfig, TrainPlan } from '../../../src/runtime/config/train-config.js';
+import type { RoundWork } from '../../../src/exchange/round-work.js';
+import type { Logger } from '../../../src/runtime/logger.js';
+import type { WeightSlice } from '../../../src/training/flat-weights.js';
+import { learningRateAt } from '../../../src/training/lr-schedule.js';
 import { StagedContribution, WeightedSum } from '../aggregator/weighted-sum.js';
 import { WorkerSpeeds } from '../balance/worker-speeds.js';
 import { applySgd } from '../optimizer/sgd-update.js';
-import type { VectorMemory } from '../../../vector-math/index.js';
+import type { VectorMemory } from '../../../src/compute/vector-math/index.js';
 import type { RoundPlan } from '../sampler/round-plan.js';
 import { CoordinatorClosedError, NotAMemberError, StaleContributionError, UnknownWorkerError, VersionUnavailableError } from './errors.js';
 

@@ -1,23 +1,23 @@
 import { status as Status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
-import { entriesOf, TensorSetError } from '../../../exchange/tensor-wire.js';
-import { TensorSetSink, chunkTensorSet, wrapTensorSet } from '../../../exchange/index.js';
-import { readContribution, sendTensorChunks, sendTensorSet } from '../../../rpc/tensor-stream.js';
-import type { Logger } from '../../../runtime/logger.js';
-import type { TrainConfig } from '../../../config/train-config.js';
-import { statusOf, toServiceError } from '../../../rpc/grpc-status.js';
-import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../../../rpc/grpc-server.js';
-import { INSECURE, type GrpcSecurity, type RefusedCall } from '../../../rpc/security/index.js';
+import { entriesOf, TensorSetError } from '../../../src/exchange/tensor-wire.js';
+import { TensorSetSink, chunkTensorSet, wrapTensorSet } from '../../../src/exchange/index.js';
+import { readContribution, sendTensorChunks, sendTensorSet } from '../../../src/rpc/tensor-stream.js';
+import type { Logger } from '../../../src/runtime/logger.js';
+import type { TrainConfig } from '../../../src/runtime/config/train-config.js';
+import { statusOf, toServiceError } from '../../../src/rpc/grpc-status.js';
+import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../../../src/rpc/grpc-server.js';
+import { INSECURE, type GrpcSecurity, type RefusedCall } from '../../../src/rpc/security/index.js';
 import {
   ContributionKind,
   type ContributeResponse, type ContributionChunk, type CoordinatorServer,
   type FetchParametersRequest, type RegisterResponse, type RoundAssignment, type TensorChunk,
-} from '../../../rpc/gen/fleet/v1/coordinator.js';
-import type { WeightSlice } from '../../../training/flat-weights.js';
-import { FleetCoordinatorService, encodeTensorChunks } from '../../../rpc/coordinator-service.js';
+} from '../../../proto/gen/fleet/v1/coordinator.js';
+import type { WeightSlice } from '../../../src/training/flat-weights.js';
+import { FleetCoordinatorService, encodeTensorChunks } from '../../../src/rpc/coordinator-service.js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { RoundController } from '../rounds/round-controller.js';
 import { ExchangeCounter } from '../telemetry/run-reporter.js';
-import type { VectorMemory } from '../../../vector-math/index.js';
+import type { VectorMemory } from '../../../src/compute/vector-math/index.js';
 import type { StagedContribution } from '../aggregator/weighted-sum.js';
 
 /** 256 KiB: a contribution's floats pass through it on their way into the sum, and stay in cache. */

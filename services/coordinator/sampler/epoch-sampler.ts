@@ -48,7 +48,7 @@
  * and a new permutation. Advancing is explicit so the coordinator sees the
  * boundary (epoch-end checkpoint, event, evaluation).
  */
-import { epochPermutation } from '../../../training/epoch-order.js';
+import { epochPermutation } from '../../../src/training/epoch-order.js';
 import type { AppliedLedger } from './applied-ledger.js';
 import {
   EpochCompleteError,

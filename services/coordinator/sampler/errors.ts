@@ -1,4 +1,4 @@
-import { FleetError } from '../../../runtime/errors.js';
+import { FleetError } from '../../../src/runtime/errors.js';
 
 /** A bad value as the user would write it: NaN stays NaN (JSON would say null), long values are cut. */
 function show(value: unknown): string {

@@ -1,4 +1,4 @@
-import { evenSizes } from '../../../runtime/even-split.js';
+import { evenSizes } from '../../../src/runtime/even-split.js';
 
 /** One member's work in a round: its batches in training order. */
 export interface MemberAssignment {

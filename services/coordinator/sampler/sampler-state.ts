@@ -1,4 +1,4 @@
-import { epochPermutation } from '../../../training/epoch-order.js';
+import { epochPermutation } from '../../../src/training/epoch-order.js';
 import { SamplerStateError } from './errors.js';
 import { MAX_BATCH_SIZE, MAX_COUNT, MAX_EPOCH, MAX_SEED, MAX_SYNC_EVERY, checkInteger } from './sampler-options.js';
 

@@ -1,6 +1,6 @@
-import type { EventPayloads, EventPublisher } from '../../../events/index.js';
-import type { CoordinatorMetrics } from '../../../metrics/index.js';
-import type { Logger } from '../../../runtime/logger.js';
+import type { EventPayloads, EventPublisher } from '../../../src/events/index.js';
+import type { CoordinatorMetrics } from '../../../src/runtime/metrics/index.js';
+import type { Logger } from '../../../src/runtime/logger.js';
 import type { EpochTotals, MembershipChange, RoundSummary } from '../rounds/round-controller.js';
 
 /** Bytes the server moved since the last round closed (counted per fetch and contribution). */

@@ -1,5 +1,5 @@
-import type { EventBus } from '../../../events/index.js';
-import type { Logger } from '../../../runtime/logger.js';
+import type { EventBus } from '../../../src/events/index.js';
+import type { Logger } from '../../../src/runtime/logger.js';
 
 /**
  * Resolves once an eval event for `version` (or later) of `run` is on the bus,

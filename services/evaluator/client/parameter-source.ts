@@ -1,12 +1,12 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
-import { entriesOf } from '../../../exchange/tensor-wire.js';
-import { tensorSetValues } from '../../../exchange/index.js';
-import { CHANNEL_OPTIONS } from '../../../rpc/channel-options.js';
-import { FleetCoordinatorClient } from '../../../rpc/coordinator-service.js';
-import type { DescribeRunResponse } from '../../../rpc/gen/fleet/v1/coordinator.js';
-import { insecureChannel, type ClientChannel } from '../../../rpc/security/index.js';
-import { receiveTensorSet } from '../../../rpc/tensor-stream.js';
-import type { WeightSlice } from '../../../training/flat-weights.js';
+import { entriesOf } from '../../../src/exchange/tensor-wire.js';
+import { tensorSetValues } from '../../../src/exchange/index.js';
+import { CHANNEL_OPTIONS } from '../../../src/rpc/channel-options.js';
+import { FleetCoordinatorClient } from '../../../src/rpc/coordinator-service.js';
+import type { DescribeRunResponse } from '../../../proto/gen/fleet/v1/coordinator.js';
+import { insecureChannel, type ClientChannel } from '../../../src/rpc/security/index.js';
+import { receiveTensorSet } from '../../../src/rpc/tensor-stream.js';
+import type { WeightSlice } from '../../../src/training/flat-weights.js';
 
 /** The evaluator's reads from the coordinator: the run, and parameters by version. Every call has a deadline. */
 export interface ParameterSource {

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { eventPayloadSchemas, type EventPayloads } from '../../../events/index.js';
-import { writeFileAtomic } from '../../../runtime/atomic-file.js';
-import { FleetError } from '../../../runtime/errors.js';
+import { eventPayloadSchemas, type EventPayloads } from '../../../src/events/index.js';
+import { writeFileAtomic } from '../../../src/runtime/atomic-file.js';
+import { FleetError } from '../../../src/runtime/errors.js';
 
 export const EVALUATOR_STATE_FILE = 'evaluator-state.json';
 

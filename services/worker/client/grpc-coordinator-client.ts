@@ -1,14 +1,14 @@
 import type { ServiceError } from '@grpc/grpc-js';
-import { entriesOf } from '../../../exchange/tensor-wire.js';
-import { tensorSetValues, wrapTensorSet } from '../../../exchange/index.js';
-import { receiveTensorSet, sendContribution, type EncodingBuffer } from '../../../rpc/tensor-stream.js';
-import { CHANNEL_OPTIONS } from '../../../rpc/grpc-status.js';
-import { ContributionKind } from '../../../rpc/gen/fleet/v1/coordinator.js';
-import { FleetCoordinatorClient } from '../../../rpc/coordinator-service.js';
-import { insecureChannel, type ClientChannel } from '../../../rpc/security/index.js';
-import type { WeightSlice } from '../../../training/flat-weights.js';
+import { entriesOf } from '../../../src/exchange/tensor-wire.js';
+import { tensorSetValues, wrapTensorSet } from '../../../src/exchange/index.js';
+import { receiveTensorSet, sendContribution, type EncodingBuffer } from '../../../src/rpc/tensor-stream.js';
+import { CHANNEL_OPTIONS } from '../../../src/rpc/grpc-status.js';
+import { ContributionKind } from '../../../proto/gen/fleet/v1/coordinator.js';
+import { FleetCoordinatorClient } from '../../../src/rpc/coordinator-service.js';
+import { insecureChannel, type ClientChannel } from '../../../src/rpc/security/index.js';
+import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import type { CoordinatorClient, WorkAssignment } from '../worker-run.js';
-import { VectorMemory } from '../../../vector-math/index.js';
+import { VectorMemory } from '../../../src/compute/vector-math/index.js';
 
 export interface ClientOptions {
   /** Deadline of short calls (register, heartbeat, leave). */

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { deriveSeed, reseedDropout } from '../../../model/index.js';
-import { readGradientContribution, readWeights, type WeightSlice } from '../../../training/flat-weights.js';
-import { SgdMomentum } from '../../../training/sgd-momentum.js';
-import type { TrainBatchMaker } from '../../../training/train-batch.js';
-import { computeGradients } from '../../../training/train-step.js';
-import type { RoundWork } from '../../../exchange/round-work.js';
+import { deriveSeed, reseedDropout } from '../../../src/model/index.js';
+import { readGradientContribution, readWeights, type WeightSlice } from '../../../src/training/flat-weights.js';
+import { SgdMomentum } from '../../../src/training/sgd-momentum.js';
+import type { TrainBatchMaker } from '../../../src/training/train-batch.js';
+import { computeGradients } from '../../../src/training/train-step.js';
+import type { RoundWork } from '../../../src/exchange/round-work.js';
 
 const NUM_CLASSES = 10;
 

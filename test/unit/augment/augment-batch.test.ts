@@ -16,7 +16,7 @@ import {
   sampleRandom,
   type AugmentPreset,
   type TransformParams,
-} from '../../../augment/index.js';
+} from '../../../src/augment/index.js';
 import { lcgBytes } from './images.js';
 
 const N = 64;

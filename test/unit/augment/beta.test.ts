@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AugmentOptionError, batchRandom, sampleBeta, sampleGamma, sampleNormal } from '../../../augment/index.js';
+import { AugmentOptionError, batchRandom, sampleBeta, sampleGamma, sampleNormal } from '../../../src/augment/index.js';
 
 const moments = (draw: () => number, n: number): { mean: number; variance: number; min: number; max: number } => {
   let sum = 0;

@@ -14,7 +14,7 @@ import {
   mixupInPlace,
   softTargets,
   type CutBox,
-} from '../../../augment/index.js';
+} from '../../../src/augment/index.js';
 
 /** A batch where every value identifies its image, row, column and channel. */
 function batchOf(b: number): Float32Array {

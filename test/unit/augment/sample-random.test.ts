@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AugmentOptionError, CounterRandom, batchRandom, mix32, sampleRandom } from '../../../augment/index.js';
+import { AugmentOptionError, CounterRandom, batchRandom, mix32, sampleRandom } from '../../../src/augment/index.js';
 
 // First draws of sampleRandom(0, 0, 0), recorded from this implementation.
 const PINNED = [2487869246, 514007743, 285721851];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AugmentOptionError, BufferSizeError, LabelRangeError, mixedTargets, softTargets } from '../../../augment/index.js';
+import { AugmentOptionError, BufferSizeError, LabelRangeError, mixedTargets, softTargets } from '../../../src/augment/index.js';
 
 const rows = (t: Float32Array, k: number): number[][] => Array.from({ length: t.length / k }, (_, i) => Array.from(t.subarray(i * k, (i + 1) * k)));
 const sum = (row: number[]): number => row.reduce((a, b) => a + b, 0);

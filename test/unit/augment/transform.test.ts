@@ -10,7 +10,7 @@ import {
   croppedGrayMean,
   normalizeImage,
   type TransformParams,
-} from '../../../augment/index.js';
+} from '../../../src/augment/index.js';
 import { COORD_B, coordG, coordImage, coordR, imageFrom, lcgBytes, norm, pixel, toByte, unnorm } from './images.js';
 
 const params = (p: Partial<TransformParams>): TransformParams => ({ ...IDENTITY_PARAMS, ...p });

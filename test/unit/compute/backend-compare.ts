@@ -1,7 +1,7 @@
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
 
-import { installWasmKernels } from '../../../compute/index.js';
+import { installWasmKernels } from '../../../src/compute/index.js';
 
 /** Deterministic uniform [-1, 1) values (mulberry32), so failures reproduce. */
 export function randomValues(size: number, seed: number): Float32Array {

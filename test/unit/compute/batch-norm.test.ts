@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 
-import { batchNorm } from '../../../model/layers/batch-norm.js';
+import { batchNorm } from '../../../src/model/layers/batch-norm.js';
 import { randomValues, relativeError, useBackend } from './backend-compare.js';
 
 const SHAPE = [4, 5, 3, 6];

@@ -3,8 +3,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 
-import { BackendUnavailableError, selectBackend, wasmKernelsInstalled } from '../../../compute/index.js';
-import type { Logger } from '../../../runtime/logger.js';
+import { BackendUnavailableError, selectBackend, wasmKernelsInstalled } from '../../../src/compute/index.js';
+import type { Logger } from '../../../src/runtime/logger.js';
 
 function capturingLogger(): { log: Logger; lines: () => Array<Record<string, unknown>> } {
   const chunks: string[] = [];

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 
-import { batchNorm } from '../../../model/layers/batch-norm.js';
+import { batchNorm } from '../../../src/model/layers/batch-norm.js';
 import { randomValues, useBackend } from './backend-compare.js';
 
 /** Exercises every replacement kernel: strided / valid / 1x1 convs, BN, dense. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AggregateError, WeightedSum } from '../../../services/coordinator/aggregator/weighted-sum.js';
 import { applySgd, type ParameterSlice } from '../../../services/coordinator/optimizer/sgd-update.js';
-import { SgdMomentum } from '../../../training/sgd-momentum.js';
+import { SgdMomentum } from '../../../src/training/sgd-momentum.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

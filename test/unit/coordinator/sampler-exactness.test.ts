@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { epochPermutation } from '../../../training/epoch-order.js';
+import { epochPermutation } from '../../../src/training/epoch-order.js';
 import { EpochSampler, planIndices, stepIndices, type RoundPlan } from '../../../services/coordinator/sampler/index.js';
 
 /** Plans and fully commits rounds until `epochs` epochs are done; returns every plan. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../../runtime/seeded-random.js';
-import { epochPermutation } from '../../../training/epoch-order.js';
+import { mulberry32 } from '../../../src/runtime/seeded-random.js';
+import { epochPermutation } from '../../../src/training/epoch-order.js';
 import { AppliedLedger, EpochSampler, planIndices } from '../../../services/coordinator/sampler/index.js';
 import { MAX_SHARD_FACTOR } from '../../../services/coordinator/sampler/round-plan.js';
 

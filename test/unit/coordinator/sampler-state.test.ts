@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../../runtime/seeded-random.js';
+import { mulberry32 } from '../../../src/runtime/seeded-random.js';
 import {
   AppliedLedger,
   EpochSampler,

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ClassNamesError, STANDARD_CLASS_NAMES, loadCifar10, readClassNames } from '../../../dataset/index.js';
+import { ClassNamesError, STANDARD_CLASS_NAMES, loadCifar10, readClassNames } from '../../../src/dataset/index.js';
 import { writeCifar10Files, writeClassNames } from '../../fixtures/cifar10-files.js';
 
 let dir: string;

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChecksumMismatchError, Cifar10DownloadError, downloadCifar10, ensureCifar10, loadCifar10 } from '../../../dataset/index.js';
+import { ChecksumMismatchError, Cifar10DownloadError, downloadCifar10, ensureCifar10, loadCifar10 } from '../../../src/dataset/index.js';
 import { writeCifar10Files, type Cifar10Fixture } from '../../fixtures/cifar10-files.js';
 
 let root: string;

@@ -9,7 +9,7 @@ import {
   MissingDataFilesError,
   loadCifar10,
   loadCifar10Split,
-} from '../../../dataset/index.js';
+} from '../../../src/dataset/index.js';
 import { hwcIndex, recordOffset, setLabelByte, truncateFile, writeCifar10Files } from '../../fixtures/cifar10-files.js';
 
 let dir: string;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MissingDataFilesError, loadCifar10 } from '../../../dataset/index.js';
+import { MissingDataFilesError, loadCifar10 } from '../../../src/dataset/index.js';
 
 // The shared copy (../shared/cifar10 beside the checkout) holds data_batch_1
 // and test_batch only; skipped where absent.

@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTrainConfig } from '../../../config/train-config.js';
-import { createMemoryBus, type AnyFleetEvent, type EventBus } from '../../../events/index.js';
-import { evaluatorMetrics } from '../../../metrics/index.js';
-import { buildModel } from '../../../model/index.js';
+import { parseTrainConfig } from '../../../src/runtime/config/train-config.js';
+import { createMemoryBus, type AnyFleetEvent, type EventBus } from '../../../src/events/index.js';
+import { evaluatorMetrics } from '../../../src/runtime/metrics/index.js';
+import { buildModel } from '../../../src/model/index.js';
 import type { ParameterSource } from '../../../services/evaluator/client/parameter-source.js';
 import { runEvaluator } from '../../../services/evaluator/evaluator-run.js';
 import { EVALUATOR_STATE_FILE } from '../../../services/evaluator/state/evaluator-state.js';
-import { layoutLength, readWeights, weightLayout } from '../../../training/flat-weights.js';
+import { layoutLength, readWeights, weightLayout } from '../../../src/training/flat-weights.js';
 import { writeCifar10Files } from '../../fixtures/cifar10-files.js';
 
 /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   EVENT_TYPES, InvalidRunIdError, MalformedEventError, decodeEvent, encodeEvent, runSubjects, subjectOf, typeOfSubject, validatePayload,
   type FleetEvent,
-} from '../../../events/index.js';
+} from '../../../src/events/index.js';
 import { samplePayloads } from '../../fixtures/event-samples.js';
 
 const enc = new TextEncoder();

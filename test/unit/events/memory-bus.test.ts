@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BusClosedError, DurableInUseError, MalformedEventError, createMemoryBus, type AnyFleetEvent, type EventBus, type EventPayloads } from '../../../events/index.js';
+import { BusClosedError, DurableInUseError, MalformedEventError, createMemoryBus, type AnyFleetEvent, type EventBus, type EventPayloads } from '../../../src/events/index.js';
 import { captureLog } from '../../helpers/capture-log.js';
 import { checkpoint, progress, samplePayloads } from '../../fixtures/event-samples.js';
 

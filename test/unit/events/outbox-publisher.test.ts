@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { BusClosedError, EventTooLargeError, FlushTimeoutError } from '../../../events/index.js';
-import type { StampedEvent } from '../../../events/event-stamper.js';
-import { OutboxPublisher, type OutboxPublisherOptions } from '../../../events/outbox-publisher.js';
+import { BusClosedError, EventTooLargeError, FlushTimeoutError } from '../../../src/events/index.js';
+import type { StampedEvent } from '../../../src/events/event-stamper.js';
+import { OutboxPublisher, type OutboxPublisherOptions } from '../../../src/events/outbox-publisher.js';
 import { captureLog } from '../../helpers/capture-log.js';
 import { checkpoint, progress, samplePayloads } from '../../fixtures/event-samples.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { chunkTensorSet } from '../../../exchange/index.js';
-import { FleetCoordinatorService, encodeTensorChunks } from '../../../rpc/coordinator-service.js';
+import { chunkTensorSet } from '../../../src/exchange/index.js';
+import { FleetCoordinatorService, encodeTensorChunks } from '../../../src/rpc/coordinator-service.js';
 import { smallTensorSet } from '../../fixtures/tensor-sets.js';
-import { ContributionChunk, TensorChunk } from '../../../rpc/gen/fleet/v1/coordinator.js';
+import { ContributionChunk, TensorChunk } from '../../../proto/gen/fleet/v1/coordinator.js';
 
 describe('tensor chunk codec', () => {
   const { fetchParameters, contribute } = FleetCoordinatorService;

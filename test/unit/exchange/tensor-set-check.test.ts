@@ -3,7 +3,7 @@ import {
   MissingTensorError, NonFiniteTensorError, TensorChecksumError, TensorDtypeError, TensorLayoutError, TensorSetError,
   TensorSetLengthError, TensorShapeError, UnknownTensorError, checkTensorSet, firstNonFinite,
   wrapTensorSet, type TensorEntry, type TensorSet,
-} from '../../../exchange/index.js';
+} from '../../../src/exchange/index.js';
 import { SMALL_MODEL, SMALL_SPECS, smallTensorSet } from '../../fixtures/tensor-sets.js';
 
 const specs = SMALL_SPECS;

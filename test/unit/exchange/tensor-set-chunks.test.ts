@@ -3,8 +3,8 @@ import {
   ChunkSizeError, MissingTensorError, NonFiniteTensorError, OversizedTensorSetError, TensorChecksumError, TensorDtypeError,
   TensorSetAssembler, TensorSetLengthError, TensorSetOverflowError, TensorStreamProtocolError, chunkTensorSet, fromProtoManifest,
   manifestOf, packTensorSet, tensorView, toProtoManifest, type TensorSet,
-} from '../../../exchange/index.js';
-import type { TensorChunk, TensorManifest } from '../../../rpc/gen/fleet/v1/coordinator.js';
+} from '../../../src/exchange/index.js';
+import type { TensorChunk, TensorManifest } from '../../../proto/gen/fleet/v1/coordinator.js';
 import { SMALL_MODEL, SMALL_SPECS, smallTensorSet } from '../../fixtures/tensor-sets.js';
 
 const specs = SMALL_SPECS;

@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   NonFiniteTensorError, TensorChecksumError, TensorSetLengthError, TensorSetOverflowError, TensorSetSink, TensorStreamProtocolError,
   chunkTensorSet, tensorSetValues, type TensorSet,
-} from '../../../exchange/index.js';
-import type { TensorManifest } from '../../../rpc/gen/fleet/v1/coordinator.js';
+} from '../../../src/exchange/index.js';
+import type { TensorManifest } from '../../../proto/gen/fleet/v1/coordinator.js';
 import { SMALL_MODEL, smallTensorSet } from '../../fixtures/tensor-sets.js';
 import { StagedContribution, WeightedSum } from '../../../services/coordinator/aggregator/weighted-sum.js';
-import { VectorMemory } from '../../../vector-math/index.js';
+import { VectorMemory } from '../../../src/compute/vector-math/index.js';
 
 const set: TensorSet = smallTensorSet(9, (i, k) => Math.cos(i * 3 + k) * 100);
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   TensorLayoutError, TensorSetLengthError, TensorShapeError, UnknownTensorError, alignTensorSet, packTensorSet, planTensorSet, tensorSetCrc32c,
   tensorSetValues, tensorView, wrapTensorSet, type NamedTensor,
-} from '../../../exchange/index.js';
+} from '../../../src/exchange/index.js';
 
 const named: NamedTensor[] = [
   { name: 'conv2/kernel', shape: [3, 3, 2, 4], trainable: true, values: Float32Array.from({ length: 72 }, (_, i) => i / 7) },

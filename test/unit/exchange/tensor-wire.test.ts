@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkLayout, packTensorSet, wrapTensorSet } from '../../../exchange/index.js';
-import { entriesOf, type WireSlice } from '../../../exchange/tensor-wire.js';
+import { checkLayout, packTensorSet, wrapTensorSet } from '../../../src/exchange/index.js';
+import { entriesOf, type WireSlice } from '../../../src/exchange/tensor-wire.js';
 
 const layout: WireSlice[] = [
   { name: 'a/kernel', shape: [3, 5], trainable: true, offset: 0, length: 15 },

@@ -2,8 +2,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findTaskset, workerCpuSets } from '../../../launcher/cpu-sets.js';
-import { allowedCpus, parseCpuList } from '../../../runtime/allowed-cpus.js';
+import { findTaskset, workerCpuSets } from '../../../services/launcher/cpu-sets.js';
+import { allowedCpus, parseCpuList } from '../../../src/runtime/allowed-cpus.js';
 
 describe('launcher CPU pinning', () => {
   it('reads the allowed CPUs from /proc/self/status text', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cpuCount, gcNodeFlags } from '../../../launcher/gc-threads.js';
+import { cpuCount, gcNodeFlags } from '../../../services/launcher/gc-threads.js';
 
 describe('launcher GC threads', () => {
   it('auto: --single-threaded-gc exactly when the processes outnumber the CPUs', () => {

@@ -2,7 +2,7 @@ import { Agent, get } from 'node:http';
 import { connect } from 'node:net';
 import { Gauge, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { coordinatorMetrics, evaluatorMetrics, startMetricsServer, workerMetrics, type MetricsServer } from '../../../metrics/index.js';
+import { coordinatorMetrics, evaluatorMetrics, startMetricsServer, workerMetrics, type MetricsServer } from '../../../src/runtime/metrics/index.js';
 
 const open: MetricsServer[] = [];
 afterEach(async () => { await Promise.all(open.splice(0).map((s) => s.close())); });

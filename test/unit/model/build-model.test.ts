@@ -9,7 +9,7 @@ import {
   torchInitBound,
   UnknownModelError,
   type AnyModelName,
-} from '../../../model/index.js';
+} from '../../../src/model/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -11,9 +11,9 @@ import {
   readModelMeta,
   saveModelFiles,
   SeededDropout,
-} from '../../../model/index.js';
-import { writeFileAtomic } from '../../../runtime/atomic-file.js';
-import { batchNorm } from '../../../model/layers/batch-norm.js';
+} from '../../../src/model/index.js';
+import { writeFileAtomic } from '../../../src/runtime/atomic-file.js';
+import { batchNorm } from '../../../src/model/layers/batch-norm.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

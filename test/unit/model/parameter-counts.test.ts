@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, countParameters, RESNET18_LAYOUT, RESNET20_LAYOUT } from '../../../model/index.js';
+import { buildModel, countParameters, RESNET18_LAYOUT, RESNET20_LAYOUT } from '../../../src/model/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

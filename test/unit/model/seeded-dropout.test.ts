@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, reseedDropout, SeededDropout, seededDropout, spatialDropout2d } from '../../../model/index.js';
+import { buildModel, reseedDropout, SeededDropout, seededDropout, spatialDropout2d } from '../../../src/model/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

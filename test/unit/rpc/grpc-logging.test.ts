@@ -1,7 +1,7 @@
 import { experimental, logVerbosity as LogVerbosity } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { routeGrpcLogs } from '../../../rpc/index.js';
+import { routeGrpcLogs } from '../../../src/rpc/index.js';
 
 describe('routeGrpcLogs', () => {
   it('sends grpc-js log lines into pino with component grpc-js, the trace tracer as a field, and honours the verbosity', () => {

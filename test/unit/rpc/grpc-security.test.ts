@@ -5,17 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTrainConfig, planTraining } from '../../../config/train-config.js';
+import { parseTrainConfig, planTraining } from '../../../src/runtime/config/train-config.js';
 import {
   TlsFileError, UNAUTHENTICATED_DETAILS, bearerMatches, channelCredentialsFrom, clientChannelFrom, parseGrpcSecurity, serverCredentialsFrom,
   type GrpcSecurity, type RefusedCall,
-} from '../../../rpc/security/index.js';
+} from '../../../src/rpc/security/index.js';
 import { RoundController } from '../../../services/coordinator/rounds/round-controller.js';
 import { startCoordinatorServer } from '../../../services/coordinator/rpc/coordinator-server.js';
 import { EpochSampler } from '../../../services/coordinator/sampler/index.js';
 import { createParameterSource } from '../../../services/evaluator/client/parameter-source.js';
 import { createCoordinatorClient } from '../../../services/worker/client/grpc-coordinator-client.js';
-import type { WeightSlice } from '../../../training/flat-weights.js';
+import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import { makeTestCertificates, type TestCertificates } from '../../helpers/test-certificates.js';
 
 /**

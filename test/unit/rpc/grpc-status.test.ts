@@ -2,8 +2,8 @@ import { status as Status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import {
   MissingTensorError, NonFiniteTensorError, OversizedTensorSetError, TensorChecksumError, TensorShapeError, TensorStreamProtocolError,
-} from '../../../exchange/index.js';
-import { ERROR_CLASS_KEY, ERROR_TENSOR_KEY, InvalidTokenError, RoundClosedError, StalledStreamError, TensorStreamClosedError, toGrpcStatus, toServiceError } from '../../../rpc/index.js';
+} from '../../../src/exchange/index.js';
+import { ERROR_CLASS_KEY, ERROR_TENSOR_KEY, InvalidTokenError, RoundClosedError, StalledStreamError, TensorStreamClosedError, toGrpcStatus, toServiceError } from '../../../src/rpc/index.js';
 import {
   CoordinatorClosedError, NotAMemberError, StaleContributionError, UnknownWorkerError, VersionUnavailableError,
 } from '../../../services/coordinator/rounds/errors.js';

@@ -2,7 +2,7 @@ import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isAtomicTempName, writeFileAtomic } from '../../../runtime/atomic-file.js';
+import { isAtomicTempName, writeFileAtomic } from '../../../src/runtime/atomic-file.js';
 
 let dir: string;
 beforeEach(async () => {

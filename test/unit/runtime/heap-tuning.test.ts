@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const MODULE = fileURLToPath(new URL('../../../dist/runtime/heap-tuning.js', import.meta.url));
+const MODULE = fileURLToPath(new URL('../../../dist/src/runtime/heap-tuning.js', import.meta.url));
 
 /** Runs tuneHeapForTransfers in a fresh node with `flags`; what it returned. */
 function tuneIn(flags: string[]): boolean {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { epochPermutation } from '../../../training/epoch-order.js';
+import { epochPermutation } from '../../../src/training/epoch-order.js';
 
 describe('epoch order', () => {
   it('is a permutation of all indices', () => {

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildModel } from '../../../model/index.js';
-import { layoutLength, readGradientContribution, readWeights, weightLayout, writeWeights } from '../../../training/flat-weights.js';
-import { trainableParameters } from '../../../training/model-parameters.js';
-import { softCrossEntropy } from '../../../training/soft-cross-entropy.js';
+import { buildModel } from '../../../src/model/index.js';
+import { layoutLength, readGradientContribution, readWeights, weightLayout, writeWeights } from '../../../src/training/flat-weights.js';
+import { trainableParameters } from '../../../src/training/model-parameters.js';
+import { softCrossEntropy } from '../../../src/training/soft-cross-entropy.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

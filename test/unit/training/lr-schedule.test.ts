@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { learningRateAt } from '../../../training/lr-schedule.js';
-import { planTraining, parseTrainConfig, ConfigError } from '../../../config/train-config.js';
+import { learningRateAt } from '../../../src/training/lr-schedule.js';
+import { planTraining, parseTrainConfig, ConfigError } from '../../../src/runtime/config/train-config.js';
 
 describe('learning-rate schedule', () => {
   const s = { baseLr: 0.1, minLr: 0, warmupSteps: 10, totalSteps: 110 };

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SgdMomentum } from '../../../training/sgd-momentum.js';
+import { SgdMomentum } from '../../../src/training/sgd-momentum.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { softCrossEntropy } from '../../../training/soft-cross-entropy.js';
+import { softCrossEntropy } from '../../../src/training/soft-cross-entropy.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

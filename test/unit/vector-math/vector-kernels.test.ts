@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { VectorMemory, axpy, firstNonFiniteWord, scale, sgdStep } from '../../../vector-math/index.js';
-import { firstNonFinite } from '../../../exchange/index.js';
+import { VectorMemory, axpy, firstNonFiniteWord, scale, sgdStep } from '../../../src/compute/vector-math/index.js';
+import { firstNonFinite } from '../../../src/exchange/index.js';
 
 /** Deterministic pseudo-random floats in [-1, 1). */
 function randomFloats(n: number, seed: number): Float32Array {

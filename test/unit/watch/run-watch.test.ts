@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { FleetEvent } from '../../../events/event-payloads.js';
-import { runWatch, type FollowFn } from '../../../watch/run-watch.js';
+import type { FleetEvent } from '../../../src/events/event-payloads.js';
+import { runWatch, type FollowFn } from '../../../services/watch/run-watch.js';
 import { RunScript } from './watch-events.js';
 
 class Sink extends Writable {

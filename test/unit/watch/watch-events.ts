@@ -1,4 +1,4 @@
-import { envelopeSchema, eventPayloadSchemas, type EventPayloads, type EventType, type FleetEvent } from '../../../events/event-payloads.js';
+import { envelopeSchema, eventPayloadSchemas, type EventPayloads, type EventType, type FleetEvent } from '../../../src/events/event-payloads.js';
 
 /**
  * Synthetic events for the watch tests, each checked against the contract's

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDuration, progressBar, renderJsonLine, renderView } from '../../../watch/watch-render.js';
-import { RunView, type WatchSnapshot } from '../../../watch/watch-state.js';
+import { formatBytes, formatDuration, progressBar, renderJsonLine, renderView } from '../../../services/watch/watch-render.js';
+import { RunView, type WatchSnapshot } from '../../../services/watch/watch-state.js';
 import { RunScript } from './watch-events.js';
 
 const plain = { width: 120, color: false };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RunView, WATCH_RULES } from '../../../watch/watch-state.js';
+import { RunView, WATCH_RULES } from '../../../services/watch/watch-state.js';
 import { RunScript, T0 } from './watch-events.js';
 
 function viewOf(script: RunScript): RunView {

@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { FleetError } from '../../src/runtime/errors.js';
+import type { Logger } from '../../src/runtime/logger.js';
+
+const FLEET_BIN = fileURLToPath(new URL('../../../cli/fleet.js', import.meta.url));
+
+export class ClusterFailedError extends FleetError {
+  constructor(readonly process: string, readonly code: number | null, readonly signal: string | null) {
+    super(`${process} exited with ${code !== null ? `code ${code}` : `signal ${signal}`}; the other processes were stopped`);
+  }
+}
+
+export interface LocalClusterOptions {
+  workers: number;
+  /** Flags for `fleet coordinator` (the training flags, --out, ...), without --port. */
+  coordinatorArgs: string[];
+  /** Extra flags for each `fleet worker`. */
+  workerArgs: string[];
+  /** Flags for node itself, before fleet's (launcher/gc-threads.ts). */
+  nodeArgs?: string[];
+  /** Worker i runs under `taskset -c cpuSets[i]` (launcher/cpu-sets.ts); null: unpinned. */
+  pinning?: { taskset: string; cpuSets: readonly string[] } | null;
+  /** With NATS, an evaluator service scores the checkpoints: its flags (the coordinator's address is added). Null: none. */
+  evaluatorArgs: string[] | null;
+  log: Logger;
+  /** How long children get to stop after SIGTERM before SIGKILL. */
+  stopGraceMs: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * `fleet train --workers N` on one machine: the coordinator and N workers as
+ * child processes on a free port, so a local run takes the same gRPC path as
+ * a cluster. Their log lines pass through to stdout as they are (JSON, with
+ * service and worker fields). When any process fails, or on SIGINT/SIGTERM,
+ * all are stopped. Resolves with the coordinator's exit code.
+ */
+export async function runLocalCluster(options: LocalClusterOptions): Promise<number> {
+  const { log } = options;
+  const children: { name: string; child: ChildProcess }[] = [];
+  let stopping = false;
+  const stopAll = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    setTimeout(() => {
+      for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }, options.stopGraceMs).unref();
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.warn({ signal }, 'stopping the local cluster');
+    stopAll('SIGTERM');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const start = (name: string, args: string[], cpuSet?: string) => {
+    const command = [process.execPath, ...(options.nodeArgs ?? []), FLEET_BIN, ...args];
+    // taskset execs node in place: the child's pid, signals and exit code are node's.
+    const argv = cpuSet !== undefined && options.pinning ? [options.pinning.taskset, '-c', cpuSet, ...command] : command;
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+    children.push({ name, child });
+    child.stderr!.pipe(process.stderr, { end: false });
+    return child;
+  };
+
+  try {
+    const coordinator = start('coordinator', ['coordinator', '--port', '0', '--host', '127.0.0.1', ...options.coordinatorArgs]);
+    const exits: Promise<{ name: string; code: number | null; signal: string | null }>[] = [];
+    const exitOf = (name: string, child: ChildProcess) =>
+      new Promise<{ name: string; code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ name, code, signal })));
+    const coordinatorExit = exitOf('coordinator', coordinator);
+    exits.push(coordinatorExit);
+
+    // The coordinator logs its real port once it listens: workers are started then.
+    const port = await new Promise<number>((resolve, reject) => {
+      const lines = createInterface({ input: coordinator.stdout! });
+      let found = false;
+      lines.on('line', (line) => {
+        process.stdout.write(`${line}\n`);
+        if (found) return;
+        const m = /"msg":"listening"/.test(line) ? /"port":(\d+)/.exec(line) : null;
+        if (m) { found = true; resolve(Number(m[1])); }
+      });
+      void coordinatorExit.then((e) => { if (!found) reject(new ClusterFailedError('coordinator', e.code, e.signal)); });
+    });
+    log.info({ port, workers: options.workers }, 'coordinator listening: starting workers');
+    let evaluatorExit: Promise<{ name: string; code: number | null; signal: string | null }> | null = null;
+    if (options.evaluatorArgs) {
+      const child = start('evaluator', ['evaluator', '--coordinator', `127.0.0.1:${port}`, ...options.evaluatorArgs]);
+      child.stdout!.pipe(process.stdout, { end: false });
+      // Training does not depend on the evaluator: its failure is reported, nothing is stopped.
+      evaluatorExit = exitOf('evaluator', child).then((e) => {
+        if (e.code !== 0 && !stopping) log.error({ code: e.code, signal: e.signal }, 'the evaluator failed: training goes on; the coordinator waits --evaluator-wait at the end');
+        return e;
+      });
+    }
+    for (let i = 0; i < options.workers; i++) {
+      const child = start(`worker ${i}`, ['worker', '--coordinator', `127.0.0.1:${port}`, '--name', `local-${i}`, ...options.workerArgs], options.pinning?.cpuSets[i]);
+      child.stdout!.pipe(process.stdout, { end: false });
+      exits.push(exitOf(`worker ${i}`, child));
+    }
+
+    // The run ends when the coordinator exits; a worker that fails stops everything.
+    const failures = exits.slice(1).map((p) => p.then((e) => {
+      if (e.code !== 0 && !stopping) {
+        log.error({ process: e.name, code: e.code, signal: e.signal }, 'a worker failed: stopping the local cluster');
+        stopAll('SIGTERM');
+        throw new ClusterFailedError(e.name, e.code, e.signal);
+      }
+      return e;
+    }));
+    // Read after the coordinator exits: mark them handled now, or Node ends the process on the first rejection.
+    for (const f of failures) f.catch(() => {});
+    const coordinatorResult = await coordinatorExit;
+    // The evaluator ends by itself at run.finished; give it a moment to write its last lines.
+    if (evaluatorExit && coordinatorResult.code === 0) {
+      await Promise.race([evaluatorExit, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+    }
+    stopAll('SIGTERM');
+    const workerResults = await Promise.allSettled(failures);
+    // The first failure is the cause: a failed worker's stop also ends the coordinator.
+    const failed = workerResults.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    if (coordinatorResult.code !== 0) throw new ClusterFailedError('coordinator', coordinatorResult.code, coordinatorResult.signal);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    stopAll('SIGTERM');
+  }
+}

@@ -1,0 +1,173 @@
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../../src/compute/index.js';
+import { ConfigError, peakLearningRate, planTraining, type TrainConfig, type TrainPlan } from '../../src/runtime/config/train-config.js';
+import { ensureCifar10, loadCifar10 } from '../../src/dataset/index.js';
+import { buildModel, countParameters, saveModelFiles } from '../../src/model/index.js';
+import { FleetError } from '../../src/runtime/errors.js';
+import type { Logger } from '../../src/runtime/logger.js';
+import { createProgress } from '../../src/runtime/progress.js';
+import { openRunDir } from '../../src/runtime/run-dir.js';
+import { epochPermutation } from '../../src/training/epoch-order.js';
+import { evaluate, type Evaluation } from '../../src/training/evaluate.js';
+import { learningRateAt } from '../../src/training/lr-schedule.js';
+import { trainableParameters } from '../../src/training/model-parameters.js';
+import { SgdMomentum } from '../../src/training/sgd-momentum.js';
+import { TrainBatchMaker, testBatches } from '../../src/training/train-batch.js';
+import { computeGradients } from '../../src/training/train-step.js';
+
+export class TrainingDivergedError extends FleetError {
+  /** `step` is the step (one process) or the round (a worker). */
+  constructor(readonly epoch: number, readonly step: number, readonly loss: number) {
+    super(`training diverged at epoch ${epoch}, step ${step}: loss is ${loss}; lower --lr or raise --warmup-epochs`);
+  }
+}
+
+export class InterruptedError extends FleetError {
+  constructor(readonly signal: string) {
+    super(`training interrupted by ${signal}`);
+  }
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  step: number;
+  lr: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  perClassAccuracy: number[];
+  epochSeconds: number;
+  imagesPerSecond: number;
+}
+
+export interface RunSummary {
+  runDir: string;
+  plan: TrainPlan;
+  epochs: EpochMetrics[];
+  best: { epoch: number; accuracy: number } | null;
+}
+
+const NUM_CLASSES = 10;
+
+/**
+ * One process trains the whole model (`fleet train --workers 1`): load data,
+ * then per epoch a seeded order, augmented batches, gradient steps with SGD
+ * under a warm-up + cosine schedule, a full test-set evaluation, a metrics
+ * line, and the best model saved whenever test accuracy improves.
+ */
+export async function runTraining(config: TrainConfig, rootLog: Logger): Promise<RunSummary> {
+  if (config.workers !== 1) {
+    throw new ConfigError([{ key: 'workers', flag: '--workers', value: config.workers, message: 'this build trains in one process; use --workers 1' }]);
+  }
+  const log = rootLog.child({ worker: 0 });
+  log.info({ config }, 'configuration');
+  const backend = await selectBackend(config.backend, log);
+
+  if (config.download) await ensureCifar10({ dir: config.dataDir, allowPartial: config.allowPartial, log });
+  const data = await loadCifar10({
+    dir: config.dataDir,
+    allowPartial: config.allowPartial,
+    ...(config.limitTrain !== null ? { limitTrain: config.limitTrain } : {}),
+    ...(config.limitTest !== null ? { limitTest: config.limitTest } : {}),
+  });
+  const plan = planTraining(config, data.train.count);
+  log.info({ train: data.train.count, test: data.test.count, ...plan }, 'data loaded');
+
+  const runDir = await openRunDir(config.outDir);
+  await runDir.writeConfig({ config, plan, backend, data: { train: data.train.count, test: data.test.count, classNames: data.classNames } });
+
+  const model = buildModel({ name: config.model, seed: config.seed });
+  log.info({ model: config.model, parameters: countParameters(model) }, 'model built');
+  const params = trainableParameters(model);
+  const optimizer = new SgdMomentum({ momentum: config.momentum, weightDecay: config.weightDecay });
+  const batches = new TrainBatchMaker(data.train, config, NUM_CLASSES);
+  const progress = createProgress(config.progress, log);
+
+  let interrupted: string | null = null;
+  const onSignal = (signal: string) => { interrupted = signal; };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const summary: RunSummary = { runDir: runDir.path, plan, epochs: [], best: null };
+  let globalStep = 0;
+  try {
+    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+      const epochLog = log.child({ epoch });
+      const order = epochPermutation(config.seed, epoch, data.train.count);
+      const started = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let lr = 0;
+      progress.start(`epoch ${epoch}/${config.epochs}`, plan.stepsPerEpoch, { epoch });
+      for (let step = 0; step < plan.stepsPerEpoch; step++) {
+        // A step is synchronous compute: yield so logs flush and signals land.
+        await yieldToEventLoop();
+        if (interrupted) throw new InterruptedError(interrupted);
+        const indices = order.subarray(step * config.batchSize, (step + 1) * config.batchSize);
+        lr = learningRateAt(globalStep, { baseLr: peakLearningRate(config), minLr: config.minLr, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps });
+        const batch = batches.make(indices, epoch, globalStep);
+        const result = tf.tidy(() => {
+          const x = tf.tensor4d(batch.x, [indices.length, 32, 32, 3]);
+          const targets = tf.tensor2d(batch.targets, [indices.length, NUM_CLASSES]);
+          const out = computeGradients(model, params, { x, targets, labels: batch.labels });
+          if (!Number.isFinite(out.loss)) throw new TrainingDivergedError(epoch, step, out.loss);
+          optimizer.apply(params, out.grads, lr);
+          return { loss: out.loss, correct: out.correct };
+        });
+        lossSum += result.loss * indices.length;
+        correct += result.correct;
+        seen += indices.length;
+        globalStep++;
+        epochLog.debug({ step: globalStep, loss: result.loss, samples: indices.length }, 'step done');
+        const seconds = (performance.now() - started) / 1000;
+        progress.update(step + 1, { loss: lossSum / seen, acc: correct / seen, lr, 'img/s': Math.round((seen / seconds) * 10) / 10 });
+      }
+      progress.stop();
+      const epochSeconds = (performance.now() - started) / 1000;
+
+      const evaluation = await runEvaluation(model, data.test, config, progress, epoch);
+      const metrics: EpochMetrics = {
+        epoch, step: globalStep, lr,
+        trainLoss: lossSum / seen, trainAccuracy: correct / seen,
+        testLoss: evaluation.loss, testAccuracy: evaluation.accuracy,
+        perClassAccuracy: evaluation.perClassAccuracy,
+        epochSeconds, imagesPerSecond: seen / epochSeconds,
+      };
+      summary.epochs.push(metrics);
+      await runDir.appendMetrics({ ...metrics, confusion: evaluation.confusion, time: new Date().toISOString() });
+      epochLog.info({ trainLoss: metrics.trainLoss, trainAccuracy: metrics.trainAccuracy, testAccuracy: metrics.testAccuracy, testLoss: metrics.testLoss, imagesPerSecond: metrics.imagesPerSecond }, 'epoch done');
+
+      if (!summary.best || evaluation.accuracy > summary.best.accuracy) {
+        summary.best = { epoch, accuracy: evaluation.accuracy };
+        await saveModelFiles(model, runDir.bestDir, {
+          epoch, step: globalStep, accuracy: evaluation.accuracy, loss: evaluation.loss,
+          perClassAccuracy: evaluation.perClassAccuracy, classNames: data.classNames, config,
+        });
+        epochLog.info({ accuracy: evaluation.accuracy, dir: runDir.bestDir }, 'new best model saved');
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    progress.stop();
+    optimizer.dispose();
+    model.dispose();
+  }
+  log.info({ best: summary.best, runDir: runDir.path }, 'run finished');
+  return summary;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+async function runEvaluation(model: tf.LayersModel, test: { count: number; images: Uint8Array; labels: Uint8Array }, config: TrainConfig, progress: ReturnType<typeof createProgress>, epoch: number): Promise<Evaluation> {
+  progress.start(`eval ${epoch}`, test.count, { epoch, phase: 'eval' });
+  const result = await evaluate(model, test, testBatches(test), {
+    batchSize: config.evalBatchSize, numClasses: NUM_CLASSES, onProgress: (done) => progress.update(done),
+  });
+  progress.stop();
+  return result;
+}
