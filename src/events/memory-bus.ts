@@ -7,7 +7,7 @@ import { decodeEvent } from './event-codec.js';
 import type { EventPayloads, EventType } from './event-payloads.js';
 import { assertRunId, DUPLICATE_WINDOW_MS, typeOfSubject } from './event-subjects.js';
 import { createEventStamper, type StampedEvent } from './event-stamper.js';
-import { sleepUnless } from './sleep.js';
+import { sleepUnless, stopSubscriptions } from './sleep.js';
 
 export interface MemoryBusOptions {
   /** First delay before an event whose handler threw comes again (default 1 s, doubling to 60 s). */
@@ -143,9 +143,7 @@ class MemoryBus implements EventBus {
   async close(timeoutMs = DEFAULT_CLOSE_TIMEOUT_MS): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closing';
-    const stops = Promise.all([...this.subscriptions].map((s) => s.stop()));
-    const stopped = await Promise.race([stops.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref())]);
-    if (!stopped) this.log.warn({ timeoutMs }, 'events bus closing while a handler still runs');
+    await stopSubscriptions(this.subscriptions, timeoutMs, this.log);
     this.state = 'closed';
   }
 

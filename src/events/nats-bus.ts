@@ -3,6 +3,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { FleetError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
+import { stopSubscriptions } from './sleep.js';
 import { BusClosedError, claimDurable, DEFAULT_CLOSE_TIMEOUT_MS, type ConsumeHandler, type EventBus, type EventPublisher, type FollowHandler, type FollowOptions, type Subscription } from './event-bus.js';
 import type { EventType } from './event-payloads.js';
 import { assertRunId } from './event-subjects.js';
@@ -175,9 +176,7 @@ class NatsBus implements EventBus {
   async close(timeoutMs = DEFAULT_CLOSE_TIMEOUT_MS): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closing';
-    const stops = Promise.all([...this.subscriptions].map((s) => s.stop()));
-    const stopped = await Promise.race([stops.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref())]);
-    if (!stopped) this.log.warn({ timeoutMs }, 'events bus closing while a handler still runs');
+    await stopSubscriptions(this.subscriptions, timeoutMs, this.log);
     await Promise.all(this.publishers.map((p) => p.close(timeoutMs)));
     await this.nc.close();
     await Promise.all([this.watching, ...this.publishers.map((p) => p.whenStopped())]);

@@ -5,7 +5,7 @@ import type { ConsumeHandler, Subscription } from './event-bus.js';
 import { decodeEvent, MalformedEventError } from './event-codec.js';
 import type { EventType } from './event-payloads.js';
 import { runSubjects, STREAM_NAME, subjectOf, typeOfSubject } from './event-subjects.js';
-import { sleepUnless } from './sleep.js';
+import { restartDelayMs, sleepUnless } from './sleep.js';
 
 export interface DurableConsumerOptions {
   nc: NatsConnection;
@@ -183,7 +183,7 @@ export async function startDurableConsumer(o: DurableConsumerOptions): Promise<S
       }
       if (stopping || o.nc.isClosed()) break;
       restarts++;
-      await sleepUnless(stopped.signal, Math.min(5000, 250 * 2 ** Math.min(restarts, 5)));
+      await sleepUnless(stopped.signal, restartDelayMs(restarts));
     }
   };
 

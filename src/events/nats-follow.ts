@@ -4,7 +4,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { FollowHandler, FollowOptions, Subscription } from './event-bus.js';
 import { decodeEvent } from './event-codec.js';
 import { runSubjects, STREAM_NAME } from './event-subjects.js';
-import { sleepUnless } from './sleep.js';
+import { restartDelayMs, sleepUnless } from './sleep.js';
 
 export interface FollowerOptions extends FollowOptions {
   nc: NatsConnection;
@@ -81,7 +81,7 @@ export async function startFollower(o: FollowerOptions): Promise<Subscription> {
       if (stopping || o.nc.isClosed()) break;
       if (reconnected) continue; // a fresh connection: start again at once
       restarts++;
-      await sleepUnless(stopped.signal, Math.min(5000, 250 * 2 ** Math.min(restarts, 5)));
+      await sleepUnless(stopped.signal, restartDelayMs(restarts));
     }
   };
 
