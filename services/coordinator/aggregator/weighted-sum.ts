@@ -1,5 +1,5 @@
 import { FleetError } from '../../../src/runtime/errors.js';
-import { axpy, scale, vectorMemoryOf, type VectorMemory } from '../../../src/compute/vector-math/index.js';
+import { scale, vectorMemoryOf, type VectorMemory } from '../../../src/compute/vector-math/index.js';
 
 export class AggregateError extends FleetError {
   constructor(message: string, readonly expectedLength: number, readonly gotLength: number) {
@@ -68,15 +68,27 @@ export class WeightedSum {
     if (this.staging === staged) this.staging = null;
   }
 
-  /** Adds `values * weight` (weight = the contribution's sample count). */
-  add(values: Float32Array, weight: number): void {
+  /**
+   * Stages a contribution whose values are all at hand (one `accumulate`),
+   * ready to commit; throws, leaving nothing staged, if it is the wrong
+   * length or not finite.
+   */
+  stageWhole(values: Float32Array, weight: number): StagedContribution {
     if (values.length !== this.length) {
       throw new AggregateError(`contribution has ${values.length} values, the model has ${this.length}`, this.length, values.length);
     }
-    checkWeight(weight, this.length, values.length);
-    axpy(this.sum, values, weight);
-    this.totalWeight += weight;
-    this.count += 1;
+    const staged = this.stage(weight);
+    const at = staged.accumulate(values);
+    if (at >= 0) {
+      this.discard(staged);
+      throw new AggregateError(`contribution value ${at} is not finite (${values[at]})`, this.length, values.length);
+    }
+    return staged;
+  }
+
+  /** Adds `values * weight` (weight = the contribution's sample count): stageWhole, then commit. */
+  add(values: Float32Array, weight: number): void {
+    this.commit(this.stageWhole(values, weight));
   }
 
   get contributions(): number {

@@ -74,7 +74,7 @@ async function runRounds(config: TrainConfig, rounds: number, seen: Assignment[]
       const mode = config.syncEvery === 1 ? { kind: 'gradients' as const } : { kind: 'parameters' as const, optimizer: optimizers[i]! };
       const result = await trainRound(worker, { ...a!, batches: a!.batches.map((b) => ({ indices: b.indices, lr: b.lr })) }, mode, out);
       const trainMs = msPerSample ? msPerSample[i]! * result.sampleCount : 0;
-      controller.contribute(ids[i]!, { round: a!.round, version: a!.version, kind: mode.kind, ...result, values: out, trainMs });
+      controller.contribute(ids[i]!, { round: a!.round, version: a!.version, kind: mode.kind, ...result, values: controller.stageContribution(result.sampleCount, out), trainMs });
     }
     next = assignments[0]!.round + 1;
     // Let the round's closing (async) finish.

@@ -1,0 +1,55 @@
+import type { UpdateKind } from '../optimizer/round-update.js';
+import type { RoundPlan } from '../sampler/round-plan.js';
+import { NotAMemberError, StaleContributionError } from './errors.js';
+import type { Arrival, Assignment, Contribution } from './round-types.js';
+
+/** The round in progress: its plan and what has arrived for it. */
+export interface OpenRound {
+  plan: RoundPlan;
+  /** The master version every member starts from. */
+  version: number;
+  globalStep: number;
+  /** One learning rate per local step. */
+  lrs: number[];
+  /** Members when the round started, sorted (the plan's member order). */
+  members: string[];
+  contributed: Set<string>;
+  kind: UpdateKind;
+  deadlineUnixMs: number;
+  startedMs: number;
+  arrivals: Arrival[];
+  timer: NodeJS.Timeout;
+}
+
+/** `worker`'s assignment in `open`, or null when it is not one of the round's members. */
+export function assignmentOf(open: OpenRound, worker: string): Assignment | null {
+  const memberIndex = open.members.indexOf(worker);
+  if (memberIndex < 0) return null;
+  const assignment = open.plan.assignments[memberIndex]!;
+  return {
+    round: open.plan.round,
+    epoch: open.plan.epoch,
+    version: open.version,
+    globalStep: open.globalStep,
+    memberIndex,
+    batches: assignment.batches.map((indices, k) => ({ indices, lr: open.lrs[k]! })),
+    deadlineUnixMs: open.deadlineUnixMs,
+  };
+}
+
+/**
+ * Throws unless `c` is the contribution `open` still waits for from
+ * `worker`: the open round, its version and kind, a member with work that has
+ * not contributed yet, the sample count assigned, staged with that weight.
+ */
+export function checkContribution(open: OpenRound | null, worker: string, c: Contribution): asserts open is OpenRound {
+  if (!open || c.round !== open.plan.round) throw new StaleContributionError(worker, c.round, open?.plan.round ?? null, 'not the open round');
+  const round = open.plan.round;
+  if (c.version !== open.version) throw new StaleContributionError(worker, c.round, round, `started from version ${c.version}, the round's is ${open.version}`);
+  if (!open.plan.waitFor.includes(worker)) throw new NotAMemberError(worker, c.round, 'not a member of this round');
+  if (open.contributed.has(worker)) throw new NotAMemberError(worker, c.round, 'already contributed');
+  if (c.kind !== open.kind) throw new StaleContributionError(worker, c.round, round, `expected ${open.kind}, got ${c.kind}`);
+  const expectedSamples = open.plan.assignments.find((a) => a.worker === worker)!.samples;
+  if (c.sampleCount !== expectedSamples) throw new NotAMemberError(worker, c.round, `sample count ${c.sampleCount}, assigned ${expectedSamples}`);
+  if (c.values.weight !== c.sampleCount) throw new NotAMemberError(worker, c.round, `staged with weight ${c.values.weight}, sample count ${c.sampleCount}`);
+}

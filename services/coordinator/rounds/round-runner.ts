@@ -1,0 +1,239 @@
+import type { VectorMemory } from '../../../src/compute/vector-math/index.js';
+import type { TrainConfig, TrainPlan } from '../../../src/runtime/config/train-config.js';
+import type { Logger } from '../../../src/runtime/logger.js';
+import { WeightedSum, type StagedContribution } from '../aggregator/weighted-sum.js';
+import { WorkerSpeeds } from '../balance/worker-speeds.js';
+import type { Membership } from '../membership/membership.js';
+import { RoundUpdate } from '../optimizer/round-update.js';
+import type { ParameterSlice } from '../optimizer/sgd-update.js';
+import type { ParameterStore } from '../parameters/parameter-store.js';
+import { EpochProgress } from './epoch-progress.js';
+import { CoordinatorClosedError, UnknownWorkerError } from './errors.js';
+import { assignmentOf, checkContribution, type OpenRound } from './open-round.js';
+import { RoundWaiters } from './round-waiters.js';
+import type { Assignment, Contribution, ControllerHooks, ControllerState, EpochTotals, ResumeCounters, RoundSampler } from './round-types.js';
+
+export interface RoundRunnerOptions {
+  config: TrainConfig;
+  plan: TrainPlan;
+  layout: readonly ParameterSlice[];
+  sampler: RoundSampler;
+  membership: Membership;
+  parameters: ParameterStore;
+  /** Where the round's sums live (beside params, momentum and the receive scratch): the SIMD kernels then run in place. */
+  vectors?: VectorMemory;
+  /** Workers the first round waits for. */
+  expectedWorkers: number;
+  roundTimeoutMs: number;
+  checkpointEveryRounds: number;
+  log: Logger;
+  hooks: ControllerHooks;
+  resume?: Omit<ResumeCounters, 'version'>;
+}
+
+type CloseReason = 'complete' | 'deadline' | 'no work';
+
+/**
+ * The synchronous rounds. A round is planned by the sampler over the members
+ * at its start (a joiner waits for the next one), waits for every member that
+ * has work, and closes when the last contributes, at the deadline (the
+ * missing ones evicted, their batches back to the sampler's pool) or at once
+ * when there is no work. The sample-weighted average then becomes the next
+ * master version (RoundUpdate); epoch ends and checkpoints follow
+ * (EpochProgress) before the next round starts. With --balance speed each
+ * round's shards follow the members' measured speeds.
+ */
+export class RoundRunner {
+  private lifecycle: ControllerState = 'waiting';
+  private open: OpenRound | null = null;
+  private closing: Promise<void> | null = null;
+  private lastRound: number;
+  private globalStep: number;
+  private readonly sum: WeightedSum;
+  private readonly update: RoundUpdate;
+  private readonly progress: EpochProgress;
+  private readonly waiters = new RoundWaiters();
+  /** Measured by every contribution; used to cut rounds only with --balance speed. */
+  private readonly speeds = new WorkerSpeeds();
+  private finishedResolve!: () => void;
+  private finishedReject!: (e: Error) => void;
+  /** Resolves when the last epoch ended, rejects when the run failed or was closed first. */
+  readonly finished: Promise<void>;
+
+  constructor(private readonly o: RoundRunnerOptions) {
+    this.sum = new WeightedSum(o.parameters.values.length, o.vectors);
+    this.update = new RoundUpdate(o.config, o.plan, o.layout, o.resume?.optimizerSteps ?? 0);
+    this.progress = new EpochProgress({ sampler: o.sampler, hooks: o.hooks, epochs: o.config.epochs, checkpointEveryRounds: o.checkpointEveryRounds }, o.resume?.epochTotals);
+    this.lastRound = o.resume?.round ?? 0;
+    this.globalStep = o.resume?.globalStep ?? 0;
+    this.finished = new Promise((resolve, reject) => {
+      this.finishedResolve = resolve;
+      this.finishedReject = reject;
+    });
+    this.finished.catch(() => {});
+  }
+
+  get state(): ControllerState {
+    return this.lifecycle;
+  }
+
+  /** Counters for a checkpoint (taken between rounds). */
+  counters(): { globalStep: number; round: number; optimizerSteps: number; epochTotals: EpochTotals } {
+    return { globalStep: this.globalStep, round: this.lastRound, optimizerSteps: this.update.optimizerSteps, epochTotals: this.progress.current };
+  }
+
+  /** The open round as membership's silence check sees it. */
+  openRound(): { round: number; contributed: ReadonlySet<string> } | null {
+    return this.open && { round: this.open.plan.round, contributed: this.open.contributed };
+  }
+
+  assertAlive(): void {
+    if (this.lifecycle === 'failed') throw new CoordinatorClosedError('coordinator is closed');
+  }
+
+  /** A member joined: the run starts once the expected workers are there; an idle run resumes. */
+  joined(): void {
+    if (this.lifecycle === 'waiting' && this.o.membership.size >= this.o.expectedWorkers) {
+      this.lifecycle = 'running';
+      this.startRound();
+    } else if (this.lifecycle === 'running' && !this.open && !this.closing) {
+      this.startRound();
+    }
+  }
+
+  /** A member left or was evicted: the open round may now have all it waits for. */
+  left(): void {
+    const open = this.open;
+    if (!open || this.closing) return;
+    const pending = open.plan.waitFor.filter((w) => !open.contributed.has(w) && this.o.membership.has(w));
+    if (pending.length === 0) this.closeRound('complete');
+  }
+
+  /** Resolves with the worker's assignment in the first round numbered `fromRound` or later, or null when the run is over. */
+  nextRound(worker: string, fromRound: number): Promise<Assignment | null> {
+    if (this.lifecycle === 'finished') return Promise.resolve(null);
+    this.assertAlive();
+    if (!this.o.membership.heartbeat(worker)) return Promise.reject(new UnknownWorkerError(worker));
+    const ready = this.assignmentFor(worker, fromRound);
+    return ready ? Promise.resolve(ready) : this.waiters.wait(worker, fromRound);
+  }
+
+  /** A contribution of `sampleCount` samples to sum as it arrives; with `values`, all of it at once. */
+  stage(sampleCount: number, values?: Float32Array): StagedContribution {
+    this.assertAlive();
+    return values ? this.sum.stageWhole(values, sampleCount) : this.sum.stage(sampleCount);
+  }
+
+  discard(staged: StagedContribution): void {
+    this.sum.discard(staged);
+  }
+
+  /** Checks and commits a staged contribution; the round closes when the last member's arrives. */
+  contribute(worker: string, c: Contribution): { round: number; nextVersion: number } {
+    this.assertAlive();
+    if (!this.o.membership.has(worker)) throw new UnknownWorkerError(worker);
+    const open = this.open;
+    checkContribution(open, worker, c);
+    this.sum.commit(c.values);
+    const trainMs = c.trainMs ?? 0;
+    open.contributed.add(worker);
+    open.arrivals.push({ worker, samples: c.sampleCount, lossSum: c.lossSum, correct: c.correct, trainMs, arrivedMs: Date.now() - open.startedMs });
+    this.speeds.record(worker, c.sampleCount, trainMs);
+    this.progress.add(c.sampleCount, c.lossSum, c.correct);
+    this.o.membership.heartbeat(worker);
+    const nextVersion = this.o.parameters.version + 1;
+    this.left();
+    return { round: open.plan.round, nextVersion };
+  }
+
+  /** Stops: pending waits fail, the run is marked failed unless it finished. */
+  close(reason: string): void {
+    this.o.membership.stop();
+    if (this.open) clearTimeout(this.open.timer);
+    if (this.lifecycle === 'finished') return;
+    this.lifecycle = 'failed';
+    const err = new CoordinatorClosedError(`coordinator closed: ${reason}`);
+    this.waiters.rejectAll(err);
+    this.finishedReject(err);
+  }
+
+  private assignmentFor(worker: string, fromRound: number): Assignment | null {
+    const open = this.open;
+    return open && open.plan.round >= fromRound ? assignmentOf(open, worker) : null;
+  }
+
+  private wakeWaiters(): void {
+    this.waiters.wake((worker, fromRound) => {
+      if (this.lifecycle === 'finished') return null;
+      if (!this.o.membership.has(worker)) return new UnknownWorkerError(worker);
+      return this.assignmentFor(worker, fromRound) ?? undefined;
+    });
+  }
+
+  private startRound(): void {
+    const { membership, config } = this.o;
+    const members = membership.ids();
+    if (members.length === 0) return; // waits for the next registration
+    membership.excuseSilence();
+    const now = Date.now();
+    this.speeds.keepOnly(members);
+    const plan = this.o.sampler.planRound(members, config.balance === 'speed' ? this.speeds.shares(members) : undefined);
+    const steps = Math.max(1, ...plan.assignments.map((a) => a.batches.length));
+    const timer = setTimeout(() => this.closeRound('deadline'), this.o.roundTimeoutMs);
+    timer.unref();
+    this.open = {
+      plan, version: this.o.parameters.version, globalStep: this.globalStep, lrs: this.update.learningRates(this.globalStep, steps),
+      members, contributed: new Set(), kind: this.update.kind, deadlineUnixMs: now + this.o.roundTimeoutMs, startedMs: now, arrivals: [], timer,
+    };
+    this.o.log.debug({ round: plan.round, epoch: plan.epoch, members: members.length, samples: plan.samples, fromPool: plan.fromPool, shards: plan.assignments.map((a) => a.samples) }, 'round started');
+    this.wakeWaiters();
+    if (plan.waitFor.length === 0) this.closeRound('no work');
+  }
+
+  private closeRound(why: CloseReason): void {
+    if (this.closing || !this.open) return;
+    const open = this.open;
+    clearTimeout(open.timer);
+    this.closing = this.finishRound(open, why).then(
+      () => { this.closing = null; },
+      (err: unknown) => {
+        this.closing = null;
+        this.o.log.error({ err, round: open.plan.round }, 'round failed');
+        this.close(`round ${open.plan.round} failed: ${(err as Error).message}`);
+      },
+    );
+  }
+
+  private async finishRound(open: OpenRound, why: CloseReason): Promise<void> {
+    const round = open.plan.round;
+    const contributed = [...open.contributed];
+    const evicted = open.plan.waitFor.filter((worker) => !open.contributed.has(worker) && this.o.membership.evict(worker, {
+      summary: 'no contribution by the deadline',
+      reason: `no contribution to round ${round} by the deadline`,
+      fields: { round, why },
+    }));
+    this.o.sampler.commit(open.plan, contributed);
+    if (this.sum.contributions > 0) {
+      this.update.apply(this.o.parameters, this.sum.average(), open.lrs[0]!);
+      this.globalStep += open.lrs.length;
+    }
+    this.sum.reset();
+    this.open = null;
+    this.lastRound = round;
+    const version = this.o.parameters.version;
+    this.o.log.info({ round, epoch: open.plan.epoch, version, contributed: contributed.length, evicted: open.plan.waitFor.length - contributed.length, why }, 'round closed');
+    this.o.hooks.onRoundClosed?.({
+      round, epoch: open.plan.epoch, version, globalStep: this.globalStep, members: open.members.length,
+      samples: open.arrivals.reduce((n, a) => n + a.samples, 0), lr: open.lrs[0] ?? 0, roundMs: Date.now() - open.startedMs,
+      arrivals: open.arrivals, evicted, epochSamplesDone: this.progress.current.samples,
+    });
+    if ((await this.progress.afterRound(round, version)) === 'finished') {
+      this.lifecycle = 'finished';
+      this.o.membership.stop();
+      this.wakeWaiters();
+      this.finishedResolve();
+      return;
+    }
+    this.startRound();
+  }
+}

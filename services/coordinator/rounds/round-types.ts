@@ -1,0 +1,89 @@
+import type { RoundWork } from '../../../src/exchange/round-work.js';
+import type { StagedContribution } from '../aggregator/weighted-sum.js';
+import type { MembershipChange } from '../membership/membership.js';
+import type { UpdateKind } from '../optimizer/round-update.js';
+import type { RoundPlan } from '../sampler/round-plan.js';
+
+/** What the rounds need of the sampler (services/coordinator/sampler). */
+export interface RoundSampler {
+  readonly epoch: number;
+  planRound(members: readonly string[], shares?: readonly number[]): RoundPlan;
+  commit(plan: RoundPlan, contributed: readonly string[]): void;
+  readonly epochDone: boolean;
+  nextEpoch(): void;
+  state(): unknown;
+}
+
+export type ControllerState = 'waiting' | 'running' | 'finished' | 'failed';
+
+export interface Assignment extends RoundWork {
+  deadlineUnixMs: number;
+}
+
+export interface Contribution {
+  round: number;
+  version: number;
+  kind: UpdateKind;
+  sampleCount: number;
+  lossSum: number;
+  correct: number;
+  /** The values, summed as they arrived (stageContribution); committed once the checks pass. */
+  values: StagedContribution;
+  /** The worker's own training time for the round's batches (0 when unknown). */
+  trainMs?: number;
+}
+
+/** One member's contribution as the round saw it arrive. */
+export interface Arrival {
+  worker: string;
+  samples: number;
+  lossSum: number;
+  correct: number;
+  trainMs: number;
+  /** From the round's start until the contribution was accepted. */
+  arrivedMs: number;
+}
+
+/** A closed round, for events and metrics. */
+export interface RoundSummary {
+  round: number;
+  epoch: number;
+  /** The master's version after the round. */
+  version: number;
+  globalStep: number;
+  members: number;
+  samples: number;
+  lr: number;
+  roundMs: number;
+  /** In order of arrival. */
+  arrivals: Arrival[];
+  evicted: string[];
+  epochSamplesDone: number;
+}
+
+export interface EpochTotals {
+  epoch: number;
+  samples: number;
+  lossSum: number;
+  correct: number;
+}
+
+export interface ControllerHooks {
+  /** Epoch end: evaluate, write metrics, checkpoint. The next round waits for it. */
+  onEpochEnd(totals: EpochTotals, version: number): Promise<void>;
+  /** Every `checkpointEveryRounds` rounds. */
+  onCheckpoint(round: number): Promise<void>;
+  /** A member joined or left (left, evicted): for events; must not throw. */
+  onMembership?(change: MembershipChange): void;
+  /** After each round that closed, before the epoch-end or checkpoint hooks; must not throw. */
+  onRoundClosed?(summary: RoundSummary): void;
+}
+
+/** Counters restored from a checkpoint. */
+export interface ResumeCounters {
+  version: number;
+  globalStep: number;
+  round: number;
+  optimizerSteps: number;
+  epochTotals: EpochTotals;
+}
