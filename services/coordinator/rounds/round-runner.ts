@@ -46,7 +46,8 @@ type CloseReason = 'complete' | 'deadline' | 'no work';
 export class RoundRunner {
   private lifecycle: ControllerState = 'waiting';
   private open: OpenRound | null = null;
-  private closing: Promise<void> | null = null;
+  /** From a round's close until the next starts (the epoch-end hooks may take a while). */
+  private closing = false;
   private lastRound: number;
   private globalStep: number;
   private readonly sum: WeightedSum;
@@ -194,14 +195,12 @@ export class RoundRunner {
     if (this.closing || !this.open) return;
     const open = this.open;
     clearTimeout(open.timer);
-    this.closing = this.finishRound(open, why).then(
-      () => { this.closing = null; },
-      (err: unknown) => {
-        this.closing = null;
-        this.o.log.error({ err, round: open.plan.round }, 'round failed');
-        this.close(`round ${open.plan.round} failed: ${(err as Error).message}`);
-      },
-    );
+    this.closing = true;
+    this.finishRound(open, why).catch((err: unknown) => {
+      this.closing = false;
+      this.o.log.error({ err, round: open.plan.round }, 'round failed');
+      this.close(`round ${open.plan.round} failed: ${(err as Error).message}`);
+    });
   }
 
   private async finishRound(open: OpenRound, why: CloseReason): Promise<void> {
@@ -227,7 +226,10 @@ export class RoundRunner {
       samples: open.arrivals.reduce((n, a) => n + a.samples, 0), lr: open.lrs[0] ?? 0, roundMs: Date.now() - open.startedMs,
       arrivals: open.arrivals, evicted, epochSamplesDone: this.progress.current.samples,
     });
-    if ((await this.progress.afterRound(round, version)) === 'finished') {
+    const next = await this.progress.afterRound(round, version);
+    // Before the next round starts: a contribution to it may come in the same tick as its assignment.
+    this.closing = false;
+    if (next === 'finished') {
       this.lifecycle = 'finished';
       this.o.membership.stop();
       this.wakeWaiters();

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AggregateError, WeightedSum } from '../../../services/coordinator/aggregator/weighted-sum.js';
+import { WeightedSumError, WeightedSum } from '../../../services/coordinator/aggregator/weighted-sum.js';
 import { applySgd, type ParameterSlice } from '../../../services/coordinator/optimizer/sgd-update.js';
 import { SgdMomentum } from '../../../src/training/sgd-momentum.js';
 
@@ -21,9 +21,17 @@ describe('weighted sum', () => {
 
   it('refuses a contribution of the wrong length or weight', () => {
     const sum = new WeightedSum(3);
-    expect(() => sum.add(new Float32Array(4), 1)).toThrow(AggregateError);
+    expect(() => sum.add(new Float32Array(4), 1)).toThrow(WeightedSumError);
     expect(() => sum.add(new Float32Array(3), 0)).toThrow(/weight/);
     expect(() => sum.average()).toThrow(/no contributions/);
+  });
+
+  it('stages a whole array ready to commit; a non-finite one is refused and leaves nothing staged', () => {
+    const sum = new WeightedSum(3);
+    expect(() => sum.stageWhole(Float32Array.from([1, Number.NaN, 3]), 2)).toThrow(/value 1 is not finite/);
+    const staged = sum.stageWhole(Float32Array.from([1, 2, 3]), 2);
+    sum.commit(staged);
+    expect(Array.from(sum.average())).toEqual([1, 2, 3]);
   });
 });
 
