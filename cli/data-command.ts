@@ -1,6 +1,7 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { downloadCifar10 } from '../src/dataset/index.js';
 import { createRootLogger } from '../src/runtime/logger.js';
+import { opt } from './option.js';
 import { DEFAULT_DATA_DIR } from './train-command.js';
 
 /** `fleet data download`: fetch, verify and unpack the official CIFAR-10 binary release. */
@@ -9,8 +10,8 @@ export function dataCommand(): Command {
   data
     .command('download')
     .description('Download cifar-10-binary.tar.gz, check its MD5 and unpack it')
-    .addOption(new Option('--dir <dir>', 'where to put the data').env('FLEET_DATA_DIR').default(DEFAULT_DATA_DIR))
-    .addOption(new Option('--url <url>', 'where to download from (a mirror)').env('FLEET_DATA_URL'))
+    .addOption(opt('--dir <dir>', 'where to put the data', 'FLEET_DATA_DIR').default(DEFAULT_DATA_DIR))
+    .addOption(opt('--url <url>', 'where to download from (a mirror)', 'FLEET_DATA_URL'))
     .action(async (flags: { dir: string; url?: string }) => {
       const log = createRootLogger({ service: 'data' });
       await downloadCifar10({ dir: flags.dir, log, ...(flags.url ? { url: flags.url } : {}) });

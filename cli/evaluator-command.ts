@@ -1,22 +1,26 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../src/runtime/config/train-config.js';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { runEvaluatorService } from '../services/evaluator/evaluator-main.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
-import { parsePositive } from './parse-flag.js';
-import { addServiceIoOptions, serviceIoFromFlags } from './service-options.js';
+import { serviceIoFrom } from '../src/runtime/config/service-io.js';
+import { addConfigFileOption } from './config-stages.js';
+import { durationOpt, opt } from './option.js';
+import { addServiceIoOptions } from './service-options.js';
 
 /** `fleet evaluator`: scores every checkpoint of a run and keeps the best model. */
 export function evaluatorCommand(): Command {
-  const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
-  return addGrpcSecurityOptions(addServiceIoOptions(new Command('evaluator')), 'client')
+  return addConfigFileOption(addGrpcSecurityOptions(addServiceIoOptions(new Command('evaluator')), 'client'))
     .description('Score each checkpoint of a run on the whole test set (checkpoint events on NATS, parameters from the coordinator over gRPC); keep the best model')
     .addOption(opt('--coordinator <host:port>', 'the coordinator\'s address', 'FLEET_COORDINATOR').makeOptionMandatory())
     .addOption(opt('--run <id>', 'the run to evaluate (default: the latest run on the bus)', 'FLEET_RUN_ID'))
     .addOption(opt('--out <dir>', 'run directory for best/, metrics.jsonl and evaluator-state.json (default: the run\'s --out)', 'FLEET_OUT'))
     .addOption(opt('--data-dir <dir>', 'CIFAR-10 on this machine; only test_batch.bin is read (default: the run\'s --data-dir)', 'FLEET_DATA_DIR'))
     .addOption(opt('--backend <name>', 'compute backend on this machine (default: the run\'s)', 'FLEET_BACKEND').choices([...BACKEND_CHOICES]))
-    .addOption(opt('--connect-timeout <s>', 'how long an unreachable coordinator is waited for before a version is skipped', 'FLEET_CONNECT_TIMEOUT').argParser(parsePositive).default(300))
+    .addOption(durationOpt('--connect-timeout <duration>', 'how long an unreachable coordinator is waited for before a version is skipped', 'FLEET_CONNECT_TIMEOUT', 300_000))
+    .addOption(durationOpt('--call-timeout <duration>', 'deadline of a short call to the coordinator (describe the run)', 'FLEET_CALL_TIMEOUT', 10_000))
+    .addOption(durationOpt('--transfer-timeout <duration>', 'deadline of one parameter download', 'FLEET_TRANSFER_TIMEOUT', 600_000))
+    .addOption(durationOpt('--ack-wait <duration>', 'NATS ack wait of a checkpoint event, renewed while it is scored: after a crash the restarted evaluator gets the event back this soon', 'FLEET_ACK_WAIT', 5000))
     .addOption(opt('--keep-running', 'keep following after the run finished (a resumed run goes on)', 'FLEET_KEEP_RUNNING').default(false))
     .action(async (flags: Record<string, unknown>) => {
       const security = await grpcSecurityFromFlags(flags, 'client');
@@ -25,9 +29,10 @@ export function evaluatorCommand(): Command {
       await runEvaluatorService({
         coordinator: flags.coordinator as string, run, outDir: (flags.out as string | undefined) ?? null,
         dataDir: (flags.dataDir as string | undefined) ?? null, backend: (flags.backend as BackendChoice | undefined) ?? null,
-        connectTimeoutMs: (flags.connectTimeout as number) * 1000,
-        exitWhenFinished: !(flags.keepRunning === true || flags.keepRunning === 'true'),
-        io: serviceIoFromFlags(flags), security,
+        connectTimeoutMs: flags.connectTimeout as number, callTimeoutMs: flags.callTimeout as number,
+        transferTimeoutMs: flags.transferTimeout as number, ackWaitMs: flags.ackWait as number,
+        exitWhenFinished: flags.keepRunning !== true,
+        io: serviceIoFrom(flags), security,
       }, log);
     });
 }

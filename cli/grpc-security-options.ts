@@ -1,7 +1,6 @@
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
+import { opt } from './option.js';
 import { parseGrpcSecurity, type GrpcSecurity, type SecurityRole } from '../src/rpc/security/index.js';
-
-const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
 
 /**
  * The gRPC security flags, each also a FLEET_* variable (flag wins). The
@@ -38,8 +37,7 @@ const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 export function grpcSecurityFromFlags(flags: Record<string, unknown>, role: SecurityRole): Promise<GrpcSecurity> {
   return parseGrpcSecurity({
     tlsCert: str(flags.tlsCert), tlsKey: str(flags.tlsKey), tlsCa: str(flags.tlsCa), tlsServerName: str(flags.tlsServerName),
-    // commander gives true for the flag; a variable arrives as its text.
-    tls: flags.tls === true || flags.tls === 'true' || flags.tls === '1',
+    tls: flags.tls === true,
     token: str(flags.token), tokenFile: str(flags.tokenFile),
   }, role);
 }

@@ -7,6 +7,7 @@ import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand } from './worker-command.js';
 import { evaluatorCommand } from './evaluator-command.js';
 import { watchCommand } from './watch-command.js';
+import { applyConfigStages } from './config-stages.js';
 import { InterruptedError } from '../services/trainer/train-run.js';
 import { tuneHeapForTransfers } from '../src/runtime/heap-tuning.js';
 
@@ -16,6 +17,8 @@ export function fleetProgram(): Command {
     .description('Distributed data-parallel CIFAR-10 training on TensorFlow.js')
     .exitOverride()
     .showHelpAfterError('(run with --help for the flags)')
+    // Variables and the config file, before any command's action reads its flags.
+    .hook('preAction', (_program, command) => applyConfigStages(command))
     .addCommand(trainCommand())
     .addCommand(coordinatorCommand())
     .addCommand(workerCommand())

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { parseDuration, ValueSyntaxError, type DurationUnit } from '../src/runtime/config/value-parsers.js';
 
 /** Flag parsers that reject text that is not a number, naming the value. */
 export function parseNumber(value: string): number {
@@ -10,20 +11,6 @@ export function parseNumber(value: string): number {
 export function parseInteger(value: string): number {
   const n = parseNumber(value);
   if (!Number.isInteger(n)) throw new InvalidArgumentError(`'${value}' is not a whole number.`);
-  return n;
-}
-
-/** A number > 0 (timeouts). */
-export function parsePositive(value: string): number {
-  const n = parseNumber(value);
-  if (!(n > 0)) throw new InvalidArgumentError(`'${value}' must be greater than 0.`);
-  return n;
-}
-
-/** A number >= 0 (waits that may be skipped). */
-export function parseNonNegative(value: string): number {
-  const n = parseNumber(value);
-  if (n < 0) throw new InvalidArgumentError(`'${value}' must not be negative.`);
   return n;
 }
 
@@ -39,4 +26,19 @@ export function parsePort(value: string): number {
   const n = parseInteger(value);
   if (n < 0 || n > 65_535) throw new InvalidArgumentError(`'${value}' is not a port (0 to 65535).`);
   return n;
+}
+
+/** A duration flag's parser: milliseconds from 30s, 500ms, 2m, 1h or a plain number in plainUnit; > 0 unless allowZero. */
+export function durationParser(plainUnit: DurationUnit, allowZero = false): (value: string) => number {
+  return (value) => {
+    let ms: number;
+    try {
+      ms = parseDuration(value, plainUnit);
+    } catch (err) {
+      if (err instanceof ValueSyntaxError) throw new InvalidArgumentError(`${err.message}.`);
+      throw err;
+    }
+    if (!allowZero && ms <= 0) throw new InvalidArgumentError(`'${value}' must be greater than 0.`);
+    return ms;
+  };
 }

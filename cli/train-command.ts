@@ -1,9 +1,10 @@
-import { Command, Option } from 'commander';
+import { Command, type Option } from 'commander';
 import { join } from 'node:path';
 import {
   AUGMENT_CHOICES, BACKEND_CHOICES, BALANCE_CHOICES, LR_SCALING_CHOICES, MODEL_CHOICES, PROGRESS_CHOICES, TEST_MODEL_CHOICES,
   parseTrainConfig, type TrainConfig,
 } from '../src/runtime/config/train-config.js';
+import { serviceIoFrom, type ServiceIo } from '../src/runtime/config/service-io.js';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { newRunId } from '../src/runtime/run-dir.js';
 import { runTraining } from '../services/trainer/train-run.js';
@@ -11,8 +12,10 @@ import { runLocalCluster } from '../services/launcher/local-cluster.js';
 import { findTaskset, workerCpuSets } from '../services/launcher/cpu-sets.js';
 import { allowedCpus } from '../src/runtime/allowed-cpus.js';
 import { SINGLE_THREADED_GC_CHOICES, cpuCount, gcNodeFlags, type SingleThreadedGc } from '../services/launcher/gc-threads.js';
+import { addConfigFileOption, originOf, resolvedFlags } from './config-stages.js';
+import { durationOpt, opt } from './option.js';
 import { parseInteger, parseNumber } from './parse-flag.js';
-import { addNatsOptions, serviceIoFromFlags, type ServiceIo } from './service-options.js';
+import { addNatsOptions } from './service-options.js';
 import { chooseEventBroker } from '../services/launcher/event-broker.js';
 import type { Logger } from '../src/runtime/logger.js';
 
@@ -24,16 +27,22 @@ export const DEFAULT_DATA_DIR = 'data/cifar10';
  * so a Kubernetes manifest or a sweep script sets them either way.
  */
 export function trainCommand(): Command {
-  return addNatsOptions(addTrainingOptions(new Command('train')))
-    .addOption(new Option('--pin-workers <mode>', 'on: with --workers N, each worker on its own CPUs (taskset; needs at least N); off: where the OS puts them').env('FLEET_PIN_WORKERS').choices(['on', 'off']).default('off'))
-    .addOption(new Option('--single-threaded-gc <mode>', 'with --workers N, node\'s --single-threaded-gc for the processes started; auto: when they outnumber the CPUs').env('FLEET_SINGLE_THREADED_GC').choices(SINGLE_THREADED_GC_CHOICES).default('auto'))
+  return addConfigFileOption(addNatsOptions(addTrainingOptions(new Command('train'))))
+    .addOption(opt('--pin-workers <mode>', 'on: with --workers N, each worker on its own CPUs (taskset; needs at least N); off: where the OS puts them', 'FLEET_PIN_WORKERS').choices(['on', 'off']).default('off'))
+    .addOption(opt('--single-threaded-gc <mode>', 'with --workers N, node\'s --single-threaded-gc for the processes started; auto: when they outnumber the CPUs', 'FLEET_SINGLE_THREADED_GC').choices(SINGLE_THREADED_GC_CHOICES).default('auto'))
+    .addOption(durationOpt('--stop-grace <duration>', 'with --workers N: how long the processes started get to stop after SIGTERM before SIGKILL', 'FLEET_STOP_GRACE', 10_000))
     .description('Train a model on CIFAR-10: in this process for --workers 1, else a local coordinator and N worker processes')
-    .action(async (flags: Record<string, unknown>) => {
-      const config = trainConfigFromFlags(flags);
+    .action(async (flags: Record<string, unknown>, command: Command) => {
+      const config = trainConfigFrom(flags, command);
       const log = createRootLogger({ service: 'train', run: config.runId });
       try {
         if (config.workers === 1) await runTraining(config, log);
-        else await runDistributedLocally(config, serviceIoFromFlags(flags), { pin: flags.pinWorkers === 'on', singleThreadedGc: flags.singleThreadedGc as SingleThreadedGc }, log);
+        else {
+          await runDistributedLocally(config, serviceIoFrom(flags), {
+            pin: flags.pinWorkers === 'on', singleThreadedGc: flags.singleThreadedGc as SingleThreadedGc,
+            stopGraceMs: flags.stopGrace as number, coordinatorFlags: forwardedFlags(command),
+          }, log);
+        }
       } catch (err) {
         log.error({ err }, 'training failed');
         throw err;
@@ -45,7 +54,15 @@ export function trainCommand(): Command {
  * `fleet train --workers N`: a coordinator, N workers and (with NATS) an
  * evaluator as child processes; each serves metrics on a free port (logged).
  */
-async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch: { pin: boolean; singleThreadedGc: SingleThreadedGc }, log: Logger): Promise<void> {
+interface Launch {
+  pin: boolean;
+  singleThreadedGc: SingleThreadedGc;
+  stopGraceMs: number;
+  /** The training and NATS flags as given (flag, variable or file), for the coordinator. */
+  coordinatorFlags: string[];
+}
+
+async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch: Launch, log: Logger): Promise<void> {
   const broker = await chooseEventBroker({ natsUrl: io.natsUrl, storeDir: join(config.outDir, 'nats'), log });
   const nats = broker.url ? ['--nats', broker.url] : [];
   const metrics = ['--metrics-port', '0', '--metrics-host', '127.0.0.1'];
@@ -57,12 +74,14 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
     await runLocalCluster({
       nodeArgs,
       workers: config.workers,
-      coordinatorArgs: [...forwardedFlags(process.argv), '--run-id', config.runId, '--out', config.outDir, ...nats, ...metrics, ...(broker.url ? ['--external-evaluator'] : [])],
+      coordinatorArgs: [...launch.coordinatorFlags, '--run-id', config.runId, '--out', config.outDir, ...nats, ...metrics, ...(broker.url ? ['--external-evaluator'] : [])],
       workerArgs: [...metrics],
       pinning: launch.pin ? workerPinning(config.workers, log) : null,
       evaluatorArgs: broker.url ? ['--run', config.runId, '--out', config.outDir, '--data-dir', config.dataDir, '--backend', config.backend, ...nats, ...metrics] : null,
       log,
-      stopGraceMs: 10_000,
+      stopGraceMs: launch.stopGraceMs,
+      // The children get every value as a flag; a config file meant for `fleet train` is not theirs to read.
+      env: { FLEET_CONFIG: undefined },
     });
   } finally {
     await broker.stop();
@@ -88,7 +107,6 @@ function workerPinning(workers: number, log: Logger): { taskset: string; cpuSets
  * manifest or a sweep script sets them either way.
  */
 export function addTrainingOptions(command: Command): Command {
-  const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
   return command
     .addOption(opt('--workers <n>', 'worker processes (data-parallel replicas)', 'FLEET_WORKERS').argParser(parseInteger).default(1))
     .addOption(opt('--model <name>', 'architecture', 'FLEET_MODEL').choices([...MODEL_CHOICES, ...TEST_MODEL_CHOICES]).default('cnn'))
@@ -119,7 +137,8 @@ export function addTrainingOptions(command: Command): Command {
     .addOption(opt('--balance <rule>', "equal: every worker's batch is --batch-size; speed: the global batch split by each worker's measured speed", 'FLEET_BALANCE').choices([...BALANCE_CHOICES]).default('equal'));
 }
 
-export function trainConfigFromFlags(flags: Record<string, unknown>): TrainConfig {
+/** The validated stage of the training flags; errors name the flag, variable or file key each bad value came from. */
+export function trainConfigFrom(flags: Record<string, unknown>, command: Command): TrainConfig {
   const model = String(flags.model);
   const runId = (flags.runId as string | undefined) ?? newRunId(model);
   return parseTrainConfig({
@@ -138,8 +157,8 @@ export function trainConfigFromFlags(flags: Record<string, unknown>): TrainConfi
     cutmixAlpha: flags.cutmix,
     labelSmoothing: flags.labelSmoothing,
     dataDir: flags.dataDir,
-    download: flags.download === true || flags.download === 'true' || flags.download === '1',
-    allowPartial: flags.allowPartial === true || flags.allowPartial === 'true' || flags.allowPartial === '1',
+    download: flags.download === true,
+    allowPartial: flags.allowPartial === true,
     limitTrain: flags.limitTrain ?? null,
     limitTest: flags.limitTest ?? null,
     seed: flags.seed,
@@ -150,21 +169,14 @@ export function trainConfigFromFlags(flags: Record<string, unknown>): TrainConfi
     syncEvery: flags.syncEvery,
     lrScaling: flags.lrScaling,
     balance: flags.balance,
-  });
+  }, originOf(command));
 }
 
-/** The command line's flags after the subcommand, to hand to the coordinator child as they were typed. */
-function forwardedFlags(argv: string[]): string[] {
-  const at = argv.indexOf('train');
-  const rest = at >= 0 ? argv.slice(at + 1) : [];
-  // --run-id and --out are passed explicitly; drop the user's copies.
-  const out: string[] = [];
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    // --pin-workers and --single-threaded-gc are the launcher's own.
-    if (a === '--run-id' || a === '--out' || a === '--pin-workers' || a === '--single-threaded-gc') { i++; continue; }
-    if (['--run-id=', '--out=', '--pin-workers=', '--single-threaded-gc='].some((p) => a.startsWith(p))) continue;
-    out.push(a);
-  }
-  return out;
+/** The training and NATS flags `fleet coordinator` shares with `fleet train`; --run-id and --out are passed explicitly. */
+const FORWARDED = new Set(addNatsOptions(addTrainingOptions(new Command('shared'))).options.map((o) => o.long));
+FORWARDED.delete('--run-id');
+FORWARDED.delete('--out');
+
+function forwardedFlags(command: Command): string[] {
+  return resolvedFlags(command, (o: Option) => FORWARDED.has(o.long));
 }

@@ -1,21 +1,22 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { connectNatsBus } from '../src/events/index.js';
 import { FleetError } from '../src/runtime/errors.js';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { runWatch } from '../services/watch/run-watch.js';
-import { addNatsOptions, serviceIoFromFlags } from './service-options.js';
+import { serviceIoFrom } from '../src/runtime/config/service-io.js';
+import { opt } from './option.js';
+import { addNatsOptions } from './service-options.js';
 
 /** `fleet watch`: a run's live view from any machine that reaches NATS. */
 export function watchCommand(): Command {
-  const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(env);
   return addNatsOptions(new Command('watch'))
     .description('Follow a run\'s events: per-worker progress, images/s, loss, round time, ETA, test accuracy, the straggler')
     .addOption(opt('--run <id>', 'the run (default: the latest on the bus)', 'FLEET_RUN_ID'))
-    .addOption(new Option('--json', 'print the events as JSON lines, for tools').default(false))
-    .addOption(new Option('--new', 'only events from now on (default: the run\'s whole history first)').default(false))
-    .addOption(new Option('--keep-running', 'keep following after the run finished').default(false))
+    .addOption(opt('--json', 'print the events as JSON lines, for tools').default(false))
+    .addOption(opt('--new', 'only events from now on (default: the run\'s whole history first)').default(false))
+    .addOption(opt('--keep-running', 'keep following after the run finished').default(false))
     .action(async (flags: Record<string, unknown>) => {
-      const io = serviceIoFromFlags(flags);
+      const io = serviceIoFrom(flags);
       const natsUrl = io.natsUrl ?? 'nats://127.0.0.1:4222';
       // Logs go to stderr: stdout is the view (or the JSON lines).
       const log = createRootLogger({ service: 'watch' }, { destination: process.stderr, pretty: false });

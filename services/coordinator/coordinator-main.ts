@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ServiceIo } from '../../cli/service-options.js';
+import type { ServiceIo } from '../../src/runtime/config/service-io.js';
 import { openEventBus, type EventBus } from '../../src/events/index.js';
 import { coordinatorMetrics, startMetricsServer, type MetricsServer } from '../../src/runtime/metrics/index.js';
 import type { Logger } from '../../src/runtime/logger.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ServiceIo } from '../../cli/service-options.js';
+import type { ServiceIo } from '../../src/runtime/config/service-io.js';
 import { openEventBus } from '../../src/events/index.js';
 import { evaluatorMetrics, startMetricsServer, type MetricsServer } from '../../src/runtime/metrics/index.js';
 import { FleetError } from '../../src/runtime/errors.js';
@@ -13,6 +13,11 @@ export interface EvaluatorServiceOptions extends Omit<EvaluatorOptions, 'run'> {
   coordinator: string;
   /** null: the latest run on the bus. */
   run: string | null;
+  /** Deadlines of a short call and of one parameter download. */
+  callTimeoutMs: number;
+  transferTimeoutMs: number;
+  /** NATS ack wait of a checkpoint event (renewed while it is scored). */
+  ackWaitMs: number;
   io: ServiceIo;
   /** TLS (a client certificate for mutual TLS) and the token for the coordinator's gRPC; default none. */
   security?: GrpcSecurity;
@@ -27,8 +32,8 @@ export async function runEvaluatorService(options: EvaluatorServiceOptions, root
   // A short ack wait (renewed while an evaluation runs): after a crash the
   // restarted evaluator gets the interrupted checkpoint back within seconds,
   // before the coordinator stops keeping that version.
-  const bus = await openEventBus({ natsUrl: options.io.natsUrl, auth: options.io.natsAuth, name: 'evaluator', log: rootLog, ackWaitMs: 5000 });
-  const source = createParameterSource(options.coordinator, { callTimeoutMs: 10_000, transferTimeoutMs: 600_000, channel });
+  const bus = await openEventBus({ natsUrl: options.io.natsUrl, auth: options.io.natsAuth, name: 'evaluator', log: rootLog, ackWaitMs: options.ackWaitMs });
+  const source = createParameterSource(options.coordinator, { callTimeoutMs: options.callTimeoutMs, transferTimeoutMs: options.transferTimeoutMs, channel });
   let metricsServer: MetricsServer | null = null;
   const stop = new AbortController();
   const onSignal = (signal: string) => {

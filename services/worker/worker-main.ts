@@ -15,6 +15,10 @@ export interface WorkerServiceOptions {
   dataDir: string | null;
   backend: BackendChoice | null;
   connectTimeoutMs: number;
+  /** Deadlines of a short call, of one wait for a round, of one parameter or contribution transfer. */
+  callTimeoutMs: number;
+  roundWaitTimeoutMs: number;
+  transferTimeoutMs: number;
   /** Prometheus endpoint (0: any free port); null: none. Served from the first round on (its labels name the run). */
   metrics: { port: number; host: string } | null;
   /** TLS (a client certificate for mutual TLS) and the token sent on every call; default none. */
@@ -28,7 +32,7 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
   const security = options.security ?? INSECURE;
   log.info({ coordinator: options.coordinator, security: describeGrpcSecurity(security, 'client') }, 'connecting');
   const client = createCoordinatorClient(options.coordinator, () => layout, {
-    callTimeoutMs: 10_000, roundWaitTimeoutMs: 3_600_000, transferTimeoutMs: 600_000, channel: await clientChannelFrom(security),
+    callTimeoutMs: options.callTimeoutMs, roundWaitTimeoutMs: options.roundWaitTimeoutMs, transferTimeoutMs: options.transferTimeoutMs, channel: await clientChannelFrom(security),
   });
   const stop = new AbortController();
   const onSignal = (signal: string) => {

@@ -1,0 +1,22 @@
+import { Option } from 'commander';
+import { formatDuration, type DurationUnit } from '../src/runtime/config/value-parsers.js';
+import { durationParser } from './parse-flag.js';
+
+/** A flag, also read from a FLEET_* (or NATS_*) variable when env is given; the flag wins. */
+export function opt(flags: string, description: string, env?: string): Option {
+  const option = new Option(flags, description);
+  return env ? option.env(env) : option;
+}
+
+/**
+ * A timeout or wait: 30s, 500ms, 2m, 1h, or a plain number in plainUnit;
+ * the parsed value is milliseconds.
+ */
+export function durationOpt(
+  flags: string, description: string, env: string, defaultMs: number,
+  { plainUnit = 's', allowZero = false }: { plainUnit?: DurationUnit; allowZero?: boolean } = {},
+): Option {
+  return opt(flags, `${description} (a duration: 30s, 500ms, 2m; a plain number is in ${plainUnit})`, env)
+    .argParser(durationParser(plainUnit, allowZero))
+    .default(defaultMs, formatDuration(defaultMs));
+}

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+export const MODEL_CHOICES = ['cnn', 'resnet', 'resnet18'] as const;
+/** Small models for tests and smoke runs; accepted but not advertised. */
+export const TEST_MODEL_CHOICES = ['tiny', 'tiny-bn'] as const;
+export const AUGMENT_CHOICES = ['none', 'basic', 'full'] as const;
+export const LR_SCALING_CHOICES = ['none', 'linear'] as const;
+/** equal: DistributedSampler shards; speed: shards in proportion to each worker's measured speed. */
+export const BALANCE_CHOICES = ['equal', 'speed'] as const;
+
+export type ModelName = (typeof MODEL_CHOICES)[number] | (typeof TEST_MODEL_CHOICES)[number];
+export type AugmentPreset = (typeof AUGMENT_CHOICES)[number];
+
+/**
+ * What defines a run: the same values give the same model on any machine.
+ * Saved in checkpoints and config.json; a resumed run takes these from the
+ * checkpoint, never from the command line.
+ */
+export const runConfigFields = z.object({
+  // No dots: the run id is one token of the NATS subjects fleet.<run>.<event>.
+  runId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, dash or underscore, at most 100'),
+  workers: z.number().int().min(1).max(1024),
+  model: z.enum([...MODEL_CHOICES, ...TEST_MODEL_CHOICES]),
+  epochs: z.number().int().min(1).max(100_000),
+  batchSize: z.number().int().min(1).max(65_536),
+  lr: z.number().gt(0).max(100),
+  momentum: z.number().min(0).lt(1),
+  weightDecay: z.number().min(0).max(1),
+  warmupEpochs: z.number().min(0).max(100_000),
+  minLr: z.number().min(0),
+  augment: z.enum(AUGMENT_CHOICES),
+  mixupAlpha: z.number().min(0).max(100),
+  cutmixAlpha: z.number().min(0).max(100),
+  labelSmoothing: z.number().min(0).lt(1),
+  allowPartial: z.boolean(),
+  limitTrain: z.number().int().min(1).nullable(),
+  limitTest: z.number().int().min(1).nullable(),
+  seed: z.number().int().min(0).max(0xffff_ffff),
+  syncEvery: z.number().int().min(1).max(10_000),
+  lrScaling: z.enum(LR_SCALING_CHOICES),
+  // Defaulted: a checkpoint saved before the flag existed still resumes.
+  balance: z.enum(BALANCE_CHOICES).default('equal'),
+});
+
+/** Rules across keys, applied wherever run keys are validated. */
+export function checkRunRules(c: { lr: number; minLr: number }, ctx: z.RefinementCtx): void {
+  if (c.minLr > c.lr) ctx.addIssue({ code: 'custom', message: 'must not exceed --lr', path: ['minLr'], input: c.minLr });
+}
+
+export const runConfigSchema = runConfigFields.superRefine(checkRunRules);
+
+export type RunConfig = z.infer<typeof runConfigSchema>;
+
+export const RUN_KEYS = Object.keys(runConfigFields.shape) as (keyof RunConfig)[];
