@@ -1,4 +1,5 @@
-import { status as Status } from '@grpc/grpc-js';
+import { classify, isUnavailable } from '../../src/rpc/classify.js';
+import { CoordinatorRefusal } from '../../src/rpc/coordinator-refusals.js';
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { selectBackend } from '../../src/compute/index.js';
@@ -31,8 +32,6 @@ export interface EvaluatorOptions {
   exitWhenFinished: boolean;
 }
 
-export class VersionGoneError extends FleetError {}
-
 /**
  * The evaluator: follows the run's checkpoint events with a durable
  * consumer, fetches each version from the coordinator, scores the whole test
@@ -46,8 +45,7 @@ export async function runEvaluator(
   log: Logger,
   signal: AbortSignal,
 ): Promise<'finished' | 'stopped'> {
-  const retriable = (err: unknown) => [Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED].includes((err as { code?: number }).code ?? -1);
-  const described = await retryWithBackoff({ what: 'describe run', timeoutMs: o.connectTimeoutMs, retriable, log }, () => deps.source.describe());
+  const described = await retryWithBackoff({ what: 'describe run', timeoutMs: o.connectTimeoutMs, retriable: isUnavailable, log }, () => deps.source.describe());
   if (described.runId !== o.run) throw new FleetError(`the coordinator runs ${described.runId}, not ${o.run}`);
   const config: TrainConfig = parseTrainConfig(JSON.parse(described.configJson) as Record<string, unknown>);
   await selectBackend(o.backend ?? config.backend, log);
@@ -81,10 +79,9 @@ export async function runEvaluator(
     if (state.isSkipped(c.version)) return;
     let values: Float32Array;
     try {
-      values = await retryWithBackoff({ what: `fetch version ${c.version}`, timeoutMs: o.connectTimeoutMs, retriable, log }, () => deps.source.fetch(c.version, layout));
+      values = await retryWithBackoff({ what: `fetch version ${c.version}`, timeoutMs: o.connectTimeoutMs, retriable: isUnavailable, log }, () => deps.source.fetch(c.version, layout));
     } catch (err) {
-      const code = (err as { code?: number }).code;
-      if (code === Status.FAILED_PRECONDITION || code === Status.NOT_FOUND || retriable(err)) {
+      if (classify(err)?.errorClass === CoordinatorRefusal.VersionUnavailable || isUnavailable(err)) {
         log.warn({ version: c.version, epoch: c.epoch, err: (err as Error).message }, 'checkpoint version can no longer be fetched from the coordinator: skipped (raise the coordinator\'s --keep-versions if the evaluator falls behind)');
         deps.metrics.versionsSkipped.inc();
         await state.recordSkip(c.version);

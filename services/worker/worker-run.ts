@@ -1,4 +1,5 @@
-import { status as Status } from '@grpc/grpc-js';
+import { classify, isUnavailable } from '../../src/rpc/classify.js';
+import { CoordinatorRefusal } from '../../src/rpc/coordinator-refusals.js';
 import { selectBackend } from '../../src/compute/index.js';
 import { retryWithBackoff } from '../../src/runtime/retry.js';
 import type { RoundWork } from '../../src/exchange/round-work.js';
@@ -58,13 +59,7 @@ export interface RoundReport {
 
 /** The coordinator no longer knows this worker (evicted, or restarted): register again. */
 export function isEvicted(err: unknown): boolean {
-  return (err as { code?: number }).code === Status.NOT_FOUND;
-}
-
-/** The coordinator is unreachable for now (restarting, or paused): worth retrying. */
-function isUnavailable(err: unknown): boolean {
-  const code = (err as { code?: number }).code;
-  return code === Status.UNAVAILABLE || code === Status.DEADLINE_EXCEEDED;
+  return classify(err)?.errorClass === CoordinatorRefusal.UnknownWorker;
 }
 
 /** Retries an idempotent call while the coordinator is unavailable. */
@@ -151,8 +146,8 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
           fetched = await retryUnavailable('fetch parameters', options.reconnectTimeoutMs, log, () => client.fetchParameters(workerId, work!.version));
         } catch (err) {
           // The round's version is gone: the master moved on while this worker was away (hung,
-          // stopped, cut off) and it was evicted. The next round sorts it out (NOT_FOUND: register again).
-          if ((err as { code?: number }).code !== Status.FAILED_PRECONDITION) throw err;
+          // stopped, cut off) and it was evicted. The next round sorts it out (UnknownWorker: register again).
+          if (classify(err)?.errorClass !== CoordinatorRefusal.VersionUnavailable) throw err;
           roundLog.warn({ err: (err as Error).message }, 'the round moved on before its parameters were fetched');
           continue;
         }
@@ -168,17 +163,17 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
       const uploadStarted = performance.now();
       try {
         // Retried while the coordinator is unreachable: it refuses a second copy of an
-        // accepted contribution (FAILED_PRECONDITION, 'already contributed'), so a retry
-        // after a lost answer cannot count twice.
+        // accepted contribution (AlreadyContributed), so a retry after a lost answer
+        // cannot count twice.
         await retryUnavailable('contribute', options.reconnectTimeoutMs, log, () =>
           client.contribute({ workerId, round: work!.round, version: work!.version, kind, ...result, trainMs, values: out, layout: worker.layout }));
       } catch (err) {
-        const code = (err as { code?: number }).code;
-        if (code === Status.FAILED_PRECONDITION && /already contributed/.test((err as Error).message)) {
+        const refusal = classify(err)?.errorClass;
+        if (refusal === CoordinatorRefusal.AlreadyContributed) {
           roundLog.info('contribution had arrived before the connection dropped');
-        } else if (isEvicted(err) || isUnavailable(err) || code === Status.FAILED_PRECONDITION) {
+        } else if (isEvicted(err) || isUnavailable(err) || refusal === CoordinatorRefusal.StaleContribution || refusal === CoordinatorRefusal.NotAMember) {
           // Evicted, or the round closed without us: the next round sorts it out
-          // (NOT_FOUND re-registers; a restarted coordinator re-plans the round).
+          // (UnknownWorker re-registers; a restarted coordinator re-plans the round).
           roundLog.warn({ err: (err as Error).message }, 'contribution not accepted');
           continue;
         } else {

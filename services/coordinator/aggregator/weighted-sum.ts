@@ -1,7 +1,8 @@
 import { FleetError } from '../../../src/runtime/errors.js';
 import { scale, vectorMemoryOf, type VectorMemory } from '../../../src/compute/vector-math/index.js';
 
-export class AggregateError extends FleetError {
+/** A contribution the sum cannot take (wrong length, bad weight, not finite) or a staging call out of turn. */
+export class WeightedSumError extends FleetError {
   constructor(message: string, readonly expectedLength: number, readonly gotLength: number) {
     super(message);
   }
@@ -39,7 +40,7 @@ export class WeightedSum {
    */
   stage(weight: number): StagedContribution {
     checkWeight(weight, this.length, 0);
-    if (this.staging) throw new AggregateError('a staged contribution is already open', this.length, 0);
+    if (this.staging) throw new WeightedSumError('a staged contribution is already open', this.length, 0);
     this.spare ??= new Float32Array(this.length);
     const staged = new StagedContribution(weight, this.length, (offset, values) => {
       // The round closed meanwhile (reset): the rest is read and dropped; the round's checks refuse it.
@@ -53,9 +54,9 @@ export class WeightedSum {
 
   /** Makes a complete staged contribution part of the sum. */
   commit(staged: StagedContribution): void {
-    if (this.staging !== staged) throw new AggregateError('commit of a contribution that is not the open one', this.length, staged.filled);
+    if (this.staging !== staged) throw new WeightedSumError('commit of a contribution that is not the open one', this.length, staged.filled);
     if (staged.filled !== this.length || staged.refused) {
-      throw new AggregateError(`commit of an incomplete contribution (${staged.filled} of ${this.length} values${staged.refused ? ', refused' : ''})`, this.length, staged.filled);
+      throw new WeightedSumError(`commit of an incomplete contribution (${staged.filled} of ${this.length} values${staged.refused ? ', refused' : ''})`, this.length, staged.filled);
     }
     [this.sum, this.spare] = [this.spare!, this.sum];
     this.totalWeight += staged.weight;
@@ -75,13 +76,13 @@ export class WeightedSum {
    */
   stageWhole(values: Float32Array, weight: number): StagedContribution {
     if (values.length !== this.length) {
-      throw new AggregateError(`contribution has ${values.length} values, the model has ${this.length}`, this.length, values.length);
+      throw new WeightedSumError(`contribution has ${values.length} values, the model has ${this.length}`, this.length, values.length);
     }
     const staged = this.stage(weight);
     const at = staged.accumulate(values);
     if (at >= 0) {
       this.discard(staged);
-      throw new AggregateError(`contribution value ${at} is not finite (${values[at]})`, this.length, values.length);
+      throw new WeightedSumError(`contribution value ${at} is not finite (${values[at]})`, this.length, values.length);
     }
     return staged;
   }
@@ -101,7 +102,7 @@ export class WeightedSum {
 
   /** Divides by the total weight in place and returns the average (a view; valid until reset). */
   average(): Float32Array {
-    if (this.count === 0) throw new AggregateError('no contributions to average', this.length, 0);
+    if (this.count === 0) throw new WeightedSumError('no contributions to average', this.length, 0);
     scale(this.sum, 1 / this.totalWeight);
     return this.sum;
   }
@@ -116,7 +117,7 @@ export class WeightedSum {
 }
 
 function checkWeight(weight: number, length: number, got: number): void {
-  if (!(weight > 0) || !Number.isFinite(weight)) throw new AggregateError(`contribution weight must be > 0, got ${weight}`, length, got);
+  if (!(weight > 0) || !Number.isFinite(weight)) throw new WeightedSumError(`contribution weight must be > 0, got ${weight}`, length, got);
 }
 
 /**
@@ -147,9 +148,9 @@ export class StagedContribution {
    * one the contribution is refused and takes nothing more.
    */
   accumulate(values: Float32Array): number {
-    if (this.refusedAt >= 0) throw new AggregateError(`contribution refused at value ${this.refusedAt}: nothing more is summed`, this.length, this.filledValues);
+    if (this.refusedAt >= 0) throw new WeightedSumError(`contribution refused at value ${this.refusedAt}: nothing more is summed`, this.length, this.filledValues);
     const end = this.filledValues + values.length;
-    if (end > this.length) throw new AggregateError(`contribution has more than ${this.length} values`, this.length, end);
+    if (end > this.length) throw new WeightedSumError(`contribution has more than ${this.length} values`, this.length, end);
     const at = this.sumInto(this.filledValues, values);
     if (at >= 0) {
       this.refusedAt = this.filledValues + at;

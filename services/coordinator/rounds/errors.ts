@@ -14,10 +14,17 @@ export class StaleContributionError extends FleetError {
   }
 }
 
-/** The worker is not a member of the open round, or has already contributed to it. */
+/** The worker is not a member of the open round, or its contribution does not fit the round. */
 export class NotAMemberError extends FleetError {
   constructor(readonly worker: string, readonly round: number, readonly detail: string) {
     super(`worker ${worker} cannot contribute to round ${round}: ${detail}`);
+  }
+}
+
+/** A second copy of a contribution the open round already holds: a retry after its answer was lost. */
+export class AlreadyContributedError extends NotAMemberError {
+  constructor(worker: string, round: number) {
+    super(worker, round, 'already contributed');
   }
 }
 

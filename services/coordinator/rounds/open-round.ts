@@ -1,6 +1,6 @@
 import type { UpdateKind } from '../optimizer/round-update.js';
 import type { RoundPlan } from '../sampler/round-plan.js';
-import { NotAMemberError, StaleContributionError } from './errors.js';
+import { AlreadyContributedError, NotAMemberError, StaleContributionError } from './errors.js';
 import type { Arrival, Assignment, Contribution } from './round-types.js';
 
 /** The round in progress: its plan and what has arrived for it. */
@@ -47,7 +47,7 @@ export function checkContribution(open: OpenRound | null, worker: string, c: Con
   const round = open.plan.round;
   if (c.version !== open.version) throw new StaleContributionError(worker, c.round, round, `started from version ${c.version}, the round's is ${open.version}`);
   if (!open.plan.waitFor.includes(worker)) throw new NotAMemberError(worker, c.round, 'not a member of this round');
-  if (open.contributed.has(worker)) throw new NotAMemberError(worker, c.round, 'already contributed');
+  if (open.contributed.has(worker)) throw new AlreadyContributedError(worker, c.round);
   if (c.kind !== open.kind) throw new StaleContributionError(worker, c.round, round, `expected ${open.kind}, got ${c.kind}`);
   const expectedSamples = open.plan.assignments.find((a) => a.worker === worker)!.samples;
   if (c.sampleCount !== expectedSamples) throw new NotAMemberError(worker, c.round, `sample count ${c.sampleCount}, assigned ${expectedSamples}`);

@@ -4,7 +4,8 @@ import { TensorSetSink, chunkTensorSet, wrapTensorSet } from '../../../src/excha
 import { readContribution, sendTensorChunks, sendTensorSet } from '../../../src/rpc/tensor-stream.js';
 import type { Logger } from '../../../src/runtime/logger.js';
 import type { TrainConfig } from '../../../src/runtime/config/train-config.js';
-import { statusOf, toServiceError } from '../../../src/rpc/grpc-status.js';
+import { toGrpcStatus, toServiceError } from '../../../src/rpc/grpc-status.js';
+import { COORDINATOR_STATUS } from './coordinator-status.js';
 import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../../../src/rpc/grpc-server.js';
 import { INSECURE, type GrpcSecurity, type RefusedCall } from '../../../src/rpc/security/index.js';
 import {
@@ -85,7 +86,7 @@ class ParameterEncodings {
 /**
  * The coordinator's gRPC service over a RoundController. Tensors go as a
  * manifest then 1 MiB chunks; every refusal carries a status from
- * rpc/grpc-status.ts and changes nothing.
+ * COORDINATOR_STATUS and its error class, and changes nothing.
  */
 export async function startCoordinatorServer(
   controller: RoundController,
@@ -101,10 +102,10 @@ export async function startCoordinatorServer(
   // scratch, in the controller's vector memory: no model-sized receive buffer.
   const sinkScratch = context.vectors?.zeros(SINK_SCRATCH_FLOATS) ?? new Float32Array(SINK_SCRATCH_FLOATS);
   const fail = (cb: sendUnaryData<never>, err: unknown, what: string) => {
-    const code = statusOf(err);
+    const code = toGrpcStatus(err, COORDINATOR_STATUS);
     if (code === Status.INTERNAL) log.error({ err }, `${what} failed`);
     else log.warn({ code: Status[code], err: (err as Error).message }, `${what} refused`);
-    cb(toServiceError(err) as never, null);
+    cb(toServiceError(err, COORDINATOR_STATUS) as never, null);
   };
 
   const entries = entriesOf(layout);
@@ -175,7 +176,7 @@ export async function startCoordinatorServer(
       } catch (err) {
         // 'error' (not destroy): grpc-js then ends the stream with this status;
         // a destroyed stream never sends one and the client waits for its deadline.
-        call.emit('error', Object.assign(new Error((err as Error).message), toServiceError(err)));
+        call.emit('error', Object.assign(new Error((err as Error).message), toServiceError(err, COORDINATOR_STATUS)));
         return;
       }
       if (lease.version !== controller.currentVersion) {

@@ -2,7 +2,7 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { entriesOf } from '../../../src/exchange/tensor-wire.js';
 import { tensorSetValues, wrapTensorSet } from '../../../src/exchange/index.js';
 import { receiveTensorSet, sendContribution, type EncodingBuffer } from '../../../src/rpc/tensor-stream.js';
-import { CHANNEL_OPTIONS } from '../../../src/rpc/grpc-status.js';
+import { CHANNEL_OPTIONS } from '../../../src/rpc/channel-options.js';
 import { ContributionKind } from '../../../proto/gen/fleet/v1/coordinator.js';
 import { FleetCoordinatorClient } from '../../../src/rpc/coordinator-service.js';
 import { insecureChannel, type ClientChannel } from '../../../src/rpc/security/index.js';

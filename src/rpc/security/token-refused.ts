@@ -1,5 +1,6 @@
 import { status as Status } from '@grpc/grpc-js';
 import { FleetError } from '../../runtime/errors.js';
+import { classify } from '../classify.js';
 
 /**
  * A client's calls were refused for their token: a configuration error no
@@ -13,5 +14,5 @@ export class TokenRefusedError extends FleetError {
 
 /** `err` as a TokenRefusedError when it is an UNAUTHENTICATED status, else unchanged. */
 export function explainTokenRefusal(err: unknown, address: string): unknown {
-  return (err as { code?: unknown } | null)?.code === Status.UNAUTHENTICATED ? new TokenRefusedError(address, { cause: err }) : err;
+  return classify(err)?.code === Status.UNAUTHENTICATED ? new TokenRefusedError(address, { cause: err }) : err;
 }
