@@ -1,21 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BusClosedError, DurableInUseError, MalformedEventError, createMemoryBus, type AnyFleetEvent, type EventBus, type EventPayloads } from '../../../src/events/index.js';
 import { captureLog } from '../../helpers/capture-log.js';
+import { settle } from '../../helpers/wait.js';
 import { checkpoint, progress, samplePayloads } from '../../fixtures/event-samples.js';
 
 let bus: EventBus;
+// The bus delivers from microtasks and waits only for redelivery delays: fake time decides those.
+beforeEach(() => {
+  vi.useFakeTimers();
+});
 afterEach(async () => {
   await bus.close(1000);
+  vi.useRealTimers();
 });
-
-/** Resolves once `predicate` holds, polling (the bus delivers asynchronously). */
-async function until(predicate: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe('memory bus', () => {
   it('delivers a run\'s events in order with seq 1..n per publisher, to late followers too', async () => {
@@ -32,7 +29,7 @@ describe('memory bus', () => {
     other.publish('run.started', samplePayloads['run.started']);
     b.publish('eval', samplePayloads.eval);
     await a.flush();
-    await until(() => early.length === 7);
+    await settle();
     expect(early.map((e) => [e.source, e.seq, e.type])).toEqual([
       ['coordinator:a', 1, 'run.started'],
       ...[2, 3, 4, 5, 6].map((seq) => ['coordinator:a', seq, 'worker.progress']),
@@ -47,8 +44,9 @@ describe('memory bus', () => {
     const onlyNew: AnyFleetEvent[] = [];
     await bus.follow('r1', (e) => onlyNew.push(e), { from: 'new' });
     a.publish('epoch', samplePayloads.epoch);
-    await until(() => late.length === 8 && onlyNew.length === 1);
+    await settle();
     expect(late.map((e) => e.seq)).toEqual([...seqsBefore, 7]);
+    expect(onlyNew).toHaveLength(1);
     expect(early).toHaveLength(8);
     expect(onlyNew[0]).toMatchObject({ type: 'epoch', seq: 7 });
     expect(await bus.latestRun()).toBe('r2');
@@ -71,7 +69,7 @@ describe('memory bus', () => {
     second.publish('best', samplePayloads.best);
     const seen: AnyFleetEvent[] = [];
     await bus.follow('r1', (e) => seen.push(e), { from: 'start' });
-    await until(() => seen.length === 2);
+    await settle();
     expect(seen.map((e) => [e.source, e.type])).toEqual([['evaluator:a', 'eval'], ['evaluator:b', 'best']]);
   });
 
@@ -86,7 +84,8 @@ describe('memory bus', () => {
     const sub = await bus.consume('r1', ['checkpoint'], 'evaluator', async (e) => {
       if (e.type === 'checkpoint') first.push(e.data.version);
     });
-    await until(() => first.length >= 3);
+    await settle();
+    expect(first).toEqual([1, 2, 3, 4, 5, 6]);
     await expect(bus.consume('r1', ['checkpoint'], 'evaluator', async () => {})).rejects.toBeInstanceOf(DurableInUseError);
     await sub.stop();
     const stoppedAt = first.length;
@@ -95,13 +94,14 @@ describe('memory bus', () => {
     await bus.consume('r1', ['checkpoint'], 'evaluator', async (e) => {
       if (e.type === 'checkpoint') second.push(e.data.version);
     });
-    await until(() => first.length + second.length === 7);
+    await settle();
     expect([...first, ...second]).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(first.length).toBe(stoppedAt);
     // Another name starts from the beginning.
     const other: number[] = [];
     await bus.consume('r1', ['checkpoint'], 'report', async (e) => { other.push((e.data as EventPayloads['checkpoint']).version); });
-    await until(() => other.length === 7);
+    await settle();
+    expect(other).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
   it('redelivers an event whose handler threw, before any later one', async () => {
@@ -117,7 +117,16 @@ describe('memory bus', () => {
       calls.push(version);
       if (version === 1 && failuresLeft-- > 0) throw new Error('evaluation failed');
     });
-    await until(() => calls.length === 4);
+    // Redelivered after 20 ms, then 40 ms: not before.
+    await settle();
+    expect(calls).toEqual([1]);
+    await vi.advanceTimersByTimeAsync(19);
+    expect(calls).toEqual([1]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toEqual([1, 1]);
+    await vi.advanceTimersByTimeAsync(39);
+    expect(calls).toEqual([1, 1]);
+    await vi.advanceTimersByTimeAsync(1);
     expect(calls).toEqual([1, 1, 1, 2]);
     expect(warnings().filter((w) => w.msg.includes('handler failed'))).toHaveLength(2);
   });

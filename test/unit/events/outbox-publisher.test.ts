@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BusClosedError, EventTooLargeError, FlushTimeoutError } from '../../../src/events/index.js';
 import type { StampedEvent } from '../../../src/events/event-stamper.js';
 import { OutboxPublisher, type OutboxPublisherOptions } from '../../../src/events/outbox-publisher.js';
 import { captureLog } from '../../helpers/capture-log.js';
+import { after, settle } from '../../helpers/wait.js';
 import { checkpoint, progress, samplePayloads } from '../../fixtures/event-samples.js';
 
 /** A publisher over a scripted `send`; every attempt is recorded as [msgId, outcome]. */
@@ -31,13 +32,22 @@ function setup(send: (s: StampedEvent, attempt: number) => Promise<void>, extra:
   return { publisher, attempts, stored, lines, reconnect };
 }
 
+// Back-offs, flush and close timeouts run on fake time.
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
 describe('outbox publisher', () => {
   it('sends in order, retrying a failed event with the same msgId before the next', async () => {
     const { publisher, attempts, stored, lines } = setup(async (_s, attempt) => {
       if (attempt === 2 || attempt === 3) throw new Error('timeout');
     });
     for (let i = 1; i <= 4; i++) publisher.publish('worker.progress', progress(i));
-    await publisher.flush(2000);
+    // Two back-offs: 5 ms, then 10 ms.
+    await after(15, publisher.flush(2000));
     expect(stored.map((s) => s.event.seq)).toEqual([1, 2, 3, 4]);
     expect(attempts).toEqual(['r1:coordinator:t:1', 'r1:coordinator:t:2', 'r1:coordinator:t:2', 'r1:coordinator:t:2', 'r1:coordinator:t:3', 'r1:coordinator:t:4']);
     expect(lines.filter((l) => l.msg.startsWith('event publish failed: retrying'))).toHaveLength(1);
@@ -47,7 +57,8 @@ describe('outbox publisher', () => {
   it('retries at once on a reconnect instead of waiting out a hung send', async () => {
     const { publisher, attempts, stored, reconnect } = setup((_s, attempt) => (attempt === 1 ? new Promise<void>(() => {}) : Promise.resolve()));
     publisher.publish('checkpoint', checkpoint(1));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // A send that neither fails nor succeeds is not retried on a timer.
+    await vi.advanceTimersByTimeAsync(60_000);
     expect(attempts).toHaveLength(1);
     reconnect();
     await publisher.flush(1000);
@@ -60,7 +71,7 @@ describe('outbox publisher', () => {
     const gate = new Promise<void>((resolve) => { open = resolve; });
     const { publisher, stored, lines } = setup(() => gate, { capacity: 4 });
     publisher.publish('checkpoint', checkpoint(1)); // in flight: never dropped
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await settle();
     publisher.publish('checkpoint', checkpoint(2));
     for (let i = 1; i <= 6; i++) publisher.publish('worker.progress', progress(i));
     publisher.publish('round', samplePayloads.round);
@@ -94,10 +105,10 @@ describe('outbox publisher', () => {
     const { publisher, lines } = setup(() => Promise.reject(new Error('no responders')));
     publisher.publish('checkpoint', checkpoint(1));
     publisher.publish('checkpoint', checkpoint(2));
-    const err = await publisher.flush(50).catch((e: unknown) => e);
+    const err = await after(50, publisher.flush(50).catch((e: unknown) => e));
     expect(err).toBeInstanceOf(FlushTimeoutError);
     expect((err as Error).message).toBe('flush of events of run r1 from coordinator:t timed out after 50 ms: 2 still queued');
-    await publisher.close(50);
+    await after(50, publisher.close(50));
     await publisher.whenStopped();
     expect(lines.find((l) => l.level === 50)).toMatchObject({ lost: 2 });
     expect(() => publisher.publish('round', samplePayloads.round)).toThrow(BusClosedError);

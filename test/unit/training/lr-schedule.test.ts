@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { learningRateAt } from '../../../src/training/lr-schedule.js';
-import { planTraining, parseTrainConfig, ConfigError } from '../../../src/runtime/config/train-config.js';
+import { planTraining, ConfigError } from '../../../src/runtime/config/train-config.js';
+import { testConfig } from '../../helpers/test-config.js';
 
 describe('learning-rate schedule', () => {
   const s = { baseLr: 0.1, minLr: 0, warmupSteps: 10, totalSteps: 110 };
@@ -26,24 +27,19 @@ describe('learning-rate schedule', () => {
 });
 
 describe('training plan', () => {
-  const base = {
-    runId: 'r', workers: 1, model: 'cnn', epochs: 1, batchSize: 128, lr: 0.1, minLr: 0, warmupEpochs: 1,
-    momentum: 0.9, weightDecay: 5e-4, augment: 'full', mixupAlpha: 0, cutmixAlpha: 0, labelSmoothing: 0,
-    dataDir: 'd', download: false, allowPartial: false, limitTrain: null, limitTest: null, seed: 1,
-    backend: 'cpu', outDir: 'o', evalBatchSize: 500, progress: 'log', syncEvery: 1, lrScaling: 'none',
-  };
+  const base = { dataDir: 'd', outDir: 'o', workers: 1, epochs: 1, batchSize: 128, warmupEpochs: 1 };
 
   it('caps warm-up at a fifth of the run', () => {
-    const plan = planTraining(parseTrainConfig(base), 10_000);
+    const plan = planTraining(testConfig(base), 10_000);
     expect(plan.stepsPerEpoch).toBe(79);
     expect(plan.warmupSteps).toBe(15);
-    const long = planTraining(parseTrainConfig({ ...base, epochs: 30 }), 10_000);
+    const long = planTraining(testConfig({ ...base, epochs: 30 }), 10_000);
     expect(long.warmupSteps).toBe(79);
   });
 
   it('names every flag that is out of range', () => {
     try {
-      parseTrainConfig({ ...base, lr: -1, labelSmoothing: 1, workers: 0 });
+      testConfig({ ...base, lr: -1, labelSmoothing: 1, workers: 0 });
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);

@@ -1,9 +1,17 @@
 import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FleetEvent } from '../../../src/events/event-payloads.js';
 import { runWatch, type FollowFn } from '../../../services/watch/run-watch.js';
+import { after, settle } from '../../helpers/wait.js';
 import { RunScript } from './watch-events.js';
+
+// The watch's redraw interval, the async replay's pacing and "now" all run on fake time.
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 class Sink extends Writable {
   text = '';
@@ -13,7 +21,7 @@ class Sink extends Writable {
   }
 }
 
-/** A bus stand-in that replays `events` (at once, or one per tick), counting stops. */
+/** A bus stand-in that replays `events` (at once, or one per millisecond), counting stops. */
 function replay(events: readonly FleetEvent[], delivery: 'sync' | 'async' = 'sync') {
   const state = { stops: 0, from: [] as string[] };
   const follow: FollowFn = async (run, handler, options) => {
@@ -23,7 +31,7 @@ function replay(events: readonly FleetEvent[], delivery: 'sync' | 'async' = 'syn
     else {
       void (async () => {
         for (const e of mine) {
-          await sleep(1);
+          await new Promise((resolve) => setTimeout(resolve, 1));
           if (state.stops > 0) return;
           handler(e);
         }
@@ -55,8 +63,6 @@ function fullRun(): RunScript {
     .evaluate(0.55, true);
 }
 
-const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 describe('runWatch --json', () => {
   it('writes each event as a JSON line that parses back to it, until run.finished', async () => {
     const script = fullRun().finish();
@@ -66,7 +72,7 @@ describe('runWatch --json', () => {
     const { follow, state } = replay([...events, ...late]);
     const out = new Sink();
     expect(await runWatch({ follow, run: script.run, json: true, out, isTTY: false })).toBe('finished');
-    await settled();
+    await settle();
     const lines = out.text.trimEnd().split('\n');
     expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual(events);
     expect(state).toEqual({ stops: 1, from: ['start'] });
@@ -76,8 +82,8 @@ describe('runWatch --json', () => {
     const script = fullRun().finish('failed', 'coordinator lost its checkpoint');
     const { follow } = replay(script.events, 'async');
     const out = new Sink();
-    expect(await runWatch({ follow, run: script.run, json: true, out, isTTY: false })).toBe('failed');
-    await settled();
+    expect(await after(script.events.length, runWatch({ follow, run: script.run, json: true, out, isTTY: false }))).toBe('failed');
+    await settle();
     expect(out.text.trimEnd().split('\n')).toHaveLength(script.events.length);
   });
 });
@@ -88,7 +94,7 @@ describe('runWatch, not a terminal', () => {
     const { follow, state } = replay(script.events);
     const out = new Sink();
     expect(await runWatch({ follow, run: script.run, json: false, out, isTTY: false })).toBe('finished');
-    await settled();
+    await settle();
     expect(out.text).not.toContain('\x1b');
     const frames = out.text.trimEnd().split('\n\n');
     // One frame per milestone (start, joins, epochs, evals, end), not per event.
@@ -109,20 +115,22 @@ describe('runWatch, not a terminal', () => {
     const [started, j0, j1, ...rest] = script.events;
     const { follow, deliver } = manual();
     const out = new Sink();
-    let clock = 0;
     const frames = (): number => out.text.split('\n\n').length - 1;
-    const watching = runWatch({ follow, run: script.run, json: false, out, isTTY: false, now: () => clock, plainEveryMs: 5000, refreshMs: 5 });
-    await settled();
+    const watching = runWatch({ follow, run: script.run, json: false, out, isTTY: false, plainEveryMs: 5000, refreshMs: 5 });
+    await settle();
     for (const e of [started!, j0!, j1!]) deliver(e);
     expect(frames()).toBe(3);
     // The first round (epoch 1 begins) is a milestone; the next three are not.
     const roundEvents = rest.slice(0, -1);
     for (const e of roundEvents) deliver(e);
     expect(frames()).toBe(4);
-    await sleep(100);
+    // The view changed, but the last frame was printed just now: nothing until plainEveryMs has passed.
+    await vi.advanceTimersByTimeAsync(4999);
     expect(frames()).toBe(4);
-    clock += 5000;
-    await sleep(100);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(frames()).toBe(5);
+    // Nothing changed since: no frame however long it stays quiet.
+    await vi.advanceTimersByTimeAsync(60_000);
     expect(frames()).toBe(5);
     expect(out.text.split('\n\n').at(-2)).toContain('step 4/20');
     deliver(rest.at(-1)!);
@@ -137,8 +145,8 @@ describe('runWatch on a terminal', () => {
     const script = fullRun().finish();
     const { follow } = replay(script.events, 'async');
     const out = new Sink();
-    expect(await runWatch({ follow, run: script.run, json: false, out, isTTY: true, refreshMs: 5, width: 100, color: false })).toBe('finished');
-    await settled();
+    expect(await after(script.events.length, runWatch({ follow, run: script.run, json: false, out, isTTY: true, refreshMs: 5, width: 100, color: false }))).toBe('finished');
+    await settle();
     const redraws = out.text.split(/\x1b\[\d+F\x1b\[J/);
     expect(redraws.length).toBeGreaterThan(2);
     // Each redraw moves up exactly the previous frame's lines.
@@ -157,7 +165,7 @@ describe('runWatch stopping', () => {
     const { follow, state } = replay(script.events);
     const controller = new AbortController();
     const watching = runWatch({ follow, run: script.run, json: true, out: new Sink(), isTTY: false, signal: controller.signal });
-    await sleep(10);
+    await settle();
     controller.abort();
     expect(await watching).toBe('stopped');
     expect(state.stops).toBe(1);
@@ -171,7 +179,7 @@ describe('runWatch stopping', () => {
     const watching = runWatch({ follow, run: script.run, json: false, out, isTTY: false, untilFinished: false, signal: controller.signal });
     let result: string | undefined;
     void watching.then((r) => (result = r));
-    await sleep(20);
+    await vi.advanceTimersByTimeAsync(60_000);
     expect(result).toBeUndefined();
     expect(out.text).toContain('finished');
     controller.abort();
@@ -186,7 +194,14 @@ describe('runWatch stopping', () => {
     };
     expect(await runWatch({ follow: never, run: 'r', json: true, out: new Sink(), isTTY: false, signal: AbortSignal.abort() })).toBe('stopped');
     expect(calls).toBe(0);
-    expect(await runWatch({ follow: never, run: 'r', json: false, out: new Sink(), isTTY: true, refreshMs: 5, signal: AbortSignal.timeout(30) })).toBe('stopped');
+    const controller = new AbortController();
+    let result: string | undefined;
+    const watching = runWatch({ follow: never, run: 'r', json: false, out: new Sink(), isTTY: true, refreshMs: 5, signal: controller.signal });
+    void watching.then((r) => (result = r));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(result).toBeUndefined();
+    controller.abort();
+    expect(await watching).toBe('stopped');
   });
 
   it('rejects when follow fails', async () => {
