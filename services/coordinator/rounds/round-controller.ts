@@ -3,10 +3,10 @@ import type { TrainConfig, TrainPlan } from '../../../src/runtime/config/train-c
 import type { Logger } from '../../../src/runtime/logger.js';
 import type { StagedContribution } from '../aggregator/weighted-sum.js';
 import { Membership } from '../membership/membership.js';
-import type { ParameterSlice } from '../optimizer/sgd-update.js';
+import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import { ParameterStore, type ParameterLease } from '../parameters/parameter-store.js';
 import { RoundRunner } from './round-runner.js';
-import type { Assignment, Contribution, ControllerHooks, ControllerState, EpochTotals, ResumeCounters, RoundSampler } from './round-types.js';
+import type { Assignment, Contribution, ControllerHooks, ControllerState, ResumeCounters, RoundSampler } from './round-types.js';
 
 export type { MembershipChange } from '../membership/membership.js';
 export type { ParameterLease } from '../parameters/parameter-store.js';
@@ -15,7 +15,7 @@ export type { Arrival, Assignment, Contribution, ControllerHooks, ControllerStat
 export interface ControllerOptions {
   config: TrainConfig;
   plan: TrainPlan;
-  layout: readonly ParameterSlice[];
+  layout: readonly WeightSlice[];
   /** The master parameters (taken over, updated in place unless a fetch is reading them). */
   params: Float32Array;
   momentum: Float32Array;

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WeightedSumError, WeightedSum } from '../../../services/coordinator/aggregator/weighted-sum.js';
-import { applySgd, type ParameterSlice } from '../../../services/coordinator/optimizer/sgd-update.js';
+import { applySgd } from '../../../services/coordinator/optimizer/sgd-update.js';
+import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import { SgdMomentum } from '../../../src/training/sgd-momentum.js';
 
 beforeAll(async () => {
@@ -15,7 +16,7 @@ describe('weighted sum', () => {
     sum.add(Float32Array.from([3, 2, 1]), 16);
     const avg = Array.from(sum.average());
     const expected = [1, 2, 3].map((a, i) => (a * 32 + [3, 2, 1][i]! * 16) / 48);
-    avg.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
+    for (const [i, v] of avg.entries()) expect(v).toBeCloseTo(expected[i]!, 6);
     expect(sum.contributions).toBe(2);
   });
 
@@ -37,9 +38,9 @@ describe('weighted sum', () => {
 
 describe('coordinator SGD on the flat master copy', () => {
   it('matches the one-process tfjs optimizer over several steps, and copies non-trainable slices', () => {
-    const slices: ParameterSlice[] = [
-      { name: 'dense/kernel', offset: 0, length: 4, trainable: true },
-      { name: 'bn/moving_mean', offset: 4, length: 2, trainable: false },
+    const slices: WeightSlice[] = [
+      { name: 'dense/kernel', shape: [2, 2], offset: 0, length: 4, trainable: true },
+      { name: 'bn/moving_mean', shape: [2], offset: 4, length: 2, trainable: false },
     ];
     const params = Float32Array.from([0.5, -1, 2, 0.25, 0, 0]);
     const buffer = new Float32Array(6);

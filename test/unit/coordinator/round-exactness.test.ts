@@ -82,7 +82,7 @@ async function runRounds(config: TrainConfig, rounds: number, seen: Assignment[]
   }
   const final = controller.acquireParameters(0).values.slice();
   controller.close('test over');
-  workers.forEach((w) => w.model.dispose());
+  for (const w of workers) w.model.dispose();
   return final;
 }
 

@@ -42,7 +42,7 @@ describe('a round closes at its deadline', () => {
     const { controller, of, contribute } = startRounds({ workers: 2, count: 16, batchSize: 4, roundTimeoutMs: 1000 });
     const ids = ['a', 'b'].map((n) => controller.register(n));
     const work = await Promise.all(ids.map((id) => controller.nextRound(id, 0)));
-    ids.forEach((id, i) => contribute(id, work[i]!));
+    for (const [i, id] of ids.entries()) contribute(id, work[i]!);
     const next = await controller.nextRound(ids[0]!, 1);
     expect(next!.round).toBe(1);
     expect(of('roundClosed').map((c) => c.summary.evicted)).toEqual([[]]);
