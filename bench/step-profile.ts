@@ -26,6 +26,7 @@ import {
   type FilterGradChunk,
   type FilterGradLayout,
 } from '../src/compute/wasm/conv2d-backprop-filter.js';
+import { IMAGE_SHAPE, NUM_CLASSES } from '../src/dataset/cifar10-constants.js';
 import { buildModel } from '../src/model/index.js';
 import { CNN_CONV_SHAPES, convFlops, isMain, meanStd, median } from './kernel-conv-shapes.js';
 
@@ -42,8 +43,8 @@ interface Runner {
 }
 
 /** The CNN from raw tf.layers with tfjs's BatchNormalization (the "before" model). */
-export function rawCnn(numClasses = 10): tf.LayersModel {
-  const input = tf.input({ shape: [32, 32, 3] });
+export function rawCnn(numClasses = NUM_CLASSES): tf.LayersModel {
+  const input = tf.input({ shape: [...IMAGE_SHAPE] });
   let x: tf.SymbolicTensor = input;
   for (const filters of [64, 128, 256]) {
     for (let j = 0; j < 2; j++) {
@@ -152,7 +153,7 @@ export async function run(): Promise<void> {
   await tf.ready();
   console.log(`step-profile: cnn, batch ${batch}, backend ${tf.getBackend()}, 1 process, ${steps} measured steps after 1 warm-up, modes ${modes.join(',')}, git ${gitSha()}, node ${process.version}`);
 
-  const x = tf.randomUniform([batch, 32, 32, 3], -1, 1);
+  const x = tf.randomUniform([batch, ...IMAGE_SHAPE], -1, 1);
   const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32') as tf.Tensor1D, 10);
   const runners: Runner[] = modes.map((mode) => ({
     mode,

@@ -8,7 +8,7 @@ import { workerCommand } from './worker-command.js';
 import { evaluatorCommand } from './evaluator-command.js';
 import { watchCommand } from './watch-command.js';
 import { applyConfigStages } from './config-stages.js';
-import { InterruptedError } from '../services/trainer/train-run.js';
+import { InterruptedError } from '../src/training/errors.js';
 import { tuneHeapForTransfers } from '../src/runtime/heap-tuning.js';
 
 /** The `fleet` command and its subcommands (also read by tests: flags, variables). */

@@ -1,32 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/compute/index.js';
 import { ConfigError, peakLearningRate, planTraining, type TrainConfig, type TrainPlan } from '../../src/runtime/config/train-config.js';
-import { ensureCifar10, loadCifar10 } from '../../src/dataset/index.js';
+import { IMAGE_SHAPE, NUM_CLASSES, ensureCifar10, loadCifar10 } from '../../src/dataset/index.js';
 import { buildModel, countParameters, saveModelFiles } from '../../src/model/index.js';
-import { FleetError } from '../../src/runtime/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { createProgress } from '../../src/runtime/progress.js';
 import { openRunDir } from '../../src/runtime/run-dir.js';
 import { epochPermutation } from '../../src/training/epoch-order.js';
+import { InterruptedError, TrainingDivergedError } from '../../src/training/errors.js';
 import { evaluate, type Evaluation } from '../../src/training/evaluate.js';
 import { learningRateAt } from '../../src/training/lr-schedule.js';
 import { trainableParameters } from '../../src/training/model-parameters.js';
 import { SgdMomentum } from '../../src/training/sgd-momentum.js';
 import { TrainBatchMaker, testBatches } from '../../src/training/train-batch.js';
 import { computeGradients } from '../../src/training/train-step.js';
-
-export class TrainingDivergedError extends FleetError {
-  /** `step` is the step (one process) or the round (a worker). */
-  constructor(readonly epoch: number, readonly step: number, readonly loss: number) {
-    super(`training diverged at epoch ${epoch}, step ${step}: loss is ${loss}; lower --lr or raise --warmup-epochs`);
-  }
-}
-
-export class InterruptedError extends FleetError {
-  constructor(readonly signal: string) {
-    super(`training interrupted by ${signal}`);
-  }
-}
 
 export interface EpochMetrics {
   epoch: number;
@@ -47,8 +34,6 @@ export interface RunSummary {
   epochs: EpochMetrics[];
   best: { epoch: number; accuracy: number } | null;
 }
-
-const NUM_CLASSES = 10;
 
 /**
  * One process trains the whole model (`fleet train --workers 1`): load data,
@@ -109,7 +94,7 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
         lr = learningRateAt(globalStep, { baseLr: peakLearningRate(config), minLr: config.minLr, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps });
         const batch = batches.make(indices, epoch, globalStep);
         const result = tf.tidy(() => {
-          const x = tf.tensor4d(batch.x, [indices.length, 32, 32, 3]);
+          const x = tf.tensor4d(batch.x, [indices.length, ...IMAGE_SHAPE]);
           const targets = tf.tensor2d(batch.targets, [indices.length, NUM_CLASSES]);
           const out = computeGradients(model, params, { x, targets, labels: batch.labels });
           if (!Number.isFinite(out.loss)) throw new TrainingDivergedError(epoch, step, out.loss);

@@ -12,7 +12,7 @@ import { trainableParameters } from '../../src/training/model-parameters.js';
 import { SgdMomentum } from '../../src/training/sgd-momentum.js';
 import { TrainBatchMaker } from '../../src/training/train-batch.js';
 import { trainRound } from './step/train-round.js';
-import { TrainingDivergedError } from '../trainer/train-run.js';
+import { TrainingDivergedError } from '../../src/training/errors.js';
 import { allowedCpus } from '../../src/runtime/allowed-cpus.js';
 
 export type WorkAssignment = RoundWork;

@@ -12,7 +12,7 @@
  *   // train on m.x with soft-target cross-entropy against m.targets
  * Evaluation: normalizeBatch({ images, labels, indices }).
  */
-export { CIFAR10_MEAN, CIFAR10_STD, CROP_PADDING, IMAGE_LEN, IMAGE_SIZE, CHANNELS, NUM_CLASSES, MAX_CROP_OFFSET } from './constants.js';
+export { CROP_PADDING, IMAGE_LEN, IMAGE_SIZE, CHANNELS, MAX_CROP_OFFSET } from './constants.js';
 export { AugmentError, AugmentOptionError, BufferSizeError, DatasetShapeError, LabelRangeError, SampleIndexError } from './errors.js';
 export { CounterRandom, batchRandom, mix32, sampleRandom, type RandomStream } from './sample-random.js';
 export { IDENTITY_PARAMS, cropFlipJitter, croppedGrayMean, normalizeImage, normalizeValue, type TransformParams } from './transform.js';

@@ -13,6 +13,7 @@
  *         unpasted fraction so targets match the pixels.
  * Targets: lam*smooth(y_i) + (1-lam)*smooth(y_perm[i]) (see soft-targets.ts).
  */
+import { NUM_CLASSES } from '../dataset/cifar10-constants.js';
 import * as K from './constants.js';
 import { AugmentOptionError, BufferSizeError } from './errors.js';
 import { sampleBeta } from './beta.js';
@@ -21,7 +22,7 @@ import { mixedTargets, softTargets } from './soft-targets.js';
 import { requireNumClasses, requirePositive, requireSmoothing } from './validate.js';
 
 // Module-local copies for the hot loops (see transform.ts).
-const { CHANNELS, IMAGE_LEN, IMAGE_SIZE, NUM_CLASSES, ROW_LEN } = K;
+const { CHANNELS, IMAGE_LEN, IMAGE_SIZE, ROW_LEN } = K;
 
 export type MixMode = 'none' | 'mixup' | 'cutmix';
 

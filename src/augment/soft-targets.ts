@@ -4,7 +4,7 @@
  * lam*smooth(y_a) + (1-lam)*smooth(y_b); since CE is linear in the target,
  * its loss equals lam*CE(y_a) + (1-lam)*CE(y_b). Every row sums to 1.
  */
-import { NUM_CLASSES } from './constants.js';
+import { NUM_CLASSES } from '../dataset/cifar10-constants.js';
 import { AugmentOptionError, BufferSizeError, LabelRangeError } from './errors.js';
 import { requireNumClasses, requireSmoothing } from './validate.js';
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { META_FILE, NUM_CLASSES, STANDARD_CLASS_NAMES } from './cifar10-format.js';
+import { NUM_CLASSES, STANDARD_CLASS_NAMES } from './cifar10-constants.js';
+import { META_FILE } from './cifar10-format.js';
 import { ClassNamesError } from './errors.js';
 
 /**

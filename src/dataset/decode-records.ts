@@ -1,4 +1,5 @@
-import { IMAGE_BYTES, NUM_CLASSES, PLANE_BYTES, RECORD_BYTES } from './cifar10-format.js';
+import { NUM_CLASSES } from './cifar10-constants.js';
+import { IMAGE_BYTES, PLANE_BYTES, RECORD_BYTES } from './cifar10-format.js';
 import { InvalidLabelError } from './errors.js';
 
 /**

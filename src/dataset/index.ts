@@ -1,6 +1,7 @@
 /**
  * dataset/: CIFAR-10 on disk — load the binary batches as NHWC uint8,
- * download and verify the official release, and the errors both raise.
+ * download and verify the official release, the errors both raise, and what
+ * an image and a label are (cifar10-constants.ts) for every later stage.
  */
 export { loadCifar10, type Cifar10, type LoadCifar10Options } from './load-cifar10.js';
 export { loadCifar10Split, type Cifar10Split, type LoadSplitOptions } from './load-split.js';
@@ -12,17 +13,23 @@ export { resolveBatchesDir, canonicalBatchesDir } from './data-dir.js';
 export { manualInstallHint } from './install-hint.js';
 export type { ProgressMode } from './download-progress.js';
 export {
+  CIFAR10_MEAN,
+  CIFAR10_STD,
+  IMAGE_CHANNELS,
+  IMAGE_HEIGHT,
+  IMAGE_SHAPE,
+  IMAGE_VALUES,
+  IMAGE_WIDTH,
+  NUM_CLASSES,
+  STANDARD_CLASS_NAMES,
+} from './cifar10-constants.js';
+export {
   BATCHES_DIR_NAME,
   CIFAR10_MD5,
   CIFAR10_URL,
   IMAGE_BYTES,
-  IMAGE_CHANNELS,
-  IMAGE_HEIGHT,
-  IMAGE_WIDTH,
   META_FILE,
-  NUM_CLASSES,
   RECORD_BYTES,
-  STANDARD_CLASS_NAMES,
   TEST_FILE,
   TRAIN_FILES,
   type Cifar10SplitName,

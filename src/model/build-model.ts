@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import { IMAGE_SHAPE, NUM_CLASSES } from '../dataset/cifar10-constants.js';
 import type { ArchitectureOptions } from './architectures/common.js';
 import { buildCnn } from './architectures/cnn.js';
 import { buildResNet, RESNET18_LAYOUT, RESNET20_LAYOUT } from './architectures/resnet.js';
@@ -42,9 +43,9 @@ export function buildModel(options: BuildModelOptions): tf.LayersModel {
   const name: string = options.name;
   if (!Object.hasOwn(BUILDERS, name)) throw new UnknownModelError(name, [...MODEL_NAMES, ...TEST_MODEL_NAMES]);
   checkSeed(options.seed);
-  const numClasses = options.numClasses ?? 10;
+  const numClasses = options.numClasses ?? NUM_CLASSES;
   if (!Number.isInteger(numClasses) || numClasses < 2) throw new ModelConfigError('numClasses', numClasses, 'must be an integer >= 2');
-  const inputShape = options.inputShape ?? [32, 32, 3];
+  const inputShape = options.inputShape ?? IMAGE_SHAPE;
   if (inputShape.length !== 3 || !inputShape.every((d) => Number.isInteger(d) && d > 0)) {
     throw new ModelConfigError('inputShape', inputShape, 'must be [height, width, channels] of positive integers');
   }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { IMAGE_SHAPE } from '../dataset/cifar10-constants.js';
 
 export interface Evaluation {
   count: number;
@@ -34,7 +35,7 @@ export async function evaluate(
     const n = end - start;
     const labels = split.labels.subarray(start, end);
     const [predicted, losses] = tf.tidy(() => {
-      const x = tf.tensor4d(batches(start, end), [n, 32, 32, 3]);
+      const x = tf.tensor4d(batches(start, end), [n, ...IMAGE_SHAPE]);
       const logits = model.predict(x) as tf.Tensor2D;
       const logp = tf.logSoftmax(logits);
       const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), numClasses)), -1);

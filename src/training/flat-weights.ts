@@ -1,9 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ParameterSlice } from '../../services/coordinator/optimizer/sgd-update.js';
 import { FleetError } from '../runtime/errors.js';
 
-export interface WeightSlice extends ParameterSlice {
+/**
+ * Where one weight lives in a model's flat float32 buffer: the layout the
+ * trainer, the workers, the coordinator's optimizer and the wire
+ * (exchange/entriesOf) share.
+ */
+export interface WeightSlice {
+  name: string;
   shape: number[];
+  /** False for BatchNorm moving statistics: averaged, never optimized. */
+  trainable: boolean;
+  /** In floats. */
+  offset: number;
+  /** In floats: the product of `shape`. */
+  length: number;
 }
 
 export class WeightLayoutError extends FleetError {

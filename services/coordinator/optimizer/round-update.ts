@@ -1,7 +1,8 @@
 import { peakLearningRate, type TrainConfig, type TrainPlan } from '../../../src/runtime/config/train-config.js';
 import { learningRateAt } from '../../../src/training/lr-schedule.js';
 import type { ParameterStore } from '../parameters/parameter-store.js';
-import { applySgd, type ParameterSlice } from './sgd-update.js';
+import type { WeightSlice } from '../../../src/training/flat-weights.js';
+import { applySgd } from './sgd-update.js';
 
 export type UpdateKind = 'gradients' | 'parameters';
 
@@ -18,7 +19,7 @@ export class RoundUpdate {
   constructor(
     private readonly config: TrainConfig,
     private readonly plan: TrainPlan,
-    private readonly layout: readonly ParameterSlice[],
+    private readonly layout: readonly WeightSlice[],
     /** Optimizer steps already taken (a resumed run's momentum is live). */
     optimizerSteps = 0,
   ) {

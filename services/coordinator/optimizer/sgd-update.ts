@@ -1,13 +1,5 @@
 import { sgdStep } from '../../../src/compute/vector-math/index.js';
-
-/** Where each parameter lives in the flat master buffer, in floats. */
-export interface ParameterSlice {
-  name: string;
-  offset: number;
-  length: number;
-  /** False for BatchNorm moving statistics: averaged, never optimized. */
-  trainable: boolean;
-}
+import type { WeightSlice } from '../../../src/training/flat-weights.js';
 
 export interface SgdHyper {
   lr: number;
@@ -28,7 +20,7 @@ export function applySgd(
   params: Float32Array,
   momentumBuffer: Float32Array,
   averaged: Float32Array,
-  slices: readonly ParameterSlice[],
+  slices: readonly WeightSlice[],
   hyper: SgdHyper,
   firstStep: boolean,
 ): void {

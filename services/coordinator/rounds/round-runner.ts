@@ -5,7 +5,7 @@ import { WeightedSum, type StagedContribution } from '../aggregator/weighted-sum
 import { WorkerSpeeds } from '../balance/worker-speeds.js';
 import type { Membership } from '../membership/membership.js';
 import { RoundUpdate } from '../optimizer/round-update.js';
-import type { ParameterSlice } from '../optimizer/sgd-update.js';
+import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import type { ParameterStore } from '../parameters/parameter-store.js';
 import { EpochProgress } from './epoch-progress.js';
 import { CoordinatorClosedError, UnknownWorkerError } from './errors.js';
@@ -16,7 +16,7 @@ import type { Assignment, Contribution, ControllerHooks, ControllerState, EpochT
 export interface RoundRunnerOptions {
   config: TrainConfig;
   plan: TrainPlan;
-  layout: readonly ParameterSlice[];
+  layout: readonly WeightSlice[];
   sampler: RoundSampler;
   membership: Membership;
   parameters: ParameterStore;

@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
+import { IMAGE_SHAPE, NUM_CLASSES } from '../../../src/dataset/cifar10-constants.js';
 import { deriveSeed, reseedDropout } from '../../../src/model/index.js';
 import { readGradientContribution, readWeights, type WeightSlice } from '../../../src/training/flat-weights.js';
 import { SgdMomentum } from '../../../src/training/sgd-momentum.js';
 import type { TrainBatchMaker } from '../../../src/training/train-batch.js';
 import { computeGradients } from '../../../src/training/train-step.js';
 import type { RoundWork } from '../../../src/exchange/round-work.js';
-
-const NUM_CLASSES = 10;
 
 export interface RoundResult {
   sampleCount: number;
@@ -47,7 +46,7 @@ export async function trainRound(
     const made = worker.batches.make(batch.indices, work.epoch, (work.globalStep + k) * 4096 + work.memberIndex);
     // The batch buffers are reused by the next make(): the tensors die with this tidy first.
     tf.tidy(() => {
-      const x = tf.tensor4d(made.x, [n, 32, 32, 3]);
+      const x = tf.tensor4d(made.x, [n, ...IMAGE_SHAPE]);
       const targets = tf.tensor2d(made.targets, [n, NUM_CLASSES]);
       const step = computeGradients(worker.model, worker.params, { x, targets, labels: made.labels });
       result.lossSum += step.loss * n;

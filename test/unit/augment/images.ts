@@ -1,4 +1,5 @@
-import { CIFAR10_MEAN, CIFAR10_STD, IMAGE_LEN, IMAGE_SIZE } from '../../../src/augment/index.js';
+import { IMAGE_LEN, IMAGE_SIZE } from '../../../src/augment/index.js';
+import { CIFAR10_MEAN, CIFAR10_STD } from '../../../src/dataset/cifar10-constants.js';
 
 /** Byte values encoding position: R = 8r+1, G = 8c+2, B = 7. Never 0, so padding is recognisable. */
 export const coordR = (r: number): number => 8 * r + 1;

@@ -2,8 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   AugmentOptionError,
   BufferSizeError,
-  CIFAR10_MEAN,
-  CIFAR10_STD,
   IDENTITY_PARAMS,
   IMAGE_LEN,
   cropFlipJitter,
@@ -11,6 +9,7 @@ import {
   normalizeImage,
   type TransformParams,
 } from '../../../src/augment/index.js';
+import { CIFAR10_MEAN, CIFAR10_STD } from '../../../src/dataset/cifar10-constants.js';
 import { COORD_B, coordG, coordImage, coordR, imageFrom, lcgBytes, norm, pixel, toByte, unnorm } from './images.js';
 
 const params = (p: Partial<TransformParams>): TransformParams => ({ ...IDENTITY_PARAMS, ...p });

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { planTraining, type TrainConfig } from '../../../src/runtime/config/train-config.js';
-import type { ParameterSlice } from '../../../services/coordinator/optimizer/sgd-update.js';
+import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import {
   RoundController, type Assignment, type ControllerHooks, type EpochTotals, type MembershipChange, type RoundSummary,
 } from '../../../services/coordinator/rounds/round-controller.js';
@@ -8,9 +8,9 @@ import { EpochSampler } from '../../../services/coordinator/sampler/index.js';
 import { testConfig } from '../../helpers/test-config.js';
 
 /** A 6-float "model": enough for the rounds, nothing to train. */
-export const LAYOUT: ParameterSlice[] = [
-  { name: 'dense/bias', offset: 0, length: 2, trainable: true },
-  { name: 'dense/kernel', offset: 2, length: 4, trainable: true },
+export const LAYOUT: WeightSlice[] = [
+  { name: 'dense/bias', shape: [2], offset: 0, length: 2, trainable: true },
+  { name: 'dense/kernel', shape: [2, 2], offset: 2, length: 4, trainable: true },
 ];
 export const FLOATS = 6;
 

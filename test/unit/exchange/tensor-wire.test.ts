@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { checkLayout, packTensorSet, wrapTensorSet } from '../../../src/exchange/index.js';
-import { entriesOf, type WireSlice } from '../../../src/exchange/tensor-wire.js';
+import { entriesOf } from '../../../src/exchange/tensor-wire.js';
+import type { WeightSlice } from '../../../src/training/flat-weights.js';
 
-const layout: WireSlice[] = [
+const layout: WeightSlice[] = [
   { name: 'a/kernel', shape: [3, 5], trainable: true, offset: 0, length: 15 },
   { name: 'b/moving_mean', shape: [4], trainable: false, offset: 15, length: 4 },
   { name: 'c/bias', shape: [7], trainable: true, offset: 19, length: 7 },
