@@ -15,7 +15,8 @@ import { MAX_MESSAGE_BYTES } from '../../src/rpc/channel-options.js';
 import { ContributionKind, type ContributionChunk, type ContributionHeader, type RoundAssignment, type TensorManifest } from '../../proto/gen/fleet/v1/coordinator.js';
 import { samplePayloads } from '../fixtures/event-samples.js';
 import { setLabelByte, truncateFile } from '../fixtures/cifar10-files.js';
-import { ChaosCluster, logsWith, readLedger, readRunEvents } from '../helpers/chaos-cluster.js';
+import { ChaosCluster, logsWith, readLedger } from '../helpers/chaos-cluster.js';
+import { readRunEvents } from '../helpers/run-events.js';
 import { recordChaos } from '../helpers/chaos-ledger.js';
 import { startFleet } from '../helpers/fleet-processes.js';
 import { natsServerAvailable, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
@@ -200,10 +201,13 @@ describe('chaos: bad input (real processes)', () => {
 
       // A hung upload (header and one data message, then silence) is refused at the heartbeat
       // timeout (3 s) and frees the contribution slot: b's contribution, queued behind it, goes in.
-      const stalled = raw.contribute(good().slice(0, 2), { end: false, deadlineMs: 60_000 });
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const bOutcome = await raw.contribute(contribution(gradients(entries, 1), header(b.workerId, rb, { lossSum: 0, correct: 0 })), { deadlineMs: 20_000 });
+      const settled: string[] = [];
+      const stalled = raw.contribute(good().slice(0, 2), { end: false, deadlineMs: 60_000 }).finally(() => settled.push('stalled'));
+      // A call answered on the same connection after the stalled one started: the server has taken the stalled one first.
+      await raw.describe();
+      const bOutcome = await raw.contribute(contribution(gradients(entries, 1), header(b.workerId, rb, { lossSum: 0, correct: 0 })), { deadlineMs: 20_000 }).finally(() => settled.push('b'));
       const stall = await stalled;
+      expect(settled).toEqual(['stalled', 'b']);
       expect([Status[stall.code], stall.details]).toEqual(['DEADLINE_EXCEEDED', 'the stream sent nothing for 3000 ms (after 2 messages)']);
       expect(Status[bOutcome.code], bOutcome.details).toBe('OK');
       // An upload cancelled half-way by its sender frees the slot too.

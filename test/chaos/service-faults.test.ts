@@ -4,8 +4,9 @@
  * processes and a nats-server of the test's own (skipped without one).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AnyFleetEvent } from '../../src/events/index.js';
-import { ChaosCluster, logsWith, readLedger, readRunEvents, until } from '../helpers/chaos-cluster.js';
+import { ChaosCluster, logsWith, readLedger } from '../helpers/chaos-cluster.js';
+import { expectOrderedPerSource, readRunEvents } from '../helpers/run-events.js';
+import { until } from '../helpers/wait.js';
 import { recordChaos } from '../helpers/chaos-ledger.js';
 import { startFleet } from '../helpers/fleet-processes.js';
 import { natsServerAvailable, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
@@ -26,12 +27,6 @@ async function nats(): Promise<NatsServerHandle> {
   const s = await startNatsServer();
   servers.push(s);
   return s;
-}
-
-function expectOrderedPerSource(events: AnyFleetEvent[]): void {
-  const bySource = new Map<string, number[]>();
-  for (const e of events) bySource.set(e.source, [...(bySource.get(e.source) ?? []), e.seq]);
-  for (const [source, seqs] of bySource) expect(seqs, source).toEqual(seqs.map((_, i) => i + 1));
 }
 
 describe.skipIf(!natsServerAvailable())('chaos: service faults (real processes, real nats-server)', () => {

@@ -5,7 +5,8 @@
  * coordinator's ledger) and the run finishes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChaosCluster, logsWith, readLedger, until } from '../helpers/chaos-cluster.js';
+import { ChaosCluster, logsWith, readLedger } from '../helpers/chaos-cluster.js';
+import { until } from '../helpers/wait.js';
 import { recordChaos } from '../helpers/chaos-ledger.js';
 
 let cluster: ChaosCluster;

@@ -13,8 +13,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { connectNatsBus, type AnyFleetEvent } from '../../src/events/index.js';
 import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { startCoordinator, startFleet, type FleetProcess } from './fleet-processes.js';
 
@@ -140,30 +138,3 @@ export function logsWith(p: FleetProcess, msg: string): Record<string, unknown>[
   return p.lines.filter((l) => l.includes(needle)).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** Resolves once `predicate` holds (polled), or rejects after timeoutMs with `what`. */
-export async function until(what: string, predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const started = Date.now();
-  while (!predicate()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** Every event of `run` in the stream of the nats-server at `url`, read from the start until run.finished. */
-export async function readRunEvents(url: string, run: string, timeoutMs = 30_000): Promise<{ events: AnyFleetEvent[]; malformed: string[] }> {
-  const bus = await connectNatsBus({ servers: url, name: 'chaos-reader', log: pino({ level: 'silent' }) });
-  const events: AnyFleetEvent[] = [];
-  const malformed: string[] = [];
-  try {
-    let done!: () => void;
-    const finished = new Promise<void>((resolve) => { done = resolve; });
-    const sub = await bus.follow(run, (e) => { events.push(e); if (e.type === 'run.finished') done(); }, { from: 'start', onMalformed: (subject, err) => malformed.push(`${subject}: ${err.message}`) });
-    const timer = setTimeout(done, timeoutMs);
-    await finished;
-    clearTimeout(timer);
-    await sub.stop();
-  } finally {
-    await bus.close();
-  }
-  return { events, malformed };
-}

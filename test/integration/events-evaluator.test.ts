@@ -3,25 +3,25 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCifar10Split } from '../../src/dataset/index.js';
 import { loadModelFiles } from '../../src/model/index.js';
 import { createParameterSource } from '../../services/evaluator/client/parameter-source.js';
 import { status } from '@grpc/grpc-js';
-import { connectNatsBus, type AnyFleetEvent, type EventBus } from '../../src/events/index.js';
+import type { AnyFleetEvent } from '../../src/events/index.js';
 import { evaluate } from '../../src/training/evaluate.js';
 import { testBatches } from '../../src/training/train-batch.js';
 import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { startCoordinator, startFleet, type FleetProcess } from '../helpers/fleet-processes.js';
 import { natsServerAvailable, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import { expectOrderedPerSource, readRunEvents } from '../helpers/run-events.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * Issue 4's acceptance with real processes: a coordinator, two workers and
  * the evaluator service talking over gRPC, events on a nats-server started
  * here (never the shared one).
  */
-const silent = pino({ level: 'silent' });
 let root: string;
 let dataDir: string;
 const started: FleetProcess[] = [];
@@ -68,39 +68,8 @@ async function startRun(name: string, natsUrl: string, extra: string[] = []) {
   return { out, coordinator, workers, evaluator };
 }
 
-/** Every event of `run` in the stream, read by a fresh follower until run.finished. */
-async function readRun(bus: EventBus, run: string): Promise<{ events: AnyFleetEvent[]; malformed: string[] }> {
-  const events: AnyFleetEvent[] = [];
-  const malformed: string[] = [];
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => { done = resolve; });
-  const sub = await bus.follow(run, (e) => { events.push(e); if (e.type === 'run.finished') done(); }, { from: 'start', onMalformed: (subject, err) => malformed.push(`${subject}: ${err.message}`) });
-  await finished;
-  await sub.stop();
-  return { events, malformed };
-}
-
 const versionsWritten = (coordinator: FleetProcess) =>
   coordinator.lines.filter((l) => l.includes('"msg":"checkpoint written"')).map((l) => Number(/"version":(\d+)/.exec(l)![1]));
-
-/**
- * Each source's events in seq order with nothing lost: 1, 2, 3... A gap is
- * allowed only where a process published a fact again (`republished`: its
- * eval and best events for a version an earlier evaluator had already
- * stored, deduplicated by JetStream under the fact's id, docs/events.md).
- */
-function expectOrderedPerSource(events: AnyFleetEvent[], republished = 0): void {
-  const bySource = new Map<string, number[]>();
-  for (const e of events) bySource.set(e.source, [...(bySource.get(e.source) ?? []), e.seq]);
-  let gaps = 0;
-  for (const [source, seqs] of bySource) {
-    expect(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!), `${source}: ${seqs.join(' ')}`).toBe(true);
-    const missing = seqs[seqs.length - 1]! - seqs.length;
-    if (!source.startsWith('evaluator:')) expect(missing, `${source}: ${seqs.join(' ')}`).toBe(0);
-    gaps += missing;
-  }
-  expect(gaps).toBeLessThanOrEqual(republished);
-}
 
 /** How many events an evaluator published again: an eval, and a best when it was one, per version it found already evaluated. */
 const republishedBy = (p: FleetProcess) => 2 * p.lines.filter((l) => l.includes('"msg":"checkpoint already evaluated')).length;
@@ -118,28 +87,23 @@ describe.skipIf(!natsServerAvailable())('events and the evaluator service (real 
     const exits = await Promise.all([run.coordinator.exited, ...run.workers.map((w) => w.exited), second.exited]);
     expect(exits.map((e) => e.code), run.coordinator.lines.slice(-5).join('\n')).toEqual([0, 0, 0, 0]);
 
-    const bus = await connectNatsBus({ servers: server.url, name: 'test-reader', log: silent });
-    try {
-      const { events, malformed } = await readRun(bus, 'evalkill');
-      expect(malformed).toEqual([]);
-      expectOrderedPerSource(events, republishedBy(second));
-      const types = new Set(events.map((e) => e.type));
-      for (const t of ['run.started', 'worker.joined', 'worker.progress', 'round', 'epoch', 'checkpoint', 'eval', 'best', 'run.finished']) expect(types, t).toContain(t);
-      // Rounds and checkpoints in order of version; every checkpoint the coordinator wrote is announced once.
-      const rounds = events.filter((e) => e.type === 'round').map((e) => (e.data as { version: number }).version);
-      expect(rounds).toEqual([...rounds].sort((a, b) => a - b));
-      const checkpoints = events.filter((e) => e.type === 'checkpoint').map((e) => (e.data as { version: number }).version);
-      expect(checkpoints).toEqual(versionsWritten(run.coordinator));
-      // Each version evaluated exactly once, by either evaluator process, none skipped.
-      const evals = events.filter((e) => e.type === 'eval').map((e) => (e.data as { version: number }).version);
-      expect([...evals].sort((a, b) => a - b)).toEqual([...checkpoints].sort((a, b) => a - b));
-      // ...and scored once: the two processes' completed evaluations together cover each version once.
-      const scored = [first, second].flatMap((p) => p.lines.filter((l) => l.includes('"msg":"checkpoint evaluated"')).map((l) => Number(/"version":(\d+)/.exec(l)![1])));
-      expect(first.lines.some((l) => l.includes('"msg":"checkpoint evaluated"'))).toBe(true);
-      expect(scored.sort((a, b) => a - b)).toEqual([...checkpoints].sort((a, b) => a - b));
-    } finally {
-      await bus.close();
-    }
+    const { events, malformed } = await readRunEvents(server.url, 'evalkill');
+    expect(malformed).toEqual([]);
+    expectOrderedPerSource(events, republishedBy(second));
+    const types = new Set(events.map((e) => e.type));
+    for (const t of ['run.started', 'worker.joined', 'worker.progress', 'round', 'epoch', 'checkpoint', 'eval', 'best', 'run.finished']) expect(types, t).toContain(t);
+    // Rounds and checkpoints in order of version; every checkpoint the coordinator wrote is announced once.
+    const rounds = events.filter((e) => e.type === 'round').map((e) => (e.data as { version: number }).version);
+    expect(rounds).toEqual([...rounds].sort((a, b) => a - b));
+    const checkpoints = events.filter((e) => e.type === 'checkpoint').map((e) => (e.data as { version: number }).version);
+    expect(checkpoints).toEqual(versionsWritten(run.coordinator));
+    // Each version evaluated exactly once, by either evaluator process, none skipped.
+    const evals = events.filter((e) => e.type === 'eval').map((e) => (e.data as { version: number }).version);
+    expect([...evals].sort((a, b) => a - b)).toEqual([...checkpoints].sort((a, b) => a - b));
+    // ...and scored once: the two processes' completed evaluations together cover each version once.
+    const scoredVersions = [first, second].flatMap((p) => p.lines.filter((l) => l.includes('"msg":"checkpoint evaluated"')).map((l) => Number(/"version":(\d+)/.exec(l)![1])));
+    expect(first.lines.some((l) => l.includes('"msg":"checkpoint evaluated"'))).toBe(true);
+    expect(scoredVersions.sort((a, b) => a - b)).toEqual([...checkpoints].sort((a, b) => a - b));
 
     // The run directory of a 1-worker run: a metrics line per epoch with its test accuracy.
     const lines = (await readFile(join(run.out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
@@ -166,25 +130,18 @@ describe.skipIf(!natsServerAvailable())('events and the evaluator service (real 
     // Rounds go on without NATS: wait for two more checkpoints to be written while it is down.
     const before = versionsWritten(run.coordinator).length;
     await run.coordinator.waitFor(new RegExp(`"msg":"round closed"`), 60_000);
-    await new Promise<void>((resolve) => {
-      const check = setInterval(() => { if (versionsWritten(run.coordinator).length >= before + 2 || run.coordinator.child.exitCode !== null) { clearInterval(check); resolve(); } }, 100);
-    });
+    await until('two more checkpoints written while NATS is down', () => versionsWritten(run.coordinator).length >= before + 2 || run.coordinator.child.exitCode !== null, 120_000, 100);
     await server.restart();
     const exits = await Promise.all([run.coordinator.exited, ...run.workers.map((w) => w.exited), evaluator.exited]);
     expect(exits.map((e) => e.code), run.coordinator.lines.slice(-8).join('\n')).toEqual([0, 0, 0, 0]);
 
-    const bus = await connectNatsBus({ servers: server.url, name: 'test-reader', log: silent });
-    try {
-      const { events, malformed } = await readRun(bus, 'natsrestart');
-      expect(malformed).toEqual([]);
-      expectOrderedPerSource(events);
-      const checkpoints = events.filter((e) => e.type === 'checkpoint').map((e) => (e.data as { version: number }).version);
-      expect(checkpoints).toEqual(versionsWritten(run.coordinator));
-      const evals = events.filter((e) => e.type === 'eval').map((e) => (e.data as { version: number }).version);
-      expect([...evals].sort((a, b) => a - b)).toEqual(checkpoints);
-    } finally {
-      await bus.close();
-    }
+    const { events, malformed } = await readRunEvents(server.url, 'natsrestart');
+    expect(malformed).toEqual([]);
+    expectOrderedPerSource(events);
+    const checkpoints = events.filter((e) => e.type === 'checkpoint').map((e) => (e.data as { version: number }).version);
+    expect(checkpoints).toEqual(versionsWritten(run.coordinator));
+    const evals = events.filter((e) => e.type === 'eval').map((e) => (e.data as { version: number }).version);
+    expect([...evals].sort((a, b) => a - b)).toEqual(checkpoints);
   }, 240_000);
 
   it('fleet watch follows a live two-worker run (text and --json), and every service serves its metrics during the run', async () => {

@@ -6,6 +6,7 @@ import {
 } from '../../src/events/index.js';
 import { captureLog, type CapturedLine } from '../helpers/capture-log.js';
 import { natsServerAvailable, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
+import { until } from '../helpers/wait.js';
 import { checkpoint, progress, samplePayloads } from '../fixtures/event-samples.js';
 
 let server: NatsServerHandle;
@@ -29,15 +30,6 @@ async function openBus(options: Partial<NatsBusOptions> = {}): Promise<{ bus: Ev
   return { bus, lines };
 }
 
-/** Resolves once `predicate` holds, polling; fails naming `what`. */
-async function until(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 const versionOf = (e: AnyFleetEvent) => (e.type === 'checkpoint' || e.type === 'eval' ? e.data.version : -1);
 
 describe.skipIf(!natsServerAvailable())('events bus on NATS JetStream (a real nats-server)', () => {
@@ -45,12 +37,14 @@ describe.skipIf(!natsServerAvailable())('events bus on NATS JetStream (a real na
     const { bus } = await openBus();
     expect(bus.kind).toBe('nats');
     expect(await bus.latestRun()).toBeNull();
-    bus.publisher('latest-1', 'coordinator:a').publish('run.started', samplePayloads['run.started']);
+    const first = bus.publisher('latest-1', 'coordinator:a');
+    first.publish('run.started', samplePayloads['run.started']);
+    await first.flush();
+    expect(await bus.latestRun()).toBe('latest-1');
     const second = bus.publisher('latest-2', 'coordinator:b');
     second.publish('run.started', samplePayloads['run.started']);
     second.publish('round', samplePayloads.round);
     await second.flush();
-    await until('latest-1 stored', () => true);
     expect(await bus.latestRun()).toBe('latest-2');
   });
 
@@ -169,37 +163,45 @@ describe.skipIf(!natsServerAvailable())('events bus on NATS JetStream (a real na
     const followed: AnyFleetEvent[] = [];
     await bus.follow(run, (e) => followed.push(e), { from: 'start' });
     const p = bus.publisher(run, 'coordinator:k1');
-    const restarted = (async () => {
-      await until('70 events received', () => received.length >= 70);
-      await server.kill();
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await server.restart();
-    })();
-    for (let i = 1; i <= total; i++) {
-      if (i % 20 === 0) p.publish('checkpoint', checkpoint(i));
-      else if (i % 5 === 0) p.publish('round', { ...samplePayloads.round, round: i });
-      else p.publish('worker.progress', progress(i));
-      await new Promise((resolve) => setTimeout(resolve, 3));
-    }
-    await restarted;
+    let published = 0;
+    const publishUpTo = (n: number): void => {
+      for (let i = published + 1; i <= n; i++) {
+        if (i % 20 === 0) p.publish('checkpoint', checkpoint(i));
+        else if (i % 5 === 0) p.publish('round', { ...samplePayloads.round, round: i });
+        else p.publish('worker.progress', progress(i));
+      }
+      published = n;
+    };
+    // Events before the kill, some still being sent as it dies, some published
+    // while the server is down (the bus has seen it go), the rest after the restart.
+    publishUpTo(70);
+    await until('70 events received', () => received.length >= 70);
+    publishUpTo(100);
+    await server.kill();
+    await until('the bus saw the server go', () => lines.some((l) => l.msg.startsWith('NATS disconnected')));
+    publishUpTo(150);
+    await server.restart();
+    publishUpTo(total);
     const t0 = Date.now();
     await p.flush(20_000);
     const flushedMs = Date.now() - t0;
     await until('every event consumed', () => received.length >= total, 20_000);
     const consumedMs = Date.now() - t0;
 
-    await until('every event followed', () => followed.length >= total, 20_000);
+    // A marker published last: a follower that has it has read everything stored before it.
+    p.publish('epoch', samplePayloads.epoch);
+    await p.flush();
+    await until('the marker followed', () => followed.some((e) => e.type === 'epoch'), 20_000);
     if (process.env.LOG_TO_STDERR === '1') process.stderr.write(`after restart: flushed in ${flushedMs} ms, consumed in ${consumedMs} ms, followed in ${Date.now() - t0} ms\n`);
     const expectedSeqs = Array.from({ length: total }, (_, i) => i + 1);
     expect(received.map((e) => e.seq)).toEqual(expectedSeqs);
-    expect(followed.map((e) => e.seq)).toEqual(expectedSeqs);
+    expect(followed.map((e) => e.seq)).toEqual([...expectedSeqs, total + 1]);
     // What the stream holds, read afresh from the start: each event once, in order.
     const stored: AnyFleetEvent[] = [];
     const { bus: reader } = await openBus();
     await reader.follow(run, (e) => stored.push(e), { from: 'start' });
-    await until('stream read back', () => stored.length >= total);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(stored.map((e) => e.seq)).toEqual(expectedSeqs);
+    await until('the marker read back', () => stored.some((e) => e.type === 'epoch'));
+    expect(stored.map((e) => e.seq)).toEqual([...expectedSeqs, total + 1]);
     expect(stored.filter((e) => e.type === 'checkpoint').map(versionOf)).toEqual([20, 40, 60, 80, 100, 120, 140, 160, 180, 200]);
     expect(lines.some((l) => l.msg.startsWith('NATS disconnected'))).toBe(true);
     expect(lines.some((l) => l.msg === 'NATS reconnected')).toBe(true);
