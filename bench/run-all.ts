@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark in turn, each printing its own figures.
  * FLEET_BENCH_ONLY=step-profile,... runs a subset. The figures of a run on
- * the build machine are recorded in bench/step-profile-results.md and README.md.
+ * the build machines are recorded in docs/benchmarks.md, with command, commit and n.
  */
 import { execSync } from 'node:child_process';
 import { run as kernelFilterGrad } from './kernel-filter-grad.js';
