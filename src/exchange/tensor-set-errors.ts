@@ -3,7 +3,7 @@ import { FleetError } from '../runtime/errors.js';
 /**
  * A refused tensor set. Every subclass names what was wrong in typed fields:
  * the tensor (null when the fault is the whole set's), what the receiver
- * expected and what it got. rpc/grpc-status.ts maps them to INVALID_ARGUMENT,
+ * expected and what it got. rpc/grpc-status.ts (TRANSPORT_STATUS) maps them to INVALID_ARGUMENT,
  * except OversizedTensorSetError (RESOURCE_EXHAUSTED).
  */
 export class TensorSetError<E = unknown, G = E> extends FleetError {
