@@ -3,13 +3,12 @@ import { join } from 'node:path';
 import { selectBackend } from '../../src/compute/index.js';
 import { planTraining, type TrainConfig } from '../../src/runtime/config/train-config.js';
 import { loadCifar10 } from '../../src/dataset/index.js';
-import { buildModel, saveModelFiles } from '../../src/model/index.js';
+import { buildModel } from '../../src/model/index.js';
 import { FleetError } from '../../src/runtime/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
-import { openRunDir } from '../../src/runtime/run-dir.js';
-import { evaluate } from '../../src/training/evaluate.js';
-import { layoutLength, readWeights, weightLayout, writeWeights, type WeightSlice } from '../../src/training/flat-weights.js';
-import { testBatches } from '../../src/training/train-batch.js';
+import { scoreTestSet } from '../../src/training/evaluate.js';
+import { layoutLength, readWeights, weightLayout, type WeightSlice } from '../../src/training/flat-weights.js';
+import { bestModelMeta, metricsLine, openRunRecord, runConfigRecord, type EpochTraining } from '../../src/training/run-record/index.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint/checkpoint-file.js';
 import { RoundController, type EpochTotals } from './rounds/round-controller.js';
 import { AppliedLedger, EpochSampler } from './sampler/index.js';
@@ -32,7 +31,6 @@ export interface CoordinatorOptions {
   reporter: RunReporter;
 }
 
-const NUM_CLASSES = 10;
 /** Model-sized arrays in the coordinator's vector memory: master, momentum, the round's sum and the staged one. */
 const COORDINATOR_VECTOR_COPIES = 4;
 
@@ -49,20 +47,21 @@ export const CHECKPOINT_FILE = 'checkpoint.fleet';
 /**
  * Everything of a coordinator but the network: the master model, the sampler,
  * the rounds, and what happens at epoch ends (the test set scored, a metrics
- * line, the best model, a checkpoint). Until the evaluator service exists the
- * coordinator scores the test set itself.
+ * line, the best model, a checkpoint). With an external evaluator the
+ * coordinator only checkpoints, and the epoch-end checkpoint event carries
+ * the epoch's training for the evaluator's metrics line.
  */
 export async function createCoordinator(options: CoordinatorOptions, log: Logger): Promise<{ controller: RoundController; layout: WeightSlice[]; vectors: VectorMemory; runDir: string; close: () => void }> {
   const { config, reporter } = options;
-  await selectBackend(config.backend, log);
+  const backend = await selectBackend(config.backend, log);
   const data = await loadCifar10({
     dir: config.dataDir, allowPartial: config.allowPartial,
     ...(config.limitTrain !== null ? { limitTrain: config.limitTrain } : {}),
     ...(config.limitTest !== null ? { limitTest: config.limitTest } : {}),
   });
   const plan = planTraining(config, data.train.count);
-  const runDir = await openRunDir(config.outDir);
-  const checkpointPath = join(runDir.path, CHECKPOINT_FILE);
+  const record = await openRunRecord(config.outDir);
+  const checkpointPath = join(record.path, CHECKPOINT_FILE);
   const model = buildModel({ name: config.model, seed: config.seed });
   const layout = weightLayout(model);
   const ledger = options.ledger ? new AppliedLedger(data.train.count) : undefined;
@@ -88,15 +87,15 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     // The ledger counts what the checkpoint had applied of this epoch, so it still checks the whole epoch.
     ledger?.record(sampler.epoch, sampler.appliedIndices());
     // This epoch's end comes again: a line the crashed process wrote for it after the checkpoint goes.
-    if (!options.externalEvaluator) await runDir.keepMetricsBefore(sampler.epoch);
+    if (!options.externalEvaluator) await record.keepMetricsBefore(sampler.epoch);
     resume = { version: s.version, globalStep: s.globalStep, round: s.round, optimizerSteps: s.optimizerSteps, epochTotals };
     best = s.best;
     log.info({ version: s.version, round: s.round, epoch: sampler.epoch, file: checkpointPath }, 'resumed from checkpoint');
   } else {
-    await runDir.writeConfig({ config, plan, data: { train: data.train.count, test: data.test.count, classNames: data.classNames } });
+    await record.writeConfig(runConfigRecord(config, backend.name, { plan, train: data.train.count, test: data.test.count, classNames: data.classNames }));
   }
 
-  const checkpoint = async (reason: string, epochEnd: EpochTotals | null) => {
+  const checkpoint = async (reason: string, epochEnd: EpochTraining | null) => {
     const snap = controller.snapshot();
     const state: CheckpointState = {
       config, version: snap.version, globalStep: snap.globalStep, round: snap.round, optimizerSteps: snap.optimizerSteps,
@@ -107,49 +106,40 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     log.info({ round: snap.round, version: snap.version, reason }, 'checkpoint written');
     reporter.checkpoint({
       version: snap.version, round: snap.round, epoch: epochEnd?.epoch ?? snap.epochTotals.epoch, globalStep: snap.globalStep, epochEnd: epochEnd !== null,
-      trainLoss: epochEnd ? epochEnd.lossSum / Math.max(1, epochEnd.samples) : null,
-      trainAccuracy: epochEnd ? epochEnd.correct / Math.max(1, epochEnd.samples) : null,
-      trainSamples: epochEnd ? epochEnd.samples : null,
+      trainLoss: epochEnd?.trainLoss ?? null, trainAccuracy: epochEnd?.trainAccuracy ?? null, trainSamples: epochEnd?.trainSamples ?? null,
+      lr: epochEnd?.lr ?? null, epochSeconds: epochEnd?.epochSeconds ?? null, imagesPerSecond: epochEnd?.imagesPerSecond ?? null,
+      workers: epochEnd?.workers ?? null,
     });
   };
 
+  // Who writes an epoch's line: this coordinator, or, with --external-evaluator, the evaluator from the
+  // epoch-end checkpoint event. Either way the line is metricsLine(training, evaluation) through the run record.
   const onEpochEnd = async (totals: EpochTotals, version: number) => {
-    reporter.epochEnded(totals, version, controller.snapshot().globalStep);
+    const snap = controller.snapshot();
+    const training = reporter.epochEnded(totals, { version, step: snap.globalStep, workers: controller.memberCount() });
     if (options.externalEvaluator) {
-      // The evaluator scores this checkpoint and writes the metrics line and best/.
-      if (ledger) await runDir.writeJson(`applied-epoch-${totals.epoch}.json`, ledger.report(totals.epoch));
-      await checkpoint('epoch end', totals);
+      if (ledger) await record.writeJson(`applied-epoch-${totals.epoch}.json`, ledger.report(totals.epoch));
+      await checkpoint('epoch end', training);
       return;
     }
     const evalStarted = performance.now();
-    writeWeights(model, layout, controller.snapshot().params);
-    const evaluation = await evaluate(model, data.test, testBatches(data.test), { batchSize: config.evalBatchSize, numClasses: NUM_CLASSES });
-    const metrics = {
-      epoch: totals.epoch, version, step: controller.snapshot().globalStep,
-      trainLoss: totals.lossSum / Math.max(1, totals.samples), trainAccuracy: totals.correct / Math.max(1, totals.samples), trainSamples: totals.samples,
-      testLoss: evaluation.loss, testAccuracy: evaluation.accuracy, perClassAccuracy: evaluation.perClassAccuracy,
-      members: controller.memberCount(), time: new Date().toISOString(),
-    };
-    await runDir.appendMetrics({ ...metrics, confusion: evaluation.confusion });
-    log.info({ epoch: totals.epoch, version, trainLoss: metrics.trainLoss, testAccuracy: metrics.testAccuracy }, 'epoch done');
+    const evaluation = await scoreTestSet(model, data.test, { batchSize: config.evalBatchSize, weights: { layout, values: snap.params } });
+    const line = metricsLine(training, evaluation);
+    await record.recordEpoch(line);
+    log.info({ epoch: totals.epoch, version, trainLoss: line.trainLoss, testAccuracy: line.testAccuracy }, 'epoch done');
     const isBest = evaluation.accuracy > best.accuracy;
     if (isBest) {
       best = { epoch: totals.epoch, accuracy: evaluation.accuracy };
-      await saveModelFiles(model, runDir.bestDir, {
-        epoch: totals.epoch, version, accuracy: evaluation.accuracy, loss: evaluation.loss,
-        perClassAccuracy: evaluation.perClassAccuracy, classNames: data.classNames, config,
-      });
+      await record.saveBest(model, bestModelMeta({ config, classNames: data.classNames, evaluation, epoch: totals.epoch, step: line.step, version }));
     }
     reporter.evaluated({
-      version, epoch: totals.epoch, globalStep: metrics.step, epochEnd: true, accuracy: evaluation.accuracy, loss: evaluation.loss,
+      version, epoch: totals.epoch, globalStep: line.step, epochEnd: true, accuracy: evaluation.accuracy, loss: evaluation.loss,
       samples: data.test.count, perClassAccuracy: evaluation.perClassAccuracy, confusion: evaluation.confusion,
       evalMs: performance.now() - evalStarted, best: isBest,
     });
-    if (isBest) reporter.best({ version, epoch: totals.epoch, accuracy: evaluation.accuracy, path: runDir.bestDir });
-    if (ledger) {
-      await runDir.writeJson(`applied-epoch-${totals.epoch}.json`, ledger.report(totals.epoch));
-    }
-    await checkpoint('epoch end', totals);
+    if (isBest) reporter.best({ version, epoch: totals.epoch, accuracy: evaluation.accuracy, path: record.bestDir });
+    if (ledger) await record.writeJson(`applied-epoch-${totals.epoch}.json`, ledger.report(totals.epoch));
+    await checkpoint('epoch end', training);
   };
 
   const vectors = coordinatorVectorMemory(params.length);
@@ -175,7 +165,7 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     trainSamples: data.train.count, testSamples: data.test.count, totalSteps: plan.totalSteps,
     version: controller.currentVersion, resumed: options.resume,
   });
-  return { controller, layout, vectors, runDir: runDir.path, close: () => { controller.close('shutdown'); model.dispose(); tf.disposeVariables(); } };
+  return { controller, layout, vectors, runDir: record.path, close: () => { controller.close('shutdown'); model.dispose(); tf.disposeVariables(); } };
 }
 
 /** --resume of a run whose checkpoint is its last epoch's end: there is nothing left to train. */
@@ -183,16 +173,6 @@ export class RunAlreadyFinishedError extends FleetError {
   constructor(readonly file: string, readonly epoch: number) {
     super(`nothing to resume: ${file} was written at the end of the run's last epoch (${epoch})`);
   }
-}
-
-/**
- * On --resume the run's config is the checkpoint's (run id, model, schedule,
- * seed...); only what belongs to this machine comes from the flags.
- */
-export async function configForResume(flags: TrainConfig): Promise<TrainConfig> {
-  const { header } = await readCheckpoint(join(flags.outDir, CHECKPOINT_FILE));
-  const saved = (header.state as unknown as CheckpointState).config;
-  return { ...saved, outDir: flags.outDir, dataDir: flags.dataDir, backend: flags.backend, progress: flags.progress, evalBatchSize: flags.evalBatchSize };
 }
 
 interface CheckpointState {

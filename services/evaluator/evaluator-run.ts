@@ -1,24 +1,20 @@
 import { classify, isUnavailable } from '../../src/rpc/classify.js';
 import { CoordinatorRefusal } from '../../src/rpc/coordinator-refusals.js';
 import * as tf from '@tensorflow/tfjs';
-import { join } from 'node:path';
 import { selectBackend } from '../../src/compute/index.js';
 import { parseTrainConfig, type BackendChoice, type TrainConfig } from '../../src/runtime/config/train-config.js';
 import { loadCifar10Split, readClassNames, resolveBatchesDir } from '../../src/dataset/index.js';
 import type { AnyFleetEvent, EventBus, EventPayloads, EventPublisher } from '../../src/events/index.js';
 import type { EvaluatorMetrics } from '../../src/runtime/metrics/index.js';
-import { buildModel, saveModelFiles } from '../../src/model/index.js';
-import { writeFileAtomic } from '../../src/runtime/atomic-file.js';
+import { buildModel } from '../../src/model/index.js';
 import { FleetError } from '../../src/runtime/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { retryWithBackoff } from '../../src/runtime/retry.js';
-import { evaluate } from '../../src/training/evaluate.js';
-import { weightLayout, writeWeights } from '../../src/training/flat-weights.js';
-import { testBatches } from '../../src/training/train-batch.js';
+import { scoreTestSet } from '../../src/training/evaluate.js';
+import { weightLayout } from '../../src/training/flat-weights.js';
+import { bestModelMeta, epochTrainingSchema, metricsLine, openRunRecord, type EpochTraining } from '../../src/training/run-record/index.js';
 import type { ParameterSource } from './client/parameter-source.js';
 import { EvaluatorStateFile } from './state/evaluator-state.js';
-
-const NUM_CLASSES = 10;
 
 export interface EvaluatorOptions {
   run: string;
@@ -30,6 +26,23 @@ export interface EvaluatorOptions {
   connectTimeoutMs: number;
   /** Exit once run.finished is seen (default), or keep following. */
   exitWhenFinished: boolean;
+}
+
+/** An epoch-end checkpoint event without the epoch's training (a coordinator older than this evaluator). */
+export class IncompleteCheckpointError extends FleetError {
+  constructor(readonly version: number, readonly reason: string) {
+    super(`the epoch-end checkpoint event of version ${version} cannot make a metrics line: ${reason}`);
+  }
+}
+
+/** The epoch's training as the coordinator sent it with its epoch-end checkpoint: the first half of the metrics line. */
+export function trainingOfCheckpoint(c: EventPayloads['checkpoint']): EpochTraining {
+  const parsed = epochTrainingSchema.safeParse({
+    epoch: c.epoch, step: c.globalStep, lr: c.lr, trainLoss: c.trainLoss, trainAccuracy: c.trainAccuracy, trainSamples: c.trainSamples,
+    epochSeconds: c.epochSeconds, imagesPerSecond: c.imagesPerSecond, workers: c.workers ?? undefined, version: c.version,
+  });
+  if (!parsed.success) throw new IncompleteCheckpointError(c.version, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  return parsed.data;
 }
 
 /**
@@ -56,7 +69,8 @@ export async function runEvaluator(
     classNames: await readClassNames(dir),
   };
   const runDir = o.outDir ?? config.outDir;
-  const bestDir = join(runDir, 'best');
+  const record = await openRunRecord(runDir);
+  const bestDir = record.bestDir;
   const state = await EvaluatorStateFile.open(runDir, o.run);
   const model = buildModel({ name: config.model, seed: config.seed });
   const layout = weightLayout(model);
@@ -73,6 +87,9 @@ export async function runEvaluator(
     const done = state.evaluation(c.version);
     if (done) {
       log.info({ version: c.version }, 'checkpoint already evaluated: its result published again (stored once)');
+      // A crash between the state and metrics.jsonl loses no line: writing it again replaces it.
+      const line = state.metricsLine(c.version);
+      if (line) await record.recordEpoch(line);
       await publish(done);
       return;
     }
@@ -89,29 +106,22 @@ export async function runEvaluator(
       }
       throw err;
     }
+    const training = c.epochEnd ? trainingOfCheckpoint(c) : null;
     const started = performance.now();
-    writeWeights(model, layout, values);
-    const evaluation = await evaluate(model, data.test, testBatches(data.test), { batchSize: config.evalBatchSize, numClasses: NUM_CLASSES });
+    const evaluation = await scoreTestSet(model, data.test, { batchSize: config.evalBatchSize, weights: { layout, values } });
     const evalMs = performance.now() - started;
     const isBest = evaluation.accuracy > (state.best?.accuracy ?? -1);
     if (isBest) {
-      await saveModelFiles(model, bestDir, {
-        epoch: c.epoch, version: c.version, accuracy: evaluation.accuracy, loss: evaluation.loss,
-        perClassAccuracy: evaluation.perClassAccuracy, classNames: data.classNames, config,
-      });
+      await record.saveBest(model, bestModelMeta({ config, classNames: data.classNames, evaluation, epoch: c.epoch, step: c.globalStep, version: c.version }));
     }
     const result: EventPayloads['eval'] = {
       version: c.version, epoch: c.epoch, globalStep: c.globalStep, epochEnd: c.epochEnd, accuracy: evaluation.accuracy, loss: evaluation.loss,
       samples: evaluation.count, perClassAccuracy: evaluation.perClassAccuracy, confusion: evaluation.confusion, evalMs, best: isBest,
     };
-    // The same line a 1-worker run writes at an epoch end.
-    const line = c.epochEnd ? {
-      epoch: c.epoch, version: c.version, step: c.globalStep, trainLoss: c.trainLoss, trainAccuracy: c.trainAccuracy, trainSamples: c.trainSamples ?? null,
-      testLoss: evaluation.loss, testAccuracy: evaluation.accuracy, perClassAccuracy: evaluation.perClassAccuracy,
-      time: new Date().toISOString(), confusion: evaluation.confusion,
-    } : null;
+    // The line a coordinator scoring by itself, or a one-process run, writes at an epoch end.
+    const line = training ? metricsLine(training, evaluation) : null;
     await state.recordEvaluation(result, line);
-    if (line) await writeFileAtomic(join(runDir, 'metrics.jsonl'), state.metricsLines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    if (line) await record.recordEpoch(line);
     deps.metrics.evaluations.inc();
     deps.metrics.evaluationSeconds.observe(evalMs / 1000);
     deps.metrics.testAccuracy.set(evaluation.accuracy);

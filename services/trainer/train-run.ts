@@ -2,36 +2,23 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/compute/index.js';
 import { ConfigError, peakLearningRate, planTraining, type TrainConfig, type TrainPlan } from '../../src/runtime/config/train-config.js';
 import { IMAGE_SHAPE, NUM_CLASSES, ensureCifar10, loadCifar10 } from '../../src/dataset/index.js';
-import { buildModel, countParameters, saveModelFiles } from '../../src/model/index.js';
+import { buildModel, countParameters } from '../../src/model/index.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { createProgress } from '../../src/runtime/progress.js';
-import { openRunDir } from '../../src/runtime/run-dir.js';
 import { epochPermutation } from '../../src/training/epoch-order.js';
 import { InterruptedError, TrainingDivergedError } from '../../src/training/errors.js';
-import { evaluate, type Evaluation } from '../../src/training/evaluate.js';
+import { scoreTestSet, type Evaluation, type TestSplit } from '../../src/training/evaluate.js';
 import { learningRateAt } from '../../src/training/lr-schedule.js';
 import { trainableParameters } from '../../src/training/model-parameters.js';
 import { SgdMomentum } from '../../src/training/sgd-momentum.js';
-import { TrainBatchMaker, testBatches } from '../../src/training/train-batch.js';
+import { bestModelMeta, epochTraining, metricsLine, openRunRecord, rate, runConfigRecord, type MetricsLine } from '../../src/training/run-record/index.js';
+import { TrainBatchMaker } from '../../src/training/train-batch.js';
 import { computeGradients } from '../../src/training/train-step.js';
-
-export interface EpochMetrics {
-  epoch: number;
-  step: number;
-  lr: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  testLoss: number;
-  testAccuracy: number;
-  perClassAccuracy: number[];
-  epochSeconds: number;
-  imagesPerSecond: number;
-}
 
 export interface RunSummary {
   runDir: string;
   plan: TrainPlan;
-  epochs: EpochMetrics[];
+  epochs: MetricsLine[];
   best: { epoch: number; accuracy: number } | null;
 }
 
@@ -59,8 +46,8 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
   const plan = planTraining(config, data.train.count);
   log.info({ train: data.train.count, test: data.test.count, ...plan }, 'data loaded');
 
-  const runDir = await openRunDir(config.outDir);
-  await runDir.writeConfig({ config, plan, backend, data: { train: data.train.count, test: data.test.count, classNames: data.classNames } });
+  const record = await openRunRecord(config.outDir);
+  await record.writeConfig(runConfigRecord(config, backend.name, { plan, train: data.train.count, test: data.test.count, classNames: data.classNames }));
 
   const model = buildModel({ name: config.model, seed: config.seed });
   log.info({ model: config.model, parameters: countParameters(model) }, 'model built');
@@ -74,7 +61,7 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const summary: RunSummary = { runDir: runDir.path, plan, epochs: [], best: null };
+  const summary: RunSummary = { runDir: record.path, plan, epochs: [], best: null };
   let globalStep = 0;
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
@@ -113,24 +100,16 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
       const epochSeconds = (performance.now() - started) / 1000;
 
       const evaluation = await runEvaluation(model, data.test, config, progress, epoch);
-      const metrics: EpochMetrics = {
-        epoch, step: globalStep, lr,
-        trainLoss: lossSum / seen, trainAccuracy: correct / seen,
-        testLoss: evaluation.loss, testAccuracy: evaluation.accuracy,
-        perClassAccuracy: evaluation.perClassAccuracy,
-        epochSeconds, imagesPerSecond: seen / epochSeconds,
-      };
+      const training = epochTraining({ epoch, samples: seen, lossSum, correct }, { step: globalStep, lr, epochSeconds, imagesPerSecond: rate(seen, epochSeconds) });
+      const metrics = metricsLine(training, evaluation);
       summary.epochs.push(metrics);
-      await runDir.appendMetrics({ ...metrics, confusion: evaluation.confusion, time: new Date().toISOString() });
+      await record.recordEpoch(metrics);
       epochLog.info({ trainLoss: metrics.trainLoss, trainAccuracy: metrics.trainAccuracy, testAccuracy: metrics.testAccuracy, testLoss: metrics.testLoss, imagesPerSecond: metrics.imagesPerSecond }, 'epoch done');
 
       if (!summary.best || evaluation.accuracy > summary.best.accuracy) {
         summary.best = { epoch, accuracy: evaluation.accuracy };
-        await saveModelFiles(model, runDir.bestDir, {
-          epoch, step: globalStep, accuracy: evaluation.accuracy, loss: evaluation.loss,
-          perClassAccuracy: evaluation.perClassAccuracy, classNames: data.classNames, config,
-        });
-        epochLog.info({ accuracy: evaluation.accuracy, dir: runDir.bestDir }, 'new best model saved');
+        await record.saveBest(model, bestModelMeta({ config, classNames: data.classNames, evaluation, epoch, step: globalStep }));
+        epochLog.info({ accuracy: evaluation.accuracy, dir: record.bestDir }, 'new best model saved');
       }
     }
   } finally {
@@ -140,7 +119,7 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
     optimizer.dispose();
     model.dispose();
   }
-  log.info({ best: summary.best, runDir: runDir.path }, 'run finished');
+  log.info({ best: summary.best, runDir: record.path }, 'run finished');
   return summary;
 }
 
@@ -148,11 +127,9 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function runEvaluation(model: tf.LayersModel, test: { count: number; images: Uint8Array; labels: Uint8Array }, config: TrainConfig, progress: ReturnType<typeof createProgress>, epoch: number): Promise<Evaluation> {
+async function runEvaluation(model: tf.LayersModel, test: TestSplit, config: TrainConfig, progress: ReturnType<typeof createProgress>, epoch: number): Promise<Evaluation> {
   progress.start(`eval ${epoch}`, test.count, { epoch, phase: 'eval' });
-  const result = await evaluate(model, test, testBatches(test), {
-    batchSize: config.evalBatchSize, numClasses: NUM_CLASSES, onProgress: (done) => progress.update(done),
-  });
+  const result = await scoreTestSet(model, test, { batchSize: config.evalBatchSize, onProgress: (done) => progress.update(done) });
   progress.stop();
   return result;
 }

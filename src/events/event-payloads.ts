@@ -82,6 +82,11 @@ export const eventPayloadSchemas = {
     trainAccuracy: fraction.nullable(),
     /** Samples trained in the epoch (epoch ends). */
     trainSamples: count.nullable().optional(),
+    /** The rest of the epoch's training as its metrics line reports it (epoch ends; docs/run-directory.md). */
+    lr: z.number().min(0).nullable().optional(),
+    epochSeconds: z.number().min(0).nullable().optional(),
+    imagesPerSecond: z.number().min(0).nullable().optional(),
+    workers: z.number().int().min(1).nullable().optional(),
   }),
   /** The evaluator scored `version` on the whole test set. */
   eval: z.object({

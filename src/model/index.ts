@@ -8,6 +8,8 @@ export type { ResNetLayout, ResNetStage } from './architectures/resnet.js';
 export { CNN_BLOCK_CHANNELS } from './architectures/cnn.js';
 export { loadModelFiles, readModelJson, readModelMeta, saveModelFiles, MODEL_JSON, WEIGHTS_BIN, META_JSON } from './model-files.js';
 export type { FleetModelMetadata, SavedModelFiles } from './model-files.js';
+export { cifar10Input, inferenceMetaSchema, modelInputSchema } from './model-meta.js';
+export type { InferenceMeta, ModelInput } from './model-meta.js';
 export type { FleetLayerState } from './layer-restore.js';
 export { SeededDropout, seededDropout, spatialDropout2d, reseedDropout, SPATIAL_2D_NOISE_SHAPE } from './layers/seeded-dropout.js';
 export { deriveSeed } from './seeds.js';

@@ -1,55 +1,78 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
 
-/** A run's folder: config.json, metrics.jsonl (a JSON object a line), best/. */
+export const CONFIG_JSON = 'config.json';
+export const METRICS_JSONL = 'metrics.jsonl';
+export const BEST_DIR = 'best';
+
+/** A line of metrics.jsonl as the files see it: a JSON object keyed by its epoch. */
+export type EpochLine = { epoch: number; [field: string]: unknown };
+
+/**
+ * A run's folder, the files only: config.json, metrics.jsonl (a JSON object a
+ * line, one per epoch), best/, and other JSON files. What goes into them is
+ * the run record's (src/training/run-record).
+ */
 export interface RunDir {
   path: string;
   bestDir: string;
-  writeConfig(config: unknown): Promise<void>;
-  appendMetrics(record: Record<string, unknown>): Promise<void>;
   /**
-   * Keeps only the metrics lines of epochs before `epoch` (atomically): a run
-   * resumed from a checkpoint taken before an epoch's end writes that epoch's
-   * line again, and the line a crashed process wrote after its last checkpoint
-   * must not stay beside it. Torn lines go too.
+   * Writes the line of `line.epoch`, replacing one already there: a resumed
+   * run, or an evaluator given a checkpoint again, writes an epoch's line
+   * again and must not leave two. metrics.jsonl is rewritten atomically, so a
+   * reader never sees a torn line.
+   */
+  putMetricsLine(line: EpochLine): Promise<void>;
+  /**
+   * Keeps only the metrics lines of epochs before `epoch`: a run resumed from
+   * a checkpoint taken before an epoch's end trains that epoch again, and a
+   * line the crashed process wrote for it must not stay beside the new one.
    */
   keepMetricsBefore(epoch: number): Promise<void>;
-  /** Any other JSON file of the run, written atomically. */
+  /** Any JSON file of the run, written atomically. */
   writeJson(name: string, value: unknown): Promise<void>;
 }
 
 export async function openRunDir(path: string): Promise<RunDir> {
   await mkdir(path, { recursive: true });
-  const metricsPath = join(path, 'metrics.jsonl');
-  const writeJson = (name: string, value: unknown) => writeFileAtomic(join(path, name), `${JSON.stringify(value, null, 2)}\n`);
+  const metricsPath = join(path, METRICS_JSONL);
+  const rewrite = async (keep: (epoch: number) => boolean, add: EpochLine[]) => {
+    const text = await readIfExists(metricsPath);
+    const lines = [...parseEpochLines(text).filter((l) => keep(l.epoch)), ...add].sort((a, b) => a.epoch - b.epoch);
+    const next = lines.map((l) => `${JSON.stringify(l)}\n`).join('');
+    if (next !== text) await writeFileAtomic(metricsPath, next);
+  };
   return {
     path,
-    bestDir: join(path, 'best'),
-    // One write call per line: a crash leaves at most a torn last line, never a torn middle.
-    appendMetrics: (record) => appendFile(metricsPath, `${JSON.stringify(record)}\n`),
-    keepMetricsBefore: async (epoch) => {
-      let text: string;
-      try {
-        text = await readFile(metricsPath, 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-        throw err;
-      }
-      const kept = text.split('\n').filter((line) => {
-        try {
-          const e = (JSON.parse(line) as { epoch?: unknown }).epoch;
-          return typeof e === 'number' && e < epoch;
-        } catch {
-          return false;
-        }
-      });
-      const next = kept.map((l) => `${l}\n`).join('');
-      if (next !== text) await writeFileAtomic(metricsPath, next);
-    },
-    writeConfig: (config) => writeJson('config.json', config),
-    writeJson,
+    bestDir: join(path, BEST_DIR),
+    putMetricsLine: (line) => rewrite((epoch) => epoch !== line.epoch, [line]),
+    keepMetricsBefore: (epoch) => rewrite((e) => e < epoch, []),
+    writeJson: (name, value) => writeFileAtomic(join(path, name), `${JSON.stringify(value, null, 2)}\n`),
   };
+}
+
+async function readIfExists(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
+/** The lines that are JSON objects with a numeric epoch; a torn line (a crash of an older writer) is dropped. */
+function parseEpochLines(text: string): EpochLine[] {
+  const lines: EpochLine[] = [];
+  for (const line of text.split('\n')) {
+    try {
+      const value = JSON.parse(line) as { epoch?: unknown };
+      if (typeof value === 'object' && value !== null && typeof value.epoch === 'number') lines.push(value as EpochLine);
+    } catch {
+      // torn or blank
+    }
+  }
+  return lines;
 }
 
 /** A run id that sorts by time and names the model: 20261128-151400-cnn-3fa2. */

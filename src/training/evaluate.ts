@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { IMAGE_SHAPE } from '../dataset/cifar10-constants.js';
+import { IMAGE_SHAPE, NUM_CLASSES } from '../dataset/cifar10-constants.js';
+import { writeWeights, type WeightSlice } from './flat-weights.js';
+import { testBatches } from './train-batch.js';
 
 export interface Evaluation {
   count: number;
@@ -56,4 +58,30 @@ export async function evaluate(
     return total === 0 ? Number.NaN : row[c]! / total;
   });
   return { count: split.count, accuracy: correct / split.count, loss: lossSum / split.count, perClassAccuracy, confusion };
+}
+
+/** A labelled split as the dataset loads it: raw HWC bytes and one label per image. */
+export interface TestSplit {
+  count: number;
+  images: Uint8Array;
+  labels: Uint8Array;
+}
+
+/**
+ * Scores a parameter version on the test set: the one scoring of every run
+ * (one process at each epoch end, the coordinator, the evaluator). With
+ * `weights`, the flat parameters are written into `model` first; without, the
+ * model is scored as it stands.
+ */
+export function scoreTestSet(
+  model: tf.LayersModel,
+  test: TestSplit,
+  options: { batchSize: number; weights?: { layout: readonly WeightSlice[]; values: Float32Array }; onProgress?: (done: number) => void },
+): Promise<Evaluation> {
+  if (options.weights) writeWeights(model, options.weights.layout, options.weights.values);
+  return evaluate(model, test, testBatches(test), {
+    batchSize: options.batchSize,
+    numClasses: NUM_CLASSES,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
 }

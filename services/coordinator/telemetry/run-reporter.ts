@@ -1,6 +1,7 @@
 import type { EventPayloads, EventPublisher } from '../../../src/events/index.js';
 import type { CoordinatorMetrics } from '../../../src/runtime/metrics/index.js';
 import type { Logger } from '../../../src/runtime/logger.js';
+import { epochTraining, rate, type EpochTraining } from '../../../src/training/run-record/index.js';
 import type { EpochTotals, MembershipChange, RoundSummary } from '../rounds/round-controller.js';
 
 /** Bytes the server moved since the last round closed (counted per fetch and contribution). */
@@ -22,7 +23,8 @@ export class ExchangeCounter {
  * Publishing only queues: the rounds never wait for NATS.
  */
 export class RunReporter {
-  private epochStartedMs = Date.now();
+  /** The current epoch's rounds: their time, samples and last learning rate (what its metrics line reports). */
+  private epochRounds = { ms: 0, samples: 0, lr: 0 };
 
   constructor(
     private readonly run: string,
@@ -59,6 +61,7 @@ export class RunReporter {
         trainMs: a.trainMs, imagesPerSecond, arrivedMs: a.arrivedMs,
       });
     }
+    this.epochRounds = { ms: this.epochRounds.ms + s.roundMs, samples: this.epochRounds.samples + s.samples, lr: s.lr };
     this.metrics.rounds.inc();
     this.metrics.roundSeconds.observe(s.roundMs / 1000);
     this.metrics.samples.inc(s.samples);
@@ -76,14 +79,24 @@ export class RunReporter {
     });
   }
 
-  epochEnded(totals: EpochTotals, version: number, globalStep: number): void {
-    const now = Date.now();
-    this.emit('epoch', {
-      epoch: totals.epoch, version, globalStep, samples: totals.samples,
-      trainLoss: totals.lossSum / Math.max(1, totals.samples), trainAccuracy: totals.correct / Math.max(1, totals.samples),
-      epochMs: now - this.epochStartedMs,
+  /**
+   * The epoch's training as its metrics line reports it. Its time is the sum
+   * of its rounds: waiting for workers to join, scoring and checkpoints are
+   * not training, as in a one-process run. After a resume the rate counts the
+   * rounds this process ran.
+   */
+  epochEnded(totals: EpochTotals, at: { version: number; step: number; workers: number }): EpochTraining {
+    const rounds = this.epochRounds;
+    this.epochRounds = { ms: 0, samples: 0, lr: 0 };
+    const epochSeconds = rounds.ms / 1000;
+    const training = epochTraining(totals, {
+      step: at.step, lr: rounds.lr, epochSeconds, imagesPerSecond: rate(rounds.samples, epochSeconds), workers: at.workers, version: at.version,
     });
-    this.epochStartedMs = now;
+    this.emit('epoch', {
+      epoch: totals.epoch, version: at.version, globalStep: at.step, samples: totals.samples,
+      trainLoss: training.trainLoss, trainAccuracy: training.trainAccuracy, epochMs: rounds.ms,
+    });
+    return training;
   }
 
   checkpoint(data: EventPayloads['checkpoint']): void {

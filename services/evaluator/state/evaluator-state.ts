@@ -4,11 +4,9 @@ import { z } from 'zod';
 import { eventPayloadSchemas, type EventPayloads } from '../../../src/events/index.js';
 import { writeFileAtomic } from '../../../src/runtime/atomic-file.js';
 import { FleetError } from '../../../src/runtime/errors.js';
+import { metricsLineSchema, type MetricsLine } from '../../../src/training/run-record/index.js';
 
 export const EVALUATOR_STATE_FILE = 'evaluator-state.json';
-
-/** The epoch-end line of metrics.jsonl, as a 1-worker run writes it. */
-const metricsLineSchema = z.record(z.string(), z.unknown());
 
 const stateSchema = z.object({
   run: z.string(),
@@ -16,7 +14,7 @@ const stateSchema = z.object({
   evaluated: z.record(z.string(), eventPayloadSchemas.eval),
   skipped: z.array(z.number().int()),
   best: z.object({ version: z.number().int(), epoch: z.number().int(), accuracy: z.number() }).nullable(),
-  /** metrics.jsonl is rewritten from these, so a crash between two writes cannot duplicate or lose a line. */
+  /** The epoch-end lines written to metrics.jsonl: a checkpoint given again writes its line again (it replaces itself). */
   metricsLines: z.array(metricsLineSchema),
 });
 
@@ -67,15 +65,16 @@ export class EvaluatorStateFile {
     return this.state.best;
   }
 
-  get metricsLines(): readonly Record<string, unknown>[] {
-    return this.state.metricsLines;
+  /** The metrics line recorded with `version`'s evaluation (epoch ends only). */
+  metricsLine(version: number): MetricsLine | undefined {
+    return this.state.metricsLines.find((l) => l.version === version);
   }
 
   get evaluatedCount(): number {
     return Object.keys(this.state.evaluated).length;
   }
 
-  async recordEvaluation(e: EventPayloads['eval'], metricsLine: Record<string, unknown> | null): Promise<void> {
+  async recordEvaluation(e: EventPayloads['eval'], metricsLine: MetricsLine | null): Promise<void> {
     const next: EvaluatorState = {
       ...this.state,
       evaluated: { ...this.state.evaluated, [String(e.version)]: e },

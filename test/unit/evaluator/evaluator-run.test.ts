@@ -1,4 +1,4 @@
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import * as tf from '@tensorflow/tfjs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,9 +10,11 @@ import { createMemoryBus, type AnyFleetEvent, type EventBus } from '../../../src
 import { evaluatorMetrics } from '../../../src/runtime/metrics/index.js';
 import { buildModel } from '../../../src/model/index.js';
 import type { ParameterSource } from '../../../services/evaluator/client/parameter-source.js';
-import { runEvaluator } from '../../../services/evaluator/evaluator-run.js';
+import { IncompleteCheckpointError, runEvaluator, trainingOfCheckpoint } from '../../../services/evaluator/evaluator-run.js';
 import { EVALUATOR_STATE_FILE } from '../../../services/evaluator/state/evaluator-state.js';
 import { layoutLength, readWeights, weightLayout } from '../../../src/training/flat-weights.js';
+import { readMetricsLines } from '../../../src/training/run-record/index.js';
+import { CoordinatorRefusal, ERROR_CLASS_KEY } from '../../../src/rpc/index.js';
 import { writeCifar10Files } from '../../fixtures/cifar10-files.js';
 
 /**
@@ -42,6 +44,13 @@ function configFor(run: string, out: string) {
   });
 }
 
+/** The refusal as a client receives it: the code, and the error class in trailing metadata. */
+function versionUnavailable(version: number): Error {
+  const metadata = new Metadata();
+  metadata.set(ERROR_CLASS_KEY, CoordinatorRefusal.VersionUnavailable);
+  return Object.assign(new Error(`parameter version ${version} is not available`), { code: status.FAILED_PRECONDITION, metadata });
+}
+
 /** Parameters per version: different seeds give different models; a missing version is refused as the coordinator does. */
 function sourceOf(run: string, out: string, kept: Map<number, number>): ParameterSource & { fetched: number[] } {
   const fetched: number[] = [];
@@ -51,7 +60,7 @@ function sourceOf(run: string, out: string, kept: Map<number, number>): Paramete
     fetch: async (version) => {
       fetched.push(version);
       const seed = kept.get(version);
-      if (seed === undefined) throw Object.assign(new Error(`parameter version ${version} is not available`), { code: status.FAILED_PRECONDITION });
+      if (seed === undefined) throw versionUnavailable(version);
       const model = buildModel({ name: 'tiny', seed });
       const layout = weightLayout(model);
       const values = readWeights(model, layout, new Float32Array(layoutLength(layout)));
@@ -64,6 +73,7 @@ function sourceOf(run: string, out: string, kept: Map<number, number>): Paramete
 
 const checkpoint = (version: number, epoch: number, epochEnd: boolean) => ({
   version, round: version, epoch, globalStep: version, epochEnd, trainLoss: epochEnd ? 1.5 : null, trainAccuracy: epochEnd ? 0.4 : null, trainSamples: epochEnd ? 8 : null,
+  lr: epochEnd ? 0.05 : null, epochSeconds: epochEnd ? 2 : null, imagesPerSecond: epochEnd ? 4 : null, workers: epochEnd ? 2 : null,
 });
 
 async function evaluatorOnce(bus: EventBus, run: string, out: string, source: ParameterSource) {
@@ -102,10 +112,13 @@ describe('the evaluator loop', () => {
     const meta = JSON.parse(await readFile(join(out, 'best', 'meta.json'), 'utf8')) as { accuracy: number; version: number };
     expect(meta).toMatchObject({ accuracy: bestAccuracy, version: bests.at(-1)!.version });
 
-    // Epoch-end checkpoints give the metrics lines of a one-process run.
-    const lines = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    // Epoch-end checkpoints give the metrics lines of a one-process run (the one schema), plus workers and version.
+    const lines = await readMetricsLines(out);
     expect(lines.map((l) => [l.epoch, l.version])).toEqual([[1, 5], [2, 9]]);
-    expect(lines[0]).toMatchObject({ trainLoss: 1.5, trainAccuracy: 0.4, trainSamples: 8, testAccuracy: evals[1]!.accuracy });
+    expect(lines[0]).toMatchObject({
+      step: 5, lr: 0.05, trainLoss: 1.5, trainAccuracy: 0.4, trainSamples: 8, epochSeconds: 2, imagesPerSecond: 4, workers: 2,
+      testAccuracy: evals[1]!.accuracy, confusion: evals[1]!.confusion,
+    });
     const state = JSON.parse(await readFile(join(out, EVALUATOR_STATE_FILE), 'utf8')) as { skipped: number[] };
     expect(state.skipped).toEqual([7]);
 
@@ -119,6 +132,13 @@ describe('the evaluator loop', () => {
     expect((await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(2);
     await bus.close();
     await fresh.close();
+  });
+
+  it('refuses to make a metrics line of an epoch-end checkpoint that lacks the epoch\'s training, naming the version and field', () => {
+    const { lr: _lr, ...withoutLr } = checkpoint(5, 1, true);
+    expect(() => trainingOfCheckpoint(withoutLr)).toThrow(IncompleteCheckpointError);
+    expect(() => trainingOfCheckpoint(withoutLr)).toThrow(/version 5.*lr/);
+    expect(trainingOfCheckpoint(checkpoint(5, 1, true))).toMatchObject({ epoch: 1, step: 5, lr: 0.05, version: 5, workers: 2 });
   });
 
   it('refuses a state file of another run, naming the file', async () => {

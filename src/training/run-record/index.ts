@@ -1,0 +1,14 @@
+// The run contract: what a run directory holds, written the same way by every process that trains (docs/run-directory.md).
+export { bestModelMeta, bestModelMetaSchema, type BestModelMeta } from './best-model-meta.js';
+export {
+  epochTraining,
+  epochTrainingSchema,
+  metricsLine,
+  metricsLineSchema,
+  rate,
+  type EpochTotals,
+  type EpochTraining,
+  type MetricsLine,
+} from './metrics-line.js';
+export { runConfigRecord, runConfigRecordSchema, type RunConfigRecord } from './run-config-record.js';
+export { openRunRecord, readMetricsLines, RunRecordError, type RunRecord } from './run-record.js';

@@ -1,0 +1,74 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import type { z } from 'zod';
+import { META_JSON, saveModelFiles, type SavedModelFiles } from '../../model/index.js';
+import { FleetError } from '../../runtime/errors.js';
+import { CONFIG_JSON, METRICS_JSONL, openRunDir } from '../../runtime/run-dir.js';
+import { bestModelMetaSchema, type BestModelMeta } from './best-model-meta.js';
+import { metricsLineSchema, type MetricsLine } from './metrics-line.js';
+import { runConfigRecordSchema, type RunConfigRecord } from './run-config-record.js';
+
+/** A record that does not match its schema: a bug of the writer, or a file that is not fleet's. */
+export class RunRecordError extends FleetError {
+  constructor(readonly file: string, readonly reason: string) {
+    super(`${file}: ${reason}`);
+  }
+}
+
+/**
+ * The one writer of a run's results, whichever process trained: config.json,
+ * a metrics line per epoch, best/ with its meta.json. Each is checked against
+ * its schema before anything is written, and each file is replaced atomically.
+ */
+export interface RunRecord {
+  path: string;
+  bestDir: string;
+  writeConfig(record: RunConfigRecord): Promise<void>;
+  /** The line of `line.epoch`, replacing one already written for that epoch. */
+  recordEpoch(line: MetricsLine): Promise<void>;
+  /** Drops the lines of `epoch` and later (a run resumed before that epoch's end). */
+  keepMetricsBefore(epoch: number): Promise<void>;
+  /** best/: weights.bin, model.json (the commit point, with the weights' checksum), then meta.json. */
+  saveBest(model: tf.LayersModel, meta: BestModelMeta): Promise<SavedModelFiles>;
+  /** Any other JSON file of the run (ledger reports). */
+  writeJson(name: string, value: unknown): Promise<void>;
+}
+
+export async function openRunRecord(path: string): Promise<RunRecord> {
+  const dir = await openRunDir(path);
+  return {
+    path: dir.path,
+    bestDir: dir.bestDir,
+    writeConfig: (record) => dir.writeJson(CONFIG_JSON, checked(runConfigRecordSchema, record, join(path, CONFIG_JSON))),
+    recordEpoch: (line) => dir.putMetricsLine(checked(metricsLineSchema, line, join(path, METRICS_JSONL))),
+    keepMetricsBefore: (epoch) => dir.keepMetricsBefore(epoch),
+    saveBest: (model, meta) => saveModelFiles(model, dir.bestDir, checked(bestModelMetaSchema, meta, join(dir.bestDir, META_JSON))),
+    writeJson: (name, value) => dir.writeJson(name, value),
+  };
+}
+
+/** metrics.jsonl of a run directory, each line checked against the schema. */
+export async function readMetricsLines(path: string): Promise<MetricsLine[]> {
+  const file = join(path, METRICS_JSONL);
+  const text = await readFile(file, 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l, i) => {
+      let value: unknown;
+      try {
+        value = JSON.parse(l);
+      } catch (err) {
+        throw new RunRecordError(`${file}:${i + 1}`, (err as Error).message);
+      }
+      return checked(metricsLineSchema, value, `${file}:${i + 1}`);
+    });
+}
+
+function checked<S extends z.ZodTypeAny>(schema: S, value: unknown, file: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data as z.infer<S>;
+  const issue = result.error.issues[0];
+  throw new RunRecordError(file, issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid');
+}
