@@ -27,7 +27,7 @@ interface Sources {
 const sourcesOf = new WeakMap<Command, Sources>();
 
 /** Commander's preAction hook: finishes the raw stage on the command about to run. Throws ConfigError (exit 2). */
-export function applyConfigStages(command: Command): void {
+export async function applyConfigStages(command: Command): Promise<void> {
   for (const option of command.options) {
     if (option.isBoolean() && option.envVar && command.getOptionValueSource(option.attributeName()) === 'env') {
       const text = process.env[option.envVar] ?? '';
@@ -39,7 +39,7 @@ export function applyConfigStages(command: Command): void {
   sourcesOf.set(command, sources);
   if (!file) return;
   const byKey = optionsByKey(command);
-  for (const [key, value] of readConfigFile(file)) {
+  for (const [key, value] of await readConfigFile(file)) {
     const option = byKey.get(key);
     if (!option) throw new ConfigFileError(file, key, `unknown key (the keys are ${command.name()}'s flags in camelCase, e.g. batchSize)`, value);
     const name = option.attributeName();

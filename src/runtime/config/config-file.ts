@@ -1,21 +1,21 @@
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { readFile } from 'node:fs/promises';
 import { ConfigFileError } from './config-error.js';
 
 export type ConfigScalar = string | number | boolean;
 
 /**
  * A config file (YAML, or JSON which is YAML too): one mapping from keys to
- * single values, the same keys as the flags (camelCase). Read synchronously:
- * it is read once, before a command does anything.
+ * single values, the same keys as the flags (camelCase).
  */
-export function readConfigFile(file: string): Map<string, ConfigScalar> {
+export async function readConfigFile(file: string): Promise<Map<string, ConfigScalar>> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = await readFile(file, 'utf8');
   } catch (err) {
     throw new ConfigFileError(file, '', `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, file);
   }
+  // Loaded only when a file is given: every fleet command starts without it.
+  const { parse } = await import('yaml');
   let doc: unknown;
   try {
     doc = parse(text);
