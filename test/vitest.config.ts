@@ -15,8 +15,9 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        // No sockets, no child processes, fake timers where time matters: a
-        // unit test that needs more than this is in the wrong project.
+        // In-process: no child processes, fake timers where time matters (a
+        // loopback server inside the test process is fine). A unit test that
+        // needs more than this is in the wrong project.
         test: { name: 'unit', root, include: ['test/unit/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 30_000 },
       },
       {
