@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { addConfigFileOption, applyConfigStages, resolvedFlags } from '../../../cli/config-stages.js';
 import { durationOpt } from '../../../cli/option.js';
+import { fleetProgram } from '../../../cli/main.js';
 import { addTrainingOptions, trainConfigFrom } from '../../../cli/train-command.js';
 import { ConfigError, ConfigFileError, type TrainConfig } from '../../../src/runtime/config/train-config.js';
 
@@ -110,5 +111,34 @@ describe('configuration stages: flag > FLEET_ variable > config file > default',
     expect(forwarded).toEqual(expect.arrayContaining(['--model', 'tiny', '--epochs', '3', '--batch-size', '64', '--download']));
     expect(forwarded).not.toContain('--lr');
     expect(forwarded).toHaveLength(7);
+  });
+});
+
+describe('the fleet program\'s boolean variables', () => {
+  /** The flags a real subcommand would act on; its action is replaced so nothing runs. */
+  async function flagsOf(name: string, args: string[], env: Record<string, string>): Promise<Record<string, unknown>> {
+    Object.assign(process.env, env);
+    const program = fleetProgram();
+    let flags: Record<string, unknown> = {};
+    for (const c of program.commands) c.exitOverride();
+    program.commands.find((c) => c.name() === name)!.action((f: Record<string, unknown>) => { flags = f; });
+    await program.parseAsync([name, ...args], { from: 'user' });
+    return flags;
+  }
+
+  it('FLEET_LEDGER=1 turns the ledger on and FLEET_LEDGER=0 leaves it off; FLEET_TLS reads the same way', async () => {
+    expect((await flagsOf('coordinator', [], { FLEET_LEDGER: '1' })).ledger).toBe(true);
+    expect((await flagsOf('coordinator', [], { FLEET_LEDGER: '0' })).ledger).toBe(false);
+    expect((await flagsOf('coordinator', [], { FLEET_EXTERNAL_EVALUATOR: 'off' })).externalEvaluator).toBe(false);
+    expect((await flagsOf('worker', ['--coordinator', 'c:1'], { FLEET_TLS: 'yes' })).tls).toBe(true);
+    expect((await flagsOf('worker', ['--coordinator', 'c:1'], { FLEET_TLS: 'false' })).tls).toBe(false);
+  });
+
+  it('timeouts are durations in milliseconds from any source', async () => {
+    const f = await file('timeouts.yaml', 'heartbeatTimeout: 45\nlinger: 500ms\n');
+    const flags = await flagsOf('coordinator', ['--config', f, '--round-timeout', '2m'], { FLEET_SHUTDOWN_GRACE: '1s' });
+    expect(flags).toMatchObject({ roundTimeout: 120_000, heartbeatTimeout: 45_000, linger: 500, shutdownGrace: 1000, evaluatorWait: 600_000 });
+    const worker = await flagsOf('worker', ['--coordinator', 'c:1', '--transfer-timeout', '90'], {});
+    expect(worker).toMatchObject({ connectTimeout: 300_000, callTimeout: 10_000, roundWaitTimeout: 3_600_000, transferTimeout: 90_000 });
   });
 });
