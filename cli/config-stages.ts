@@ -54,7 +54,7 @@ export async function applyConfigStages(command: Command): Promise<void> {
 
 /** The command's options by every name a file may use: camelCase, kebab-case, and the training config's own key (mixupAlpha for --mixup). */
 function optionsByKey(command: Command): Map<string, Option> {
-  const byLong = new Map(command.options.filter((o) => o.long).map((o) => [o.long!, o]));
+  const byLong = new Map(command.options.flatMap((o) => (o.long ? [[o.long, o] as const] : [])));
   const byKey = new Map<string, Option>();
   for (const o of command.options) {
     if (!o.long || o.attributeName() === 'config') continue;

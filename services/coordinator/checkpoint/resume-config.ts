@@ -9,7 +9,7 @@ import { readCheckpoint } from './checkpoint-file.js';
  */
 export async function configForResume(checkpointFile: string, machine: MachineConfig): Promise<TrainConfig> {
   const { header } = await readCheckpoint(checkpointFile);
-  const saved = header.state['config'];
+  const saved = header.state.config;
   if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) {
     throw new ConfigFileError(checkpointFile, 'config', 'the checkpoint holds no run config', saved ?? null);
   }

@@ -42,7 +42,8 @@ async function parse(args: string[], env: Record<string, string> = {}): Promise<
     .exitOverride()
     .action((flags: Record<string, unknown>, command: Command) => { parsed = { config: trainConfigFrom(flags, command), flags, command }; }));
   await program.parseAsync(['train', '--out', join(dir, 'run'), ...args], { from: 'user' });
-  return parsed!;
+  if (!parsed) throw new Error('the action did not run');
+  return parsed;
 }
 
 describe('configuration stages: flag > FLEET_ variable > config file > default', () => {
@@ -121,7 +122,9 @@ describe('the fleet program\'s boolean variables', () => {
     const program = fleetProgram();
     let flags: Record<string, unknown> = {};
     for (const c of program.commands) c.exitOverride();
-    program.commands.find((c) => c.name() === name)!.action((f: Record<string, unknown>) => { flags = f; });
+    const command = program.commands.find((c) => c.name() === name);
+    if (!command) throw new Error(`no command ${name}`);
+    command.action((f: Record<string, unknown>) => { flags = f; });
     await program.parseAsync([name, ...args], { from: 'user' });
     return flags;
   }
