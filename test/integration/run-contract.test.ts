@@ -84,11 +84,12 @@ describe('the run contract', () => {
     expect(existsSync(join(runs.evaluated, 'evaluator-state.json'))).toBe(findNatsServer() !== null);
 
     // metrics.jsonl: every line parses with the one schema; the distributed lines add workers and version.
-    const lines: Record<string, MetricsLine[]> = {};
-    for (const [name, dir] of Object.entries(runs)) {
-      lines[name] = await readMetricsLines(dir);
-      expect(lines[name]!.map((l) => l.epoch), name).toEqual([1, 2]);
-      for (const l of lines[name]!) {
+    const names = Object.keys(runs) as (keyof typeof runs)[];
+    const lines = {} as Record<keyof typeof runs, MetricsLine[]>;
+    for (const name of names) {
+      lines[name] = await readMetricsLines(runs[name]);
+      expect(lines[name].map((l) => l.epoch), name).toEqual([1, 2]);
+      for (const l of lines[name]) {
         expect(l.trainSamples, name).toBe(320);
         expect(l.imagesPerSecond, name).toBeGreaterThan(0);
         expect(l.epochSeconds, name).toBeGreaterThan(0);
@@ -96,26 +97,27 @@ describe('the run contract', () => {
         expect(l.confusion.flat().reduce((a, b) => a + b, 0), name).toBe(100);
       }
     }
-    expect(lines.one!.every((l) => l.workers === undefined && l.version === undefined)).toBe(true);
-    for (const name of ['evaluated', 'coordinated']) {
-      expect(lines[name]!.every((l) => l.workers === 2 && typeof l.version === 'number'), name).toBe(true);
+    expect(lines.one.every((l) => l.workers === undefined && l.version === undefined)).toBe(true);
+    for (const name of ['evaluated', 'coordinated'] as const) {
+      expect(lines[name].every((l) => l.workers === 2 && typeof l.version === 'number'), name).toBe(true);
     }
 
     // config.json: the same keys for every kind of run, with the backend that ran.
-    const configs = await Promise.all(Object.values(runs).map(async (dir) => runConfigRecordSchema.parse(await readJson(join(dir, 'config.json')))));
-    for (const c of configs) {
-      expect(Object.keys(c).sort()).toEqual(Object.keys(configs[0]!).sort());
-      expect(Object.keys(c.config).sort()).toEqual(Object.keys(configs[0]!.config).sort());
-      expect(c.backend).toBe('wasm');
+    const [first, ...others] = await Promise.all(names.map(async (name) => runConfigRecordSchema.parse(await readJson(join(runs[name], 'config.json')))));
+    for (const c of [first, ...others]) {
+      expect(Object.keys(c ?? {}).sort()).toEqual(['backend', 'config', 'data', 'plan']);
+      expect(Object.keys(c?.config ?? {}).sort()).toEqual(Object.keys(first?.config ?? {}).sort());
+      expect(c?.backend).toBe('wasm');
     }
 
     // best/: meta.json says what inference needs, and following it reproduces the recorded accuracy.
-    for (const [name, dir] of Object.entries(runs)) {
+    for (const name of names) {
+      const dir = runs[name];
       const meta = bestModelMetaSchema.parse(await readJson(join(dir, 'best', 'meta.json')));
       expect(meta.classNames, name).toEqual(data.classNames);
       expect(meta.input, name).toMatchObject({ shape: [32, 32, 3], layout: 'NHWC', mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] });
       // The evaluator also scores the checkpoints between epoch ends: its best may be one of those.
-      expect(meta.accuracy, name).toBeGreaterThanOrEqual(Math.max(...lines[name]!.map((l) => l.testAccuracy)));
+      expect(meta.accuracy, name).toBeGreaterThanOrEqual(Math.max(...lines[name].map((l) => l.testAccuracy)));
       const scored = await scoreBestAsMetaSays(join(dir, 'best'));
       expect(scored.accuracy, name).toBeCloseTo(scored.metaAccuracy, 6);
     }
