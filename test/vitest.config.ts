@@ -10,8 +10,6 @@ export default defineConfig({
     // forked processes (each gets its own wasm instance), at most 2 at a time.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
-    // Makes the directory the chaos scenarios record into; prints their summary line at the end.
-    globalSetup: ['test/chaos/summary-setup.ts'],
     projects: [
       {
         extends: true,
@@ -23,7 +21,15 @@ export default defineConfig({
       {
         extends: true,
         // Real processes, servers and files: kill -9, restarts, a real nats-server.
-        test: { name: 'process', root, include: ['test/integration/**/*.test.ts', 'test/chaos/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 60_000 },
+        test: {
+          name: 'process',
+          root,
+          include: ['test/integration/**/*.test.ts', 'test/chaos/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          // Makes the directory the chaos scenarios record into; prints their summary line at the end.
+          globalSetup: ['test/chaos/summary-setup.ts'],
+        },
       },
     ],
   },

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { NUM_CLASSES } from '../../dataset/cifar10-constants.js';
 import { cifar10Input, inferenceMetaSchema } from '../../model/index.js';
-import type { TrainConfig } from '../../runtime/config/train-config.js';
+import { runConfigFields } from '../../runtime/config/run-config.js';
+import { runConfigOf, type TrainConfig } from '../../runtime/config/train-config.js';
 import type { Evaluation } from '../evaluate.js';
 import { perClassAccuracyOf } from './metrics-line.js';
 
@@ -17,7 +18,8 @@ export const bestModelMetaSchema = inferenceMetaSchema
     accuracy: fraction,
     loss: z.number().finite(),
     perClassAccuracy: z.array(fraction.nullable()).length(NUM_CLASSES),
-    config: z.record(z.string(), z.unknown()),
+    /** The run's configuration, as config.json keeps it. */
+    config: runConfigFields.strict(),
   })
   .strict();
 
@@ -41,6 +43,6 @@ export function bestModelMeta(o: {
     accuracy: o.evaluation.accuracy,
     loss: o.evaluation.loss,
     perClassAccuracy: perClassAccuracyOf(o.evaluation),
-    config: o.config,
+    config: runConfigOf(o.config),
   };
 }

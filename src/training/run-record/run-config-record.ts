@@ -1,12 +1,18 @@
 import { z } from 'zod';
-import type { TrainConfig, TrainPlan } from '../../runtime/config/train-config.js';
+import { runConfigFields } from '../../runtime/config/run-config.js';
+import { runConfigOf, type TrainConfig, type TrainPlan } from '../../runtime/config/train-config.js';
 
 const count = z.number().int().min(0);
 
-/** config.json: what defines the run, what it was planned as, where it ran and on what data. */
+/**
+ * config.json: what defines the run (the RunConfig, as a checkpoint keeps it:
+ * machine-local keys such as paths stay out, so two runs of one configuration
+ * on different machines have the same file), what it was planned as, the
+ * backend it ran on and its data.
+ */
 export const runConfigRecordSchema = z
   .object({
-    config: z.record(z.string(), z.unknown()),
+    config: runConfigFields.strict(),
     plan: z.object({ trainCount: count, stepsPerEpoch: count, totalSteps: count, warmupSteps: count }).strict(),
     /** The compute backend the writing process selected ('tensorflow', 'wasm', 'cpu'). */
     backend: z.string().min(1),
@@ -22,5 +28,5 @@ export function runConfigRecord(
   backend: string,
   run: { plan: TrainPlan; train: number; test: number; classNames: readonly string[] },
 ): RunConfigRecord {
-  return { config, plan: run.plan, backend, data: { train: run.train, test: run.test, classNames: [...run.classNames] } };
+  return { config: runConfigOf(config), plan: run.plan, backend, data: { train: run.train, test: run.test, classNames: [...run.classNames] } };
 }
