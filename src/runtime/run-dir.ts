@@ -1,5 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { recoverDirectory } from './atomic-dir.js';
 import { writeFileAtomic } from './atomic-file.js';
 
 export const CONFIG_JSON = 'config.json';
@@ -36,6 +37,8 @@ export interface RunDir {
 
 export async function openRunDir(path: string): Promise<RunDir> {
   await mkdir(path, { recursive: true });
+  // A writer killed in the middle of replacing best/ left the previous one aside.
+  await recoverDirectory(join(path, BEST_DIR));
   const metricsPath = join(path, METRICS_JSONL);
   const rewrite = async (keep: (epoch: number) => boolean, add: EpochLine[]) => {
     const text = await readIfExists(metricsPath);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
 import { META_JSON, saveModelFiles, type SavedModelFiles } from '../../model/index.js';
+import { replaceDirectoryAtomic } from '../../runtime/atomic-dir.js';
 import { FleetError } from '../../runtime/errors.js';
 import { CONFIG_JSON, METRICS_JSONL, openRunDir } from '../../runtime/run-dir.js';
 import { bestModelMetaSchema, type BestModelMeta } from './best-model-meta.js';
@@ -29,7 +30,7 @@ export interface RunRecord {
   recordEpoch(line: MetricsLine): Promise<void>;
   /** Drops the lines of `epoch` and later (a run resumed before that epoch's end). */
   keepMetricsBefore(epoch: number): Promise<void>;
-  /** best/: weights.bin, model.json (the commit point, with the weights' checksum), then meta.json. */
+  /** best/ as a whole (weights.bin, model.json with the weights' checksum, meta.json): the old set or the new, never a mix. */
   saveBest(model: tf.LayersModel, meta: BestModelMeta): Promise<SavedModelFiles>;
   /** Any other JSON file of the run (ledger reports). */
   writeJson(name: string, value: unknown): Promise<void>;
@@ -43,7 +44,14 @@ export async function openRunRecord(path: string): Promise<RunRecord> {
     writeConfig: (record) => dir.writeJson(CONFIG_JSON, checked(runConfigRecordSchema, record, join(path, CONFIG_JSON))),
     recordEpoch: (line) => dir.putMetricsLine(checked(metricsLineSchema, line, join(path, METRICS_JSONL))),
     keepMetricsBefore: (epoch) => dir.keepMetricsBefore(epoch),
-    saveBest: (model, meta) => saveModelFiles(model, dir.bestDir, checked(bestModelMetaSchema, meta, join(dir.bestDir, META_JSON))),
+    saveBest: async (model, meta) => {
+      const checkedMeta = checked(bestModelMetaSchema, meta, join(dir.bestDir, META_JSON));
+      let saved: SavedModelFiles | undefined;
+      await replaceDirectoryAtomic(dir.bestDir, async (next) => {
+        saved = await saveModelFiles(model, next, checkedMeta);
+      });
+      return { ...saved!, dir: dir.bestDir };
+    },
     writeJson: (name, value) => dir.writeJson(name, value),
   };
 }
