@@ -55,7 +55,9 @@ async function workerMain(address: string, rounds: number, growth: HeapGrowth): 
   await tf.setBackend('cpu');
   const layout = modelLayout();
   const client = createCoordinatorClient(address, () => layout, {
-    callTimeoutMs: 30_000, roundWaitTimeoutMs: 600_000, transferTimeoutMs: 600_000,
+    callTimeoutMs: 30_000,
+    roundWaitTimeoutMs: 600_000,
+    transferTimeoutMs: 600_000,
   });
   const reg = await client.register({ runId: '', workerName: `bench-${process.pid}`, backend: 'none' });
   const grads = new Float32Array(layoutLength(layout));
@@ -69,8 +71,22 @@ async function workerMain(address: string, rounds: number, growth: HeapGrowth): 
     await client.fetchParameters(reg.workerId, work.version);
     const t1 = performance.now();
     const samples = work.batches.reduce((n, b) => n + b.indices.length, 0);
-    await client.contribute({ workerId: reg.workerId, round: work.round, version: work.version, kind: 'gradients', sampleCount: samples, lossSum: 0, correct: 0, trainMs: 0, values: grads, layout });
-    if (process.env.FLEET_BENCH_VERBOSE) console.error(`worker ${process.pid} round ${work.round}: download ${(t1 - t0).toFixed(0)} ms, upload ${(performance.now() - t1).toFixed(0)} ms`);
+    await client.contribute({
+      workerId: reg.workerId,
+      round: work.round,
+      version: work.version,
+      kind: 'gradients',
+      sampleCount: samples,
+      lossSum: 0,
+      correct: 0,
+      trainMs: 0,
+      values: grads,
+      layout,
+    });
+    if (process.env.FLEET_BENCH_VERBOSE)
+      console.error(
+        `worker ${process.pid} round ${work.round}: download ${(t1 - t0).toFixed(0)} ms, upload ${(performance.now() - t1).toFixed(0)} ms`,
+      );
   }
   client.close();
 }
@@ -87,7 +103,10 @@ async function rawTcpStream(bytes: number): Promise<number> {
       socket.on('data', (d: Buffer) => {
         if (got === 0) started = performance.now();
         got += d.length;
-        if (got >= bytes) { resolve(performance.now() - started); socket.destroy(); }
+        if (got >= bytes) {
+          resolve(performance.now() - started);
+          socket.destroy();
+        }
       });
     });
   });
@@ -125,7 +144,10 @@ function receiveRepeatedly(socket: Socket, into: Buffer, onFull: () => void): vo
       d.copy(into, got, at, at + n);
       got += n;
       at += n;
-      if (got === into.length) { got = 0; onFull(); }
+      if (got === into.length) {
+        got = 0;
+        onFull();
+      }
     }
   });
 }
@@ -145,16 +167,22 @@ async function rawTcpRound(workers: number, bytes: number, rounds: number): Prom
   const server = createServer((socket) => {
     socket.setNoDelay(true);
     sockets.push(socket);
-    receiveRepeatedly(socket, into, () => { if (++back === workers) roundDone(); });
+    receiveRepeatedly(socket, into, () => {
+      if (++back === workers) roundDone();
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  const children = Array.from({ length: workers }, () => spawn(process.execPath, [...process.execArgv, SELF, 'tcp-round-worker', String(port), String(bytes)], { stdio: 'inherit' }));
+  const children = Array.from({ length: workers }, () =>
+    spawn(process.execPath, [...process.execArgv, SELF, 'tcp-round-worker', String(port), String(bytes)], { stdio: 'inherit' }),
+  );
   while (sockets.length < workers) await new Promise((resolve) => setTimeout(resolve, 10));
   const times: number[] = [];
   for (let r = 0; r <= rounds; r++) {
     back = 0;
-    const done = new Promise<void>((resolve) => { roundDone = resolve; });
+    const done = new Promise<void>((resolve) => {
+      roundDone = resolve;
+    });
     const t0 = performance.now();
     for (const socket of sockets) socket.write(payload);
     await done;
@@ -171,11 +199,17 @@ async function tcpRoundWorkerMain(port: number, bytes: number): Promise<void> {
   const upload = Buffer.alloc(bytes, 3);
   const socket = connect(port, '127.0.0.1');
   socket.setNoDelay(true);
-  receiveRepeatedly(socket, into, () => { socket.write(upload); });
+  receiveRepeatedly(socket, into, () => {
+    socket.write(upload);
+  });
   await new Promise((resolve) => socket.once('close', resolve));
 }
 
-async function roundBench(workers: number, rounds: number, growth: HeapGrowth): Promise<{ roundMs: number[]; bytesPerRound: number; rssAboveMb: number; paramMb: number }> {
+async function roundBench(
+  workers: number,
+  rounds: number,
+  growth: HeapGrowth,
+): Promise<{ roundMs: number[]; bytesPerRound: number; rssAboveMb: number; paramMb: number }> {
   applyHeapGrowth(growth);
   await tf.setBackend('cpu');
   const model = buildModel({ name: MODEL, seed: 1 });
@@ -185,28 +219,75 @@ async function roundBench(workers: number, rounds: number, growth: HeapGrowth): 
   const params = vectors.adopt(readWeights(model, layout, new Float32Array(layoutLength(layout))));
   model.dispose();
   const config = parseTrainConfig({
-    runId: 'bench', workers, model: MODEL, epochs: 1000, batchSize: 1, lr: 0.01, minLr: 0, warmupEpochs: 0,
-    momentum: 0.9, weightDecay: 0, augment: 'none', mixupAlpha: 0, cutmixAlpha: 0, labelSmoothing: 0, dataDir: '-',
-    download: false, allowPartial: true, limitTrain: null, limitTest: null, seed: 1, backend: 'cpu', outDir: '-',
-    evalBatchSize: 1, progress: 'log', syncEvery: 1, lrScaling: 'none',
+    runId: 'bench',
+    workers,
+    model: MODEL,
+    epochs: 1000,
+    batchSize: 1,
+    lr: 0.01,
+    minLr: 0,
+    warmupEpochs: 0,
+    momentum: 0.9,
+    weightDecay: 0,
+    augment: 'none',
+    mixupAlpha: 0,
+    cutmixAlpha: 0,
+    labelSmoothing: 0,
+    dataDir: '-',
+    download: false,
+    allowPartial: true,
+    limitTrain: null,
+    limitTest: null,
+    seed: 1,
+    backend: 'cpu',
+    outDir: '-',
+    evalBatchSize: 1,
+    progress: 'log',
+    syncEvery: 1,
+    lrScaling: 'none',
   });
   const count = workers * 1000;
   const closes: number[] = [];
   const controller = new RoundController({
-    config, plan: planTraining(config, count), layout, params, momentum: vectors.zeros(params.length), vectors,
+    config,
+    plan: planTraining(config, count),
+    layout,
+    params,
+    momentum: vectors.zeros(params.length),
+    vectors,
     sampler: new EpochSampler({ seed: 1, count, batchSize: 1, syncEvery: 1, epoch: 1 }),
-    expectedWorkers: workers, roundTimeoutMs: 600_000, heartbeatTimeoutMs: 600_000, checkpointEveryRounds: 0,
+    expectedWorkers: workers,
+    roundTimeoutMs: 600_000,
+    heartbeatTimeoutMs: 600_000,
+    checkpointEveryRounds: 0,
     // The controller's own 'round closed' log lines time the rounds.
-    log: pino({ level: 'info' }, { write: (line: string) => { if (line.includes('"msg":"round closed"')) closes.push(performance.now()); } }),
+    log: pino(
+      { level: 'info' },
+      {
+        write: (line: string) => {
+          if (line.includes('"msg":"round closed"')) closes.push(performance.now());
+        },
+      },
+    ),
     hooks: { onEpochEnd: async () => {}, onCheckpoint: async () => {} },
   });
-  const server = await startCoordinatorServer(controller, { config, layout, log: silent, vectors }, { host: '127.0.0.1', port: 0, heartbeatIntervalMs: 60_000 });
+  const server = await startCoordinatorServer(
+    controller,
+    { config, layout, log: silent, vectors },
+    { host: '127.0.0.1', port: 0, heartbeatIntervalMs: 60_000 },
+  );
   global.gc?.();
   const baseline = process.memoryUsage.rss();
   let peak = baseline;
-  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 20);
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, 20);
   // One extra round first: connections, JIT; it is not counted.
-  const children = Array.from({ length: workers }, () => spawn(process.execPath, [...process.execArgv, SELF, 'worker', `127.0.0.1:${server.port}`, String(rounds + 1), growth], { stdio: 'inherit' }));
+  const children = Array.from({ length: workers }, () =>
+    spawn(process.execPath, [...process.execArgv, SELF, 'worker', `127.0.0.1:${server.port}`, String(rounds + 1), growth], {
+      stdio: 'inherit',
+    }),
+  );
   await Promise.all(children.map((c) => new Promise((resolve) => c.on('close', resolve))));
   clearInterval(sampler);
   controller.close('bench over');
@@ -226,7 +307,9 @@ function inChild<T>(mode: string, args: (string | number)[], flags: readonly str
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...flags, SELF, mode, ...args.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     child.on('close', (code) => {
       const line = out.split('\n').find((l) => l.startsWith(RESULT));
       if (code !== 0 || !line) reject(new Error(`exchange-round ${mode} child exited with ${code}`));
@@ -239,10 +322,18 @@ const RESULT = 'RESULT ';
 export async function run(): Promise<void> {
   const workerCounts = (process.env.FLEET_BENCH_WORKERS ?? '1,2,4,8').split(',').map(Number);
   const rounds = Number(process.env.FLEET_BENCH_ROUNDS ?? 5);
-  console.log(`exchange-round: ${MODEL}-sized tensor set, ${rounds} rounds after 1 warm-up, loopback; a round = every worker downloads the parameters and uploads gradients`);
-  console.log('raw TCP round: the same processes and bytes, copied into kept buffers, no gRPC and no checks; raw TCP stream: all the round\'s bytes in one stream one way');
-  console.log('the coordinator (and the raw TCP round\'s server) run in a child process with the node flags fleet\'s launcher gives a cluster of that size: --single-threaded-gc when the processes outnumber the CPUs (launcher/gc-threads.ts)');
-  console.log('workers\theap growth\tGC\tround ms (mean +- std)\tGB/s\traw TCP round GB/s\tratio\traw TCP stream GB/s\tratio\tcoordinator RSS above baseline (MB)\tx parameter bytes');
+  console.log(
+    `exchange-round: ${MODEL}-sized tensor set, ${rounds} rounds after 1 warm-up, loopback; a round = every worker downloads the parameters and uploads gradients`,
+  );
+  console.log(
+    "raw TCP round: the same processes and bytes, copied into kept buffers, no gRPC and no checks; raw TCP stream: all the round's bytes in one stream one way",
+  );
+  console.log(
+    "the coordinator (and the raw TCP round's server) run in a child process with the node flags fleet's launcher gives a cluster of that size: --single-threaded-gc when the processes outnumber the CPUs (launcher/gc-threads.ts)",
+  );
+  console.log(
+    'workers\theap growth\tGC\tround ms (mean +- std)\tGB/s\traw TCP round GB/s\tratio\traw TCP stream GB/s\tratio\tcoordinator RSS above baseline (MB)\tx parameter bytes',
+  );
   const runs: [number, HeapGrowth, GcMode][] = workerCounts.map((w) => [w, 'tuned', 'auto']);
   // Each tuning's gain, side by side: the largest round once more with V8's default heap growth, and with its parallel GC.
   const largest = Math.max(...workerCounts);
@@ -258,18 +349,35 @@ export async function run(): Promise<void> {
     const tcpRound = r.bytesPerRound / 1e9 / (meanStd(tcpTimes).mean / 1000);
     const tcpStream = (await rawTcpStream(r.bytesPerRound)) / 1000;
     const gcName = flags.includes('--single-threaded-gc') ? 'single-threaded' : 'parallel';
-    console.log([
-      workers, growth === 'tuned' ? `${HEAP_GROWING_PERCENT}%` : 'V8 default', gcName, `${mean.toFixed(0)} +- ${std.toFixed(0)}`, gbps.toFixed(3),
-      tcpRound.toFixed(3), (gbps / tcpRound).toFixed(2), tcpStream.toFixed(3), (gbps / tcpStream).toFixed(2),
-      r.rssAboveMb.toFixed(0), (r.rssAboveMb / r.paramMb).toFixed(2),
-    ].join('\t'));
+    console.log(
+      [
+        workers,
+        growth === 'tuned' ? `${HEAP_GROWING_PERCENT}%` : 'V8 default',
+        gcName,
+        `${mean.toFixed(0)} +- ${std.toFixed(0)}`,
+        gbps.toFixed(3),
+        tcpRound.toFixed(3),
+        (gbps / tcpRound).toFixed(2),
+        tcpStream.toFixed(3),
+        (gbps / tcpStream).toFixed(2),
+        r.rssAboveMb.toFixed(0),
+        (r.rssAboveMb / r.paramMb).toFixed(2),
+      ].join('\t'),
+    );
   }
 }
 
 const [mode, a, b, c] = process.argv.slice(2);
 if (mode === 'worker') await workerMain(a!, Number(b), c === 'default' ? 'default' : 'tuned');
-else if (mode === 'round') console.log(RESULT + JSON.stringify(await roundBench(Number(a), Number(b), c === 'default' ? 'default' : 'tuned')));
-else if (mode === 'tcp-round') { tuneHeapForTransfers(); console.log(RESULT + JSON.stringify(await rawTcpRound(Number(a), Number(b), Number(c)))); }
-else if (mode === 'tcp-send') { tuneHeapForTransfers(); await tcpSendMain(Number(a), Number(b)); }
-else if (mode === 'tcp-round-worker') { tuneHeapForTransfers(); await tcpRoundWorkerMain(Number(a), Number(b)); }
-else if (isMain(import.meta.url)) await run();
+else if (mode === 'round')
+  console.log(RESULT + JSON.stringify(await roundBench(Number(a), Number(b), c === 'default' ? 'default' : 'tuned')));
+else if (mode === 'tcp-round') {
+  tuneHeapForTransfers();
+  console.log(RESULT + JSON.stringify(await rawTcpRound(Number(a), Number(b), Number(c))));
+} else if (mode === 'tcp-send') {
+  tuneHeapForTransfers();
+  await tcpSendMain(Number(a), Number(b));
+} else if (mode === 'tcp-round-worker') {
+  tuneHeapForTransfers();
+  await tcpRoundWorkerMain(Number(a), Number(b));
+} else if (isMain(import.meta.url)) await run();

@@ -15,19 +15,40 @@
  * their own event loops as in a real cluster. Both tune their heap as fleet's
  * processes do (runtime/heap-tuning.ts).
  */
-import { credentials, Metadata, type ServerReadableStream, type ServerWritableStream, type sendUnaryData, type ServiceDefinition } from '@grpc/grpc-js';
+import {
+  credentials,
+  Metadata,
+  type ServerReadableStream,
+  type ServerWritableStream,
+  type sendUnaryData,
+  type ServiceDefinition,
+} from '@grpc/grpc-js';
 import { execSync, spawn } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { packTensorSet, planTensorSet, type TensorSet, type TensorSpec } from '../src/exchange/index.js';
 import {
-  ContributionKind, CoordinatorClient, CoordinatorService,
-  type ContributeResponse, type ContributionChunk, type FetchParametersRequest, type TensorChunk,
+  ContributionKind,
+  CoordinatorClient,
+  CoordinatorService,
+  type ContributeResponse,
+  type ContributionChunk,
+  type FetchParametersRequest,
+  type TensorChunk,
 } from '../proto/gen/fleet/v1/coordinator.js';
 import {
-  CHANNEL_OPTIONS, FleetCoordinatorClient, FleetCoordinatorService, bindGrpcServer, createGrpcServer, receiveContribution,
-  receiveTensorSet, sendContribution, sendTensorSet, shutdownGrpcServer, toServiceError,
+  CHANNEL_OPTIONS,
+  FleetCoordinatorClient,
+  FleetCoordinatorService,
+  bindGrpcServer,
+  createGrpcServer,
+  receiveContribution,
+  receiveTensorSet,
+  sendContribution,
+  sendTensorSet,
+  shutdownGrpcServer,
+  toServiceError,
 } from '../src/rpc/index.js';
 import { tuneHeapForTransfers } from '../src/runtime/heap-tuning.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
@@ -38,7 +59,8 @@ const MB = 1e6;
 /** ResNet-18 for CIFAR (3x3 stem, 4 stages of 2 basic blocks, 10 classes): 11,173,962 trainable + 9,600 BatchNorm statistics. */
 export function resnet18Specs(): TensorSpec[] {
   const specs: TensorSpec[] = [];
-  const conv = (name: string, k: number, cin: number, cout: number) => specs.push({ name: `${name}/kernel`, shape: [k, k, cin, cout], trainable: true });
+  const conv = (name: string, k: number, cin: number, cout: number) =>
+    specs.push({ name: `${name}/kernel`, shape: [k, k, cin, cout], trainable: true });
   const bn = (name: string, c: number) => {
     for (const w of ['gamma', 'beta']) specs.push({ name: `${name}/${w}`, shape: [c], trainable: true });
     for (const w of ['moving_mean', 'moving_variance']) specs.push({ name: `${name}/${w}`, shape: [c], trainable: false });
@@ -65,11 +87,14 @@ export function resnet18Specs(): TensorSpec[] {
 }
 
 function resnet18Set(seed: number): TensorSet {
-  return packTensorSet(resnet18Specs().map((s) => {
-    const values = new Float32Array(s.shape.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < values.length; i++) values[i] = Math.sin(i * 0.618 + seed) * 0.05;
-    return { ...s, values };
-  }), 1);
+  return packTensorSet(
+    resnet18Specs().map((s) => {
+      const values = new Float32Array(s.shape.reduce((a, b) => a * b, 1));
+      for (let i = 0; i < values.length; i++) values[i] = Math.sin(i * 0.618 + seed) * 0.05;
+      return { ...s, values };
+    }),
+    1,
+  );
 }
 
 // ---- server side (this process) ---------------------------------------------
@@ -81,7 +106,10 @@ async function startGrpc(service: ServiceDefinition, params: TensorSet): Promise
   const server = createGrpcServer();
   const none = (_: unknown, cb: sendUnaryData<never>) => cb({ code: 12, details: 'not in this bench' }, null);
   server.addService(service, {
-    register: none, nextRound: none, heartbeat: none, leave: none,
+    register: none,
+    nextRound: none,
+    heartbeat: none,
+    leave: none,
     fetchParameters(call: ServerWritableStream<FetchParametersRequest, TensorChunk>) {
       sendTensorSet(call, params).catch((err: unknown) => call.destroy(err as Error));
     },
@@ -113,13 +141,19 @@ async function startTcp(params: TensorSet): Promise<{ port: number; stop(): void
       if (mode === 'idle') {
         const op = data[0];
         data = data.subarray(1);
-        if (op === 0x44) { socket.write(payload); return; }
+        if (op === 0x44) {
+          socket.write(payload);
+          return;
+        }
         mode = 'upload';
         got = 0;
       }
       data.copy(into, got);
       got += data.length;
-      if (got >= total) { mode = 'idle'; socket.write(Buffer.of(1)); }
+      if (got >= total) {
+        mode = 'idle';
+        socket.write(Buffer.of(1));
+      }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -138,20 +172,45 @@ async function clientMain(fleetPort: number, generatedPort: number, tcpPort: num
   // memory already touched (fresh pages cost more than the copy itself).
   const into = new Uint8Array(total);
   const timings: Timings = {};
-  const record = (key: string, ms: number, i: number) => { if (i > 0) (timings[key] ??= []).push(ms); };
+  const record = (key: string, ms: number, i: number) => {
+    if (i > 0) {
+      timings[key] ??= [];
+      timings[key].push(ms);
+    }
+  };
   const deadline = () => new Date(Date.now() + 120_000);
 
-  for (const [codec, port, Client] of [['fleet', fleetPort, FleetCoordinatorClient], ['generated', generatedPort, CoordinatorClient]] as const) {
+  for (const [codec, port, Client] of [
+    ['fleet', fleetPort, FleetCoordinatorClient],
+    ['generated', generatedPort, CoordinatorClient],
+  ] as const) {
     const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure(), CHANNEL_OPTIONS);
     for (let i = 0; i <= runs; i++) {
       let t0 = performance.now();
-      const set = await receiveTensorSet(client.fetchParameters({ workerId: 'bench', version: 0 }, { deadline: deadline() }), { expected, maxTotalBytes: total, into });
+      const set = await receiveTensorSet(client.fetchParameters({ workerId: 'bench', version: 0 }, { deadline: deadline() }), {
+        expected,
+        maxTotalBytes: total,
+        into,
+      });
       if (set.buffer !== into) throw new Error('download not assembled in place');
       record(`grpc ${codec} download`, performance.now() - t0, i);
       t0 = performance.now();
       await new Promise<void>((resolve, reject) => {
         const call = client.contribute(new Metadata(), { deadline: deadline() }, (err) => (err ? reject(err) : resolve()));
-        sendContribution(call, { workerId: 'bench', round: i, version: 1, sampleCount: 1, kind: ContributionKind.CONTRIBUTION_KIND_GRADIENTS, lossSum: 0, correct: 0, trainMs: 0 }, grads).catch(reject);
+        sendContribution(
+          call,
+          {
+            workerId: 'bench',
+            round: i,
+            version: 1,
+            sampleCount: 1,
+            kind: ContributionKind.CONTRIBUTION_KIND_GRADIENTS,
+            lossSum: 0,
+            correct: 0,
+            trainMs: 0,
+          },
+          grads,
+        ).catch(reject);
       });
       record(`grpc ${codec} upload`, performance.now() - t0, i);
     }
@@ -168,7 +227,10 @@ async function clientMain(fleetPort: number, generatedPort: number, tcpPort: num
       const onData = (d: Buffer) => {
         d.copy(into, got);
         got += d.length;
-        if (got >= total) { socket.off('data', onData); resolve(); }
+        if (got >= total) {
+          socket.off('data', onData);
+          resolve();
+        }
       };
       socket.on('data', onData);
       socket.write(Buffer.of(0x44));
@@ -194,15 +256,31 @@ export async function run(): Promise<void> {
   const params = resnet18Set(1);
   const total = params.buffer.byteLength;
   const floats = total / 4;
-  const sha = (() => { try { return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return 'unknown'; } })();
-  console.log(`exchange-transport: one tensor set of ${(floats / 1e6).toFixed(2)} M floats (${(total / MB).toFixed(1)} MB), loopback, ${runs} runs after 1 warm-up; ` +
-    `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, git ${sha}; 1 MiB chunks`);
+  const sha = (() => {
+    try {
+      return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim();
+    } catch {
+      return 'unknown';
+    }
+  })();
+  console.log(
+    `exchange-transport: one tensor set of ${(floats / 1e6).toFixed(2)} M floats (${(total / MB).toFixed(1)} MB), loopback, ${runs} runs after 1 warm-up; ` +
+      `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, git ${sha}; 1 MiB chunks`,
+  );
   const fleet = await startGrpc(FleetCoordinatorService, params);
   const generated = await startGrpc(CoordinatorService, params);
   const tcp = await startTcp(params);
-  const child = spawn(process.execPath, [...process.execArgv, SELF, 'client', String(fleet.port), String(generated.port), String(tcp.port), String(runs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, SELF, 'client', String(fleet.port), String(generated.port), String(tcp.port), String(runs)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   await fleet.stop();
   await generated.stop();

@@ -10,7 +10,14 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
 
 import { installWasmKernels } from '../src/compute/index.js';
-import { getFilterGradLayout, setFilterGradChunk, setFilterGradLayout, shapeKey, type FilterGradChunk, type FilterGradLayout } from '../src/compute/wasm/conv2d-backprop-filter.js';
+import {
+  getFilterGradLayout,
+  setFilterGradChunk,
+  setFilterGradLayout,
+  shapeKey,
+  type FilterGradChunk,
+  type FilterGradLayout,
+} from '../src/compute/wasm/conv2d-backprop-filter.js';
 import { convGeometry } from '../src/compute/wasm/conv-geometry.js';
 import { CNN_CONV_SHAPES, convFlops, isMain, median, type ConvShape } from './kernel-conv-shapes.js';
 
@@ -21,17 +28,21 @@ function timeMs(f: () => void): number {
 }
 
 function filterKey(s: ConvShape, batch: number): string {
-  return shapeKey(convGeometry('bench', [batch, s.height, s.width, s.inChannels], [3, 3, s.inChannels, s.outChannels], 1, 'same', 'NHWC', undefined));
+  return shapeKey(
+    convGeometry('bench', [batch, s.height, s.width, s.inChannels], [3, 3, s.inChannels, s.outChannels], 1, 'same', 'NHWC', undefined),
+  );
 }
 
 export async function run(): Promise<void> {
   const batch = Number(process.env.FLEET_BENCH_BATCH ?? 128);
   const reps = Number(process.env.FLEET_BENCH_REPS ?? 5);
-  const variantSpecs = (process.env.FLEET_BENCH_VARIANTS ?? 'batch:all,batch:16,wide:auto,wide:32,wide:16,wide:8,wide:4').split(',').map((v) => {
-    const [layout, chunk] = v.split(':');
-    const parsed: FilterGradChunk = chunk === 'auto' || chunk === 'all' ? chunk : Number(chunk);
-    return { layout: layout as FilterGradLayout, chunk: parsed };
-  });
+  const variantSpecs = (process.env.FLEET_BENCH_VARIANTS ?? 'batch:all,batch:16,wide:auto,wide:32,wide:16,wide:8,wide:4')
+    .split(',')
+    .map((v) => {
+      const [layout, chunk] = v.split(':');
+      const parsed: FilterGradChunk = chunk === 'auto' || chunk === 'all' ? chunk : Number(chunk);
+      return { layout: layout as FilterGradLayout, chunk: parsed };
+    });
   const initialLayout = getFilterGradLayout();
   installWasmKernels();
   await tf.setBackend('wasm');

@@ -28,7 +28,13 @@ const BENCHES: Record<string, () => Promise<void>> = {
 
 const only = process.env.FLEET_BENCH_ONLY?.split(',').filter(Boolean);
 const sha = (() => {
-  try { return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return 'unknown'; }
+  try {
+    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return 'unknown';
+  }
 })();
 console.log(`fleet benchmarks, git ${sha}, node ${process.version}, ${new Date().toISOString()}`);
 for (const [name, run] of Object.entries(BENCHES)) {

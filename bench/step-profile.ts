@@ -84,7 +84,9 @@ function enterMode(mode: Mode, tuned: { chunk: FilterGradChunk; layout: FilterGr
 function trainStep(r: Runner, x: tf.Tensor, y: tf.Tensor): number {
   const t0 = performance.now();
   const loss = tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, r.model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(y, r.model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+    );
     r.optimizer.applyGradients(grads);
     return value;
   });
@@ -137,7 +139,9 @@ async function profileStep(r: Runner, x: tf.Tensor, y: tf.Tensor): Promise<{ row
 
 function gitSha(): string {
   try {
-    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return 'unknown';
   }
@@ -151,7 +155,9 @@ export async function run(): Promise<void> {
   const tunedChunk = { chunk: getFilterGradChunk(), layout: getFilterGradLayout() };
   await tf.setBackend('wasm');
   await tf.ready();
-  console.log(`step-profile: cnn, batch ${batch}, backend ${tf.getBackend()}, 1 process, ${steps} measured steps after 1 warm-up, modes ${modes.join(',')}, git ${gitSha()}, node ${process.version}`);
+  console.log(
+    `step-profile: cnn, batch ${batch}, backend ${tf.getBackend()}, 1 process, ${steps} measured steps after 1 warm-up, modes ${modes.join(',')}, git ${gitSha()}, node ${process.version}`,
+  );
 
   const x = tf.randomUniform([batch, ...IMAGE_SHAPE], -1, 1);
   const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32') as tf.Tensor1D, 10);
@@ -184,14 +190,18 @@ export async function run(): Promise<void> {
   const convRate = median(convRates);
   const convStats = meanStd(convRates);
 
-  console.log(`\nforward conv2d on the model's 6 conv shapes: ${convRate.toFixed(2)} GFLOP/s median (${convStats.mean.toFixed(2)} +- ${convStats.std.toFixed(2)}, n=${convRates.length})`);
+  console.log(
+    `\nforward conv2d on the model's 6 conv shapes: ${convRate.toFixed(2)} GFLOP/s median (${convStats.mean.toFixed(2)} +- ${convStats.std.toFixed(2)}, n=${convRates.length})`,
+  );
   console.log('mode\timages/s median\timages/s mean +- std\tstep ms median\tstep GFLOP/s\tfraction of forward conv');
   for (const r of runners) {
     const ips = r.stepMs.map((ms) => (batch * 1000) / ms);
     const { mean, std } = meanStd(ips);
     const med = median(ips);
     const gflops = (med * CNN_TRAIN_FLOPS_PER_IMAGE) / 1e9;
-    console.log(`${r.mode}\t${med.toFixed(2)}\t${mean.toFixed(2)} +- ${std.toFixed(2)}\t${median(r.stepMs).toFixed(0)}\t${gflops.toFixed(2)}\t${(gflops / convRate).toFixed(3)}`);
+    console.log(
+      `${r.mode}\t${med.toFixed(2)}\t${mean.toFixed(2)} +- ${std.toFixed(2)}\t${median(r.stepMs).toFixed(0)}\t${gflops.toFixed(2)}\t${(gflops / convRate).toFixed(3)}`,
+    );
   }
   console.log(`live tensors after ${steps} rounds of steps: ${leaked >= 0 ? '+' : ''}${leaked}`);
 
@@ -206,7 +216,9 @@ export async function run(): Promise<void> {
       console.log(`${k.name}\t${k.calls}\t${k.ms.toFixed(1)}\t${((100 * k.ms) / stepMs).toFixed(1)}`);
     }
     const rest = rows.filter((k) => k.ms < 0.005 * total);
-    console.log(`(${rest.length} other kernels)\t${rest.reduce((a, k) => a + k.calls, 0)}\t${rest.reduce((a, k) => a + k.ms, 0).toFixed(1)}\t${((100 * rest.reduce((a, k) => a + k.ms, 0)) / stepMs).toFixed(1)}`);
+    console.log(
+      `(${rest.length} other kernels)\t${rest.reduce((a, k) => a + k.calls, 0)}\t${rest.reduce((a, k) => a + k.ms, 0).toFixed(1)}\t${((100 * rest.reduce((a, k) => a + k.ms, 0)) / stepMs).toFixed(1)}`,
+    );
   }
   tf.dispose([x, y, ...convTensors.flatMap((t) => [t.x, t.w])]);
   for (const r of runners) r.model.dispose();

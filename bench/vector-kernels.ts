@@ -50,19 +50,46 @@ function best(repeats: number, f: () => void): number {
 export async function run(): Promise<void> {
   const repeats = Number(process.env.FLEET_BENCH_REPEATS ?? 7);
   const memory = VectorMemory.create(4 * N);
-  const fill = (a: Float32Array, seed: number) => { for (let i = 0; i < a.length; i++) a[i] = ((i * seed) % 2001 - 1000) * 1e-4; return a; };
-  const inPlace = [memory.zeros(N), memory.zeros(N), memory.zeros(N)].map((a, i) => fill(a, i + 3)) as [Float32Array, Float32Array, Float32Array];
-  const plain = [new Float32Array(N), new Float32Array(N), new Float32Array(N)].map((a, i) => fill(a, i + 3)) as [Float32Array, Float32Array, Float32Array];
+  const fill = (a: Float32Array, seed: number) => {
+    for (let i = 0; i < a.length; i++) a[i] = (((i * seed) % 2001) - 1000) * 1e-4;
+    return a;
+  };
+  const inPlace = [memory.zeros(N), memory.zeros(N), memory.zeros(N)].map((a, i) => fill(a, i + 3)) as [
+    Float32Array,
+    Float32Array,
+    Float32Array,
+  ];
+  const plain = [new Float32Array(N), new Float32Array(N), new Float32Array(N)].map((a, i) => fill(a, i + 3)) as [
+    Float32Array,
+    Float32Array,
+    Float32Array,
+  ];
   const words = (a: Float32Array) => new Int32Array(a.buffer, a.byteOffset, a.length);
   const h = { lr: 1e-6, momentum: 0.9, weightDecay: 5e-4, useBuffer: true };
   const rows: [string, number, number, number][] = [
-    ['sum (y += a*x)', best(repeats, () => jsAxpy(plain[0], plain[1], 1e-3)), best(repeats, () => memory.axpy(inPlace[0], inPlace[1], 1e-3)), best(repeats, () => memory.axpy(plain[0], plain[1], 1e-3))],
-    ['finite scan', best(repeats, () => jsFirstNonFinite(words(plain[1]))), best(repeats, () => memory.firstNonFinite(words(inPlace[1]))), best(repeats, () => memory.firstNonFinite(words(plain[1])))],
-    ['SGD with momentum', best(repeats, () => jsSgd(plain[0], plain[1], plain[2], h.lr, h.momentum, h.weightDecay)), best(repeats, () => memory.sgd(inPlace[0], inPlace[1], inPlace[2], h)), best(repeats, () => memory.sgd(plain[0], plain[1], plain[2], h))],
+    [
+      'sum (y += a*x)',
+      best(repeats, () => jsAxpy(plain[0], plain[1], 1e-3)),
+      best(repeats, () => memory.axpy(inPlace[0], inPlace[1], 1e-3)),
+      best(repeats, () => memory.axpy(plain[0], plain[1], 1e-3)),
+    ],
+    [
+      'finite scan',
+      best(repeats, () => jsFirstNonFinite(words(plain[1]))),
+      best(repeats, () => memory.firstNonFinite(words(inPlace[1]))),
+      best(repeats, () => memory.firstNonFinite(words(plain[1]))),
+    ],
+    [
+      'SGD with momentum',
+      best(repeats, () => jsSgd(plain[0], plain[1], plain[2], h.lr, h.momentum, h.weightDecay)),
+      best(repeats, () => memory.sgd(inPlace[0], inPlace[1], inPlace[2], h)),
+      best(repeats, () => memory.sgd(plain[0], plain[1], plain[2], h)),
+    ],
   ];
   console.log(`vector-kernels: ${N} floats (ResNet-18), ns a float, best of ${repeats}`);
   console.log('loop\tJS (before)\tSIMD in place\tSIMD staged\tJS / in place');
-  for (const [name, js, place, staged] of rows) console.log([name, js.toFixed(3), place.toFixed(3), staged.toFixed(3), (js / place).toFixed(1)].join('\t'));
+  for (const [name, js, place, staged] of rows)
+    console.log([name, js.toFixed(3), place.toFixed(3), staged.toFixed(3), (js / place).toFixed(1)].join('\t'));
 }
 
 if (isMain(import.meta.url)) await run();

@@ -36,14 +36,20 @@ function fullName(command: Command): string {
 
 /** GitHub's heading anchor for headings made of words, spaces and dashes. */
 function anchor(heading: string): string {
-  return heading.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-');
+  return heading
+    .toLowerCase()
+    .replace(/[^a-z0-9 -]/g, '')
+    .replace(/ /g, '-');
 }
 
 function commandSection(command: Command): string[] {
   const lines = [`## ${fullName(command)}`, '', escapeText(command.description())];
   const args = command.registeredArguments;
   if (args.length > 0) {
-    lines.push('', `Arguments: ${args.map((a) => `\`${a.required ? `<${a.name()}>` : `[${a.name()}]`}\` ${escapeText(a.description)}`).join('; ')}.`);
+    lines.push(
+      '',
+      `Arguments: ${args.map((a) => `\`${a.required ? `<${a.name()}>` : `[${a.name()}]`}\` ${escapeText(a.description)}`).join('; ')}.`,
+    );
   }
   const subcommands = command.commands.map((c) => `\`${fullName(c)}\``);
   if (subcommands.length > 0) lines.push('', `Subcommands: ${subcommands.join(', ')}.`);

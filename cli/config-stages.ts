@@ -14,7 +14,13 @@ import { opt } from './option.js';
 
 /** --config FILE on a command. */
 export function addConfigFileOption(command: Command): Command {
-  return command.addOption(opt('--config <file>', 'read flags from this YAML file: the flags\' names in camelCase (batchSize: 64); flags and variables win over it', 'FLEET_CONFIG'));
+  return command.addOption(
+    opt(
+      '--config <file>',
+      "read flags from this YAML file: the flags' names in camelCase (batchSize: 64); flags and variables win over it",
+      'FLEET_CONFIG',
+    ),
+  );
 }
 
 /** Where each option's value came from, for error messages of later stages. */
@@ -31,7 +37,11 @@ export async function applyConfigStages(command: Command): Promise<void> {
   for (const option of command.options) {
     if (option.isBoolean() && option.envVar && command.getOptionValueSource(option.attributeName()) === 'env') {
       const text = process.env[option.envVar] ?? '';
-      command.setOptionValueWithSource(option.attributeName(), booleanFrom(text, () => `${option.envVar} (${option.long})`), 'env');
+      command.setOptionValueWithSource(
+        option.attributeName(),
+        booleanFrom(text, () => `${option.envVar} (${option.long})`),
+        'env',
+      );
     }
   }
   const file = command.getOptionValue('config') as string | undefined;
@@ -41,7 +51,8 @@ export async function applyConfigStages(command: Command): Promise<void> {
   const byKey = optionsByKey(command);
   for (const [key, value] of await readConfigFile(file)) {
     const option = byKey.get(key);
-    if (!option) throw new ConfigFileError(file, key, `unknown key (the keys are ${command.name()}'s flags in camelCase, e.g. batchSize)`, value);
+    if (!option)
+      throw new ConfigFileError(file, key, `unknown key (the keys are ${command.name()}'s flags in camelCase, e.g. batchSize)`, value);
     const name = option.attributeName();
     const earlier = sources.fileKeys.get(name);
     if (earlier !== undefined) throw new ConfigFileError(file, key, `sets ${option.long} again (also set as ${earlier})`, value);
@@ -72,7 +83,8 @@ function booleanFrom(text: string, where: () => string): boolean {
   try {
     return parseBoolean(text);
   } catch (err) {
-    if (err instanceof ValueSyntaxError) throw new ConfigError([{ key: '', flag: where(), message: `expected ${err.expected}`, value: text }]);
+    if (err instanceof ValueSyntaxError)
+      throw new ConfigError([{ key: '', flag: where(), message: `expected ${err.expected}`, value: text }]);
     throw err;
   }
 }
@@ -85,7 +97,8 @@ function valueFor(option: Option, value: ConfigScalar, where: () => string): unk
   try {
     return option.parseArg(text, undefined as never);
   } catch (err) {
-    if (err instanceof InvalidArgumentError) throw new ConfigError([{ key: option.attributeName(), flag: where(), message: err.message, value }]);
+    if (err instanceof InvalidArgumentError)
+      throw new ConfigError([{ key: option.attributeName(), flag: where(), message: err.message, value }]);
     throw err;
   }
 }

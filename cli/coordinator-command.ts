@@ -36,15 +36,73 @@ export function coordinatorCommand(): Command {
     .description('Coordinate a distributed run: waits for --workers workers, then runs rounds until the last epoch')
     .addOption(opt('--host <host>', 'address to listen on', 'FLEET_HOST').default('0.0.0.0'))
     .addOption(opt('--port <port>', 'port to listen on (0: any free port, logged)', 'FLEET_PORT').argParser(parsePort).default(7070))
-    .addOption(opt('--resume [when]', `continue from --out's checkpoint.fleet, with the run config saved in it (only this machine's ${MACHINE_FLAGS} are taken from the flags); 'auto': when there is one, else start the run (a restarted pod)`, 'FLEET_RESUME').default(false))
-    .addOption(durationOpt('--round-timeout <duration>', 'a round closes after this long; members that did not contribute are evicted', 'FLEET_ROUND_TIMEOUT', 600_000))
-    .addOption(durationOpt('--heartbeat-timeout <duration>', 'a member silent this long is evicted; must exceed the longest training step (a worker is busy during one)', 'FLEET_HEARTBEAT_TIMEOUT', 120_000))
-    .addOption(opt('--checkpoint-every <rounds>', 'checkpoint every N rounds (and at each epoch end); 0: epoch ends only', 'FLEET_CHECKPOINT_EVERY').argParser(parseCount).default(50))
-    .addOption(opt('--external-evaluator', 'a fleet evaluator scores the checkpoints (and writes metrics lines and best/); the coordinator does not score the test set itself and, at the end, waits --evaluator-wait for the last score', 'FLEET_EXTERNAL_EVALUATOR').default(false))
-    .addOption(durationOpt('--evaluator-wait <duration>', 'with --external-evaluator: how long the finished run waits for the last checkpoint\'s score', 'FLEET_EVALUATOR_WAIT', 600_000, { allowZero: true }))
-    .addOption(opt('--keep-versions <n>', 'checkpoint versions kept in memory for the evaluator to fetch after the master moves on', 'FLEET_KEEP_VERSIONS').argParser(parseCount).default(2))
-    .addOption(durationOpt('--linger <duration>', 'after the run, keep answering this long so every worker hears it is over', 'FLEET_LINGER', 3000, { allowZero: true }))
-    .addOption(durationOpt('--shutdown-grace <duration>', 'on SIGTERM or at the end, how long calls in flight get before the server closes', 'FLEET_SHUTDOWN_GRACE', 5000, { allowZero: true }))
+    .addOption(
+      opt(
+        '--resume [when]',
+        `continue from --out's checkpoint.fleet, with the run config saved in it (only this machine's ${MACHINE_FLAGS} are taken from the flags); 'auto': when there is one, else start the run (a restarted pod)`,
+        'FLEET_RESUME',
+      ).default(false),
+    )
+    .addOption(
+      durationOpt(
+        '--round-timeout <duration>',
+        'a round closes after this long; members that did not contribute are evicted',
+        'FLEET_ROUND_TIMEOUT',
+        600_000,
+      ),
+    )
+    .addOption(
+      durationOpt(
+        '--heartbeat-timeout <duration>',
+        'a member silent this long is evicted; must exceed the longest training step (a worker is busy during one)',
+        'FLEET_HEARTBEAT_TIMEOUT',
+        120_000,
+      ),
+    )
+    .addOption(
+      opt('--checkpoint-every <rounds>', 'checkpoint every N rounds (and at each epoch end); 0: epoch ends only', 'FLEET_CHECKPOINT_EVERY')
+        .argParser(parseCount)
+        .default(50),
+    )
+    .addOption(
+      opt(
+        '--external-evaluator',
+        'a fleet evaluator scores the checkpoints (and writes metrics lines and best/); the coordinator does not score the test set itself and, at the end, waits --evaluator-wait for the last score',
+        'FLEET_EXTERNAL_EVALUATOR',
+      ).default(false),
+    )
+    .addOption(
+      durationOpt(
+        '--evaluator-wait <duration>',
+        "with --external-evaluator: how long the finished run waits for the last checkpoint's score",
+        'FLEET_EVALUATOR_WAIT',
+        600_000,
+        { allowZero: true },
+      ),
+    )
+    .addOption(
+      opt(
+        '--keep-versions <n>',
+        'checkpoint versions kept in memory for the evaluator to fetch after the master moves on',
+        'FLEET_KEEP_VERSIONS',
+      )
+        .argParser(parseCount)
+        .default(2),
+    )
+    .addOption(
+      durationOpt('--linger <duration>', 'after the run, keep answering this long so every worker hears it is over', 'FLEET_LINGER', 3000, {
+        allowZero: true,
+      }),
+    )
+    .addOption(
+      durationOpt(
+        '--shutdown-grace <duration>',
+        'on SIGTERM or at the end, how long calls in flight get before the server closes',
+        'FLEET_SHUTDOWN_GRACE',
+        5000,
+        { allowZero: true },
+      ),
+    )
     .addOption(opt('--ledger', 'record how often each sample was applied, per epoch (applied-epoch-N.json)', 'FLEET_LEDGER').default(false))
     .action(async (flags: Record<string, unknown>, command: Command) => {
       // Checked first: a bad TLS file or token fails before the run directory is touched.
@@ -54,16 +112,26 @@ export function coordinatorCommand(): Command {
       const config = resume ? await configForResume(join(fromFlags.outDir, CHECKPOINT_FILE), machineConfigOf(fromFlags)) : fromFlags;
       const log = createRootLogger({ service: 'coordinator', run: config.runId });
       const heartbeatTimeoutMs = flags.heartbeatTimeout as number;
-      await runCoordinatorService({
-        config, resume,
-        roundTimeoutMs: flags.roundTimeout as number, heartbeatTimeoutMs,
-        heartbeatIntervalMs: Math.max(200, Math.round(heartbeatTimeoutMs / 5)),
-        checkpointEveryRounds: flags.checkpointEvery as number, ledger: flags.ledger === true,
-        host: flags.host as string, port: flags.port as number,
-        lingerMs: flags.linger as number, shutdownGraceMs: flags.shutdownGrace as number,
-        externalEvaluator: flags.externalEvaluator === true,
-        evaluatorWaitMs: flags.evaluatorWait as number, retainVersions: flags.keepVersions as number,
-        io: serviceIoFrom(flags), security,
-      }, log);
+      await runCoordinatorService(
+        {
+          config,
+          resume,
+          roundTimeoutMs: flags.roundTimeout as number,
+          heartbeatTimeoutMs,
+          heartbeatIntervalMs: Math.max(200, Math.round(heartbeatTimeoutMs / 5)),
+          checkpointEveryRounds: flags.checkpointEvery as number,
+          ledger: flags.ledger === true,
+          host: flags.host as string,
+          port: flags.port as number,
+          lingerMs: flags.linger as number,
+          shutdownGraceMs: flags.shutdownGrace as number,
+          externalEvaluator: flags.externalEvaluator === true,
+          evaluatorWaitMs: flags.evaluatorWait as number,
+          retainVersions: flags.keepVersions as number,
+          io: serviceIoFrom(flags),
+          security,
+        },
+        log,
+      );
     });
 }

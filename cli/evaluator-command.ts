@@ -11,28 +11,66 @@ import { addServiceIoOptions } from './service-options.js';
 /** `fleet evaluator`: scores every checkpoint of a run and keeps the best model. */
 export function evaluatorCommand(): Command {
   return addConfigFileOption(addGrpcSecurityOptions(addServiceIoOptions(new Command('evaluator')), 'client'))
-    .description('Score each checkpoint of a run on the whole test set (checkpoint events on NATS, parameters from the coordinator over gRPC); keep the best model')
-    .addOption(opt('--coordinator <host:port>', 'the coordinator\'s address', 'FLEET_COORDINATOR').makeOptionMandatory())
+    .description(
+      'Score each checkpoint of a run on the whole test set (checkpoint events on NATS, parameters from the coordinator over gRPC); keep the best model',
+    )
+    .addOption(opt('--coordinator <host:port>', "the coordinator's address", 'FLEET_COORDINATOR').makeOptionMandatory())
     .addOption(opt('--run <id>', 'the run to evaluate (default: the latest run on the bus)', 'FLEET_RUN_ID'))
-    .addOption(opt('--out <dir>', 'run directory for best/, metrics.jsonl and evaluator-state.json (default: the run\'s --out)', 'FLEET_OUT'))
-    .addOption(opt('--data-dir <dir>', 'CIFAR-10 on this machine; only test_batch.bin is read (default: the run\'s --data-dir)', 'FLEET_DATA_DIR'))
-    .addOption(opt('--backend <name>', 'compute backend on this machine (default: the run\'s)', 'FLEET_BACKEND').choices([...BACKEND_CHOICES]))
-    .addOption(durationOpt('--connect-timeout <duration>', 'how long an unreachable coordinator is waited for before a version is skipped', 'FLEET_CONNECT_TIMEOUT', 300_000))
-    .addOption(durationOpt('--call-timeout <duration>', 'deadline of a short call to the coordinator (describe the run)', 'FLEET_CALL_TIMEOUT', 10_000))
+    .addOption(
+      opt('--out <dir>', "run directory for best/, metrics.jsonl and evaluator-state.json (default: the run's --out)", 'FLEET_OUT'),
+    )
+    .addOption(
+      opt('--data-dir <dir>', "CIFAR-10 on this machine; only test_batch.bin is read (default: the run's --data-dir)", 'FLEET_DATA_DIR'),
+    )
+    .addOption(
+      opt('--backend <name>', "compute backend on this machine (default: the run's)", 'FLEET_BACKEND').choices([...BACKEND_CHOICES]),
+    )
+    .addOption(
+      durationOpt(
+        '--connect-timeout <duration>',
+        'how long an unreachable coordinator is waited for before a version is skipped',
+        'FLEET_CONNECT_TIMEOUT',
+        300_000,
+      ),
+    )
+    .addOption(
+      durationOpt(
+        '--call-timeout <duration>',
+        'deadline of a short call to the coordinator (describe the run)',
+        'FLEET_CALL_TIMEOUT',
+        10_000,
+      ),
+    )
     .addOption(durationOpt('--transfer-timeout <duration>', 'deadline of one parameter download', 'FLEET_TRANSFER_TIMEOUT', 600_000))
-    .addOption(durationOpt('--ack-wait <duration>', 'NATS ack wait of a checkpoint event, renewed while it is scored: after a crash the restarted evaluator gets the event back this soon', 'FLEET_ACK_WAIT', 5000))
+    .addOption(
+      durationOpt(
+        '--ack-wait <duration>',
+        'NATS ack wait of a checkpoint event, renewed while it is scored: after a crash the restarted evaluator gets the event back this soon',
+        'FLEET_ACK_WAIT',
+        5000,
+      ),
+    )
     .addOption(opt('--keep-running', 'keep following after the run finished (a resumed run goes on)', 'FLEET_KEEP_RUNNING').default(false))
     .action(async (flags: Record<string, unknown>) => {
       const security = await grpcSecurityFromFlags(flags, 'client');
       const run = (flags.run as string | undefined) ?? null;
       const log = createRootLogger({ service: 'evaluator', ...(run ? { run } : {}) });
-      await runEvaluatorService({
-        coordinator: flags.coordinator as string, run, outDir: (flags.out as string | undefined) ?? null,
-        dataDir: (flags.dataDir as string | undefined) ?? null, backend: (flags.backend as BackendChoice | undefined) ?? null,
-        connectTimeoutMs: flags.connectTimeout as number, callTimeoutMs: flags.callTimeout as number,
-        transferTimeoutMs: flags.transferTimeout as number, ackWaitMs: flags.ackWait as number,
-        exitWhenFinished: flags.keepRunning !== true,
-        io: serviceIoFrom(flags), security,
-      }, log);
+      await runEvaluatorService(
+        {
+          coordinator: flags.coordinator as string,
+          run,
+          outDir: (flags.out as string | undefined) ?? null,
+          dataDir: (flags.dataDir as string | undefined) ?? null,
+          backend: (flags.backend as BackendChoice | undefined) ?? null,
+          connectTimeoutMs: flags.connectTimeout as number,
+          callTimeoutMs: flags.callTimeout as number,
+          transferTimeoutMs: flags.transferTimeout as number,
+          ackWaitMs: flags.ackWait as number,
+          exitWhenFinished: flags.keepRunning !== true,
+          io: serviceIoFrom(flags),
+          security,
+        },
+        log,
+      );
     });
 }

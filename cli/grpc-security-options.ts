@@ -12,32 +12,69 @@ import { parseGrpcSecurity, type GrpcSecurity, type SecurityRole } from '../src/
 export function addGrpcSecurityOptions(command: Command, role: SecurityRole): Command {
   const server = role === 'server';
   command
-    .addOption(opt('--tls-cert <file>', server
-      ? 'serve TLS with this PEM certificate (chain) (with --tls-key)'
-      : 'present this PEM client certificate (mutual TLS; with --tls-key)', 'FLEET_TLS_CERT'))
+    .addOption(
+      opt(
+        '--tls-cert <file>',
+        server
+          ? 'serve TLS with this PEM certificate (chain) (with --tls-key)'
+          : 'present this PEM client certificate (mutual TLS; with --tls-key)',
+        'FLEET_TLS_CERT',
+      ),
+    )
     .addOption(opt('--tls-key <file>', 'PEM private key of --tls-cert', 'FLEET_TLS_KEY'))
-    .addOption(opt('--tls-ca <file>', server
-      ? 'require client certificates signed by this PEM CA (mutual TLS)'
-      : 'verify the coordinator\'s certificate against this PEM CA (default: the system\'s roots); implies TLS', 'FLEET_TLS_CA'));
+    .addOption(
+      opt(
+        '--tls-ca <file>',
+        server
+          ? 'require client certificates signed by this PEM CA (mutual TLS)'
+          : "verify the coordinator's certificate against this PEM CA (default: the system's roots); implies TLS",
+        'FLEET_TLS_CA',
+      ),
+    );
   if (!server) {
     command
       .addOption(opt('--tls', 'connect with TLS (implied by any --tls-* flag)', 'FLEET_TLS').default(false))
-      .addOption(opt('--tls-server-name <name>', 'check the coordinator\'s certificate for this name instead of the dialled host; implies TLS', 'FLEET_TLS_SERVER_NAME'));
+      .addOption(
+        opt(
+          '--tls-server-name <name>',
+          "check the coordinator's certificate for this name instead of the dialled host; implies TLS",
+          'FLEET_TLS_SERVER_NAME',
+        ),
+      );
   }
   return command
-    .addOption(opt('--token <token>', server
-      ? 'refuse calls without "authorization: Bearer <token>" (UNAUTHENTICATED); the health service stays open. Prefer --token-file or FLEET_TOKEN: flags show in ps'
-      : 'send "authorization: Bearer <token>" on every call. Prefer --token-file or FLEET_TOKEN: flags show in ps', 'FLEET_TOKEN'))
-    .addOption(opt('--token-file <file>', 'read the token from this file (trailing whitespace dropped), e.g. a mounted Kubernetes secret', 'FLEET_TOKEN_FILE'));
+    .addOption(
+      opt(
+        '--token <token>',
+        server
+          ? 'refuse calls without "authorization: Bearer <token>" (UNAUTHENTICATED); the health service stays open. Prefer --token-file or FLEET_TOKEN: flags show in ps'
+          : 'send "authorization: Bearer <token>" on every call. Prefer --token-file or FLEET_TOKEN: flags show in ps',
+        'FLEET_TOKEN',
+      ),
+    )
+    .addOption(
+      opt(
+        '--token-file <file>',
+        'read the token from this file (trailing whitespace dropped), e.g. a mounted Kubernetes secret',
+        'FLEET_TOKEN_FILE',
+      ),
+    );
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
 /** The parsed flags as a GrpcSecurity; a bad file or combination is a ConfigError naming the flag (exit 2). */
 export function grpcSecurityFromFlags(flags: Record<string, unknown>, role: SecurityRole): Promise<GrpcSecurity> {
-  return parseGrpcSecurity({
-    tlsCert: str(flags.tlsCert), tlsKey: str(flags.tlsKey), tlsCa: str(flags.tlsCa), tlsServerName: str(flags.tlsServerName),
-    tls: flags.tls === true,
-    token: str(flags.token), tokenFile: str(flags.tokenFile),
-  }, role);
+  return parseGrpcSecurity(
+    {
+      tlsCert: str(flags.tlsCert),
+      tlsKey: str(flags.tlsKey),
+      tlsCa: str(flags.tlsCa),
+      tlsServerName: str(flags.tlsServerName),
+      tls: flags.tls === true,
+      token: str(flags.token),
+      tokenFile: str(flags.tokenFile),
+    },
+    role,
+  );
 }

@@ -13,18 +13,20 @@ import { tuneHeapForTransfers } from '../src/runtime/heap-tuning.js';
 
 /** The `fleet` command and its subcommands (also read by tests: flags, variables). */
 export function fleetProgram(): Command {
-  return new Command('fleet')
-    .description('Distributed data-parallel CIFAR-10 training on TensorFlow.js')
-    .exitOverride()
-    .showHelpAfterError('(run with --help for the flags)')
-    // Variables and the config file, before any command's action reads its flags.
-    .hook('preAction', (_program, command) => applyConfigStages(command))
-    .addCommand(trainCommand())
-    .addCommand(coordinatorCommand())
-    .addCommand(workerCommand())
-    .addCommand(evaluatorCommand())
-    .addCommand(watchCommand())
-    .addCommand(dataCommand());
+  return (
+    new Command('fleet')
+      .description('Distributed data-parallel CIFAR-10 training on TensorFlow.js')
+      .exitOverride()
+      .showHelpAfterError('(run with --help for the flags)')
+      // Variables and the config file, before any command's action reads its flags.
+      .hook('preAction', (_program, command) => applyConfigStages(command))
+      .addCommand(trainCommand())
+      .addCommand(coordinatorCommand())
+      .addCommand(workerCommand())
+      .addCommand(evaluatorCommand())
+      .addCommand(watchCommand())
+      .addCommand(dataCommand())
+  );
 }
 
 /** Exit codes: 0 done, 1 the run failed, 2 bad usage or configuration, 130/143 interrupted. */

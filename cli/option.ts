@@ -13,7 +13,10 @@ export function opt(flags: string, description: string, env?: string): Option {
  * the parsed value is milliseconds.
  */
 export function durationOpt(
-  flags: string, description: string, env: string, defaultMs: number,
+  flags: string,
+  description: string,
+  env: string,
+  defaultMs: number,
   { plainUnit = 's', allowZero = false }: { plainUnit?: DurationUnit; allowZero?: boolean } = {},
 ): Option {
   return opt(flags, `${description} (a duration: 30s, 500ms, 2m; a plain number is in ${plainUnit})`, env)

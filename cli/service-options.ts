@@ -5,14 +5,26 @@ import { parsePort } from './parse-flag.js';
 /** --nats, the NATS credentials and --metrics-port, on any service command (compiled by serviceIoFrom). */
 export function addServiceIoOptions(command: Command): Command {
   return addNatsOptions(command)
-    .addOption(opt('--metrics-port <port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (0: any free port, logged)', 'FLEET_METRICS_PORT').argParser(parsePort))
+    .addOption(
+      opt(
+        '--metrics-port <port>',
+        'serve Prometheus metrics at http://HOST:PORT/metrics (0: any free port, logged)',
+        'FLEET_METRICS_PORT',
+      ).argParser(parsePort),
+    )
     .addOption(opt('--metrics-host <host>', 'address of the metrics endpoint', 'FLEET_METRICS_HOST').default('0.0.0.0'));
 }
 
 /** --nats and the NATS credentials. */
 export function addNatsOptions(command: Command): Command {
   return command
-    .addOption(opt('--nats <url>', 'NATS server(s) with JetStream for the run\'s events, e.g. nats://nats:4222 (comma-separated for a cluster)', 'NATS_URL'))
+    .addOption(
+      opt(
+        '--nats <url>',
+        "NATS server(s) with JetStream for the run's events, e.g. nats://nats:4222 (comma-separated for a cluster)",
+        'NATS_URL',
+      ),
+    )
     .addOption(opt('--nats-user <user>', 'NATS user (with --nats-password)', 'NATS_USER'))
     .addOption(opt('--nats-password <password>', 'NATS password', 'NATS_PASSWORD'))
     .addOption(opt('--nats-token <token>', 'NATS token', 'NATS_TOKEN'))

@@ -1,8 +1,15 @@
 import { Command, type Option } from 'commander';
 import { join } from 'node:path';
 import {
-  AUGMENT_CHOICES, BACKEND_CHOICES, BALANCE_CHOICES, LR_SCALING_CHOICES, MODEL_CHOICES, PROGRESS_CHOICES, TEST_MODEL_CHOICES,
-  parseTrainConfig, type TrainConfig,
+  AUGMENT_CHOICES,
+  BACKEND_CHOICES,
+  BALANCE_CHOICES,
+  LR_SCALING_CHOICES,
+  MODEL_CHOICES,
+  PROGRESS_CHOICES,
+  TEST_MODEL_CHOICES,
+  parseTrainConfig,
+  type TrainConfig,
 } from '../src/runtime/config/train-config.js';
 import { serviceIoFrom, type ServiceIo } from '../src/runtime/config/service-io.js';
 import { createRootLogger } from '../src/runtime/logger.js';
@@ -28,9 +35,32 @@ export const DEFAULT_DATA_DIR = 'data/cifar10';
  */
 export function trainCommand(): Command {
   return addConfigFileOption(addNatsOptions(addTrainingOptions(new Command('train'))))
-    .addOption(opt('--pin-workers <mode>', 'on: with --workers N, each worker on its own CPUs (taskset; needs at least N); off: where the OS puts them', 'FLEET_PIN_WORKERS').choices(['on', 'off']).default('off'))
-    .addOption(opt('--single-threaded-gc <mode>', 'with --workers N, node\'s --single-threaded-gc for the processes started; auto: when they outnumber the CPUs', 'FLEET_SINGLE_THREADED_GC').choices(SINGLE_THREADED_GC_CHOICES).default('auto'))
-    .addOption(durationOpt('--stop-grace <duration>', 'with --workers N: how long the processes started get to stop after SIGTERM before SIGKILL', 'FLEET_STOP_GRACE', 10_000))
+    .addOption(
+      opt(
+        '--pin-workers <mode>',
+        'on: with --workers N, each worker on its own CPUs (taskset; needs at least N); off: where the OS puts them',
+        'FLEET_PIN_WORKERS',
+      )
+        .choices(['on', 'off'])
+        .default('off'),
+    )
+    .addOption(
+      opt(
+        '--single-threaded-gc <mode>',
+        "with --workers N, node's --single-threaded-gc for the processes started; auto: when they outnumber the CPUs",
+        'FLEET_SINGLE_THREADED_GC',
+      )
+        .choices(SINGLE_THREADED_GC_CHOICES)
+        .default('auto'),
+    )
+    .addOption(
+      durationOpt(
+        '--stop-grace <duration>',
+        'with --workers N: how long the processes started get to stop after SIGTERM before SIGKILL',
+        'FLEET_STOP_GRACE',
+        10_000,
+      ),
+    )
     .description('Train a model on CIFAR-10: in this process for --workers 1, else a local coordinator and N worker processes')
     .action(async (flags: Record<string, unknown>, command: Command) => {
       const config = trainConfigFrom(flags, command);
@@ -38,10 +68,17 @@ export function trainCommand(): Command {
       try {
         if (config.workers === 1) await runTraining(config, log);
         else {
-          await runDistributedLocally(config, serviceIoFrom(flags), {
-            pin: flags.pinWorkers === 'on', singleThreadedGc: flags.singleThreadedGc as SingleThreadedGc,
-            stopGraceMs: flags.stopGrace as number, coordinatorFlags: forwardedFlags(command),
-          }, log);
+          await runDistributedLocally(
+            config,
+            serviceIoFrom(flags),
+            {
+              pin: flags.pinWorkers === 'on',
+              singleThreadedGc: flags.singleThreadedGc as SingleThreadedGc,
+              stopGraceMs: flags.stopGrace as number,
+              coordinatorFlags: forwardedFlags(command),
+            },
+            log,
+          );
         }
       } catch (err) {
         log.error({ err }, 'training failed');
@@ -74,10 +111,21 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
     await runLocalCluster({
       nodeArgs,
       workers: config.workers,
-      coordinatorArgs: [...launch.coordinatorFlags, '--run-id', config.runId, '--out', config.outDir, ...nats, ...metrics, ...(broker.url ? ['--external-evaluator'] : [])],
+      coordinatorArgs: [
+        ...launch.coordinatorFlags,
+        '--run-id',
+        config.runId,
+        '--out',
+        config.outDir,
+        ...nats,
+        ...metrics,
+        ...(broker.url ? ['--external-evaluator'] : []),
+      ],
       workerArgs: [...metrics],
       pinning: launch.pin ? workerPinning(config.workers, log) : null,
-      evaluatorArgs: broker.url ? ['--run', config.runId, '--out', config.outDir, '--data-dir', config.dataDir, '--backend', config.backend, ...nats, ...metrics] : null,
+      evaluatorArgs: broker.url
+        ? ['--run', config.runId, '--out', config.outDir, '--data-dir', config.dataDir, '--backend', config.backend, ...nats, ...metrics]
+        : null,
       log,
       stopGraceMs: launch.stopGraceMs,
       // The children get every value as a flag; a config file meant for `fleet train` is not theirs to read.
@@ -94,7 +142,10 @@ function workerPinning(workers: number, log: Logger): { taskset: string; cpuSets
   const cpus = allowedCpus();
   const cpuSets = cpus ? workerCpuSets(cpus, workers) : null;
   if (!taskset || !cpuSets) {
-    log.warn({ taskset: taskset !== null, cpus: cpus?.length ?? null, workers }, '--pin-workers on: not pinned (no taskset, or fewer CPUs than workers)');
+    log.warn(
+      { taskset: taskset !== null, cpus: cpus?.length ?? null, workers },
+      '--pin-workers on: not pinned (no taskset, or fewer CPUs than workers)',
+    );
     return null;
   }
   log.info({ cpuSets }, 'workers pinned to their own CPUs');
@@ -109,15 +160,27 @@ function workerPinning(workers: number, log: Logger): { taskset: string; cpuSets
 export function addTrainingOptions(command: Command): Command {
   return command
     .addOption(opt('--workers <n>', 'worker processes (data-parallel replicas)', 'FLEET_WORKERS').argParser(parseInteger).default(1))
-    .addOption(opt('--model <name>', 'architecture', 'FLEET_MODEL').choices([...MODEL_CHOICES, ...TEST_MODEL_CHOICES]).default('cnn'))
+    .addOption(
+      opt('--model <name>', 'architecture', 'FLEET_MODEL')
+        .choices([...MODEL_CHOICES, ...TEST_MODEL_CHOICES])
+        .default('cnn'),
+    )
     .addOption(opt('--epochs <n>', 'passes over the training set', 'FLEET_EPOCHS').argParser(parseInteger).default(30))
     .addOption(opt('--batch-size <n>', 'images per step per worker', 'FLEET_BATCH_SIZE').argParser(parseInteger).default(128))
     .addOption(opt('--lr <x>', 'peak learning rate (after warm-up)', 'FLEET_LR').argParser(parseNumber).default(0.1))
     .addOption(opt('--min-lr <x>', 'learning rate at the end of the cosine schedule', 'FLEET_MIN_LR').argParser(parseNumber).default(0))
-    .addOption(opt('--warmup-epochs <x>', 'linear warm-up length in epochs (capped at a fifth of the run)', 'FLEET_WARMUP_EPOCHS').argParser(parseNumber).default(1))
+    .addOption(
+      opt('--warmup-epochs <x>', 'linear warm-up length in epochs (capped at a fifth of the run)', 'FLEET_WARMUP_EPOCHS')
+        .argParser(parseNumber)
+        .default(1),
+    )
     .addOption(opt('--momentum <x>', 'SGD momentum', 'FLEET_MOMENTUM').argParser(parseNumber).default(0.9))
     .addOption(opt('--weight-decay <x>', 'L2 weight decay', 'FLEET_WEIGHT_DECAY').argParser(parseNumber).default(5e-4))
-    .addOption(opt('--augment <preset>', 'none: normalise; basic: crop+flip; full: crop+flip+colour jitter', 'FLEET_AUGMENT').choices([...AUGMENT_CHOICES]).default('full'))
+    .addOption(
+      opt('--augment <preset>', 'none: normalise; basic: crop+flip; full: crop+flip+colour jitter', 'FLEET_AUGMENT')
+        .choices([...AUGMENT_CHOICES])
+        .default('full'),
+    )
     .addOption(opt('--mixup <alpha>', 'Mixup with Beta(alpha, alpha); 0 = off', 'FLEET_MIXUP').argParser(parseNumber).default(0))
     .addOption(opt('--cutmix <alpha>', 'CutMix with Beta(alpha, alpha); 0 = off', 'FLEET_CUTMIX').argParser(parseNumber).default(0))
     .addOption(opt('--label-smoothing <s>', 'label smoothing in [0, 1)', 'FLEET_LABEL_SMOOTHING').argParser(parseNumber).default(0))
@@ -127,49 +190,76 @@ export function addTrainingOptions(command: Command): Command {
     .addOption(opt('--limit-train <n>', 'use only the first N training images', 'FLEET_LIMIT_TRAIN').argParser(parseInteger))
     .addOption(opt('--limit-test <n>', 'use only the first N test images', 'FLEET_LIMIT_TEST').argParser(parseInteger))
     .addOption(opt('--seed <n>', 'seed of initialisation, order and augmentation', 'FLEET_SEED').argParser(parseInteger).default(1))
-    .addOption(opt('--backend <name>', 'compute backend', 'FLEET_BACKEND').choices([...BACKEND_CHOICES]).default('auto'))
+    .addOption(
+      opt('--backend <name>', 'compute backend', 'FLEET_BACKEND')
+        .choices([...BACKEND_CHOICES])
+        .default('auto'),
+    )
     .addOption(opt('--out <dir>', 'run directory (default runs/<run-id>)', 'FLEET_OUT'))
     .addOption(opt('--run-id <id>', 'run id (default: time, model and a random suffix)', 'FLEET_RUN_ID'))
     .addOption(opt('--eval-batch-size <n>', 'images per evaluation batch', 'FLEET_EVAL_BATCH_SIZE').argParser(parseInteger).default(500))
-    .addOption(opt('--progress <mode>', 'bar on a terminal, log lines otherwise', 'FLEET_PROGRESS').choices([...PROGRESS_CHOICES]).default('auto'))
-    .addOption(opt('--sync-every <k>', '1: average gradients every step; K: K local steps, then average parameters', 'FLEET_SYNC_EVERY').argParser(parseInteger).default(1))
-    .addOption(opt('--lr-scaling <rule>', 'none, or linear: lr x workers for the larger global batch', 'FLEET_LR_SCALING').choices([...LR_SCALING_CHOICES]).default('none'))
-    .addOption(opt('--balance <rule>', "equal: every worker's batch is --batch-size; speed: the global batch split by each worker's measured speed", 'FLEET_BALANCE').choices([...BALANCE_CHOICES]).default('equal'));
+    .addOption(
+      opt('--progress <mode>', 'bar on a terminal, log lines otherwise', 'FLEET_PROGRESS')
+        .choices([...PROGRESS_CHOICES])
+        .default('auto'),
+    )
+    .addOption(
+      opt('--sync-every <k>', '1: average gradients every step; K: K local steps, then average parameters', 'FLEET_SYNC_EVERY')
+        .argParser(parseInteger)
+        .default(1),
+    )
+    .addOption(
+      opt('--lr-scaling <rule>', 'none, or linear: lr x workers for the larger global batch', 'FLEET_LR_SCALING')
+        .choices([...LR_SCALING_CHOICES])
+        .default('none'),
+    )
+    .addOption(
+      opt(
+        '--balance <rule>',
+        "equal: every worker's batch is --batch-size; speed: the global batch split by each worker's measured speed",
+        'FLEET_BALANCE',
+      )
+        .choices([...BALANCE_CHOICES])
+        .default('equal'),
+    );
 }
 
 /** The validated stage of the training flags; errors name the flag, variable or file key each bad value came from. */
 export function trainConfigFrom(flags: Record<string, unknown>, command: Command): TrainConfig {
   const model = String(flags.model);
   const runId = (flags.runId as string | undefined) ?? newRunId(model);
-  return parseTrainConfig({
-    runId,
-    workers: flags.workers,
-    model,
-    epochs: flags.epochs,
-    batchSize: flags.batchSize,
-    lr: flags.lr,
-    minLr: flags.minLr,
-    warmupEpochs: flags.warmupEpochs,
-    momentum: flags.momentum,
-    weightDecay: flags.weightDecay,
-    augment: flags.augment,
-    mixupAlpha: flags.mixup,
-    cutmixAlpha: flags.cutmix,
-    labelSmoothing: flags.labelSmoothing,
-    dataDir: flags.dataDir,
-    download: flags.download === true,
-    allowPartial: flags.allowPartial === true,
-    limitTrain: flags.limitTrain ?? null,
-    limitTest: flags.limitTest ?? null,
-    seed: flags.seed,
-    backend: flags.backend,
-    outDir: (flags.out as string | undefined) ?? join('runs', runId),
-    evalBatchSize: flags.evalBatchSize,
-    progress: flags.progress,
-    syncEvery: flags.syncEvery,
-    lrScaling: flags.lrScaling,
-    balance: flags.balance,
-  }, originOf(command));
+  return parseTrainConfig(
+    {
+      runId,
+      workers: flags.workers,
+      model,
+      epochs: flags.epochs,
+      batchSize: flags.batchSize,
+      lr: flags.lr,
+      minLr: flags.minLr,
+      warmupEpochs: flags.warmupEpochs,
+      momentum: flags.momentum,
+      weightDecay: flags.weightDecay,
+      augment: flags.augment,
+      mixupAlpha: flags.mixup,
+      cutmixAlpha: flags.cutmix,
+      labelSmoothing: flags.labelSmoothing,
+      dataDir: flags.dataDir,
+      download: flags.download === true,
+      allowPartial: flags.allowPartial === true,
+      limitTrain: flags.limitTrain ?? null,
+      limitTest: flags.limitTest ?? null,
+      seed: flags.seed,
+      backend: flags.backend,
+      outDir: (flags.out as string | undefined) ?? join('runs', runId),
+      evalBatchSize: flags.evalBatchSize,
+      progress: flags.progress,
+      syncEvery: flags.syncEvery,
+      lrScaling: flags.lrScaling,
+      balance: flags.balance,
+    },
+    originOf(command),
+  );
 }
 
 /** The training and NATS flags `fleet coordinator` shares with `fleet train`; --run-id and --out are passed explicitly. */

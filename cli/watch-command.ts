@@ -10,10 +10,10 @@ import { addNatsOptions } from './service-options.js';
 /** `fleet watch`: a run's live view from any machine that reaches NATS. */
 export function watchCommand(): Command {
   return addNatsOptions(new Command('watch'))
-    .description('Follow a run\'s events: per-worker progress, images/s, loss, round time, ETA, test accuracy, the straggler')
+    .description("Follow a run's events: per-worker progress, images/s, loss, round time, ETA, test accuracy, the straggler")
     .addOption(opt('--run <id>', 'the run (default: the latest on the bus)', 'FLEET_RUN_ID'))
     .addOption(opt('--json', 'print the events as JSON lines, for tools').default(false))
-    .addOption(opt('--new', 'only events from now on (default: the run\'s whole history first)').default(false))
+    .addOption(opt('--new', "only events from now on (default: the run's whole history first)").default(false))
     .addOption(opt('--keep-running', 'keep following after the run finished').default(false))
     .action(async (flags: Record<string, unknown>) => {
       const io = serviceIoFrom(flags);
@@ -29,8 +29,13 @@ export function watchCommand(): Command {
         const run = (flags.run as string | undefined) ?? (await bus.latestRun());
         if (!run) throw new FleetError(`no run on the bus at ${natsUrl} yet: give --run ID`);
         const outcome = await runWatch({
-          follow: (r, handler, o) => bus.follow(r, handler, o), run, json: flags.json === true, out: process.stdout,
-          isTTY: process.stdout.isTTY === true, untilFinished: flags.keepRunning !== true, signal: stop.signal,
+          follow: (r, handler, o) => bus.follow(r, handler, o),
+          run,
+          json: flags.json === true,
+          out: process.stdout,
+          isTTY: process.stdout.isTTY === true,
+          untilFinished: flags.keepRunning !== true,
+          signal: stop.signal,
           from: flags.new === true ? 'new' : 'start',
         });
         if (outcome === 'failed') process.exitCode = 1;

@@ -33,11 +33,15 @@ const options = [
   'useExactTypes=false', // fromPartial accepts plain object literals
   'outputTypeRegistry=false',
 ].join(',');
-execFileSync(bin('protoc'), [
-  `--plugin=protoc-gen-ts_proto=${bin('protoc-gen-ts_proto')}`,
-  `--ts_proto_out=${outDir}`,
-  `--ts_proto_opt=${options}`,
-  `--proto_path=${protoDir}`,
-  ...files,
-], { stdio: 'inherit' });
+execFileSync(
+  bin('protoc'),
+  [
+    `--plugin=protoc-gen-ts_proto=${bin('protoc-gen-ts_proto')}`,
+    `--ts_proto_out=${outDir}`,
+    `--ts_proto_opt=${options}`,
+    `--proto_path=${protoDir}`,
+    ...files,
+  ],
+  { stdio: 'inherit' },
+);
 console.log(`generated ${files.length} proto file(s) into ${relative(root, outDir)}/`);

@@ -48,14 +48,35 @@ export async function runCoordinatorService(options: CoordinatorServiceOptions, 
   }
 }
 
-async function serve(options: CoordinatorServiceOptions, log: Logger, bus: EventBus, reporter: RunReporter, exchange: ExchangeCounter): Promise<void> {
+async function serve(
+  options: CoordinatorServiceOptions,
+  log: Logger,
+  bus: EventBus,
+  reporter: RunReporter,
+  exchange: ExchangeCounter,
+): Promise<void> {
   const coordinator = await createCoordinator({ ...options, reporter }, log);
-  const server = await startCoordinatorServer(coordinator.controller, { config: options.config, layout: coordinator.layout, log, exchange, vectors: coordinator.vectors }, {
-    host: options.host, port: options.port, heartbeatIntervalMs: options.heartbeatIntervalMs,
-    security: options.security ?? INSECURE,
-  });
+  const server = await startCoordinatorServer(
+    coordinator.controller,
+    { config: options.config, layout: coordinator.layout, log, exchange, vectors: coordinator.vectors },
+    {
+      host: options.host,
+      port: options.port,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      security: options.security ?? INSECURE,
+    },
+  );
   // The launcher and tests read this line for the real port.
-  log.info({ host: options.host, port: server.port, workers: options.config.workers, runDir: coordinator.runDir, security: describeGrpcSecurity(options.security ?? INSECURE, 'server') }, 'listening');
+  log.info(
+    {
+      host: options.host,
+      port: server.port,
+      workers: options.config.workers,
+      runDir: coordinator.runDir,
+      security: describeGrpcSecurity(options.security ?? INSECURE, 'server'),
+    },
+    'listening',
+  );
   if (options.security?.token != null && options.security.tls === null) {
     log.warn('the token travels in clear text without TLS: use --tls-cert/--tls-key outside a trusted network');
   }

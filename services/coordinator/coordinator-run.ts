@@ -51,11 +51,15 @@ export const CHECKPOINT_FILE = 'checkpoint.fleet';
  * coordinator only checkpoints, and the epoch-end checkpoint event carries
  * the epoch's training for the evaluator's metrics line.
  */
-export async function createCoordinator(options: CoordinatorOptions, log: Logger): Promise<{ controller: RoundController; layout: WeightSlice[]; vectors: VectorMemory; runDir: string; close: () => void }> {
+export async function createCoordinator(
+  options: CoordinatorOptions,
+  log: Logger,
+): Promise<{ controller: RoundController; layout: WeightSlice[]; vectors: VectorMemory; runDir: string; close: () => void }> {
   const { config, reporter } = options;
   const backend = await selectBackend(config.backend, log);
   const data = await loadCifar10({
-    dir: config.dataDir, allowPartial: config.allowPartial,
+    dir: config.dataDir,
+    allowPartial: config.allowPartial,
     ...(config.limitTrain !== null ? { limitTrain: config.limitTrain } : {}),
     ...(config.limitTest !== null ? { limitTest: config.limitTest } : {}),
   });
@@ -68,7 +72,10 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
 
   let params: Float32Array = readWeights(model, layout, new Float32Array(layoutLength(layout)));
   let momentum: Float32Array = new Float32Array(params.length);
-  let sampler = new EpochSampler({ seed: config.seed, count: data.train.count, batchSize: config.batchSize, syncEvery: config.syncEvery, epoch: 1 }, ledger ? { ledger } : {});
+  let sampler = new EpochSampler(
+    { seed: config.seed, count: data.train.count, batchSize: config.batchSize, syncEvery: config.syncEvery, epoch: 1 },
+    ledger ? { ledger } : {},
+  );
   let resume: ConstructorParameters<typeof RoundController>[0]['resume'];
   let best = { epoch: 0, accuracy: -1 };
   if (options.resume) {
@@ -92,22 +99,38 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     best = s.best;
     log.info({ version: s.version, round: s.round, epoch: sampler.epoch, file: checkpointPath }, 'resumed from checkpoint');
   } else {
-    await record.writeConfig(runConfigRecord(config, backend.name, { plan, train: data.train.count, test: data.test.count, classNames: data.classNames }));
+    await record.writeConfig(
+      runConfigRecord(config, backend.name, { plan, train: data.train.count, test: data.test.count, classNames: data.classNames }),
+    );
   }
 
   const checkpoint = async (reason: string, epochEnd: EpochTraining | null) => {
     const snap = controller.snapshot();
     const state: CheckpointState = {
-      config, version: snap.version, globalStep: snap.globalStep, round: snap.round, optimizerSteps: snap.optimizerSteps,
-      epochTotals: snap.epochTotals, sampler: snap.sampler, best,
+      config,
+      version: snap.version,
+      globalStep: snap.globalStep,
+      round: snap.round,
+      optimizerSteps: snap.optimizerSteps,
+      epochTotals: snap.epochTotals,
+      sampler: snap.sampler,
+      best,
     };
     await writeCheckpoint(checkpointPath, state as unknown as Record<string, unknown>, { params: snap.params, momentum: snap.momentum });
     controller.retainCurrentVersion();
     log.info({ round: snap.round, version: snap.version, reason }, 'checkpoint written');
     reporter.checkpoint({
-      version: snap.version, round: snap.round, epoch: epochEnd?.epoch ?? snap.epochTotals.epoch, globalStep: snap.globalStep, epochEnd: epochEnd !== null,
-      trainLoss: epochEnd?.trainLoss ?? null, trainAccuracy: epochEnd?.trainAccuracy ?? null, trainSamples: epochEnd?.trainSamples ?? null,
-      lr: epochEnd?.lr ?? null, epochSeconds: epochEnd?.epochSeconds ?? null, imagesPerSecond: epochEnd?.imagesPerSecond ?? null,
+      version: snap.version,
+      round: snap.round,
+      epoch: epochEnd?.epoch ?? snap.epochTotals.epoch,
+      globalStep: snap.globalStep,
+      epochEnd: epochEnd !== null,
+      trainLoss: epochEnd?.trainLoss ?? null,
+      trainAccuracy: epochEnd?.trainAccuracy ?? null,
+      trainSamples: epochEnd?.trainSamples ?? null,
+      lr: epochEnd?.lr ?? null,
+      epochSeconds: epochEnd?.epochSeconds ?? null,
+      imagesPerSecond: epochEnd?.imagesPerSecond ?? null,
       workers: epochEnd?.workers ?? null,
     });
   };
@@ -130,12 +153,23 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     const isBest = evaluation.accuracy > best.accuracy;
     if (isBest) {
       best = { epoch: totals.epoch, accuracy: evaluation.accuracy };
-      await record.saveBest(model, bestModelMeta({ config, classNames: data.classNames, evaluation, epoch: totals.epoch, step: line.step, version }));
+      await record.saveBest(
+        model,
+        bestModelMeta({ config, classNames: data.classNames, evaluation, epoch: totals.epoch, step: line.step, version }),
+      );
     }
     reporter.evaluated({
-      version, epoch: totals.epoch, globalStep: line.step, epochEnd: true, accuracy: evaluation.accuracy, loss: evaluation.loss,
-      samples: data.test.count, perClassAccuracy: evaluation.perClassAccuracy, confusion: evaluation.confusion,
-      evalMs: performance.now() - evalStarted, best: isBest,
+      version,
+      epoch: totals.epoch,
+      globalStep: line.step,
+      epochEnd: true,
+      accuracy: evaluation.accuracy,
+      loss: evaluation.loss,
+      samples: data.test.count,
+      perClassAccuracy: evaluation.perClassAccuracy,
+      confusion: evaluation.confusion,
+      evalMs: performance.now() - evalStarted,
+      best: isBest,
     });
     if (isBest) reporter.best({ version, epoch: totals.epoch, accuracy: evaluation.accuracy, path: record.bestDir });
     if (ledger) await record.writeJson(`applied-epoch-${totals.epoch}.json`, ledger.report(totals.epoch));
@@ -146,7 +180,13 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
   params = vectors.adopt(params);
   momentum = vectors.adopt(momentum);
   const controller = new RoundController({
-    config, plan, layout, params, momentum, sampler, vectors,
+    config,
+    plan,
+    layout,
+    params,
+    momentum,
+    sampler,
+    vectors,
     expectedWorkers: config.workers,
     roundTimeoutMs: options.roundTimeoutMs,
     heartbeatTimeoutMs: options.heartbeatTimeoutMs,
@@ -154,23 +194,44 @@ export async function createCoordinator(options: CoordinatorOptions, log: Logger
     log,
     retainVersions: options.retainVersions,
     hooks: {
-      onEpochEnd, onCheckpoint: () => checkpoint('every N rounds', null),
+      onEpochEnd,
+      onCheckpoint: () => checkpoint('every N rounds', null),
       onMembership: (change) => reporter.membership(change),
       onRoundClosed: (summary) => reporter.roundClosed(summary, data.train.count),
     },
     ...(resume ? { resume } : {}),
   });
   reporter.started({
-    workers: config.workers, model: config.model, epochs: config.epochs, batchSize: config.batchSize, syncEvery: config.syncEvery,
-    trainSamples: data.train.count, testSamples: data.test.count, totalSteps: plan.totalSteps,
-    version: controller.currentVersion, resumed: options.resume,
+    workers: config.workers,
+    model: config.model,
+    epochs: config.epochs,
+    batchSize: config.batchSize,
+    syncEvery: config.syncEvery,
+    trainSamples: data.train.count,
+    testSamples: data.test.count,
+    totalSteps: plan.totalSteps,
+    version: controller.currentVersion,
+    resumed: options.resume,
   });
-  return { controller, layout, vectors, runDir: record.path, close: () => { controller.close('shutdown'); model.dispose(); tf.disposeVariables(); } };
+  return {
+    controller,
+    layout,
+    vectors,
+    runDir: record.path,
+    close: () => {
+      controller.close('shutdown');
+      model.dispose();
+      tf.disposeVariables();
+    },
+  };
 }
 
 /** --resume of a run whose checkpoint is its last epoch's end: there is nothing left to train. */
 export class RunAlreadyFinishedError extends FleetError {
-  constructor(readonly file: string, readonly epoch: number) {
+  constructor(
+    readonly file: string,
+    readonly epoch: number,
+  ) {
     super(`nothing to resume: ${file} was written at the end of the run's last epoch (${epoch})`);
   }
 }

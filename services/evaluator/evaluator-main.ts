@@ -32,8 +32,18 @@ export async function runEvaluatorService(options: EvaluatorServiceOptions, root
   // A short ack wait (renewed while an evaluation runs): after a crash the
   // restarted evaluator gets the interrupted checkpoint back within seconds,
   // before the coordinator stops keeping that version.
-  const bus = await openEventBus({ natsUrl: options.io.natsUrl, auth: options.io.natsAuth, name: 'evaluator', log: rootLog, ackWaitMs: options.ackWaitMs });
-  const source = createParameterSource(options.coordinator, { callTimeoutMs: options.callTimeoutMs, transferTimeoutMs: options.transferTimeoutMs, channel });
+  const bus = await openEventBus({
+    natsUrl: options.io.natsUrl,
+    auth: options.io.natsAuth,
+    name: 'evaluator',
+    log: rootLog,
+    ackWaitMs: options.ackWaitMs,
+  });
+  const source = createParameterSource(options.coordinator, {
+    callTimeoutMs: options.callTimeoutMs,
+    transferTimeoutMs: options.transferTimeoutMs,
+    channel,
+  });
   let metricsServer: MetricsServer | null = null;
   const stop = new AbortController();
   const onSignal = (signal: string) => {

@@ -30,7 +30,10 @@ export interface EvaluatorOptions {
 
 /** An epoch-end checkpoint event without the epoch's training (a coordinator older than this evaluator). */
 export class IncompleteCheckpointError extends FleetError {
-  constructor(readonly version: number, readonly reason: string) {
+  constructor(
+    readonly version: number,
+    readonly reason: string,
+  ) {
     super(`the epoch-end checkpoint event of version ${version} cannot make a metrics line: ${reason}`);
   }
 }
@@ -38,10 +41,19 @@ export class IncompleteCheckpointError extends FleetError {
 /** The epoch's training as the coordinator sent it with its epoch-end checkpoint: the first half of the metrics line. */
 export function trainingOfCheckpoint(c: EventPayloads['checkpoint']): EpochTraining {
   const parsed = epochTrainingSchema.safeParse({
-    epoch: c.epoch, step: c.globalStep, lr: c.lr, trainLoss: c.trainLoss, trainAccuracy: c.trainAccuracy, trainSamples: c.trainSamples,
-    epochSeconds: c.epochSeconds, imagesPerSecond: c.imagesPerSecond, workers: c.workers ?? undefined, version: c.version,
+    epoch: c.epoch,
+    step: c.globalStep,
+    lr: c.lr,
+    trainLoss: c.trainLoss,
+    trainAccuracy: c.trainAccuracy,
+    trainSamples: c.trainSamples,
+    epochSeconds: c.epochSeconds,
+    imagesPerSecond: c.imagesPerSecond,
+    workers: c.workers ?? undefined,
+    version: c.version,
   });
-  if (!parsed.success) throw new IncompleteCheckpointError(c.version, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!parsed.success)
+    throw new IncompleteCheckpointError(c.version, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   return parsed.data;
 }
 
@@ -58,7 +70,9 @@ export async function runEvaluator(
   log: Logger,
   signal: AbortSignal,
 ): Promise<'finished' | 'stopped'> {
-  const described = await retryWithBackoff({ what: 'describe run', timeoutMs: o.connectTimeoutMs, retriable: isUnavailable, log }, () => deps.source.describe());
+  const described = await retryWithBackoff({ what: 'describe run', timeoutMs: o.connectTimeoutMs, retriable: isUnavailable, log }, () =>
+    deps.source.describe(),
+  );
   if (described.runId !== o.run) throw new FleetError(`the coordinator runs ${described.runId}, not ${o.run}`);
   const config: TrainConfig = parseTrainConfig(JSON.parse(described.configJson) as Record<string, unknown>);
   await selectBackend(o.backend ?? config.backend, log);
@@ -78,7 +92,12 @@ export async function runEvaluator(
 
   const publish = async (e: EventPayloads['eval']) => {
     deps.events.publish('eval', e, { msgId: `eval:${o.run}:${e.version}` });
-    if (e.best) deps.events.publish('best', { version: e.version, epoch: e.epoch, accuracy: e.accuracy, path: bestDir }, { msgId: `best:${o.run}:${e.version}` });
+    if (e.best)
+      deps.events.publish(
+        'best',
+        { version: e.version, epoch: e.epoch, accuracy: e.accuracy, path: bestDir },
+        { msgId: `best:${o.run}:${e.version}` },
+      );
     // Acknowledged only once stored: a crash before this re-does the step, never loses it.
     await deps.events.flush();
   };
@@ -96,10 +115,16 @@ export async function runEvaluator(
     if (state.isSkipped(c.version)) return;
     let values: Float32Array;
     try {
-      values = await retryWithBackoff({ what: `fetch version ${c.version}`, timeoutMs: o.connectTimeoutMs, retriable: isUnavailable, log }, () => deps.source.fetch(c.version, layout));
+      values = await retryWithBackoff(
+        { what: `fetch version ${c.version}`, timeoutMs: o.connectTimeoutMs, retriable: isUnavailable, log },
+        () => deps.source.fetch(c.version, layout),
+      );
     } catch (err) {
       if (classify(err)?.errorClass === CoordinatorRefusal.VersionUnavailable || isUnavailable(err)) {
-        log.warn({ version: c.version, epoch: c.epoch, err: (err as Error).message }, 'checkpoint version can no longer be fetched from the coordinator: skipped (raise the coordinator\'s --keep-versions if the evaluator falls behind)');
+        log.warn(
+          { version: c.version, epoch: c.epoch, err: (err as Error).message },
+          "checkpoint version can no longer be fetched from the coordinator: skipped (raise the coordinator's --keep-versions if the evaluator falls behind)",
+        );
         deps.metrics.versionsSkipped.inc();
         await state.recordSkip(c.version);
         return;
@@ -112,11 +137,23 @@ export async function runEvaluator(
     const evalMs = performance.now() - started;
     const isBest = evaluation.accuracy > (state.best?.accuracy ?? -1);
     if (isBest) {
-      await record.saveBest(model, bestModelMeta({ config, classNames: data.classNames, evaluation, epoch: c.epoch, step: c.globalStep, version: c.version }));
+      await record.saveBest(
+        model,
+        bestModelMeta({ config, classNames: data.classNames, evaluation, epoch: c.epoch, step: c.globalStep, version: c.version }),
+      );
     }
     const result: EventPayloads['eval'] = {
-      version: c.version, epoch: c.epoch, globalStep: c.globalStep, epochEnd: c.epochEnd, accuracy: evaluation.accuracy, loss: evaluation.loss,
-      samples: evaluation.count, perClassAccuracy: evaluation.perClassAccuracy, confusion: evaluation.confusion, evalMs, best: isBest,
+      version: c.version,
+      epoch: c.epoch,
+      globalStep: c.globalStep,
+      epochEnd: c.epochEnd,
+      accuracy: evaluation.accuracy,
+      loss: evaluation.loss,
+      samples: evaluation.count,
+      perClassAccuracy: evaluation.perClassAccuracy,
+      confusion: evaluation.confusion,
+      evalMs,
+      best: isBest,
     };
     // The line a coordinator scoring by itself, or a one-process run, writes at an epoch end.
     const line = training ? metricsLine(training, evaluation) : null;
@@ -128,12 +165,24 @@ export async function runEvaluator(
     deps.metrics.testLoss.set(evaluation.loss);
     deps.metrics.parameterVersion.set(c.version);
     if (state.best) deps.metrics.bestTestAccuracy.set(state.best.accuracy);
-    log.info({ version: c.version, epoch: c.epoch, accuracy: evaluation.accuracy, loss: evaluation.loss, best: isBest, evalMs: Math.round(evalMs) }, 'checkpoint evaluated');
+    log.info(
+      {
+        version: c.version,
+        epoch: c.epoch,
+        accuracy: evaluation.accuracy,
+        loss: evaluation.loss,
+        best: isBest,
+        evalMs: Math.round(evalMs),
+      },
+      'checkpoint evaluated',
+    );
     await publish(result);
   };
 
   let finish!: (how: 'finished' | 'stopped') => void;
-  const ended = new Promise<'finished' | 'stopped'>((resolve) => { finish = resolve; });
+  const ended = new Promise<'finished' | 'stopped'>((resolve) => {
+    finish = resolve;
+  });
   const subscription = await deps.bus.consume(o.run, ['checkpoint', 'run.finished'], `evaluator-${o.run}`, async (e: AnyFleetEvent) => {
     if (e.type === 'checkpoint') await onCheckpoint(e.data as EventPayloads['checkpoint']);
     else if (e.type === 'run.finished') {

@@ -20,7 +20,11 @@ import { evenSizes } from '../../src/runtime/even-split.js';
 export function workerCpuSets(cpus: readonly number[], workers: number): string[] | null {
   if (workers < 1 || cpus.length < workers) return null;
   let at = 0;
-  return evenSizes(cpus.length, workers).map((n) => cpus.slice(at, (at += n)).join(','));
+  return evenSizes(cpus.length, workers).map((n) => {
+    const set = cpus.slice(at, at + n).join(',');
+    at += n;
+    return set;
+  });
 }
 
 /** The taskset program on PATH, or null (not Linux, or util-linux absent). */

@@ -19,13 +19,17 @@ export async function chooseEventBroker(o: { natsUrl: string | null; storeDir: s
   if (o.natsUrl) return { url: o.natsUrl, stop: async () => {} };
   const binary = findNatsServer();
   if (!binary) {
-    o.log.warn('no NATS: neither --nats/NATS_URL nor a nats-server to start; events stay in the coordinator (no evaluator service, no fleet watch); the coordinator scores the test set itself');
+    o.log.warn(
+      'no NATS: neither --nats/NATS_URL nor a nats-server to start; events stay in the coordinator (no evaluator service, no fleet watch); the coordinator scores the test set itself',
+    );
     return { url: null, stop: async () => {} };
   }
   await mkdir(o.storeDir, { recursive: true });
   const server = await startNatsServerProcess({
-    binary, port: await freeLocalPort([4222]), storeDir: o.storeDir,
-    onExit: (code, signal) => o.log.error({ code, signal }, 'the launcher\'s nats-server exited: events wait until it is back'),
+    binary,
+    port: await freeLocalPort([4222]),
+    storeDir: o.storeDir,
+    onExit: (code, signal) => o.log.error({ code, signal }, "the launcher's nats-server exited: events wait until it is back"),
   });
   o.log.info({ nats: server.url, storeDir: o.storeDir }, 'started nats-server for this run (fleet watch --nats URL follows it)');
   return { url: server.url, stop: () => server.stop() };

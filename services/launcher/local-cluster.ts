@@ -7,7 +7,11 @@ import type { Logger } from '../../src/runtime/logger.js';
 const FLEET_BIN = fileURLToPath(new URL('../../../cli/fleet.js', import.meta.url));
 
 export class ClusterFailedError extends FleetError {
-  constructor(readonly process: string, readonly code: number | null, readonly signal: string | null) {
+  constructor(
+    readonly process: string,
+    readonly code: number | null,
+    readonly signal: string | null,
+  ) {
     super(`${process} exited with ${code !== null ? `code ${code}` : `signal ${signal}`}; the other processes were stopped`);
   }
 }
@@ -70,7 +74,9 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
     const coordinator = start('coordinator', ['coordinator', '--port', '0', '--host', '127.0.0.1', ...options.coordinatorArgs]);
     const exits: Promise<{ name: string; code: number | null; signal: string | null }>[] = [];
     const exitOf = (name: string, child: ChildProcess) =>
-      new Promise<{ name: string; code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ name, code, signal })));
+      new Promise<{ name: string; code: number | null; signal: string | null }>((resolve) =>
+        child.on('close', (code, signal) => resolve({ name, code, signal })),
+      );
     const coordinatorExit = exitOf('coordinator', coordinator);
     exits.push(coordinatorExit);
 
@@ -82,9 +88,14 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
         process.stdout.write(`${line}\n`);
         if (found) return;
         const m = /"msg":"listening"/.test(line) ? /"port":(\d+)/.exec(line) : null;
-        if (m) { found = true; resolve(Number(m[1])); }
+        if (m) {
+          found = true;
+          resolve(Number(m[1]));
+        }
       });
-      void coordinatorExit.then((e) => { if (!found) reject(new ClusterFailedError('coordinator', e.code, e.signal)); });
+      void coordinatorExit.then((e) => {
+        if (!found) reject(new ClusterFailedError('coordinator', e.code, e.signal));
+      });
     });
     log.info({ port, workers: options.workers }, 'coordinator listening: starting workers');
     let evaluatorExit: Promise<{ name: string; code: number | null; signal: string | null }> | null = null;
@@ -93,25 +104,35 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
       child.stdout!.pipe(process.stdout, { end: false });
       // Training does not depend on the evaluator: its failure is reported, nothing is stopped.
       evaluatorExit = exitOf('evaluator', child).then((e) => {
-        if (e.code !== 0 && !stopping) log.error({ code: e.code, signal: e.signal }, 'the evaluator failed: training goes on; the coordinator waits --evaluator-wait at the end');
+        if (e.code !== 0 && !stopping)
+          log.error(
+            { code: e.code, signal: e.signal },
+            'the evaluator failed: training goes on; the coordinator waits --evaluator-wait at the end',
+          );
         return e;
       });
     }
     for (let i = 0; i < options.workers; i++) {
-      const child = start(`worker ${i}`, ['worker', '--coordinator', `127.0.0.1:${port}`, '--name', `local-${i}`, ...options.workerArgs], options.pinning?.cpuSets[i]);
+      const child = start(
+        `worker ${i}`,
+        ['worker', '--coordinator', `127.0.0.1:${port}`, '--name', `local-${i}`, ...options.workerArgs],
+        options.pinning?.cpuSets[i],
+      );
       child.stdout!.pipe(process.stdout, { end: false });
       exits.push(exitOf(`worker ${i}`, child));
     }
 
     // The run ends when the coordinator exits; a worker that fails stops everything.
-    const failures = exits.slice(1).map((p) => p.then((e) => {
-      if (e.code !== 0 && !stopping) {
-        log.error({ process: e.name, code: e.code, signal: e.signal }, 'a worker failed: stopping the local cluster');
-        stopAll('SIGTERM');
-        throw new ClusterFailedError(e.name, e.code, e.signal);
-      }
-      return e;
-    }));
+    const failures = exits.slice(1).map((p) =>
+      p.then((e) => {
+        if (e.code !== 0 && !stopping) {
+          log.error({ process: e.name, code: e.code, signal: e.signal }, 'a worker failed: stopping the local cluster');
+          stopAll('SIGTERM');
+          throw new ClusterFailedError(e.name, e.code, e.signal);
+        }
+        return e;
+      }),
+    );
     // Read after the coordinator exits: mark them handled now, or Node ends the process on the first rejection.
     for (const f of failures) f.catch(() => {});
     const coordinatorResult = await coordinatorExit;

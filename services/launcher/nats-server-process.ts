@@ -53,7 +53,11 @@ export async function freeLocalPort(avoid: readonly number[] = []): Promise<numb
  * streams). `onExit` hears of an exit nobody asked for.
  */
 export async function startNatsServerProcess(options: {
-  binary: string; port: number; storeDir: string; args?: readonly string[]; onExit?: (code: number | null, signal: string | null) => void;
+  binary: string;
+  port: number;
+  storeDir: string;
+  args?: readonly string[];
+  onExit?: (code: number | null, signal: string | null) => void;
 }): Promise<NatsServerProcess> {
   const { binary, port, storeDir } = options;
   const log: string[] = [];
@@ -64,12 +68,16 @@ export async function startNatsServerProcess(options: {
   const launch = async (): Promise<void> => {
     const firstLine = log.length;
     stopping = false;
-    const proc = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...(options.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...(options.args ?? [])], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child = proc;
-    exited = new Promise<void>((resolve) => proc.once('exit', (code, signal) => {
-      if (!stopping) options.onExit?.(code, signal);
-      resolve();
-    }));
+    exited = new Promise<void>((resolve) =>
+      proc.once('exit', (code, signal) => {
+        if (!stopping) options.onExit?.(code, signal);
+        resolve();
+      }),
+    );
     let pending = '';
     let onLine: (() => void) | null = null;
     const collect = (d: Buffer) => {
@@ -96,7 +104,9 @@ export async function startNatsServerProcess(options: {
           resolve();
         }
       };
-      proc.once('exit', (code, signal) => { if (onLine) fail(`exited before it was ready (code ${code}, signal ${signal})`); });
+      proc.once('exit', (code, signal) => {
+        if (onLine) fail(`exited before it was ready (code ${code}, signal ${signal})`);
+      });
       proc.once('error', (err) => fail(`could not start: ${err.message}`));
       onLine();
     });

@@ -11,7 +11,15 @@ import { scoreTestSet, type Evaluation, type TestSplit } from '../../src/trainin
 import { learningRateAt } from '../../src/training/lr-schedule.js';
 import { trainableParameters } from '../../src/training/model-parameters.js';
 import { SgdMomentum } from '../../src/training/sgd-momentum.js';
-import { bestModelMeta, epochTraining, metricsLine, openRunRecord, rate, runConfigRecord, type MetricsLine } from '../../src/training/run-record/index.js';
+import {
+  bestModelMeta,
+  epochTraining,
+  metricsLine,
+  openRunRecord,
+  rate,
+  runConfigRecord,
+  type MetricsLine,
+} from '../../src/training/run-record/index.js';
 import { TrainBatchMaker } from '../../src/training/train-batch.js';
 import { computeGradients } from '../../src/training/train-step.js';
 
@@ -30,7 +38,9 @@ export interface RunSummary {
  */
 export async function runTraining(config: TrainConfig, rootLog: Logger): Promise<RunSummary> {
   if (config.workers !== 1) {
-    throw new ConfigError([{ key: 'workers', flag: '--workers', value: config.workers, message: 'this build trains in one process; use --workers 1' }]);
+    throw new ConfigError([
+      { key: 'workers', flag: '--workers', value: config.workers, message: 'this build trains in one process; use --workers 1' },
+    ]);
   }
   const log = rootLog.child({ worker: 0 });
   log.info({ config }, 'configuration');
@@ -47,7 +57,9 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
   log.info({ train: data.train.count, test: data.test.count, ...plan }, 'data loaded');
 
   const record = await openRunRecord(config.outDir);
-  await record.writeConfig(runConfigRecord(config, backend.name, { plan, train: data.train.count, test: data.test.count, classNames: data.classNames }));
+  await record.writeConfig(
+    runConfigRecord(config, backend.name, { plan, train: data.train.count, test: data.test.count, classNames: data.classNames }),
+  );
 
   const model = buildModel({ name: config.model, seed: config.seed });
   log.info({ model: config.model, parameters: countParameters(model) }, 'model built');
@@ -57,7 +69,9 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
   const progress = createProgress(config.progress, log);
 
   let interrupted: string | null = null;
-  const onSignal = (signal: string) => { interrupted = signal; };
+  const onSignal = (signal: string) => {
+    interrupted = signal;
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
@@ -78,7 +92,12 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
         await yieldToEventLoop();
         if (interrupted) throw new InterruptedError(interrupted);
         const indices = order.subarray(step * config.batchSize, (step + 1) * config.batchSize);
-        lr = learningRateAt(globalStep, { baseLr: peakLearningRate(config), minLr: config.minLr, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps });
+        lr = learningRateAt(globalStep, {
+          baseLr: peakLearningRate(config),
+          minLr: config.minLr,
+          warmupSteps: plan.warmupSteps,
+          totalSteps: plan.totalSteps,
+        });
         const batch = batches.make(indices, epoch, globalStep);
         const result = tf.tidy(() => {
           const x = tf.tensor4d(batch.x, [indices.length, ...IMAGE_SHAPE]);
@@ -100,11 +119,23 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
       const epochSeconds = (performance.now() - started) / 1000;
 
       const evaluation = await runEvaluation(model, data.test, config, progress, epoch);
-      const training = epochTraining({ epoch, samples: seen, lossSum, correct }, { step: globalStep, lr, epochSeconds, imagesPerSecond: rate(seen, epochSeconds) });
+      const training = epochTraining(
+        { epoch, samples: seen, lossSum, correct },
+        { step: globalStep, lr, epochSeconds, imagesPerSecond: rate(seen, epochSeconds) },
+      );
       const metrics = metricsLine(training, evaluation);
       summary.epochs.push(metrics);
       await record.recordEpoch(metrics);
-      epochLog.info({ trainLoss: metrics.trainLoss, trainAccuracy: metrics.trainAccuracy, testAccuracy: metrics.testAccuracy, testLoss: metrics.testLoss, imagesPerSecond: metrics.imagesPerSecond }, 'epoch done');
+      epochLog.info(
+        {
+          trainLoss: metrics.trainLoss,
+          trainAccuracy: metrics.trainAccuracy,
+          testAccuracy: metrics.testAccuracy,
+          testLoss: metrics.testLoss,
+          imagesPerSecond: metrics.imagesPerSecond,
+        },
+        'epoch done',
+      );
 
       if (!summary.best || evaluation.accuracy > summary.best.accuracy) {
         summary.best = { epoch, accuracy: evaluation.accuracy };
@@ -127,7 +158,13 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function runEvaluation(model: tf.LayersModel, test: TestSplit, config: TrainConfig, progress: ReturnType<typeof createProgress>, epoch: number): Promise<Evaluation> {
+async function runEvaluation(
+  model: tf.LayersModel,
+  test: TestSplit,
+  config: TrainConfig,
+  progress: ReturnType<typeof createProgress>,
+  epoch: number,
+): Promise<Evaluation> {
   progress.start(`eval ${epoch}`, test.count, { epoch, phase: 'eval' });
   const result = await scoreTestSet(model, test, { batchSize: config.evalBatchSize, onProgress: (done) => progress.update(done) });
   progress.stop();

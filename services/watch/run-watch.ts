@@ -11,7 +11,11 @@ import { RunView, type WatchSnapshot } from './watch-state.js';
  */
 
 export type FollowFrom = 'start' | 'new';
-export type FollowFn = (run: string, handler: (event: FleetEvent) => void, options: { from: FollowFrom }) => Promise<{ stop(): Promise<void> }>;
+export type FollowFn = (
+  run: string,
+  handler: (event: FleetEvent) => void,
+  options: { from: FollowFrom },
+) => Promise<{ stop(): Promise<void> }>;
 export type WatchOutcome = 'finished' | 'failed' | 'stopped';
 
 export interface RunWatchOptions {
@@ -68,7 +72,12 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchOutcome> 
     : o.isTTY
       ? // One column spare: a line that fills the terminal exactly may wrap and spoil the redraw's line count.
         liveOutput(o.out, (v, nowMs) => renderView(v.snapshot(nowMs), { width: width() - 1, color: o.color }), o.now)
-      : plainOutput(o.out, (v, nowMs) => renderView(v.snapshot(nowMs), { width: o.width ?? TTY_FALLBACK_WIDTH, color: o.color }), o.now, o.plainEveryMs);
+      : plainOutput(
+          o.out,
+          (v, nowMs) => renderView(v.snapshot(nowMs), { width: o.width ?? TTY_FALLBACK_WIDTH, color: o.color }),
+          o.now,
+          o.plainEveryMs,
+        );
 
   let outcome: WatchOutcome | null = null;
   let settle: (x: WatchOutcome) => void = () => {};
@@ -99,7 +108,12 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchOutcome> 
   const subscribing = (async () => o.follow(o.run, handler, { from: o.from }))();
   const subscription: { current: { stop(): Promise<void> } | null } = { current: null };
   try {
-    await Promise.race([subscribing.then((s) => void (subscription.current = s)), done]);
+    await Promise.race([
+      subscribing.then((s) => {
+        subscription.current = s;
+      }),
+      done,
+    ]);
     return await done;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
@@ -170,7 +184,16 @@ function plainOutput(out: NodeJS.WritableStream, frame: Frame, now: () => number
 /** What a reader of a log wants a fresh frame for as soon as it happens. */
 export function milestoneKey(s: WatchSnapshot): string {
   const members = s.members.map((m) => `${m.worker}:${m.status}`).join(',');
-  return JSON.stringify([s.config, s.epoch, members, s.latestEval?.version, s.best?.version, s.best?.path, s.straggler?.worker, s.finished?.status]);
+  return JSON.stringify([
+    s.config,
+    s.epoch,
+    members,
+    s.latestEval?.version,
+    s.best?.version,
+    s.best?.path,
+    s.straggler?.worker,
+    s.finished?.status,
+  ]);
 }
 
 /** Lets `{ ...defaults, ...options }` keep a default where an option is passed as undefined. */

@@ -44,11 +44,15 @@ export function renderView(s: WatchSnapshot, options: RenderOptions): string {
   // The bar takes what the label and the numbers after it leave, within reason.
   const barWidth = clamp(width - labelWidth - 58, 10, 40);
   if (s.members.length === 0) lines.push([['  no workers yet', 'dim']]);
-  s.members.forEach((m, i) => lines.push(workerLine(s, m, (labels[i] ?? m.worker).padEnd(labelWidth), barWidth)));
+  for (const [i, m] of s.members.entries()) lines.push(workerLine(s, m, (labels[i] ?? m.worker).padEnd(labelWidth), barWidth));
 
   lines.push(accuracyLine(s));
   if (s.straggler !== null) {
-    lines.push([['straggler: ', 'yellow'], [`${s.straggler.worker} (+${Math.round(s.straggler.meanStraggleMs)} ms/round)`, 'yellow'], [`  last in ${s.straggler.rounds}/${s.straggler.windowRounds} rounds`, 'dim']]);
+    lines.push([
+      ['straggler: ', 'yellow'],
+      [`${s.straggler.worker} (+${Math.round(s.straggler.meanStraggleMs)} ms/round)`, 'yellow'],
+      [`  last in ${s.straggler.rounds}/${s.straggler.windowRounds} rounds`, 'dim'],
+    ]);
   }
   if (s.finished !== null) {
     lines.push(s.finished.status === 'finished' ? [['finished', 'green']] : [[`failed: ${s.finished.reason ?? 'no reason given'}`, 'red']]);
@@ -78,10 +82,16 @@ function header(s: WatchSnapshot): Segment[] {
 }
 
 function details(s: WatchSnapshot): Segment[] {
-  const parts: Segment[] = [[`  lr ${s.lr === null ? '-' : formatNumber(s.lr)}`], [`  exchanged ${formatBytes(s.bytesIn)} in / ${formatBytes(s.bytesOut)} out`]];
+  const parts: Segment[] = [
+    [`  lr ${s.lr === null ? '-' : formatNumber(s.lr)}`],
+    [`  exchanged ${formatBytes(s.bytesIn)} in / ${formatBytes(s.bytesOut)} out`],
+  ];
   const e = s.lastEpoch;
   if (e !== null) {
-    parts.push([`  epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, accuracy ${percent(e.trainAccuracy)} in ${formatDuration(e.epochMs)}`, 'dim']);
+    parts.push([
+      `  epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, accuracy ${percent(e.trainAccuracy)} in ${formatDuration(e.epochMs)}`,
+      'dim',
+    ]);
   }
   return parts;
 }

@@ -274,7 +274,14 @@ export class RunView {
         const d = e.data;
         // The evaluator scores versions in order; a late older one is not "latest".
         if (this.latestEval === null || d.version >= this.latestEval.version) {
-          this.latestEval = { version: d.version, epoch: d.epoch, globalStep: d.globalStep, epochEnd: d.epochEnd, accuracy: d.accuracy, loss: d.loss };
+          this.latestEval = {
+            version: d.version,
+            epoch: d.epoch,
+            globalStep: d.globalStep,
+            epochEnd: d.epochEnd,
+            accuracy: d.accuracy,
+            loss: d.loss,
+          };
         }
         if (d.best) {
           const path = this.best?.version === d.version ? this.best.path : null;
@@ -305,11 +312,13 @@ export class RunView {
 
     const members = [...this.workers.values()]
       .sort((a, b) => a.worker.localeCompare(b.worker, 'en', { numeric: true }))
-      .map((w): WorkerSnapshot => ({
-        ...w,
-        sinceSeenMs: w.lastSeenMs === null ? null : Math.max(0, nowMs - w.lastSeenMs),
-        straggledRounds: this.rounds.filter((r) => r.straggler === w.worker).length,
-      }));
+      .map(
+        (w): WorkerSnapshot => ({
+          ...w,
+          sinceSeenMs: w.lastSeenMs === null ? null : Math.max(0, nowMs - w.lastSeenMs),
+          straggledRounds: this.rounds.filter((r) => r.straggler === w.worker).length,
+        }),
+      );
 
     return {
       run: this.run,
@@ -320,7 +329,11 @@ export class RunView {
       epochProgress:
         last === null
           ? null
-          : { done: last.epochSamplesDone, total: last.epochSamples, fraction: last.epochSamples > 0 ? Math.min(1, last.epochSamplesDone / last.epochSamples) : 0 },
+          : {
+              done: last.epochSamplesDone,
+              total: last.epochSamples,
+              fraction: last.epochSamples > 0 ? Math.min(1, last.epochSamplesDone / last.epochSamples) : 0,
+            },
       round: last?.round ?? null,
       globalStep: last?.globalStep ?? null,
       totalSteps,
@@ -383,7 +396,10 @@ export class RunView {
  * worker that has left keeps nobody waiting. Rounds without a straggler
  * (a lone member) count in the window, so they dilute the share.
  */
-function namedStraggler(rounds: readonly RoundEntry[], workers: ReadonlyMap<string, { name: string; status: 'active' | 'left' }>): StragglerView | null {
+function namedStraggler(
+  rounds: readonly RoundEntry[],
+  workers: ReadonlyMap<string, { name: string; status: 'active' | 'left' }>,
+): StragglerView | null {
   const window = rounds.slice(-WATCH_RULES.stragglerWindowRounds);
   if (window.length < WATCH_RULES.stragglerMinRounds) return null;
   const byWorker = new Map<string, { rounds: number; straggleMs: number }>();

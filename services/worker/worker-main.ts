@@ -32,7 +32,10 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
   const security = options.security ?? INSECURE;
   log.info({ coordinator: options.coordinator, security: describeGrpcSecurity(security, 'client') }, 'connecting');
   const client = createCoordinatorClient(options.coordinator, () => layout, {
-    callTimeoutMs: options.callTimeoutMs, roundWaitTimeoutMs: options.roundWaitTimeoutMs, transferTimeoutMs: options.transferTimeoutMs, channel: await clientChannelFrom(security),
+    callTimeoutMs: options.callTimeoutMs,
+    roundWaitTimeoutMs: options.roundWaitTimeoutMs,
+    transferTimeoutMs: options.transferTimeoutMs,
+    channel: await clientChannelFrom(security),
   });
   const stop = new AbortController();
   const onSignal = (signal: string) => {
@@ -50,7 +53,10 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
       const m = workerMetrics({ run: r.run, worker: name });
       metrics = m;
       metricsServer = startMetricsServer(m.registry, options.metrics);
-      metricsServer.then((s) => log.info({ url: s.url }, 'metrics'), (err: unknown) => log.error({ err }, 'metrics endpoint failed'));
+      metricsServer.then(
+        (s) => log.info({ url: s.url }, 'metrics'),
+        (err: unknown) => log.error({ err }, 'metrics endpoint failed'),
+      );
     }
     metrics.rounds.inc();
     metrics.imagesPerSecond.set(r.trainMs > 0 ? (r.samples * 1000) / r.trainMs : 0);
@@ -64,16 +70,29 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
     metrics.exchangeBytes.inc({ direction: 'out' }, r.bytes);
   };
   try {
-    await runWorker(client, {
-      name, runId: options.runId, dataDir: options.dataDir, backend: options.backend,
-      reconnectTimeoutMs: options.connectTimeoutMs,
-      onLayout: (l) => { layout = l; },
-      onRound,
-    }, log, stop.signal);
+    await runWorker(
+      client,
+      {
+        name,
+        runId: options.runId,
+        dataDir: options.dataDir,
+        backend: options.backend,
+        reconnectTimeoutMs: options.connectTimeoutMs,
+        onLayout: (l) => {
+          layout = l;
+        },
+        onRound,
+      },
+      log,
+      stop.signal,
+    );
   } catch (err) {
     throw explainTokenRefusal(err, options.coordinator);
   } finally {
-    await (metricsServer as Promise<MetricsServer> | null)?.then((s) => s.close(), () => {});
+    await (metricsServer as Promise<MetricsServer> | null)?.then(
+      (s) => s.close(),
+      () => {},
+    );
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     client.close();

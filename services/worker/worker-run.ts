@@ -19,14 +19,26 @@ export type WorkAssignment = RoundWork;
 
 /** What the worker needs of the coordinator; the gRPC client implements it. */
 export interface CoordinatorClient {
-  register(request: { runId: string; workerName: string; backend: string }): Promise<{ workerId: string; runId: string; configJson: string; heartbeatIntervalMs: number }>;
+  register(request: {
+    runId: string;
+    workerName: string;
+    backend: string;
+  }): Promise<{ workerId: string; runId: string; configJson: string; heartbeatIntervalMs: number }>;
   /** The worker's work in the first round numbered `fromRound` or later; null when the run is over. */
   nextRound(workerId: string, fromRound: number): Promise<WorkAssignment | null>;
   /** The values may live in a buffer the next fetch overwrites: copy them out (into the model) before fetching again. */
   fetchParameters(workerId: string, version: number): Promise<{ version: number; values: Float32Array }>;
   contribute(contribution: {
-    workerId: string; round: number; version: number; kind: 'gradients' | 'parameters';
-    sampleCount: number; lossSum: number; correct: number; trainMs: number; values: Float32Array; layout: ReturnType<typeof weightLayout>;
+    workerId: string;
+    round: number;
+    version: number;
+    kind: 'gradients' | 'parameters';
+    sampleCount: number;
+    lossSum: number;
+    correct: number;
+    trainMs: number;
+    values: Float32Array;
+    layout: ReturnType<typeof weightLayout>;
   }): Promise<{ round: number; nextVersion: number }>;
   heartbeat(workerId: string, round: number): Promise<boolean>;
   leave(workerId: string, reason: string): Promise<void>;
@@ -74,9 +86,15 @@ function retryUnavailable<T>(what: string, timeoutMs: number, log: Logger, call:
  * on with the current parameters. `stop()` (SIGTERM) finishes the round in
  * hand, then leaves.
  */
-export async function runWorker(client: CoordinatorClient, options: WorkerOptions, rootLog: Logger, signal: AbortSignal): Promise<{ rounds: number }> {
+export async function runWorker(
+  client: CoordinatorClient,
+  options: WorkerOptions,
+  rootLog: Logger,
+  signal: AbortSignal,
+): Promise<{ rounds: number }> {
   let registration = await retryUnavailable('register', options.reconnectTimeoutMs, rootLog, () =>
-    client.register({ runId: options.runId, workerName: options.name, backend: options.backend ?? 'auto' }));
+    client.register({ runId: options.runId, workerName: options.name, backend: options.backend ?? 'auto' }),
+  );
   const raw = JSON.parse(registration.configJson) as Record<string, unknown>;
   let log = rootLog.child({ run: registration.runId, worker: registration.workerId });
   let config: TrainConfig;
@@ -90,7 +108,9 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
     });
     backend = await selectBackend(config.backend, log);
     train = await loadCifar10Split({
-      dir: config.dataDir, split: 'train', allowPartial: config.allowPartial,
+      dir: config.dataDir,
+      split: 'train',
+      allowPartial: config.allowPartial,
       ...(config.limitTrain !== null ? { limit: config.limitTrain } : {}),
     });
   } catch (err) {
@@ -100,7 +120,12 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
     throw err;
   }
   const model = buildModel({ name: config.model, seed: config.seed });
-  const worker = { model, params: trainableParameters(model), layout: weightLayout(model), batches: new TrainBatchMaker(train, config, 10) };
+  const worker = {
+    model,
+    params: trainableParameters(model),
+    layout: weightLayout(model),
+    batches: new TrainBatchMaker(train, config, 10),
+  };
   options.onLayout?.(worker.layout);
   const out = new Float32Array(layoutLength(worker.layout));
   const kind = config.syncEvery === 1 ? 'gradients' : 'parameters';
@@ -108,7 +133,10 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
   // cpus: where this process may run (taskset, a container's cpuset), to see pinning at a glance;
   // gc: V8's collector threads (the launcher's --single-threaded-gc).
   const gc = process.execArgv.includes('--single-threaded-gc') ? 'single-threaded' : 'parallel';
-  log.info({ backend: backend.name, model: config.model, train: train.count, kind, cpus: allowedCpus()?.join(',') ?? null, gc }, 'worker ready');
+  log.info(
+    { backend: backend.name, model: config.model, train: train.count, kind, cpus: allowedCpus()?.join(',') ?? null, gc },
+    'worker ready',
+  );
 
   let workerId = registration.workerId;
   let currentRound = 0;
@@ -125,7 +153,9 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
         work = await retryUnavailable('next round', options.reconnectTimeoutMs, log, () => client.nextRound(workerId, fromRound));
       } catch (err) {
         if (!isEvicted(err)) throw err;
-        registration = await retryUnavailable('register', options.reconnectTimeoutMs, log, () => client.register({ runId: registration.runId, workerName: options.name, backend: backend.name }));
+        registration = await retryUnavailable('register', options.reconnectTimeoutMs, log, () =>
+          client.register({ runId: registration.runId, workerName: options.name, backend: backend.name }),
+        );
         workerId = registration.workerId;
         fromRound = 0; // a restarted coordinator may number rounds from an older checkpoint
         haveVersion = -1;
@@ -143,7 +173,9 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
         const fetchStarted = performance.now();
         let fetched: Awaited<ReturnType<CoordinatorClient['fetchParameters']>>;
         try {
-          fetched = await retryUnavailable('fetch parameters', options.reconnectTimeoutMs, log, () => client.fetchParameters(workerId, work!.version));
+          fetched = await retryUnavailable('fetch parameters', options.reconnectTimeoutMs, log, () =>
+            client.fetchParameters(workerId, work!.version),
+          );
         } catch (err) {
           // The round's version is gone: the master moved on while this worker was away (hung,
           // stopped, cut off) and it was evicted. The next round sorts it out (UnknownWorker: register again).
@@ -166,12 +198,27 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
         // accepted contribution (AlreadyContributed), so a retry after a lost answer
         // cannot count twice.
         await retryUnavailable('contribute', options.reconnectTimeoutMs, log, () =>
-          client.contribute({ workerId, round: work!.round, version: work!.version, kind, ...result, trainMs, values: out, layout: worker.layout }));
+          client.contribute({
+            workerId,
+            round: work!.round,
+            version: work!.version,
+            kind,
+            ...result,
+            trainMs,
+            values: out,
+            layout: worker.layout,
+          }),
+        );
       } catch (err) {
         const refusal = classify(err)?.errorClass;
         if (refusal === CoordinatorRefusal.AlreadyContributed) {
           roundLog.info('contribution had arrived before the connection dropped');
-        } else if (isEvicted(err) || isUnavailable(err) || refusal === CoordinatorRefusal.StaleContribution || refusal === CoordinatorRefusal.NotAMember) {
+        } else if (
+          isEvicted(err) ||
+          isUnavailable(err) ||
+          refusal === CoordinatorRefusal.StaleContribution ||
+          refusal === CoordinatorRefusal.NotAMember
+        ) {
           // Evicted, or the round closed without us: the next round sorts it out
           // (UnknownWorker re-registers; a restarted coordinator re-plans the round).
           roundLog.warn({ err: (err as Error).message }, 'contribution not accepted');
@@ -184,13 +231,25 @@ export async function runWorker(client: CoordinatorClient, options: WorkerOption
       rounds++;
       const uploadMs = performance.now() - uploadStarted;
       options.onRound?.({
-        run: registration.runId, samples: result.sampleCount, loss: result.lossSum / result.sampleCount, trainMs,
-        downloadMs, uploadMs, bytes: out.byteLength,
+        run: registration.runId,
+        samples: result.sampleCount,
+        loss: result.lossSum / result.sampleCount,
+        trainMs,
+        downloadMs,
+        uploadMs,
+        bytes: out.byteLength,
       });
-      roundLog.info({
-        samples: result.sampleCount, loss: result.lossSum / result.sampleCount, imagesPerSecond: (result.sampleCount * 1000) / trainMs,
-        trainMs: Math.round(trainMs), downloadMs: Math.round(downloadMs), uploadMs: Math.round(uploadMs),
-      }, 'round contributed');
+      roundLog.info(
+        {
+          samples: result.sampleCount,
+          loss: result.lossSum / result.sampleCount,
+          imagesPerSecond: (result.sampleCount * 1000) / trainMs,
+          trainMs: Math.round(trainMs),
+          downloadMs: Math.round(downloadMs),
+          uploadMs: Math.round(uploadMs),
+        },
+        'round contributed',
+      );
       // Yield so heartbeats and signals get their turn between rounds of synchronous compute.
       await new Promise((resolve) => setImmediate(resolve));
     }

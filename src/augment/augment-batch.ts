@@ -46,7 +46,7 @@ export function augmentBatch(options: AugmentBatchOptions): AugmentedBatch {
   requireNonNegativeInt('epoch', epoch);
   const spec = PRESET_SPECS[preset];
   const identity = isIdentitySpec(spec);
-  return fillBatch(images, labels, indices, options.out, (i, index) => {
+  return fillBatch(images, labels, indices, options.out, (_i, index) => {
     if (identity) return IDENTITY_PARAMS;
     return drawTransformParams(resetSampleRandom(rng, seed, epoch, index), spec, params);
   });

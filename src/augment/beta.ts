@@ -18,7 +18,7 @@ export function sampleGamma(rng: RandomStream, shape: number): number {
   requirePositive('gamma shape', shape);
   if (shape < 1) {
     const boosted = marsagliaTsang(rng, shape + 1);
-    return boosted * Math.pow(rng.float(), 1 / shape);
+    return boosted * rng.float() ** (1 / shape);
   }
   return marsagliaTsang(rng, shape);
 }

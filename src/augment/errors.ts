@@ -21,7 +21,9 @@ export class SampleIndexError extends AugmentError {
     readonly position: number,
     readonly datasetSize: number,
   ) {
-    super(`batch position ${position} asks for dataset index ${index}, but the split has ${datasetSize} images (valid: integers 0..${datasetSize - 1})`);
+    super(
+      `batch position ${position} asks for dataset index ${index}, but the split has ${datasetSize} images (valid: integers 0..${datasetSize - 1})`,
+    );
   }
 }
 

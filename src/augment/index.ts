@@ -16,7 +16,15 @@ export { CROP_PADDING, IMAGE_LEN, IMAGE_SIZE, CHANNELS, MAX_CROP_OFFSET } from '
 export { AugmentError, AugmentOptionError, BufferSizeError, DatasetShapeError, LabelRangeError, SampleIndexError } from './errors.js';
 export { CounterRandom, batchRandom, mix32, sampleRandom, type RandomStream } from './sample-random.js';
 export { IDENTITY_PARAMS, cropFlipJitter, croppedGrayMean, normalizeImage, normalizeValue, type TransformParams } from './transform.js';
-export { AUGMENT_PRESETS, PRESET_SPECS, drawTransformParams, isAugmentPreset, parsePreset, type AugmentPreset, type PresetSpec } from './presets.js';
+export {
+  AUGMENT_PRESETS,
+  PRESET_SPECS,
+  drawTransformParams,
+  isAugmentPreset,
+  parsePreset,
+  type AugmentPreset,
+  type PresetSpec,
+} from './presets.js';
 export { augmentBatch, normalizeBatch, type AugmentBatchOptions, type AugmentedBatch } from './augment-batch.js';
 export { sampleBeta, sampleGamma, sampleNormal } from './beta.js';
 export { mixedTargets, softTargets, type MixedTargetOptions, type SoftTargetOptions } from './soft-targets.js';

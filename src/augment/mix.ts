@@ -84,7 +84,12 @@ export function validateMixOptions(options: MixOptions): void {
  * Draws a batch's mix: a coin (cutmix if < 0.5, when both are enabled), lam,
  * the permutation, then for CutMix the box centre (row, column).
  */
-export function drawMixParams(rng: RandomStream, options: MixOptions, batchSize: number, perm: Int32Array = new Int32Array(batchSize)): MixParams {
+export function drawMixParams(
+  rng: RandomStream,
+  options: MixOptions,
+  batchSize: number,
+  perm: Int32Array = new Int32Array(batchSize),
+): MixParams {
   validateMixOptions(options);
   if (perm.length !== batchSize) throw new BufferSizeError('perm', perm.length, batchSize, true);
   for (let i = 0; i < batchSize; i++) perm[i] = i;
@@ -136,7 +141,8 @@ export function mixupInPlace(x: Float32Array, perm: ArrayLike<number>, lam: numb
 export function cutmixInPlace(x: Float32Array, perm: ArrayLike<number>, box: CutBox): void {
   const { y0, y1, x0, x1 } = box;
   const ok = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= IMAGE_SIZE;
-  if (!ok(y0) || !ok(y1) || !ok(x0) || !ok(x1)) throw new AugmentOptionError('cutmix box', JSON.stringify(box), `integer edges in 0..${IMAGE_SIZE}`);
+  if (!ok(y0) || !ok(y1) || !ok(x0) || !ok(x1))
+    throw new AugmentOptionError('cutmix box', JSON.stringify(box), `integer edges in 0..${IMAGE_SIZE}`);
   if (y1 <= y0 || x1 <= x0) return;
   const width = (x1 - x0) * CHANNELS;
   forEachPartner(x, perm, (dst, d, src, s) => {

@@ -65,7 +65,7 @@ function buildNormalizeLut(): Float32Array {
   return lut;
 }
 
-const clamp01 = (x: number): number => (x < 0 ? 0 : x > 1 ? 1 : x);
+const clamp01 = (x: number): number => (x < 0 ? 0 : Math.min(x, 1));
 
 /**
  * Mean of the grayscale of the cropped image (padding counts as black pixels),
@@ -84,7 +84,7 @@ export function croppedGrayMean(src: Uint8Array, srcOffset: number, dy: number, 
       const red = src[s]! * scale;
       const green = src[s + 1]! * scale;
       const blue = src[s + 2]! * scale;
-      sum += GRAY_R * (red > 1 ? 1 : red) + GRAY_G * (green > 1 ? 1 : green) + GRAY_B * (blue > 1 ? 1 : blue);
+      sum += GRAY_R * Math.min(red, 1) + GRAY_G * Math.min(green, 1) + GRAY_B * Math.min(blue, 1);
     }
   }
   return sum / (IMAGE_SIZE * IMAGE_SIZE);
@@ -107,9 +107,12 @@ function buildJitterLut(lut: Float32Array, brightness: number, contrast: number,
 }
 
 function checkParams(p: Readonly<TransformParams>): void {
-  if (!Number.isInteger(p.dx) || p.dx < 0 || p.dx > MAX_CROP_OFFSET) throw new AugmentOptionError('crop dx', p.dx, `an integer 0..${MAX_CROP_OFFSET}`);
-  if (!Number.isInteger(p.dy) || p.dy < 0 || p.dy > MAX_CROP_OFFSET) throw new AugmentOptionError('crop dy', p.dy, `an integer 0..${MAX_CROP_OFFSET}`);
-  if (!Number.isFinite(p.brightness) || p.brightness < 0) throw new AugmentOptionError('brightness factor', p.brightness, 'a finite number >= 0');
+  if (!Number.isInteger(p.dx) || p.dx < 0 || p.dx > MAX_CROP_OFFSET)
+    throw new AugmentOptionError('crop dx', p.dx, `an integer 0..${MAX_CROP_OFFSET}`);
+  if (!Number.isInteger(p.dy) || p.dy < 0 || p.dy > MAX_CROP_OFFSET)
+    throw new AugmentOptionError('crop dy', p.dy, `an integer 0..${MAX_CROP_OFFSET}`);
+  if (!Number.isFinite(p.brightness) || p.brightness < 0)
+    throw new AugmentOptionError('brightness factor', p.brightness, 'a finite number >= 0');
   if (!Number.isFinite(p.contrast) || p.contrast < 0) throw new AugmentOptionError('contrast factor', p.contrast, 'a finite number >= 0');
 }
 
@@ -120,8 +123,10 @@ function checkParams(p: Readonly<TransformParams>): void {
  */
 export function cropFlipJitter(src: Uint8Array, dst: Float32Array, params: Readonly<TransformParams>, srcOffset = 0, dstOffset = 0): void {
   checkParams(params);
-  if (srcOffset < 0 || src.length < srcOffset + IMAGE_LEN) throw new BufferSizeError('source image buffer', src.length, srcOffset + IMAGE_LEN, false);
-  if (dstOffset < 0 || dst.length < dstOffset + IMAGE_LEN) throw new BufferSizeError('output image buffer', dst.length, dstOffset + IMAGE_LEN, false);
+  if (srcOffset < 0 || src.length < srcOffset + IMAGE_LEN)
+    throw new BufferSizeError('source image buffer', src.length, srcOffset + IMAGE_LEN, false);
+  if (dstOffset < 0 || dst.length < dstOffset + IMAGE_LEN)
+    throw new BufferSizeError('output image buffer', dst.length, dstOffset + IMAGE_LEN, false);
   const { dx, dy, flip, brightness, contrast, contrastFirst } = params;
 
   let lut = NORMALIZE_LUT;

@@ -1,5 +1,11 @@
 /** compute/: which TensorFlow.js backend runs, and fleet's fast wasm training kernels. */
 export { selectBackend, NATIVE_INSTALL_HINT, type SelectedBackend } from './select-backend.js';
 export { BackendUnavailableError, type BackendChoice } from './backend-errors.js';
-export { installWasmKernels, uninstallWasmKernels, useWasmKernels, wasmKernelsInstalled, replacedKernelNames } from './wasm/install-kernels.js';
+export {
+  installWasmKernels,
+  uninstallWasmKernels,
+  useWasmKernels,
+  wasmKernelsInstalled,
+  replacedKernelNames,
+} from './wasm/install-kernels.js';
 export { UnsupportedConvError } from './wasm/conv-geometry.js';

@@ -80,7 +80,12 @@ export async function downloadCifar10(options: DownloadCifar10Options): Promise<
       stallTimeoutMs: options.stallTimeoutMs ?? 60_000,
       onResponse: (total) => {
         totalBytes = total;
-        progress = createDownloadProgress({ mode: options.progress ?? 'auto', log, totalBytes: total, logIntervalMs: options.progressIntervalMs ?? 5_000 });
+        progress = createDownloadProgress({
+          mode: options.progress ?? 'auto',
+          log,
+          totalBytes: total,
+          logIntervalMs: options.progressIntervalMs ?? 5_000,
+        });
       },
       onBytes: (receivedBytes) => {
         progress?.update(receivedBytes);
@@ -90,7 +95,8 @@ export async function downloadCifar10(options: DownloadCifar10Options): Promise<
     progress?.stop();
     progress = undefined;
 
-    if (fetched.md5.toLowerCase() !== md5.toLowerCase()) throw new ChecksumMismatchError(url, md5.toLowerCase(), fetched.md5, fetched.bytes);
+    if (fetched.md5.toLowerCase() !== md5.toLowerCase())
+      throw new ChecksumMismatchError(url, md5.toLowerCase(), fetched.md5, fetched.bytes);
     log.info({ bytes: fetched.bytes, md5: fetched.md5 }, 'CIFAR-10 archive verified, extracting');
 
     await mkdir(staging);
@@ -103,7 +109,12 @@ export async function downloadCifar10(options: DownloadCifar10Options): Promise<
     const unpacked = join(staging, BATCHES_DIR_NAME);
     const check = await checkCifar10Files(unpacked);
     if (!check.ok || check.batchesDir !== unpacked) {
-      throw new Cifar10DownloadError(url, dir, 'extract', `the archive has no complete ${BATCHES_DIR_NAME}/ folder (${check.problem ?? 'wrong layout'})`);
+      throw new Cifar10DownloadError(
+        url,
+        dir,
+        'extract',
+        `the archive has no complete ${BATCHES_DIR_NAME}/ folder (${check.problem ?? 'wrong layout'})`,
+      );
     }
     await moveIntoPlace(unpacked, target, tag, log);
     log.info({ batchesDir: target, bytes: fetched.bytes }, 'CIFAR-10 installed');

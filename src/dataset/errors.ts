@@ -39,7 +39,12 @@ export class CorruptRecordError extends FleetError {
 
 /** A label byte outside 0-9. */
 export class InvalidLabelError extends CorruptRecordError {
-  constructor(file: string, record: number, offset: number, readonly value: number) {
+  constructor(
+    file: string,
+    record: number,
+    offset: number,
+    readonly value: number,
+  ) {
     super(file, record, offset, `label byte is ${value}, expected 0-9`);
   }
 }

@@ -47,7 +47,13 @@ export async function fetchToFile(options: FetchToFileOptions): Promise<FetchedF
     try {
       res = await fetch(url, { signal: abort.signal, redirect: 'follow' });
     } catch (err) {
-      throw fail('connect', timedOut === 'connect' ? `no response within ${connectTimeoutMs} ms (host unreachable or offline?)` : describeNetworkError(err, url), err);
+      throw fail(
+        'connect',
+        timedOut === 'connect'
+          ? `no response within ${connectTimeoutMs} ms (host unreachable or offline?)`
+          : describeNetworkError(err, url),
+        err,
+      );
     }
     clearTimeout(timer);
     if (!res.ok || res.body === null) {

@@ -6,7 +6,12 @@
 export { loadCifar10, type Cifar10, type LoadCifar10Options } from './load-cifar10.js';
 export { loadCifar10Split, type Cifar10Split, type LoadSplitOptions } from './load-split.js';
 export { readClassNames } from './class-names.js';
-export { downloadCifar10, type DownloadCifar10Options, type DownloadCifar10Result, type DownloadProgressEvent } from './download-cifar10.js';
+export {
+  downloadCifar10,
+  type DownloadCifar10Options,
+  type DownloadCifar10Result,
+  type DownloadProgressEvent,
+} from './download-cifar10.js';
 export { ensureCifar10, type EnsureCifar10Options } from './ensure-cifar10.js';
 export { checkCifar10Files, type InstallState } from './install-state.js';
 export { resolveBatchesDir, canonicalBatchesDir } from './data-dir.js';

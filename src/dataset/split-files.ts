@@ -30,7 +30,12 @@ export async function findSplitFiles(batchesDir: string, split: Cifar10SplitName
   const missing = names.filter((_, i) => found[i] === undefined);
   const partialOk = split === 'train' && allowPartial && present.length > 0;
   if (missing.length > 0 && !partialOk) {
-    throw new MissingDataFilesError(batchesDir, split, missing, present.map((f) => f.name));
+    throw new MissingDataFilesError(
+      batchesDir,
+      split,
+      missing,
+      present.map((f) => f.name),
+    );
   }
   return present;
 }

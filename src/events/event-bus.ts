@@ -79,14 +79,24 @@ export class BusClosedError extends FleetError {
 }
 
 export class FlushTimeoutError extends FleetError {
-  constructor(readonly run: string, readonly source: string, readonly pending: number, readonly timeoutMs: number, options?: { cause?: unknown }) {
+  constructor(
+    readonly run: string,
+    readonly source: string,
+    readonly pending: number,
+    readonly timeoutMs: number,
+    options?: { cause?: unknown },
+  ) {
     super(`flush of events of run ${run} from ${source} timed out after ${timeoutMs} ms: ${pending} still queued`, options);
   }
 }
 
 /** Larger than the server accepts: refused at publish, or it would block the outbox forever. */
 export class EventTooLargeError extends FleetError {
-  constructor(readonly subject: string, readonly bytes: number, readonly maxBytes: number) {
+  constructor(
+    readonly subject: string,
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
     super(`event on ${subject} is ${bytes} bytes, over the server's limit of ${maxBytes}`);
   }
 }

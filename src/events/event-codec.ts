@@ -66,8 +66,14 @@ export function decodeEvent(subject: string, bytes: Uint8Array): AnyFleetEvent {
   const envelope = envelopeSchema.safeParse(json);
   if (!envelope.success) throw firstIssue(subject, envelope.error, [], envelope.error);
   const { type, run } = envelope.data;
-  if (type !== where.type) throw new MalformedEventError(subject, 'type', `${JSON.stringify(type)} does not match the subject's type ${JSON.stringify(where.type)}`);
-  if (run !== where.run) throw new MalformedEventError(subject, 'run', `${JSON.stringify(run)} does not match the subject's run ${JSON.stringify(where.run)}`);
+  if (type !== where.type)
+    throw new MalformedEventError(
+      subject,
+      'type',
+      `${JSON.stringify(type)} does not match the subject's type ${JSON.stringify(where.type)}`,
+    );
+  if (run !== where.run)
+    throw new MalformedEventError(subject, 'run', `${JSON.stringify(run)} does not match the subject's run ${JSON.stringify(where.run)}`);
   const data = validatePayload(type, envelope.data.data, subject);
   return { ...envelope.data, data } as AnyFleetEvent;
 }

@@ -22,7 +22,10 @@ export class InvalidSourceError extends FleetError {
  * once, then per event validate the payload, take the next seq (1, 2, 3...)
  * and encode. A rejected payload does not use up a seq.
  */
-export function createEventStamper(run: string, source: string): <T extends EventType>(type: T, data: EventPayloads[T], msgId?: string) => StampedEvent {
+export function createEventStamper(
+  run: string,
+  source: string,
+): <T extends EventType>(type: T, data: EventPayloads[T], msgId?: string) => StampedEvent {
   assertRunId(run);
   if (!envelopeSchema.shape.source.safeParse(source).success) throw new InvalidSourceError(source);
   let seq = 0;

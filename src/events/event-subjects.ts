@@ -30,7 +30,7 @@ export function assertRunId(run: string): string {
 }
 
 export function isEventType(type: string): type is EventType {
-  return Object.prototype.hasOwnProperty.call(eventPayloadSchemas, type);
+  return Object.hasOwn(eventPayloadSchemas, type);
 }
 
 export function subjectOf(run: string, type: EventType): string {

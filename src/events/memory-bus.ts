@@ -1,7 +1,15 @@
 import type { Logger } from '../runtime/logger.js';
 import {
-  BusClosedError, claimDurable, DEFAULT_CLOSE_TIMEOUT_MS,
-  type ConsumeHandler, type EventBus, type EventPublisher, type FollowHandler, type FollowOptions, type PublishOptions, type Subscription,
+  BusClosedError,
+  claimDurable,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  type ConsumeHandler,
+  type EventBus,
+  type EventPublisher,
+  type FollowHandler,
+  type FollowOptions,
+  type PublishOptions,
+  type Subscription,
 } from './event-bus.js';
 import { decodeEvent } from './event-codec.js';
 import type { EventPayloads, EventType } from './event-payloads.js';
@@ -34,7 +42,10 @@ class MemoryBus implements EventBus {
   private readonly onAppend = new Set<() => void>();
   private readonly subscriptions = new Set<Subscription>();
 
-  constructor(private readonly log: Logger, private readonly o: MemoryBusOptions) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly o: MemoryBusOptions,
+  ) {}
 
   publisher(run: string, source: string): EventPublisher {
     this.assertOpen('create a publisher');
@@ -66,7 +77,9 @@ class MemoryBus implements EventBus {
         const cursor = this.cursors.get(durableName) ?? 0;
         const next = this.stored[cursor];
         if (next === undefined) {
-          await new Promise<void>((resolve) => { wake = resolve; });
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
           wake = null;
           continue;
         }
@@ -78,7 +91,10 @@ class MemoryBus implements EventBus {
           } catch (err) {
             attempt++;
             const delayMs = Math.min(60_000, (this.o.redeliveryDelayMs ?? 1000) * 2 ** (attempt - 1));
-            log.warn({ subject: next.subject, attempt, retryInMs: delayMs, err: (err as Error).message }, 'event handler failed: the event comes again');
+            log.warn(
+              { subject: next.subject, attempt, retryInMs: delayMs, err: (err as Error).message },
+              'event handler failed: the event comes again',
+            );
             await sleepUnless(stopped.signal, delayMs);
             continue;
           }
@@ -120,7 +136,12 @@ class MemoryBus implements EventBus {
       }
     };
     // Delivered from a microtask, never inside the publisher's call.
-    const listener = () => { if (!scheduled) { scheduled = true; queueMicrotask(pump); } };
+    const listener = () => {
+      if (!scheduled) {
+        scheduled = true;
+        queueMicrotask(pump);
+      }
+    };
     this.onAppend.add(listener);
     listener();
     return this.track({

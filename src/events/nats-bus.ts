@@ -4,7 +4,17 @@ import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOp
 import { FleetError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { stopSubscriptions } from './sleep.js';
-import { BusClosedError, claimDurable, DEFAULT_CLOSE_TIMEOUT_MS, type ConsumeHandler, type EventBus, type EventPublisher, type FollowHandler, type FollowOptions, type Subscription } from './event-bus.js';
+import {
+  BusClosedError,
+  claimDurable,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  type ConsumeHandler,
+  type EventBus,
+  type EventPublisher,
+  type FollowHandler,
+  type FollowOptions,
+  type Subscription,
+} from './event-bus.js';
 import type { EventType } from './event-payloads.js';
 import { assertRunId } from './event-subjects.js';
 import { startDurableConsumer } from './nats-consume.js';
@@ -36,14 +46,21 @@ export interface NatsBusOptions {
 }
 
 export class NatsUnavailableError extends FleetError {
-  constructor(readonly servers: string, reason: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly servers: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
     super(`cannot use NATS JetStream at ${servers}: ${reason}`, options);
   }
 }
 
 function connectionOptions(o: NatsBusOptions): NodeConnectionOptions {
   const options: NodeConnectionOptions = {
-    servers: o.servers.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    servers: o.servers
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
     name: o.name,
     timeout: o.connectTimeoutMs ?? 10_000,
     // An outage of the server is waited out, never fatal: publishers queue meanwhile.
@@ -112,7 +129,9 @@ class NatsBus implements EventBus {
     private readonly o: NatsBusOptions,
     private readonly log: Logger,
   ) {
-    this.watching = watchConnection(nc, log, () => { for (const l of this.reconnectListeners) l(); }).catch(() => {});
+    this.watching = watchConnection(nc, log, () => {
+      for (const l of this.reconnectListeners) l();
+    }).catch(() => {});
   }
 
   publisher(run: string, source: string): EventPublisher {
@@ -143,7 +162,14 @@ class NatsBus implements EventBus {
     claimDurable(this.durables, run, types, durableName);
     try {
       const inner = await startDurableConsumer({
-        nc: this.nc, js: this.js, jsm: this.jsm, run, types, durableName, handler, log: this.log,
+        nc: this.nc,
+        js: this.js,
+        jsm: this.jsm,
+        run,
+        types,
+        durableName,
+        handler,
+        log: this.log,
         ackWaitMs: this.o.ackWaitMs ?? 30_000,
         redeliveryDelayMs: this.o.redeliveryDelayMs ?? 1000,
         maxRedeliveryDelayMs: 60_000,
@@ -159,7 +185,16 @@ class NatsBus implements EventBus {
   async follow(run: string, handler: FollowHandler, options: FollowOptions): Promise<Subscription> {
     this.assertOpen(`follow run ${run}`);
     assertRunId(run);
-    const inner = await startFollower({ ...options, nc: this.nc, js: this.js, jsm: this.jsm, run, handler, log: this.log, onReconnect: this.onReconnect });
+    const inner = await startFollower({
+      ...options,
+      nc: this.nc,
+      js: this.js,
+      jsm: this.jsm,
+      run,
+      handler,
+      log: this.log,
+      onReconnect: this.onReconnect,
+    });
     return this.track(inner, () => {});
   }
 
@@ -209,7 +244,9 @@ class NatsBus implements EventBus {
     const message = (err as Error).message ?? '';
     if (!/no responders|not enabled/i.test(message) || this.nc.isClosed() || Date.now() - this.lastStreamCheck < 5000) return;
     this.lastStreamCheck = Date.now();
-    ensureStream(this.jsm, this.limits(), this.log).catch((e: unknown) => this.log.debug({ err: (e as Error).message }, 'events stream check failed'));
+    ensureStream(this.jsm, this.limits(), this.log).catch((e: unknown) =>
+      this.log.debug({ err: (e as Error).message }, 'events stream check failed'),
+    );
   }
 
   limits() {

@@ -1,4 +1,14 @@
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerConfig, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../runtime/logger.js';
 import type { ConsumeHandler, Subscription } from './event-bus.js';
@@ -83,7 +93,9 @@ export async function startDurableConsumer(o: DurableConsumerOptions): Promise<S
   const log = o.log.child({ run: o.run, durable: o.durableName });
   const wanted = new Set<EventType>(o.types);
   await ensureDurable(o).catch((err: unknown) => {
-    throw new Error(`cannot create durable consumer ${o.durableName} on ${STREAM_NAME} for run ${o.run}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`cannot create durable consumer ${o.durableName} on ${STREAM_NAME} for run ${o.run}: ${(err as Error).message}`, {
+      cause: err,
+    });
   });
   const consumer = await o.js.consumers.get(STREAM_NAME, o.durableName);
 
@@ -105,8 +117,13 @@ export async function startDurableConsumer(o: DurableConsumerOptions): Promise<S
    */
   const ack = async (msg: JsMsg): Promise<void> => {
     let stopListening = (): void => {};
-    const reconnected = new Promise<'reconnected'>((resolve) => { stopListening = o.onReconnect(() => resolve('reconnected')); });
-    const confirmed = msg.ackAck({ timeout: 5000 }).then(() => 'confirmed' as const, (err: unknown) => (err as Error).message);
+    const reconnected = new Promise<'reconnected'>((resolve) => {
+      stopListening = o.onReconnect(() => resolve('reconnected'));
+    });
+    const confirmed = msg.ackAck({ timeout: 5000 }).then(
+      () => 'confirmed' as const,
+      (err: unknown) => (err as Error).message,
+    );
     const outcome = await Promise.race([confirmed, reconnected]);
     stopListening();
     if (outcome === 'confirmed') return;
@@ -123,7 +140,7 @@ export async function startDurableConsumer(o: DurableConsumerOptions): Promise<S
       lastSettledSeq = seq;
       return ack(msg);
     }
-    let event;
+    let event: ReturnType<typeof decodeEvent>;
     try {
       event = decodeEvent(msg.subject, msg.data);
     } catch (err) {
@@ -139,7 +156,10 @@ export async function startDurableConsumer(o: DurableConsumerOptions): Promise<S
       await o.handler(event);
     } catch (err) {
       const delayMs = redeliveryDelay(o, msg.info.deliveryCount);
-      log.warn({ subject: msg.subject, seq, attempt: msg.info.deliveryCount, retryInMs: delayMs, err: (err as Error).message }, 'event handler failed: the event comes again');
+      log.warn(
+        { subject: msg.subject, seq, attempt: msg.info.deliveryCount, retryInMs: delayMs, err: (err as Error).message },
+        'event handler failed: the event comes again',
+      );
       msg.nak(delayMs);
       return;
     } finally {

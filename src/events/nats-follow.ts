@@ -32,7 +32,8 @@ export async function startFollower(o: FollowerOptions): Promise<Subscription> {
   // 'new' as a start sequence, not deliver_policy new: a consumer re-created
   // before any event arrived must not fall back to the start of the stream.
   let nextSeq = o.from === 'start' ? 1 : (await o.jsm.streams.info(STREAM_NAME)).state.last_seq + 1;
-  const onMalformed = o.onMalformed ?? ((subject: string, err: Error) => log.warn({ subject, err: err.message }, 'malformed event skipped'));
+  const onMalformed =
+    o.onMalformed ?? ((subject: string, err: Error) => log.warn({ subject, err: err.message }, 'malformed event skipped'));
 
   let stopping = false;
   const stopped = new AbortController();
@@ -52,13 +53,14 @@ export async function startFollower(o: FollowerOptions): Promise<Subscription> {
         messages = await consumer.consume();
         if (stopping) messages.stop();
         void (async (m: ConsumerMessages) => {
-          for await (const s of m.status()) if (s.type !== 'next' && s.type !== 'heartbeat') log.debug({ status: s }, 'follow consumer status');
+          for await (const s of m.status())
+            if (s.type !== 'next' && s.type !== 'heartbeat') log.debug({ status: s }, 'follow consumer status');
         })(messages).catch(() => {});
         for await (const msg of messages) {
           if (stopping) break;
           nextSeq = msg.info.streamSequence + 1;
           restarts = 0;
-          let event;
+          let event: ReturnType<typeof decodeEvent>;
           try {
             event = decodeEvent(msg.subject, msg.data);
           } catch (err) {

@@ -1,4 +1,12 @@
-import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import {
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { Logger } from '../runtime/logger.js';
 import { ALL_SUBJECTS, DUPLICATE_WINDOW_MS, STREAM_NAME, typeOfSubject } from './event-subjects.js';
@@ -28,9 +36,20 @@ export async function ensureStream(jsm: JetStreamManager, limits: StreamLimits, 
   try {
     const info = await jsm.streams.info(STREAM_NAME);
     const c = info.config;
-    if (c.max_age !== wanted.max_age || c.max_bytes !== wanted.max_bytes || c.duplicate_window !== wanted.duplicate_window || c.discard !== wanted.discard) {
+    if (
+      c.max_age !== wanted.max_age ||
+      c.max_bytes !== wanted.max_bytes ||
+      c.duplicate_window !== wanted.duplicate_window ||
+      c.discard !== wanted.discard
+    ) {
       // storage and retention cannot change on a live stream: only the limits are updated.
-      await jsm.streams.update(STREAM_NAME, { ...c, max_age: wanted.max_age, max_bytes: wanted.max_bytes, duplicate_window: wanted.duplicate_window, discard: wanted.discard });
+      await jsm.streams.update(STREAM_NAME, {
+        ...c,
+        max_age: wanted.max_age,
+        max_bytes: wanted.max_bytes,
+        duplicate_window: wanted.duplicate_window,
+        discard: wanted.discard,
+      });
       log.info({ stream: STREAM_NAME, maxAgeMs: limits.maxAgeMs, maxBytes: limits.maxBytes }, 'events stream limits updated');
     }
   } catch (err) {

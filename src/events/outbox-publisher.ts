@@ -1,5 +1,12 @@
 import type { Logger } from '../runtime/logger.js';
-import { BusClosedError, DEFAULT_FLUSH_TIMEOUT_MS, EventTooLargeError, FlushTimeoutError, type EventPublisher, type PublishOptions } from './event-bus.js';
+import {
+  BusClosedError,
+  DEFAULT_FLUSH_TIMEOUT_MS,
+  EventTooLargeError,
+  FlushTimeoutError,
+  type EventPublisher,
+  type PublishOptions,
+} from './event-bus.js';
 import type { EventPayloads, EventType } from './event-payloads.js';
 import { createEventStamper, type StampedEvent } from './event-stamper.js';
 import { Outbox } from './outbox.js';
@@ -82,7 +89,10 @@ export class OutboxPublisher implements EventPublisher {
     return new Promise<void>((resolve, reject) => {
       const waiter: FlushWaiter = {
         ticket,
-        resolve: () => { clearTimeout(timer); resolve(); },
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
@@ -99,7 +109,10 @@ export class OutboxPublisher implements EventPublisher {
     try {
       await this.flush(timeoutMs);
     } catch (err) {
-      this.o.log.error({ run: this.o.run, source: this.o.source, lost: this.pending, err: (err as Error).message }, 'events not stored before close: lost');
+      this.o.log.error(
+        { run: this.o.run, source: this.o.source, lost: this.pending, err: (err as Error).message },
+        'events not stored before close: lost',
+      );
     }
     this.state = 'closed';
     this.closing.abort();
@@ -131,12 +144,19 @@ export class OutboxPublisher implements EventPublisher {
     const log = this.o.log;
     if (this.burst === null) {
       this.burst = { dropped: 0, overCapacityLogged: false };
-      if (dropped > 0) log.warn({ run: this.o.run, source: this.o.source, capacity: this.outbox.capacity }, 'events outbox full (server unreachable?): dropping the oldest progress events');
+      if (dropped > 0)
+        log.warn(
+          { run: this.o.run, source: this.o.source, capacity: this.outbox.capacity },
+          'events outbox full (server unreachable?): dropping the oldest progress events',
+        );
     }
     this.burst.dropped += dropped;
     if (overCapacity && !this.burst.overCapacityLogged) {
       this.burst.overCapacityLogged = true;
-      log.warn({ run: this.o.run, source: this.o.source, capacity: this.outbox.capacity, queued: this.outbox.length }, 'events outbox over capacity with nothing droppable left: keeping every event');
+      log.warn(
+        { run: this.o.run, source: this.o.source, capacity: this.outbox.capacity, queued: this.outbox.length },
+        'events outbox over capacity with nothing droppable left: keeping every event',
+      );
     }
     this.settle();
   }
@@ -145,7 +165,10 @@ export class OutboxPublisher implements EventPublisher {
   private endBurstIfDrained(): void {
     if (this.burst === null || this.outbox.length > this.outbox.capacity / 2) return;
     if (this.burst.dropped > 0) {
-      this.o.log.warn({ run: this.o.run, source: this.o.source, dropped: this.burst.dropped }, 'events outbox drained: progress events were dropped while it was full');
+      this.o.log.warn(
+        { run: this.o.run, source: this.o.source, dropped: this.burst.dropped },
+        'events outbox drained: progress events were dropped while it was full',
+      );
     }
     this.burst = null;
   }
@@ -154,7 +177,9 @@ export class OutboxPublisher implements EventPublisher {
     while (this.state !== 'closed') {
       const entry = this.outbox.shift();
       if (entry === undefined) {
-        await new Promise<void>((resolve) => { this.wake = resolve; });
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
         this.wake = null;
         continue;
       }
@@ -173,20 +198,33 @@ export class OutboxPublisher implements EventPublisher {
     const started = Date.now();
     while (this.state !== 'closed') {
       let stopListening = (): void => {};
-      const reconnected = new Promise<'reconnected'>((resolve) => { stopListening = this.o.onReconnect(() => resolve('reconnected')); });
+      const reconnected = new Promise<'reconnected'>((resolve) => {
+        stopListening = this.o.onReconnect(() => resolve('reconnected'));
+      });
       try {
         const sent = this.o.send(item).then(() => 'stored' as const);
         sent.catch(() => {}); // abandoned after a reconnect: its late failure is of no interest
         const outcome = await Promise.race([sent, reconnected]);
         if (outcome === 'stored') {
-          if (failures > 0) this.o.log.info({ run: this.o.run, subject: item.subject, msgId: item.msgId, failures, outageMs: Date.now() - started }, 'events publishing resumed');
+          if (failures > 0)
+            this.o.log.info(
+              { run: this.o.run, subject: item.subject, msgId: item.msgId, failures, outageMs: Date.now() - started },
+              'events publishing resumed',
+            );
           return;
         }
         failures++;
-        continue; // a fresh connection: retry at once, the msgId makes a double harmless
       } catch (err) {
         failures++;
-        const fields = { run: this.o.run, subject: item.subject, msgId: item.msgId, failures, retryInMs: backoffMs, queued: this.outbox.length, err: (err as Error).message };
+        const fields = {
+          run: this.o.run,
+          subject: item.subject,
+          msgId: item.msgId,
+          failures,
+          retryInMs: backoffMs,
+          queued: this.outbox.length,
+          err: (err as Error).message,
+        };
         if (failures === 1) this.o.log.warn(fields, 'event publish failed: retrying the same message');
         else this.o.log.debug(fields, 'event publish failed again');
         await Promise.race([sleepUnless(this.closing.signal, backoffMs), reconnected]);

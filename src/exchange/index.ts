@@ -9,12 +9,28 @@ export { checkAgainstModel, checkFinite, checkTensorSet, firstNonFinite } from '
 export type { CheckOptions } from './tensor-set-check.js';
 export { fromProtoManifest, manifestOf, toProtoManifest } from './tensor-manifest.js';
 export type { TensorSetManifest } from './tensor-manifest.js';
-export { ChunkSizeError, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_TENSOR_SET_BYTES, TensorSetAssembler, chunkTensorSet } from './tensor-set-chunks.js';
+export {
+  ChunkSizeError,
+  DEFAULT_CHUNK_BYTES,
+  DEFAULT_MAX_TENSOR_SET_BYTES,
+  TensorSetAssembler,
+  chunkTensorSet,
+} from './tensor-set-chunks.js';
 export type { AssemblerOptions, AssemblerState } from './tensor-set-chunks.js';
 export { TensorSetSink } from './tensor-set-sink.js';
 export type { FloatSink, SinkOptions } from './tensor-set-sink.js';
 export {
-  MissingTensorError, NonFiniteTensorError, OversizedTensorSetError, TensorChecksumError, TensorDtypeError, TensorLayoutError,
-  TensorSetError, TensorSetLengthError, TensorSetOverflowError, TensorShapeError, TensorStreamProtocolError, UnknownTensorError,
+  MissingTensorError,
+  NonFiniteTensorError,
+  OversizedTensorSetError,
+  TensorChecksumError,
+  TensorDtypeError,
+  TensorLayoutError,
+  TensorSetError,
+  TensorSetLengthError,
+  TensorSetOverflowError,
+  TensorShapeError,
+  TensorStreamProtocolError,
+  UnknownTensorError,
 } from './tensor-set-errors.js';
 export type { RoundWork } from './round-work.js';

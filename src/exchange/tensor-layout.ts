@@ -42,9 +42,21 @@ export function planTensorSet(specs: readonly TensorSpec[]): TensorEntry[] {
   let byteOffset = 0;
   return sorted.map((spec, i) => {
     if (i > 0 && sorted[i - 1]!.name === spec.name) throw new TensorLayoutError(spec.name, 'name appears twice', 1, 2);
-    if (!spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new TensorShapeError(spec.name, spec.shape.map((d) => Math.max(0, Math.trunc(d) || 0)), spec.shape);
+    if (!spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new TensorShapeError(
+        spec.name,
+        spec.shape.map((d) => Math.max(0, Math.trunc(d) || 0)),
+        spec.shape,
+      );
     const byteLength = elementCount(spec.shape) * FLOAT32_BYTES;
-    const entry: TensorEntry = { name: spec.name, shape: [...spec.shape], dtype: 'float32', byteOffset, byteLength, trainable: spec.trainable };
+    const entry: TensorEntry = {
+      name: spec.name,
+      shape: [...spec.shape],
+      dtype: 'float32',
+      byteOffset,
+      byteLength,
+      trainable: spec.trainable,
+    };
     byteOffset += byteLength;
     return entry;
   });
@@ -65,12 +77,25 @@ export function checkLayout(entries: readonly TensorEntry[], totalBytes: number)
   entries.forEach((e, i) => {
     const prev = i > 0 ? entries[i - 1]! : null;
     if (prev && compareNames(prev.name, e.name) >= 0) {
-      throw new TensorLayoutError(e.name, prev.name === e.name ? 'name appears twice' : `not sorted: comes after ${prev.name}`, `after ${prev.name}`, e.name);
+      throw new TensorLayoutError(
+        e.name,
+        prev.name === e.name ? 'name appears twice' : `not sorted: comes after ${prev.name}`,
+        `after ${prev.name}`,
+        e.name,
+      );
     }
     const wanted = elementCount(e.shape) * FLOAT32_BYTES;
-    if (e.byteLength !== wanted) throw new TensorLayoutError(e.name, `byte length ${e.byteLength} does not match shape [${e.shape.join(',')}]`, wanted, e.byteLength);
+    if (e.byteLength !== wanted)
+      throw new TensorLayoutError(e.name, `byte length ${e.byteLength} does not match shape [${e.shape.join(',')}]`, wanted, e.byteLength);
     if (e.byteOffset !== end) {
-      throw new TensorLayoutError(e.name, e.byteOffset > end ? `gap: starts at byte ${e.byteOffset}, the previous tensor ends at ${end}` : `overlap: starts at byte ${e.byteOffset}, before the previous tensor ends at ${end}`, end, e.byteOffset);
+      throw new TensorLayoutError(
+        e.name,
+        e.byteOffset > end
+          ? `gap: starts at byte ${e.byteOffset}, the previous tensor ends at ${end}`
+          : `overlap: starts at byte ${e.byteOffset}, before the previous tensor ends at ${end}`,
+        end,
+        e.byteOffset,
+      );
     }
     end += e.byteLength;
   });

@@ -19,7 +19,14 @@ export function manifestOf(set: TensorSet): TensorSetManifest {
 export function toProtoManifest(m: TensorSetManifest): TensorManifest {
   return {
     version: m.version,
-    tensors: m.entries.map((e) => ({ name: e.name, shape: [...e.shape], dtype: e.dtype, byteOffset: e.byteOffset, byteLength: e.byteLength, trainable: e.trainable })),
+    tensors: m.entries.map((e) => ({
+      name: e.name,
+      shape: [...e.shape],
+      dtype: e.dtype,
+      byteOffset: e.byteOffset,
+      byteLength: e.byteLength,
+      trainable: e.trainable,
+    })),
     totalBytes: m.totalBytes,
     crc32c: m.crc32c,
   };

@@ -2,8 +2,14 @@ import { FLOAT32_BYTES, checkLayout, type TensorEntry } from './tensor-layout.js
 import { tensorSetCrc32c, type TensorSet } from './tensor-set.js';
 import { firstNonFiniteWord } from '../compute/vector-math/index.js';
 import {
-  MissingTensorError, NonFiniteTensorError, TensorChecksumError, TensorDtypeError, TensorLayoutError,
-  TensorShapeError, TensorSetError, UnknownTensorError,
+  MissingTensorError,
+  NonFiniteTensorError,
+  TensorChecksumError,
+  TensorDtypeError,
+  TensorLayoutError,
+  TensorShapeError,
+  TensorSetError,
+  UnknownTensorError,
 } from './tensor-set-errors.js';
 
 export interface CheckOptions {
@@ -42,7 +48,8 @@ export function checkAgainstModel(entries: readonly TensorEntry[], expected: rea
     const w = wanted.get(e.name)!;
     if (e.dtype !== w.dtype) throw new TensorDtypeError(e.name, w.dtype, e.dtype);
     if (e.shape.length !== w.shape.length || e.shape.some((d, i) => d !== w.shape[i])) throw new TensorShapeError(e.name, w.shape, e.shape);
-    if (e.trainable !== w.trainable) throw new TensorLayoutError(e.name, `trainable ${e.trainable}, expected ${w.trainable}`, w.trainable, e.trainable);
+    if (e.trainable !== w.trainable)
+      throw new TensorLayoutError(e.name, `trainable ${e.trainable}, expected ${w.trainable}`, w.trainable, e.trainable);
   }
 }
 

@@ -6,7 +6,11 @@ import { fromProtoManifest, toProtoManifest, manifestOf, type TensorSetManifest 
 import type { TensorSet } from './tensor-set.js';
 import { checkAgainstModel, firstNonFinite, nonFiniteError } from './tensor-set-check.js';
 import {
-  OversizedTensorSetError, TensorChecksumError, TensorSetLengthError, TensorSetOverflowError, TensorStreamProtocolError,
+  OversizedTensorSetError,
+  TensorChecksumError,
+  TensorSetLengthError,
+  TensorSetOverflowError,
+  TensorStreamProtocolError,
 } from './tensor-set-errors.js';
 
 /** 1 MiB: far below gRPC's 4 MiB message limit, large enough that per-message costs vanish. */
@@ -105,7 +109,10 @@ export class TensorSetAssembler {
     try {
       const manifest = checkedManifest(proto, this.maxTotalBytes, this.options.expected);
       const into = this.options.into;
-      this.bytes = into && into.byteLength === manifest.totalBytes && into.byteOffset % FLOAT32_BYTES === 0 ? into : new Uint8Array(manifest.totalBytes);
+      this.bytes =
+        into && into.byteLength === manifest.totalBytes && into.byteOffset % FLOAT32_BYTES === 0
+          ? into
+          : new Uint8Array(manifest.totalBytes);
       this.words = new Int32Array(this.bytes.buffer, this.bytes.byteOffset, manifest.totalBytes / FLOAT32_BYTES);
       this.manifest = manifest;
       this.stateValue = 'receiving';
@@ -117,7 +124,11 @@ export class TensorSetAssembler {
 
   onData(chunk: Uint8Array): void {
     if (this.stateValue !== 'receiving') {
-      this.fail(new TensorStreamProtocolError(this.stateValue === 'awaiting-manifest' ? 'data before the manifest' : `data while ${this.stateValue}`));
+      this.fail(
+        new TensorStreamProtocolError(
+          this.stateValue === 'awaiting-manifest' ? 'data before the manifest' : `data while ${this.stateValue}`,
+        ),
+      );
     }
     const end = this.received + chunk.byteLength;
     if (end > this.bytes.byteLength) this.fail(new TensorSetOverflowError(this.bytes.byteLength, end));
@@ -139,7 +150,11 @@ export class TensorSetAssembler {
   finish(): TensorSet {
     const manifest = this.manifest;
     if (this.stateValue !== 'receiving' || !manifest) {
-      return this.fail(new TensorStreamProtocolError(this.stateValue === 'awaiting-manifest' ? 'the stream ended without a manifest' : `finish while ${this.stateValue}`));
+      return this.fail(
+        new TensorStreamProtocolError(
+          this.stateValue === 'awaiting-manifest' ? 'the stream ended without a manifest' : `finish while ${this.stateValue}`,
+        ),
+      );
     }
     if (this.received !== manifest.totalBytes) this.fail(new TensorSetLengthError(manifest.totalBytes, this.received));
     if (this.crc >>> 0 !== manifest.crc32c) this.fail(new TensorChecksumError(manifest.crc32c, this.crc >>> 0));

@@ -77,7 +77,11 @@ export class TensorChecksumError extends TensorSetError<number> {
 
 /** A NaN or +-Infinity; `index` counts floats from the start of the tensor. */
 export class NonFiniteTensorError extends TensorSetError<'finite', number> {
-  constructor(tensor: string, readonly index: number, value: number) {
+  constructor(
+    tensor: string,
+    readonly index: number,
+    value: number,
+  ) {
     super(`value ${value} at index ${index}`, tensor, 'finite', value);
   }
 }
@@ -91,7 +95,10 @@ export class TensorStreamProtocolError extends TensorSetError<null, null> {
 
 /** A tensor set larger than the receiver accepts: refused before anything is allocated. */
 export class OversizedTensorSetError extends TensorSetError<number> {
-  constructor(readonly bytes: number, readonly limitBytes: number) {
+  constructor(
+    readonly bytes: number,
+    readonly limitBytes: number,
+  ) {
     super(`${bytes} bytes exceed the limit of ${limitBytes} bytes`, null, limitBytes, bytes);
   }
 }

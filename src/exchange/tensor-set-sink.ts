@@ -41,7 +41,10 @@ export class TensorSetSink {
   private firstBad: { at: number; value: number } | null = null;
   private failed = false;
 
-  constructor(private readonly sink: FloatSink, private readonly options: SinkOptions) {
+  constructor(
+    private readonly sink: FloatSink,
+    private readonly options: SinkOptions,
+  ) {
     const s = options.scratch;
     if (s.length < 2) throw new RangeError('the scratch buffer must hold at least two floats');
     this.scratchBytes = new Uint8Array(s.buffer, s.byteOffset, s.byteLength);
@@ -82,7 +85,8 @@ export class TensorSetSink {
    */
   finish(): TensorSetManifest {
     const manifest = this.manifest;
-    if (!manifest || this.failed) return this.fail(new TensorStreamProtocolError(manifest ? 'finish after a refusal' : 'the stream ended without a manifest'));
+    if (!manifest || this.failed)
+      return this.fail(new TensorStreamProtocolError(manifest ? 'finish after a refusal' : 'the stream ended without a manifest'));
     if (this.received !== manifest.totalBytes) this.fail(new TensorSetLengthError(manifest.totalBytes, this.received));
     if (this.crc >>> 0 !== manifest.crc32c) this.fail(new TensorChecksumError(manifest.crc32c, this.crc >>> 0));
     if (this.firstBad) this.fail(nonFiniteAt(manifest.entries, this.firstBad.at, this.firstBad.value));

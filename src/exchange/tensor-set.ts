@@ -36,7 +36,13 @@ export function packTensorSet(named: readonly NamedTensor[], version: number): T
   const floats = new Float32Array(totalBytesOf(entries) / FLOAT32_BYTES);
   for (const e of entries) {
     const values = byName.get(e.name)!;
-    if (values.byteLength !== e.byteLength) throw new TensorLayoutError(e.name, `${values.length} values for shape [${e.shape.join(',')}]`, e.byteLength / FLOAT32_BYTES, values.length);
+    if (values.byteLength !== e.byteLength)
+      throw new TensorLayoutError(
+        e.name,
+        `${values.length} values for shape [${e.shape.join(',')}]`,
+        e.byteLength / FLOAT32_BYTES,
+        values.length,
+      );
     floats.set(values, e.byteOffset / FLOAT32_BYTES);
   }
   const buffer = new Uint8Array(floats.buffer);

@@ -24,13 +24,7 @@ export class ModelConfigError extends FleetError {
   }
 }
 
-export type ModelFilesProblem =
-  | 'missing-file'
-  | 'bad-json'
-  | 'bad-format'
-  | 'bad-manifest-path'
-  | 'size-mismatch'
-  | 'checksum-mismatch';
+export type ModelFilesProblem = 'missing-file' | 'bad-json' | 'bad-format' | 'bad-manifest-path' | 'size-mismatch' | 'checksum-mismatch';
 
 /** A model folder (model.json + weights.bin) cannot be read as a fleet/tfjs layers-model. */
 export class ModelFilesError extends FleetError {

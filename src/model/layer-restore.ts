@@ -8,9 +8,7 @@ import { SeededDropout, seededDropoutLayers } from './layers/seeded-dropout.js';
  * model.json. What each one was is kept in the model's user metadata, and
  * loadModelFiles uses it to bring back fleet's classes and their state.
  */
-export type FleetLayerState =
-  | { kind: 'seeded-dropout'; seed: number | null; step: number }
-  | { kind: 'batch-norm' };
+export type FleetLayerState = { kind: 'seeded-dropout'; seed: number | null; step: number } | { kind: 'batch-norm' };
 
 type LayerClass = (new (args: Record<string, unknown>) => tf.layers.Layer) & { className?: string };
 
@@ -57,17 +55,17 @@ const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !==
 
 /** Point the stock class names of fleet layers in a parsed model.json topology at fleet's registered classes. */
 export function rewriteTopology(modelTopology: unknown, states: Record<string, FleetLayerState>): void {
-  const config = isObject(modelTopology) ? modelTopology['config'] : undefined;
-  const layers = isObject(config) ? config['layers'] : undefined;
+  const config = isObject(modelTopology) ? modelTopology.config : undefined;
+  const layers = isObject(config) ? config.layers : undefined;
   if (!Array.isArray(layers)) return;
   for (const layer of layers) {
-    if (!isObject(layer) || !isObject(layer['config'])) continue;
-    const state = states[String(layer['config']['name'])];
-    if (state?.kind === 'seeded-dropout' && layer['class_name'] === 'Dropout') {
-      layer['class_name'] = SeededDropout.className;
-      layer['config']['seed'] = state.seed;
-    } else if (state?.kind === 'batch-norm' && layer['class_name'] === 'BatchNormalization' && fleetBatchNorm().restored !== null) {
-      layer['class_name'] = RESTORED_BATCH_NORM;
+    if (!isObject(layer) || !isObject(layer.config)) continue;
+    const state = states[String(layer.config.name)];
+    if (state?.kind === 'seeded-dropout' && layer.class_name === 'Dropout') {
+      layer.class_name = SeededDropout.className;
+      layer.config.seed = state.seed;
+    } else if (state?.kind === 'batch-norm' && layer.class_name === 'BatchNormalization' && fleetBatchNorm().restored !== null) {
+      layer.class_name = RESTORED_BATCH_NORM;
     }
   }
 }

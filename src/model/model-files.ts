@@ -114,23 +114,23 @@ export async function readModelJson(dir: string): Promise<tf.io.ModelJSON> {
   } catch (error) {
     throw new ModelFilesError(file, 'bad-json', (error as Error).message, { cause: error });
   }
-  if (!isObject(json) || !isObject(json['modelTopology']) || !Array.isArray(json['weightsManifest'])) {
+  if (!isObject(json) || !isObject(json.modelTopology) || !Array.isArray(json.weightsManifest)) {
     throw new ModelFilesError(file, 'bad-format', 'expected an object with modelTopology and a weightsManifest array');
   }
-  if (json['format'] !== undefined && json['format'] !== 'layers-model') {
-    throw new ModelFilesError(file, 'bad-format', `format is ${JSON.stringify(json['format'])}, not 'layers-model'`);
+  if (json.format !== undefined && json.format !== 'layers-model') {
+    throw new ModelFilesError(file, 'bad-format', `format is ${JSON.stringify(json.format)}, not 'layers-model'`);
   }
-  for (const group of json['weightsManifest']) {
-    if (!isObject(group) || !Array.isArray(group['paths']) || !Array.isArray(group['weights'])) {
+  for (const group of json.weightsManifest) {
+    if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
       throw new ModelFilesError(file, 'bad-format', 'each weightsManifest entry needs paths and weights arrays');
     }
-    group['paths'].forEach((p) => checkManifestPath(file, p));
+    for (const p of group.paths) checkManifestPath(file, p);
   }
   return json as unknown as tf.io.ModelJSON;
 }
 
 function fleetMetadata(json: tf.io.ModelJSON): FleetModelMetadata | undefined {
-  const fleet = isObject(json.userDefinedMetadata) ? json.userDefinedMetadata['fleet'] : undefined;
+  const fleet = isObject(json.userDefinedMetadata) ? json.userDefinedMetadata.fleet : undefined;
   return isObject(fleet) ? (fleet as unknown as FleetModelMetadata) : undefined;
 }
 

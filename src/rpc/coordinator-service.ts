@@ -1,6 +1,8 @@
 import { makeGenericClientConstructor, type ChannelCredentials, type ClientOptions } from '@grpc/grpc-js';
 import {
-  ContributionChunk, CoordinatorService, TensorChunk,
+  ContributionChunk,
+  CoordinatorService,
+  TensorChunk,
   type CoordinatorClient as GeneratedClient,
 } from '../../proto/gen/fleet/v1/coordinator.js';
 
@@ -15,7 +17,10 @@ const DATA_TAG = 0x12; // field 2, wire type 2 (length-delimited): `bytes data =
 
 function varintBytes(n: number): number {
   let bytes = 1;
-  while (n >= 0x80) { n = Math.floor(n / 128); bytes++; }
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    bytes++;
+  }
   return bytes;
 }
 
@@ -24,7 +29,10 @@ function writeDataMessage(out: Uint8Array, at: number, data: Uint8Array): number
   out[at] = DATA_TAG;
   let value = data.length;
   let i = at + 1;
-  while (value >= 0x80) { out[i++] = (value & 0x7f) | 0x80; value = Math.floor(value / 128); }
+  while (value >= 0x80) {
+    out[i++] = (value & 0x7f) | 0x80;
+    value = Math.floor(value / 128);
+  }
   out[i++] = value;
   out.set(data, i);
   return i + data.length;
@@ -61,7 +69,10 @@ export function encodeTensorChunks(chunks: Iterable<TensorChunk>, reuse?: Buffer
     const length = c.part.value.length;
     const end = writeDataMessage(wire, at, c.part.value);
     // The data as a view of the encoding too: the caller's buffer may change after this.
-    const message: TensorChunk & Encoded = { part: { $case: 'data', value: wire.subarray(end - length, end) }, [WIRE]: wire.subarray(at, end) };
+    const message: TensorChunk & Encoded = {
+      part: { $case: 'data', value: wire.subarray(end - length, end) },
+      [WIRE]: wire.subarray(at, end),
+    };
     at = end;
     return message;
   });
@@ -78,7 +89,10 @@ function decodeData(buffer: Buffer): Buffer | null {
     const b = buffer[i]!;
     length += (b & 0x7f) * shift;
     shift *= 128;
-    if ((b & 0x80) === 0) { i++; break; }
+    if ((b & 0x80) === 0) {
+      i++;
+      break;
+    }
   }
   return i + length === buffer.length ? buffer.subarray(i) : null;
 }

@@ -9,10 +9,13 @@ import { serverCredentialsFrom } from './security/tls-credentials.js';
 // and its connection window can only be raised on each live session.
 interface ServerInternals {
   commonServerOptions?: { settings?: Record<string, number> };
-  http2Servers?: Map<{
-    on(event: 'session', cb: (s: { setLocalWindowSize(n: number): void }) => void): void;
-    on(event: 'tlsClientError', cb: (err: Error, socket: { remoteAddress?: string; remotePort?: number }) => void): void;
-  }, unknown>;
+  http2Servers?: Map<
+    {
+      on(event: 'session', cb: (s: { setLocalWindowSize(n: number): void }) => void): void;
+      on(event: 'tlsClientError', cb: (err: Error, socket: { remoteAddress?: string; remotePort?: number }) => void): void;
+    },
+    unknown
+  >;
 }
 
 /** Who may call: the token part of the security (TLS is the bind's business), and who hears of refusals. */
@@ -29,7 +32,8 @@ export interface ServerSecurityOptions {
  */
 export function createGrpcServer(options: ChannelOptions = {}, access: ServerSecurityOptions = { security: INSECURE }): Server {
   const { token } = access.security;
-  const interceptors = token === null ? [] : [serverTokenInterceptor(token, access.onUnauthenticated ? { onRefused: access.onUnauthenticated } : {})];
+  const interceptors =
+    token === null ? [] : [serverTokenInterceptor(token, access.onUnauthenticated ? { onRefused: access.onUnauthenticated } : {})];
   const server = new Server({ ...CHANNEL_OPTIONS, ...options, interceptors });
   const internals = server as unknown as ServerInternals;
   if (internals.commonServerOptions) {
@@ -56,12 +60,18 @@ export async function bindGrpcServer(server: Server, host: string, port: number,
   });
   for (const h2 of (server as unknown as ServerInternals).http2Servers?.keys() ?? []) {
     h2.on('session', (session) => {
-      try { session.setLocalWindowSize(FLOW_CONTROL_WINDOW_BYTES); } catch { /* the session closed first: nothing to raise */ }
+      try {
+        session.setLocalWindowSize(FLOW_CONTROL_WINDOW_BYTES);
+      } catch {
+        /* the session closed first: nothing to raise */
+      }
     });
     // An extra listener: http2's own still closes the socket.
     if (bind.onTlsRefused) {
       const onTlsRefused = bind.onTlsRefused;
-      h2.on('tlsClientError', (err, socket) => onTlsRefused(socket.remoteAddress === undefined ? 'unknown (closed)' : `${socket.remoteAddress}:${socket.remotePort ?? 0}`, err));
+      h2.on('tlsClientError', (err, socket) =>
+        onTlsRefused(socket.remoteAddress === undefined ? 'unknown (closed)' : `${socket.remoteAddress}:${socket.remotePort ?? 0}`, err),
+      );
     }
   }
   return bound;
@@ -70,7 +80,13 @@ export async function bindGrpcServer(server: Server, host: string, port: number,
 /** tryShutdown (in-flight calls finish), then forceShutdown after `graceMs`. */
 export function shutdownGrpcServer(server: Server, graceMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
-    const force = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
-    server.tryShutdown(() => { clearTimeout(force); resolve(); });
+    const force = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
   });
 }

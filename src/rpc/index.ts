@@ -9,7 +9,14 @@ export { classify, isUnavailable, type CallFailure } from './classify.js';
 export { CoordinatorRefusal } from './coordinator-refusals.js';
 export { ERROR_CLASS_KEY, ERROR_TENSOR_KEY, TRANSPORT_STATUS, toGrpcStatus, toServiceError, type StatusRule } from './grpc-status.js';
 export { StalledStreamError, TensorStreamClosedError } from './rpc-errors.js';
-export { readContribution, receiveContribution, receiveTensorSet, sendContribution, sendTensorChunks, sendTensorSet } from './tensor-stream.js';
+export {
+  readContribution,
+  receiveContribution,
+  receiveTensorSet,
+  sendContribution,
+  sendTensorChunks,
+  sendTensorSet,
+} from './tensor-stream.js';
 export type { ChunkReceiver, EncodingBuffer } from './tensor-stream.js';
 export type { MessageWriter, ReceiveLimits, SendOptions } from './tensor-stream.js';
 export type { BindOptions, ServerSecurityOptions } from './grpc-server.js';

@@ -5,7 +5,11 @@ import { FleetError } from '../runtime/errors.js';
  * closed stream): CANCELLED. `sentBytes` counts data handed to gRPC.
  */
 export class TensorStreamClosedError extends FleetError {
-  constructor(readonly sentBytes: number, readonly totalBytes: number, options?: { cause?: unknown }) {
+  constructor(
+    readonly sentBytes: number,
+    readonly totalBytes: number,
+    options?: { cause?: unknown },
+  ) {
     super(`the stream closed after ${sentBytes} of ${totalBytes} bytes`, options);
   }
 }
@@ -16,7 +20,10 @@ export class TensorStreamClosedError extends FleetError {
  * (the coordinator's contribution slot) is freed for the others.
  */
 export class StalledStreamError extends FleetError {
-  constructor(readonly idleMs: number, readonly messagesReceived: number) {
+  constructor(
+    readonly idleMs: number,
+    readonly messagesReceived: number,
+  ) {
     super(`the stream sent nothing for ${idleMs} ms (after ${messagesReceived} messages)`);
   }
 }

@@ -1,4 +1,11 @@
-import { DEFAULT_CHUNK_BYTES, TensorSetAssembler, TensorStreamProtocolError, chunkTensorSet, type AssemblerOptions, type TensorSet } from '../exchange/index.js';
+import {
+  DEFAULT_CHUNK_BYTES,
+  TensorSetAssembler,
+  TensorStreamProtocolError,
+  chunkTensorSet,
+  type AssemblerOptions,
+  type TensorSet,
+} from '../exchange/index.js';
 import { FleetError } from '../runtime/errors.js';
 import type { ContributionChunk, ContributionHeader, TensorChunk, TensorManifest } from '../../proto/gen/fleet/v1/coordinator.js';
 import { StalledStreamError, TensorStreamClosedError } from './rpc-errors.js';
@@ -43,7 +50,12 @@ export async function sendTensorSet(call: MessageWriter<TensorChunk>, set: Tenso
 }
 
 /** FetchParameters' server side for messages encoded ahead of time (encodeTensorChunks): the same stream, no per-call copy. */
-export async function sendTensorChunks(call: MessageWriter<TensorChunk>, messages: readonly TensorChunk[], totalBytes: number, options: SendOptions = {}): Promise<void> {
+export async function sendTensorChunks(
+  call: MessageWriter<TensorChunk>,
+  messages: readonly TensorChunk[],
+  totalBytes: number,
+  options: SendOptions = {},
+): Promise<void> {
   await writeAll(call, messages, totalBytes, options);
 }
 
@@ -105,8 +117,14 @@ function drained(call: MessageWriter<unknown>, signal: AbortSignal | undefined, 
       for (const e of events) call.removeListener(e, onClosed);
       signal?.removeEventListener('abort', onClosed);
     };
-    const onDrain = () => { cleanup(); resolve(); };
-    const onClosed = () => { cleanup(); reject(closed()); };
+    const onDrain = () => {
+      cleanup();
+      resolve();
+    };
+    const onClosed = () => {
+      cleanup();
+      reject(closed());
+    };
     call.once('drain', onDrain);
     for (const e of events) call.once(e, onClosed);
     signal?.addEventListener('abort', onClosed, { once: true });
@@ -118,7 +136,10 @@ function drained(call: MessageWriter<unknown>, signal: AbortSignal | undefined, 
  * `limits.expected` when given. A refused set cancels the call (when the
  * stream can be cancelled) so the server stops sending.
  */
-export async function receiveTensorSet(stream: AsyncIterable<TensorChunk> & { cancel?(): void }, limits: ReceiveLimits): Promise<TensorSet> {
+export async function receiveTensorSet(
+  stream: AsyncIterable<TensorChunk> & { cancel?(): void },
+  limits: ReceiveLimits,
+): Promise<TensorSet> {
   const assembler = new TensorSetAssembler(limits);
   try {
     for await (const message of stream) assembler.push(message);
@@ -130,7 +151,10 @@ export async function receiveTensorSet(stream: AsyncIterable<TensorChunk> & { ca
 }
 
 /** Contribute's server side: the header (with the manifest) first, then data; resolves with both. */
-export async function receiveContribution(stream: AsyncIterable<ContributionChunk>, limits: ReceiveLimits): Promise<{ header: ContributionHeader; set: TensorSet }> {
+export async function receiveContribution(
+  stream: AsyncIterable<ContributionChunk>,
+  limits: ReceiveLimits,
+): Promise<{ header: ContributionHeader; set: TensorSet }> {
   const assembler = new TensorSetAssembler(limits);
   const { header } = await readContribution(stream, limits.idleMs, () => assembler);
   return { header, set: assembler.finish() };
@@ -187,7 +211,9 @@ async function* idleLimited<T>(stream: AsyncIterable<T>, idleMs: number): AsyncG
     for (;;) {
       const next = source.next();
       let timer: NodeJS.Timeout | undefined;
-      const idle = new Promise<'idle'>((resolve) => { timer = setTimeout(() => resolve('idle'), idleMs); });
+      const idle = new Promise<'idle'>((resolve) => {
+        timer = setTimeout(() => resolve('idle'), idleMs);
+      });
       const result = await Promise.race([next, idle]).finally(() => clearTimeout(timer));
       if (result === 'idle') {
         next.catch(() => {});

@@ -4,7 +4,11 @@ import { readFileSync } from 'node:fs';
 export function allowedCpus(statusText?: string): number[] | null {
   let text = statusText;
   if (text === undefined) {
-    try { text = readFileSync('/proc/self/status', 'utf8'); } catch { return null; }
+    try {
+      text = readFileSync('/proc/self/status', 'utf8');
+    } catch {
+      return null;
+    }
   }
   const line = /^Cpus_allowed_list:\s*(\S+)\s*$/m.exec(text)?.[1];
   return line ? parseCpuList(line) : null;

@@ -17,11 +17,15 @@ export interface LogScope {
  */
 export function createRootLogger(scope: LogScope = {}, options: { pretty?: boolean; destination?: NodeJS.WritableStream } = {}): Logger {
   const level = process.env.LOG_LEVEL ?? 'info';
-  const pretty = options.pretty ?? (process.env.FLEET_LOG_PRETTY === '1' || (process.env.FLEET_LOG_PRETTY !== '0' && process.stdout.isTTY === true));
+  const pretty =
+    options.pretty ?? (process.env.FLEET_LOG_PRETTY === '1' || (process.env.FLEET_LOG_PRETTY !== '0' && process.stdout.isTTY === true));
   const base: LoggerOptions = { level, base: { pid: process.pid, ...scope } };
   if (options.destination) return pino(base, options.destination);
   if (pretty) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss' } } });
+    return pino({
+      ...base,
+      transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss' } },
+    });
   }
   return pino(base);
 }

@@ -22,14 +22,21 @@ class BarProgress implements Progress {
 
   start(label: string, total: number): void {
     this.bar = new cliProgress.SingleBar(
-      { format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta_formatted} {info}`, noTTYOutput: true, stream: process.stderr, hideCursor: true },
+      {
+        format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta_formatted} {info}`,
+        noTTYOutput: true,
+        stream: process.stderr,
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     this.bar.start(total, 0, { info: '' });
   }
 
   update(done: number, fields: Record<string, number | string> = {}): void {
-    const info = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'number' ? formatNumber(v) : v}`).join(' ');
+    const info = Object.entries(fields)
+      .map(([k, v]) => `${k}=${typeof v === 'number' ? formatNumber(v) : v}`)
+      .join(' ');
     this.bar?.update(done, { info });
   }
 
@@ -45,7 +52,10 @@ class LogProgress implements Progress {
   private lastLogMs = 0;
   private context: Record<string, unknown> = {};
 
-  constructor(private readonly log: Logger, private readonly logEveryMs: number) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly logEveryMs: number,
+  ) {}
 
   start(label: string, total: number, fields: Record<string, unknown> = {}): void {
     this.label = label;

@@ -81,6 +81,8 @@ function parseEpochLines(text: string): EpochLine[] {
 /** A run id that sorts by time and names the model: 20261128-151400-cnn-3fa2. */
 export function newRunId(model: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const suffix = Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0');
+  const suffix = Math.floor(Math.random() * 0x10000)
+    .toString(16)
+    .padStart(4, '0');
   return `${stamp}-${model}-${suffix}`;
 }

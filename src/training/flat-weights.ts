@@ -18,7 +18,10 @@ export interface WeightSlice {
 }
 
 export class WeightLayoutError extends FleetError {
-  constructor(message: string, readonly weight: string) {
+  constructor(
+    message: string,
+    readonly weight: string,
+  ) {
     super(message);
   }
 }

@@ -43,7 +43,13 @@ export class TrainBatchMaker {
     // A balanced round (--balance speed) may hand this worker more than --batch-size.
     if (n > this.perm.length) this.allocate(n);
     const { x, labels } = augmentBatch({
-      images: this.split.images, labels: this.split.labels, indices, epoch, seed: config.seed, preset: config.augment, out: this.augmented,
+      images: this.split.images,
+      labels: this.split.labels,
+      indices,
+      epoch,
+      seed: config.seed,
+      preset: config.augment,
+      out: this.augmented,
     });
     const targetsOut = this.targets.subarray(0, n * numClasses);
     const mixing = config.mixupAlpha > 0 || config.cutmixAlpha > 0;
@@ -51,7 +57,13 @@ export class TrainBatchMaker {
       return { x, labels, targets: softTargets({ labels, numClasses, labelSmoothing: config.labelSmoothing, out: targetsOut }) };
     }
     const mixed = mixBatch({
-      x, labels, seed: config.seed, epoch, batchKey, numClasses, labelSmoothing: config.labelSmoothing,
+      x,
+      labels,
+      seed: config.seed,
+      epoch,
+      batchKey,
+      numClasses,
+      labelSmoothing: config.labelSmoothing,
       ...(config.mixupAlpha > 0 ? { mixupAlpha: config.mixupAlpha } : {}),
       ...(config.cutmixAlpha > 0 ? { cutmixAlpha: config.cutmixAlpha } : {}),
       out: { targets: targetsOut, perm: this.perm.subarray(0, n) },

@@ -42,50 +42,85 @@ describe('chaos: coordinator faults (real processes)', () => {
     { killAt: 4, torn: 'after an epoch end', previousRound: 7, previousEpoch: 2 },
   ];
 
-  it.each(schedule)('checkpoint write $killAt ($torn) interrupted half-way by a kill leaves the previous one usable: --resume continues from round $previousRound, the workers reconnect, every sample counts once', async (fault) => {
-    const samples = 256;
-    const epochs = 2;
-    const name = `torn-${fault.killAt}`;
-    const c = await cluster.coordinator(name, { workers: 2, epochs, limitTrain: samples, checkpointEvery: 3, env: { [FAULT_CHECKPOINT_KILL_AT_ENV]: String(fault.killAt) } });
-    const workers = cluster.workers(c, 2, name);
-    const died = await c.exited;
-    expect(died.signal, c.lines.slice(-5).join('\n')).toBe('SIGKILL');
-    const written = logsWith(c, 'checkpoint written');
-    expect(written).toHaveLength(fault.killAt - 1);
-    expect(written.at(-1)!.round).toBe(fault.previousRound);
+  it.each(schedule)(
+    'checkpoint write $killAt ($torn) interrupted half-way by a kill leaves the previous one usable: --resume continues from round $previousRound, the workers reconnect, every sample counts once',
+    async (fault) => {
+      const samples = 256;
+      const epochs = 2;
+      const name = `torn-${fault.killAt}`;
+      const c = await cluster.coordinator(name, {
+        workers: 2,
+        epochs,
+        limitTrain: samples,
+        checkpointEvery: 3,
+        env: { [FAULT_CHECKPOINT_KILL_AT_ENV]: String(fault.killAt) },
+      });
+      const workers = cluster.workers(c, 2, name);
+      const died = await c.exited;
+      expect(died.signal, c.lines.slice(-5).join('\n')).toBe('SIGKILL');
+      const written = logsWith(c, 'checkpoint written');
+      expect(written).toHaveLength(fault.killAt - 1);
+      expect(written.at(-1)!.round).toBe(fault.previousRound);
 
-    // checkpoint.fleet is still the previous checkpoint, whole; the torn temporary file is beside it.
-    const file = join(c.out, CHECKPOINT_FILE);
-    const previous = await readCheckpoint(file);
-    expect(previous.header.state).toMatchObject({ round: fault.previousRound, version: written.at(-1)!.version });
-    const temps = (await readdir(c.out)).filter(isAtomicTempName);
-    expect(temps).toHaveLength(1);
-    const torn = (await stat(join(c.out, temps[0]!))).size;
-    const whole = (await stat(file)).size;
-    expect(torn / whole).toBeGreaterThan(0.45);
-    expect(torn / whole).toBeLessThan(0.55);
+      // checkpoint.fleet is still the previous checkpoint, whole; the torn temporary file is beside it.
+      const file = join(c.out, CHECKPOINT_FILE);
+      const previous = await readCheckpoint(file);
+      expect(previous.header.state).toMatchObject({ round: fault.previousRound, version: written.at(-1)!.version });
+      const temps = (await readdir(c.out)).filter(isAtomicTempName);
+      expect(temps).toHaveLength(1);
+      const torn = (await stat(join(c.out, temps[0]!))).size;
+      const whole = (await stat(file)).size;
+      expect(torn / whole).toBeGreaterThan(0.45);
+      expect(torn / whole).toBeLessThan(0.55);
 
-    // Started again with --resume on the same port (no fault this time): it goes on from there.
-    const second = cluster.resume(c);
-    const resumed = JSON.parse(await second.waitFor(/"msg":"resumed from checkpoint"/)) as { round: number; version: number; epoch: number };
-    expect(resumed).toMatchObject({ round: fault.previousRound, version: written.at(-1)!.version, epoch: fault.previousEpoch });
-    const exits = await Promise.all([second.exited, ...workers.map((w) => w.exited)]);
-    expect(exits.map((e) => e.code), second.lines.slice(-5).join('\n')).toEqual([0, 0, 0]);
-    // The workers rode out the outage (retries with back-off) and registered with the new instance.
-    for (const w of workers) {
-      expect(w.lines.some((l) => l.includes('"msg":"coordinator unavailable: retrying"') || l.includes('"msg":"evicted by the coordinator: registered again"'))).toBe(true);
-    }
-    expect(new Set(logsWith(second, 'worker registered').map((l) => l.name))).toEqual(new Set(workers.map((_, i) => `${name}-w${i}`)));
+      // Started again with --resume on the same port (no fault this time): it goes on from there.
+      const second = cluster.resume(c);
+      const resumed = JSON.parse(await second.waitFor(/"msg":"resumed from checkpoint"/)) as {
+        round: number;
+        version: number;
+        epoch: number;
+      };
+      expect(resumed).toMatchObject({ round: fault.previousRound, version: written.at(-1)!.version, epoch: fault.previousEpoch });
+      const exits = await Promise.all([second.exited, ...workers.map((w) => w.exited)]);
+      expect(
+        exits.map((e) => e.code),
+        second.lines.slice(-5).join('\n'),
+      ).toEqual([0, 0, 0]);
+      // The workers rode out the outage (retries with back-off) and registered with the new instance.
+      for (const w of workers) {
+        expect(
+          w.lines.some(
+            (l) =>
+              l.includes('"msg":"coordinator unavailable: retrying"') || l.includes('"msg":"evicted by the coordinator: registered again"'),
+          ),
+        ).toBe(true);
+      }
+      expect(new Set(logsWith(second, 'worker registered').map((l) => l.name))).toEqual(new Set(workers.map((_, i) => `${name}-w${i}`)));
 
-    // One metrics line per epoch, even when the crashed process had written the line of the epoch it re-runs.
-    const metrics = (await readFile(join(c.out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; trainSamples: number });
-    expect(metrics.map((m) => [m.epoch, m.trainSamples])).toEqual([[1, samples], [2, samples]]);
-    // The ledger of a resumed run starts from what the checkpoint had applied: it checks whole epochs.
-    const ledger = await readLedger(c.out, epochs, samples);
-    recordChaos({ scenario: `coordinator killed writing checkpoint ${fault.killAt} (${fault.torn}), --resume`, faultsInjected: 1, samplesLost: ledger.lost, samplesRepeated: ledger.repeated });
-    expect(ledger.reports.map((r) => [r.missingCount, r.repeatedCount])).toEqual([[0, 0], [0, 0]]);
-    finished = c;
-  });
+      // One metrics line per epoch, even when the crashed process had written the line of the epoch it re-runs.
+      const metrics = (await readFile(join(c.out, 'metrics.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { epoch: number; trainSamples: number });
+      expect(metrics.map((m) => [m.epoch, m.trainSamples])).toEqual([
+        [1, samples],
+        [2, samples],
+      ]);
+      // The ledger of a resumed run starts from what the checkpoint had applied: it checks whole epochs.
+      const ledger = await readLedger(c.out, epochs, samples);
+      recordChaos({
+        scenario: `coordinator killed writing checkpoint ${fault.killAt} (${fault.torn}), --resume`,
+        faultsInjected: 1,
+        samplesLost: ledger.lost,
+        samplesRepeated: ledger.repeated,
+      });
+      expect(ledger.reports.map((r) => [r.missingCount, r.repeatedCount])).toEqual([
+        [0, 0],
+        [0, 0],
+      ]);
+      finished = c;
+    },
+  );
 
   it('--resume refuses a corrupt, truncated, foreign or missing checkpoint with exit code 1, naming the file, and leaves it as it was', async () => {
     const run = finished;
@@ -105,9 +140,21 @@ describe('chaos: coordinator faults (real processes)', () => {
       { name: 'cut inside the header', bytes: good.subarray(0, 30), reason: /header length \d+ runs past the end/ },
       { name: 'one bit of a parameter flipped', bytes: flip(good, good.length - 7, 0x10), reason: /checksum mismatch/ },
       // One bit of the header that keeps it valid JSON: a version, a learning rate silently changed.
-      { name: 'the version in the header changed', bytes: flip(good, lastDigitOf('version'), 0x01), reason: /header and data checksum mismatch/ },
-      { name: 'the learning rate in the saved config changed', bytes: flip(good, lastDigitOf('lr'), 0x01), reason: /header and data checksum mismatch/ },
-      { name: 'header JSON broken', bytes: flip(good, 12 + Math.floor(headerLength / 2), 0x80), reason: /header is not valid JSON|checksum mismatch/ },
+      {
+        name: 'the version in the header changed',
+        bytes: flip(good, lastDigitOf('version'), 0x01),
+        reason: /header and data checksum mismatch/,
+      },
+      {
+        name: 'the learning rate in the saved config changed',
+        bytes: flip(good, lastDigitOf('lr'), 0x01),
+        reason: /header and data checksum mismatch/,
+      },
+      {
+        name: 'header JSON broken',
+        bytes: flip(good, 12 + Math.floor(headerLength / 2), 0x80),
+        reason: /header is not valid JSON|checksum mismatch/,
+      },
       { name: 'bad magic', bytes: flip(good, 0, 0x01), reason: /not a fleet checkpoint \(bad magic\)/ },
       { name: 'empty', bytes: Buffer.alloc(0), reason: /not a fleet checkpoint/ },
       { name: 'another file format', bytes: Buffer.from('{"checkpoint": true}\n'), reason: /not a fleet checkpoint/ },
@@ -150,11 +197,13 @@ function flip(bytes: Buffer, at: number, mask: number): Buffer {
 async function mapLimit<T, R>(items: readonly T[], limit: number, f: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await f(items[i]!, i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await f(items[i]!, i);
+      }
+    }),
+  );
   return results;
 }

@@ -36,10 +36,15 @@ describe.skipIf(!natsServerAvailable())('chaos: service faults (real processes, 
     // Long enough to be still training when the evaluator dies, even on a loaded machine.
     const epochs = 4;
     const c = await cluster.coordinator('evaldown', {
-      workers: 2, epochs, limitTrain: samples, checkpointEvery: 2,
+      workers: 2,
+      epochs,
+      limitTrain: samples,
+      checkpointEvery: 2,
       extra: ['--nats', server.url, '--external-evaluator', '--evaluator-wait', '3'],
     });
-    const evaluator = cluster.track(startFleet(['evaluator', '--coordinator', `127.0.0.1:${c.port}`, '--run', 'evaldown', '--nats', server.url]));
+    const evaluator = cluster.track(
+      startFleet(['evaluator', '--coordinator', `127.0.0.1:${c.port}`, '--run', 'evaldown', '--nats', server.url]),
+    );
     await evaluator.waitFor(/"msg":"evaluator ready"/);
     const workers = cluster.workers(c, 2, 'evaldown');
     await evaluator.waitFor(/"msg":"checkpoint evaluated"/, 60_000);
@@ -48,7 +53,10 @@ describe.skipIf(!natsServerAvailable())('chaos: service faults (real processes, 
     const roundsAtKill = logsWith(c, 'round closed').length;
 
     const exits = await Promise.all([c.exited, ...workers.map((w) => w.exited)]);
-    expect(exits.map((e) => e.code), c.lines.slice(-5).join('\n')).toEqual([0, 0, 0]);
+    expect(
+      exits.map((e) => e.code),
+      c.lines.slice(-5).join('\n'),
+    ).toEqual([0, 0, 0]);
     // Training went on without it, to the end; the finished run waited its 3 s for a score, then ended.
     expect(logsWith(c, 'round closed').length).toBeGreaterThan(roundsAtKill);
     expect(logsWith(c, 'the evaluator did not score the last checkpoint in time: finishing without it')).toHaveLength(1);
@@ -63,8 +71,18 @@ describe.skipIf(!natsServerAvailable())('chaos: service faults (real processes, 
     expect(evals).toBeLessThan(checkpoints);
 
     const ledger = await readLedger(c.out, epochs, samples);
-    recordChaos({ scenario: 'evaluator killed (kill -9), never restarted', faultsInjected: 1, samplesLost: ledger.lost, samplesRepeated: ledger.repeated });
-    expect(ledger.reports.map((r) => [r.missingCount, r.repeatedCount])).toEqual([[0, 0], [0, 0], [0, 0], [0, 0]]);
+    recordChaos({
+      scenario: 'evaluator killed (kill -9), never restarted',
+      faultsInjected: 1,
+      samplesLost: ledger.lost,
+      samplesRepeated: ledger.repeated,
+    });
+    expect(ledger.reports.map((r) => [r.missingCount, r.repeatedCount])).toEqual([
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+    ]);
   });
 
   it('nats-server stopped while the run trains and started again: rounds and checkpoints go on meanwhile, and every event reaches the stream once, in order', async () => {
@@ -72,19 +90,29 @@ describe.skipIf(!natsServerAvailable())('chaos: service faults (real processes, 
     const samples = 512;
     const epochs = 2;
     const c = await cluster.coordinator('natsdown', {
-      workers: 2, epochs, limitTrain: samples, checkpointEvery: 4, extra: ['--nats', server.url],
+      workers: 2,
+      epochs,
+      limitTrain: samples,
+      checkpointEvery: 4,
+      extra: ['--nats', server.url],
     });
     // Down before the first round: everything until the restart happens without NATS.
     await server.stop();
     await c.waitFor(/"msg":"NATS disconnected: reconnecting \(events are queued meanwhile\)"/);
     const workers = cluster.workers(c, 2, 'natsdown');
-    await until('rounds and a checkpoint while NATS is down', () =>
-      logsWith(c, 'round closed').length >= 6 && logsWith(c, 'checkpoint written').length >= 1, 60_000);
+    await until(
+      'rounds and a checkpoint while NATS is down',
+      () => logsWith(c, 'round closed').length >= 6 && logsWith(c, 'checkpoint written').length >= 1,
+      60_000,
+    );
     const roundsWhileDown = logsWith(c, 'round closed').length;
     await server.restart();
 
     const exits = await Promise.all([c.exited, ...workers.map((w) => w.exited)]);
-    expect(exits.map((e) => e.code), c.lines.slice(-5).join('\n')).toEqual([0, 0, 0]);
+    expect(
+      exits.map((e) => e.code),
+      c.lines.slice(-5).join('\n'),
+    ).toEqual([0, 0, 0]);
     expect(roundsWhileDown).toBeGreaterThanOrEqual(6);
     expect(logsWith(c, 'NATS reconnected').length).toBeGreaterThanOrEqual(1);
 
@@ -94,11 +122,21 @@ describe.skipIf(!natsServerAvailable())('chaos: service faults (real processes, 
     // Nothing lost: one round event per closed round, one checkpoint event per checkpoint written.
     const rounds = logsWith(c, 'round closed');
     expect(events.filter((e) => e.type === 'round').map((e) => (e.data as { round: number }).round)).toEqual(rounds.map((r) => r.round));
-    expect(events.filter((e) => e.type === 'checkpoint').map((e) => (e.data as { version: number }).version)).toEqual(logsWith(c, 'checkpoint written').map((l) => l.version));
+    expect(events.filter((e) => e.type === 'checkpoint').map((e) => (e.data as { version: number }).version)).toEqual(
+      logsWith(c, 'checkpoint written').map((l) => l.version),
+    );
     expect(events.at(-1)?.type).toBe('run.finished');
 
     const ledger = await readLedger(c.out, epochs, samples);
-    recordChaos({ scenario: 'nats-server stopped and restarted mid-run', faultsInjected: 1, samplesLost: ledger.lost, samplesRepeated: ledger.repeated });
-    expect(ledger.reports.map((r) => [r.missingCount, r.repeatedCount])).toEqual([[0, 0], [0, 0]]);
+    recordChaos({
+      scenario: 'nats-server stopped and restarted mid-run',
+      faultsInjected: 1,
+      samplesLost: ledger.lost,
+      samplesRepeated: ledger.repeated,
+    });
+    expect(ledger.reports.map((r) => [r.missingCount, r.repeatedCount])).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
   });
 });

@@ -32,7 +32,10 @@ describe('chaos: worker faults (real processes)', () => {
     w1!.child.kill('SIGSTOP');
     const stoppedAt = Date.now();
 
-    const eviction = JSON.parse(await c.waitFor(/"name":"hang-w1".*"msg":"worker evicted: no heartbeat"/, 30_000)) as { round: number; silentMs: number };
+    const eviction = JSON.parse(await c.waitFor(/"name":"hang-w1".*"msg":"worker evicted: no heartbeat"/, 30_000)) as {
+      round: number;
+      silentMs: number;
+    };
     // Evicted on silence (heartbeat timeout 2 s), not at the 20 s round deadline.
     expect(Date.now() - stoppedAt).toBeLessThan(15_000);
     expect(eviction.silentMs).toBeGreaterThanOrEqual(2000);
@@ -41,7 +44,10 @@ describe('chaos: worker faults (real processes)', () => {
     w1!.child.kill('SIGCONT');
 
     const exits = await Promise.all([c.exited, w0!.exited, w1!.exited]);
-    expect(exits.map((e) => e.code), c.lines.slice(-5).join('\n')).toEqual([0, 0, 0]);
+    expect(
+      exits.map((e) => e.code),
+      c.lines.slice(-5).join('\n'),
+    ).toEqual([0, 0, 0]);
 
     // What the code does on SIGCONT: its call for the round's parameters (a version the master
     // left behind) or its contribution is refused, the next round says "unknown worker", and it
@@ -53,8 +59,17 @@ describe('chaos: worker faults (real processes)', () => {
     expect(logsWith(c, 'worker registered').filter((l) => l.name === 'hang-w1').length).toBeGreaterThanOrEqual(2);
 
     const ledger = await readLedger(c.out, epochs, samples);
-    recordChaos({ scenario: 'worker hung (SIGSTOP), continued (SIGCONT)', faultsInjected: 1, samplesLost: ledger.lost, samplesRepeated: ledger.repeated });
-    expect(ledger.reports.map((r) => [r.missingCount, r.repeatedCount])).toEqual([[0, 0], [0, 0], [0, 0]]);
+    recordChaos({
+      scenario: 'worker hung (SIGSTOP), continued (SIGCONT)',
+      faultsInjected: 1,
+      samplesLost: ledger.lost,
+      samplesRepeated: ledger.repeated,
+    });
+    expect(ledger.reports.map((r) => [r.missingCount, r.repeatedCount])).toEqual([
+      [0, 0],
+      [0, 0],
+      [0, 0],
+    ]);
   });
 
   it('two workers killed with kill -9 at different times, one replaced by a new process: the round closes without them, their batches go back to the pool, the newcomer trains from the current version', async () => {
@@ -86,11 +101,19 @@ describe('chaos: worker faults (real processes)', () => {
     await c.waitFor(/"name":"kill-w2".*"msg":"worker evicted: no heartbeat"/, 30_000);
 
     const exits = await Promise.all([c.exited, w1!.exited, w3.exited]);
-    expect(exits.map((e) => e.code), c.lines.slice(-5).join('\n')).toEqual([0, 0, 0]);
+    expect(
+      exits.map((e) => e.code),
+      c.lines.slice(-5).join('\n'),
+    ).toEqual([0, 0, 0]);
     expect(w3.lines.filter((l) => l.includes('"msg":"round contributed"')).length).toBeGreaterThan(1);
 
     const ledger = await readLedger(c.out, epochs, samples);
-    recordChaos({ scenario: 'two workers killed (kill -9), one replaced', faultsInjected: 2, samplesLost: ledger.lost, samplesRepeated: ledger.repeated });
+    recordChaos({
+      scenario: 'two workers killed (kill -9), one replaced',
+      faultsInjected: 2,
+      samplesLost: ledger.lost,
+      samplesRepeated: ledger.repeated,
+    });
     expect(ledger.reports.map((r) => [r.missingCount, r.repeatedCount])).toEqual(ledger.reports.map(() => [0, 0]));
   });
 });

@@ -39,7 +39,10 @@ export type Coordinator = FleetProcess & { port: number; out: string; args: stri
 export class ChaosCluster {
   readonly started: FleetProcess[] = [];
 
-  private constructor(readonly root: string, readonly dataDir: string) {}
+  private constructor(
+    readonly root: string,
+    readonly dataDir: string,
+  ) {}
 
   static async create(name: string): Promise<ChaosCluster> {
     const root = await mkdtemp(join(tmpdir(), `fleet-chaos-${name}-`));
@@ -51,21 +54,52 @@ export class ChaosCluster {
   /** The coordinator's flags for a run named `name` (its --out is root/name). */
   coordinatorArgs(name: string, shape: RunShape): string[] {
     return [
-      '--run-id', name, '--out', join(this.root, name), '--data-dir', this.dataDir, '--allow-partial',
-      '--model', 'tiny', '--backend', 'wasm', '--augment', 'basic', '--lr', '0.02', '--warmup-epochs', '0', '--seed', '4',
-      '--workers', String(shape.workers), '--epochs', String(shape.epochs ?? 2), '--batch-size', String(shape.batchSize ?? 16),
-      '--limit-train', String(shape.limitTrain ?? 256), '--limit-test', String(TEST_IMAGES), '--eval-batch-size', '50',
-      '--heartbeat-timeout', String(shape.heartbeatTimeoutS ?? 2), '--round-timeout', String(shape.roundTimeoutS ?? 20),
-      '--checkpoint-every', String(shape.checkpointEvery ?? 0), '--ledger', ...(shape.extra ?? []),
+      '--run-id',
+      name,
+      '--out',
+      join(this.root, name),
+      '--data-dir',
+      this.dataDir,
+      '--allow-partial',
+      '--model',
+      'tiny',
+      '--backend',
+      'wasm',
+      '--augment',
+      'basic',
+      '--lr',
+      '0.02',
+      '--warmup-epochs',
+      '0',
+      '--seed',
+      '4',
+      '--workers',
+      String(shape.workers),
+      '--epochs',
+      String(shape.epochs ?? 2),
+      '--batch-size',
+      String(shape.batchSize ?? 16),
+      '--limit-train',
+      String(shape.limitTrain ?? 256),
+      '--limit-test',
+      String(TEST_IMAGES),
+      '--eval-batch-size',
+      '50',
+      '--heartbeat-timeout',
+      String(shape.heartbeatTimeoutS ?? 2),
+      '--round-timeout',
+      String(shape.roundTimeoutS ?? 20),
+      '--checkpoint-every',
+      String(shape.checkpointEvery ?? 0),
+      '--ledger',
+      ...(shape.extra ?? []),
     ];
   }
 
   /** Starts `fleet coordinator` on a free port and waits for its listening line. */
   async coordinator(name: string, shape: RunShape): Promise<Coordinator> {
     const args = this.coordinatorArgs(name, shape);
-    const p = shape.env
-      ? await startWithEnv(args, shape.env)
-      : await startCoordinator(args);
+    const p = shape.env ? await startWithEnv(args, shape.env) : await startCoordinator(args);
     this.started.push(p);
     return { ...p, out: join(this.root, name), args };
   }
@@ -137,4 +171,3 @@ export function logsWith(p: FleetProcess, msg: string): Record<string, unknown>[
   const needle = `"msg":${JSON.stringify(msg)}`;
   return p.lines.filter((l) => l.includes(needle)).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
-

@@ -44,4 +44,3 @@ export function recordChaos(record: ChaosRecord): void {
   const line = JSON.stringify({ ...record, pid: process.pid, time: new Date().toISOString() });
   appendFileSync(join(chaosLedgerDir(), `chaos-${process.pid}.jsonl`), `${line}\n`);
 }
-

@@ -41,7 +41,9 @@ export function readChaosRecords(dir: string): ChaosRecord[] {
   const records: ChaosRecord[] = [];
   let names: string[] = [];
   try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort();
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith('.jsonl'))
+      .sort();
   } catch {
     return records;
   }
@@ -73,7 +75,9 @@ export function chaosTotals(records: readonly ChaosRecord[]): ChaosTotals {
 
 /** The summary line, e.g. `chaos summary: 9 faults injected (7 scenarios), 412 bad inputs tried, 0 samples lost, ...`. */
 export function chaosSummaryLine(t: ChaosTotals): string {
-  return `chaos summary: ${t.faultsInjected} faults injected (${t.scenarios} scenarios), ${t.badInputsTried} bad inputs tried, `
-    + `${t.samplesLost} samples lost, ${t.samplesRepeated} applied twice, `
-    + `${t.unauthenticatedAccepted} unauthenticated calls accepted (of ${t.unauthenticatedTried} tried)`;
+  return (
+    `chaos summary: ${t.faultsInjected} faults injected (${t.scenarios} scenarios), ${t.badInputsTried} bad inputs tried, ` +
+    `${t.samplesLost} samples lost, ${t.samplesRepeated} applied twice, ` +
+    `${t.unauthenticatedAccepted} unauthenticated calls accepted (of ${t.unauthenticatedTried} tried)`
+  );
 }

@@ -11,7 +11,10 @@ export interface FleetProcess {
 }
 
 export function startFleet(args: string[], env: Record<string, string> = {}): FleetProcess {
-  const child = spawn(process.execPath, [FLEET_BIN, ...args], { env: { ...process.env, FLEET_LOG_PRETTY: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [FLEET_BIN, ...args], {
+    env: { ...process.env, FLEET_LOG_PRETTY: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   const listeners = new Set<() => void>();
   let pending = '';
@@ -24,18 +27,38 @@ export function startFleet(args: string[], env: Record<string, string> = {}): Fl
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  const waitFor = (pattern: RegExp, timeoutMs = 60_000) => new Promise<string>((resolve, reject) => {
-    const check = () => {
-      const hit = lines.find((l) => pattern.test(l));
-      if (hit) { done(); resolve(hit); }
-    };
-    const timer = setTimeout(() => { done(); reject(new Error(`no line matching ${pattern} in ${timeoutMs} ms:\n${lines.slice(-20).join('\n')}`)); }, timeoutMs);
-    const done = () => { clearTimeout(timer); listeners.delete(check); };
-    listeners.add(check);
-    void exited.then(() => { setImmediate(() => { check(); if (listeners.has(check)) { done(); reject(new Error(`process exited before ${pattern}:\n${lines.slice(-20).join('\n')}`)); } }); });
-    check();
-  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  const waitFor = (pattern: RegExp, timeoutMs = 60_000) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const hit = lines.find((l) => pattern.test(l));
+        if (hit) {
+          done();
+          resolve(hit);
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no line matching ${pattern} in ${timeoutMs} ms:\n${lines.slice(-20).join('\n')}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        listeners.delete(check);
+      };
+      listeners.add(check);
+      void exited.then(() => {
+        setImmediate(() => {
+          check();
+          if (listeners.has(check)) {
+            done();
+            reject(new Error(`process exited before ${pattern}:\n${lines.slice(-20).join('\n')}`));
+          }
+        });
+      });
+      check();
+    });
   return { child, lines, waitFor, exited };
 }
 

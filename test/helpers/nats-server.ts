@@ -1,7 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findNatsServer, freeLocalPort, startNatsServerProcess, type NatsServerProcess } from '../../services/launcher/nats-server-process.js';
+import {
+  findNatsServer,
+  freeLocalPort,
+  startNatsServerProcess,
+  type NatsServerProcess,
+} from '../../services/launcher/nats-server-process.js';
 
 /** A real nats-server child process with JetStream, on its own port and store dir (the launcher's own starter). */
 export interface NatsServerHandle extends NatsServerProcess {

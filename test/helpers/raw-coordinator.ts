@@ -17,8 +17,18 @@ import { TensorSetAssembler, type TensorSet } from '../../src/exchange/index.js'
 import { FleetCoordinatorService } from '../../src/rpc/coordinator-service.js';
 import { ERROR_CLASS_KEY, ERROR_TENSOR_KEY } from '../../src/rpc/grpc-status.js';
 import {
-  CoordinatorService, DescribeRunRequest, DescribeRunResponse, HeartbeatRequest, HeartbeatResponse, LeaveRequest, NextRoundRequest,
-  RegisterRequest, RegisterResponse, RoundAssignment, FetchParametersRequest, type ContributionChunk,
+  CoordinatorService,
+  DescribeRunRequest,
+  DescribeRunResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  LeaveRequest,
+  NextRoundRequest,
+  RegisterRequest,
+  RegisterResponse,
+  RoundAssignment,
+  FetchParametersRequest,
+  type ContributionChunk,
 } from '../../proto/gen/fleet/v1/coordinator.js';
 
 export type MethodName = keyof typeof CoordinatorService;
@@ -45,9 +55,12 @@ export interface StreamOptions {
 }
 
 const identity = (b: Buffer): Buffer => b;
-const BYTES_SERVICE = Object.fromEntries(Object.entries(CoordinatorService).map(([name, d]) => [
-  name, { ...d, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
-])) as unknown as typeof CoordinatorService;
+const BYTES_SERVICE = Object.fromEntries(
+  Object.entries(CoordinatorService).map(([name, d]) => [
+    name,
+    { ...d, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+  ]),
+) as unknown as typeof CoordinatorService;
 const BytesClient = makeGenericClientConstructor(BYTES_SERVICE, 'fleet.v1.Coordinator');
 const HealthClient = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
 
@@ -66,9 +79,15 @@ export class RawCoordinator {
   private readonly client: Client & Record<string, unknown>;
   private readonly health: Client & Record<string, unknown>;
 
-  constructor(readonly address: string, readonly defaultDeadlineMs = 10_000) {
+  constructor(
+    readonly address: string,
+    readonly defaultDeadlineMs = 10_000,
+  ) {
     // No receive limit of our own: the server's limits are under test, not ours.
-    this.client = new BytesClient(address, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 }) as never;
+    this.client = new BytesClient(address, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': -1,
+      'grpc.max_send_message_length': -1,
+    }) as never;
     this.health = new HealthClient(address, credentials.createInsecure()) as never;
   }
 
@@ -82,20 +101,36 @@ export class RawCoordinator {
   }
 
   async register(workerName: string, runId = ''): Promise<RegisterResponse> {
-    return RegisterResponse.decode(this.ok(await this.unary('register', Buffer.from(RegisterRequest.encode({ runId, workerName, backend: 'test' }).finish())), 'register'));
+    return RegisterResponse.decode(
+      this.ok(
+        await this.unary('register', Buffer.from(RegisterRequest.encode({ runId, workerName, backend: 'test' }).finish())),
+        'register',
+      ),
+    );
   }
 
   async describe(): Promise<DescribeRunResponse> {
-    return DescribeRunResponse.decode(this.ok(await this.unary('describeRun', Buffer.from(DescribeRunRequest.encode({}).finish())), 'describe'));
+    return DescribeRunResponse.decode(
+      this.ok(await this.unary('describeRun', Buffer.from(DescribeRunRequest.encode({}).finish())), 'describe'),
+    );
   }
 
   async nextRound(workerId: string, fromRound: number, deadlineMs?: number): Promise<RoundAssignment> {
-    const outcome = await this.unary('nextRound', Buffer.from(NextRoundRequest.encode({ workerId, fromRound }).finish()), deadlineMs === undefined ? {} : { deadlineMs });
+    const outcome = await this.unary(
+      'nextRound',
+      Buffer.from(NextRoundRequest.encode({ workerId, fromRound }).finish()),
+      deadlineMs === undefined ? {} : { deadlineMs },
+    );
     return RoundAssignment.decode(this.ok(outcome, 'next round'));
   }
 
   async heartbeat(workerId: string): Promise<boolean> {
-    return HeartbeatResponse.decode(this.ok(await this.unary('heartbeat', Buffer.from(HeartbeatRequest.encode({ workerId, round: 0, stepsDone: 0 }).finish())), 'heartbeat')).known;
+    return HeartbeatResponse.decode(
+      this.ok(
+        await this.unary('heartbeat', Buffer.from(HeartbeatRequest.encode({ workerId, round: 0, stepsDone: 0 }).finish())),
+        'heartbeat',
+      ),
+    ).known;
   }
 
   async leave(workerId: string, reason = 'test'): Promise<void> {
@@ -118,14 +153,21 @@ export class RawCoordinator {
 
   /** A Contribute call with these messages, encoded as a worker encodes them. */
   contribute(messages: readonly ContributionChunk[], options: StreamOptions = {}): Promise<CallOutcome> {
-    return this.clientStream('contribute', messages.map((m) => FleetCoordinatorService.contribute.requestSerialize(m)), options);
+    return this.clientStream(
+      'contribute',
+      messages.map((m) => FleetCoordinatorService.contribute.requestSerialize(m)),
+      options,
+    );
   }
 
   /** grpc.health.v1 Check of `service` ('' the server, 'fleet.v1.Coordinator' the run). */
   healthOf(service: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      (this.health as unknown as { check(req: unknown, opts: unknown, cb: (e: Error | null, r: { status: string }) => void): void })
-        .check({ service }, { deadline: new Date(Date.now() + 5000) }, (err, res) => (err ? reject(err) : resolve(res.status)));
+      (this.health as unknown as { check(req: unknown, opts: unknown, cb: (e: Error | null, r: { status: string }) => void): void }).check(
+        { service },
+        { deadline: new Date(Date.now() + 5000) },
+        (err, res) => (err ? reject(err) : resolve(res.status)),
+      );
     });
   }
 
@@ -148,9 +190,25 @@ export class RawCoordinator {
     const started = performance.now();
     return new Promise((resolve) => {
       (this.client[method] as Unary).call(this.client, request, new Metadata(), { deadline: this.deadline(options) }, (err, res) => {
-        resolve(err
-          ? { code: err.code, details: err.details, errorClass: metaValue(err.metadata, ERROR_CLASS_KEY), tensor: metaValue(err.metadata, ERROR_TENSOR_KEY), responses: [], ms: performance.now() - started }
-          : { code: Status.OK, details: '', errorClass: null, tensor: null, responses: res ? [res] : [], ms: performance.now() - started });
+        resolve(
+          err
+            ? {
+                code: err.code,
+                details: err.details,
+                errorClass: metaValue(err.metadata, ERROR_CLASS_KEY),
+                tensor: metaValue(err.metadata, ERROR_TENSOR_KEY),
+                responses: [],
+                ms: performance.now() - started,
+              }
+            : {
+                code: Status.OK,
+                details: '',
+                errorClass: null,
+                tensor: null,
+                responses: res ? [res] : [],
+                ms: performance.now() - started,
+              },
+        );
       });
     });
   }
@@ -158,12 +216,33 @@ export class RawCoordinator {
   private clientStream(method: MethodName, messages: readonly Buffer[], options: StreamOptions): Promise<CallOutcome> {
     const started = performance.now();
     return new Promise((resolve) => {
-      const call = (this.client[method] as ClientStream).call(this.client, new Metadata(), { deadline: this.deadline(options) }, (err, res) => {
-        clearTimeout(cancel);
-        resolve(err
-          ? { code: err.code, details: err.details, errorClass: metaValue(err.metadata, ERROR_CLASS_KEY), tensor: metaValue(err.metadata, ERROR_TENSOR_KEY), responses: [], ms: performance.now() - started }
-          : { code: Status.OK, details: '', errorClass: null, tensor: null, responses: res ? [res] : [], ms: performance.now() - started });
-      });
+      const call = (this.client[method] as ClientStream).call(
+        this.client,
+        new Metadata(),
+        { deadline: this.deadline(options) },
+        (err, res) => {
+          clearTimeout(cancel);
+          resolve(
+            err
+              ? {
+                  code: err.code,
+                  details: err.details,
+                  errorClass: metaValue(err.metadata, ERROR_CLASS_KEY),
+                  tensor: metaValue(err.metadata, ERROR_TENSOR_KEY),
+                  responses: [],
+                  ms: performance.now() - started,
+                }
+              : {
+                  code: Status.OK,
+                  details: '',
+                  errorClass: null,
+                  tensor: null,
+                  responses: res ? [res] : [],
+                  ms: performance.now() - started,
+                },
+          );
+        },
+      );
       call.on('error', () => {}); // reported through the callback
       for (const m of messages) call.write(m);
       if (options.end ?? true) call.end();
@@ -179,7 +258,14 @@ export class RawCoordinator {
       call.on('data', (b: Buffer) => responses.push(b));
       call.on('error', () => {}); // the status below says it
       call.on('status', (s: { code: Status; details: string; metadata: Metadata }) => {
-        resolve({ code: s.code, details: s.details, errorClass: metaValue(s.metadata, ERROR_CLASS_KEY), tensor: metaValue(s.metadata, ERROR_TENSOR_KEY), responses, ms: performance.now() - started });
+        resolve({
+          code: s.code,
+          details: s.details,
+          errorClass: metaValue(s.metadata, ERROR_CLASS_KEY),
+          tensor: metaValue(s.metadata, ERROR_TENSOR_KEY),
+          responses,
+          ms: performance.now() - started,
+        });
       });
     });
   }

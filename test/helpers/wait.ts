@@ -26,9 +26,11 @@ export async function settle(): Promise<void> {
  * Under fake timers: `promise`'s outcome once `ms` of fake time have passed,
  * failing at once (not at the test's timeout) if it is still pending then.
  */
-export async function after<T>(ms: number, promise: Promise<T>): Promise<T> {
+export async function afterFakeTime<T>(ms: number, promise: Promise<T>): Promise<T> {
   let pending = true;
-  const tracked = promise.finally(() => { pending = false; });
+  const tracked = promise.finally(() => {
+    pending = false;
+  });
   tracked.catch(() => {}); // reported below, or by the throw when still pending
   await vi.advanceTimersByTimeAsync(ms);
   if (pending) throw new Error(`still pending after ${ms} ms of fake time`);

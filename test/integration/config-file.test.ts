@@ -19,11 +19,25 @@ afterAll(async () => {
 /** A run.yaml as a user writes it (the flags' names in camelCase); changes replace or add lines. */
 async function runYaml(name: string, changes: Record<string, string> = {}): Promise<string> {
   const lines: Record<string, string> = {
-    workers: '1', model: 'tiny', epochs: '1', batchSize: '32', lr: '0.02', seed: '11',
-    dataDir: JSON.stringify(join(root, 'data')), allowPartial: 'yes', backend: 'wasm', progress: 'log', ...changes,
+    workers: '1',
+    model: 'tiny',
+    epochs: '1',
+    batchSize: '32',
+    lr: '0.02',
+    seed: '11',
+    dataDir: JSON.stringify(join(root, 'data')),
+    allowPartial: 'yes',
+    backend: 'wasm',
+    progress: 'log',
+    ...changes,
   };
   const file = join(root, name);
-  await writeFile(file, Object.entries(lines).map(([k, v]) => `${k}: ${v}\n`).join(''));
+  await writeFile(
+    file,
+    Object.entries(lines)
+      .map(([k, v]) => `${k}: ${v}\n`)
+      .join(''),
+  );
   return file;
 }
 
@@ -60,11 +74,13 @@ describe('fleet train --config run.yaml', () => {
       { name: 'out-of-range.yaml', key: 'momentum', value: '1.5' },
       { name: 'bad-boolean.yaml', key: 'download', value: 'perhaps' },
     ];
-    const results = await Promise.all(cases.map(async ({ name, key, value }) => {
-      const file = await runYaml(name, { [key]: value });
-      const out = join(root, `refused-${name}`);
-      return { file, key, out, result: await runFleet(['train', '--config', file, '--out', out], { timeoutMs: 30_000 }) };
-    }));
+    const results = await Promise.all(
+      cases.map(async ({ name, key, value }) => {
+        const file = await runYaml(name, { [key]: value });
+        const out = join(root, `refused-${name}`);
+        return { file, key, out, result: await runFleet(['train', '--config', file, '--out', out], { timeoutMs: 30_000 }) };
+      }),
+    );
     for (const { file, key, out, result } of results) {
       expect(result.code, result.stderr).toBe(2);
       expect(result.stderr).toContain(`${file}: ${key}`);

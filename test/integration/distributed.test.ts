@@ -31,8 +31,22 @@ afterAll(async () => {
 });
 
 const training = (extra: string[]) => [
-  '--model', 'tiny', '--lr', '0.02', '--warmup-epochs', '0', '--data-dir', dataDir, '--allow-partial',
-  '--backend', 'wasm', '--augment', 'full', '--seed', '9', ...extra,
+  '--model',
+  'tiny',
+  '--lr',
+  '0.02',
+  '--warmup-epochs',
+  '0',
+  '--data-dir',
+  dataDir,
+  '--allow-partial',
+  '--backend',
+  'wasm',
+  '--augment',
+  'full',
+  '--seed',
+  '9',
+  ...extra,
 ];
 
 /** The standard grpc.health.v1 Check, as a Kubernetes gRPC probe asks it. */
@@ -40,8 +54,15 @@ function healthOf(port: number, service: string): Promise<string> {
   const Client = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
   const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
   return new Promise((resolve, reject) => {
-    (client as unknown as { check(req: unknown, opts: unknown, cb: (e: Error | null, r: { status: string }) => void): void })
-      .check({ service }, { deadline: new Date(Date.now() + 5000) }, (err, res) => { client.close(); if (err) reject(err); else resolve(res.status); });
+    (client as unknown as { check(req: unknown, opts: unknown, cb: (e: Error | null, r: { status: string }) => void): void }).check(
+      { service },
+      { deadline: new Date(Date.now() + 5000) },
+      (err, res) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(res.status);
+      },
+    );
   });
 }
 
@@ -53,9 +74,25 @@ function track<T extends FleetProcess>(p: T): T {
 describe('distributed training over gRPC (real processes)', () => {
   it('fleet train --workers 2 writes the run directory of a 1-worker run and a best model that loads', async () => {
     const out = join(root, 'launcher');
-    const result = await runFleet(['train', '--workers', '2', '--epochs', '2', '--batch-size', '32', '--pin-workers', 'on', '--single-threaded-gc', 'on', ...training(['--out', out])]);
+    const result = await runFleet([
+      'train',
+      '--workers',
+      '2',
+      '--epochs',
+      '2',
+      '--batch-size',
+      '32',
+      '--pin-workers',
+      'on',
+      '--single-threaded-gc',
+      'on',
+      ...training(['--out', out]),
+    ]);
     expect(result.code, result.stderr).toBe(0);
-    const metrics = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const metrics = (await readFile(join(out, 'metrics.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(metrics.map((m) => m.epoch)).toEqual([1, 2]);
     expect(metrics.every((m) => Number.isFinite(m.testAccuracy) && Number.isFinite(m.trainLoss))).toBe(true);
     expect(metrics[1].trainSamples).toBe(960);
@@ -77,7 +114,13 @@ describe('distributed training over gRPC (real processes)', () => {
       expect(l).toMatchObject({ run: runId, round: expect.any(Number), epoch: expect.any(Number) });
     }
     for (const l of contributed) {
-      expect(l).toMatchObject({ service: 'worker', worker: expect.any(String), trainMs: expect.any(Number), downloadMs: expect.any(Number), uploadMs: expect.any(Number) });
+      expect(l).toMatchObject({
+        service: 'worker',
+        worker: expect.any(String),
+        trainMs: expect.any(Number),
+        downloadMs: expect.any(Number),
+        uploadMs: expect.any(Number),
+      });
     }
     expect(new Set(contributed.map((l) => l.worker)).size).toBe(2);
 
@@ -98,10 +141,25 @@ describe('distributed training over gRPC (real processes)', () => {
   it('2 workers at batch 32 end 5 steps with the parameters of 1 worker at batch 64', async () => {
     const run = async (workers: number, batchSize: number, name: string) => {
       const out = join(root, name);
-      const coordinator = track(await startCoordinator([...training(['--out', out, '--limit-train', '320']), '--epochs', '1', '--workers', String(workers), '--batch-size', String(batchSize)]));
-      const ws = Array.from({ length: workers }, (_, i) => track(startFleet(['worker', '--coordinator', `127.0.0.1:${coordinator.port}`, '--name', `${name}-${i}`])));
+      const coordinator = track(
+        await startCoordinator([
+          ...training(['--out', out, '--limit-train', '320']),
+          '--epochs',
+          '1',
+          '--workers',
+          String(workers),
+          '--batch-size',
+          String(batchSize),
+        ]),
+      );
+      const ws = Array.from({ length: workers }, (_, i) =>
+        track(startFleet(['worker', '--coordinator', `127.0.0.1:${coordinator.port}`, '--name', `${name}-${i}`])),
+      );
       const exits = await Promise.all([coordinator.exited, ...ws.map((w) => w.exited)]);
-      expect(exits.map((e) => e.code), coordinator.lines.slice(-5).join('\n')).toEqual(exits.map(() => 0));
+      expect(
+        exits.map((e) => e.code),
+        coordinator.lines.slice(-5).join('\n'),
+      ).toEqual(exits.map(() => 0));
       return (await readCheckpoint(join(out, CHECKPOINT_FILE))).arrays.params!;
     };
     const [two, one] = await Promise.all([run(2, 32, 'exact-2x32'), run(1, 64, 'exact-1x64')]);
@@ -116,9 +174,20 @@ describe('distributed training over gRPC (real processes)', () => {
 
   it('--balance speed: a worker held back by SIGSTOP gets smaller shards, and every index is still applied exactly once', async () => {
     const out = join(root, 'balance');
-    const coordinator = track(await startCoordinator([
-      ...training(['--out', out]), '--epochs', '2', '--workers', '2', '--batch-size', '32', '--balance', 'speed', '--ledger',
-    ]));
+    const coordinator = track(
+      await startCoordinator([
+        ...training(['--out', out]),
+        '--epochs',
+        '2',
+        '--workers',
+        '2',
+        '--batch-size',
+        '32',
+        '--balance',
+        'speed',
+        '--ledger',
+      ]),
+    );
     const ws = [0, 1].map((i) => track(startFleet(['worker', '--coordinator', `127.0.0.1:${coordinator.port}`, '--name', `balance-${i}`])));
     // Worker 1 runs a third of the time, like a process on a contended core.
     const slow = ws[1]!.child;
@@ -128,15 +197,21 @@ describe('distributed training over gRPC (real processes)', () => {
       stopped = !stopped;
       slow.kill(stopped ? 'SIGSTOP' : 'SIGCONT');
     }, 10);
-    let exits;
+    let exits: Awaited<typeof coordinator.exited>[];
     try {
       exits = await Promise.all([coordinator.exited, ws[0]!.exited, ws[1]!.exited]);
     } finally {
       clearInterval(throttle);
       if (slow.exitCode === null) slow.kill('SIGCONT');
     }
-    expect(exits.map((e) => e.code), coordinator.lines.slice(-5).join('\n')).toEqual([0, 0, 0]);
-    const shards = (w: FleetProcess) => logLines(w.lines.join('\n')).filter((l) => l.msg === 'round contributed' && (l.round as number) > 0).map((l) => l.samples as number);
+    expect(
+      exits.map((e) => e.code),
+      coordinator.lines.slice(-5).join('\n'),
+    ).toEqual([0, 0, 0]);
+    const shards = (w: FleetProcess) =>
+      logLines(w.lines.join('\n'))
+        .filter((l) => l.msg === 'round contributed' && (l.round as number) > 0)
+        .map((l) => l.samples as number);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const [fast, held] = [shards(ws[0]!), shards(ws[1]!)];
     expect(mean(held), `held back: ${held.join(' ')}; free: ${fast.join(' ')}`).toBeLessThan(0.8 * mean(fast));
@@ -149,23 +224,43 @@ describe('distributed training over gRPC (real processes)', () => {
 
   it('3 workers, one killed with kill -9 mid-epoch: every training index is applied exactly once per epoch', async () => {
     const out = join(root, 'kill');
-    const coordinator = track(await startCoordinator([
-      ...training(['--out', out]), '--epochs', '2', '--workers', '3', '--batch-size', '16', '--model', 'tiny-bn',
-      '--ledger', '--heartbeat-timeout', '2', '--round-timeout', '20',
-    ]));
+    const coordinator = track(
+      await startCoordinator([
+        ...training(['--out', out]),
+        '--epochs',
+        '2',
+        '--workers',
+        '3',
+        '--batch-size',
+        '16',
+        '--model',
+        'tiny-bn',
+        '--ledger',
+        '--heartbeat-timeout',
+        '2',
+        '--round-timeout',
+        '20',
+      ]),
+    );
     expect(await healthOf(coordinator.port, 'fleet.v1.Coordinator')).toBe('SERVING');
     const ws = [0, 1, 2].map((i) => track(startFleet(['worker', '--coordinator', `127.0.0.1:${coordinator.port}`, '--name', `kill-${i}`])));
     // Kill worker 1 once it has contributed a few rounds: it dies in the middle of epoch 1.
     await ws[1]!.waitFor(/"round":3,.*"msg":"round contributed"/);
     ws[1]!.child.kill('SIGKILL');
     const exits = await Promise.all([coordinator.exited, ws[0]!.exited, ws[2]!.exited]);
-    expect(exits.map((e) => e.code), coordinator.lines.slice(-5).join('\n')).toEqual([0, 0, 0]);
+    expect(
+      exits.map((e) => e.code),
+      coordinator.lines.slice(-5).join('\n'),
+    ).toEqual([0, 0, 0]);
     expect(coordinator.lines.some((l) => l.includes('worker evicted'))).toBe(true);
     for (const epoch of [1, 2]) {
       const report = JSON.parse(await readFile(join(out, `applied-epoch-${epoch}.json`), 'utf8'));
       expect(report).toMatchObject({ epoch, ok: true, missingCount: 0, repeatedCount: 0 });
     }
-    const metrics = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const metrics = (await readFile(join(out, 'metrics.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(metrics.map((m) => m.trainSamples)).toEqual([960, 960]);
   });
 });

@@ -37,7 +37,12 @@ beforeAll(async () => {
 afterAll(async () => {
   if (process.env.FLEET_TEST_DUMP) {
     const { writeFileSync } = await import('node:fs');
-    started.forEach((p, i) => writeFileSync(join(process.env.FLEET_TEST_DUMP!, `proc-${i}.log`), `${p.child.spawnargs.slice(2, 4).join(' ')}\n${p.lines.join('\n')}`));
+    for (const [i, p] of started.entries()) {
+      writeFileSync(
+        join(process.env.FLEET_TEST_DUMP!, `proc-${i}.log`),
+        `${p.child.spawnargs.slice(2, 4).join(' ')}\n${p.lines.join('\n')}`,
+      );
+    }
   }
   for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL');
   for (const s of servers) await s.dispose();
@@ -58,13 +63,74 @@ async function nats(): Promise<NatsServerHandle> {
 /** A coordinator (external evaluator, a checkpoint every 2 rounds), two workers and the evaluator. */
 async function startRun(name: string, natsUrl: string, extra: string[] = []) {
   const out = join(root, name);
-  const coordinator = track(await startCoordinator([
-    '--run-id', name, '--out', out, '--nats', natsUrl, '--external-evaluator', '--evaluator-wait', '120',
-    '--model', 'tiny', '--lr', '0.02', '--warmup-epochs', '0', '--data-dir', dataDir, '--allow-partial', '--backend', 'wasm',
-    '--epochs', '3', '--workers', '2', '--batch-size', '16', '--checkpoint-every', '2', '--metrics-port', '0', '--metrics-host', '127.0.0.1', ...extra,
-  ]));
-  const workers = [0, 1].map((i) => track(startFleet(['worker', '--coordinator', `127.0.0.1:${coordinator.port}`, '--name', `${name}-w${i}`, '--metrics-port', '0', '--metrics-host', '127.0.0.1'])));
-  const evaluator = () => track(startFleet(['evaluator', '--coordinator', `127.0.0.1:${coordinator.port}`, '--run', name, '--nats', natsUrl, '--metrics-port', '0', '--metrics-host', '127.0.0.1']));
+  const coordinator = track(
+    await startCoordinator([
+      '--run-id',
+      name,
+      '--out',
+      out,
+      '--nats',
+      natsUrl,
+      '--external-evaluator',
+      '--evaluator-wait',
+      '120',
+      '--model',
+      'tiny',
+      '--lr',
+      '0.02',
+      '--warmup-epochs',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--allow-partial',
+      '--backend',
+      'wasm',
+      '--epochs',
+      '3',
+      '--workers',
+      '2',
+      '--batch-size',
+      '16',
+      '--checkpoint-every',
+      '2',
+      '--metrics-port',
+      '0',
+      '--metrics-host',
+      '127.0.0.1',
+      ...extra,
+    ]),
+  );
+  const workers = [0, 1].map((i) =>
+    track(
+      startFleet([
+        'worker',
+        '--coordinator',
+        `127.0.0.1:${coordinator.port}`,
+        '--name',
+        `${name}-w${i}`,
+        '--metrics-port',
+        '0',
+        '--metrics-host',
+        '127.0.0.1',
+      ]),
+    ),
+  );
+  const evaluator = () =>
+    track(
+      startFleet([
+        'evaluator',
+        '--coordinator',
+        `127.0.0.1:${coordinator.port}`,
+        '--run',
+        name,
+        '--nats',
+        natsUrl,
+        '--metrics-port',
+        '0',
+        '--metrics-host',
+        '127.0.0.1',
+      ]),
+    );
   return { out, coordinator, workers, evaluator };
 }
 
@@ -85,13 +151,17 @@ describe.skipIf(!natsServerAvailable())('events and the evaluator service (real 
     await first.exited;
     const second = run.evaluator();
     const exits = await Promise.all([run.coordinator.exited, ...run.workers.map((w) => w.exited), second.exited]);
-    expect(exits.map((e) => e.code), run.coordinator.lines.slice(-5).join('\n')).toEqual([0, 0, 0, 0]);
+    expect(
+      exits.map((e) => e.code),
+      run.coordinator.lines.slice(-5).join('\n'),
+    ).toEqual([0, 0, 0, 0]);
 
     const { events, malformed } = await readRunEvents(server.url, 'evalkill');
     expect(malformed).toEqual([]);
     expectOrderedPerSource(events, republishedBy(second));
     const types = new Set(events.map((e) => e.type));
-    for (const t of ['run.started', 'worker.joined', 'worker.progress', 'round', 'epoch', 'checkpoint', 'eval', 'best', 'run.finished']) expect(types, t).toContain(t);
+    for (const t of ['run.started', 'worker.joined', 'worker.progress', 'round', 'epoch', 'checkpoint', 'eval', 'best', 'run.finished'])
+      expect(types, t).toContain(t);
     // Rounds and checkpoints in order of version; every checkpoint the coordinator wrote is announced once.
     const rounds = events.filter((e) => e.type === 'round').map((e) => (e.data as { version: number }).version);
     expect(rounds).toEqual([...rounds].sort((a, b) => a - b));
@@ -101,12 +171,17 @@ describe.skipIf(!natsServerAvailable())('events and the evaluator service (real 
     const evals = events.filter((e) => e.type === 'eval').map((e) => (e.data as { version: number }).version);
     expect([...evals].sort((a, b) => a - b)).toEqual([...checkpoints].sort((a, b) => a - b));
     // ...and scored once: the two processes' completed evaluations together cover each version once.
-    const scoredVersions = [first, second].flatMap((p) => p.lines.filter((l) => l.includes('"msg":"checkpoint evaluated"')).map((l) => Number(/"version":(\d+)/.exec(l)![1])));
+    const scoredVersions = [first, second].flatMap((p) =>
+      p.lines.filter((l) => l.includes('"msg":"checkpoint evaluated"')).map((l) => Number(/"version":(\d+)/.exec(l)![1])),
+    );
     expect(first.lines.some((l) => l.includes('"msg":"checkpoint evaluated"'))).toBe(true);
     expect(scoredVersions.sort((a, b) => a - b)).toEqual([...checkpoints].sort((a, b) => a - b));
 
     // The run directory of a 1-worker run: a metrics line per epoch with its test accuracy.
-    const lines = (await readFile(join(run.out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    const lines = (await readFile(join(run.out, 'metrics.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, number>);
     expect(lines.map((l) => l.epoch)).toEqual([1, 2, 3]);
     expect(lines.every((l) => Number.isFinite(l.testAccuracy) && l.trainSamples === 512)).toBe(true);
     // Acceptance 2: tf.loadLayersModel on best/, scored on the same test set, gives meta.json's accuracy.
@@ -129,11 +204,19 @@ describe.skipIf(!natsServerAvailable())('events and the evaluator service (real 
     await server.stop();
     // Rounds go on without NATS: wait for two more checkpoints to be written while it is down.
     const before = versionsWritten(run.coordinator).length;
-    await run.coordinator.waitFor(new RegExp(`"msg":"round closed"`), 60_000);
-    await until('two more checkpoints written while NATS is down', () => versionsWritten(run.coordinator).length >= before + 2 || run.coordinator.child.exitCode !== null, 120_000, 100);
+    await run.coordinator.waitFor(/"msg":"round closed"/, 60_000);
+    await until(
+      'two more checkpoints written while NATS is down',
+      () => versionsWritten(run.coordinator).length >= before + 2 || run.coordinator.child.exitCode !== null,
+      120_000,
+      100,
+    );
     await server.restart();
     const exits = await Promise.all([run.coordinator.exited, ...run.workers.map((w) => w.exited), evaluator.exited]);
-    expect(exits.map((e) => e.code), run.coordinator.lines.slice(-8).join('\n')).toEqual([0, 0, 0, 0]);
+    expect(
+      exits.map((e) => e.code),
+      run.coordinator.lines.slice(-8).join('\n'),
+    ).toEqual([0, 0, 0, 0]);
 
     const { events, malformed } = await readRunEvents(server.url, 'natsrestart');
     expect(malformed).toEqual([]);
@@ -163,7 +246,10 @@ describe.skipIf(!natsServerAvailable())('events and the evaluator service (real 
     const source = createParameterSource(`127.0.0.1:${run.coordinator.port}`, { callTimeoutMs: 5000, transferTimeoutMs: 60_000 });
     try {
       expect((await source.describe()).runId).toBe('watched');
-      const refused = await source.fetch(999_999, []).then(() => null, (err: { code?: number; message: string }) => err);
+      const refused = await source.fetch(999_999, []).then(
+        () => null,
+        (err: { code?: number; message: string }) => err,
+      );
       expect(refused?.code).toBe(status.FAILED_PRECONDITION);
       expect(refused?.message).toMatch(/version 999999 is not available/);
     } finally {
@@ -173,13 +259,24 @@ describe.skipIf(!natsServerAvailable())('events and the evaluator service (real 
     await run.coordinator.waitFor(/"msg":"round closed"/, 120_000);
     expect(scrape(coordinatorUrl)).toMatch(/fleet_rounds_total\{service="coordinator",run="watched"\} [1-9]/);
     expect(scrape(coordinatorUrl)).toMatch(/fleet_members\{service="coordinator",run="watched"\} 2/);
-    expect(scrape(await urlOf(run.workers[0]!))).toMatch(/fleet_worker_rounds_total\{service="worker",run="watched",worker="watched-w0"\} [1-9]/);
+    expect(scrape(await urlOf(run.workers[0]!))).toMatch(
+      /fleet_worker_rounds_total\{service="worker",run="watched",worker="watched-w0"\} [1-9]/,
+    );
     const evaluatorUrl = await urlOf(evaluator);
     await evaluator.waitFor(/"msg":"checkpoint evaluated"/, 120_000);
     expect(scrape(evaluatorUrl)).toMatch(/fleet_evaluations_total\{service="evaluator",run="watched"\} [1-9]/);
 
-    const exits = await Promise.all([run.coordinator.exited, ...run.workers.map((w) => w.exited), evaluator.exited, watch.exited, json.exited]);
-    expect(exits.map((e) => e.code), watch.lines.slice(-10).join('\n')).toEqual([0, 0, 0, 0, 0, 0]);
+    const exits = await Promise.all([
+      run.coordinator.exited,
+      ...run.workers.map((w) => w.exited),
+      evaluator.exited,
+      watch.exited,
+      json.exited,
+    ]);
+    expect(
+      exits.map((e) => e.code),
+      watch.lines.slice(-10).join('\n'),
+    ).toEqual([0, 0, 0, 0, 0, 0]);
     const view = watch.lines.join('\n');
     expect(view).toMatch(/w000001-[0-9a-f]{6}/);
     expect(view).toMatch(/\d+%/);

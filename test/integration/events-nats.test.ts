@@ -2,7 +2,12 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  connectNatsBus, NatsUnavailableError, subjectOf, type AnyFleetEvent, type EventBus, type NatsBusOptions,
+  connectNatsBus,
+  NatsUnavailableError,
+  subjectOf,
+  type AnyFleetEvent,
+  type EventBus,
+  type NatsBusOptions,
 } from '../../src/events/index.js';
 import { captureLog, type CapturedLine } from '../helpers/capture-log.js';
 import { natsServerAvailable, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
@@ -48,7 +53,7 @@ describe.skipIf(!natsServerAvailable())('events bus on NATS JetStream (a real na
     expect(await bus.latestRun()).toBe('latest-2');
   });
 
-  it('a follower reads a publisher\'s events in order, seq 1..n; a late one reads what it missed; msgIds are stored once', async () => {
+  it("a follower reads a publisher's events in order, seq 1..n; a late one reads what it missed; msgIds are stored once", async () => {
     const { bus } = await openBus();
     const run = 'follow-a';
     const early: AnyFleetEvent[] = [];
@@ -92,7 +97,9 @@ describe.skipIf(!natsServerAvailable())('events bus on NATS JetStream (a real na
 
     const first: number[] = [];
     let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const sub1 = await bus.consume(run, ['checkpoint'], 'evaluator-b', async (e) => {
       first.push(versionOf(e));
       if (first.length === 4) await gate; // stop() is called while the 4th is in hand
@@ -133,16 +140,31 @@ describe.skipIf(!natsServerAvailable())('events bus on NATS JetStream (a real na
     p.publish('eval', { ...samplePayloads.eval, version: 1 });
     await p.flush();
     nc.publish(subjectOf(run, 'eval'), 'this is not JSON');
-    nc.publish(subjectOf(run, 'eval'), JSON.stringify({ type: 'eval', run, source: 'evil:1', seq: 1, time: new Date().toISOString(), data: { ...samplePayloads.eval, accuracy: 7 } }));
+    nc.publish(
+      subjectOf(run, 'eval'),
+      JSON.stringify({
+        type: 'eval',
+        run,
+        source: 'evil:1',
+        seq: 1,
+        time: new Date().toISOString(),
+        data: { ...samplePayloads.eval, accuracy: 7 },
+      }),
+    );
     await nc.flush();
     p.publish('eval', { ...samplePayloads.eval, version: 2 });
     await p.flush();
 
     const consumed: number[] = [];
-    await bus.consume(run, ['eval'], 'report-d', async (e) => { consumed.push(versionOf(e)); });
+    await bus.consume(run, ['eval'], 'report-d', async (e) => {
+      consumed.push(versionOf(e));
+    });
     const followed: number[] = [];
     const reported: Array<[string, string]> = [];
-    await bus.follow(run, (e) => followed.push(versionOf(e)), { from: 'start', onMalformed: (subject, err) => reported.push([subject, err.message]) });
+    await bus.follow(run, (e) => followed.push(versionOf(e)), {
+      from: 'start',
+      onMalformed: (subject, err) => reported.push([subject, err.message]),
+    });
     await until('both valid evals consumed and followed', () => consumed.length === 2 && followed.length === 2);
     expect(consumed).toEqual([1, 2]);
     expect(followed).toEqual([1, 2]);
@@ -159,7 +181,9 @@ describe.skipIf(!natsServerAvailable())('events bus on NATS JetStream (a real na
     const run = 'restart-c';
     const total = 200;
     const received: AnyFleetEvent[] = [];
-    await bus.consume(run, ['worker.progress', 'round', 'checkpoint'], 'watch-c', async (e) => { received.push(e); });
+    await bus.consume(run, ['worker.progress', 'round', 'checkpoint'], 'watch-c', async (e) => {
+      received.push(e);
+    });
     const followed: AnyFleetEvent[] = [];
     await bus.follow(run, (e) => followed.push(e), { from: 'start' });
     const p = bus.publisher(run, 'coordinator:k1');
@@ -192,7 +216,8 @@ describe.skipIf(!natsServerAvailable())('events bus on NATS JetStream (a real na
     p.publish('epoch', samplePayloads.epoch);
     await p.flush();
     await until('the marker followed', () => followed.some((e) => e.type === 'epoch'), 20_000);
-    if (process.env.LOG_TO_STDERR === '1') process.stderr.write(`after restart: flushed in ${flushedMs} ms, consumed in ${consumedMs} ms, followed in ${Date.now() - t0} ms\n`);
+    if (process.env.LOG_TO_STDERR === '1')
+      process.stderr.write(`after restart: flushed in ${flushedMs} ms, consumed in ${consumedMs} ms, followed in ${Date.now() - t0} ms\n`);
     const expectedSeqs = Array.from({ length: total }, (_, i) => i + 1);
     expect(received.map((e) => e.seq)).toEqual(expectedSeqs);
     expect(followed.map((e) => e.seq)).toEqual([...expectedSeqs, total + 1]);
@@ -212,7 +237,14 @@ describe.skipIf(!natsServerAvailable())('events bus on NATS JetStream (a real na
     const nc = await connect({ servers: server.url });
     raw.push(nc);
     const info = await (await jetstreamManager(nc)).streams.info('FLEET_EVENTS');
-    expect(info.config).toMatchObject({ max_age: 3600e9, max_bytes: 1024 ** 2, duplicate_window: 3600e9, discard: 'old', storage: 'file', subjects: ['fleet.>'] });
+    expect(info.config).toMatchObject({
+      max_age: 3600e9,
+      max_bytes: 1024 ** 2,
+      duplicate_window: 3600e9,
+      discard: 'old',
+      storage: 'file',
+      subjects: ['fleet.>'],
+    });
     await openBus(); // and back to the defaults
     expect((await (await jetstreamManager(nc)).streams.info('FLEET_EVENTS')).config.max_bytes).toBe(1024 ** 3);
   });
@@ -220,7 +252,9 @@ describe.skipIf(!natsServerAvailable())('events bus on NATS JetStream (a real na
   it('refuses to connect where no server listens, saying where', async () => {
     const { log } = captureLog();
     const started = Date.now();
-    const err = await connectNatsBus({ servers: 'nats://127.0.0.1:1', name: 'nowhere', log, connectTimeoutMs: 2000 }).catch((e: unknown) => e);
+    const err = await connectNatsBus({ servers: 'nats://127.0.0.1:1', name: 'nowhere', log, connectTimeoutMs: 2000 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(NatsUnavailableError);
     expect((err as Error).message).toContain('nats://127.0.0.1:1');
     expect(Date.now() - started).toBeLessThan(5000);

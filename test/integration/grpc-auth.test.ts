@@ -51,14 +51,25 @@ const HealthClient = makeGenericClientConstructor(healthService, 'grpc.health.v1
 function healthOf(address: string, credentials: ChannelCredentials): Promise<string> {
   const client = new HealthClient(address, credentials);
   return new Promise((resolve, reject) => {
-    (client as unknown as { check(req: unknown, opts: unknown, cb: (e: ServiceError | null, r: { status: string }) => void): void })
-      .check({ service: 'fleet.v1.Coordinator' }, { deadline: new Date(Date.now() + 5000) }, (err, res) => { client.close(); if (err) reject(err); else resolve(res.status); });
+    (client as unknown as { check(req: unknown, opts: unknown, cb: (e: ServiceError | null, r: { status: string }) => void): void }).check(
+      { service: 'fleet.v1.Coordinator' },
+      { deadline: new Date(Date.now() + 5000) },
+      (err, res) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(res.status);
+      },
+    );
   });
 }
 
 /** DescribeRun from this process: 'OK' or the status name. */
 async function describeOutcome(address: string, security: GrpcSecurity): Promise<string> {
-  const source = createParameterSource(address, { callTimeoutMs: 5000, transferTimeoutMs: 5000, channel: await clientChannelFrom(security) });
+  const source = createParameterSource(address, {
+    callTimeoutMs: 5000,
+    transferTimeoutMs: 5000,
+    channel: await clientChannelFrom(security),
+  });
   try {
     await source.describe();
     return 'OK';
@@ -79,12 +90,43 @@ async function membersOf(metricsUrl: string): Promise<number> {
 describe('gRPC authentication between real processes', () => {
   it('a mutual-TLS coordinator with a token refuses a wrong token, a missing or foreign client certificate and plaintext, and trains the run with the right credentials', async () => {
     const out = join(root, 'run');
-    const coordinator = track(await startCoordinator([
-      '--model', 'tiny', '--backend', 'wasm', '--data-dir', dataDir, '--allow-partial', '--limit-train', '128', '--epochs', '1',
-      '--batch-size', '32', '--workers', '1', '--warmup-epochs', '0', '--out', out, '--run-id', 'secure-run',
-      '--metrics-port', '0', '--metrics-host', '127.0.0.1',
-      '--tls-cert', certs.serverCert, '--tls-key', certs.serverKey, '--tls-ca', certs.ca, '--token-file', tokenFile,
-    ]));
+    const coordinator = track(
+      await startCoordinator([
+        '--model',
+        'tiny',
+        '--backend',
+        'wasm',
+        '--data-dir',
+        dataDir,
+        '--allow-partial',
+        '--limit-train',
+        '128',
+        '--epochs',
+        '1',
+        '--batch-size',
+        '32',
+        '--workers',
+        '1',
+        '--warmup-epochs',
+        '0',
+        '--out',
+        out,
+        '--run-id',
+        'secure-run',
+        '--metrics-port',
+        '0',
+        '--metrics-host',
+        '127.0.0.1',
+        '--tls-cert',
+        certs.serverCert,
+        '--tls-key',
+        certs.serverKey,
+        '--tls-ca',
+        certs.ca,
+        '--token-file',
+        tokenFile,
+      ]),
+    );
     const address = `127.0.0.1:${coordinator.port}`;
     const metricsUrl = `${JSON.parse(await coordinator.waitFor(/"msg":"metrics"/)).url as string}`;
     const listening = JSON.parse(await coordinator.waitFor(/"msg":"listening"/));
@@ -95,7 +137,16 @@ describe('gRPC authentication between real processes', () => {
     const worker = (name: string, args: string[]) =>
       track(startFleet(['worker', '--coordinator', address, '--name', name, '--connect-timeout', '0.2', ...args]));
     const intruders = {
-      wrongToken: worker('wrong-token', ['--tls-ca', certs.ca, '--tls-cert', certs.clientCert, '--tls-key', certs.clientKey, '--token', 'not-the-token']),
+      wrongToken: worker('wrong-token', [
+        '--tls-ca',
+        certs.ca,
+        '--tls-cert',
+        certs.clientCert,
+        '--tls-key',
+        certs.clientKey,
+        '--token',
+        'not-the-token',
+      ]),
       noClientCert: worker('no-client-cert', ['--tls-ca', certs.ca, '--token-file', tokenFile]),
     };
     const exits = await Promise.all(Object.values(intruders).map((p) => p.exited));
@@ -107,7 +158,9 @@ describe('gRPC authentication between real processes', () => {
     // More from this process, with exact codes; health needs the certificate but no token.
     const certified = { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey };
     expect(await describeOutcome(address, { tls: certified, token: null })).toBe('UNAUTHENTICATED');
-    expect(await describeOutcome(address, { tls: { ca: certs.ca, cert: certs.otherClientCert, key: certs.otherClientKey }, token: TOKEN })).toBe('UNAVAILABLE');
+    expect(
+      await describeOutcome(address, { tls: { ca: certs.ca, cert: certs.otherClientCert, key: certs.otherClientKey }, token: TOKEN }),
+    ).toBe('UNAVAILABLE');
     expect(await describeOutcome(address, { tls: null, token: TOKEN })).toBe('UNAVAILABLE');
     expect(await describeOutcome(address, { tls: certified, token: TOKEN })).toBe('OK');
     expect(await healthOf(address, (await clientChannelFrom({ tls: certified, token: null })).credentials)).toBe('SERVING');
@@ -121,13 +174,21 @@ describe('gRPC authentication between real processes', () => {
     recordChaos({ scenario: 'unauthenticated clients', unauthenticatedTried: 6, unauthenticatedAccepted: intrudersRegistered + members });
     expect(members).toBe(0);
     expect(intrudersRegistered).toBe(0);
-    expect(logged.filter((l) => l.msg === 'call refused: missing or wrong token').map((l) => l.method)).toEqual(['/fleet.v1.Coordinator/Register', '/fleet.v1.Coordinator/DescribeRun']);
+    expect(logged.filter((l) => l.msg === 'call refused: missing or wrong token').map((l) => l.method)).toEqual([
+      '/fleet.v1.Coordinator/Register',
+      '/fleet.v1.Coordinator/DescribeRun',
+    ]);
     expect(logged.some((l) => l.msg === 'TLS handshake refused')).toBe(true);
 
     // The right credentials, from FLEET_* variables as a Kubernetes pod would set them.
-    const good = track(startFleet(['worker', '--coordinator', address, '--name', 'good-worker'], {
-      FLEET_TLS_CA: certs.ca, FLEET_TLS_CERT: certs.clientCert, FLEET_TLS_KEY: certs.clientKey, FLEET_TOKEN_FILE: tokenFile,
-    }));
+    const good = track(
+      startFleet(['worker', '--coordinator', address, '--name', 'good-worker'], {
+        FLEET_TLS_CA: certs.ca,
+        FLEET_TLS_CERT: certs.clientCert,
+        FLEET_TLS_KEY: certs.clientKey,
+        FLEET_TOKEN_FILE: tokenFile,
+      }),
+    );
     const [coordinatorExit, goodExit] = await Promise.all([coordinator.exited, good.exited]);
     expect(goodExit.code, outputOf(good)).toBe(0);
     expect(coordinatorExit.code, coordinator.lines.slice(-10).join('\n')).toBe(0);
@@ -140,7 +201,22 @@ describe('gRPC authentication between real processes', () => {
     const missing = join(root, 'missing.pem');
     // Two processes (each loads tfjs: seconds on a small machine); the other combinations are unit-tested.
     const [cert, ca] = await Promise.all([
-      runFleet(['coordinator', '--port', '0', '--tls-cert', missing, '--tls-key', certs.serverKey, '--token-file', tokenFile, '--out', join(root, 'never')], { timeoutMs: 30_000 }),
+      runFleet(
+        [
+          'coordinator',
+          '--port',
+          '0',
+          '--tls-cert',
+          missing,
+          '--tls-key',
+          certs.serverKey,
+          '--token-file',
+          tokenFile,
+          '--out',
+          join(root, 'never'),
+        ],
+        { timeoutMs: 30_000 },
+      ),
       runFleet(['worker', '--coordinator', '127.0.0.1:1', '--tls-ca', certs.serverKey], { timeoutMs: 30_000 }),
     ]);
     expect(cert!.code, cert!.stderr).toBe(2);

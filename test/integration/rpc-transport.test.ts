@@ -1,18 +1,44 @@
 import {
-  Metadata, credentials, status as Status,
-  type ServerReadableStream, type ServerWritableStream, type ServiceError, type UntypedServiceImplementation, type sendUnaryData,
+  Metadata,
+  credentials,
+  status as Status,
+  type ServerReadableStream,
+  type ServerWritableStream,
+  type ServiceError,
+  type UntypedServiceImplementation,
+  type sendUnaryData,
 } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  TensorChecksumError, chunkTensorSet, packTensorSet, planTensorSet, type TensorEntry, type TensorSet,
+  TensorChecksumError,
+  chunkTensorSet,
+  packTensorSet,
+  planTensorSet,
+  type TensorEntry,
+  type TensorSet,
 } from '../../src/exchange/index.js';
 import {
-  CoordinatorClient, CoordinatorService, ContributionKind,
-  type ContributeResponse, type ContributionChunk, type ContributionHeader, type FetchParametersRequest, type TensorChunk,
+  CoordinatorClient,
+  CoordinatorService,
+  ContributionKind,
+  type ContributeResponse,
+  type ContributionChunk,
+  type ContributionHeader,
+  type FetchParametersRequest,
+  type TensorChunk,
 } from '../../proto/gen/fleet/v1/coordinator.js';
 import {
-  CHANNEL_OPTIONS, ERROR_CLASS_KEY, FleetCoordinatorClient, bindGrpcServer, createGrpcServer, receiveContribution, receiveTensorSet, sendContribution,
-  sendTensorSet, shutdownGrpcServer, toServiceError,
+  CHANNEL_OPTIONS,
+  ERROR_CLASS_KEY,
+  FleetCoordinatorClient,
+  bindGrpcServer,
+  createGrpcServer,
+  receiveContribution,
+  receiveTensorSet,
+  sendContribution,
+  sendTensorSet,
+  shutdownGrpcServer,
+  toServiceError,
 } from '../../src/rpc/index.js';
 import type { EncodingBuffer } from '../../src/rpc/tensor-stream.js';
 
@@ -37,17 +63,21 @@ const CORRUPT_VERSION = 666;
 const deadline = (ms = 10_000) => new Date(Date.now() + ms);
 
 function makeSet(version: number, seed: number): TensorSet {
-  return packTensorSet(SPECS.map((s, k) => {
-    const values = new Float32Array(s.shape.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < values.length; i++) values[i] = ((i * 2654435761 + seed * 97 + k) % 2001) / 1000 - 1;
-    return { ...s, values };
-  }), version);
+  return packTensorSet(
+    SPECS.map((s, k) => {
+      const values = new Float32Array(s.shape.reduce((a, b) => a * b, 1));
+      for (let i = 0; i < values.length; i++) values[i] = ((i * 2654435761 + seed * 97 + k) % 2001) / 1000 - 1;
+      return { ...s, values };
+    }),
+    version,
+  );
 }
 
 /** A set's data bytes: its encoding holds them plus a few header bytes per message. */
 const grads0Bytes = () => planTensorSet(SPECS).reduce((n, e) => n + e.byteLength, 0);
 
-const unimplemented = (_call: unknown, cb: sendUnaryData<never>) => cb({ code: Status.UNIMPLEMENTED, details: 'not in this test server' }, null);
+const unimplemented = (_call: unknown, cb: sendUnaryData<never>) =>
+  cb({ code: Status.UNIMPLEMENTED, details: 'not in this test server' }, null);
 
 describe('tensor sets over real gRPC (loopback)', () => {
   const params = makeSet(3, 1);
@@ -58,7 +88,10 @@ describe('tensor sets over real gRPC (loopback)', () => {
 
   beforeAll(async () => {
     const impl: UntypedServiceImplementation = {
-      register: unimplemented, nextRound: unimplemented, heartbeat: unimplemented, leave: unimplemented,
+      register: unimplemented,
+      nextRound: unimplemented,
+      heartbeat: unimplemented,
+      leave: unimplemented,
 
       fetchParameters(call: ServerWritableStream<FetchParametersRequest, TensorChunk>) {
         if (call.request.version !== CORRUPT_VERSION) {
@@ -83,7 +116,10 @@ describe('tensor sets over real gRPC (loopback)', () => {
 
       contribute(call: ServerReadableStream<ContributionChunk, ContributeResponse>, cb: sendUnaryData<ContributeResponse>) {
         receiveContribution(call, { expected: MODEL, maxTotalBytes: 64 << 20 }).then(
-          (c) => { contributed.push(c); cb(null, { round: c.header.round, nextVersion: c.header.version + 1 }); },
+          (c) => {
+            contributed.push(c);
+            cb(null, { round: c.header.round, nextVersion: c.header.version + 1 });
+          },
           (err: unknown) => cb(toServiceError(err), null),
         );
       },
@@ -100,7 +136,11 @@ describe('tensor sets over real gRPC (loopback)', () => {
   });
 
   /** A Contribute call; resolves with the response or the ServiceError, and the abort signal for the sender. */
-  function contribute(): { call: ReturnType<CoordinatorClient['contribute']>; result: Promise<ContributeResponse | ServiceError>; signal: AbortSignal } {
+  function contribute(): {
+    call: ReturnType<CoordinatorClient['contribute']>;
+    result: Promise<ContributeResponse | ServiceError>;
+    signal: AbortSignal;
+  } {
     const abort = new AbortController();
     let call!: ReturnType<CoordinatorClient['contribute']>;
     const result = new Promise<ContributeResponse | ServiceError>((resolve) => {
@@ -113,12 +153,23 @@ describe('tensor sets over real gRPC (loopback)', () => {
   }
 
   const header = (over: Partial<ContributionHeader> = {}): Omit<ContributionHeader, 'manifest'> => ({
-    workerId: 'w1', round: 4, version: 3, sampleCount: 64, kind: ContributionKind.CONTRIBUTION_KIND_GRADIENTS, lossSum: 1.5, correct: 30, trainMs: 250, ...over,
+    workerId: 'w1',
+    round: 4,
+    version: 3,
+    sampleCount: 64,
+    kind: ContributionKind.CONTRIBUTION_KIND_GRADIENTS,
+    lossSum: 1.5,
+    correct: 30,
+    trainMs: 250,
+    ...over,
   });
 
   it('FetchParameters streams a 12 M-float set that arrives bit-identical', async () => {
     expect(params.buffer.byteLength).toBe(11_994_344 * 4);
-    const got = await receiveTensorSet(client.fetchParameters({ workerId: 'w1', version: 3 }, { deadline: deadline() }), { expected: MODEL, maxTotalBytes: 64 << 20 });
+    const got = await receiveTensorSet(client.fetchParameters({ workerId: 'w1', version: 3 }, { deadline: deadline() }), {
+      expected: MODEL,
+      maxTotalBytes: 64 << 20,
+    });
     expect(got.version).toBe(3);
     expect(got.crc32c).toBe(params.crc32c);
     expect(got.entries).toEqual(params.entries);
@@ -141,7 +192,7 @@ describe('tensor sets over real gRPC (loopback)', () => {
     expect(Buffer.compare(got.set.buffer, grads.buffer)).toBe(0);
   });
 
-  it('contributions encoded into one kept buffer (fleet\'s client codec) arrive bit-identical, round after round', async () => {
+  it("contributions encoded into one kept buffer (fleet's client codec) arrive bit-identical, round after round", async () => {
     // fleet's codec hands grpc-js the pre-encoded messages as they are: a client of it, same server.
     const fleetClient = new FleetCoordinatorClient(`127.0.0.1:${port}`, credentials.createInsecure(), CHANNEL_OPTIONS);
     const encoding: EncodingBuffer = {};
@@ -188,9 +239,19 @@ describe('tensor sets over real gRPC (loopback)', () => {
   });
 
   it('a contribution of the wrong shape is refused with INVALID_ARGUMENT at its header; the sender stops instead of hanging', async () => {
-    const wrong = packTensorSet(SPECS.map((s) => ({ ...s, shape: s.name === 'dense/bias' ? [1001] : s.shape, values: new Float32Array(s.name === 'dense/bias' ? 1001 : s.shape.reduce((a, b) => a * b, 1)) })), 3);
+    const wrong = packTensorSet(
+      SPECS.map((s) => ({
+        ...s,
+        shape: s.name === 'dense/bias' ? [1001] : s.shape,
+        values: new Float32Array(s.name === 'dense/bias' ? 1001 : s.shape.reduce((a, b) => a * b, 1)),
+      })),
+      3,
+    );
     const { call, result, signal } = contribute();
-    const sent = sendContribution(call, header(), wrong, { signal }).then(() => 'sent', (err: Error) => err.name);
+    const sent = sendContribution(call, header(), wrong, { signal }).then(
+      () => 'sent',
+      (err: Error) => err.name,
+    );
     const err = (await result) as ServiceError;
     expect(Status[err.code]).toBe('INVALID_ARGUMENT');
     expect(err.details).toMatch(/shape \[1001\], expected \[1000\] \(tensor dense\/bias\)/);
@@ -198,7 +259,7 @@ describe('tensor sets over real gRPC (loopback)', () => {
     expect(['sent', 'TensorStreamClosedError']).toContain(await sent);
   });
 
-  it('a manifest above the receiver\'s limit is refused with RESOURCE_EXHAUSTED before any data', async () => {
+  it("a manifest above the receiver's limit is refused with RESOURCE_EXHAUSTED before any data", async () => {
     const { call, result } = contribute();
     const manifest = { version: 3, tensors: [], totalBytes: 2 ** 40, crc32c: 0 };
     call.write({ part: { $case: 'header', value: { ...header(), manifest } } });

@@ -33,8 +33,23 @@ afterAll(async () => {
 });
 
 const training = (out: string) => [
-  '--model', 'tiny', '--epochs', '2', '--batch-size', '32', '--lr', '0.02', '--warmup-epochs', '0',
-  '--data-dir', join(root, 'data'), '--allow-partial', '--backend', 'wasm', '--out', out,
+  '--model',
+  'tiny',
+  '--epochs',
+  '2',
+  '--batch-size',
+  '32',
+  '--lr',
+  '0.02',
+  '--warmup-epochs',
+  '0',
+  '--data-dir',
+  join(root, 'data'),
+  '--allow-partial',
+  '--backend',
+  'wasm',
+  '--out',
+  out,
 ];
 
 async function coordinatorScoredRun(out: string): Promise<void> {
@@ -43,7 +58,10 @@ async function coordinatorScoredRun(out: string): Promise<void> {
   const workers = [0, 1].map((i) => startFleet(['worker', '--coordinator', `127.0.0.1:${coordinator.port}`, '--name', `contract-${i}`]));
   started.push(...workers);
   const exits = await Promise.all([coordinator.exited, ...workers.map((w) => w.exited)]);
-  expect(exits.map((e) => e.code), coordinator.lines.slice(-5).join('\n')).toEqual([0, 0, 0]);
+  expect(
+    exits.map((e) => e.code),
+    coordinator.lines.slice(-5).join('\n'),
+  ).toEqual([0, 0, 0]);
 }
 
 async function readJson(path: string): Promise<Record<string, unknown>> {
@@ -55,11 +73,13 @@ async function scoreBestAsMetaSays(dir: string): Promise<{ accuracy: number; met
   const meta = bestModelMetaSchema.parse(await readJson(join(dir, 'meta.json')));
   const json = (await readJson(join(dir, 'model.json'))) as unknown as tf.io.ModelJSON;
   const weights = await readFile(join(dir, 'weights.bin'));
-  const model = await tf.loadLayersModel(tf.io.fromMemory({
-    modelTopology: json.modelTopology,
-    weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
-    weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-  }));
+  const model = await tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+    }),
+  );
   const { shape, pixelScale, mean, std } = meta.input;
   const n = data.test.labels.length;
   const x = Float32Array.from(data.test.images, (v, i) => (v * pixelScale - mean[i % shape[2]]!) / std[i % shape[2]]!);
@@ -88,22 +108,33 @@ describe('the run contract', () => {
     const lines = {} as Record<keyof typeof runs, MetricsLine[]>;
     for (const name of names) {
       lines[name] = await readMetricsLines(runs[name]);
-      expect(lines[name].map((l) => l.epoch), name).toEqual([1, 2]);
+      expect(
+        lines[name].map((l) => l.epoch),
+        name,
+      ).toEqual([1, 2]);
       for (const l of lines[name]) {
         expect(l.trainSamples, name).toBe(320);
         expect(l.imagesPerSecond, name).toBeGreaterThan(0);
         expect(l.epochSeconds, name).toBeGreaterThan(0);
         expect(l.lr, name).toBeGreaterThan(0);
-        expect(l.confusion.flat().reduce((a, b) => a + b, 0), name).toBe(100);
+        expect(
+          l.confusion.flat().reduce((a, b) => a + b, 0),
+          name,
+        ).toBe(100);
       }
     }
     expect(lines.one.every((l) => l.workers === undefined && l.version === undefined)).toBe(true);
     for (const name of ['evaluated', 'coordinated'] as const) {
-      expect(lines[name].every((l) => l.workers === 2 && typeof l.version === 'number'), name).toBe(true);
+      expect(
+        lines[name].every((l) => l.workers === 2 && typeof l.version === 'number'),
+        name,
+      ).toBe(true);
     }
 
     // config.json: the same keys for every kind of run, with the backend that ran.
-    const [first, ...others] = await Promise.all(names.map(async (name) => runConfigRecordSchema.parse(await readJson(join(runs[name], 'config.json')))));
+    const [first, ...others] = await Promise.all(
+      names.map(async (name) => runConfigRecordSchema.parse(await readJson(join(runs[name], 'config.json')))),
+    );
     for (const c of [first, ...others]) {
       expect(Object.keys(c ?? {}).sort()).toEqual(['backend', 'config', 'data', 'plan']);
       expect(Object.keys(c?.config ?? {}).sort()).toEqual(Object.keys(first?.config ?? {}).sort());
@@ -115,7 +146,12 @@ describe('the run contract', () => {
       const dir = runs[name];
       const meta = bestModelMetaSchema.parse(await readJson(join(dir, 'best', 'meta.json')));
       expect(meta.classNames, name).toEqual(data.classNames);
-      expect(meta.input, name).toMatchObject({ shape: [32, 32, 3], layout: 'NHWC', mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] });
+      expect(meta.input, name).toMatchObject({
+        shape: [32, 32, 3],
+        layout: 'NHWC',
+        mean: [0.4914, 0.4822, 0.4465],
+        std: [0.247, 0.2435, 0.2616],
+      });
       // The evaluator also scores the checkpoints between epoch ends: its best may be one of those.
       expect(meta.accuracy, name).toBeGreaterThanOrEqual(Math.max(...lines[name].map((l) => l.testAccuracy)));
       const scored = await scoreBestAsMetaSays(join(dir, 'best'));

@@ -23,13 +23,34 @@ afterAll(async () => {
 });
 
 const base = (out: string) => [
-  'train', '--workers', '1', '--model', 'tiny', '--epochs', '2', '--batch-size', '32', '--lr', '0.02',
-  '--data-dir', join(root, 'data'), '--allow-partial', '--backend', 'wasm', '--progress', 'log', '--out', out,
+  'train',
+  '--workers',
+  '1',
+  '--model',
+  'tiny',
+  '--epochs',
+  '2',
+  '--batch-size',
+  '32',
+  '--lr',
+  '0.02',
+  '--data-dir',
+  join(root, 'data'),
+  '--allow-partial',
+  '--backend',
+  'wasm',
+  '--progress',
+  'log',
+  '--out',
+  out,
 ];
 
 async function readMetrics(dir: string): Promise<Record<string, unknown>[]> {
   const text = await readFile(join(dir, 'metrics.jsonl'), 'utf8');
-  return text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe('fleet train (one process)', () => {
@@ -75,7 +96,8 @@ describe('fleet train (one process)', () => {
       runFleet([...base(join(root, 'seed-c')), ...flags.slice(0, -1), '8']),
     ]);
     expect([a.code, b.code, c.code]).toEqual([0, 0, 0]);
-    const strip = (ms: Record<string, unknown>[]) => ms.map(({ trainLoss, trainAccuracy, testAccuracy, testLoss }) => ({ trainLoss, trainAccuracy, testAccuracy, testLoss }));
+    const strip = (ms: Record<string, unknown>[]) =>
+      ms.map(({ trainLoss, trainAccuracy, testAccuracy, testLoss }) => ({ trainLoss, trainAccuracy, testAccuracy, testLoss }));
     expect(strip(await readMetrics(join(root, 'seed-a')))).toEqual(strip(await readMetrics(join(root, 'seed-b'))));
     expect(strip(await readMetrics(join(root, 'seed-a')))).not.toEqual(strip(await readMetrics(join(root, 'seed-c'))));
     const weights = (d: string) => readFile(join(root, d, 'best', 'weights.bin'));
@@ -114,11 +136,14 @@ describe('fleet train (one process)', () => {
 
   it('stops on SIGTERM between steps with exit code 143', async () => {
     const child = spawn(process.execPath, [FLEET_BIN, ...base(join(root, 'sigterm')), '--epochs', '1000', '--model', 'tiny-bn'], {
-      env: { ...process.env, FLEET_LOG_PRETTY: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FLEET_LOG_PRETTY: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     // Wait until it is training (an epoch finished), then ask it to stop.
     await new Promise<void>((resolve) => {
       child.stdout.on('data', (d: Buffer) => {

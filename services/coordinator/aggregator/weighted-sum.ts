@@ -3,7 +3,11 @@ import { scale, vectorMemoryOf, type VectorMemory } from '../../../src/compute/v
 
 /** A contribution the sum cannot take (wrong length, bad weight, not finite) or a staging call out of turn. */
 export class WeightedSumError extends FleetError {
-  constructor(message: string, readonly expectedLength: number, readonly gotLength: number) {
+  constructor(
+    message: string,
+    readonly expectedLength: number,
+    readonly gotLength: number,
+  ) {
     super(message);
   }
 }
@@ -24,7 +28,10 @@ export class WeightedSum {
   private totalWeight = 0;
   private count = 0;
 
-  constructor(readonly length: number, memory?: VectorMemory) {
+  constructor(
+    readonly length: number,
+    memory?: VectorMemory,
+  ) {
     this.sum = memory ? memory.zeros(length) : new Float32Array(length);
     // Touch every page now: the coordinator's memory is taken at start, not in the first round.
     this.sum.fill(0);
@@ -54,9 +61,14 @@ export class WeightedSum {
 
   /** Makes a complete staged contribution part of the sum. */
   commit(staged: StagedContribution): void {
-    if (this.staging !== staged) throw new WeightedSumError('commit of a contribution that is not the open one', this.length, staged.filled);
+    if (this.staging !== staged)
+      throw new WeightedSumError('commit of a contribution that is not the open one', this.length, staged.filled);
     if (staged.filled !== this.length || staged.refused) {
-      throw new WeightedSumError(`commit of an incomplete contribution (${staged.filled} of ${this.length} values${staged.refused ? ', refused' : ''})`, this.length, staged.filled);
+      throw new WeightedSumError(
+        `commit of an incomplete contribution (${staged.filled} of ${this.length} values${staged.refused ? ', refused' : ''})`,
+        this.length,
+        staged.filled,
+      );
     }
     [this.sum, this.spare] = [this.spare!, this.sum];
     this.totalWeight += staged.weight;
@@ -148,7 +160,8 @@ export class StagedContribution {
    * one the contribution is refused and takes nothing more.
    */
   accumulate(values: Float32Array): number {
-    if (this.refusedAt >= 0) throw new WeightedSumError(`contribution refused at value ${this.refusedAt}: nothing more is summed`, this.length, this.filledValues);
+    if (this.refusedAt >= 0)
+      throw new WeightedSumError(`contribution refused at value ${this.refusedAt}: nothing more is summed`, this.length, this.filledValues);
     const end = this.filledValues + values.length;
     if (end > this.length) throw new WeightedSumError(`contribution has more than ${this.length} values`, this.length, end);
     const at = this.sumInto(this.filledValues, values);

@@ -17,7 +17,10 @@ export class WorkerSpeeds {
    * @param maxRatio a share stays within [1/maxRatio, maxRatio] of the mean:
    *   one odd measure cannot starve a member or overload another
    */
-  constructor(private readonly smoothing = 0.3, private readonly maxRatio = 2) {}
+  constructor(
+    private readonly smoothing = 0.3,
+    private readonly maxRatio = 2,
+  ) {}
 
   /** A contribution of `samples` trained in `trainMs`; ignored when either is not positive (an old worker that does not report its time). */
   record(worker: string, samples: number, trainMs: number): void {

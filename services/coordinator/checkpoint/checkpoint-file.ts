@@ -33,7 +33,11 @@ function digestOf(header: Omit<CheckpointHeader, 'sha256'>, data: Uint8Array): s
 }
 
 export class CheckpointError extends FleetError {
-  constructor(readonly file: string, readonly reason: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
     super(`checkpoint ${file} is unusable: ${reason}`, options);
   }
 }
@@ -98,7 +102,8 @@ export async function readCheckpoint(file: string): Promise<LoadedCheckpoint> {
   } catch (err) {
     throw new CheckpointError(file, `cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
   }
-  if (bytes.length < MAGIC.length + 4 || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) throw new CheckpointError(file, 'not a fleet checkpoint (bad magic)');
+  if (bytes.length < MAGIC.length + 4 || !bytes.subarray(0, MAGIC.length).equals(MAGIC))
+    throw new CheckpointError(file, 'not a fleet checkpoint (bad magic)');
   const headerLength = bytes.readUInt32LE(MAGIC.length);
   const dataStart = MAGIC.length + 4 + headerLength;
   if (dataStart > bytes.length) throw new CheckpointError(file, `header length ${headerLength} runs past the end of the file`);
@@ -108,12 +113,14 @@ export async function readCheckpoint(file: string): Promise<LoadedCheckpoint> {
   } catch (err) {
     throw new CheckpointError(file, 'header is not valid JSON', { cause: err });
   }
-  if ((header.format !== 1 && header.format !== 2) || !Array.isArray(header.arrays) || typeof header.sha256 !== 'string') throw new CheckpointError(file, 'header is missing fields');
+  if ((header.format !== 1 && header.format !== 2) || !Array.isArray(header.arrays) || typeof header.sha256 !== 'string')
+    throw new CheckpointError(file, 'header is missing fields');
   const data = bytes.subarray(dataStart);
   const expectedBytes = header.arrays.reduce((n, a) => Math.max(n, a.byteOffset + a.length * 4), 0);
   if (data.length !== expectedBytes) throw new CheckpointError(file, `data is ${data.length} bytes, the header describes ${expectedBytes}`);
   const digest = header.format === 2 ? digestOf(header, data) : createHash('sha256').update(data).digest('hex');
-  if (digest !== header.sha256) throw new CheckpointError(file, `${header.format === 2 ? 'header and data' : 'data'} checksum mismatch (torn or altered file)`);
+  if (digest !== header.sha256)
+    throw new CheckpointError(file, `${header.format === 2 ? 'header and data' : 'data'} checksum mismatch (torn or altered file)`);
   const aligned = data.byteOffset % 4 === 0 ? data : Buffer.from(data);
   const arrays: Record<string, Float32Array> = {};
   for (const a of header.arrays) arrays[a.name] = new Float32Array(aligned.buffer, aligned.byteOffset + a.byteOffset, a.length);

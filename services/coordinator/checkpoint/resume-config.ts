@@ -1,4 +1,10 @@
-import { ConfigFileError, configProblems, runConfigSchema, type MachineConfig, type TrainConfig } from '../../../src/runtime/config/train-config.js';
+import {
+  ConfigFileError,
+  configProblems,
+  runConfigSchema,
+  type MachineConfig,
+  type TrainConfig,
+} from '../../../src/runtime/config/train-config.js';
 import { readCheckpoint } from './checkpoint-file.js';
 
 /**

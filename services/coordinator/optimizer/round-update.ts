@@ -33,7 +33,12 @@ export class RoundUpdate {
 
   /** The learning rates of `count` consecutive steps from `globalStep` (a round's local steps). */
   learningRates(globalStep: number, count: number): number[] {
-    const schedule = { baseLr: peakLearningRate(this.config), minLr: this.config.minLr, warmupSteps: this.plan.warmupSteps, totalSteps: this.plan.totalSteps };
+    const schedule = {
+      baseLr: peakLearningRate(this.config),
+      minLr: this.config.minLr,
+      warmupSteps: this.plan.warmupSteps,
+      totalSteps: this.plan.totalSteps,
+    };
     return Array.from({ length: count }, (_, k) => learningRateAt(globalStep + k, schedule));
   }
 

@@ -32,7 +32,10 @@ export function applySgd(
       continue;
     }
     sgdStep(params.subarray(slice.offset, end), momentumBuffer.subarray(slice.offset, end), averaged.subarray(slice.offset, end), {
-      lr, momentum, weightDecay, useBuffer: momentum > 0 && !firstStep,
+      lr,
+      momentum,
+      weightDecay,
+      useBuffer: momentum > 0 && !firstStep,
     });
   }
 }

@@ -17,7 +17,10 @@ export interface EpochProgressOptions {
 export class EpochProgress {
   private totals: EpochTotals;
 
-  constructor(private readonly o: EpochProgressOptions, resumed?: EpochTotals) {
+  constructor(
+    private readonly o: EpochProgressOptions,
+    resumed?: EpochTotals,
+  ) {
     this.totals = resumed ? { ...resumed } : fresh(o.sampler.epoch);
   }
 

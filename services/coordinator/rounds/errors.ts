@@ -9,14 +9,23 @@ export class UnknownWorkerError extends FleetError {
 
 /** A contribution for a round that is not the open one, or from the wrong version. */
 export class StaleContributionError extends FleetError {
-  constructor(readonly worker: string, readonly round: number, readonly openRound: number | null, readonly detail: string) {
+  constructor(
+    readonly worker: string,
+    readonly round: number,
+    readonly openRound: number | null,
+    readonly detail: string,
+  ) {
     super(`contribution of worker ${worker} for round ${round} refused: ${detail} (open round: ${openRound ?? 'none'})`);
   }
 }
 
 /** The worker is not a member of the open round, or its contribution does not fit the round. */
 export class NotAMemberError extends FleetError {
-  constructor(readonly worker: string, readonly round: number, readonly detail: string) {
+  constructor(
+    readonly worker: string,
+    readonly round: number,
+    readonly detail: string,
+  ) {
     super(`worker ${worker} cannot contribute to round ${round}: ${detail}`);
   }
 }
@@ -30,8 +39,14 @@ export class AlreadyContributedError extends NotAMemberError {
 
 /** Asked for a parameter version the coordinator no longer (or not yet) holds. */
 export class VersionUnavailableError extends FleetError {
-  constructor(readonly version: number, readonly current: number, readonly retained: readonly number[] = []) {
-    super(`parameter version ${version} is not available (current: ${current}${retained.length ? `; also kept: ${retained.join(', ')}` : ''})`);
+  constructor(
+    readonly version: number,
+    readonly current: number,
+    readonly retained: readonly number[] = [],
+  ) {
+    super(
+      `parameter version ${version} is not available (current: ${current}${retained.length ? `; also kept: ${retained.join(', ')}` : ''})`,
+    );
   }
 }
 

@@ -43,13 +43,17 @@ export function assignmentOf(open: OpenRound, worker: string): Assignment | null
  * not contributed yet, the sample count assigned, staged with that weight.
  */
 export function checkContribution(open: OpenRound | null, worker: string, c: Contribution): asserts open is OpenRound {
-  if (!open || c.round !== open.plan.round) throw new StaleContributionError(worker, c.round, open?.plan.round ?? null, 'not the open round');
+  if (!open || c.round !== open.plan.round)
+    throw new StaleContributionError(worker, c.round, open?.plan.round ?? null, 'not the open round');
   const round = open.plan.round;
-  if (c.version !== open.version) throw new StaleContributionError(worker, c.round, round, `started from version ${c.version}, the round's is ${open.version}`);
+  if (c.version !== open.version)
+    throw new StaleContributionError(worker, c.round, round, `started from version ${c.version}, the round's is ${open.version}`);
   if (!open.plan.waitFor.includes(worker)) throw new NotAMemberError(worker, c.round, 'not a member of this round');
   if (open.contributed.has(worker)) throw new AlreadyContributedError(worker, c.round);
   if (c.kind !== open.kind) throw new StaleContributionError(worker, c.round, round, `expected ${open.kind}, got ${c.kind}`);
   const expectedSamples = open.plan.assignments.find((a) => a.worker === worker)!.samples;
-  if (c.sampleCount !== expectedSamples) throw new NotAMemberError(worker, c.round, `sample count ${c.sampleCount}, assigned ${expectedSamples}`);
-  if (c.values.weight !== c.sampleCount) throw new NotAMemberError(worker, c.round, `staged with weight ${c.values.weight}, sample count ${c.sampleCount}`);
+  if (c.sampleCount !== expectedSamples)
+    throw new NotAMemberError(worker, c.round, `sample count ${c.sampleCount}, assigned ${expectedSamples}`);
+  if (c.values.weight !== c.sampleCount)
+    throw new NotAMemberError(worker, c.round, `staged with weight ${c.values.weight}, sample count ${c.sampleCount}`);
 }

@@ -10,7 +10,17 @@ import type { Assignment, Contribution, ControllerHooks, ControllerState, Resume
 
 export type { MembershipChange } from '../membership/membership.js';
 export type { ParameterLease } from '../parameters/parameter-store.js';
-export type { Arrival, Assignment, Contribution, ControllerHooks, ControllerState, EpochTotals, ResumeCounters, RoundSampler, RoundSummary } from './round-types.js';
+export type {
+  Arrival,
+  Assignment,
+  Contribution,
+  ControllerHooks,
+  ControllerState,
+  EpochTotals,
+  ResumeCounters,
+  RoundSampler,
+  RoundSummary,
+} from './round-types.js';
 
 export interface ControllerOptions {
   config: TrainConfig;
@@ -63,7 +73,8 @@ export class RoundController {
       onEvicted: () => this.rounds.left(),
     });
     this.parameters = new ParameterStore({
-      params: o.params, momentum: o.momentum,
+      params: o.params,
+      momentum: o.momentum,
       ...(o.resume ? { version: o.resume.version } : {}),
       ...(o.retainVersions !== undefined ? { retainVersions: o.retainVersions } : {}),
     });
@@ -77,8 +88,11 @@ export class RoundController {
 
   snapshot(): ControllerSnapshot {
     return {
-      version: this.parameters.version, ...this.rounds.counters(),
-      sampler: this.o.sampler.state(), params: this.parameters.values, momentum: this.parameters.momentum,
+      version: this.parameters.version,
+      ...this.rounds.counters(),
+      sampler: this.o.sampler.state(),
+      params: this.parameters.values,
+      momentum: this.parameters.momentum,
     };
   }
 

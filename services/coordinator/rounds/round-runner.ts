@@ -11,7 +11,15 @@ import { EpochProgress } from './epoch-progress.js';
 import { CoordinatorClosedError, UnknownWorkerError } from './errors.js';
 import { assignmentOf, checkContribution, type OpenRound } from './open-round.js';
 import { RoundWaiters } from './round-waiters.js';
-import type { Assignment, Contribution, ControllerHooks, ControllerState, EpochTotals, ResumeCounters, RoundSampler } from './round-types.js';
+import type {
+  Assignment,
+  Contribution,
+  ControllerHooks,
+  ControllerState,
+  EpochTotals,
+  ResumeCounters,
+  RoundSampler,
+} from './round-types.js';
 
 export interface RoundRunnerOptions {
   config: TrainConfig;
@@ -64,7 +72,10 @@ export class RoundRunner {
   constructor(private readonly o: RoundRunnerOptions) {
     this.sum = new WeightedSum(o.parameters.values.length, o.vectors);
     this.update = new RoundUpdate(o.config, o.plan, o.layout, o.resume?.optimizerSteps ?? 0);
-    this.progress = new EpochProgress({ sampler: o.sampler, hooks: o.hooks, epochs: o.config.epochs, checkpointEveryRounds: o.checkpointEveryRounds }, o.resume?.epochTotals);
+    this.progress = new EpochProgress(
+      { sampler: o.sampler, hooks: o.hooks, epochs: o.config.epochs, checkpointEveryRounds: o.checkpointEveryRounds },
+      o.resume?.epochTotals,
+    );
     this.lastRound = o.resume?.round ?? 0;
     this.globalStep = o.resume?.globalStep ?? 0;
     this.finished = new Promise((resolve, reject) => {
@@ -80,7 +91,12 @@ export class RoundRunner {
 
   /** Counters for a checkpoint (taken between rounds). */
   counters(): { globalStep: number; round: number; optimizerSteps: number; epochTotals: EpochTotals } {
-    return { globalStep: this.globalStep, round: this.lastRound, optimizerSteps: this.update.optimizerSteps, epochTotals: this.progress.current };
+    return {
+      globalStep: this.globalStep,
+      round: this.lastRound,
+      optimizerSteps: this.update.optimizerSteps,
+      epochTotals: this.progress.current,
+    };
   }
 
   /** The open round as membership's silence check sees it. */
@@ -138,7 +154,14 @@ export class RoundRunner {
     this.sum.commit(c.values);
     const trainMs = c.trainMs ?? 0;
     open.contributed.add(worker);
-    open.arrivals.push({ worker, samples: c.sampleCount, lossSum: c.lossSum, correct: c.correct, trainMs, arrivedMs: Date.now() - open.startedMs });
+    open.arrivals.push({
+      worker,
+      samples: c.sampleCount,
+      lossSum: c.lossSum,
+      correct: c.correct,
+      trainMs,
+      arrivedMs: Date.now() - open.startedMs,
+    });
     this.speeds.record(worker, c.sampleCount, trainMs);
     this.progress.add(c.sampleCount, c.lossSum, c.correct);
     this.o.membership.heartbeat(worker);
@@ -183,10 +206,29 @@ export class RoundRunner {
     const timer = setTimeout(() => this.closeRound('deadline'), this.o.roundTimeoutMs);
     timer.unref();
     this.open = {
-      plan, version: this.o.parameters.version, globalStep: this.globalStep, lrs: this.update.learningRates(this.globalStep, steps),
-      members, contributed: new Set(), kind: this.update.kind, deadlineUnixMs: now + this.o.roundTimeoutMs, startedMs: now, arrivals: [], timer,
+      plan,
+      version: this.o.parameters.version,
+      globalStep: this.globalStep,
+      lrs: this.update.learningRates(this.globalStep, steps),
+      members,
+      contributed: new Set(),
+      kind: this.update.kind,
+      deadlineUnixMs: now + this.o.roundTimeoutMs,
+      startedMs: now,
+      arrivals: [],
+      timer,
     };
-    this.o.log.debug({ round: plan.round, epoch: plan.epoch, members: members.length, samples: plan.samples, fromPool: plan.fromPool, shards: plan.assignments.map((a) => a.samples) }, 'round started');
+    this.o.log.debug(
+      {
+        round: plan.round,
+        epoch: plan.epoch,
+        members: members.length,
+        samples: plan.samples,
+        fromPool: plan.fromPool,
+        shards: plan.assignments.map((a) => a.samples),
+      },
+      'round started',
+    );
     this.wakeWaiters();
     if (plan.waitFor.length === 0) this.closeRound('no work');
   }
@@ -206,11 +248,15 @@ export class RoundRunner {
   private async finishRound(open: OpenRound, why: CloseReason): Promise<void> {
     const round = open.plan.round;
     const contributed = [...open.contributed];
-    const evicted = open.plan.waitFor.filter((worker) => !open.contributed.has(worker) && this.o.membership.evict(worker, {
-      summary: 'no contribution by the deadline',
-      reason: `no contribution to round ${round} by the deadline`,
-      fields: { round, why },
-    }));
+    const evicted = open.plan.waitFor.filter(
+      (worker) =>
+        !open.contributed.has(worker) &&
+        this.o.membership.evict(worker, {
+          summary: 'no contribution by the deadline',
+          reason: `no contribution to round ${round} by the deadline`,
+          fields: { round, why },
+        }),
+    );
     this.o.sampler.commit(open.plan, contributed);
     if (this.sum.contributions > 0) {
       this.update.apply(this.o.parameters, this.sum.average(), open.lrs[0]!);
@@ -220,11 +266,29 @@ export class RoundRunner {
     this.open = null;
     this.lastRound = round;
     const version = this.o.parameters.version;
-    this.o.log.info({ round, epoch: open.plan.epoch, version, contributed: contributed.length, evicted: open.plan.waitFor.length - contributed.length, why }, 'round closed');
+    this.o.log.info(
+      {
+        round,
+        epoch: open.plan.epoch,
+        version,
+        contributed: contributed.length,
+        evicted: open.plan.waitFor.length - contributed.length,
+        why,
+      },
+      'round closed',
+    );
     this.o.hooks.onRoundClosed?.({
-      round, epoch: open.plan.epoch, version, globalStep: this.globalStep, members: open.members.length,
-      samples: open.arrivals.reduce((n, a) => n + a.samples, 0), lr: open.lrs[0] ?? 0, roundMs: Date.now() - open.startedMs,
-      arrivals: open.arrivals, evicted, epochSamplesDone: this.progress.current.samples,
+      round,
+      epoch: open.plan.epoch,
+      version,
+      globalStep: this.globalStep,
+      members: open.members.length,
+      samples: open.arrivals.reduce((n, a) => n + a.samples, 0),
+      lr: open.lrs[0] ?? 0,
+      roundMs: Date.now() - open.startedMs,
+      arrivals: open.arrivals,
+      evicted,
+      epochSamplesDone: this.progress.current.samples,
     });
     const next = await this.progress.afterRound(round, version);
     // Before the next round starts: a contribution to it may come in the same tick as its assignment.

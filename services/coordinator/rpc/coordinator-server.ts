@@ -10,8 +10,13 @@ import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../../../s
 import { INSECURE, type GrpcSecurity, type RefusedCall } from '../../../src/rpc/security/index.js';
 import {
   ContributionKind,
-  type ContributeResponse, type ContributionChunk, type CoordinatorServer,
-  type FetchParametersRequest, type RegisterResponse, type RoundAssignment, type TensorChunk,
+  type ContributeResponse,
+  type ContributionChunk,
+  type CoordinatorServer,
+  type FetchParametersRequest,
+  type RegisterResponse,
+  type RoundAssignment,
+  type TensorChunk,
 } from '../../../proto/gen/fleet/v1/coordinator.js';
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import { FleetCoordinatorService, encodeTensorChunks } from '../../../src/rpc/coordinator-service.js';
@@ -62,7 +67,13 @@ class OneAtATime {
   }
 }
 
-interface Encoding { version: number; values: Float32Array; messages: TensorChunk[]; wire: Buffer; senders: number }
+interface Encoding {
+  version: number;
+  values: Float32Array;
+  messages: TensorChunk[];
+  wire: Buffer;
+  senders: number;
+}
 
 /**
  * The current version's FetchParameters messages, encoded once for all the
@@ -112,7 +123,11 @@ export async function startCoordinatorServer(
   const encodings = new ParameterEncodings(entries);
   // The first version's encoding now: its memory is reused by every later version.
   const first = controller.acquireParameters(0);
-  try { encodings.of(first.version, first.values); } finally { first.release(); }
+  try {
+    encodings.of(first.version, first.values);
+  } finally {
+    first.release();
+  }
 
   const impl: CoordinatorServer = {
     register(call, cb: sendUnaryData<RegisterResponse>) {
@@ -131,9 +146,22 @@ export async function startCoordinatorServer(
 
     nextRound(call, cb: sendUnaryData<RoundAssignment>) {
       controller.nextRound(call.request.workerId, call.request.fromRound).then(
-        (a) => cb(null, a === null
-          ? { round: 0, epoch: 0, version: 0, globalStep: 0, batches: [], finished: true, deadlineUnixMs: 0, memberIndex: 0 }
-          : { round: a.round, epoch: a.epoch, version: a.version, globalStep: a.globalStep, batches: a.batches.map((b) => ({ indices: [...b.indices], lr: b.lr })), finished: false, deadlineUnixMs: a.deadlineUnixMs, memberIndex: a.memberIndex }),
+        (a) =>
+          cb(
+            null,
+            a === null
+              ? { round: 0, epoch: 0, version: 0, globalStep: 0, batches: [], finished: true, deadlineUnixMs: 0, memberIndex: 0 }
+              : {
+                  round: a.round,
+                  epoch: a.epoch,
+                  version: a.version,
+                  globalStep: a.globalStep,
+                  batches: a.batches.map((b) => ({ indices: [...b.indices], lr: b.lr })),
+                  finished: false,
+                  deadlineUnixMs: a.deadlineUnixMs,
+                  memberIndex: a.memberIndex,
+                },
+          ),
         (err: unknown) => fail(cb as sendUnaryData<never>, err, 'next round'),
       );
     },
@@ -145,15 +173,31 @@ export async function startCoordinatorServer(
         try {
           // Idle-limited: a hung sender (SIGSTOP mid-upload) would otherwise hold the turn, and every other contribution, until its own deadline.
           const { header, receiver } = await readContribution(call, contributionIdleMs, (h) => {
-            const into = (staged = controller.stageContribution(h.sampleCount));
-            return new TensorSetSink((floats) => into.accumulate(floats), { maxTotalBytes: modelBytes, expected: entries, scratch: sinkScratch });
+            const into = controller.stageContribution(h.sampleCount);
+            staged = into;
+            return new TensorSetSink((floats) => into.accumulate(floats), {
+              maxTotalBytes: modelBytes,
+              expected: entries,
+              scratch: sinkScratch,
+            });
           });
           receiver.finish();
-          const kind = header.kind === ContributionKind.CONTRIBUTION_KIND_GRADIENTS ? 'gradients' : header.kind === ContributionKind.CONTRIBUTION_KIND_PARAMETERS ? 'parameters' : null;
+          const kind =
+            header.kind === ContributionKind.CONTRIBUTION_KIND_GRADIENTS
+              ? 'gradients'
+              : header.kind === ContributionKind.CONTRIBUTION_KIND_PARAMETERS
+                ? 'parameters'
+                : null;
           if (!kind) throw new TensorSetError(`contribution kind ${header.kind}`);
           const result = controller.contribute(header.workerId, {
-            round: header.round, version: header.version, kind, sampleCount: header.sampleCount,
-            lossSum: header.lossSum, correct: header.correct, values: staged!, trainMs: header.trainMs,
+            round: header.round,
+            version: header.version,
+            kind,
+            sampleCount: header.sampleCount,
+            lossSum: header.lossSum,
+            correct: header.correct,
+            values: staged!,
+            trainMs: header.trainMs,
           });
           exchange.in += modelBytes;
           cb(null, { round: result.round, nextVersion: result.nextVersion });
@@ -181,9 +225,16 @@ export async function startCoordinatorServer(
       }
       if (lease.version !== controller.currentVersion) {
         // A retained checkpoint version (the evaluator): rare, encoded per fetch.
-        sendTensorSet(call, wrapTensorSet(entries, lease.values, lease.version)).then(() => { exchange.out += modelBytes; }, (err: unknown) => {
-          log.debug({ err: (err as Error).message, version: lease.version }, 'parameter transfer stopped');
-        }).finally(() => lease.release());
+        sendTensorSet(call, wrapTensorSet(entries, lease.values, lease.version))
+          .then(
+            () => {
+              exchange.out += modelBytes;
+            },
+            (err: unknown) => {
+              log.debug({ err: (err as Error).message, version: lease.version }, 'parameter transfer stopped');
+            },
+          )
+          .finally(() => lease.release());
         return;
       }
       // The encoding is a snapshot: the master may move on while it streams.
@@ -212,7 +263,12 @@ export async function startCoordinatorServer(
     },
 
     describeRun(_call, cb) {
-      cb(null, { runId: config.runId, configJson: JSON.stringify(config), version: controller.currentVersion, retainedVersions: controller.retainedVersions() });
+      cb(null, {
+        runId: config.runId,
+        configJson: JSON.stringify(config),
+        version: controller.currentVersion,
+        retainedVersions: controller.retainedVersions(),
+      });
     },
 
     leave(call, cb) {
@@ -222,14 +278,20 @@ export async function startCoordinatorServer(
   };
 
   let unauthenticated = 0;
-  const server = createGrpcServer({}, {
-    security: options.security ?? INSECURE,
-    onUnauthenticated: (call) => {
-      unauthenticated++;
-      log.warn({ method: call.method, peer: call.peer, reason: call.reason, total: unauthenticated }, 'call refused: missing or wrong token');
-      options.onUnauthenticated?.(call);
+  const server = createGrpcServer(
+    {},
+    {
+      security: options.security ?? INSECURE,
+      onUnauthenticated: (call) => {
+        unauthenticated++;
+        log.warn(
+          { method: call.method, peer: call.peer, reason: call.reason, total: unauthenticated },
+          'call refused: missing or wrong token',
+        );
+        options.onUnauthenticated?.(call);
+      },
     },
-  });
+  );
   server.addService(FleetCoordinatorService, impl);
   // The standard grpc.health.v1 service: '' and 'fleet.v1.Coordinator' are SERVING
   // while the run goes on (Kubernetes' native gRPC probes ask it).
@@ -237,7 +299,10 @@ export async function startCoordinatorServer(
   health.addToServer(server);
   void controller.finished.then(
     () => health.setStatus('fleet.v1.Coordinator', 'NOT_SERVING'),
-    () => { health.setStatus('', 'NOT_SERVING'); health.setStatus('fleet.v1.Coordinator', 'NOT_SERVING'); },
+    () => {
+      health.setStatus('', 'NOT_SERVING');
+      health.setStatus('fleet.v1.Coordinator', 'NOT_SERVING');
+    },
   );
   const port = await bindGrpcServer(server, options.host, options.port, {
     security: options.security ?? INSECURE,

@@ -2,7 +2,11 @@ import { status as Status } from '@grpc/grpc-js';
 import { TRANSPORT_STATUS, type StatusRule } from '../../../src/rpc/grpc-status.js';
 import { WeightedSumError } from '../aggregator/weighted-sum.js';
 import {
-  CoordinatorClosedError, NotAMemberError, StaleContributionError, UnknownWorkerError, VersionUnavailableError,
+  CoordinatorClosedError,
+  NotAMemberError,
+  StaleContributionError,
+  UnknownWorkerError,
+  VersionUnavailableError,
 } from '../rounds/errors.js';
 
 /**

@@ -117,7 +117,10 @@ export class EpochSampler {
   /** Restores a sampler from `state()` output (e.g. read from a checkpoint); throws SamplerStateError if it is not one. */
   static fromState(state: unknown, expected: { count?: number } = {}, extras: SamplerExtras = {}): EpochSampler {
     const s = parseSamplerState(state, expected);
-    const sampler = new EpochSampler({ seed: s.seed, count: s.count, batchSize: s.batchSize, syncEvery: s.syncEvery, epoch: s.epoch }, extras);
+    const sampler = new EpochSampler(
+      { seed: s.seed, count: s.count, batchSize: s.batchSize, syncEvery: s.syncEvery, epoch: s.epoch },
+      extras,
+    );
     sampler.cursor = s.cursor;
     sampler.pool = [...s.pool];
     sampler.appliedCount = s.applied;

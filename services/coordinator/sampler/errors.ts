@@ -2,7 +2,7 @@ import { FleetError } from '../../../src/runtime/errors.js';
 
 /** A bad value as the user would write it: NaN stays NaN (JSON would say null), long values are cut. */
 function show(value: unknown): string {
-  const text = typeof value === 'number' || value === undefined ? String(value) : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'number' || value === undefined ? String(value) : (JSON.stringify(value) ?? String(value));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
@@ -26,7 +26,9 @@ export class MemberListError extends FleetError {
     readonly position: number,
   ) {
     const at = position >= 0 ? ` at position ${position} (${JSON.stringify(members[position])})` : '';
-    super(`member list ${JSON.stringify(members.slice(0, 8))}${members.length > 8 ? '...' : ''} is ${reason}${at}: expected distinct non-empty ids in ascending order`);
+    super(
+      `member list ${JSON.stringify(members.slice(0, 8))}${members.length > 8 ? '...' : ''} is ${reason}${at}: expected distinct non-empty ids in ascending order`,
+    );
   }
 }
 

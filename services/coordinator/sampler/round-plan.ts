@@ -47,8 +47,16 @@ export interface RoundPlan {
  * Still contiguous and in member order: the concatenation, and so a
  * sample-weighted average, is the same as with equal slices.
  */
-export function layoutRound(sequence: readonly number[], members: readonly string[], batchSize: number, shares?: readonly number[], syncEvery = 1): MemberAssignment[] {
-  const sizes = shares ? proportionalSizes(sequence.length, shares, MAX_SHARD_FACTOR * syncEvery * batchSize) : evenSizes(sequence.length, members.length);
+export function layoutRound(
+  sequence: readonly number[],
+  members: readonly string[],
+  batchSize: number,
+  shares?: readonly number[],
+  syncEvery = 1,
+): MemberAssignment[] {
+  const sizes = shares
+    ? proportionalSizes(sequence.length, shares, MAX_SHARD_FACTOR * syncEvery * batchSize)
+    : evenSizes(sequence.length, members.length);
   const assignments: MemberAssignment[] = [];
   let offset = 0;
   members.forEach((worker, i) => {
@@ -85,7 +93,9 @@ export function proportionalSizes(length: number, shares: readonly number[], cap
     const over = open.filter((i) => (left * shares[i]!) / weight > cap);
     if (over.length === 0 || over.length === open.length) {
       const ideal = open.map((i) => Math.min(cap, (left * shares[i]!) / weight));
-      open.forEach((i, k) => { sizes[i] = Math.floor(ideal[k]!); });
+      open.forEach((i, k) => {
+        sizes[i] = Math.floor(ideal[k]!);
+      });
       let rest = left - open.reduce((n, i) => n + sizes[i]!, 0);
       const byRemainder = open.map((i, k) => ({ i, r: ideal[k]! - sizes[i]! })).sort((a, b) => b.r - a.r || a.i - b.i);
       for (const { i } of byRemainder) {
@@ -95,7 +105,11 @@ export function proportionalSizes(length: number, shares: readonly number[], cap
       }
       return sizes;
     }
-    for (const i of over) { capped.add(i); sizes[i] = cap; left -= cap; }
+    for (const i of over) {
+      capped.add(i);
+      sizes[i] = cap;
+      left -= cap;
+    }
   }
 }
 

@@ -40,5 +40,11 @@ export function compileSamplerOptions(raw: SamplerOptions): CompiledSamplerOptio
     const value = compiled[option];
     if (!checkInteger(value, min, max)) throw new SamplerOptionError(option, value, `an integer from ${min} to ${max}`);
   }
-  return { seed: compiled.seed, count: compiled.count, batchSize: compiled.batchSize, syncEvery: compiled.syncEvery, epoch: compiled.epoch };
+  return {
+    seed: compiled.seed,
+    count: compiled.count,
+    batchSize: compiled.batchSize,
+    syncEvery: compiled.syncEvery,
+    epoch: compiled.epoch,
+  };
 }

@@ -48,9 +48,10 @@ const RANGES: [Field, number, number][] = [
  * against resuming on a different dataset.
  */
 export function parseSamplerState(value: unknown, expected: { count?: number } = {}): SamplerState {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SamplerStateError('(state)', value, 'expected an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new SamplerStateError('(state)', value, 'expected an object');
   const raw = value as Record<string, unknown>;
-  if (raw['format'] !== 1) throw new SamplerStateError('format', raw['format'], 'expected 1');
+  if (raw.format !== 1) throw new SamplerStateError('format', raw.format, 'expected 1');
   const numbers = {} as Record<Field, number>;
   for (const [field, min, max] of RANGES) {
     const v = raw[field];
@@ -62,18 +63,21 @@ export function parseSamplerState(value: unknown, expected: { count?: number } =
     throw new SamplerStateError('count', count, `the dataset has ${expected.count} training samples`);
   }
   if (cursor > count) throw new SamplerStateError('cursor', cursor, `beyond count ${count}`);
-  const pool = raw['pool'];
+  const pool = raw.pool;
   if (!Array.isArray(pool)) throw new SamplerStateError('pool', pool, 'expected an array of indices');
   if (applied + pool.length !== cursor) {
     throw new SamplerStateError('applied', applied, `applied + pool length (${pool.length}) must equal cursor ${cursor}`);
   }
   const position = new Uint32Array(count);
-  epochPermutation(numbers.seed, numbers.epoch, count).forEach((index, pos) => { position[index] = pos; });
+  epochPermutation(numbers.seed, numbers.epoch, count).forEach((index, pos) => {
+    position[index] = pos;
+  });
   const seen = new Uint8Array(count);
   pool.forEach((index: unknown, i) => {
     if (!checkInteger(index, 0, count - 1)) throw new SamplerStateError(`pool[${i}]`, index, `expected an index from 0 to ${count - 1}`);
     if (seen[index]) throw new SamplerStateError(`pool[${i}]`, index, 'appears twice in the pool');
-    if (position[index]! >= cursor) throw new SamplerStateError(`pool[${i}]`, index, `not served yet (permutation position ${position[index]} >= cursor ${cursor})`);
+    if (position[index]! >= cursor)
+      throw new SamplerStateError(`pool[${i}]`, index, `not served yet (permutation position ${position[index]} >= cursor ${cursor})`);
     seen[index] = 1;
   });
   return { format: 1, ...numbers, pool: [...(pool as number[])] };

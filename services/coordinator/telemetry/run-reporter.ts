@@ -57,8 +57,14 @@ export class RunReporter {
       const imagesPerSecond = a.trainMs > 0 ? (a.samples * 1000) / a.trainMs : 0;
       this.metrics.workerImagesPerSecond.set({ worker: a.worker }, imagesPerSecond);
       this.emit('worker.progress', {
-        worker: a.worker, round: s.round, epoch: s.epoch, samples: a.samples, loss: a.samples > 0 ? a.lossSum / a.samples : 0,
-        trainMs: a.trainMs, imagesPerSecond, arrivedMs: a.arrivedMs,
+        worker: a.worker,
+        round: s.round,
+        epoch: s.epoch,
+        samples: a.samples,
+        loss: a.samples > 0 ? a.lossSum / a.samples : 0,
+        trainMs: a.trainMs,
+        imagesPerSecond,
+        arrivedMs: a.arrivedMs,
       });
     }
     this.epochRounds = { ms: this.epochRounds.ms + s.roundMs, samples: this.epochRounds.samples + s.samples, lr: s.lr };
@@ -71,11 +77,21 @@ export class RunReporter {
     this.metrics.parameterVersion.set(s.version);
     this.metrics.epoch.set(s.epoch);
     this.emit('round', {
-      round: s.round, epoch: s.epoch, version: s.version, globalStep: s.globalStep, members: s.members, samples: s.samples,
-      epochSamplesDone: s.epochSamplesDone, epochSamples, roundMs: s.roundMs,
+      round: s.round,
+      epoch: s.epoch,
+      version: s.version,
+      globalStep: s.globalStep,
+      members: s.members,
+      samples: s.samples,
+      epochSamplesDone: s.epochSamplesDone,
+      epochSamples,
+      roundMs: s.roundMs,
       // The last to arrive kept the others waiting by its lead over the one before it.
-      straggler: last && before ? last.worker : null, straggleMs: last && before ? last.arrivedMs - before.arrivedMs : 0,
-      bytesIn: bytes.in, bytesOut: bytes.out, lr: s.lr,
+      straggler: last && before ? last.worker : null,
+      straggleMs: last && before ? last.arrivedMs - before.arrivedMs : 0,
+      bytesIn: bytes.in,
+      bytesOut: bytes.out,
+      lr: s.lr,
     });
   }
 
@@ -90,11 +106,21 @@ export class RunReporter {
     this.epochRounds = { ms: 0, samples: 0, lr: 0 };
     const epochSeconds = rounds.ms / 1000;
     const training = epochTraining(totals, {
-      step: at.step, lr: rounds.lr, epochSeconds, imagesPerSecond: rate(rounds.samples, epochSeconds), workers: at.workers, version: at.version,
+      step: at.step,
+      lr: rounds.lr,
+      epochSeconds,
+      imagesPerSecond: rate(rounds.samples, epochSeconds),
+      workers: at.workers,
+      version: at.version,
     });
     this.emit('epoch', {
-      epoch: totals.epoch, version: at.version, globalStep: at.step, samples: totals.samples,
-      trainLoss: training.trainLoss, trainAccuracy: training.trainAccuracy, epochMs: rounds.ms,
+      epoch: totals.epoch,
+      version: at.version,
+      globalStep: at.step,
+      samples: totals.samples,
+      trainLoss: training.trainLoss,
+      trainAccuracy: training.trainAccuracy,
+      epochMs: rounds.ms,
     });
     return training;
   }

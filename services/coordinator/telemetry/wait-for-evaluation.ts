@@ -8,11 +8,17 @@ import type { Logger } from '../../../src/runtime/logger.js';
  */
 export async function waitForEvaluation(bus: EventBus, run: string, version: number, timeoutMs: number, log: Logger): Promise<boolean> {
   let done!: (seen: boolean) => void;
-  const seen = new Promise<boolean>((resolve) => { done = resolve; });
+  const seen = new Promise<boolean>((resolve) => {
+    done = resolve;
+  });
   const timer = setTimeout(() => done(false), timeoutMs);
-  const sub = await bus.follow(run, (e) => {
-    if (e.type === 'eval' && (e.data as { version: number }).version >= version) done(true);
-  }, { from: 'start' });
+  const sub = await bus.follow(
+    run,
+    (e) => {
+      if (e.type === 'eval' && (e.data as { version: number }).version >= version) done(true);
+    },
+    { from: 'start' },
+  );
   log.info({ version, timeoutS: timeoutMs / 1000 }, 'waiting for the evaluator to score the last checkpoint');
   try {
     const ok = await seen;

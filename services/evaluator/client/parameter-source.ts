@@ -17,14 +17,22 @@ export interface ParameterSource {
 }
 
 /** `o.channel`: credentials and token (clientChannelFrom); default plaintext without a token. */
-export function createParameterSource(address: string, o: { callTimeoutMs: number; transferTimeoutMs: number; channel?: ClientChannel }): ParameterSource {
+export function createParameterSource(
+  address: string,
+  o: { callTimeoutMs: number; transferTimeoutMs: number; channel?: ClientChannel },
+): ParameterSource {
   const channel = o.channel ?? insecureChannel();
   const client = new FleetCoordinatorClient(address, channel.credentials, { ...CHANNEL_OPTIONS, ...channel.options });
   const deadline = (ms: number) => new Date(Date.now() + ms);
   return {
     describe() {
       return new Promise((resolve, reject) => {
-        client.describeRun({}, new Metadata(), { deadline: deadline(o.callTimeoutMs) }, (err: ServiceError | null, res: DescribeRunResponse) => (err ? reject(err) : resolve(res)));
+        client.describeRun(
+          {},
+          new Metadata(),
+          { deadline: deadline(o.callTimeoutMs) },
+          (err: ServiceError | null, res: DescribeRunResponse) => (err ? reject(err) : resolve(res)),
+        );
       });
     },
     async fetch(version, layout) {

@@ -21,7 +21,10 @@ const stateSchema = z.object({
 export type EvaluatorState = z.infer<typeof stateSchema>;
 
 export class EvaluatorStateError extends FleetError {
-  constructor(readonly path: string, reason: string) {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
     super(`evaluator state ${path} is unusable: ${reason} (move it away to start the evaluation over)`);
   }
 }
@@ -32,7 +35,10 @@ export class EvaluatorStateError extends FleetError {
  * again (after a crash or a lost acknowledgement) finds its version here.
  */
 export class EvaluatorStateFile {
-  private constructor(readonly dir: string, private state: EvaluatorState) {}
+  private constructor(
+    readonly dir: string,
+    private state: EvaluatorState,
+  ) {}
 
   static async open(dir: string, run: string): Promise<EvaluatorStateFile> {
     const path = join(dir, EVALUATOR_STATE_FILE);

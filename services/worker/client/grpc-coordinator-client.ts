@@ -24,7 +24,11 @@ export interface ClientOptions {
 const deadline = (ms: number) => new Date(Date.now() + ms);
 
 /** The worker's side of the coordinator protocol over @grpc/grpc-js; every call has a deadline. */
-export function createCoordinatorClient(address: string, layoutOf: () => readonly WeightSlice[], o: ClientOptions): CoordinatorClient & { close(): void } {
+export function createCoordinatorClient(
+  address: string,
+  layoutOf: () => readonly WeightSlice[],
+  o: ClientOptions,
+): CoordinatorClient & { close(): void } {
   const channel = o.channel ?? insecureChannel();
   const client = new FleetCoordinatorClient(address, channel.credentials, { ...CHANNEL_OPTIONS, ...channel.options });
   // Parameters arrive into one buffer reused every round (the caller copies them
@@ -33,9 +37,18 @@ export function createCoordinatorClient(address: string, layoutOf: () => readonl
   // Contributions are encoded into one buffer kept across rounds (a call ends before the next starts).
   const uploadEncoding: EncodingBuffer = {};
 
-  const unary = <Req, Res>(method: (req: Req, meta: never, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown, req: Req, timeoutMs: number) =>
+  const unary = <Req, Res>(
+    method: (req: Req, meta: never, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown,
+    req: Req,
+    timeoutMs: number,
+  ) =>
     new Promise<Res>((resolve, reject) => {
-      (method as unknown as (r: Req, o: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => void).call(client, req, { deadline: deadline(timeoutMs) }, (err, res) => (err ? reject(err) : resolve(res)));
+      (method as unknown as (r: Req, o: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => void).call(
+        client,
+        req,
+        { deadline: deadline(timeoutMs) },
+        (err, res) => (err ? reject(err) : resolve(res)),
+      );
     });
 
   return {
@@ -44,10 +57,27 @@ export function createCoordinatorClient(address: string, layoutOf: () => readonl
     },
 
     async nextRound(workerId, fromRound): Promise<WorkAssignment | null> {
-      const a = await unary<{ workerId: string; fromRound: number }, { round: number; epoch: number; version: number; globalStep: number; batches: { indices: number[]; lr: number }[]; finished: boolean; memberIndex: number }>(
-        client.nextRound as never, { workerId, fromRound }, o.roundWaitTimeoutMs);
+      const a = await unary<
+        { workerId: string; fromRound: number },
+        {
+          round: number;
+          epoch: number;
+          version: number;
+          globalStep: number;
+          batches: { indices: number[]; lr: number }[];
+          finished: boolean;
+          memberIndex: number;
+        }
+      >(client.nextRound as never, { workerId, fromRound }, o.roundWaitTimeoutMs);
       if (a.finished) return null;
-      return { round: a.round, epoch: a.epoch, version: a.version, globalStep: a.globalStep, memberIndex: a.memberIndex, batches: a.batches };
+      return {
+        round: a.round,
+        epoch: a.epoch,
+        version: a.version,
+        globalStep: a.globalStep,
+        memberIndex: a.memberIndex,
+        batches: a.batches,
+      };
     },
 
     async fetchParameters(workerId, version) {
@@ -65,18 +95,32 @@ export function createCoordinatorClient(address: string, layoutOf: () => readonl
 
     contribute(c) {
       return new Promise((resolve, reject) => {
-        const call = client.contribute({ deadline: deadline(o.transferTimeoutMs) }, (err, res) => (err ? reject(err) : resolve({ round: res.round, nextVersion: res.nextVersion })));
+        const call = client.contribute({ deadline: deadline(o.transferTimeoutMs) }, (err, res) =>
+          err ? reject(err) : resolve({ round: res.round, nextVersion: res.nextVersion }),
+        );
         const header = {
-          workerId: c.workerId, round: c.round, version: c.version, sampleCount: c.sampleCount, lossSum: c.lossSum, correct: c.correct, trainMs: c.trainMs,
+          workerId: c.workerId,
+          round: c.round,
+          version: c.version,
+          sampleCount: c.sampleCount,
+          lossSum: c.lossSum,
+          correct: c.correct,
+          trainMs: c.trainMs,
           kind: c.kind === 'gradients' ? ContributionKind.CONTRIBUTION_KIND_GRADIENTS : ContributionKind.CONTRIBUTION_KIND_PARAMETERS,
         };
         // A refusal ends the call early: the callback above reports it; the sender just stops.
-        sendContribution(call, header, wrapTensorSet(entriesOf(c.layout), c.values, c.version), { encoding: uploadEncoding }).catch(() => {});
+        sendContribution(call, header, wrapTensorSet(entriesOf(c.layout), c.values, c.version), { encoding: uploadEncoding }).catch(
+          () => {},
+        );
       });
     },
 
     async heartbeat(workerId, round) {
-      const res = await unary<{ workerId: string; round: number; stepsDone: number }, { known: boolean }>(client.heartbeat as never, { workerId, round, stepsDone: 0 }, o.callTimeoutMs);
+      const res = await unary<{ workerId: string; round: number; stepsDone: number }, { known: boolean }>(
+        client.heartbeat as never,
+        { workerId, round, stepsDone: 0 },
+        o.callTimeoutMs,
+      );
       return res.known;
     },
 

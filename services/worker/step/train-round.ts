@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { IMAGE_SHAPE, NUM_CLASSES } from '../../../src/dataset/cifar10-constants.js';
 import { deriveSeed, reseedDropout } from '../../../src/model/index.js';
 import { readGradientContribution, readWeights, type WeightSlice } from '../../../src/training/flat-weights.js';
-import { SgdMomentum } from '../../../src/training/sgd-momentum.js';
+import type { SgdMomentum } from '../../../src/training/sgd-momentum.js';
 import type { TrainBatchMaker } from '../../../src/training/train-batch.js';
 import { computeGradients } from '../../../src/training/train-step.js';
 import type { RoundWork } from '../../../src/exchange/round-work.js';

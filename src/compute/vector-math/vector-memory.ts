@@ -21,7 +21,9 @@ interface KernelExports {
 }
 
 /** The part of the WebAssembly API used here (Node's global; lib "dom" is not in this project's types). */
-interface WasmMemory { readonly buffer: ArrayBuffer }
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
@@ -54,7 +56,10 @@ export class VectorMemory {
   private nextByte = STAGE_BYTES;
   private readonly endByte: number;
 
-  private constructor(private readonly memory: WasmMemory, arenaBytes: number) {
+  private constructor(
+    private readonly memory: WasmMemory,
+    arenaBytes: number,
+  ) {
     compiled ??= new wasm.Module(VectorKernelsWasm);
     this.kernels = new wasm.Instance(compiled, { env: { memory } }).exports as unknown as KernelExports;
     this.bytes = new Uint8Array(memory.buffer);
@@ -135,7 +140,8 @@ export class VectorMemory {
    */
   accumulate(out: Float32Array, s: Float32Array, x: Float32Array, a: number): number {
     sameLengths(out, s, x);
-    if (this.owns(out) && this.owns(s) && this.owns(x)) return this.kernels.accumulate(out.byteOffset, s.byteOffset, x.byteOffset, out.length, a);
+    if (this.owns(out) && this.owns(s) && this.owns(x))
+      return this.kernels.accumulate(out.byteOffset, s.byteOffset, x.byteOffset, out.length, a);
     let found = -1;
     this.staged([out, s, x], [true, false, false], (p, n, start) => {
       const at = this.kernels.accumulate(p[0]!, p[1]!, p[2]!, n, a);
@@ -151,13 +157,20 @@ export class VectorMemory {
    * (buf = g' when `useBuffer` is false: the first step, or no momentum);
    * params -= lr*buf. Arrays of equal length.
    */
-  sgd(params: Float32Array, buffer: Float32Array, grads: Float32Array, h: { lr: number; momentum: number; weightDecay: number; useBuffer: boolean }): void {
+  sgd(
+    params: Float32Array,
+    buffer: Float32Array,
+    grads: Float32Array,
+    h: { lr: number; momentum: number; weightDecay: number; useBuffer: boolean },
+  ): void {
     sameLengths(params, buffer, grads);
     const use = h.useBuffer ? 1 : 0;
     if (this.owns(params) && this.owns(buffer) && this.owns(grads)) {
       this.kernels.sgd(params.byteOffset, buffer.byteOffset, grads.byteOffset, params.length, h.lr, h.momentum, h.weightDecay, use);
     } else {
-      this.staged([params, buffer, grads], [true, true, false], (p, n) => this.kernels.sgd(p[0]!, p[1]!, p[2]!, n, h.lr, h.momentum, h.weightDecay, use));
+      this.staged([params, buffer, grads], [true, true, false], (p, n) =>
+        this.kernels.sgd(p[0]!, p[1]!, p[2]!, n, h.lr, h.momentum, h.weightDecay, use),
+      );
     }
   }
 
@@ -166,12 +179,12 @@ export class VectorMemory {
    * slots; operands marked `written` are copied back. A kernel returning
    * true stops the walk (a scan that found its answer).
    */
-  private staged(operands: Operand[], written: boolean[], kernel: (pointers: number[], n: number, start: number) => boolean | void): void {
+  private staged(operands: Operand[], written: boolean[], kernel: (pointers: number[], n: number, start: number) => unknown): void {
     const length = operands[0]!.length;
     const pointers = operands.map((_, i) => i * STAGE_FLOATS * FLOAT_BYTES);
     for (let start = 0; start < length; start += STAGE_FLOATS) {
       const n = Math.min(STAGE_FLOATS, length - start);
-      operands.forEach((o, i) => this.bytes.set(bytesOf(o, start, n), pointers[i]!));
+      for (const [i, o] of operands.entries()) this.bytes.set(bytesOf(o, start, n), pointers[i]!);
       const stop = kernel(pointers, n, start);
       operands.forEach((o, i) => {
         if (written[i]) bytesOf(o, start, n).set(this.bytes.subarray(pointers[i]!, pointers[i]! + n * FLOAT_BYTES));
@@ -193,7 +206,10 @@ function bytesOf(array: Operand, start: number, n: number): Uint8Array {
 
 /** The memory that works on `first` in place, or the shared staging memory. */
 export function vectorMemoryOf(first: ArrayBufferView): VectorMemory {
-  return owners.get(first.buffer) ?? (stagingMemory ??= VectorMemory.create(0));
+  const owner = owners.get(first.buffer);
+  if (owner) return owner;
+  stagingMemory ??= VectorMemory.create(0);
+  return stagingMemory;
 }
 
 /** y += a * x, in y's memory when x is there too, else staged. */
@@ -212,6 +228,11 @@ export function firstNonFiniteWord(words: Operand): number {
 }
 
 /** One SGD step in place (VectorMemory.sgd). */
-export function sgdStep(params: Float32Array, buffer: Float32Array, grads: Float32Array, h: { lr: number; momentum: number; weightDecay: number; useBuffer: boolean }): void {
+export function sgdStep(
+  params: Float32Array,
+  buffer: Float32Array,
+  grads: Float32Array,
+  h: { lr: number; momentum: number; weightDecay: number; useBuffer: boolean },
+): void {
   vectorMemoryOf(params).sgd(params, buffer, grads, h);
 }

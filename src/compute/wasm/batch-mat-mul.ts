@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 
 import { callUpstream, up } from './upstream-kernels.js';
 import { asWasmBackend, copyTensor, type WasmBackend } from './wasm-backend.js';
@@ -36,13 +36,21 @@ function safeWeights(backend: WasmBackend, b: { info: tf.TensorInfo; owned: bool
   return { info: copyTensor(backend, b.info), owned: true };
 }
 
-function run(kernelName: 'BatchMatMul' | '_FusedMatMul', args: { inputs: tf.NamedTensorInfoMap; backend: object; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function run(
+  kernelName: 'BatchMatMul' | '_FusedMatMul',
+  args: { inputs: tf.NamedTensorInfoMap; backend: object; attrs?: tf.NamedAttrMap },
+): tf.TensorInfo {
   const backend = asWasmBackend(args.backend);
   const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const ma = materialise(backend, a, attrs.transposeA === true);
   const mb = safeWeights(backend, materialise(backend, b, attrs.transposeB === true));
-  const out = callUpstream(kernelName, backend, { ...args.inputs, a: ma.info, b: mb.info }, { ...args.attrs, transposeA: false, transposeB: false });
+  const out = callUpstream(
+    kernelName,
+    backend,
+    { ...args.inputs, a: ma.info, b: mb.info },
+    { ...args.attrs, transposeA: false, transposeB: false },
+  );
   if (ma.owned) backend.disposeData(ma.info.dataId);
   if (mb.owned) backend.disposeData(mb.info.dataId);
   return out;

@@ -12,10 +12,22 @@ import { asWasmBackend, disposeView, makeView, reshaped, type WasmBackend } from
  * is cut into chunks of `chunk` images: each chunk's convolution reads a
  * packed filter small enough to stay in cache, and the partial sums are added.
  */
-export function conv2dBackpropFilterKernel(args: { inputs: tf.NamedTensorInfoMap; backend: object; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+export function conv2dBackpropFilterKernel(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: object;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const attrs = (args.attrs ?? {}) as unknown as ConvBackpropAttrs & { filterShape: [number, number, number, number] };
-  const g = convGeometry('Conv2DBackpropFilter', x.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dataFormat, attrs.dimRoundingMode);
+  const g = convGeometry(
+    'Conv2DBackpropFilter',
+    x.shape,
+    attrs.filterShape,
+    attrs.strides,
+    attrs.pad,
+    attrs.dataFormat,
+    attrs.dimRoundingMode,
+  );
   return filterGradient(asWasmBackend(args.backend), x, dy, g, chooseChunk(g));
 }
 

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 
 import { convGeometry, type ConvBackpropAttrs, type ConvGeometry } from './conv-geometry.js';
 import { up } from './upstream-kernels.js';
@@ -10,10 +10,22 @@ import { asWasmBackend, heapF32, type WasmBackend } from './wasm-backend.js';
  * the stride and padded by (k - 1 - pad), with the filter flipped in space and
  * its in/out channels swapped.
  */
-export function conv2dBackpropInputKernel(args: { inputs: tf.NamedTensorInfoMap; backend: object; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+export function conv2dBackpropInputKernel(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: object;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const attrs = (args.attrs ?? {}) as unknown as ConvBackpropAttrs & { inputShape: [number, number, number, number] };
-  const g = convGeometry('Conv2DBackpropInput', attrs.inputShape, filter.shape, attrs.strides, attrs.pad, attrs.dataFormat, attrs.dimRoundingMode);
+  const g = convGeometry(
+    'Conv2DBackpropInput',
+    attrs.inputShape,
+    filter.shape,
+    attrs.strides,
+    attrs.pad,
+    attrs.dataFormat,
+    attrs.dimRoundingMode,
+  );
   return inputGradient(asWasmBackend(args.backend), dy, filter, g);
 }
 

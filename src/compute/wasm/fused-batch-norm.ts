@@ -13,7 +13,7 @@ import { asWasmBackend, heapF32, reshaped } from './wasm-backend.js';
  */
 export function fusedBatchNormKernel(args: { inputs: tf.NamedTensorInfoMap; backend: object; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const { x, mean, variance, offset, scale } = args.inputs as Record<string, tf.TensorInfo | undefined> & { x: tf.TensorInfo };
-  const eps = Number((args.attrs ?? {})['varianceEpsilon'] ?? 0.001);
+  const eps = Number(args.attrs?.varianceEpsilon ?? 0.001);
   const channels = x.shape[x.shape.length - 1] ?? 1;
   const params = [mean, variance, offset, scale];
   const perChannel = (t: tf.TensorInfo | undefined): boolean => {
@@ -25,14 +25,14 @@ export function fusedBatchNormKernel(args: { inputs: tf.NamedTensorInfoMap; back
     return callUpstream('FusedBatchNorm', args.backend, args.inputs, args.attrs);
   }
   const backend = asWasmBackend(args.backend);
-  const read = (t: tf.TensorInfo | undefined, fallback: number): (c: number) => number => {
+  const read = (t: tf.TensorInfo | undefined, fallback: number): ((c: number) => number) => {
     if (t === undefined) return () => fallback;
     const v = heapF32(backend, t);
     return v.length === 1 ? () => v[0] as number : (c) => v[c] as number;
   };
   const m = read(mean, 0);
   const v = read(variance, 1);
-  const o = read(offset, 0);
+  const _o = read(offset, 0);
   const s = read(scale, 1);
   const mc = backend.makeOutput([channels], 'float32');
   const k = backend.makeOutput([channels], 'float32');

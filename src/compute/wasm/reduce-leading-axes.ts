@@ -12,7 +12,10 @@ import { asWasmBackend, disposeView, heapF32, makeView, type WasmBackend } from 
  * and pairwise summation is also more accurate). Any other reduction goes
  * upstream.
  */
-function reduceLeading(kernelName: 'Sum' | 'Mean', args: { inputs: tf.NamedTensorInfoMap; backend: object; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function reduceLeading(
+  kernelName: 'Sum' | 'Mean',
+  args: { inputs: tf.NamedTensorInfoMap; backend: object; attrs?: tf.NamedAttrMap },
+): tf.TensorInfo {
   const { x } = args.inputs as { x: tf.TensorInfo };
   const attrs = (args.attrs ?? {}) as { axis: number | number[]; keepDims?: boolean };
   const rank = x.shape.length;

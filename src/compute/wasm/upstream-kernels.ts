@@ -32,8 +32,20 @@ export function callUpstream(kernelName: string, backend: object, inputs: tf.Nam
 
 /** Thin typed wrappers over the upstream kernels our compositions use. */
 export const up = {
-  conv2d(backend: object, x: tf.TensorInfo, filter: tf.TensorInfo, strides: [number, number], pad: 'same' | 'valid' | number[][], dilations: [number, number] = [1, 1]): tf.TensorInfo {
-    return callUpstream('Conv2D', backend, { x, filter }, { strides, pad: pad as unknown as string, dataFormat: 'NHWC', dilations, dimRoundingMode: undefined as unknown as string });
+  conv2d(
+    backend: object,
+    x: tf.TensorInfo,
+    filter: tf.TensorInfo,
+    strides: [number, number],
+    pad: 'same' | 'valid' | number[][],
+    dilations: [number, number] = [1, 1],
+  ): tf.TensorInfo {
+    return callUpstream(
+      'Conv2D',
+      backend,
+      { x, filter },
+      { strides, pad: pad as unknown as string, dataFormat: 'NHWC', dilations, dimRoundingMode: undefined as unknown as string },
+    );
   },
   transpose(backend: object, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
     return callUpstream('Transpose', backend, { x }, { perm });

@@ -47,7 +47,7 @@ export class ClosedFormBatchNorm extends StockBatchNormalization {
   static className = 'BatchNormalization';
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
-    if (kwargs['training'] !== true) return super.call(inputs, kwargs);
+    if (kwargs.training !== true) return super.call(inputs, kwargs);
     const state = this as unknown as StockBatchNormState;
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (x === undefined) throw new TypeError(`${this.name}: no input`);
@@ -83,7 +83,12 @@ function updateMovingAverage(variable: tf.LayerVariable, value: tf.Tensor, momen
  * the tape never differentiates through them (the closed form already covers
  * their contribution to dx).
  */
-function normalizeInTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+function normalizeInTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const { mean, variance } = tf.moments(x, axes) as { mean: tf.Tensor1D; variance: tf.Tensor1D };
   const count = x.size / (x.shape[x.shape.length - 1] as number);

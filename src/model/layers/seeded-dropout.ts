@@ -67,7 +67,7 @@ export class SeededDropout extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     if (input === undefined) throw new TypeError(`${this.name}: expected one input tensor`);
-    if (kwargs['training'] !== true || this.rate === 0) return input;
+    if (kwargs.training !== true || this.rate === 0) return input;
     const maskShape = this.maskShape(input.shape);
     const seed = this.seedValue === null ? undefined : deriveSeed(this.seedValue, this.calls);
     this.calls += 1;
@@ -123,5 +123,5 @@ export function seededDropoutLayers(model: tf.LayersModel): SeededDropout[] {
  * masks until they call this with, e.g., a per-worker seed.
  */
 export function reseedDropout(model: tf.LayersModel, seed: number): void {
-  seededDropoutLayers(model).forEach((layer, i) => layer.reseed(deriveSeed(seed, i)));
+  for (const [i, layer] of seededDropoutLayers(model).entries()) layer.reseed(deriveSeed(seed, i));
 }

@@ -9,10 +9,11 @@ import { AUTHORIZATION_KEY, bearerValue } from './bearer-token.js';
  */
 export function clientTokenInterceptor(token: string): Interceptor {
   const value = bearerValue(token);
-  return (options, nextCall) => new InterceptingCall(nextCall(options), {
-    start(metadata, listener, next) {
-      metadata.set(AUTHORIZATION_KEY, value);
-      next(metadata, listener);
-    },
-  });
+  return (options, nextCall) =>
+    new InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set(AUTHORIZATION_KEY, value);
+        next(metadata, listener);
+      },
+    });
 }

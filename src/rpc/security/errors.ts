@@ -6,7 +6,11 @@ import { ConfigError } from '../../runtime/config/train-config.js';
  * exits 2 naming the flag; `reason` says what is wrong with `path`.
  */
 export class TlsFileError extends ConfigError {
-  constructor(readonly flag: string, readonly path: string, readonly reason: string) {
+  constructor(
+    readonly flag: string,
+    readonly path: string,
+    readonly reason: string,
+  ) {
     super([{ key: flag.replace(/^--/, ''), flag, message: reason, value: path }]);
   }
 }

@@ -33,7 +33,8 @@ export interface RawGrpcSecurity {
 export type SecurityRole = 'server' | 'client';
 
 async function tokenFrom(raw: RawGrpcSecurity): Promise<string | null> {
-  if (raw.token !== undefined && raw.tokenFile !== undefined) throw securityFlagError('--token-file', raw.tokenFile, 'give --token or --token-file, not both');
+  if (raw.token !== undefined && raw.tokenFile !== undefined)
+    throw securityFlagError('--token-file', raw.tokenFile, 'give --token or --token-file, not both');
   let token = raw.token;
   let flag = '--token';
   if (raw.tokenFile !== undefined) {
@@ -48,7 +49,8 @@ async function tokenFrom(raw: RawGrpcSecurity): Promise<string | null> {
   if (token === undefined) return null;
   // The value itself never goes into an error message: it is a secret.
   if (token.length === 0) throw securityFlagError(flag, raw.tokenFile ?? '', 'the token is empty (a missing secret?)');
-  if (!isValidTokenText(token)) throw securityFlagError(flag, raw.tokenFile ?? '(hidden)', 'a token is visible ASCII without spaces (it travels as an HTTP/2 header)');
+  if (!isValidTokenText(token))
+    throw securityFlagError(flag, raw.tokenFile ?? '(hidden)', 'a token is visible ASCII without spaces (it travels as an HTTP/2 header)');
   return token;
 }
 
@@ -78,8 +80,11 @@ export async function parseGrpcSecurity(raw: RawGrpcSecurity, role: SecurityRole
 }
 
 /** What to log once at start: the mode, never a secret. */
-export function describeGrpcSecurity(security: GrpcSecurity, role: SecurityRole): { tls: 'off' | 'on' | 'mutual'; token: boolean; serverName?: string } {
-  const tls = security.tls === null ? 'off'
-    : (role === 'server' ? security.tls.ca !== undefined : security.tls.cert !== undefined) ? 'mutual' : 'on';
+export function describeGrpcSecurity(
+  security: GrpcSecurity,
+  role: SecurityRole,
+): { tls: 'off' | 'on' | 'mutual'; token: boolean; serverName?: string } {
+  const tls =
+    security.tls === null ? 'off' : (role === 'server' ? security.tls.ca !== undefined : security.tls.cert !== undefined) ? 'mutual' : 'on';
   return { tls, token: security.token !== null, ...(security.serverName !== undefined ? { serverName: security.serverName } : {}) };
 }

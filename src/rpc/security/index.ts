@@ -7,8 +7,12 @@ export { clientTokenInterceptor } from './client-token-interceptor.js';
 export { TlsFileError } from './errors.js';
 export { TokenRefusedError, explainTokenRefusal } from './token-refused.js';
 export {
-  INSECURE, describeGrpcSecurity, parseGrpcSecurity,
-  type GrpcSecurity, type RawGrpcSecurity, type SecurityRole,
+  INSECURE,
+  describeGrpcSecurity,
+  parseGrpcSecurity,
+  type GrpcSecurity,
+  type RawGrpcSecurity,
+  type SecurityRole,
 } from './grpc-security.js';
 export { HEALTH_SERVICE_PREFIX, serverTokenInterceptor, type RefusedCall, type ServerTokenOptions } from './server-token-interceptor.js';
 export { channelCredentialsFrom, checkTlsPairing, serverCredentialsFrom } from './tls-credentials.js';

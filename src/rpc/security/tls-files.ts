@@ -32,7 +32,8 @@ async function readPem(which: keyof TlsFiles, path: string): Promise<Buffer> {
 
 function parseCertificate(which: 'cert' | 'ca', path: string, pem: Buffer): X509Certificate {
   // grpc-js (OpenSSL) wants PEM; a DER file would fail later with a vaguer message.
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new TlsFileError(TLS_FLAGS[which], path, 'not a PEM certificate (no BEGIN CERTIFICATE block)');
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new TlsFileError(TLS_FLAGS[which], path, 'not a PEM certificate (no BEGIN CERTIFICATE block)');
   try {
     return new X509Certificate(pem); // the first certificate: the leaf of a chain, or one CA of a bundle
   } catch (err) {
@@ -63,7 +64,8 @@ export async function readTlsFiles(tls: TlsFiles, now: Date = new Date()): Promi
   if (ca && tls.ca !== undefined) parseCertificate('ca', tls.ca, ca);
   if (cert && tls.cert !== undefined) {
     const x509 = parseCertificate('cert', tls.cert, cert);
-    if (new Date(x509.validTo).getTime() < now.getTime()) throw new TlsFileError(TLS_FLAGS.cert, tls.cert, `the certificate expired on ${x509.validTo}`);
+    if (new Date(x509.validTo).getTime() < now.getTime())
+      throw new TlsFileError(TLS_FLAGS.cert, tls.cert, `the certificate expired on ${x509.validTo}`);
     if (key && tls.key !== undefined && !x509.checkPrivateKey(parseKey(tls.key, key))) {
       throw new TlsFileError(TLS_FLAGS.key, tls.key, `this key does not belong to the certificate ${tls.cert}`);
     }

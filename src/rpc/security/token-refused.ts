@@ -7,8 +7,14 @@ import { classify } from '../classify.js';
  * retry fixes, said in words instead of a gRPC stack (the CLI prints it, exit 1).
  */
 export class TokenRefusedError extends FleetError {
-  constructor(readonly address: string, options?: { cause?: unknown }) {
-    super(`the coordinator at ${address} refused the token (UNAUTHENTICATED: missing or wrong): give its token with --token-file, FLEET_TOKEN or --token`, options);
+  constructor(
+    readonly address: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `the coordinator at ${address} refused the token (UNAUTHENTICATED: missing or wrong): give its token with --token-file, FLEET_TOKEN or --token`,
+      options,
+    );
   }
 }
 

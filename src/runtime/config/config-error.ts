@@ -18,7 +18,12 @@ export class ConfigError extends FleetError {
 
 /** A config file that cannot be read, is not a mapping, or holds a key no flag has. */
 export class ConfigFileError extends ConfigError {
-  constructor(readonly file: string, key: string, message: string, value: unknown) {
+  constructor(
+    readonly file: string,
+    key: string,
+    message: string,
+    value: unknown,
+  ) {
     super([{ key, flag: key ? `${file}: ${key}` : file, message, value }]);
   }
 }

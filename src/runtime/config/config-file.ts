@@ -23,7 +23,8 @@ export async function readConfigFile(file: string): Promise<Map<string, ConfigSc
     throw new ConfigFileError(file, '', `is not valid YAML: ${(err as Error).message.split('\n')[0]}`, null);
   }
   if (doc === null || doc === undefined) return new Map();
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigFileError(file, '', 'must be a mapping of keys to values (e.g. batchSize: 64)', doc);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new ConfigFileError(file, '', 'must be a mapping of keys to values (e.g. batchSize: 64)', doc);
   const values = new Map<string, ConfigScalar>();
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {

@@ -4,10 +4,25 @@ import { machineConfigSchema, MACHINE_KEYS, type MachineConfig } from './machine
 import { checkRunRules, runConfigFields, RUN_KEYS, type RunConfig } from './run-config.js';
 
 export { ConfigError, ConfigFileError, type ConfigProblem } from './config-error.js';
-export { BACKEND_CHOICES, MACHINE_KEYS, PROGRESS_CHOICES, machineConfigSchema, type BackendChoice, type MachineConfig } from './machine-config.js';
 export {
-  AUGMENT_CHOICES, BALANCE_CHOICES, LR_SCALING_CHOICES, MODEL_CHOICES, RUN_KEYS, TEST_MODEL_CHOICES, runConfigSchema,
-  type AugmentPreset, type ModelName, type RunConfig,
+  BACKEND_CHOICES,
+  MACHINE_KEYS,
+  PROGRESS_CHOICES,
+  machineConfigSchema,
+  type BackendChoice,
+  type MachineConfig,
+} from './machine-config.js';
+export {
+  AUGMENT_CHOICES,
+  BALANCE_CHOICES,
+  LR_SCALING_CHOICES,
+  MODEL_CHOICES,
+  RUN_KEYS,
+  TEST_MODEL_CHOICES,
+  runConfigSchema,
+  type AugmentPreset,
+  type ModelName,
+  type RunConfig,
 } from './run-config.js';
 
 /**
@@ -21,13 +36,33 @@ export type TrainConfig = RunConfig & MachineConfig;
 
 /** The flag that sets each config key, so errors name what the user typed. */
 export const FLAG_OF: Record<keyof TrainConfig, string> = {
-  runId: '--run-id', workers: '--workers', model: '--model', epochs: '--epochs', batchSize: '--batch-size',
-  lr: '--lr', momentum: '--momentum', weightDecay: '--weight-decay', warmupEpochs: '--warmup-epochs',
-  minLr: '--min-lr', augment: '--augment', mixupAlpha: '--mixup', cutmixAlpha: '--cutmix',
-  labelSmoothing: '--label-smoothing', dataDir: '--data-dir', download: '--download',
-  allowPartial: '--allow-partial', limitTrain: '--limit-train', limitTest: '--limit-test', seed: '--seed',
-  backend: '--backend', outDir: '--out', evalBatchSize: '--eval-batch-size', progress: '--progress',
-  syncEvery: '--sync-every', lrScaling: '--lr-scaling', balance: '--balance',
+  runId: '--run-id',
+  workers: '--workers',
+  model: '--model',
+  epochs: '--epochs',
+  batchSize: '--batch-size',
+  lr: '--lr',
+  momentum: '--momentum',
+  weightDecay: '--weight-decay',
+  warmupEpochs: '--warmup-epochs',
+  minLr: '--min-lr',
+  augment: '--augment',
+  mixupAlpha: '--mixup',
+  cutmixAlpha: '--cutmix',
+  labelSmoothing: '--label-smoothing',
+  dataDir: '--data-dir',
+  download: '--download',
+  allowPartial: '--allow-partial',
+  limitTrain: '--limit-train',
+  limitTest: '--limit-test',
+  seed: '--seed',
+  backend: '--backend',
+  outDir: '--out',
+  evalBatchSize: '--eval-batch-size',
+  progress: '--progress',
+  syncEvery: '--sync-every',
+  lrScaling: '--lr-scaling',
+  balance: '--balance',
 };
 
 /** Where a key's value came from, as the user wrote it (default: its flag). */
@@ -36,10 +71,12 @@ const flagOrigin: OriginOf = (key) => FLAG_OF[key as keyof TrainConfig] ?? key;
 
 /** zod's issues as ConfigError problems, each naming where its value came from. */
 export function configProblems(error: z.ZodError, raw: Record<string, unknown>, originOf: OriginOf): ConfigError {
-  return new ConfigError(error.issues.map((issue) => {
-    const key = String(issue.path[0] ?? '');
-    return { key, flag: originOf(key), message: issue.message, value: raw[key] };
-  }));
+  return new ConfigError(
+    error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      return { key, flag: originOf(key), message: issue.message, value: raw[key] };
+    }),
+  );
 }
 
 /** Validates a raw config (already typed by the flag parsers); throws ConfigError naming every bad flag, variable or file key. */

@@ -2,7 +2,10 @@ import { FleetError } from '../errors.js';
 
 /** Text that is not a value of the expected kind; callers add which flag, variable or file key it was. */
 export class ValueSyntaxError extends FleetError {
-  constructor(readonly text: string, readonly expected: string) {
+  constructor(
+    readonly text: string,
+    readonly expected: string,
+  ) {
     super(`'${text}' is not ${expected}`);
   }
 }

@@ -24,11 +24,15 @@ export interface MetricsServer {
  * its own port and its own series.
  */
 export async function startMetricsServer(registry: Registry, options: MetricsServerOptions): Promise<MetricsServer> {
-  const server = createServer((req, res) => { void handle(registry, req, res); });
+  const server = createServer((req, res) => {
+    void handle(registry, req, res);
+  });
 
   await new Promise<void>((resolve, reject) => {
     // A bind failure (EADDRINUSE, EACCES) arrives as 'error', not as a throw.
-    const onError = (err: Error): void => { reject(err); };
+    const onError = (err: Error): void => {
+      reject(err);
+    };
     server.once('error', onError);
     server.listen(options.port, options.host, () => {
       server.off('error', onError);
@@ -45,7 +49,10 @@ export async function startMetricsServer(registry: Registry, options: MetricsSer
     url: `http://${host}:${port}/metrics`,
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => { if (err) reject(err); else resolve(); });
+        server.close((err) => {
+          if (err) reject(err);
+          else resolve();
+        });
         // close() alone waits for keep-alive sockets (a scraper holds one open
         // between scrapes) to time out; drop them so shutdown stays in budget.
         server.closeAllConnections();

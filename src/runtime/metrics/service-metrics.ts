@@ -50,7 +50,8 @@ export function coordinatorMetrics(labels: { run: string }): CoordinatorMetrics 
   const exchangeBytes = new Counter({
     name: 'fleet_exchange_bytes_total',
     help: 'Tensor-set bytes exchanged with workers; direction=in (contributions received) or out (parameters sent).',
-    labelNames: ['direction'] as const, registers,
+    labelNames: ['direction'] as const,
+    registers,
   });
   // Both directions exist from the start, so rate() has a zero to begin from.
   exchangeBytes.inc({ direction: 'in' }, 0);
@@ -59,27 +60,46 @@ export function coordinatorMetrics(labels: { run: string }): CoordinatorMetrics 
     registry,
     rounds: new Counter({ name: 'fleet_rounds_total', help: 'Rounds committed (parameters averaged and applied).', registers }),
     roundSeconds: new Histogram({
-      name: 'fleet_round_seconds', help: 'Wall time of a round, from opening to commit.', buckets: ROUND_BUCKETS_S, registers,
+      name: 'fleet_round_seconds',
+      help: 'Wall time of a round, from opening to commit.',
+      buckets: ROUND_BUCKETS_S,
+      registers,
     }),
     exchangeBytes,
     members: new Gauge({ name: 'fleet_members', help: 'Workers in the current membership.', registers }),
-    samples: new Counter({ name: 'fleet_samples_total', help: 'Training images processed across all workers, counted at commit.', registers }),
+    samples: new Counter({
+      name: 'fleet_samples_total',
+      help: 'Training images processed across all workers, counted at commit.',
+      registers,
+    }),
     imagesPerSecond: new Gauge({
-      name: 'fleet_images_per_second', help: 'Global training throughput of the last committed round (its images / its wall time).', registers,
+      name: 'fleet_images_per_second',
+      help: 'Global training throughput of the last committed round (its images / its wall time).',
+      registers,
     }),
     epoch: new Gauge({ name: 'fleet_epoch', help: 'Current epoch, counted from 0.', registers }),
-    parameterVersion: new Gauge({ name: 'fleet_parameter_version', help: 'Version of the current parameters (one per commit).', registers }),
+    parameterVersion: new Gauge({
+      name: 'fleet_parameter_version',
+      help: 'Version of the current parameters (one per commit).',
+      registers,
+    }),
     testAccuracy: new Gauge({ name: 'fleet_test_accuracy', help: 'Latest reported test accuracy, fraction in [0, 1].', registers }),
-    bestTestAccuracy: new Gauge({ name: 'fleet_best_test_accuracy', help: 'Best test accuracy so far in this run, fraction in [0, 1].', registers }),
+    bestTestAccuracy: new Gauge({
+      name: 'fleet_best_test_accuracy',
+      help: 'Best test accuracy so far in this run, fraction in [0, 1].',
+      registers,
+    }),
     workerImagesPerSecond: new Gauge({
       name: 'fleet_worker_images_per_second',
-      help: 'Each worker\'s training throughput in its last contribution; the series is removed when the worker leaves.',
-      labelNames: ['worker'] as const, registers,
+      help: "Each worker's training throughput in its last contribution; the series is removed when the worker leaves.",
+      labelNames: ['worker'] as const,
+      registers,
     }),
     contributionsRefused: new Counter({
       name: 'fleet_contributions_refused_total',
       help: 'Worker contributions refused, by reason (e.g. stale, not_a_member, bad_shape, non_finite).',
-      labelNames: ['reason'] as const, registers,
+      labelNames: ['reason'] as const,
+      registers,
     }),
   };
 }
@@ -100,12 +120,15 @@ export function workerMetrics(labels: { run: string; worker: string }): WorkerMe
   const exchangeSeconds = new Histogram({
     name: 'fleet_worker_exchange_seconds',
     help: 'Time to move one tensor set; direction=download (parameters) or upload (contribution).',
-    labelNames: ['direction'] as const, buckets: EXCHANGE_BUCKETS_S, registers,
+    labelNames: ['direction'] as const,
+    buckets: EXCHANGE_BUCKETS_S,
+    registers,
   });
   const exchangeBytes = new Counter({
     name: 'fleet_exchange_bytes_total',
     help: 'Tensor-set bytes exchanged with the coordinator; direction=in (downloaded) or out (uploaded).',
-    labelNames: ['direction'] as const, registers,
+    labelNames: ['direction'] as const,
+    registers,
   });
   exchangeSeconds.zero({ direction: 'download' });
   exchangeSeconds.zero({ direction: 'upload' });
@@ -115,10 +138,15 @@ export function workerMetrics(labels: { run: string; worker: string }): WorkerMe
     registry,
     rounds: new Counter({ name: 'fleet_worker_rounds_total', help: 'Rounds this worker contributed to.', registers }),
     imagesPerSecond: new Gauge({
-      name: 'fleet_worker_images_per_second', help: 'This worker\'s training throughput in its last round (compute only, exchange excluded).', registers,
+      name: 'fleet_worker_images_per_second',
+      help: "This worker's training throughput in its last round (compute only, exchange excluded).",
+      registers,
     }),
     trainSeconds: new Histogram({
-      name: 'fleet_worker_train_seconds', help: 'Local compute time of a round (forward, backward, local steps).', buckets: ROUND_BUCKETS_S, registers,
+      name: 'fleet_worker_train_seconds',
+      help: 'Local compute time of a round (forward, backward, local steps).',
+      buckets: ROUND_BUCKETS_S,
+      registers,
     }),
     exchangeSeconds,
     exchangeBytes,
@@ -144,14 +172,31 @@ export function evaluatorMetrics(labels: { run: string }): EvaluatorMetrics {
     registry,
     evaluations: new Counter({ name: 'fleet_evaluations_total', help: 'Parameter versions evaluated on the test set.', registers }),
     evaluationSeconds: new Histogram({
-      name: 'fleet_evaluation_seconds', help: 'Wall time of one test-set evaluation, loading the parameters included.', buckets: EVALUATION_BUCKETS_S, registers,
+      name: 'fleet_evaluation_seconds',
+      help: 'Wall time of one test-set evaluation, loading the parameters included.',
+      buckets: EVALUATION_BUCKETS_S,
+      registers,
     }),
-    testAccuracy: new Gauge({ name: 'fleet_test_accuracy', help: 'Test accuracy of the last evaluated version, fraction in [0, 1].', registers }),
-    testLoss: new Gauge({ name: 'fleet_test_loss', help: 'Mean test loss of the last evaluated version (sum of losses / images).', registers }),
-    bestTestAccuracy: new Gauge({ name: 'fleet_best_test_accuracy', help: 'Best test accuracy so far in this run, fraction in [0, 1].', registers }),
+    testAccuracy: new Gauge({
+      name: 'fleet_test_accuracy',
+      help: 'Test accuracy of the last evaluated version, fraction in [0, 1].',
+      registers,
+    }),
+    testLoss: new Gauge({
+      name: 'fleet_test_loss',
+      help: 'Mean test loss of the last evaluated version (sum of losses / images).',
+      registers,
+    }),
+    bestTestAccuracy: new Gauge({
+      name: 'fleet_best_test_accuracy',
+      help: 'Best test accuracy so far in this run, fraction in [0, 1].',
+      registers,
+    }),
     parameterVersion: new Gauge({ name: 'fleet_parameter_version', help: 'Parameter version of the last evaluation.', registers }),
     versionsSkipped: new Counter({
-      name: 'fleet_versions_skipped_total', help: 'Parameter versions not evaluated because a newer one arrived first.', registers,
+      name: 'fleet_versions_skipped_total',
+      help: 'Parameter versions not evaluated because a newer one arrived first.',
+      registers,
     }),
   };
 }

@@ -28,5 +28,10 @@ export function runConfigRecord(
   backend: string,
   run: { plan: TrainPlan; train: number; test: number; classNames: readonly string[] },
 ): RunConfigRecord {
-  return { config: runConfigOf(config), plan: run.plan, backend, data: { train: run.train, test: run.test, classNames: [...run.classNames] } };
+  return {
+    config: runConfigOf(config),
+    plan: run.plan,
+    backend,
+    data: { train: run.train, test: run.test, classNames: [...run.classNames] },
+  };
 }

@@ -12,7 +12,10 @@ import { runConfigRecordSchema, type RunConfigRecord } from './run-config-record
 
 /** A record that does not match its schema: a bug of the writer, or a file that is not fleet's. */
 export class RunRecordError extends FleetError {
-  constructor(readonly file: string, readonly reason: string) {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
     super(`${file}: ${reason}`);
   }
 }

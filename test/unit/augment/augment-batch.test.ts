@@ -23,7 +23,8 @@ const N = 64;
 const images = lcgBytes(N * IMAGE_LEN, 11);
 const labels = Uint8Array.from({ length: N }, (_, i) => i % 10);
 const image = (x: Float32Array, i: number): Float32Array => x.subarray(i * IMAGE_LEN, (i + 1) * IMAGE_LEN);
-const batch = (indices: number[], preset: AugmentPreset = 'full', epoch = 0, seed = 5) => augmentBatch({ images, labels, indices, epoch, seed, preset });
+const batch = (indices: number[], preset: AugmentPreset = 'full', epoch = 0, seed = 5) =>
+  augmentBatch({ images, labels, indices, epoch, seed, preset });
 const drawn = (preset: AugmentPreset, seed: number, epoch: number, index: number): TransformParams =>
   drawTransformParams(sampleRandom(seed, epoch, index), PRESET_SPECS[preset], { ...IDENTITY_PARAMS });
 
@@ -126,7 +127,8 @@ describe('determinism across workers and batches', () => {
     const e0 = batch(indices, 'full', 0);
     const e1 = batch(indices, 'full', 1);
     const s1 = batch(indices, 'full', 0, 6);
-    const differing = (u: Float32Array, v: Float32Array): number => indices.filter((i) => image(u, i).some((val, k) => val !== image(v, i)[k])).length;
+    const differing = (u: Float32Array, v: Float32Array): number =>
+      indices.filter((i) => image(u, i).some((val, k) => val !== image(v, i)[k])).length;
     // A sample can draw identical parameters by chance (p ~ 1/162 for the geometry alone), so not all need differ.
     expect(differing(e0.x, e1.x)).toBeGreaterThanOrEqual(14);
     expect(differing(e0.x, s1.x)).toBeGreaterThanOrEqual(14);
@@ -172,8 +174,12 @@ describe('input checks', () => {
   });
 
   it('rejects images and labels that disagree', () => {
-    expect(() => augmentBatch({ images: images.subarray(1), labels, indices: [0], epoch: 0, seed: 0, preset: 'none' })).toThrow(/not a multiple of 3072/);
-    expect(() => augmentBatch({ images, labels: labels.subarray(1), indices: [0], epoch: 0, seed: 0, preset: 'none' })).toThrow(DatasetShapeError);
+    expect(() => augmentBatch({ images: images.subarray(1), labels, indices: [0], epoch: 0, seed: 0, preset: 'none' })).toThrow(
+      /not a multiple of 3072/,
+    );
+    expect(() => augmentBatch({ images, labels: labels.subarray(1), indices: [0], epoch: 0, seed: 0, preset: 'none' })).toThrow(
+      DatasetShapeError,
+    );
   });
 
   it('rejects bad seeds, epochs and presets', () => {

@@ -29,8 +29,12 @@ const inBox = (box: CutBox, k: number): boolean => {
   const c = pix % IMAGE_SIZE;
   return r >= box.y0 && r < box.y1 && c >= box.x0 && c < box.x1;
 };
-const isPermutation = (p: ArrayLike<number>): boolean => Array.from(p).sort((a, b) => a - b).every((v, i) => v === i);
-const rowSums = (t: Float32Array, k = 10): number[] => Array.from({ length: t.length / k }, (_, i) => t.subarray(i * k, (i + 1) * k).reduce((a, b) => a + b, 0));
+const isPermutation = (p: ArrayLike<number>): boolean =>
+  Array.from(p)
+    .sort((a, b) => a - b)
+    .every((v, i) => v === i);
+const rowSums = (t: Float32Array, k = 10): number[] =>
+  Array.from({ length: t.length / k }, (_, i) => t.subarray(i * k, (i + 1) * k).reduce((a, b) => a + b, 0));
 
 describe('mixupInPlace', () => {
   it('sets every pixel to lam*x_i + (1-lam)*x_perm[i], whatever the cycle structure', () => {
@@ -114,7 +118,8 @@ describe('drawMixParams', () => {
   it('with both enabled picks CutMix about half the time', () => {
     let cutmix = 0;
     const n = 4000;
-    for (let key = 0; key < n; key++) if (drawMixParams(batchRandom(7, 0, key), { mixupAlpha: 0.2, cutmixAlpha: 1 }, 4).mode === 'cutmix') cutmix++;
+    for (let key = 0; key < n; key++)
+      if (drawMixParams(batchRandom(7, 0, key), { mixupAlpha: 0.2, cutmixAlpha: 1 }, 4).mode === 'cutmix') cutmix++;
     expect(Math.abs(cutmix - n / 2)).toBeLessThan(4 * Math.sqrt(n / 4));
   });
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AugmentOptionError, BufferSizeError, LabelRangeError, mixedTargets, softTargets } from '../../../src/augment/index.js';
 
-const rows = (t: Float32Array, k: number): number[][] => Array.from({ length: t.length / k }, (_, i) => Array.from(t.subarray(i * k, (i + 1) * k)));
+const rows = (t: Float32Array, k: number): number[][] =>
+  Array.from({ length: t.length / k }, (_, i) => Array.from(t.subarray(i * k, (i + 1) * k)));
 const sum = (row: number[]): number => row.reduce((a, b) => a + b, 0);
 
 describe('softTargets', () => {
@@ -54,7 +55,7 @@ describe('mixedTargets', () => {
     for (let i = 0; i < 4; i++) {
       const a = smooth(labels[i]!);
       const b = smooth(labels[perm[i]!]!);
-      a.forEach((v, k) => expect(t[i]![k]).toBeCloseTo(lam * v + (1 - lam) * b[k]!, 6));
+      for (const [k, v] of a.entries()) expect(t[i]![k]).toBeCloseTo(lam * v + (1 - lam) * b[k]!, 6);
       expect(sum(t[i]!)).toBeCloseTo(1, 6);
     }
     // Rows 1 and 2 pair label 4 with itself: plain smoothed one-hot.

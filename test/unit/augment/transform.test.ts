@@ -23,7 +23,10 @@ const clamp01 = (v: number): number => Math.min(1, Math.max(0, v));
 
 describe('normalisation', () => {
   it('maps bytes 0 and 255 to (0-mean)/std and (1-mean)/std per channel', () => {
-    const out = run(imageFrom((r) => (r < 16 ? [0, 0, 0] : [255, 255, 255])), {});
+    const out = run(
+      imageFrom((r) => (r < 16 ? [0, 0, 0] : [255, 255, 255])),
+      {},
+    );
     for (let ch = 0; ch < 3; ch++) {
       expect(pixel(out, 0, 0, ch)).toBeCloseTo((0 - CIFAR10_MEAN[ch]!) / CIFAR10_STD[ch]!, 6);
       expect(pixel(out, 31, 31, ch)).toBeCloseTo((1 - CIFAR10_MEAN[ch]!) / CIFAR10_STD[ch]!, 6);
@@ -102,7 +105,12 @@ describe('random crop (zero padding 4)', () => {
 describe('horizontal flip', () => {
   it('mirrors columns and keeps rows', () => {
     const out = run(coordImage(), { flip: true });
-    for (const [r, c] of [[0, 0], [7, 3], [31, 31], [16, 15]] as const) {
+    for (const [r, c] of [
+      [0, 0],
+      [7, 3],
+      [31, 31],
+      [16, 15],
+    ] as const) {
       expect(toByte(pixel(out, r, c, 0), 0)).toBe(coordR(r));
       expect(toByte(pixel(out, r, c, 1), 1)).toBe(coordG(31 - c));
     }
@@ -121,14 +129,20 @@ describe('brightness', () => {
   });
 
   it('clamps at 1', () => {
-    const out = run(imageFrom(() => [250, 240, 10]), { brightness: 1.2 });
+    const out = run(
+      imageFrom(() => [250, 240, 10]),
+      { brightness: 1.2 },
+    );
     expect(unnorm(pixel(out, 0, 0, 0), 0)).toBeCloseTo(1, 5);
     expect(unnorm(pixel(out, 0, 0, 1), 1)).toBeCloseTo(1, 5);
     expect(unnorm(pixel(out, 0, 0, 2), 2)).toBeCloseTo((1.2 * 10) / 255, 5);
   });
 
   it('keeps zero padding black', () => {
-    const out = run(imageFrom(() => [100, 100, 100]), { dy: 0, brightness: 1.2 });
+    const out = run(
+      imageFrom(() => [100, 100, 100]),
+      { dy: 0, brightness: 1.2 },
+    );
     expect(unnorm(pixel(out, 0, 0, 0), 0)).toBeCloseTo(0, 5);
   });
 });

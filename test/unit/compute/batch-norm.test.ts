@@ -28,7 +28,11 @@ async function trainingGrads(layer: tf.layers.Layer, seed: number): Promise<Floa
     y = tf.keep(out.clone());
     return tf.sum(tf.mul(out, dy)) as tf.Scalar;
   }, [xv, g, b]);
-  const result = await Promise.all([y as tf.Tensor, grads[xv.name] as tf.Tensor, grads[g.name] as tf.Tensor, grads[b.name] as tf.Tensor].map(async (t) => (await t.data()) as Float32Array));
+  const result = await Promise.all(
+    [y as tf.Tensor, grads[xv.name] as tf.Tensor, grads[g.name] as tf.Tensor, grads[b.name] as tf.Tensor].map(
+      async (t) => (await t.data()) as Float32Array,
+    ),
+  );
   tf.dispose([x, dy, gamma, beta, xv, y as tf.Tensor, ...Object.values(grads)]);
   return result;
 }
@@ -61,8 +65,8 @@ describe('closed-form BatchNorm layer', () => {
     const n = x.size / C;
     const mean = new Float64Array(C);
     const sq = new Float64Array(C);
-    xs.forEach((v, i) => (mean[i % C] = (mean[i % C] as number) + v / n));
-    xs.forEach((v, i) => (sq[i % C] = (sq[i % C] as number) + (v - (mean[i % C] as number)) ** 2));
+    for (const [i, v] of xs.entries()) mean[i % C] = (mean[i % C] as number) + v / n;
+    for (const [i, v] of xs.entries()) sq[i % C] = (sq[i % C] as number) + (v - (mean[i % C] as number)) ** 2;
     tf.dispose(layer.apply(x, { training: true }) as tf.Tensor);
     const [, , mm, mv] = layer.getWeights();
     const mmv = await (mm as tf.Tensor).data();
@@ -75,14 +79,18 @@ describe('closed-form BatchNorm layer', () => {
     const y = (await (layer.apply(x) as tf.Tensor).data()) as Float32Array;
     const g = await gamma.data();
     const b = await beta.data();
-    const expected = xs.map((v, i) => ((v - (mmv[i % C] as number)) / Math.sqrt((mvv[i % C] as number) + 1e-5)) * (g[i % C] as number) + (b[i % C] as number));
+    const expected = xs.map(
+      (v, i) => ((v - (mmv[i % C] as number)) / Math.sqrt((mvv[i % C] as number) + 1e-5)) * (g[i % C] as number) + (b[i % C] as number),
+    );
     expect(relativeError(y, expected)).toBeLessThan(1e-5);
   });
 
   it('saves as a plain BatchNormalization that tf.loadLayersModel reloads and predicts the same', async () => {
     await useBackend('cpu');
     const input = tf.input({ shape: [6, 6, 3] });
-    let h = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: 'glorotUniform' }).apply(input) as tf.SymbolicTensor;
+    let h = tf.layers
+      .conv2d({ filters: 4, kernelSize: 3, padding: 'same', kernelInitializer: 'glorotUniform' })
+      .apply(input) as tf.SymbolicTensor;
     h = batchNorm({ name: 'bn1' }).apply(h) as tf.SymbolicTensor;
     h = tf.layers.flatten().apply(h) as tf.SymbolicTensor;
     const out = tf.layers.dense({ units: 3 }).apply(h) as tf.SymbolicTensor;
@@ -92,10 +100,12 @@ describe('closed-form BatchNorm layer', () => {
     for (let i = 0; i < 3; i++) tf.dispose(model.apply(x, { training: true }) as tf.Tensor);
 
     let artifacts: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (a) => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const topology = JSON.stringify(artifacts?.modelTopology);
     expect(topology).toContain('"class_name":"BatchNormalization"');
     const bnWeights = (artifacts?.weightSpecs ?? []).filter((w) => w.name.startsWith('bn1/')).map((w) => w.name);

@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { getFilterGradChunk, getFilterGradLayout, setFilterGradChunk, setFilterGradLayout, type FilterGradLayout } from '../../../src/compute/wasm/conv2d-backprop-filter.js';
+import {
+  getFilterGradChunk,
+  getFilterGradLayout,
+  setFilterGradChunk,
+  setFilterGradLayout,
+  type FilterGradLayout,
+} from '../../../src/compute/wasm/conv2d-backprop-filter.js';
 import { compareBackends, randomValues } from './backend-compare.js';
 
 const initial = getFilterGradChunk();

@@ -87,7 +87,14 @@ describe('wasm FusedBatchNorm vs cpu', () => {
     const [err] = await compareBackends(() => {
       const mean = t(p, 21);
       const variance = tf.add(tf.abs(t(p, 22)), 0.1);
-      return tf.batchNorm(tf.add(t(x, 20), 30), tf.add(mean, 30), variance, offset ? t(p, 23) : undefined, scale ? t(p, 24) : undefined, 1e-3);
+      return tf.batchNorm(
+        tf.add(t(x, 20), 30),
+        tf.add(mean, 30),
+        variance,
+        offset ? t(p, 23) : undefined,
+        scale ? t(p, 24) : undefined,
+        1e-3,
+      );
     });
     expect(err).toBeLessThan(1e-5);
   });

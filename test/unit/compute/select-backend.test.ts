@@ -15,7 +15,15 @@ function capturingLogger(): { log: Logger; lines: () => Array<Record<string, unk
     },
   });
   const log = pino({ level: 'debug' }, stream) as unknown as Logger;
-  return { log, lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    log,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe('selectBackend', () => {
@@ -46,7 +54,7 @@ describe('selectBackend', () => {
     await selectBackend('cpu');
     const { log, lines } = capturingLogger();
     expect(await selectBackend('auto', log)).toEqual({ name: 'wasm', source: '@tensorflow/tfjs-backend-wasm' });
-    const chosen = lines().find((l) => l['msg'] === 'compute backend selected');
+    const chosen = lines().find((l) => l.msg === 'compute backend selected');
     expect(chosen).toMatchObject({ backend: 'wasm', requested: 'auto' });
   });
 });

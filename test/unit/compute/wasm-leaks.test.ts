@@ -12,7 +12,17 @@ function smallModel(): tf.LayersModel {
   h = tf.layers.reLU().apply(h) as tf.SymbolicTensor;
   const a = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid' }).apply(h) as tf.SymbolicTensor;
   const b = tf.layers.conv2d({ filters: 8, kernelSize: 1, strides: 2, padding: 'valid' }).apply(h) as tf.SymbolicTensor;
-  h = tf.layers.concatenate().apply([a, tf.layers.cropping2D({ cropping: [[0, 1], [0, 1]] }).apply(b) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+  h = tf.layers.concatenate().apply([
+    a,
+    tf.layers
+      .cropping2D({
+        cropping: [
+          [0, 1],
+          [0, 1],
+        ],
+      })
+      .apply(b) as tf.SymbolicTensor,
+  ]) as tf.SymbolicTensor;
   h = tf.layers.maxPooling2d({ poolSize: 2 }).apply(h) as tf.SymbolicTensor;
   h = tf.layers.flatten().apply(h) as tf.SymbolicTensor;
   const out = tf.layers.dense({ units: 4 }).apply(h) as tf.SymbolicTensor;
@@ -28,7 +38,9 @@ describe('wasm training steps do not leak', () => {
     const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 0, 1], 'int32'), 4);
     const step = (): void => {
       const loss = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+        const { value, grads } = tf.variableGrads(
+          () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+        );
         optimizer.applyGradients(grads);
         return value;
       });

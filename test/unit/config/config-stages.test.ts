@@ -12,8 +12,12 @@ import { ConfigError, ConfigFileError, type TrainConfig } from '../../../src/run
 let dir: string;
 let saved: NodeJS.ProcessEnv;
 
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'fleet-config-')); });
-afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'fleet-config-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 // The stages read process.env: each test starts without FLEET_* variables.
 beforeEach(() => {
   saved = { ...process.env };
@@ -30,17 +34,25 @@ async function file(name: string, text: string): Promise<string> {
   return path;
 }
 
-interface Parsed { config: TrainConfig; flags: Record<string, unknown>; command: Command }
+interface Parsed {
+  config: TrainConfig;
+  flags: Record<string, unknown>;
+  command: Command;
+}
 
 /** The training flags on a command wired like `fleet train` (the program's preAction hook, the validated stage). */
 async function parse(args: string[], env: Record<string, string> = {}): Promise<Parsed> {
   Object.assign(process.env, env);
   let parsed: Parsed | undefined;
   const program = new Command('fleet').exitOverride().hook('preAction', (_p, c) => applyConfigStages(c));
-  program.addCommand(addConfigFileOption(addTrainingOptions(new Command('train')))
-    .addOption(durationOpt('--round-timeout <duration>', 'a timeout', 'FLEET_ROUND_TIMEOUT', 600_000))
-    .exitOverride()
-    .action((flags: Record<string, unknown>, command: Command) => { parsed = { config: trainConfigFrom(flags, command), flags, command }; }));
+  program.addCommand(
+    addConfigFileOption(addTrainingOptions(new Command('train')))
+      .addOption(durationOpt('--round-timeout <duration>', 'a timeout', 'FLEET_ROUND_TIMEOUT', 600_000))
+      .exitOverride()
+      .action((flags: Record<string, unknown>, command: Command) => {
+        parsed = { config: trainConfigFrom(flags, command), flags, command };
+      }),
+  );
   await program.parseAsync(['train', '--out', join(dir, 'run'), ...args], { from: 'user' });
   if (!parsed) throw new Error('the action did not run');
   return parsed;
@@ -70,7 +82,10 @@ describe('configuration stages: flag > FLEET_ variable > config file > default',
   it('reads boolean variables and file values with the one boolean parser', async () => {
     expect((await parse([], { FLEET_DOWNLOAD: '0' })).config.download).toBe(false);
     expect((await parse([], { FLEET_DOWNLOAD: 'YES' })).config.download).toBe(true);
-    expect((await parse(['--config', await file('d.yaml', 'download: on\nallowPartial: true\n')])).config).toMatchObject({ download: true, allowPartial: true });
+    expect((await parse(['--config', await file('d.yaml', 'download: on\nallowPartial: true\n')])).config).toMatchObject({
+      download: true,
+      allowPartial: true,
+    });
     const bad = parse([], { FLEET_ALLOW_PARTIAL: 'maybe' });
     await expect(bad).rejects.toThrow(ConfigError);
     await expect(bad).rejects.toThrow(/FLEET_ALLOW_PARTIAL \(--allow-partial\) "maybe": expected a boolean/);
@@ -84,11 +99,17 @@ describe('configuration stages: flag > FLEET_ variable > config file > default',
     await expect(result).rejects.toThrow(/unknown key/);
   });
 
-  it('refuses a bad value naming the file and the key, whether the flag\'s parser or the schema finds it', async () => {
-    await expect(parse(['--config', await file('f.yaml', 'batchSize: lots\n')])).rejects.toThrow(/f\.yaml: batchSize \(--batch-size\) "lots": 'lots' is not a number/);
-    await expect(parse(['--config', await file('g.yaml', 'batchSize: 0\n')])).rejects.toThrow(/g\.yaml: batchSize \(--batch-size\) 0: Too small/);
+  it("refuses a bad value naming the file and the key, whether the flag's parser or the schema finds it", async () => {
+    await expect(parse(['--config', await file('f.yaml', 'batchSize: lots\n')])).rejects.toThrow(
+      /f\.yaml: batchSize \(--batch-size\) "lots": 'lots' is not a number/,
+    );
+    await expect(parse(['--config', await file('g.yaml', 'batchSize: 0\n')])).rejects.toThrow(
+      /g\.yaml: batchSize \(--batch-size\) 0: Too small/,
+    );
     await expect(parse(['--config', await file('h.yaml', 'model: vgg\n')])).rejects.toThrow(/h\.yaml: model \(--model\) "vgg"/);
-    await expect(parse(['--config', await file('i.yaml', 'roundTimeout: soon\n')])).rejects.toThrow(/i\.yaml: roundTimeout \(--round-timeout\) "soon": 'soon' is not a duration/);
+    await expect(parse(['--config', await file('i.yaml', 'roundTimeout: soon\n')])).rejects.toThrow(
+      /i\.yaml: roundTimeout \(--round-timeout\) "soon": 'soon' is not a duration/,
+    );
     // A value from the file that the flag overrides is still checked: the file is wrong either way.
     await expect(parse(['--config', await file('j.yaml', 'epochs: many\n'), '--epochs', '3'])).rejects.toThrow(/j\.yaml: epochs/);
   });
@@ -96,7 +117,9 @@ describe('configuration stages: flag > FLEET_ variable > config file > default',
   it('refuses a file that is not a mapping of single values, a key given twice, or no file at all', async () => {
     await expect(parse(['--config', await file('k.yaml', '- batchSize\n')])).rejects.toThrow(/k\.yaml.*must be a mapping/);
     await expect(parse(['--config', await file('l.yaml', 'lr: [0.1, 0.2]\n')])).rejects.toThrow(/l\.yaml: lr.*single value/);
-    await expect(parse(['--config', await file('m.yaml', 'batchSize: 64\nbatch-size: 32\n')])).rejects.toThrow(/m\.yaml: batch-size.*again/);
+    await expect(parse(['--config', await file('m.yaml', 'batchSize: 64\nbatch-size: 32\n')])).rejects.toThrow(
+      /m\.yaml: batch-size.*again/,
+    );
     await expect(parse(['--config', await file('n.yaml', 'lr: 0.1\nlr: 0.2\n')])).rejects.toThrow(/n\.yaml.*not valid YAML/);
     await expect(parse(['--config', join(dir, 'absent.yaml')])).rejects.toThrow(/absent\.yaml.*cannot be read \(ENOENT\)/);
   });
@@ -115,7 +138,7 @@ describe('configuration stages: flag > FLEET_ variable > config file > default',
   });
 });
 
-describe('the fleet program\'s boolean variables', () => {
+describe("the fleet program's boolean variables", () => {
   /** The flags a real subcommand would act on; its action is replaced so nothing runs. */
   async function flagsOf(name: string, args: string[], env: Record<string, string>): Promise<Record<string, unknown>> {
     Object.assign(process.env, env);
@@ -124,7 +147,9 @@ describe('the fleet program\'s boolean variables', () => {
     for (const c of program.commands) c.exitOverride();
     const command = program.commands.find((c) => c.name() === name);
     if (!command) throw new Error(`no command ${name}`);
-    command.action((f: Record<string, unknown>) => { flags = f; });
+    command.action((f: Record<string, unknown>) => {
+      flags = f;
+    });
     await program.parseAsync([name, ...args], { from: 'user' });
     return flags;
   }
@@ -140,7 +165,13 @@ describe('the fleet program\'s boolean variables', () => {
   it('timeouts are durations in milliseconds from any source', async () => {
     const f = await file('timeouts.yaml', 'heartbeatTimeout: 45\nlinger: 500ms\n');
     const flags = await flagsOf('coordinator', ['--config', f, '--round-timeout', '2m'], { FLEET_SHUTDOWN_GRACE: '1s' });
-    expect(flags).toMatchObject({ roundTimeout: 120_000, heartbeatTimeout: 45_000, linger: 500, shutdownGrace: 1000, evaluatorWait: 600_000 });
+    expect(flags).toMatchObject({
+      roundTimeout: 120_000,
+      heartbeatTimeout: 45_000,
+      linger: 500,
+      shutdownGrace: 1000,
+      evaluatorWait: 600_000,
+    });
     const worker = await flagsOf('worker', ['--coordinator', 'c:1', '--transfer-timeout', '90'], {});
     expect(worker).toMatchObject({ connectTimeout: 300_000, callTimeout: 10_000, roundWaitTimeout: 3_600_000, transferTimeout: 90_000 });
   });

@@ -7,16 +7,50 @@ import { configForResume } from '../../../services/coordinator/checkpoint/resume
 import { ConfigError, MACHINE_KEYS, parseTrainConfig, runConfigOf, type MachineConfig } from '../../../src/runtime/config/train-config.js';
 
 let dir: string;
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'fleet-resume-config-')); });
-afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'fleet-resume-config-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 const saved = parseTrainConfig({
-  runId: 'r1', workers: 2, model: 'tiny', epochs: 3, batchSize: 32, lr: 0.05, momentum: 0.9, weightDecay: 0, warmupEpochs: 0, minLr: 0,
-  augment: 'none', mixupAlpha: 0, cutmixAlpha: 0, labelSmoothing: 0, dataDir: '/old/data', download: false, allowPartial: true,
-  limitTrain: null, limitTest: null, seed: 9, backend: 'cpu', outDir: '/old/out', evalBatchSize: 100, progress: 'log', syncEvery: 1,
-  lrScaling: 'none', balance: 'speed',
+  runId: 'r1',
+  workers: 2,
+  model: 'tiny',
+  epochs: 3,
+  batchSize: 32,
+  lr: 0.05,
+  momentum: 0.9,
+  weightDecay: 0,
+  warmupEpochs: 0,
+  minLr: 0,
+  augment: 'none',
+  mixupAlpha: 0,
+  cutmixAlpha: 0,
+  labelSmoothing: 0,
+  dataDir: '/old/data',
+  download: false,
+  allowPartial: true,
+  limitTrain: null,
+  limitTest: null,
+  seed: 9,
+  backend: 'cpu',
+  outDir: '/old/out',
+  evalBatchSize: 100,
+  progress: 'log',
+  syncEvery: 1,
+  lrScaling: 'none',
+  balance: 'speed',
 });
-const machine: MachineConfig = { dataDir: '/new/data', download: true, backend: 'wasm', outDir: '/new/out', evalBatchSize: 250, progress: 'bar' };
+const machine: MachineConfig = {
+  dataDir: '/new/data',
+  download: true,
+  backend: 'wasm',
+  outDir: '/new/out',
+  evalBatchSize: 250,
+  progress: 'bar',
+};
 
 async function checkpointWith(name: string, config: unknown): Promise<string> {
   const file = join(dir, name);

@@ -17,7 +17,7 @@ describe('parseBoolean', () => {
 });
 
 describe('parseDuration', () => {
-  it('reads ms, s, m and h, and a plain number in the flag\'s unit', () => {
+  it("reads ms, s, m and h, and a plain number in the flag's unit", () => {
     expect(parseDuration('500ms', 's')).toBe(500);
     expect(parseDuration('30s', 'ms')).toBe(30_000);
     expect(parseDuration('2m', 's')).toBe(120_000);
@@ -44,7 +44,7 @@ describe('parseDuration', () => {
   });
 });
 
-describe('durationParser (a flag\'s parser)', () => {
+describe("durationParser (a flag's parser)", () => {
   it('gives milliseconds; refuses 0 unless the flag allows it', () => {
     expect(durationParser('s')('45')).toBe(45_000);
     expect(() => durationParser('s')('0')).toThrow(/greater than 0/);

@@ -47,7 +47,11 @@ describe('coordinator SGD on the flat master copy', () => {
     // slice(): the cpu backend keeps a typed array it is given, so a view would alias params.
     const variable = tf.variable(tf.tensor1d(params.slice(0, 4)), true, 'kernel_ref');
     const reference = new SgdMomentum({ momentum: 0.9, weightDecay: 5e-4 });
-    const grads = [[0.1, 0.2, -0.3, 0.4], [-0.5, 0.1, 0.0, 0.2], [0.3, 0.3, 0.3, -0.3]];
+    const grads = [
+      [0.1, 0.2, -0.3, 0.4],
+      [-0.5, 0.1, 0.0, 0.2],
+      [0.3, 0.3, 0.3, -0.3],
+    ];
     grads.forEach((g, step) => {
       const averaged = Float32Array.from([...g, step + 1, -(step + 1)]);
       applySgd(params, buffer, averaged, slices, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }, step === 0);

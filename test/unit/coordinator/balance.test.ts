@@ -19,13 +19,17 @@ describe('--balance speed: shards in proportion to measured speed', () => {
     expect(() => proportionalSizes(10, [1, 0], 10)).toThrow(/positive and finite/);
   });
 
-  it('layoutRound with shares keeps the sequence order: the concatenation is the equal layout\'s', () => {
+  it("layoutRound with shares keeps the sequence order: the concatenation is the equal layout's", () => {
     const sequence = Array.from({ length: 96 }, (_, i) => 1000 + i);
     const equal = layoutRound(sequence, ['a', 'b', 'c'], 16, undefined, 2);
     const balanced = layoutRound(sequence, ['a', 'b', 'c'], 16, [1, 2, 3], 2);
     expect(balanced.map((a) => a.samples)).toEqual([16, 32, 48]);
     // K = 2 local steps: each shard in two batches as equal as possible (up to 2x --batch-size).
-    expect(balanced.map((a) => a.batches.map((b) => b.length))).toEqual([[8, 8], [16, 16], [24, 24]]);
+    expect(balanced.map((a) => a.batches.map((b) => b.length))).toEqual([
+      [8, 8],
+      [16, 16],
+      [24, 24],
+    ]);
     const flat = (as: typeof equal) => as.flatMap((a) => a.batches.flat());
     expect(flat(balanced)).toEqual(flat(equal));
   });

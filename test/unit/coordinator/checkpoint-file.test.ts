@@ -6,8 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, readCheckpoint, writeCheckpoint } from '../../../services/coordinator/checkpoint/checkpoint-file.js';
 
 let dir: string;
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'fleet-ckpt-')); });
-afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'fleet-ckpt-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 describe('checkpoint file', () => {
   const params = Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i));
@@ -52,7 +56,13 @@ describe('checkpoint file', () => {
 
   it('still reads a format 1 file (digest of the data only) written by earlier versions', async () => {
     const data = Buffer.from(params.buffer, params.byteOffset, params.byteLength);
-    const header = { format: 1, savedAt: '2026-11-28T00:00:00.000Z', state: { round: 3 }, arrays: [{ name: 'params', byteOffset: 0, length: params.length }], sha256: createHash('sha256').update(data).digest('hex') };
+    const header = {
+      format: 1,
+      savedAt: '2026-11-28T00:00:00.000Z',
+      state: { round: 3 },
+      arrays: [{ name: 'params', byteOffset: 0, length: params.length }],
+      sha256: createHash('sha256').update(data).digest('hex'),
+    };
     let json = Buffer.from(JSON.stringify(header));
     json = Buffer.concat([json, Buffer.alloc((4 - ((12 + json.length) % 4)) % 4, 0x20)]);
     const length = Buffer.alloc(4);

@@ -58,7 +58,11 @@ describe('heartbeat eviction', () => {
     await vi.advanceTimersByTimeAsync(250);
     expect(controller.memberCount()).toBe(1);
     expect(controller.heartbeat(b)).toBe(false);
-    expect(of('membership').map((c) => c.change).at(-1)).toEqual({ kind: 'left', worker: b, reason: 'evicted: no heartbeat for 1 s', members: 1 });
+    expect(
+      of('membership')
+        .map((c) => c.change)
+        .at(-1),
+    ).toEqual({ kind: 'left', worker: b, reason: 'evicted: no heartbeat for 1 s', members: 1 });
     // The round is still open: it waits for a, the last member with work.
     expect(of('roundClosed')).toEqual([]);
 

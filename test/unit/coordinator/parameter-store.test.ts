@@ -4,7 +4,11 @@ import { VersionUnavailableError } from '../../../services/coordinator/rounds/er
 
 /** A store at version 1 holding [1, 1, 1]; each `step` writes the next version filled with its number. */
 function store(retainVersions?: number) {
-  const s = new ParameterStore({ params: new Float32Array(3).fill(1), momentum: new Float32Array(3), ...(retainVersions !== undefined ? { retainVersions } : {}) });
+  const s = new ParameterStore({
+    params: new Float32Array(3).fill(1),
+    momentum: new Float32Array(3),
+    ...(retainVersions !== undefined ? { retainVersions } : {}),
+  });
   const step = () => s.update((params) => params.fill(s.version + 1));
   return { s, step };
 }

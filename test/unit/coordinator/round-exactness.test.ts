@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,10 +32,33 @@ afterAll(async () => {
 
 function configFor(workers: number, batchSize: number, syncEvery: number, balance: 'equal' | 'speed' = 'equal'): TrainConfig {
   return parseTrainConfig({
-    runId: 'exact', workers, model: 'tiny', epochs: 2, batchSize, lr: 0.05, minLr: 0, warmupEpochs: 0,
-    momentum: 0.9, weightDecay: 5e-4, augment: 'full', mixupAlpha: 0, cutmixAlpha: 0, labelSmoothing: 0,
-    dataDir: root, download: false, allowPartial: true, limitTrain: null, limitTest: null, seed: 5,
-    backend: 'cpu', outDir: root, evalBatchSize: 100, progress: 'log', syncEvery, lrScaling: 'none', balance,
+    runId: 'exact',
+    workers,
+    model: 'tiny',
+    epochs: 2,
+    batchSize,
+    lr: 0.05,
+    minLr: 0,
+    warmupEpochs: 0,
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    augment: 'full',
+    mixupAlpha: 0,
+    cutmixAlpha: 0,
+    labelSmoothing: 0,
+    dataDir: root,
+    download: false,
+    allowPartial: true,
+    limitTrain: null,
+    limitTest: null,
+    seed: 5,
+    backend: 'cpu',
+    outDir: root,
+    evalBatchSize: 100,
+    progress: 'log',
+    syncEvery,
+    lrScaling: 'none',
+    balance,
   });
 }
 
@@ -55,10 +77,24 @@ async function runRounds(config: TrainConfig, rounds: number, seen: Assignment[]
   const layout = workers[0]!.layout;
   const params = readWeights(workers[0]!.model, layout, new Float32Array(layoutLength(layout)));
   const controller = new RoundController({
-    config, plan: planTraining(config, data.train.count), layout, params, momentum: new Float32Array(params.length),
-    sampler: new EpochSampler({ seed: config.seed, count: data.train.count, batchSize: config.batchSize, syncEvery: config.syncEvery, epoch: 1 }),
-    expectedWorkers: config.workers, roundTimeoutMs: 60_000, heartbeatTimeoutMs: 60_000, checkpointEveryRounds: 0,
-    log: pino({ level: process.env.TEST_LOG ?? 'silent' }), hooks: { onEpochEnd: async () => {}, onCheckpoint: async () => {} },
+    config,
+    plan: planTraining(config, data.train.count),
+    layout,
+    params,
+    momentum: new Float32Array(params.length),
+    sampler: new EpochSampler({
+      seed: config.seed,
+      count: data.train.count,
+      batchSize: config.batchSize,
+      syncEvery: config.syncEvery,
+      epoch: 1,
+    }),
+    expectedWorkers: config.workers,
+    roundTimeoutMs: 60_000,
+    heartbeatTimeoutMs: 60_000,
+    checkpointEveryRounds: 0,
+    log: pino({ level: process.env.TEST_LOG ?? 'silent' }),
+    hooks: { onEpochEnd: async () => {}, onCheckpoint: async () => {} },
   });
   const ids = workers.map((_, i) => controller.register(`worker-${i}`));
   const optimizers = workers.map(() => new SgdMomentum({ momentum: config.momentum, weightDecay: config.weightDecay }));
@@ -74,7 +110,14 @@ async function runRounds(config: TrainConfig, rounds: number, seen: Assignment[]
       const mode = config.syncEvery === 1 ? { kind: 'gradients' as const } : { kind: 'parameters' as const, optimizer: optimizers[i]! };
       const result = await trainRound(worker, { ...a!, batches: a!.batches.map((b) => ({ indices: b.indices, lr: b.lr })) }, mode, out);
       const trainMs = msPerSample ? msPerSample[i]! * result.sampleCount : 0;
-      controller.contribute(ids[i]!, { round: a!.round, version: a!.version, kind: mode.kind, ...result, values: controller.stageContribution(result.sampleCount, out), trainMs });
+      controller.contribute(ids[i]!, {
+        round: a!.round,
+        version: a!.version,
+        kind: mode.kind,
+        ...result,
+        values: controller.stageContribution(result.sampleCount, out),
+        trainMs,
+      });
     }
     next = assignments[0]!.round + 1;
     // Let the round's closing (async) finish.
@@ -106,7 +149,11 @@ describe('synchronous data parallelism is exact', () => {
     twoSeen.forEach((round, r) => {
       expect([...round[0]!.batches[0]!.indices, ...round[1]!.batches[0]!.indices]).toEqual(oneSeen[r]![0]!.batches[0]!.indices);
     });
-    const initial = readWeights(buildModel({ name: 'tiny', seed: 5 }), weightLayout(buildModel({ name: 'tiny', seed: 5 })), new Float32Array(two.length));
+    const initial = readWeights(
+      buildModel({ name: 'tiny', seed: 5 }),
+      weightLayout(buildModel({ name: 'tiny', seed: 5 })),
+      new Float32Array(two.length),
+    );
     expect(maxRelativeDifference(two, initial)).toBeGreaterThan(1e-3); // it trained
     expect(maxRelativeDifference(two, one)).toBeLessThan(1e-5);
   });
@@ -117,7 +164,13 @@ describe('synchronous data parallelism is exact', () => {
     const balanced = await runRounds(configFor(2, 32, 1, 'speed'), 5, seen, [30, 10]);
     const one = await runRounds(configFor(1, 64, 1), 5, oneSeen);
     // Round 0 has no measure yet: equal. Then 1/30 against 1/10 images per ms: 16 and 48 (the fast one above --batch-size).
-    expect(seen.map((round) => round.map((a) => a.batches[0]!.indices.length))).toEqual([[32, 32], [16, 48], [16, 48], [16, 48], [16, 48]]);
+    expect(seen.map((round) => round.map((a) => a.batches[0]!.indices.length))).toEqual([
+      [32, 32],
+      [16, 48],
+      [16, 48],
+      [16, 48],
+      [16, 48],
+    ]);
     seen.forEach((round, r) => {
       expect([...round[0]!.batches[0]!.indices, ...round[1]!.batches[0]!.indices]).toEqual(oneSeen[r]![0]!.batches[0]!.indices);
     });
@@ -133,7 +186,12 @@ describe('synchronous data parallelism is exact', () => {
       const worker = workerModel(config);
       const optimizer = new SgdMomentum({ momentum: config.momentum, weightDecay: config.weightDecay });
       const out = new Float32Array(averaged.length);
-      await trainRound(worker, { ...assignment, batches: assignment.batches.map((b) => ({ indices: b.indices, lr: b.lr })) }, { kind: 'parameters', optimizer }, out);
+      await trainRound(
+        worker,
+        { ...assignment, batches: assignment.batches.map((b) => ({ indices: b.indices, lr: b.lr })) },
+        { kind: 'parameters', optimizer },
+        out,
+      );
       worker.model.dispose();
       independent.push(out);
     }

@@ -2,7 +2,12 @@ import pino from 'pino';
 import { planTraining, type TrainConfig } from '../../../src/runtime/config/train-config.js';
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import {
-  RoundController, type Assignment, type ControllerHooks, type EpochTotals, type MembershipChange, type RoundSummary,
+  RoundController,
+  type Assignment,
+  type ControllerHooks,
+  type EpochTotals,
+  type MembershipChange,
+  type RoundSummary,
 } from '../../../services/coordinator/rounds/round-controller.js';
 import { EpochSampler } from '../../../services/coordinator/sampler/index.js';
 import { testConfig } from '../../helpers/test-config.js';
@@ -37,11 +42,19 @@ export interface RoundsSetup {
 
 /** A RoundController over the real sampler with hooks that record what they are told. */
 export function startRounds(s: RoundsSetup) {
-  const config: TrainConfig = testConfig({ dataDir: '/nonexistent', outDir: '/nonexistent', workers: s.workers, batchSize: s.batchSize, epochs: s.epochs ?? 1 });
+  const config: TrainConfig = testConfig({
+    dataDir: '/nonexistent',
+    outDir: '/nonexistent',
+    workers: s.workers,
+    batchSize: s.batchSize,
+    epochs: s.epochs ?? 1,
+  });
   const sampler = new EpochSampler({ seed: 1, count: s.count, batchSize: s.batchSize, syncEvery: 1 });
   const calls: HookCall[] = [];
   const hooks: ControllerHooks = {
-    onEpochEnd: async (totals, version) => { calls.push({ hook: 'epochEnd', totals: { ...totals }, version }); },
+    onEpochEnd: async (totals, version) => {
+      calls.push({ hook: 'epochEnd', totals: { ...totals }, version });
+    },
     onCheckpoint: async (round) => {
       calls.push({ hook: 'checkpoint', round });
       s.onCheckpoint?.(controller);
@@ -50,11 +63,19 @@ export function startRounds(s: RoundsSetup) {
     onRoundClosed: (summary) => calls.push({ hook: 'roundClosed', summary }),
   };
   const controller: RoundController = new RoundController({
-    config, plan: planTraining(config, s.count), layout: LAYOUT,
-    params: new Float32Array(FLOATS).fill(0.5), momentum: new Float32Array(FLOATS), sampler,
-    expectedWorkers: s.workers, roundTimeoutMs: s.roundTimeoutMs ?? 60_000, heartbeatTimeoutMs: s.heartbeatTimeoutMs ?? 60_000,
-    checkpointEveryRounds: s.checkpointEveryRounds ?? 0, retainVersions: s.retainVersions ?? 2,
-    log: pino({ level: process.env.TEST_LOG ?? 'silent' }), hooks,
+    config,
+    plan: planTraining(config, s.count),
+    layout: LAYOUT,
+    params: new Float32Array(FLOATS).fill(0.5),
+    momentum: new Float32Array(FLOATS),
+    sampler,
+    expectedWorkers: s.workers,
+    roundTimeoutMs: s.roundTimeoutMs ?? 60_000,
+    heartbeatTimeoutMs: s.heartbeatTimeoutMs ?? 60_000,
+    checkpointEveryRounds: s.checkpointEveryRounds ?? 0,
+    retainVersions: s.retainVersions ?? 2,
+    log: pino({ level: process.env.TEST_LOG ?? 'silent' }),
+    hooks,
   });
   const of = <K extends HookCall['hook']>(hook: K) => calls.filter((c): c is Extract<HookCall, { hook: K }> => c.hook === hook);
 
@@ -62,7 +83,12 @@ export function startRounds(s: RoundsSetup) {
   const contribute = (worker: string, a: Assignment, gradient = 0.1) => {
     const samples = a.batches.reduce((n, b) => n + b.indices.length, 0);
     return controller.contribute(worker, {
-      round: a.round, version: a.version, kind: 'gradients', sampleCount: samples, lossSum: samples, correct: 0,
+      round: a.round,
+      version: a.version,
+      kind: 'gradients',
+      sampleCount: samples,
+      lossSum: samples,
+      correct: 0,
       values: controller.stageContribution(samples, new Float32Array(FLOATS).fill(gradient)),
     });
   };

@@ -27,7 +27,12 @@ describe('a round closes at its deadline', () => {
     const [closed] = of('roundClosed').map((c) => c.summary);
     expect(closed).toMatchObject({ round: 0, version: 2, evicted: [b], samples: 4, members: 2 });
     expect(closed!.arrivals.map((x) => x.worker)).toEqual([a]);
-    expect(of('membership').map((c) => c.change)).toContainEqual({ kind: 'left', worker: b, reason: 'evicted: no contribution to round 0 by the deadline', members: 1 });
+    expect(of('membership').map((c) => c.change)).toContainEqual({
+      kind: 'left',
+      worker: b,
+      reason: 'evicted: no contribution to round 0 by the deadline',
+      members: 1,
+    });
     expect(controller.memberCount()).toBe(1);
     expect(sampler.applied).toBe(4);
     expect(sampler.pooled).toBe(4);
@@ -89,7 +94,12 @@ describe('checkpoint cadence', () => {
   it('onCheckpoint every N rounds but not at an epoch end, onEpochEnd at each epoch end, then the run finishes', async () => {
     // 16 samples, one worker at batch 4: rounds 0-3 are epoch 1, 4-7 epoch 2.
     const { controller, calls, contribute } = startRounds({
-      workers: 1, count: 16, batchSize: 4, epochs: 2, checkpointEveryRounds: 2, retainVersions: 1,
+      workers: 1,
+      count: 16,
+      batchSize: 4,
+      epochs: 2,
+      checkpointEveryRounds: 2,
+      retainVersions: 1,
       onCheckpoint: (c) => c.retainCurrentVersion(),
     });
     const id = controller.register('solo');

@@ -25,8 +25,16 @@ function thrown(f: () => unknown): unknown {
 describe('sampler misuse gets a typed error naming the bad value', () => {
   it('options out of range', () => {
     const bad: [string, unknown][] = [
-      ['seed', -1], ['seed', 2 ** 32], ['seed', 0.5], ['count', 0], ['count', Number.NaN],
-      ['batchSize', 0], ['batchSize', '32'], ['syncEvery', 0], ['syncEvery', 1.5], ['epoch', 0],
+      ['seed', -1],
+      ['seed', 2 ** 32],
+      ['seed', 0.5],
+      ['count', 0],
+      ['count', Number.NaN],
+      ['batchSize', 0],
+      ['batchSize', '32'],
+      ['syncEvery', 0],
+      ['syncEvery', 1.5],
+      ['epoch', 0],
     ];
     for (const [option, value] of bad) {
       const e = thrown(() => new EpochSampler({ ...options, [option]: value }));
@@ -61,9 +69,17 @@ describe('sampler misuse gets a typed error naming the bad value', () => {
 
   it('committing or aborting a round that is not outstanding, and changing nothing', () => {
     const sampler = new EpochSampler(options);
-    expect(thrown(() => sampler.commit({ round: 0 }, ['a']))).toMatchObject({ constructor: UnknownRoundError, round: 0, outstandingRound: null });
+    expect(thrown(() => sampler.commit({ round: 0 }, ['a']))).toMatchObject({
+      constructor: UnknownRoundError,
+      round: 0,
+      outstandingRound: null,
+    });
     const plan = sampler.planRound(['a', 'b']);
-    expect(thrown(() => sampler.commit({ round: 7 }, ['a']))).toMatchObject({ constructor: UnknownRoundError, round: 7, outstandingRound: 0 });
+    expect(thrown(() => sampler.commit({ round: 7 }, ['a']))).toMatchObject({
+      constructor: UnknownRoundError,
+      round: 7,
+      outstandingRound: 0,
+    });
     expect(thrown(() => sampler.abort({ round: 7 }))).toBeInstanceOf(UnknownRoundError);
     sampler.commit(plan, ['a', 'b']);
     expect(thrown(() => sampler.commit(plan, ['a', 'b']))).toBeInstanceOf(UnknownRoundError); // twice
@@ -82,7 +98,13 @@ describe('sampler misuse gets a typed error naming the bad value', () => {
 
   it('nextEpoch before the epoch is applied', () => {
     const sampler = new EpochSampler({ ...options, count: 4 });
-    expect(thrown(() => sampler.nextEpoch())).toMatchObject({ constructor: EpochIncompleteError, epoch: 1, applied: 0, count: 4, outstandingRound: null });
+    expect(thrown(() => sampler.nextEpoch())).toMatchObject({
+      constructor: EpochIncompleteError,
+      epoch: 1,
+      applied: 0,
+      count: 4,
+      outstandingRound: null,
+    });
     sampler.planRound(['a']);
     expect(thrown(() => sampler.nextEpoch())).toMatchObject({ outstandingRound: 0 });
   });

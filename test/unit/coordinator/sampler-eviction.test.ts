@@ -9,7 +9,7 @@ import {
 } from '../../../services/coordinator/sampler/index.js';
 
 describe('sampler: evicted members give their batches back', () => {
-  it('returns an evicted member\'s batches to the pool, serves them first, and applies each index once', () => {
+  it("returns an evicted member's batches to the pool, serves them first, and applies each index once", () => {
     const count = 40;
     const order = [...epochPermutation(2, 1, count)];
     const ledger = new AppliedLedger(count);

@@ -34,7 +34,11 @@ describe('sampler: synchronous data parallelism is exact', () => {
     for (let epoch = 1; epoch <= 3; epoch++) {
       const order = [...epochPermutation(11, epoch, count)];
       const rounds = two.filter((p) => p.epoch === epoch);
-      expect(rounds.map((p) => p.assignments.map((a) => a.samples))).toEqual([[32, 32], [32, 32], [11, 11]]);
+      expect(rounds.map((p) => p.assignments.map((a) => a.samples))).toEqual([
+        [32, 32],
+        [32, 32],
+        [11, 11],
+      ]);
       let pos = 0;
       for (const plan of rounds) {
         for (const a of plan.assignments) {
@@ -88,7 +92,11 @@ describe('sampler: syncEvery K > 1 gives each member a contiguous shard of K bat
   it('a short round splits evenly, then cuts each shard into full batches and one shorter', () => {
     const sampler = new EpochSampler({ seed: 9, count: 19, batchSize: 4, syncEvery: 2 });
     const plan = sampler.planRound(['a', 'b', 'c']); // a full round would take 24
-    expect(plan.assignments.map((a) => a.batches.map((b) => b.length))).toEqual([[4, 3], [4, 2], [4, 2]]);
+    expect(plan.assignments.map((a) => a.batches.map((b) => b.length))).toEqual([
+      [4, 3],
+      [4, 2],
+      [4, 2],
+    ]);
     expect(planIndices(plan)).toEqual([...epochPermutation(9, 1, 19)]);
   });
 

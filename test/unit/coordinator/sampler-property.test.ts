@@ -7,7 +7,15 @@ import { MAX_SHARD_FACTOR } from '../../../services/coordinator/sampler/round-pl
 const UNIVERSE = Array.from({ length: 12 }, (_, i) => `w${String(i).padStart(2, '0')}`);
 const EPOCHS = 3;
 
-interface Tally { rounds: number; evictions: number; aborts: number; restarts: number; pooledRounds: number; zeroBatchMembers: number; proportionalRounds: number }
+interface Tally {
+  rounds: number;
+  evictions: number;
+  aborts: number;
+  restarts: number;
+  pooledRounds: number;
+  zeroBatchMembers: number;
+  proportionalRounds: number;
+}
 
 /**
  * One seeded trial: random dataset size, batch size and syncEvery; every round
@@ -56,14 +64,17 @@ function trial(trialSeed: number, tally: Tally, balanced = false): void {
     expect(plan.final).toBe(full >= available);
     expect(plan.fromPool).toBe(Math.min(before.pool.length, plan.samples));
     // Pool first, in order, then the permutation at the cursor.
-    expect(planIndices(plan)).toEqual([...before.pool.slice(0, plan.fromPool), ...order.slice(before.cursor, before.cursor + plan.samples - plan.fromPool)]);
+    expect(planIndices(plan)).toEqual([
+      ...before.pool.slice(0, plan.fromPool),
+      ...order.slice(before.cursor, before.cursor + plan.samples - plan.fromPool),
+    ]);
     const sizes = plan.assignments.map((a) => a.samples);
     const cap = MAX_SHARD_FACTOR * options.syncEvery * options.batchSize;
     if (!shares) expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
     else if (sizes.every((n) => n < cap)) {
       // In proportion to the shares, to within rounding.
       const total = shares.reduce((a, b) => a + b, 0);
-      sizes.forEach((n, i) => expect(Math.abs(n - (plan.samples * shares[i]!) / total)).toBeLessThan(1));
+      for (const [i, n] of sizes.entries()) expect(Math.abs(n - (plan.samples * shares[i]!) / total)).toBeLessThan(1);
       tally.proportionalRounds++;
     }
     for (const a of plan.assignments) {

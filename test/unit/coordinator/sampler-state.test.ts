@@ -22,7 +22,11 @@ function schedule(seed: number, rounds: number): { members: string[]; contributo
 }
 
 /** Plays the schedule; `restartAt` round index: serialise to JSON and continue on a restored sampler. */
-function play(options: { seed: number; count: number; batchSize: number; syncEvery: number }, rounds: number, restartAt?: number): { plans: RoundPlan[]; states: SamplerState[] } {
+function play(
+  options: { seed: number; count: number; batchSize: number; syncEvery: number },
+  rounds: number,
+  restartAt?: number,
+): { plans: RoundPlan[]; states: SamplerState[] } {
   let sampler = new EpochSampler(options);
   const plans: RoundPlan[] = [];
   const states: SamplerState[] = [];
@@ -56,7 +60,18 @@ describe('sampler state', () => {
     sampler.commit(plan, ['a']);
     const state = sampler.state();
     expect(JSON.parse(JSON.stringify(state))).toEqual(state);
-    expect(Object.keys(state).sort()).toEqual(['applied', 'batchSize', 'count', 'cursor', 'epoch', 'format', 'nextRound', 'pool', 'seed', 'syncEvery']);
+    expect(Object.keys(state).sort()).toEqual([
+      'applied',
+      'batchSize',
+      'count',
+      'cursor',
+      'epoch',
+      'format',
+      'nextRound',
+      'pool',
+      'seed',
+      'syncEvery',
+    ]);
     expect(state).toMatchObject({ format: 1, epoch: 1, cursor: 20, applied: 10, nextRound: 1 });
     expect(state.pool).toEqual(plan.assignments[1]!.batches.flat());
   });
@@ -113,8 +128,15 @@ describe('sampler state', () => {
       ['cursor beyond count', (s) => ({ ...s, cursor: 21 }), 'cursor'],
       ['accounting', (s) => ({ ...s, applied: 4 }), 'applied'],
       ['pool not an array', (s) => ({ ...s, pool: '1,2,3' }), 'pool'],
-      ['pool index out of range', (s) => ({ ...s, pool: [...(s['pool'] as number[]).slice(1), 20] }), 'pool[2]'],
-      ['pool duplicate', (s) => { const p = s['pool'] as number[]; return { ...s, pool: [p[0], p[1], p[0]] }; }, 'pool[2]'],
+      ['pool index out of range', (s) => ({ ...s, pool: [...(s.pool as number[]).slice(1), 20] }), 'pool[2]'],
+      [
+        'pool duplicate',
+        (s) => {
+          const p = s.pool as number[];
+          return { ...s, pool: [p[0], p[1], p[0]] };
+        },
+        'pool[2]',
+      ],
     ];
     for (const [name, corrupt, field] of cases) {
       it(name, () => {
@@ -132,7 +154,7 @@ describe('sampler state', () => {
     it('a pooled index not yet served (it would be trained twice)', () => {
       const s = new EpochSampler({ seed: 5, count: 20, batchSize: 3, syncEvery: 1 });
       const unserved = s.planRound(['a', 'b', 'c', 'd', 'e', 'f', 'g']).assignments[6]!.batches[0]![0]!; // position 18
-      const state = { ...good(), pool: [unserved, ...(good()['pool'] as number[]).slice(1)] };
+      const state = { ...good(), pool: [unserved, ...(good().pool as number[]).slice(1)] };
       expect(() => EpochSampler.fromState(state)).toThrow(/not served yet/);
     });
 

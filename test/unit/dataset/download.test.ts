@@ -29,7 +29,9 @@ beforeAll(async () => {
   fixture = await writeCifar10Files(src, { trainBatches: 5, perBatch: 20, testCount: 30, seed: 7, layout: 'nested' });
   archive = join(root, 'cifar-10-binary.tar.gz');
   await tar.c({ gzip: true, file: archive, cwd: src }, ['cifar-10-batches-bin']);
-  archiveMd5 = createHash('md5').update(await readFile(archive)).digest('hex');
+  archiveMd5 = createHash('md5')
+    .update(await readFile(archive))
+    .digest('hex');
 
   server = createServer((req, res) => {
     if (req.url === '/cifar-10-binary.tar.gz') {
@@ -68,7 +70,13 @@ describe('downloadCifar10', () => {
   it('downloads, verifies, extracts, and the loader reads the result', async () => {
     const dir = freshDir();
     const events: { receivedBytes: number; totalBytes: number | undefined }[] = [];
-    const result = await downloadCifar10({ dir, url: `${base}/cifar-10-binary.tar.gz`, md5: archiveMd5, progress: 'none', onProgress: (e) => events.push(e) });
+    const result = await downloadCifar10({
+      dir,
+      url: `${base}/cifar-10-binary.tar.gz`,
+      md5: archiveMd5,
+      progress: 'none',
+      onProgress: (e) => events.push(e),
+    });
     expect(result).toMatchObject({ batchesDir: join(dir, 'cifar-10-batches-bin'), downloaded: true });
     const { size } = await stat(archive);
     expect(result.bytes).toBe(size);
@@ -96,7 +104,14 @@ describe('downloadCifar10', () => {
       },
     });
     const log = pino({ level: 'info' }, sink);
-    await downloadCifar10({ dir: freshDir(), url: `${base}/cifar-10-binary.tar.gz`, md5: archiveMd5, log, progress: 'log', progressIntervalMs: 0 });
+    await downloadCifar10({
+      dir: freshDir(),
+      url: `${base}/cifar-10-binary.tar.gz`,
+      md5: archiveMd5,
+      log,
+      progress: 'log',
+      progressIntervalMs: 0,
+    });
     const progress = lines.filter((l) => l.msg === 'downloading CIFAR-10' && typeof l.receivedBytes === 'number');
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.at(-1)).toMatchObject({ percent: 100 });
@@ -106,7 +121,9 @@ describe('downloadCifar10', () => {
   it('rejects an MD5 mismatch and leaves nothing behind', async () => {
     const dir = freshDir();
     const wrong = '0123456789abcdef0123456789abcdef';
-    const err = await downloadCifar10({ dir, url: `${base}/cifar-10-binary.tar.gz`, md5: wrong, progress: 'none' }).catch((e: unknown) => e);
+    const err = await downloadCifar10({ dir, url: `${base}/cifar-10-binary.tar.gz`, md5: wrong, progress: 'none' }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ChecksumMismatchError);
     expect(err).toMatchObject({ expected: wrong, got: archiveMd5 });
     expect((err as Error).message).toContain(`expected ${wrong}, got ${archiveMd5}`);

@@ -35,7 +35,7 @@ describe('writeCifar10Files', () => {
       });
     const centroids = Array.from({ length: 10 }, () => [0, 0, 0]);
     for (let n = 0; n < data.train.count; n++) {
-      meanColour(data.train.images, n).forEach((v, c) => (centroids[data.train.labels[n]!]![c]! += v / 5));
+      for (const [c, v] of meanColour(data.train.images, n).entries()) centroids[data.train.labels[n]!]![c]! += v / 5;
     }
     let correct = 0;
     for (let n = 0; n < data.test.count; n++) {

@@ -26,7 +26,8 @@ describe('loadCifar10Split', () => {
     const record = (label: number, fill: (plane: number, y: number, x: number) => number) => {
       const bytes = new Uint8Array(3073);
       bytes[0] = label;
-      for (let c = 0; c < 3; c++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) bytes[1 + c * 1024 + y * 32 + x] = fill(c, y, x);
+      for (let c = 0; c < 3; c++)
+        for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) bytes[1 + c * 1024 + y * 32 + x] = fill(c, y, x);
       return bytes;
     };
     const first = record(7, () => 0);
@@ -47,7 +48,11 @@ describe('loadCifar10Split', () => {
     expect(split.images[(2 * 32 + 5) * 3 + 2]).toBe(33);
     expect(split.images[(31 * 32 + 31) * 3 + 2]).toBe(99);
     expect(split.images.subarray(0, 3072).reduce((a, b) => a + b, 0)).toBe(11 + 22 + 33 + 99);
-    for (const [y, x, c] of [[0, 0, 0], [4, 9, 1], [31, 30, 2]] as const) {
+    for (const [y, x, c] of [
+      [0, 0, 0],
+      [4, 9, 1],
+      [31, 30, 2],
+    ] as const) {
       expect(split.images[3072 + (y * 32 + x) * 3 + c]).toBe((c * 100 + y + x) % 256);
     }
     expect(split.files).toEqual([join(dir, 'test_batch.bin')]);

@@ -16,10 +16,31 @@ import { fleetProgram } from '../../../cli/main.js';
  * probes ask the coordinator's health service.
  */
 const DIR = fileURLToPath(new URL('../../../deploy/kubernetes/', import.meta.url));
-const KINDS: Record<string, new (o: never) => { validate(): void }> = { Deployment, StatefulSet, Job, ConfigMap, PersistentVolumeClaim, Secret, Service };
+const KINDS: Record<string, new (o: never) => { validate(): void }> = {
+  Deployment,
+  StatefulSet,
+  Job,
+  ConfigMap,
+  PersistentVolumeClaim,
+  Secret,
+  Service,
+};
 
-type Manifest = { kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: Record<string, unknown>; data?: Record<string, string>; stringData?: Record<string, string> };
-type Container = { name: string; args?: string[]; env?: { name: string }[]; envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[]; ports?: { name: string; containerPort: number }[]; volumeMounts?: { name: string }[] };
+type Manifest = {
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+  spec?: Record<string, unknown>;
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+};
+type Container = {
+  name: string;
+  args?: string[];
+  env?: { name: string }[];
+  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  ports?: { name: string; containerPort: number }[];
+  volumeMounts?: { name: string }[];
+};
 type PodSpec = { containers: Container[]; volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[] };
 
 async function manifests(): Promise<{ file: string; doc: Manifest }[]> {
@@ -63,7 +84,7 @@ describe('deploy/kubernetes', () => {
     for (const name of [...Object.keys(config), ...Object.keys(secret)]) expect(known, name).toContain(name);
     for (const { file, doc } of docs) {
       for (const c of podOf(doc)?.containers ?? []) {
-        if (!c.args || (doc.kind === 'StatefulSet')) continue; // nats: not fleet
+        if (!c.args || doc.kind === 'StatefulSet') continue; // nats: not fleet
         const command = c.args[0]!;
         expect(vars.has(command), `${file}: fleet ${command}`).toBe(true);
         for (const e of c.env ?? []) expect(vars.get(command), `${file}: ${e.name}`).toContain(e.name);
@@ -81,16 +102,22 @@ describe('deploy/kubernetes', () => {
     const workloads = docs.filter((d) => podOf(d.doc));
     for (const { file, doc } of docs.filter((d) => d.doc.kind === 'Service')) {
       const selector = doc.spec!.selector as Record<string, string>;
-      const target = workloads.find((w) => Object.entries(selector).every(([k, v]) => (w.doc.spec!.template as { metadata?: { labels?: Record<string, string> } }).metadata?.labels?.[k] === v));
+      const target = workloads.find((w) =>
+        Object.entries(selector).every(
+          ([k, v]) => (w.doc.spec!.template as { metadata?: { labels?: Record<string, string> } }).metadata?.labels?.[k] === v,
+        ),
+      );
       expect(target, `${file}: service ${doc.metadata.name}`).toBeDefined();
       const portNames = new Set(podOf(target!.doc)!.containers.flatMap((c) => (c.ports ?? []).map((p) => p.name)));
       for (const p of doc.spec!.ports as { targetPort: string }[]) expect(portNames, `${file}: ${p.targetPort}`).toContain(p.targetPort);
     }
     for (const { file, doc } of workloads) {
-      for (const v of podOf(doc)!.volumes ?? []) if (v.persistentVolumeClaim) expect(claims, `${file}: ${v.name}`).toContain(v.persistentVolumeClaim.claimName);
+      for (const v of podOf(doc)!.volumes ?? [])
+        if (v.persistentVolumeClaim) expect(claims, `${file}: ${v.name}`).toContain(v.persistentVolumeClaim.claimName);
     }
     const coordinator = docs.find((d) => d.doc.kind === 'Deployment' && d.doc.metadata.name === 'fleet-coordinator')!.doc;
-    const probe = (podOf(coordinator)!.containers[0] as unknown as { readinessProbe: { grpc: { port: number; service: string } } }).readinessProbe;
+    const probe = (podOf(coordinator)!.containers[0] as unknown as { readinessProbe: { grpc: { port: number; service: string } } })
+      .readinessProbe;
     expect(probe.grpc).toEqual({ port: 7070, service: 'fleet.v1.Coordinator' });
   });
 });

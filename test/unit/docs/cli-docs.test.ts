@@ -16,11 +16,14 @@ describe('docs/cli.md', () => {
     const program = new Command('tool').description('A tool');
     const data = new Command('data').description('Manage data');
     data.command('fetch').description('Fetch it').addOption(new Option('--url <url>', 'a mirror').env('TOOL_URL'));
-    program.addCommand(new Command('run').description('Run <it>')
-      .addOption(new Option('--mode <m>', 'a | b').env('TOOL_MODE').choices(['fast', 'slow']).default('fast'))
-      .addOption(new Option('--dry', 'only say what would run').default(false))
-      .addOption(new Option('--target <host>', 'where').makeOptionMandatory())
-      .addOption(new Option('--secret <x>', 'not for users').hideHelp()));
+    program.addCommand(
+      new Command('run')
+        .description('Run <it>')
+        .addOption(new Option('--mode <m>', 'a | b').env('TOOL_MODE').choices(['fast', 'slow']).default('fast'))
+        .addOption(new Option('--dry', 'only say what would run').default(false))
+        .addOption(new Option('--target <host>', 'where').makeOptionMandatory())
+        .addOption(new Option('--secret <x>', 'not for users').hideHelp()),
+    );
     program.addCommand(data);
 
     const md = renderCliDocs(program);

@@ -38,9 +38,32 @@ afterAll(async () => {
 
 function configFor(run: string, out: string) {
   return parseTrainConfig({
-    runId: run, workers: 2, model: 'tiny', epochs: 2, batchSize: 4, lr: 0.1, minLr: 0, warmupEpochs: 0, momentum: 0.9, weightDecay: 0,
-    augment: 'none', mixupAlpha: 0, cutmixAlpha: 0, labelSmoothing: 0, dataDir, download: false, allowPartial: true, limitTrain: null,
-    limitTest: null, seed: 4, backend: 'cpu', outDir: out, evalBatchSize: 10, progress: 'log', syncEvery: 1, lrScaling: 'none',
+    runId: run,
+    workers: 2,
+    model: 'tiny',
+    epochs: 2,
+    batchSize: 4,
+    lr: 0.1,
+    minLr: 0,
+    warmupEpochs: 0,
+    momentum: 0.9,
+    weightDecay: 0,
+    augment: 'none',
+    mixupAlpha: 0,
+    cutmixAlpha: 0,
+    labelSmoothing: 0,
+    dataDir,
+    download: false,
+    allowPartial: true,
+    limitTrain: null,
+    limitTest: null,
+    seed: 4,
+    backend: 'cpu',
+    outDir: out,
+    evalBatchSize: 10,
+    progress: 'log',
+    syncEvery: 1,
+    lrScaling: 'none',
   });
 }
 
@@ -72,15 +95,27 @@ function sourceOf(run: string, out: string, kept: Map<number, number>): Paramete
 }
 
 const checkpoint = (version: number, epoch: number, epochEnd: boolean) => ({
-  version, round: version, epoch, globalStep: version, epochEnd, trainLoss: epochEnd ? 1.5 : null, trainAccuracy: epochEnd ? 0.4 : null, trainSamples: epochEnd ? 8 : null,
-  lr: epochEnd ? 0.05 : null, epochSeconds: epochEnd ? 2 : null, imagesPerSecond: epochEnd ? 4 : null, workers: epochEnd ? 2 : null,
+  version,
+  round: version,
+  epoch,
+  globalStep: version,
+  epochEnd,
+  trainLoss: epochEnd ? 1.5 : null,
+  trainAccuracy: epochEnd ? 0.4 : null,
+  trainSamples: epochEnd ? 8 : null,
+  lr: epochEnd ? 0.05 : null,
+  epochSeconds: epochEnd ? 2 : null,
+  imagesPerSecond: epochEnd ? 4 : null,
+  workers: epochEnd ? 2 : null,
 });
 
 async function evaluatorOnce(bus: EventBus, run: string, out: string, source: ParameterSource) {
   const events = bus.publisher(run, `evaluator:${Math.random().toString(16).slice(2, 8)}`);
   return runEvaluator(
     { run, outDir: out, dataDir: null, backend: 'cpu', connectTimeoutMs: 1000, exitWhenFinished: true },
-    { bus, events, source, metrics: evaluatorMetrics({ run }) }, log, new AbortController().signal,
+    { bus, events, source, metrics: evaluatorMetrics({ run }) },
+    log,
+    new AbortController().signal,
   );
 }
 
@@ -96,16 +131,38 @@ describe('the evaluator loop', () => {
     coordinator.publish('checkpoint', checkpoint(9, 2, true));
     coordinator.publish('run.finished', { status: 'finished', version: 9, epochs: 2, reason: null });
 
-    const source = sourceOf(run, out, new Map([[3, 11], [5, 12], [9, 13]]));
+    const source = sourceOf(
+      run,
+      out,
+      new Map([
+        [3, 11],
+        [5, 12],
+        [9, 13],
+      ]),
+    );
     expect(await evaluatorOnce(bus, run, out, source)).toBe('finished');
     expect(source.fetched).toEqual([3, 5, 7, 9]);
 
     const seen: AnyFleetEvent[] = [];
     const sub = await bus.follow(run, (e) => seen.push(e), { from: 'start' });
     await sub.stop();
-    const evals = seen.filter((e) => e.type === 'eval').map((e) => e.data as { version: number; accuracy: number; samples: number; best: boolean; perClassAccuracy: number[]; confusion: number[][] });
+    const evals = seen
+      .filter((e) => e.type === 'eval')
+      .map(
+        (e) =>
+          e.data as {
+            version: number;
+            accuracy: number;
+            samples: number;
+            best: boolean;
+            perClassAccuracy: number[];
+            confusion: number[][];
+          },
+      );
     expect(evals.map((e) => e.version)).toEqual([3, 5, 9]);
-    expect(evals.every((e) => e.samples === 37 && e.perClassAccuracy.length === 10 && e.confusion.flat().reduce((a, b) => a + b, 0) === 37)).toBe(true);
+    expect(
+      evals.every((e) => e.samples === 37 && e.perClassAccuracy.length === 10 && e.confusion.flat().reduce((a, b) => a + b, 0) === 37),
+    ).toBe(true);
     const bestAccuracy = Math.max(...evals.map((e) => e.accuracy));
     const bests = seen.filter((e) => e.type === 'best').map((e) => e.data as { version: number; accuracy: number });
     expect(bests.at(-1)!.accuracy).toBe(bestAccuracy);
@@ -114,16 +171,35 @@ describe('the evaluator loop', () => {
 
     // Epoch-end checkpoints give the metrics lines of a one-process run (the one schema), plus workers and version.
     const lines = await readMetricsLines(out);
-    expect(lines.map((l) => [l.epoch, l.version])).toEqual([[1, 5], [2, 9]]);
+    expect(lines.map((l) => [l.epoch, l.version])).toEqual([
+      [1, 5],
+      [2, 9],
+    ]);
     expect(lines[0]).toMatchObject({
-      step: 5, lr: 0.05, trainLoss: 1.5, trainAccuracy: 0.4, trainSamples: 8, epochSeconds: 2, imagesPerSecond: 4, workers: 2,
-      testAccuracy: evals[1]!.accuracy, confusion: evals[1]!.confusion,
+      step: 5,
+      lr: 0.05,
+      trainLoss: 1.5,
+      trainAccuracy: 0.4,
+      trainSamples: 8,
+      epochSeconds: 2,
+      imagesPerSecond: 4,
+      workers: 2,
+      testAccuracy: evals[1]!.accuracy,
+      confusion: evals[1]!.confusion,
     });
     const state = JSON.parse(await readFile(join(out, EVALUATOR_STATE_FILE), 'utf8')) as { skipped: number[] };
     expect(state.skipped).toEqual([7]);
 
     // A restarted evaluator given every event again (a new durable) fetches and scores nothing.
-    const again = sourceOf(run, out, new Map([[3, 11], [5, 12], [9, 13]]));
+    const again = sourceOf(
+      run,
+      out,
+      new Map([
+        [3, 11],
+        [5, 12],
+        [9, 13],
+      ]),
+    );
     const fresh = createMemoryBus(log);
     const replay = fresh.publisher(run, 'coordinator:test');
     for (const e of seen.filter((x) => x.type === 'checkpoint' || x.type === 'run.finished')) replay.publish(e.type, e.data as never);
@@ -134,7 +210,7 @@ describe('the evaluator loop', () => {
     await fresh.close();
   });
 
-  it('refuses to make a metrics line of an epoch-end checkpoint that lacks the epoch\'s training, naming the version and field', () => {
+  it("refuses to make a metrics line of an epoch-end checkpoint that lacks the epoch's training, naming the version and field", () => {
     const { lr: _lr, ...withoutLr } = checkpoint(5, 1, true);
     expect(() => trainingOfCheckpoint(withoutLr)).toThrow(IncompleteCheckpointError);
     expect(() => trainingOfCheckpoint(withoutLr)).toThrow(/version 5.*lr/);
@@ -144,7 +220,9 @@ describe('the evaluator loop', () => {
   it('refuses a state file of another run, naming the file', async () => {
     const out = join(root, 'evalunit');
     const bus = createMemoryBus(log);
-    await expect(evaluatorOnce(bus, 'otherrun', out, sourceOf('otherrun', out, new Map()))).rejects.toThrow(/evaluator-state\.json.*belongs to run evalunit, not otherrun/);
+    await expect(evaluatorOnce(bus, 'otherrun', out, sourceOf('otherrun', out, new Map()))).rejects.toThrow(
+      /evaluator-state\.json.*belongs to run evalunit, not otherrun/,
+    );
     await bus.close();
   });
 });

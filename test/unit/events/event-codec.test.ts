@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
-  EVENT_TYPES, InvalidRunIdError, MalformedEventError, decodeEvent, encodeEvent, runSubjects, subjectOf, typeOfSubject, validatePayload,
+  EVENT_TYPES,
+  InvalidRunIdError,
+  MalformedEventError,
+  decodeEvent,
+  encodeEvent,
+  runSubjects,
+  subjectOf,
+  typeOfSubject,
+  validatePayload,
   type FleetEvent,
 } from '../../../src/events/index.js';
 import { samplePayloads } from '../../fixtures/event-samples.js';
@@ -8,7 +16,15 @@ import { samplePayloads } from '../../fixtures/event-samples.js';
 const enc = new TextEncoder();
 
 function envelope(type: FleetEvent['type'], overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { type, run: 'r1', source: 'coordinator:ab12', seq: 1, time: '2026-11-28T10:00:00.000Z', data: samplePayloads[type], ...overrides };
+  return {
+    type,
+    run: 'r1',
+    source: 'coordinator:ab12',
+    seq: 1,
+    time: '2026-11-28T10:00:00.000Z',
+    data: samplePayloads[type],
+    ...overrides,
+  };
 }
 
 function raw(value: unknown): Uint8Array {
@@ -71,7 +87,7 @@ describe('event codec', () => {
     malformed(() => decodeEvent('fleet.r1.eval', raw(noSource)), 'fleet.r1.eval', 'source');
   });
 
-  it('names the payload field at fault, with zod\'s reason', () => {
+  it("names the payload field at fault, with zod's reason", () => {
     const tooBig = envelope('eval', { data: { ...samplePayloads.eval, accuracy: 1.5 } });
     const err = malformed(() => decodeEvent('fleet.r1.eval', raw(tooBig)), 'fleet.r1.eval', 'data.accuracy');
     expect(err.message).toMatch(/^malformed event on fleet\.r1\.eval: data\.accuracy: Too big/);

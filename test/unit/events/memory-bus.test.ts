@@ -1,5 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BusClosedError, DurableInUseError, MalformedEventError, createMemoryBus, type AnyFleetEvent, type EventBus, type EventPayloads } from '../../../src/events/index.js';
+import {
+  BusClosedError,
+  DurableInUseError,
+  MalformedEventError,
+  createMemoryBus,
+  type AnyFleetEvent,
+  type EventBus,
+  type EventPayloads,
+} from '../../../src/events/index.js';
 import { captureLog } from '../../helpers/capture-log.js';
 import { settle } from '../../helpers/wait.js';
 import { checkpoint, progress, samplePayloads } from '../../fixtures/event-samples.js';
@@ -15,7 +23,7 @@ afterEach(async () => {
 });
 
 describe('memory bus', () => {
-  it('delivers a run\'s events in order with seq 1..n per publisher, to late followers too', async () => {
+  it("delivers a run's events in order with seq 1..n per publisher, to late followers too", async () => {
     const { log } = captureLog();
     bus = createMemoryBus(log);
     expect(bus.kind).toBe('memory');
@@ -70,7 +78,10 @@ describe('memory bus', () => {
     const seen: AnyFleetEvent[] = [];
     await bus.follow('r1', (e) => seen.push(e), { from: 'start' });
     await settle();
-    expect(seen.map((e) => [e.source, e.type])).toEqual([['evaluator:a', 'eval'], ['evaluator:b', 'best']]);
+    expect(seen.map((e) => [e.source, e.type])).toEqual([
+      ['evaluator:a', 'eval'],
+      ['evaluator:b', 'best'],
+    ]);
   });
 
   it('a second consume with the same durable name resumes where the first stopped', async () => {
@@ -99,7 +110,9 @@ describe('memory bus', () => {
     expect(first.length).toBe(stoppedAt);
     // Another name starts from the beginning.
     const other: number[] = [];
-    await bus.consume('r1', ['checkpoint'], 'report', async (e) => { other.push((e.data as EventPayloads['checkpoint']).version); });
+    await bus.consume('r1', ['checkpoint'], 'report', async (e) => {
+      other.push((e.data as EventPayloads['checkpoint']).version);
+    });
     await settle();
     expect(other).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });

@@ -3,7 +3,7 @@ import { BusClosedError, EventTooLargeError, FlushTimeoutError } from '../../../
 import type { StampedEvent } from '../../../src/events/event-stamper.js';
 import { OutboxPublisher, type OutboxPublisherOptions } from '../../../src/events/outbox-publisher.js';
 import { captureLog } from '../../helpers/capture-log.js';
-import { after, settle } from '../../helpers/wait.js';
+import { afterFakeTime, settle } from '../../helpers/wait.js';
 import { checkpoint, progress, samplePayloads } from '../../fixtures/event-samples.js';
 
 /** A publisher over a scripted `send`; every attempt is recorded as [msgId, outcome]. */
@@ -20,7 +20,10 @@ function setup(send: (s: StampedEvent, attempt: number) => Promise<void>, extra:
     initialBackoffMs: 5,
     maxBackoffMs: 20,
     maxPayloadBytes: () => null,
-    onReconnect: (l) => { reconnectListeners.add(l); return () => reconnectListeners.delete(l); },
+    onReconnect: (l) => {
+      reconnectListeners.add(l);
+      return () => reconnectListeners.delete(l);
+    },
     send: async (s) => {
       attempts.push(s.msgId);
       await send(s, ++n);
@@ -28,7 +31,9 @@ function setup(send: (s: StampedEvent, attempt: number) => Promise<void>, extra:
     },
     ...extra,
   });
-  const reconnect = () => { for (const l of [...reconnectListeners]) l(); };
+  const reconnect = () => {
+    for (const l of [...reconnectListeners]) l();
+  };
   return { publisher, attempts, stored, lines, reconnect };
 }
 
@@ -47,15 +52,24 @@ describe('outbox publisher', () => {
     });
     for (let i = 1; i <= 4; i++) publisher.publish('worker.progress', progress(i));
     // Two back-offs: 5 ms, then 10 ms.
-    await after(15, publisher.flush(2000));
+    await afterFakeTime(15, publisher.flush(2000));
     expect(stored.map((s) => s.event.seq)).toEqual([1, 2, 3, 4]);
-    expect(attempts).toEqual(['r1:coordinator:t:1', 'r1:coordinator:t:2', 'r1:coordinator:t:2', 'r1:coordinator:t:2', 'r1:coordinator:t:3', 'r1:coordinator:t:4']);
+    expect(attempts).toEqual([
+      'r1:coordinator:t:1',
+      'r1:coordinator:t:2',
+      'r1:coordinator:t:2',
+      'r1:coordinator:t:2',
+      'r1:coordinator:t:3',
+      'r1:coordinator:t:4',
+    ]);
     expect(lines.filter((l) => l.msg.startsWith('event publish failed: retrying'))).toHaveLength(1);
     expect(lines.find((l) => l.msg === 'events publishing resumed')).toMatchObject({ failures: 2, msgId: 'r1:coordinator:t:2' });
   });
 
   it('retries at once on a reconnect instead of waiting out a hung send', async () => {
-    const { publisher, attempts, stored, reconnect } = setup((_s, attempt) => (attempt === 1 ? new Promise<void>(() => {}) : Promise.resolve()));
+    const { publisher, attempts, stored, reconnect } = setup((_s, attempt) =>
+      attempt === 1 ? new Promise<void>(() => {}) : Promise.resolve(),
+    );
     publisher.publish('checkpoint', checkpoint(1));
     // A send that neither fails nor succeeds is not retried on a timer.
     await vi.advanceTimersByTimeAsync(60_000);
@@ -68,7 +82,9 @@ describe('outbox publisher', () => {
 
   it('when full, drops the oldest progress events only, and says so once per burst', async () => {
     let open!: () => void;
-    const gate = new Promise<void>((resolve) => { open = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
     const { publisher, stored, lines } = setup(() => gate, { capacity: 4 });
     publisher.publish('checkpoint', checkpoint(1)); // in flight: never dropped
     await settle();
@@ -80,7 +96,11 @@ describe('outbox publisher', () => {
     open();
     await publisher.flush(1000);
     expect(stored.map((s) => [s.event.type, s.event.seq])).toEqual([
-      ['checkpoint', 1], ['checkpoint', 2], ['worker.progress', 8], ['round', 9], ['eval', 10],
+      ['checkpoint', 1],
+      ['checkpoint', 2],
+      ['worker.progress', 8],
+      ['round', 9],
+      ['eval', 10],
     ]);
     const warned = lines.filter((l) => l.level === 40).map((l) => [l.msg, l.dropped]);
     expect(warned).toEqual([
@@ -91,7 +111,9 @@ describe('outbox publisher', () => {
 
   it('keeps every non-progress event past capacity', async () => {
     let open!: () => void;
-    const gate = new Promise<void>((resolve) => { open = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
     const { publisher, stored, lines } = setup(() => gate, { capacity: 2 });
     for (let v = 1; v <= 5; v++) publisher.publish('checkpoint', checkpoint(v));
     expect(publisher.pending).toBe(5);
@@ -105,18 +127,23 @@ describe('outbox publisher', () => {
     const { publisher, lines } = setup(() => Promise.reject(new Error('no responders')));
     publisher.publish('checkpoint', checkpoint(1));
     publisher.publish('checkpoint', checkpoint(2));
-    const err = await after(50, publisher.flush(50).catch((e: unknown) => e));
+    const err = await afterFakeTime(
+      50,
+      publisher.flush(50).catch((e: unknown) => e),
+    );
     expect(err).toBeInstanceOf(FlushTimeoutError);
     expect((err as Error).message).toBe('flush of events of run r1 from coordinator:t timed out after 50 ms: 2 still queued');
-    await after(50, publisher.close(50));
+    await afterFakeTime(50, publisher.close(50));
     await publisher.whenStopped();
     expect(lines.find((l) => l.level === 50)).toMatchObject({ lost: 2 });
     expect(() => publisher.publish('round', samplePayloads.round)).toThrow(BusClosedError);
   });
 
-  it('refuses an event over the server\'s size limit at publish', () => {
+  it("refuses an event over the server's size limit at publish", () => {
     const { publisher } = setup(() => Promise.resolve(), { maxPayloadBytes: () => 600 });
-    expect(() => publisher.publish('eval', { ...samplePayloads.eval, confusion: Array.from({ length: 10 }, () => Array(10).fill(1000)) })).toThrow(EventTooLargeError);
+    expect(() =>
+      publisher.publish('eval', { ...samplePayloads.eval, confusion: Array.from({ length: 10 }, () => Array(10).fill(1000)) }),
+    ).toThrow(EventTooLargeError);
     publisher.publish('best', samplePayloads.best);
   });
 });

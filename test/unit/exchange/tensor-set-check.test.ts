@@ -1,12 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import {
-  MissingTensorError, NonFiniteTensorError, TensorChecksumError, TensorDtypeError, TensorLayoutError, TensorSetError,
-  TensorSetLengthError, TensorShapeError, UnknownTensorError, checkTensorSet, firstNonFinite,
-  wrapTensorSet, type TensorEntry, type TensorSet,
+  MissingTensorError,
+  NonFiniteTensorError,
+  TensorChecksumError,
+  TensorDtypeError,
+  TensorLayoutError,
+  TensorSetError,
+  TensorSetLengthError,
+  TensorShapeError,
+  UnknownTensorError,
+  checkTensorSet,
+  firstNonFinite,
+  wrapTensorSet,
+  type TensorEntry,
+  type TensorSet,
 } from '../../../src/exchange/index.js';
 import { SMALL_MODEL, SMALL_SPECS, smallTensorSet } from '../../fixtures/tensor-sets.js';
 
-const specs = SMALL_SPECS;
+const _specs = SMALL_SPECS;
 const model = SMALL_MODEL;
 const good = () => smallTensorSet(4, (i, k) => Math.sin(i + k));
 
@@ -22,7 +33,11 @@ function refusal(set: TensorSet, expected: readonly TensorEntry[] = model): Tens
 }
 
 const withEntries = (set: TensorSet, entries: TensorEntry[]): TensorSet => ({ ...set, entries });
-const edit = (set: TensorSet, name: string, change: Partial<TensorEntry>): TensorSet => withEntries(set, set.entries.map((e) => (e.name === name ? { ...e, ...change } : e)));
+const edit = (set: TensorSet, name: string, change: Partial<TensorEntry>): TensorSet =>
+  withEntries(
+    set,
+    set.entries.map((e) => (e.name === name ? { ...e, ...change } : e)),
+  );
 
 describe('checkTensorSet', () => {
   it('accepts a set matching the model', () => {
@@ -37,10 +52,18 @@ describe('checkTensorSet', () => {
 
   it('refuses a missing tensor and an unknown (extra or renamed) one', () => {
     const set = good();
-    const missing = refusal(withEntries(set, set.entries.filter((e) => e.name !== 'b/moving_mean')));
+    const missing = refusal(
+      withEntries(
+        set,
+        set.entries.filter((e) => e.name !== 'b/moving_mean'),
+      ),
+    );
     expect(missing).toBeInstanceOf(MissingTensorError);
     expect(missing.tensor).toBe('b/moving_mean');
-    const extra = refusal(set, model.filter((e) => e.name !== 'c/bias'));
+    const extra = refusal(
+      set,
+      model.filter((e) => e.name !== 'c/bias'),
+    );
     expect(extra).toBeInstanceOf(UnknownTensorError);
     expect(extra.tensor).toBe('c/bias');
     expect(refusal(edit(set, 'b/moving_mean', { name: 'b/moving_var' }))).toBeInstanceOf(UnknownTensorError);

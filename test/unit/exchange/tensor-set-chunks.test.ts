@@ -1,8 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ChunkSizeError, MissingTensorError, NonFiniteTensorError, OversizedTensorSetError, TensorChecksumError, TensorDtypeError,
-  TensorSetAssembler, TensorSetLengthError, TensorSetOverflowError, TensorStreamProtocolError, chunkTensorSet, fromProtoManifest,
-  manifestOf, packTensorSet, tensorView, toProtoManifest, type TensorSet,
+  ChunkSizeError,
+  MissingTensorError,
+  NonFiniteTensorError,
+  OversizedTensorSetError,
+  TensorChecksumError,
+  TensorDtypeError,
+  TensorSetAssembler,
+  TensorSetLengthError,
+  TensorSetOverflowError,
+  TensorStreamProtocolError,
+  chunkTensorSet,
+  fromProtoManifest,
+  manifestOf,
+  packTensorSet,
+  tensorView,
+  toProtoManifest,
+  type TensorSet,
 } from '../../../src/exchange/index.js';
 import type { TensorChunk, TensorManifest } from '../../../proto/gen/fleet/v1/coordinator.js';
 import { SMALL_MODEL, SMALL_SPECS, smallTensorSet } from '../../fixtures/tensor-sets.js';
@@ -29,7 +43,9 @@ describe('chunked tensor sets', () => {
     const chunks = [...chunkTensorSet(set, chunkBytes)];
     expect(chunks).toHaveLength(1 + Math.ceil(TOTAL / chunkBytes));
     // Copies of each chunk, as a network would deliver them.
-    const delivered = chunks.map((c) => (c.part?.$case === 'data' ? { part: { $case: 'data' as const, value: Buffer.from(c.part.value) } } : c));
+    const delivered = chunks.map((c) =>
+      c.part?.$case === 'data' ? { part: { $case: 'data' as const, value: Buffer.from(c.part.value) } } : c,
+    );
     const got = assemble(delivered);
     expect(Buffer.compare(got.buffer, set.buffer)).toBe(0);
     expect(got.entries).toEqual(set.entries);
@@ -81,8 +97,21 @@ describe('chunked tensor sets', () => {
     for (let i = 0; i < data.length; i++) corrupt.onData(Buffer.from(nanBytes.subarray(i * 16, i * 16 + data[i]!.length)));
     expect(() => corrupt.finish()).toThrow(TensorChecksumError);
     // A sender that packs a NaN: the CRC matches, the scan refuses it.
-    const withNan = packTensorSet(specs.map((s) => ({ ...s, values: s.name === 'c/bias' ? Float32Array.of(0, 1, 2, Number.NaN, 4, 5, 6) : new Float32Array(s.shape.reduce((a, b) => a * b, 1)) })), 1);
-    const err = (() => { try { assemble([...chunkTensorSet(withNan, 7)]); } catch (e) { return e; } return null; })();
+    const withNan = packTensorSet(
+      specs.map((s) => ({
+        ...s,
+        values: s.name === 'c/bias' ? Float32Array.of(0, 1, 2, Number.NaN, 4, 5, 6) : new Float32Array(s.shape.reduce((a, b) => a * b, 1)),
+      })),
+      1,
+    );
+    const err = (() => {
+      try {
+        assemble([...chunkTensorSet(withNan, 7)]);
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
     expect(err).toBeInstanceOf(NonFiniteTensorError);
     expect(err).toMatchObject({ tensor: 'c/bias', index: 3 });
   });
@@ -96,7 +125,14 @@ describe('chunked tensor sets', () => {
     const long = new TensorSetAssembler();
     long.onManifest(manifest);
     for (const d of data) long.onData(d);
-    const err = (() => { try { long.onData(Buffer.alloc(1)); } catch (e) { return e; } return null; })();
+    const err = (() => {
+      try {
+        long.onData(Buffer.alloc(1));
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
     expect(err).toBeInstanceOf(TensorSetOverflowError);
     expect(err).toMatchObject({ expected: TOTAL, got: TOTAL + 1 });
   });
@@ -113,11 +149,22 @@ describe('chunked tensor sets', () => {
 
   it('refuses an oversized manifest before allocating, and a manifest unlike the model before its data', () => {
     const { manifest } = messages(set, 50);
-    const err = (() => { try { new TensorSetAssembler({ maxTotalBytes: 100 }).onManifest(manifest); } catch (e) { return e; } return null; })();
+    const err = (() => {
+      try {
+        new TensorSetAssembler({ maxTotalBytes: 100 }).onManifest(manifest);
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
     expect(err).toBeInstanceOf(OversizedTensorSetError);
     expect(err).toMatchObject({ bytes: TOTAL, limitBytes: 100 });
-    expect(() => new TensorSetAssembler({ maxTotalBytes: 100 }).onManifest({ ...manifest, totalBytes: 2 ** 50 })).toThrow(OversizedTensorSetError);
-    expect(() => new TensorSetAssembler({ expected: model }).onManifest({ ...manifest, tensors: manifest.tensors.slice(1) })).toThrow(MissingTensorError);
+    expect(() => new TensorSetAssembler({ maxTotalBytes: 100 }).onManifest({ ...manifest, totalBytes: 2 ** 50 })).toThrow(
+      OversizedTensorSetError,
+    );
+    expect(() => new TensorSetAssembler({ expected: model }).onManifest({ ...manifest, tensors: manifest.tensors.slice(1) })).toThrow(
+      MissingTensorError,
+    );
     expect(() => new TensorSetAssembler().onManifest({ ...manifest, totalBytes: TOTAL + 4 })).toThrow(TensorSetLengthError);
   });
 });

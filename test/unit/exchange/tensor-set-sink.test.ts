@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import {
-  NonFiniteTensorError, TensorChecksumError, TensorSetLengthError, TensorSetOverflowError, TensorSetSink, TensorStreamProtocolError,
-  chunkTensorSet, tensorSetValues, type TensorSet,
+  NonFiniteTensorError,
+  TensorChecksumError,
+  TensorSetLengthError,
+  TensorSetOverflowError,
+  TensorSetSink,
+  TensorStreamProtocolError,
+  chunkTensorSet,
+  tensorSetValues,
+  type TensorSet,
 } from '../../../src/exchange/index.js';
 import type { TensorManifest } from '../../../proto/gen/fleet/v1/coordinator.js';
 import { SMALL_MODEL, smallTensorSet } from '../../fixtures/tensor-sets.js';
-import { StagedContribution, WeightedSum } from '../../../services/coordinator/aggregator/weighted-sum.js';
+import { type StagedContribution, WeightedSum } from '../../../services/coordinator/aggregator/weighted-sum.js';
 import { VectorMemory } from '../../../src/compute/vector-math/index.js';
 
 const set: TensorSet = smallTensorSet(9, (i, k) => Math.cos(i * 3 + k) * 100);
@@ -18,10 +25,22 @@ function messages(s: TensorSet, chunkBytes: number): { manifest: TensorManifest;
 }
 
 /** Streams `s` in `chunkBytes` chunks into a sink that records the values it is handed. */
-function sinkAll(s: TensorSet, chunkBytes: number, scratchFloats: number, tamper?: (data: Buffer[]) => void): { values: number[]; runs: number[]; finish: () => unknown } {
+function sinkAll(
+  s: TensorSet,
+  chunkBytes: number,
+  scratchFloats: number,
+  tamper?: (data: Buffer[]) => void,
+): { values: number[]; runs: number[]; finish: () => unknown } {
   const values: number[] = [];
   const runs: number[] = [];
-  const sink = new TensorSetSink((floats) => { values.push(...floats); runs.push(floats.length); return -1; }, { expected: SMALL_MODEL, scratch: new Float32Array(scratchFloats) });
+  const sink = new TensorSetSink(
+    (floats) => {
+      values.push(...floats);
+      runs.push(floats.length);
+      return -1;
+    },
+    { expected: SMALL_MODEL, scratch: new Float32Array(scratchFloats) },
+  );
   const { manifest, data } = messages(s, chunkBytes);
   tamper?.(data);
   sink.onManifest(manifest);
@@ -30,7 +49,14 @@ function sinkAll(s: TensorSet, chunkBytes: number, scratchFloats: number, tamper
 }
 
 describe('tensor set sink (values summed on arrival)', () => {
-  it.each([[1, 2], [3, 2], [4, 5], [7, 3], [100, 4], [1 << 20, 7]])('hands over every float once, in order, whatever the chunk (%i bytes) and scratch (%i floats) sizes', (chunkBytes, scratch) => {
+  it.each([
+    [1, 2],
+    [3, 2],
+    [4, 5],
+    [7, 3],
+    [100, 4],
+    [1 << 20, 7],
+  ])('hands over every float once, in order, whatever the chunk (%i bytes) and scratch (%i floats) sizes', (chunkBytes, scratch) => {
     const { values, runs, finish } = sinkAll(set, chunkBytes, scratch);
     expect(values).toEqual(Array.from(tensorSetValues(set)));
     expect(Math.max(...runs)).toBeLessThanOrEqual(scratch);
@@ -38,9 +64,21 @@ describe('tensor set sink (values summed on arrival)', () => {
   });
 
   it('refuses a flipped bit by its checksum, a short or long stream by its length, data before the manifest', () => {
-    expect(() => sinkAll(set, 16, 4, (d) => { d[2]![5]! ^= 0x01; }).finish()).toThrow(TensorChecksumError);
-    expect(() => sinkAll(set, 16, 4, (d) => { d.pop(); }).finish()).toThrow(TensorSetLengthError);
-    expect(() => sinkAll(set, 16, 4, (d) => { d.push(Buffer.alloc(4)); })).toThrow(TensorSetOverflowError);
+    expect(() =>
+      sinkAll(set, 16, 4, (d) => {
+        d[2]![5]! ^= 0x01;
+      }).finish(),
+    ).toThrow(TensorChecksumError);
+    expect(() =>
+      sinkAll(set, 16, 4, (d) => {
+        d.pop();
+      }).finish(),
+    ).toThrow(TensorSetLengthError);
+    expect(() =>
+      sinkAll(set, 16, 4, (d) => {
+        d.push(Buffer.alloc(4));
+      }),
+    ).toThrow(TensorSetOverflowError);
     const sink = new TensorSetSink(() => -1, { scratch: new Float32Array(4) });
     expect(() => sink.onData(Buffer.alloc(4))).toThrow(TensorStreamProtocolError);
   });
@@ -48,14 +86,24 @@ describe('tensor set sink (values summed on arrival)', () => {
   it('reports a NaN the sink found by tensor and index, after the length and checksum checks', () => {
     const bad = smallTensorSet(9, (i, k) => (k === 2 && i === 3 ? Number.NaN : i + k));
     const told: number[] = [];
-    const sink = new TensorSetSink((floats) => {
-      told.push(floats.length);
-      return floats.findIndex((v) => Number.isNaN(v));
-    }, { expected: SMALL_MODEL, scratch: new Float32Array(3) });
+    const sink = new TensorSetSink(
+      (floats) => {
+        told.push(floats.length);
+        return floats.findIndex((v) => Number.isNaN(v));
+      },
+      { expected: SMALL_MODEL, scratch: new Float32Array(3) },
+    );
     const { manifest, data } = messages(bad, 8);
     sink.onManifest(manifest);
     for (const d of data) sink.onData(d);
-    const err = (() => { try { sink.finish(); return null; } catch (e) { return e; } })();
+    const err = (() => {
+      try {
+        sink.finish();
+        return null;
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(err).toBeInstanceOf(NonFiniteTensorError);
     const third = bad.entries[2]!;
     expect((err as NonFiniteTensorError).message).toMatch(/NaN at index 3/);

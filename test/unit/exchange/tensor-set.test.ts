@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
-  TensorLayoutError, TensorSetLengthError, TensorShapeError, UnknownTensorError, alignTensorSet, packTensorSet, planTensorSet, tensorSetCrc32c,
-  tensorSetValues, tensorView, wrapTensorSet, type NamedTensor,
+  TensorLayoutError,
+  TensorSetLengthError,
+  TensorShapeError,
+  UnknownTensorError,
+  alignTensorSet,
+  packTensorSet,
+  planTensorSet,
+  tensorSetCrc32c,
+  tensorSetValues,
+  tensorView,
+  wrapTensorSet,
+  type NamedTensor,
 } from '../../../src/exchange/index.js';
 
 const named: NamedTensor[] = [

@@ -14,7 +14,10 @@ describe('a flat float layout as tensor-set entries', () => {
     const values = Float32Array.from({ length: 26 }, (_, i) => i);
     const entries = entriesOf(layout);
     checkLayout(entries, values.byteLength);
-    const packed = packTensorSet(layout.map((s) => ({ name: s.name, shape: s.shape, trainable: s.trainable, values: values.slice(s.offset, s.offset + s.length) })), 1);
+    const packed = packTensorSet(
+      layout.map((s) => ({ name: s.name, shape: s.shape, trainable: s.trainable, values: values.slice(s.offset, s.offset + s.length) })),
+      1,
+    );
     expect(entries).toEqual(packed.entries);
     const wrapped = wrapTensorSet(entries, values, 1);
     expect(wrapped.buffer.buffer).toBe(values.buffer);

@@ -7,7 +7,9 @@ import { allowedCpus, parseCpuList } from '../../../src/runtime/allowed-cpus.js'
 
 describe('launcher CPU pinning', () => {
   it('reads the allowed CPUs from /proc/self/status text', () => {
-    expect(allowedCpus('Name:\tnode\nCpus_allowed:\tf\nCpus_allowed_list:\t0-3,8,10-11\nMems_allowed:\t1\n')).toEqual([0, 1, 2, 3, 8, 10, 11]);
+    expect(allowedCpus('Name:\tnode\nCpus_allowed:\tf\nCpus_allowed_list:\t0-3,8,10-11\nMems_allowed:\t1\n')).toEqual([
+      0, 1, 2, 3, 8, 10, 11,
+    ]);
     expect(allowedCpus('Name:\tnode\n')).toBeNull();
     expect(() => parseCpuList('0-3,x')).toThrow(/not a CPU list: "0-3,x"/);
     // This machine's own answer, where there is one: at least the CPU we run on.

@@ -2,10 +2,18 @@ import { Agent, get } from 'node:http';
 import { connect } from 'node:net';
 import { Gauge, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { coordinatorMetrics, evaluatorMetrics, startMetricsServer, workerMetrics, type MetricsServer } from '../../../src/runtime/metrics/index.js';
+import {
+  coordinatorMetrics,
+  evaluatorMetrics,
+  startMetricsServer,
+  workerMetrics,
+  type MetricsServer,
+} from '../../../src/runtime/metrics/index.js';
 
 const open: MetricsServer[] = [];
-afterEach(async () => { await Promise.all(open.splice(0).map((s) => s.close())); });
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.close()));
+});
 
 async function serve(registry: Registry): Promise<MetricsServer> {
   const server = await startMetricsServer(registry, { host: '127.0.0.1', port: 0 });
@@ -73,7 +81,14 @@ describe('startMetricsServer', () => {
     expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(404);
     expect((await fetch(`${base}/metrics?x=1`)).status).toBe(200);
 
-    new Gauge({ name: 'broken', help: 'throws on collect', registers: [registry], collect() { throw new Error('disk gone'); } });
+    new Gauge({
+      name: 'broken',
+      help: 'throws on collect',
+      registers: [registry],
+      collect() {
+        throw new Error('disk gone');
+      },
+    });
     const failed = await fetch(server.url);
     expect(failed.status).toBe(500);
     expect(await failed.text()).toBe('disk gone');
@@ -85,14 +100,21 @@ describe('startMetricsServer', () => {
     const slow = connect(server.port, '127.0.0.1');
     try {
       await new Promise<void>((resolve, reject) => {
-        get(server.url, { agent }, (res) => { res.resume(); res.on('end', resolve); }).on('error', reject);
+        get(server.url, { agent }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        }).on('error', reject);
       });
       // The socket is now idle in the agent's pool, held open by keep-alive.
       expect(Object.values(agent.freeSockets).flat()).toHaveLength(1);
       // A request whose headers never finish is not idle: close() alone would
       // wait for headersTimeout (60 s) on it.
       slow.on('error', () => {});
-      await new Promise<void>((resolve) => { slow.write('GET /metrics HTTP/1.1\r\nHost: x\r\n', () => { resolve(); }); });
+      await new Promise<void>((resolve) => {
+        slow.write('GET /metrics HTTP/1.1\r\nHost: x\r\n', () => {
+          resolve();
+        });
+      });
       // The server accepts connections in order: once it has answered one
       // opened after the slow one's bytes were sent, it holds the slow one too.
       expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200);

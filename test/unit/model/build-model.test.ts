@@ -32,7 +32,7 @@ describe('buildModel', () => {
     expect(y.shape).toEqual([2, 10]);
     expect(Array.from(y.dataSync()).every(Number.isFinite)).toBe(true);
     // logits, not probabilities: rows need not sum to 1
-    expect(model.layers.at(-1)?.getConfig()['activation']).toBe('linear');
+    expect(model.layers.at(-1)?.getConfig().activation).toBe('linear');
     y.dispose();
     model.dispose();
   });
@@ -49,12 +49,36 @@ describe('buildModel', () => {
     const b = buildModel({ name: 'cnn', seed: 2 });
     const names = a.layers.map((l) => l.name);
     expect(names).toEqual(b.layers.map((l) => l.name));
-    expect(names).toEqual(expect.arrayContaining(['block1_conv1', 'block1_bn1', 'block1_relu1', 'block1_conv2', 'block1_pool', 'block1_dropout', 'block3_conv2', 'flatten', 'fc1', 'fc1_dropout', 'fc2']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'block1_conv1',
+        'block1_bn1',
+        'block1_relu1',
+        'block1_conv2',
+        'block1_pool',
+        'block1_dropout',
+        'block3_conv2',
+        'flatten',
+        'fc1',
+        'fc1_dropout',
+        'fc2',
+      ]),
+    );
     // variable names get _N suffixes when several models live in one process; originalName does not
     expect(a.weights.map((w) => w.originalName)).toEqual(b.weights.map((w) => w.originalName));
     expect(a.weights[0]?.originalName).toBe('block1_conv1/kernel');
     const r = buildModel({ name: 'resnet', seed: 1 });
-    expect(r.layers.map((l) => l.name)).toEqual(expect.arrayContaining(['stem_conv', 'stage1_block1_conv1', 'stage2_block1_shortcut_conv', 'stage2_block1_shortcut_bn', 'stage3_block3_relu2', 'avgpool', 'fc']));
+    expect(r.layers.map((l) => l.name)).toEqual(
+      expect.arrayContaining([
+        'stem_conv',
+        'stage1_block1_conv1',
+        'stage2_block1_shortcut_conv',
+        'stage2_block1_shortcut_bn',
+        'stage3_block3_relu2',
+        'avgpool',
+        'fc',
+      ]),
+    );
     expect(r.layers.map((l) => l.name)).not.toContain('stage1_block1_shortcut_conv');
     for (const m of [a, b, r]) m.dispose();
   });
@@ -94,14 +118,23 @@ describe('buildModel', () => {
         expect(Math.abs(mean), layer.name).toBeLessThan(0.05 * bound);
         expect(std / (bound / Math.sqrt(3)), layer.name).toBeCloseTo(1, 1);
         const b = Array.from(bias.dataSync());
-        expect(b.every((v) => Math.abs(v) <= bound), layer.name).toBe(true);
+        expect(
+          b.every((v) => Math.abs(v) <= bound),
+          layer.name,
+        ).toBe(true);
         expect(new Set(b).size, layer.name).toBeGreaterThan(1);
         checked++;
       }
       if (layer.name.includes('_bn')) {
         const byName = new Map(layer.weights.map((w, i) => [w.originalName.split('/').pop(), layer.getWeights()[i]!]));
-        expect(Array.from(byName.get('gamma')!.dataSync()).every((v) => v === 1), layer.name).toBe(true);
-        expect(Array.from(byName.get('beta')!.dataSync()).every((v) => v === 0), layer.name).toBe(true);
+        expect(
+          Array.from(byName.get('gamma')!.dataSync()).every((v) => v === 1),
+          layer.name,
+        ).toBe(true);
+        expect(
+          Array.from(byName.get('beta')!.dataSync()).every((v) => v === 0),
+          layer.name,
+        ).toBe(true);
       }
     }
     expect(checked).toBe(8);
@@ -111,9 +144,9 @@ describe('buildModel', () => {
   it('convs of the ResNets have no bias (BN follows); the classifier has one', () => {
     const model = buildModel({ name: 'resnet18', seed: 1 });
     for (const layer of model.layers) {
-      if (layer.getClassName() === 'Conv2D') expect(layer.getConfig()['useBias'], layer.name).toBe(false);
+      if (layer.getClassName() === 'Conv2D') expect(layer.getConfig().useBias, layer.name).toBe(false);
     }
-    expect(model.getLayer('fc').getConfig()['useBias']).toBe(true);
+    expect(model.getLayer('fc').getConfig().useBias).toBe(true);
     model.dispose();
   });
 
@@ -125,7 +158,17 @@ describe('buildModel', () => {
     tf.tidy(() => {
       const [x, y] = probe.predict(tf.randomNormal([1, 32, 32, 3], 0, 1, 'float32', 2)) as tf.Tensor4D[];
       const kernel = conv.getWeights()[0] as tf.Tensor4D;
-      const expected = tf.conv2d(tf.pad(x!, [[0, 0], [1, 1], [1, 1], [0, 0]]), kernel, 2, 'valid');
+      const expected = tf.conv2d(
+        tf.pad(x!, [
+          [0, 0],
+          [1, 1],
+          [1, 1],
+          [0, 0],
+        ]),
+        kernel,
+        2,
+        'valid',
+      );
       expect(y!.shape).toEqual([1, 16, 16, 32]);
       expect(tf.max(tf.abs(tf.sub(y!, expected))).dataSync()[0]).toBeLessThan(1e-5);
     });

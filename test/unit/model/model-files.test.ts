@@ -85,7 +85,8 @@ describe('model files', () => {
     expect(predict(loaded, x)).toEqual(predict(model, x));
     expect(loaded.layers.map((l) => l.name)).toEqual(model.layers.map((l) => l.name));
     // dropout comes back as the seeded layer, same seeds
-    const seeds = (m: tf.LayersModel): Array<number | null> => m.layers.filter((l): l is SeededDropout => l instanceof SeededDropout).map((l) => l.seed);
+    const seeds = (m: tf.LayersModel): Array<number | null> =>
+      m.layers.filter((l): l is SeededDropout => l instanceof SeededDropout).map((l) => l.seed);
     expect(seeds(loaded)).toHaveLength(4);
     expect(seeds(loaded)).toEqual(seeds(model));
     // BatchNorm comes back as fleet's class too (whatever model/layers/batch-norm.ts makes it)
@@ -119,7 +120,7 @@ describe('model files', () => {
     const drop = loaded.getLayer('block1_dropout');
     expect(drop).not.toBeInstanceOf(SeededDropout);
     expect(drop.getClassName()).toBe('Dropout');
-    expect(drop.getConfig()['noiseShape']).toEqual([null, 1, 1, null]);
+    expect(drop.getConfig().noiseShape).toEqual([null, 1, 1, null]);
     model.dispose();
     loaded.dispose();
   });
@@ -196,7 +197,10 @@ describe('model files', () => {
     await expect(loadModelFiles(dir)).rejects.toBeInstanceOf(ModelFilesError);
     await writeFile(join(dir, 'model.json'), JSON.stringify({ format: 'graph-model', modelTopology: {}, weightsManifest: [] }));
     await expect(loadModelFiles(dir)).rejects.toMatchObject({ problem: 'bad-format' });
-    await writeFile(join(dir, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['../secret.bin'], weights: [] }] }));
+    await writeFile(
+      join(dir, 'model.json'),
+      JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['../secret.bin'], weights: [] }] }),
+    );
     await expect(loadModelFiles(dir)).rejects.toMatchObject({ problem: 'bad-manifest-path' });
     const model = buildModel({ name: 'tiny', seed: 1 });
     await saveModelFiles(model, dir);

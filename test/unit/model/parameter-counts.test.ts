@@ -34,10 +34,20 @@ describe('parameter counts (PyTorch convention: BN gamma/beta trainable, running
   it('cnn has exactly the 3,249,994 parameters of CIFAR10CNN', () => {
     const model = buildModel({ name: 'cnn', seed: 1 });
     const expected =
-      conv(3, 64, 3, true) + bn(64) + conv(64, 64, 3, true) + bn(64) +
-      conv(64, 128, 3, true) + bn(128) + conv(128, 128, 3, true) + bn(128) +
-      conv(128, 256, 3, true) + bn(256) + conv(256, 256, 3, true) + bn(256) +
-      linear(4096, 512) + linear(512, 10);
+      conv(3, 64, 3, true) +
+      bn(64) +
+      conv(64, 64, 3, true) +
+      bn(64) +
+      conv(64, 128, 3, true) +
+      bn(128) +
+      conv(128, 128, 3, true) +
+      bn(128) +
+      conv(128, 256, 3, true) +
+      bn(256) +
+      conv(256, 256, 3, true) +
+      bn(256) +
+      linear(4096, 512) +
+      linear(512, 10);
     expect(expected).toBe(3_249_994);
     const counts = countParameters(model);
     expect(counts.trainable).toBe(3_249_994);
@@ -47,7 +57,11 @@ describe('parameter counts (PyTorch convention: BN gamma/beta trainable, running
   });
 
   it('resnet (ResNet-20, projection shortcuts) matches the layout formula: 272,474', () => {
-    const layout: Array<[number, number, number]> = [[16, 3, 1], [32, 3, 2], [64, 3, 2]];
+    const layout: Array<[number, number, number]> = [
+      [16, 3, 1],
+      [32, 3, 2],
+      [64, 3, 2],
+    ];
     const expected = resnetParameters(16, layout, 10);
     // ResNet-20 with option A (parameter-free) shortcuts is the well-known 269,722;
     // option B adds conv1x1(16->32)+BN(32) and conv1x1(32->64)+BN(64).
@@ -61,7 +75,12 @@ describe('parameter counts (PyTorch convention: BN gamma/beta trainable, running
   });
 
   it('resnet18 (kuangliu CIFAR version) has 11,173,962 parameters', () => {
-    const layout: Array<[number, number, number]> = [[64, 2, 1], [128, 2, 2], [256, 2, 2], [512, 2, 2]];
+    const layout: Array<[number, number, number]> = [
+      [64, 2, 1],
+      [128, 2, 2],
+      [256, 2, 2],
+      [512, 2, 2],
+    ];
     expect(resnetParameters(64, layout, 10)).toBe(11_173_962);
     expect(RESNET18_LAYOUT.stages.map((s) => [s.channels, s.blocks, s.stride])).toEqual(layout);
     const model = buildModel({ name: 'resnet18', seed: 1 });

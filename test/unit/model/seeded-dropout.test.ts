@@ -99,8 +99,8 @@ describe('SeededDropout inside a model', () => {
     const drop = model.getLayer('block1_dropout') as SeededDropout;
     const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 1);
     const labels = tf.oneHot(tf.tensor1d([1, 7], 'int32'), 10);
-    const { value, grads } = tf.variableGrads(() =>
-      tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
     );
     expect(Number.isFinite(value.dataSync()[0])).toBe(true);
     expect(Object.keys(grads).length).toBe(model.trainableWeights.length);

@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { TensorShapeError } from '../../../src/exchange/index.js';
 import { CoordinatorRefusal, classify, isUnavailable, toServiceError } from '../../../src/rpc/index.js';
 import {
-  AlreadyContributedError, CoordinatorClosedError, NotAMemberError, StaleContributionError, UnknownWorkerError, VersionUnavailableError,
+  AlreadyContributedError,
+  CoordinatorClosedError,
+  NotAMemberError,
+  StaleContributionError,
+  UnknownWorkerError,
+  VersionUnavailableError,
 } from '../../../services/coordinator/rounds/errors.js';
 import { COORDINATOR_STATUS } from '../../../services/coordinator/rpc/coordinator-status.js';
 

@@ -7,8 +7,15 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTrainConfig, planTraining } from '../../../src/runtime/config/train-config.js';
 import {
-  TlsFileError, UNAUTHENTICATED_DETAILS, bearerMatches, channelCredentialsFrom, clientChannelFrom, parseGrpcSecurity, serverCredentialsFrom,
-  type GrpcSecurity, type RefusedCall,
+  TlsFileError,
+  UNAUTHENTICATED_DETAILS,
+  bearerMatches,
+  channelCredentialsFrom,
+  clientChannelFrom,
+  parseGrpcSecurity,
+  serverCredentialsFrom,
+  type GrpcSecurity,
+  type RefusedCall,
 } from '../../../src/rpc/security/index.js';
 import { RoundController } from '../../../services/coordinator/rounds/round-controller.js';
 import { startCoordinatorServer } from '../../../services/coordinator/rpc/coordinator-server.js';
@@ -32,10 +39,32 @@ const LAYOUT: WeightSlice[] = [
 const FLOATS = 9;
 const silent = pino({ level: process.env.TEST_LOG ?? 'silent' });
 const config = parseTrainConfig({
-  runId: 'secure', workers: 1, model: 'tiny', epochs: 1, batchSize: 4, lr: 0.1, minLr: 0, warmupEpochs: 0,
-  momentum: 0.9, weightDecay: 0, augment: 'none', mixupAlpha: 0, cutmixAlpha: 0, labelSmoothing: 0,
-  dataDir: '/nonexistent', download: false, allowPartial: true, limitTrain: null, limitTest: null, seed: 1,
-  backend: 'cpu', outDir: '/nonexistent', evalBatchSize: 100, progress: 'log', syncEvery: 1, lrScaling: 'none',
+  runId: 'secure',
+  workers: 1,
+  model: 'tiny',
+  epochs: 1,
+  batchSize: 4,
+  lr: 0.1,
+  minLr: 0,
+  warmupEpochs: 0,
+  momentum: 0.9,
+  weightDecay: 0,
+  augment: 'none',
+  mixupAlpha: 0,
+  cutmixAlpha: 0,
+  labelSmoothing: 0,
+  dataDir: '/nonexistent',
+  download: false,
+  allowPartial: true,
+  limitTrain: null,
+  limitTest: null,
+  seed: 1,
+  backend: 'cpu',
+  outDir: '/nonexistent',
+  evalBatchSize: 100,
+  progress: 'log',
+  syncEvery: 1,
+  lrScaling: 'none',
 });
 
 let dir: string;
@@ -54,16 +83,35 @@ afterAll(async () => {
 
 async function startCoordinator(security: GrpcSecurity) {
   const controller = new RoundController({
-    config, plan: planTraining(config, 16), layout: LAYOUT, params: new Float32Array(FLOATS).fill(0.5), momentum: new Float32Array(FLOATS),
+    config,
+    plan: planTraining(config, 16),
+    layout: LAYOUT,
+    params: new Float32Array(FLOATS).fill(0.5),
+    momentum: new Float32Array(FLOATS),
     sampler: new EpochSampler({ seed: 1, count: 16, batchSize: 4, syncEvery: 1 }),
-    expectedWorkers: 1, roundTimeoutMs: 60_000, heartbeatTimeoutMs: 60_000, checkpointEveryRounds: 0,
-    log: silent, hooks: { onEpochEnd: async () => {}, onCheckpoint: async () => {} },
+    expectedWorkers: 1,
+    roundTimeoutMs: 60_000,
+    heartbeatTimeoutMs: 60_000,
+    checkpointEveryRounds: 0,
+    log: silent,
+    hooks: { onEpochEnd: async () => {}, onCheckpoint: async () => {} },
   });
   const refused: RefusedCall[] = [];
-  const server = await startCoordinatorServer(controller, { config, layout: LAYOUT, log: silent }, {
-    host: '127.0.0.1', port: 0, heartbeatIntervalMs: 1000, security, onUnauthenticated: (c) => refused.push(c),
-  });
-  const stop = async () => { controller.close('test over'); await server.shutdown(500); };
+  const server = await startCoordinatorServer(
+    controller,
+    { config, layout: LAYOUT, log: silent },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      heartbeatIntervalMs: 1000,
+      security,
+      onUnauthenticated: (c) => refused.push(c),
+    },
+  );
+  const stop = async () => {
+    controller.close('test over');
+    await server.shutdown(500);
+  };
   stops.push(stop);
   return { controller, address: `127.0.0.1:${server.port}`, refused };
 }
@@ -71,9 +119,21 @@ async function startCoordinator(security: GrpcSecurity) {
 /** The worker's client and the evaluator's source, as their services build them. */
 async function clientsOf(address: string, security: GrpcSecurity) {
   const channel = await clientChannelFrom(security);
-  const worker = createCoordinatorClient(address, () => LAYOUT, { callTimeoutMs: 5000, roundWaitTimeoutMs: 5000, transferTimeoutMs: 5000, channel });
+  const worker = createCoordinatorClient(address, () => LAYOUT, {
+    callTimeoutMs: 5000,
+    roundWaitTimeoutMs: 5000,
+    transferTimeoutMs: 5000,
+    channel,
+  });
   const evaluator = createParameterSource(address, { callTimeoutMs: 5000, transferTimeoutMs: 5000, channel });
-  return { worker, evaluator, close: () => { worker.close(); evaluator.close(); } };
+  return {
+    worker,
+    evaluator,
+    close: () => {
+      worker.close();
+      evaluator.close();
+    },
+  };
 }
 
 /** How a call ended: 'OK' or its status name. */
@@ -102,8 +162,15 @@ const HealthClient = makeGenericClientConstructor(healthService, 'grpc.health.v1
 function healthOf(address: string, credentials: ChannelCredentials, service = ''): Promise<string> {
   const client = new HealthClient(address, credentials);
   return new Promise((resolve, reject) => {
-    (client as unknown as { check(req: unknown, opts: unknown, cb: (e: ServiceError | null, r: { status: string }) => void): void })
-      .check({ service }, { deadline: new Date(Date.now() + 5000) }, (err, res) => { client.close(); if (err) reject(err); else resolve(res.status); });
+    (client as unknown as { check(req: unknown, opts: unknown, cb: (e: ServiceError | null, r: { status: string }) => void): void }).check(
+      { service },
+      { deadline: new Date(Date.now() + 5000) },
+      (err, res) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(res.status);
+      },
+    );
   });
 }
 
@@ -123,27 +190,47 @@ describe('bearer token on every call', () => {
         nextRound: bad.worker.nextRound(workerId, 0),
         fetchParameters: bad.worker.fetchParameters(workerId, work.version),
         contribute: bad.worker.contribute({
-          workerId, round: work.round, version: work.version, kind: 'gradients', sampleCount: samples, lossSum: 1, correct: 1, trainMs: 1,
-          values: new Float32Array(FLOATS).fill(1e3), layout: LAYOUT,
+          workerId,
+          round: work.round,
+          version: work.version,
+          kind: 'gradients',
+          sampleCount: samples,
+          lossSum: 1,
+          correct: 1,
+          trainMs: 1,
+          values: new Float32Array(FLOATS).fill(1e3),
+          layout: LAYOUT,
         }),
         heartbeat: bad.worker.heartbeat(workerId, work.round),
         leave: bad.worker.leave(workerId, 'forged'),
         describeRun: bad.evaluator.describe(),
       };
-      const results = await Promise.all(Object.values(attempts).map(async (p) => {
-        try { await p; return 'OK'; } catch (err) { return `${Status[(err as ServiceError).code]}: ${(err as ServiceError).details}`; }
-      }));
+      const results = await Promise.all(
+        Object.values(attempts).map(async (p) => {
+          try {
+            await p;
+            return 'OK';
+          } catch (err) {
+            return `${Status[(err as ServiceError).code]}: ${(err as ServiceError).details}`;
+          }
+        }),
+      );
       bad.close();
-      expect(Object.fromEntries(Object.keys(attempts).map((k, i) => [k, results[i]])), `token ${token}`)
-        .toEqual(Object.fromEntries(Object.keys(attempts).map((k) => [k, `UNAUTHENTICATED: ${UNAUTHENTICATED_DETAILS}`])));
+      expect(Object.fromEntries(Object.keys(attempts).map((k, i) => [k, results[i]])), `token ${token}`).toEqual(
+        Object.fromEntries(Object.keys(attempts).map((k) => [k, `UNAUTHENTICATED: ${UNAUTHENTICATED_DETAILS}`])),
+      );
     }
     // Nothing reached the controller: no intruder, the member still there, no contribution applied.
     expect(controller.memberCount()).toBe(1);
     expect(controller.currentVersion).toBe(versionBefore);
     expect(refused).toHaveLength(21);
-    expect(new Set(refused.map((r) => r.method))).toEqual(new Set([
-      'Register', 'NextRound', 'FetchParameters', 'Contribute', 'Heartbeat', 'Leave', 'DescribeRun',
-    ].map((m) => `/fleet.v1.Coordinator/${m}`)));
+    expect(new Set(refused.map((r) => r.method))).toEqual(
+      new Set(
+        ['Register', 'NextRound', 'FetchParameters', 'Contribute', 'Heartbeat', 'Leave', 'DescribeRun'].map(
+          (m) => `/fleet.v1.Coordinator/${m}`,
+        ),
+      ),
+    );
     expect(refused.filter((r) => r.reason === 'missing')).toHaveLength(7);
     expect(refused.every((r) => r.peer.includes('127.0.0.1'))).toBe(true);
 
@@ -151,8 +238,16 @@ describe('bearer token on every call', () => {
     const fetched = await good.worker.fetchParameters(workerId, work.version);
     expect(fetched.values.slice(0, 3)).toEqual(new Float32Array([0.5, 0.5, 0.5]));
     const accepted = await good.worker.contribute({
-      workerId, round: work.round, version: work.version, kind: 'gradients', sampleCount: samples, lossSum: 1, correct: 1, trainMs: 1,
-      values: new Float32Array(FLOATS).fill(0.1), layout: LAYOUT,
+      workerId,
+      round: work.round,
+      version: work.version,
+      kind: 'gradients',
+      sampleCount: samples,
+      lossSum: 1,
+      correct: 1,
+      trainMs: 1,
+      values: new Float32Array(FLOATS).fill(0.1),
+      layout: LAYOUT,
     });
     expect(accepted.nextVersion).toBe(versionBefore + 1);
     expect(await good.worker.heartbeat(workerId, work.round)).toBe(true);
@@ -191,15 +286,22 @@ describe('TLS and mutual TLS', () => {
     expect(await describeOutcome(address, { tls: { ca: certs.otherCa }, token: null })).toBe('UNAVAILABLE');
     // The system roots do not know the test CA.
     expect(await describeOutcome(address, { tls: {}, token: null })).toBe('UNAVAILABLE');
-    expect(await describeOutcome(address, { tls: { ca: certs.ca }, token: null, serverName: 'not-the-coordinator.example' })).toBe('UNAVAILABLE');
+    expect(await describeOutcome(address, { tls: { ca: certs.ca }, token: null, serverName: 'not-the-coordinator.example' })).toBe(
+      'UNAVAILABLE',
+    );
   });
 
   it('a mutual-TLS server with a token refuses clients without a certificate or with one from another CA, and a right certificate without the token', async () => {
-    const { controller, address, refused } = await startCoordinator({ tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca }, token: TOKEN });
+    const { controller, address, refused } = await startCoordinator({
+      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca },
+      token: TOKEN,
+    });
     const client = { cert: certs.clientCert, key: certs.clientKey };
     expect(await describeOutcome(address, { tls: { ca: certs.ca, ...client }, token: TOKEN })).toBe('OK');
     expect(await describeOutcome(address, { tls: { ca: certs.ca }, token: TOKEN })).toBe('UNAVAILABLE');
-    expect(await describeOutcome(address, { tls: { ca: certs.ca, cert: certs.otherClientCert, key: certs.otherClientKey }, token: TOKEN })).toBe('UNAVAILABLE');
+    expect(
+      await describeOutcome(address, { tls: { ca: certs.ca, cert: certs.otherClientCert, key: certs.otherClientKey }, token: TOKEN }),
+    ).toBe('UNAVAILABLE');
     expect(await describeOutcome(address, { tls: null, token: TOKEN })).toBe('UNAVAILABLE');
     expect(await describeOutcome(address, { tls: { ca: certs.ca, ...client }, token: null })).toBe('UNAUTHENTICATED');
 
@@ -218,7 +320,10 @@ describe('TLS and mutual TLS', () => {
 
 describe('security flags', () => {
   const refusal = async (p: Promise<unknown>) => {
-    const err = await p.then(() => null, (e: unknown) => e as Error & { flag?: string; path?: string; problems?: { flag: string }[] });
+    const err = await p.then(
+      () => null,
+      (e: unknown) => e as Error & { flag?: string; path?: string; problems?: { flag: string }[] },
+    );
     expect(err, 'should have been refused').not.toBeNull();
     return err!;
   };
@@ -235,21 +340,32 @@ describe('security flags', () => {
     expect(notFound.message).toContain(missing);
     expect(notFound.message).toContain('ENOENT');
 
-    expect(await refusal(parseGrpcSecurity({ tlsCert: certs.serverCert, tlsKey: certs.serverKey, tlsCa: garbage }, 'server')))
-      .toMatchObject({ flag: '--tls-ca', path: garbage, reason: expect.stringContaining('not a PEM certificate') });
-    expect(await refusal(parseGrpcSecurity({ tlsCert: certs.serverCert, tlsKey: garbage }, 'server')))
-      .toMatchObject({ flag: '--tls-key', path: garbage });
-    expect(await refusal(parseGrpcSecurity({ tlsCert: certs.clientCert, tlsKey: certs.serverKey }, 'client')))
-      .toMatchObject({ flag: '--tls-key', path: certs.serverKey, reason: expect.stringContaining('does not belong') });
-    expect(await refusal(parseGrpcSecurity({ token: undefined, tokenFile: missing }, 'client')))
-      .toMatchObject({ flag: '--token-file', path: missing });
+    expect(
+      await refusal(parseGrpcSecurity({ tlsCert: certs.serverCert, tlsKey: certs.serverKey, tlsCa: garbage }, 'server')),
+    ).toMatchObject({ flag: '--tls-ca', path: garbage, reason: expect.stringContaining('not a PEM certificate') });
+    expect(await refusal(parseGrpcSecurity({ tlsCert: certs.serverCert, tlsKey: garbage }, 'server'))).toMatchObject({
+      flag: '--tls-key',
+      path: garbage,
+    });
+    expect(await refusal(parseGrpcSecurity({ tlsCert: certs.clientCert, tlsKey: certs.serverKey }, 'client'))).toMatchObject({
+      flag: '--tls-key',
+      path: certs.serverKey,
+      reason: expect.stringContaining('does not belong'),
+    });
+    expect(await refusal(parseGrpcSecurity({ token: undefined, tokenFile: missing }, 'client'))).toMatchObject({
+      flag: '--token-file',
+      path: missing,
+    });
     // The credential builders check on their own too (they are used without the parser).
-    expect(await refusal(serverCredentialsFrom({ cert: missing, key: certs.serverKey }))).toMatchObject({ flag: '--tls-cert', path: missing });
+    expect(await refusal(serverCredentialsFrom({ cert: missing, key: certs.serverKey }))).toMatchObject({
+      flag: '--tls-cert',
+      path: missing,
+    });
     expect(await refusal(channelCredentialsFrom({ ca: garbage }))).toMatchObject({ flag: '--tls-ca', path: garbage });
   });
 
   it('refuses incomplete or conflicting flags, naming the flag, and never prints the token', async () => {
-    const flagOf = async (p: Promise<unknown>) => (await refusal(p) as { problems: { flag: string }[] }).problems[0]!.flag;
+    const flagOf = async (p: Promise<unknown>) => ((await refusal(p)) as { problems: { flag: string }[] }).problems[0]!.flag;
     expect(await flagOf(parseGrpcSecurity({ tlsKey: certs.serverKey }, 'server'))).toBe('--tls-cert');
     expect(await flagOf(parseGrpcSecurity({ tlsCert: certs.serverCert, tlsCa: certs.ca }, 'server'))).toBe('--tls-key');
     expect(await flagOf(parseGrpcSecurity({ tlsCert: certs.clientCert }, 'client'))).toBe('--tls-key');
@@ -263,10 +379,16 @@ describe('security flags', () => {
     const tokenFile = join(dir, 'token');
     await writeFile(tokenFile, `${TOKEN}\n`);
     expect(await parseGrpcSecurity({}, 'server')).toEqual({ tls: null, token: null });
-    expect(await parseGrpcSecurity({ tlsCert: certs.serverCert, tlsKey: certs.serverKey, tlsCa: certs.ca, tokenFile }, 'server'))
-      .toEqual({ tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca }, token: TOKEN });
+    expect(await parseGrpcSecurity({ tlsCert: certs.serverCert, tlsKey: certs.serverKey, tlsCa: certs.ca, tokenFile }, 'server')).toEqual({
+      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca },
+      token: TOKEN,
+    });
     expect(await parseGrpcSecurity({ tls: true }, 'client')).toEqual({ tls: {}, token: null });
-    expect(await parseGrpcSecurity({ tlsServerName: 'coordinator.fleet' }, 'client')).toEqual({ tls: {}, token: null, serverName: 'coordinator.fleet' });
+    expect(await parseGrpcSecurity({ tlsServerName: 'coordinator.fleet' }, 'client')).toEqual({
+      tls: {},
+      token: null,
+      serverName: 'coordinator.fleet',
+    });
     expect(await parseGrpcSecurity({ tlsCa: certs.ca, token: TOKEN }, 'client')).toEqual({ tls: { ca: certs.ca }, token: TOKEN });
   });
 });

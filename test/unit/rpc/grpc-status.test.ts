@@ -1,12 +1,29 @@
 import { status as Status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import {
-  MissingTensorError, NonFiniteTensorError, OversizedTensorSetError, TensorChecksumError, TensorShapeError, TensorStreamProtocolError,
+  MissingTensorError,
+  NonFiniteTensorError,
+  OversizedTensorSetError,
+  TensorChecksumError,
+  TensorShapeError,
+  TensorStreamProtocolError,
 } from '../../../src/exchange/index.js';
-import { ERROR_CLASS_KEY, ERROR_TENSOR_KEY, StalledStreamError, TensorStreamClosedError, toGrpcStatus, toServiceError } from '../../../src/rpc/index.js';
+import {
+  ERROR_CLASS_KEY,
+  ERROR_TENSOR_KEY,
+  StalledStreamError,
+  TensorStreamClosedError,
+  toGrpcStatus,
+  toServiceError,
+} from '../../../src/rpc/index.js';
 import { WeightedSumError } from '../../../services/coordinator/aggregator/weighted-sum.js';
 import {
-  AlreadyContributedError, CoordinatorClosedError, NotAMemberError, StaleContributionError, UnknownWorkerError, VersionUnavailableError,
+  AlreadyContributedError,
+  CoordinatorClosedError,
+  NotAMemberError,
+  StaleContributionError,
+  UnknownWorkerError,
+  VersionUnavailableError,
 } from '../../../services/coordinator/rounds/errors.js';
 import { COORDINATOR_STATUS } from '../../../services/coordinator/rpc/coordinator-status.js';
 
@@ -41,7 +58,7 @@ describe('toGrpcStatus', () => {
     expect(Status[toGrpcStatus(err, COORDINATOR_STATUS)]).toBe(Status[code]);
   });
 
-  it('leaves a service\'s errors INTERNAL under the transport rules alone', () => {
+  it("leaves a service's errors INTERNAL under the transport rules alone", () => {
     expect(toGrpcStatus(new UnknownWorkerError('w3'))).toBe(Status.INTERNAL);
   });
 

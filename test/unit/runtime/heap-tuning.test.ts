@@ -5,7 +5,9 @@ import { HEAP_GROWING_PERCENT, tuneHeapForTransfers } from '../../../src/runtime
 const v8Flags = vi.hoisted(() => [] as string[]);
 vi.mock('node:v8', async (importOriginal) => ({
   ...(await importOriginal<typeof import('node:v8')>()),
-  setFlagsFromString: (flags: string) => { v8Flags.push(flags); },
+  setFlagsFromString: (flags: string) => {
+    v8Flags.push(flags);
+  },
 }));
 
 beforeEach(() => {

@@ -5,8 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRunDir } from '../../../src/runtime/run-dir.js';
 
 let dir: string;
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'fleet-rundir-')); });
-afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'fleet-rundir-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 const lines = async (path: string) => (await readFile(join(path, 'metrics.jsonl'), 'utf8')).split('\n');
 
@@ -15,7 +19,12 @@ describe('run directory', () => {
     const run = await openRunDir(join(dir, 'put'));
     for (const epoch of [2, 1, 3]) await run.putMetricsLine({ epoch, testAccuracy: epoch / 10 });
     await run.putMetricsLine({ epoch: 2, testAccuracy: 0.25 });
-    expect(await lines(run.path)).toEqual(['{"epoch":1,"testAccuracy":0.1}', '{"epoch":2,"testAccuracy":0.25}', '{"epoch":3,"testAccuracy":0.3}', '']);
+    expect(await lines(run.path)).toEqual([
+      '{"epoch":1,"testAccuracy":0.1}',
+      '{"epoch":2,"testAccuracy":0.25}',
+      '{"epoch":3,"testAccuracy":0.3}',
+      '',
+    ]);
     // Replaced atomically: no temp file is left beside it.
     expect((await readdir(run.path)).sort()).toEqual(['metrics.jsonl']);
   });

@@ -18,7 +18,7 @@ describe('flat weight layout', () => {
     expect(layoutLength(layout)).toBe(model.weights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0));
     expect(layout.filter((s) => !s.trainable).map((s) => s.name.split('/')[1])).toEqual(['moving_mean', 'moving_variance']);
     // Offsets are contiguous.
-    layout.forEach((s, i) => i > 0 && expect(s.offset).toBe(layout[i - 1]!.offset + layout[i - 1]!.length));
+    for (const [i, s] of layout.entries()) if (i > 0) expect(s.offset).toBe(layout[i - 1]!.offset + layout[i - 1]!.length);
   });
 
   it('uses the same names in a second model of the same process (no tfjs suffixes)', () => {
@@ -45,7 +45,10 @@ describe('flat weight layout', () => {
     const params = trainableParameters(model);
     const x = tf.randomNormal([4, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
     const targets = tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 10).toFloat() as tf.Tensor2D;
-    const { grads } = tf.variableGrads(() => softCrossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, targets), [...params.values()]);
+    const { grads } = tf.variableGrads(
+      () => softCrossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, targets),
+      [...params.values()],
+    );
     const flat = readGradientContribution(model, layout, grads, new Float32Array(layoutLength(layout)));
     for (const slice of layout) {
       const weight = model.weights.find((w) => w.originalName === slice.name)!;

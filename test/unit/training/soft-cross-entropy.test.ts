@@ -8,8 +8,14 @@ beforeAll(async () => {
 
 describe('soft-target cross-entropy', () => {
   it('equals -sum(t * log softmax(z)) averaged over the batch', () => {
-    const z = [[2, 0, -1], [0.5, 0.5, 3]];
-    const t = [[1, 0, 0], [0.2, 0.3, 0.5]];
+    const z = [
+      [2, 0, -1],
+      [0.5, 0.5, 3],
+    ];
+    const t = [
+      [1, 0, 0],
+      [0.2, 0.3, 0.5],
+    ];
     const expected = z.map((row, i) => {
       const m = Math.max(...row);
       const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));

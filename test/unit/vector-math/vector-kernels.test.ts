@@ -31,7 +31,12 @@ function expectClose(got: Float32Array, want: Float64Array, scaleOf: (i: number)
 }
 
 describe('vector kernels (WebAssembly SIMD)', () => {
-  for (const [hy, hx] of [['memory', 'memory'], ['plain', 'plain'], ['memory', 'plain'], ['plain', 'memory']] as [Home, Home][]) {
+  for (const [hy, hx] of [
+    ['memory', 'memory'],
+    ['plain', 'plain'],
+    ['memory', 'plain'],
+    ['plain', 'memory'],
+  ] as [Home, Home][]) {
     it(`axpy y += a*x matches the double-precision result (y ${hy}, x ${hx})`, () => {
       const memory = VectorMemory.create(2 * LENGTHS.reduce((a, b) => a + b, 0));
       for (const n of LENGTHS) {
@@ -56,7 +61,11 @@ describe('vector kernels (WebAssembly SIMD)', () => {
         const y = home === 'memory' ? memory.zeros(n) : new Float32Array(n);
         y.set(y0);
         scale(y, 1 / 3);
-        expectClose(y, Float64Array.from(y0, (v) => v / 3), (i) => Math.abs(y0[i]!) + 1e-30);
+        expectClose(
+          y,
+          Float64Array.from(y0, (v) => v / 3),
+          (i) => Math.abs(y0[i]!) + 1e-30,
+        );
       }
       memory.zeros(0);
     }
@@ -93,7 +102,7 @@ describe('vector kernels (WebAssembly SIMD)', () => {
     }
   });
 
-  it('accumulate writes s + a*x and finds x\'s first NaN or Infinity in the same pass', () => {
+  it("accumulate writes s + a*x and finds x's first NaN or Infinity in the same pass", () => {
     const lengths = [5, 1024, 1025, 32769, 40_000];
     const memory = VectorMemory.create(3 * lengths.reduce((a, b) => a + b, 0));
     for (const home of ['memory', 'plain'] as Home[]) {
@@ -102,7 +111,11 @@ describe('vector kernels (WebAssembly SIMD)', () => {
         const x0 = randomFloats(n, 12);
         const [out, s1, x] = [new Float32Array(n), s0, x0].map((v) => place(v, home, memory)) as [Float32Array, Float32Array, Float32Array];
         expect(memory.accumulate(out, s1, x, 0.5)).toBe(-1);
-        expectClose(out, Float64Array.from(s0, (v, i) => v + 0.5 * x0[i]!), (i) => Math.abs(s0[i]!) + Math.abs(0.5 * x0[i]!) + 1e-30);
+        expectClose(
+          out,
+          Float64Array.from(s0, (v, i) => v + 0.5 * x0[i]!),
+          (i) => Math.abs(s0[i]!) + Math.abs(0.5 * x0[i]!) + 1e-30,
+        );
         for (const at of [0, 1023, 1024, n - 1].filter((p) => p < n)) {
           const keep = x[at]!;
           x[at] = Number.NEGATIVE_INFINITY;
@@ -113,7 +126,7 @@ describe('vector kernels (WebAssembly SIMD)', () => {
     }
   });
 
-  it('the exchange scan reports a range\'s first bad float by its index in the whole buffer', () => {
+  it("the exchange scan reports a range's first bad float by its index in the whole buffer", () => {
     const values = randomFloats(70_000, 9);
     const words = new Int32Array(values.buffer);
     values[50_000] = Number.NaN;
@@ -124,7 +137,11 @@ describe('vector kernels (WebAssembly SIMD)', () => {
     expect(firstNonFinite(words, 10, 10)).toBe(-1);
   });
 
-  for (const [useBuffer, momentum] of [[true, 0.9], [false, 0.9], [false, 0]] as [boolean, number][]) {
+  for (const [useBuffer, momentum] of [
+    [true, 0.9],
+    [false, 0.9],
+    [false, 0],
+  ] as [boolean, number][]) {
     it(`sgd matches PyTorch's rule (momentum ${momentum}, ${useBuffer ? 'with' : 'first step: without'} the buffer), in place and staged`, () => {
       const memory = VectorMemory.create(3 * 100_003 + 64);
       for (const home of ['memory', 'plain'] as Home[]) {
@@ -140,9 +157,14 @@ describe('vector kernels (WebAssembly SIMD)', () => {
             return useBuffer ? momentum * m0[i]! + gd : gd;
           });
           // Errors are relative to the terms' sizes (a sum that cancels keeps its terms' absolute error).
-          const bufScale = (i: number) => Math.abs(g0[i]!) + Math.abs(h.weightDecay * p0[i]!) + (useBuffer ? Math.abs(momentum * m0[i]!) : 0) + 1e-30;
+          const bufScale = (i: number) =>
+            Math.abs(g0[i]!) + Math.abs(h.weightDecay * p0[i]!) + (useBuffer ? Math.abs(momentum * m0[i]!) : 0) + 1e-30;
           expectClose(m, wantBuf, bufScale);
-          expectClose(p, Float64Array.from(p0, (v, i) => v - h.lr * wantBuf[i]!), (i) => Math.abs(p0[i]!) + h.lr * bufScale(i));
+          expectClose(
+            p,
+            Float64Array.from(p0, (v, i) => v - h.lr * wantBuf[i]!),
+            (i) => Math.abs(p0[i]!) + h.lr * bufScale(i),
+          );
         }
       }
     });
@@ -158,12 +180,18 @@ describe('vector kernels (WebAssembly SIMD)', () => {
     expect(memory.adopt(values)).toBe(values); // no room: the caller keeps its own array
     outside.set(values);
     axpy(outside, inside.fill(1), 2);
-    expectClose(outside, Float64Array.from(values, (v) => v + 2), (i) => Math.abs(values[i]!) + 2);
+    expectClose(
+      outside,
+      Float64Array.from(values, (v) => v + 2),
+      (i) => Math.abs(values[i]!) + 2,
+    );
   });
 
   it('operands of different lengths are refused, naming the lengths', () => {
     expect(() => axpy(new Float32Array(4), new Float32Array(5), 1)).toThrow(/differ in length: 4, 5/);
     const memory = VectorMemory.create(64);
-    expect(() => memory.sgd(memory.zeros(8), memory.zeros(8), memory.zeros(7), { lr: 1, momentum: 0, weightDecay: 0, useBuffer: false })).toThrow(/differ in length: 8, 8, 7/);
+    expect(() =>
+      memory.sgd(memory.zeros(8), memory.zeros(8), memory.zeros(7), { lr: 1, momentum: 0, weightDecay: 0, useBuffer: false }),
+    ).toThrow(/differ in length: 8, 8, 7/);
   });
 });

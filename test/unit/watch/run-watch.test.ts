@@ -2,8 +2,11 @@ import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FleetEvent } from '../../../src/events/event-payloads.js';
 import { runWatch, type FollowFn } from '../../../services/watch/run-watch.js';
-import { after, settle } from '../../helpers/wait.js';
+import { afterFakeTime, settle } from '../../helpers/wait.js';
 import { RunScript } from './watch-events.js';
+
+/** The escape that starts every ANSI sequence the watch writes. */
+const ESC = String.fromCharCode(27);
 
 // The watch's redraw interval, the async replay's pacing and "now" all run on fake time.
 beforeEach(() => {
@@ -82,7 +85,7 @@ describe('runWatch --json', () => {
     const script = fullRun().finish('failed', 'coordinator lost its checkpoint');
     const { follow } = replay(script.events, 'async');
     const out = new Sink();
-    expect(await after(script.events.length, runWatch({ follow, run: script.run, json: true, out, isTTY: false }))).toBe('failed');
+    expect(await afterFakeTime(script.events.length, runWatch({ follow, run: script.run, json: true, out, isTTY: false }))).toBe('failed');
     await settle();
     expect(out.text.trimEnd().split('\n')).toHaveLength(script.events.length);
   });
@@ -145,13 +148,18 @@ describe('runWatch on a terminal', () => {
     const script = fullRun().finish();
     const { follow } = replay(script.events, 'async');
     const out = new Sink();
-    expect(await after(script.events.length, runWatch({ follow, run: script.run, json: false, out, isTTY: true, refreshMs: 5, width: 100, color: false }))).toBe('finished');
+    expect(
+      await afterFakeTime(
+        script.events.length,
+        runWatch({ follow, run: script.run, json: false, out, isTTY: true, refreshMs: 5, width: 100, color: false }),
+      ),
+    ).toBe('finished');
     await settle();
-    const redraws = out.text.split(/\x1b\[\d+F\x1b\[J/);
+    const redraws = out.text.split(new RegExp(`${ESC}\\[\\d+F${ESC}\\[J`));
     expect(redraws.length).toBeGreaterThan(2);
     // Each redraw moves up exactly the previous frame's lines.
-    const ups = [...out.text.matchAll(/\x1b\[(\d+)F/g)].map((m) => Number(m[1]));
-    redraws.slice(0, -1).forEach((frame, i) => expect(ups[i]).toBe(frame.trimEnd().split('\n').length));
+    const ups = [...out.text.matchAll(new RegExp(`${ESC}\\[(\\d+)F`, 'g'))].map((m) => Number(m[1]));
+    for (const [i, frame] of redraws.slice(0, -1).entries()) expect(ups[i]).toBe(frame.trimEnd().split('\n').length);
     const last = redraws.at(-1)!;
     expect(last).toContain('best 55.00%');
     expect(last.trimEnd().split('\n').at(-1)).toBe('finished');
@@ -192,11 +200,21 @@ describe('runWatch stopping', () => {
       calls++;
       return new Promise(() => {});
     };
-    expect(await runWatch({ follow: never, run: 'r', json: true, out: new Sink(), isTTY: false, signal: AbortSignal.abort() })).toBe('stopped');
+    expect(await runWatch({ follow: never, run: 'r', json: true, out: new Sink(), isTTY: false, signal: AbortSignal.abort() })).toBe(
+      'stopped',
+    );
     expect(calls).toBe(0);
     const controller = new AbortController();
     let result: string | undefined;
-    const watching = runWatch({ follow: never, run: 'r', json: false, out: new Sink(), isTTY: true, refreshMs: 5, signal: controller.signal });
+    const watching = runWatch({
+      follow: never,
+      run: 'r',
+      json: false,
+      out: new Sink(),
+      isTTY: true,
+      refreshMs: 5,
+      signal: controller.signal,
+    });
     void watching.then((r) => (result = r));
     await vi.advanceTimersByTimeAsync(1000);
     expect(result).toBeUndefined();

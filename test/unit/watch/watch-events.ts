@@ -1,4 +1,10 @@
-import { envelopeSchema, eventPayloadSchemas, type EventPayloads, type EventType, type FleetEvent } from '../../../src/events/event-payloads.js';
+import {
+  envelopeSchema,
+  eventPayloadSchemas,
+  type EventPayloads,
+  type EventType,
+  type FleetEvent,
+} from '../../../src/events/event-payloads.js';
 
 /**
  * Synthetic events for the watch tests, each checked against the contract's
@@ -82,7 +88,8 @@ export class RunScript {
     this.globalStep++;
     this.version++;
     const perWorker = this.config.batchSize;
-    const straggler = spec.straggler === undefined ? (this.members.length > 1 ? (this.members[this.members.length - 1] ?? null) : null) : spec.straggler;
+    const straggler =
+      spec.straggler === undefined ? (this.members.length > 1 ? (this.members[this.members.length - 1] ?? null) : null) : spec.straggler;
     for (const worker of this.members) {
       const arrivedMs = worker === straggler ? roundMs - 20 : roundMs - 20 - (spec.straggleMs ?? 0);
       this.emit('worker.progress', {
@@ -124,7 +131,15 @@ export class RunScript {
         samples: this.epochSamplesDone,
         epochMs: 3000,
       });
-      this.emit('checkpoint', { version: this.version, round: this.round, epoch: this.epoch, globalStep: this.globalStep, epochEnd: true, trainLoss: 1.5, trainAccuracy: 0.45 });
+      this.emit('checkpoint', {
+        version: this.version,
+        round: this.round,
+        epoch: this.epoch,
+        globalStep: this.globalStep,
+        epochEnd: true,
+        trainLoss: 1.5,
+        trainAccuracy: 0.45,
+      });
       this.epoch++;
       this.epochSamplesDone = 0;
     }

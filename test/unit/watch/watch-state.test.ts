@@ -19,7 +19,15 @@ describe('RunView', () => {
       ['w0', 'host-a', 'active'],
       ['w1', 'host-b', 'active'],
     ]);
-    expect(s).toMatchObject({ activeMembers: 2, epochProgress: null, globalStep: null, etaMs: null, imagesPerSecond: null, straggler: null, finished: null });
+    expect(s).toMatchObject({
+      activeMembers: 2,
+      epochProgress: null,
+      globalStep: null,
+      etaMs: null,
+      imagesPerSecond: null,
+      straggler: null,
+      finished: null,
+    });
   });
 
   it('tracks epoch progress, steps and each worker', () => {
@@ -134,7 +142,10 @@ describe('RunView', () => {
     const done = twoWorkers().rounds(20).finish();
     expect(viewOf(done).snapshot(done.nowMs)).toMatchObject({ finished: { status: 'finished', reason: null, epochs: 2 }, etaMs: 0 });
     const failed = twoWorkers().rounds(3).finish('failed', 'all workers left');
-    expect(viewOf(failed).snapshot(failed.nowMs)).toMatchObject({ finished: { status: 'failed', reason: 'all workers left' }, etaMs: null });
+    expect(viewOf(failed).snapshot(failed.nowMs)).toMatchObject({
+      finished: { status: 'failed', reason: 'all workers left' },
+      etaMs: null,
+    });
   });
 
   it('on a resumed start forgets the old members and the old timing', () => {
