@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { connectNatsBus } from '../src/events/index.js';
+import { onStopSignal } from '../src/runtime/stop-signals.js';
 import { FleetError } from '../src/runtime/errors.js';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { runWatch } from '../services/watch/run-watch.js';
@@ -22,9 +23,7 @@ export function watchCommand(): Command {
       const log = createRootLogger({ service: 'watch' }, { destination: process.stderr, pretty: false });
       const bus = await connectNatsBus({ servers: natsUrl, name: 'watch', log, auth: io.natsAuth });
       const stop = new AbortController();
-      const onSignal = () => stop.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      const stopListening = onStopSignal(() => stop.abort());
       try {
         const run = (flags.run as string | undefined) ?? (await bus.latestRun());
         if (!run) throw new FleetError(`no run on the bus at ${natsUrl} yet: give --run ID`);
@@ -40,8 +39,7 @@ export function watchCommand(): Command {
         });
         if (outcome === 'failed') process.exitCode = 1;
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        stopListening();
         await bus.close();
       }
     });

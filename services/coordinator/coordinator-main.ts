@@ -3,6 +3,7 @@ import type { ServiceIo } from '../../src/runtime/config/service-io.js';
 import { openEventBus, type EventBus } from '../../src/events/index.js';
 import { coordinatorMetrics, startMetricsServer, type MetricsServer } from '../../src/runtime/metrics/index.js';
 import type { Logger } from '../../src/runtime/logger.js';
+import { onStopSignal } from '../../src/runtime/stop-signals.js';
 import { createCoordinator, type CoordinatorOptions } from './coordinator-run.js';
 import { startCoordinatorServer } from './rpc/coordinator-server.js';
 import { routeGrpcLogs } from '../../src/rpc/grpc-logging.js';
@@ -80,12 +81,10 @@ async function serve(
   if (options.security?.token != null && options.security.tls === null) {
     log.warn('the token travels in clear text without TLS: use --tls-cert/--tls-key outside a trusted network');
   }
-  const onSignal = (signal: string) => {
+  const stopListening = onStopSignal((signal) => {
     log.warn({ signal }, 'stopping');
     coordinator.controller.close(`signal ${signal}`);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
   const version = () => coordinator.controller.currentVersion;
   try {
     await coordinator.controller.finished;
@@ -100,8 +99,7 @@ async function serve(
     reporter.finished({ status: 'failed', version: version(), epochs: options.config.epochs, reason: (err as Error).message });
     throw err;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     await server.shutdown(options.shutdownGraceMs);
     coordinator.close();
   }

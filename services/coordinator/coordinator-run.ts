@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { selectBackend } from '../../src/compute/index.js';
 import { planTraining, type TrainConfig } from '../../src/runtime/config/train-config.js';
-import { loadCifar10 } from '../../src/dataset/index.js';
+import { loadRunData } from '../../src/dataset/index.js';
 import { buildModel } from '../../src/model/index.js';
 import { FleetError } from '../../src/runtime/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
@@ -57,12 +57,7 @@ export async function createCoordinator(
 ): Promise<{ controller: RoundController; layout: WeightSlice[]; vectors: VectorMemory; runDir: string; close: () => void }> {
   const { config, reporter } = options;
   const backend = await selectBackend(config.backend, log);
-  const data = await loadCifar10({
-    dir: config.dataDir,
-    allowPartial: config.allowPartial,
-    ...(config.limitTrain !== null ? { limitTrain: config.limitTrain } : {}),
-    ...(config.limitTest !== null ? { limitTest: config.limitTest } : {}),
-  });
+  const data = await loadRunData(config);
   const plan = planTraining(config, data.train.count);
   const record = await openRunRecord(config.outDir);
   const checkpointPath = join(record.path, CHECKPOINT_FILE);

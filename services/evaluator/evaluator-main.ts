@@ -4,6 +4,7 @@ import { openEventBus } from '../../src/events/index.js';
 import { evaluatorMetrics, startMetricsServer, type MetricsServer } from '../../src/runtime/metrics/index.js';
 import { FleetError } from '../../src/runtime/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
+import { onStopSignal } from '../../src/runtime/stop-signals.js';
 import { routeGrpcLogs } from '../../src/rpc/grpc-logging.js';
 import { clientChannelFrom, explainTokenRefusal, INSECURE, type GrpcSecurity } from '../../src/rpc/security/index.js';
 import { createParameterSource } from './client/parameter-source.js';
@@ -46,12 +47,10 @@ export async function runEvaluatorService(options: EvaluatorServiceOptions, root
   });
   let metricsServer: MetricsServer | null = null;
   const stop = new AbortController();
-  const onSignal = (signal: string) => {
+  const stopListening = onStopSignal((signal) => {
     rootLog.warn({ signal }, 'stopping after the evaluation in progress');
     stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
   try {
     const run = options.run ?? (await bus.latestRun());
     if (!run) throw new FleetError('no run on the bus yet: give --run ID, or start the coordinator first');
@@ -68,8 +67,7 @@ export async function runEvaluatorService(options: EvaluatorServiceOptions, root
   } catch (err) {
     throw explainTokenRefusal(err, options.coordinator);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     await metricsServer?.close();
     source.close();
     await bus.close();

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/compute/index.js';
 import { ConfigError, peakLearningRate, planTraining, type TrainConfig, type TrainPlan } from '../../src/runtime/config/train-config.js';
-import { IMAGE_SHAPE, NUM_CLASSES, ensureCifar10, loadCifar10 } from '../../src/dataset/index.js';
+import { IMAGE_SHAPE, NUM_CLASSES, ensureCifar10, loadRunData } from '../../src/dataset/index.js';
 import { buildModel, countParameters } from '../../src/model/index.js';
 import type { Logger } from '../../src/runtime/logger.js';
+import { onStopSignal } from '../../src/runtime/stop-signals.js';
 import { createProgress } from '../../src/runtime/progress.js';
 import { epochPermutation } from '../../src/training/epoch-order.js';
 import { InterruptedError, TrainingDivergedError } from '../../src/training/errors.js';
@@ -47,12 +48,7 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
   const backend = await selectBackend(config.backend, log);
 
   if (config.download) await ensureCifar10({ dir: config.dataDir, allowPartial: config.allowPartial, log });
-  const data = await loadCifar10({
-    dir: config.dataDir,
-    allowPartial: config.allowPartial,
-    ...(config.limitTrain !== null ? { limitTrain: config.limitTrain } : {}),
-    ...(config.limitTest !== null ? { limitTest: config.limitTest } : {}),
-  });
+  const data = await loadRunData(config);
   const plan = planTraining(config, data.train.count);
   log.info({ train: data.train.count, test: data.test.count, ...plan }, 'data loaded');
 
@@ -69,11 +65,9 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
   const progress = createProgress(config.progress, log);
 
   let interrupted: string | null = null;
-  const onSignal = (signal: string) => {
+  const stopListening = onStopSignal((signal) => {
     interrupted = signal;
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
 
   const summary: RunSummary = { runDir: record.path, plan, epochs: [], best: null };
   let globalStep = 0;
@@ -144,8 +138,7 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
       }
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     progress.stop();
     optimizer.dispose();
     model.dispose();

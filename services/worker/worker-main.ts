@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { BackendChoice } from '../../src/runtime/config/train-config.js';
 import type { Logger } from '../../src/runtime/logger.js';
+import { onStopSignal } from '../../src/runtime/stop-signals.js';
 import type { WeightSlice } from '../../src/training/flat-weights.js';
 import { createCoordinatorClient } from './client/grpc-coordinator-client.js';
 import { runWorker, type RoundReport } from './worker-run.js';
@@ -38,12 +39,10 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
     channel: await clientChannelFrom(security),
   });
   const stop = new AbortController();
-  const onSignal = (signal: string) => {
+  const stopListening = onStopSignal((signal) => {
     log.warn({ signal }, 'stopping after this round');
     stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
   const name = options.name ?? `${hostname()}-${process.pid}`;
   let metrics: WorkerMetrics | null = null;
   let metricsServer: Promise<MetricsServer> | null = null;
@@ -93,8 +92,7 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
       (s) => s.close(),
       () => {},
     );
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     client.close();
   }
 }

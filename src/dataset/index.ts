@@ -3,7 +3,7 @@
  * download and verify the official release, the errors both raise, and what
  * an image and a label are (cifar10-constants.ts) for every later stage.
  */
-export { loadCifar10, type Cifar10, type LoadCifar10Options } from './load-cifar10.js';
+export { loadCifar10, loadRunData, type Cifar10, type LoadCifar10Options, type RunDataSettings } from './load-cifar10.js';
 export { loadCifar10Split, type Cifar10Split, type LoadSplitOptions } from './load-split.js';
 export { readClassNames } from './class-names.js';
 export {

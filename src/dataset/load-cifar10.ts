@@ -31,3 +31,21 @@ export async function loadCifar10(options: LoadCifar10Options): Promise<Cifar10>
   const test = await loadCifar10Split({ dir, split: 'test', allowPartial: options.allowPartial, limit: options.limitTest });
   return { train, test, classNames };
 }
+
+/** What a run's configuration says about its data; a null limit takes the whole split. */
+export interface RunDataSettings {
+  dataDir: string;
+  allowPartial: boolean;
+  limitTrain: number | null;
+  limitTest: number | null;
+}
+
+/** loadCifar10 as a run's configuration asks for it (the trainer and the coordinator load the same way). */
+export function loadRunData(s: RunDataSettings): Promise<Cifar10> {
+  return loadCifar10({
+    dir: s.dataDir,
+    allowPartial: s.allowPartial,
+    limitTrain: s.limitTrain ?? undefined,
+    limitTest: s.limitTest ?? undefined,
+  });
+}

@@ -10,17 +10,7 @@ import type { Assignment, Contribution, ControllerHooks, ControllerState, Resume
 
 export type { MembershipChange } from '../membership/membership.js';
 export type { ParameterLease } from '../parameters/parameter-store.js';
-export type {
-  Arrival,
-  Assignment,
-  Contribution,
-  ControllerHooks,
-  ControllerState,
-  EpochTotals,
-  ResumeCounters,
-  RoundSampler,
-  RoundSummary,
-} from './round-types.js';
+export type * from './round-types.js';
 
 export interface ControllerOptions {
   config: TrainConfig;
