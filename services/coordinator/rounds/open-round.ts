@@ -1,7 +1,7 @@
 import type { UpdateKind } from '../optimizer/round-update.js';
 import type { RoundPlan } from '../sampler/round-plan.js';
 import { AlreadyContributedError, NotAMemberError, StaleContributionError } from './errors.js';
-import type { Arrival, Assignment, Contribution } from './round-types.js';
+import type { Arrival, Assignment, Contribution, RoundSummary } from './round-types.js';
 
 /** The round in progress: its plan and what has arrived for it. */
 export interface OpenRound {
@@ -56,4 +56,47 @@ export function checkContribution(open: OpenRound | null, worker: string, c: Con
     throw new NotAMemberError(worker, c.round, `sample count ${c.sampleCount}, assigned ${expectedSamples}`);
   if (c.values.weight !== c.sampleCount)
     throw new NotAMemberError(worker, c.round, `staged with weight ${c.values.weight}, sample count ${c.sampleCount}`);
+}
+
+/** Notes an accepted contribution: who, how much, and when since the round started. */
+export function recordArrival(open: OpenRound, worker: string, c: Contribution, trainMs: number): void {
+  open.contributed.add(worker);
+  open.arrivals.push({
+    worker,
+    samples: c.sampleCount,
+    lossSum: c.lossSum,
+    correct: c.correct,
+    trainMs,
+    arrivedMs: Date.now() - open.startedMs,
+  });
+}
+
+/** What a closed round reports (events, metrics). */
+export function summaryOf(
+  open: OpenRound,
+  after: { version: number; globalStep: number; evicted: string[]; epochSamplesDone: number },
+): RoundSummary {
+  return {
+    round: open.plan.round,
+    epoch: open.plan.epoch,
+    members: open.members.length,
+    samples: open.arrivals.reduce((n, a) => n + a.samples, 0),
+    lr: open.lrs[0] ?? 0,
+    roundMs: Date.now() - open.startedMs,
+    arrivals: open.arrivals,
+    ...after,
+  };
+}
+
+/** The plan's shape, for the 'round started' log line. */
+export function planFields(open: OpenRound): Record<string, unknown> {
+  const { plan } = open;
+  return {
+    round: plan.round,
+    epoch: plan.epoch,
+    members: open.members.length,
+    samples: plan.samples,
+    fromPool: plan.fromPool,
+    shards: plan.assignments.map((a) => a.samples),
+  };
 }

@@ -1,43 +1,11 @@
-import type { VectorMemory } from '../../../src/compute/vector-math/index.js';
-import type { TrainConfig, TrainPlan } from '../../../src/runtime/config/train-config.js';
-import type { Logger } from '../../../src/runtime/logger.js';
 import { WeightedSum, type StagedContribution } from '../aggregator/weighted-sum.js';
 import { WorkerSpeeds } from '../balance/worker-speeds.js';
-import type { Membership } from '../membership/membership.js';
 import { RoundUpdate } from '../optimizer/round-update.js';
-import type { WeightSlice } from '../../../src/training/flat-weights.js';
-import type { ParameterStore } from '../parameters/parameter-store.js';
 import { EpochProgress } from './epoch-progress.js';
 import { CoordinatorClosedError, UnknownWorkerError } from './errors.js';
-import { assignmentOf, checkContribution, type OpenRound } from './open-round.js';
+import { assignmentOf, checkContribution, planFields, recordArrival, summaryOf, type OpenRound } from './open-round.js';
 import { RoundWaiters } from './round-waiters.js';
-import type {
-  Assignment,
-  Contribution,
-  ControllerHooks,
-  ControllerState,
-  EpochTotals,
-  ResumeCounters,
-  RoundSampler,
-} from './round-types.js';
-
-export interface RoundRunnerOptions {
-  config: TrainConfig;
-  plan: TrainPlan;
-  layout: readonly WeightSlice[];
-  sampler: RoundSampler;
-  membership: Membership;
-  parameters: ParameterStore;
-  /** Where the round's sums live (beside params, momentum and the receive scratch): the SIMD kernels then run in place. */
-  vectors?: VectorMemory;
-  /** Workers the first round waits for. */
-  expectedWorkers: number;
-  roundTimeoutMs: number;
-  checkpointEveryRounds: number;
-  log: Logger;
-  hooks: ControllerHooks;
-  resume?: Omit<ResumeCounters, 'version'>;
-}
+import type { Assignment, Contribution, ControllerState, EpochTotals, RoundRunnerOptions } from './round-types.js';
 
 type CloseReason = 'complete' | 'deadline' | 'no work';
 
@@ -153,15 +121,7 @@ export class RoundRunner {
     checkContribution(open, worker, c);
     this.sum.commit(c.values);
     const trainMs = c.trainMs ?? 0;
-    open.contributed.add(worker);
-    open.arrivals.push({
-      worker,
-      samples: c.sampleCount,
-      lossSum: c.lossSum,
-      correct: c.correct,
-      trainMs,
-      arrivedMs: Date.now() - open.startedMs,
-    });
+    recordArrival(open, worker, c, trainMs);
     this.speeds.record(worker, c.sampleCount, trainMs);
     this.progress.add(c.sampleCount, c.lossSum, c.correct);
     this.o.membership.heartbeat(worker);
@@ -218,17 +178,7 @@ export class RoundRunner {
       arrivals: [],
       timer,
     };
-    this.o.log.debug(
-      {
-        round: plan.round,
-        epoch: plan.epoch,
-        members: members.length,
-        samples: plan.samples,
-        fromPool: plan.fromPool,
-        shards: plan.assignments.map((a) => a.samples),
-      },
-      'round started',
-    );
+    this.o.log.debug(planFields(this.open), 'round started');
     this.wakeWaiters();
     if (plan.waitFor.length === 0) this.closeRound('no work');
   }
@@ -277,19 +227,9 @@ export class RoundRunner {
       },
       'round closed',
     );
-    this.o.hooks.onRoundClosed?.({
-      round,
-      epoch: open.plan.epoch,
-      version,
-      globalStep: this.globalStep,
-      members: open.members.length,
-      samples: open.arrivals.reduce((n, a) => n + a.samples, 0),
-      lr: open.lrs[0] ?? 0,
-      roundMs: Date.now() - open.startedMs,
-      arrivals: open.arrivals,
-      evicted,
-      epochSamplesDone: this.progress.current.samples,
-    });
+    this.o.hooks.onRoundClosed?.(
+      summaryOf(open, { version, globalStep: this.globalStep, evicted, epochSamplesDone: this.progress.current.samples }),
+    );
     const next = await this.progress.afterRound(round, version);
     // Before the next round starts: a contribution to it may come in the same tick as its assignment.
     this.closing = false;

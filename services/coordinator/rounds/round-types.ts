@@ -1,7 +1,12 @@
+import type { VectorMemory } from '../../../src/compute/vector-math/index.js';
 import type { RoundWork } from '../../../src/exchange/round-work.js';
+import type { TrainConfig, TrainPlan } from '../../../src/runtime/config/train-config.js';
+import type { Logger } from '../../../src/runtime/logger.js';
+import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import type { StagedContribution } from '../aggregator/weighted-sum.js';
-import type { MembershipChange } from '../membership/membership.js';
+import type { Membership, MembershipChange } from '../membership/membership.js';
 import type { UpdateKind } from '../optimizer/round-update.js';
+import type { ParameterStore } from '../parameters/parameter-store.js';
 import type { RoundPlan } from '../sampler/round-plan.js';
 
 /** What the rounds need of the sampler (services/coordinator/sampler). */
@@ -86,4 +91,23 @@ export interface ResumeCounters {
   round: number;
   optimizerSteps: number;
   epochTotals: EpochTotals;
+}
+
+/** What RoundRunner is built from (RoundController composes it). */
+export interface RoundRunnerOptions {
+  config: TrainConfig;
+  plan: TrainPlan;
+  layout: readonly WeightSlice[];
+  sampler: RoundSampler;
+  membership: Membership;
+  parameters: ParameterStore;
+  /** Where the round's sums live (beside params, momentum and the receive scratch): the SIMD kernels then run in place. */
+  vectors?: VectorMemory;
+  /** Workers the first round waits for. */
+  expectedWorkers: number;
+  roundTimeoutMs: number;
+  checkpointEveryRounds: number;
+  log: Logger;
+  hooks: ControllerHooks;
+  resume?: Omit<ResumeCounters, 'version'>;
 }
