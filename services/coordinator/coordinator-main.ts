@@ -65,6 +65,8 @@ async function serve(
       port: options.port,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       security: options.security ?? INSECURE,
+      onUnauthenticated: (call) => reporter.callUnauthenticated(call.method),
+      onContributionRefused: (errorClass) => reporter.contributionRefused(errorClass),
     },
   );
   // The launcher and tests read this line for the real port.

@@ -28,6 +28,7 @@ import { startFleet } from '../helpers/fleet-processes.js';
 import { natsServerAvailable, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { RawCoordinator } from '../helpers/raw-coordinator.js';
 import { runFleet } from '../helpers/run-fleet.js';
+import { samplesOf as metricSamples, scrape } from '../helpers/prometheus-text.js';
 
 let cluster: ChaosCluster;
 const servers: NatsServerHandle[] = [];
@@ -79,7 +80,15 @@ interface BadCase {
 describe('chaos: bad input (real processes)', () => {
   it('gRPC: bad contributions (shape, length, dtype, names, NaN/Inf, CRC, truncated and broken streams, oversized), stale and future rounds and versions, duplicate and unknown workers are each refused with their status, and nothing changes', async () => {
     const samples = 64;
-    const c = await cluster.coordinator('grpc', { workers: 2, epochs: 1, limitTrain: samples, heartbeatTimeoutS: 3, roundTimeoutS: 120 });
+    const c = await cluster.coordinator('grpc', {
+      workers: 2,
+      epochs: 1,
+      limitTrain: samples,
+      heartbeatTimeoutS: 3,
+      roundTimeoutS: 120,
+      env: { FLEET_METRICS_PORT: '0', FLEET_METRICS_HOST: '127.0.0.1' },
+    });
+    const metricsUrl = JSON.parse(await c.waitFor(/"msg":"metrics"/)).url as string;
     const raw = new RawCoordinator(`127.0.0.1:${c.port}`);
     const a = await raw.register('bad-a');
     const b = await raw.register('bad-b');
@@ -409,6 +418,10 @@ describe('chaos: bad input (real processes)', () => {
         `contribution of worker ${a.workerId} for round 0 refused: not the open round (open round: 1)`,
       ]);
       tried++;
+      // Every refused contribution is counted for Prometheus under the class the worker was sent.
+      const counted = metricSamples(await scrape(metricsUrl), 'fleet_contributions_refused_total', 'reason');
+      expect([...counted.values()].reduce((n, v) => n + v, 0)).toBe(logsWith(c, 'contribution refused').length);
+      expect(counted.get('StaleContributionError')).toBeGreaterThan(0);
       for (const [w, r] of [
         [a.workerId, a1],
         [b.workerId, b1],

@@ -11,6 +11,7 @@ import { startCoordinator, startFleet, type FleetProcess } from '../helpers/flee
 import { runFleet } from '../helpers/run-fleet.js';
 import { recordChaos } from '../helpers/chaos-ledger.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/test-certificates.js';
+import { samplesOf, scrape } from '../helpers/prometheus-text.js';
 
 /**
  * A real `fleet coordinator` with mutual TLS and a token, real `fleet worker`
@@ -179,6 +180,13 @@ describe('gRPC authentication between real processes', () => {
       '/fleet.v1.Coordinator/DescribeRun',
     ]);
     expect(logged.some((l) => l.msg === 'TLS handshake refused')).toBe(true);
+    // The same refusals, counted for Prometheus (a TLS refusal never reaches a method).
+    expect(samplesOf(await scrape(metricsUrl), 'fleet_unauthenticated_calls_total', 'method')).toEqual(
+      new Map([
+        ['/fleet.v1.Coordinator/Register', 1],
+        ['/fleet.v1.Coordinator/DescribeRun', 1],
+      ]),
+    );
 
     // The right credentials, from FLEET_* variables as a Kubernetes pod would set them.
     const good = track(

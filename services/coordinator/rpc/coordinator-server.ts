@@ -41,8 +41,10 @@ export interface ServerOptions {
   contributionIdleMs?: number;
   /** TLS / mutual TLS and the token every call must carry; default none (plaintext, open). */
   security?: GrpcSecurity;
-  /** Each call refused for its token, after it was logged (for a counter: fleet_unauthenticated_calls_total). */
+  /** Each call refused for its token, after it was logged. */
   onUnauthenticated?: (call: RefusedCall) => void;
+  /** Each contribution refused (not one abandoned by its sender), with the error class the worker is sent. */
+  onContributionRefused?: (errorClass: string) => void;
 }
 
 /**
@@ -204,7 +206,10 @@ export async function startCoordinatorServer(
         } catch (err) {
           // The sender went away mid-upload (cancelled, killed): no one to answer, and not a fault of ours.
           if (call.cancelled) log.info({ err: (err as Error).message }, 'contribution abandoned by its sender');
-          else fail(cb as sendUnaryData<never>, err, 'contribution');
+          else {
+            options.onContributionRefused?.(err instanceof Error ? err.name : 'Error');
+            fail(cb as sendUnaryData<never>, err, 'contribution');
+          }
         } finally {
           // A refused contribution leaves no trace in the sum (a no-op once committed).
           if (staged) controller.discardContribution(staged);

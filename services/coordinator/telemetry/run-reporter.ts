@@ -39,6 +39,16 @@ export class RunReporter {
     this.emit('run.started', data);
   }
 
+  /** A contribution refused with the error class the worker was sent. */
+  contributionRefused(errorClass: string): void {
+    this.metrics.contributionsRefused.inc({ reason: errorClass });
+  }
+
+  /** A call refused for its token (it was logged by the server). */
+  callUnauthenticated(method: string): void {
+    this.metrics.unauthenticatedCalls.inc({ method });
+  }
+
   membership(change: MembershipChange): void {
     this.metrics.members.set(change.members);
     if (change.kind === 'joined') {

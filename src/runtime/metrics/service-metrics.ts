@@ -42,6 +42,7 @@ export interface CoordinatorMetrics {
   bestTestAccuracy: Gauge;
   workerImagesPerSecond: Gauge<'worker'>;
   contributionsRefused: Counter<'reason'>;
+  unauthenticatedCalls: Counter<'method'>;
 }
 
 export function coordinatorMetrics(labels: { run: string }): CoordinatorMetrics {
@@ -97,8 +98,14 @@ export function coordinatorMetrics(labels: { run: string }): CoordinatorMetrics 
     }),
     contributionsRefused: new Counter({
       name: 'fleet_contributions_refused_total',
-      help: 'Worker contributions refused, by reason (e.g. stale, not_a_member, bad_shape, non_finite).',
+      help: 'Worker contributions refused, by the error class sent to the worker (e.g. StaleContributionError, TensorSetShapeError).',
       labelNames: ['reason'] as const,
+      registers,
+    }),
+    unauthenticatedCalls: new Counter({
+      name: 'fleet_unauthenticated_calls_total',
+      help: 'Calls refused for a missing or wrong token, by method.',
+      labelNames: ['method'] as const,
       registers,
     }),
   };
@@ -195,7 +202,7 @@ export function evaluatorMetrics(labels: { run: string }): EvaluatorMetrics {
     parameterVersion: new Gauge({ name: 'fleet_parameter_version', help: 'Parameter version of the last evaluation.', registers }),
     versionsSkipped: new Counter({
       name: 'fleet_versions_skipped_total',
-      help: 'Parameter versions not evaluated because a newer one arrived first.',
+      help: 'Parameter versions not evaluated: the coordinator no longer kept them, or stayed unreachable.',
       registers,
     }),
   };
