@@ -15,7 +15,7 @@ import type { ConsumeHandler, Subscription } from './event-bus.js';
 import { decodeEvent, MalformedEventError } from './event-codec.js';
 import type { EventType } from './event-payloads.js';
 import { runSubjects, STREAM_NAME, subjectOf, typeOfSubject } from './event-subjects.js';
-import { restartDelayMs, sleepUnless } from './sleep.js';
+import { restartLoop } from './sleep.js';
 
 export interface DurableConsumerOptions {
   nc: NatsConnection;
@@ -180,34 +180,23 @@ export async function startDurableConsumer(o: DurableConsumerOptions): Promise<S
     }
   };
 
-  const loop = async (): Promise<void> => {
-    let restarts = 0;
-    while (!stopping && !o.nc.isClosed()) {
-      try {
-        messages = await consumer.consume({ max_messages: 8 });
-        if (stopping) messages.stop();
-        void watchStatus(messages).catch(() => {});
-        for await (const msg of messages) {
-          if (stopping) {
-            // Delivered after stop(): hand it back now rather than after ack_wait.
-            if (msg.info.streamSequence <= lastSettledSeq) await ack(msg);
-            else msg.nak();
-            continue;
-          }
-          await handle(msg);
-          restarts = 0;
-        }
-      } catch (err) {
-        if (stopping || o.nc.isClosed()) break;
-        log.warn({ err: (err as Error).message }, 'consume ended with an error: restarting');
+  const session = async (delivered: () => void): Promise<void> => {
+    messages = await consumer.consume({ max_messages: 8 });
+    if (stopping) messages.stop();
+    void watchStatus(messages).catch(() => {});
+    for await (const msg of messages) {
+      if (stopping) {
+        // Delivered after stop(): hand it back now rather than after ack_wait.
+        if (msg.info.streamSequence <= lastSettledSeq) await ack(msg);
+        else msg.nak();
+        continue;
       }
-      if (stopping || o.nc.isClosed()) break;
-      restarts++;
-      await sleepUnless(stopped.signal, restartDelayMs(restarts));
+      await handle(msg);
+      delivered();
     }
   };
 
-  const done = loop();
+  const done = restartLoop({ stopped: () => stopping || o.nc.isClosed(), signal: stopped.signal, log, what: 'consume', session });
   return {
     stop: async () => {
       if (!stopping) {

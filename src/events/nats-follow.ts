@@ -4,7 +4,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { FollowHandler, FollowOptions, Subscription } from './event-bus.js';
 import { decodeEvent } from './event-codec.js';
 import { runSubjects, STREAM_NAME } from './event-subjects.js';
-import { restartDelayMs, sleepUnless } from './sleep.js';
+import { restartLoop } from './sleep.js';
 
 export interface FollowerOptions extends FollowOptions {
   nc: NatsConnection;
@@ -44,50 +44,46 @@ export async function startFollower(o: FollowerOptions): Promise<Subscription> {
     messages?.stop();
   });
 
-  const loop = async (): Promise<void> => {
-    let restarts = 0;
-    while (!stopping && !o.nc.isClosed()) {
+  const session = async (delivered: () => void): Promise<void> => {
+    reconnected = false;
+    const consumer = await o.js.consumers.get(STREAM_NAME, { filter_subjects: filter, opt_start_seq: nextSeq });
+    messages = await consumer.consume();
+    if (stopping) messages.stop();
+    void (async (m: ConsumerMessages) => {
+      for await (const s of m.status()) if (s.type !== 'next' && s.type !== 'heartbeat') log.debug({ status: s }, 'follow consumer status');
+    })(messages).catch(() => {});
+    for await (const msg of messages) {
+      if (stopping) break;
+      nextSeq = msg.info.streamSequence + 1;
+      delivered();
+      let event: ReturnType<typeof decodeEvent>;
       try {
-        reconnected = false;
-        const consumer = await o.js.consumers.get(STREAM_NAME, { filter_subjects: filter, opt_start_seq: nextSeq });
-        messages = await consumer.consume();
-        if (stopping) messages.stop();
-        void (async (m: ConsumerMessages) => {
-          for await (const s of m.status())
-            if (s.type !== 'next' && s.type !== 'heartbeat') log.debug({ status: s }, 'follow consumer status');
-        })(messages).catch(() => {});
-        for await (const msg of messages) {
-          if (stopping) break;
-          nextSeq = msg.info.streamSequence + 1;
-          restarts = 0;
-          let event: ReturnType<typeof decodeEvent>;
-          try {
-            event = decodeEvent(msg.subject, msg.data);
-          } catch (err) {
-            onMalformed(msg.subject, err as Error);
-            continue;
-          }
-          try {
-            o.handler(event);
-          } catch (err) {
-            // The follower goes on: one faulty display update must not stop the stream.
-            log.error({ subject: msg.subject, seq: msg.info.streamSequence, err: (err as Error).message }, 'follow handler threw');
-          }
-        }
-        // Tidy, not needed (the server drops it after 5 min idle): not awaited, an outage must not hold up stop().
-        consumer.delete().catch(() => {});
+        event = decodeEvent(msg.subject, msg.data);
       } catch (err) {
-        if (stopping || o.nc.isClosed()) break;
-        log.warn({ err: (err as Error).message, nextSeq }, 'follow ended with an error: restarting');
+        onMalformed(msg.subject, err as Error);
+        continue;
       }
-      if (stopping || o.nc.isClosed()) break;
-      if (reconnected) continue; // a fresh connection: start again at once
-      restarts++;
-      await sleepUnless(stopped.signal, restartDelayMs(restarts));
+      try {
+        o.handler(event);
+      } catch (err) {
+        // The follower goes on: one faulty display update must not stop the stream.
+        log.error({ subject: msg.subject, seq: msg.info.streamSequence, err: (err as Error).message }, 'follow handler threw');
+      }
     }
+    // Tidy, not needed (the server drops it after 5 min idle): not awaited, an outage must not hold up stop().
+    consumer.delete().catch(() => {});
   };
 
-  const done = loop();
+  const done = restartLoop({
+    stopped: () => stopping || o.nc.isClosed(),
+    signal: stopped.signal,
+    log,
+    what: 'follow',
+    session,
+    // A fresh connection: start again at once.
+    restartNow: () => reconnected,
+    fields: () => ({ nextSeq }),
+  });
   return {
     stop: async () => {
       if (!stopping) {
