@@ -10,10 +10,13 @@ import { run as distributedThroughput } from './distributed-throughput.js';
 import { run as exchangeRound } from './exchange-round.js';
 import { run as exchangeTransport } from './exchange-transport.js';
 import { run as vectorKernels } from './vector-kernels.js';
+import { run as backendCompare } from './backend-compare.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   // Training images/s of the cnn at batch 128 on wasm, per-kernel split, fraction of forward conv GFLOP/s.
   'step-profile': stepProfile,
+  // cnn and resnet18 training images/s on 1 and 2 cores: WASM, oneDNN and the PyTorch reference peer, with ratios.
+  'backend-compare': backendCompare,
   // The filter gradient, the largest kernel of a step, per conv shape and variant.
   'kernel-filter-grad': kernelFilterGrad,
   // 2 workers over gRPC against two independent one-process trainings, on the real data.

@@ -137,7 +137,8 @@ async function profileStep(r: Runner, x: tf.Tensor, y: tf.Tensor): Promise<{ row
   return { rows: [...byName.values()].sort((a, b) => b.ms - a.ms), stepMs };
 }
 
-function gitSha(): string {
+/** Short commit of the working tree, 'unknown' outside git. */
+export function gitSha(): string {
   try {
     return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
       .toString()
