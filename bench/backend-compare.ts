@@ -70,7 +70,12 @@ const LR = 0.1;
 async function measureFleet(job: Job): Promise<Outcome> {
   const unavailable = await activate(job);
   if (unavailable) return { skipped: unavailable };
-  const split = await loadCifar10Split({ dir: job.dataDir, split: 'train', allowPartial: true, limit: job.batch * (job.warmup + job.steps) });
+  const split = await loadCifar10Split({
+    dir: job.dataDir,
+    split: 'train',
+    allowPartial: true,
+    limit: job.batch * (job.warmup + job.steps),
+  });
   const model = buildModel({ name: job.model, seed: 1 });
   const params = trainableParameters(model);
   const optimizer = new SgdMomentum({ momentum: 0.9, weightDecay: 5e-4 });
@@ -163,14 +168,19 @@ function pytorchMissing(): string | null {
 async function pytorchProcess(job: Job): Promise<Outcome> {
   const args = [REFERENCE, '--model', job.model, '--threads', String(job.threads), '--batch', String(job.batch)];
   args.push('--steps', String(job.steps), '--warmup', String(job.warmup), '--data-dir', job.dataDir);
-  const out = (await runJson(pythonPath(), args, { OMP_NUM_THREADS: String(job.threads) })) as { images_per_s: number[]; parameters: number };
+  const out = (await runJson(pythonPath(), args, { OMP_NUM_THREADS: String(job.threads) })) as {
+    images_per_s: number[];
+    parameters: number;
+  };
   return { imagesPerSecond: out.images_per_s, parameters: out.parameters };
 }
 
 /** `processes` independent processes at once, `threads` each; window i's rates summed. */
 async function measureRow(job: Job, processes: number, pytorchAbsent: string | null): Promise<Outcome> {
   if (job.peer === 'pytorch' && pytorchAbsent) return { skipped: pytorchAbsent };
-  const outcomes = await Promise.all(Array.from({ length: processes }, () => (job.peer === 'pytorch' ? pytorchProcess(job) : fleetProcess(job))));
+  const outcomes = await Promise.all(
+    Array.from({ length: processes }, () => (job.peer === 'pytorch' ? pytorchProcess(job) : fleetProcess(job))),
+  );
   const skipped = outcomes.find((o) => 'skipped' in o);
   if (skipped) return skipped;
   const measured = outcomes as Array<{ imagesPerSecond: number[]; parameters: number }>;
@@ -208,7 +218,12 @@ export async function run(): Promise<void> {
   const coreCounts = list('FLEET_BENCH_CORES', '1,2').map(Number);
   const steps = Number(process.env.FLEET_BENCH_STEPS ?? 5);
   const warmup = Number(process.env.FLEET_BENCH_WARMUP ?? 1);
-  const batchOf = (m: ModelName) => Number((m === 'resnet18' ? process.env.FLEET_BENCH_RESNET18_BATCH : undefined) ?? process.env.FLEET_BENCH_BATCH ?? (m === 'resnet18' ? 64 : 128));
+  const batchOf = (m: ModelName) =>
+    Number(
+      (m === 'resnet18' ? process.env.FLEET_BENCH_RESNET18_BATCH : undefined) ??
+        process.env.FLEET_BENCH_BATCH ??
+        (m === 'resnet18' ? 64 : 128),
+    );
   const dataDir = process.env.FLEET_BENCH_DATA ?? fileURLToPath(new URL('../../../shared/cifar10', import.meta.url));
   const pytorchAbsent = peers.includes('pytorch') ? pytorchMissing() : null;
   console.log(
@@ -238,7 +253,9 @@ export async function run(): Promise<void> {
     const torch = rows.find((t) => t.peer === 'pytorch' && t.model === r.model && t.cores === r.cores);
     const params = 'skipped' in r.outcome ? '-' : r.outcome.parameters.toLocaleString('en-US');
     const vs = r.peer === 'pytorch' ? '1' : ratio(r.outcome, torch?.outcome);
-    console.log(`${r.model} | ${batchOf(r.model)} | ${r.cores} | ${r.peer} | ${layout(r.peer, r.cores, r.processes)} | ${params} | ${cell(r.outcome)} | ${vs}`);
+    console.log(
+      `${r.model} | ${batchOf(r.model)} | ${r.cores} | ${r.peer} | ${layout(r.peer, r.cores, r.processes)} | ${params} | ${cell(r.outcome)} | ${vs}`,
+    );
   }
   console.log(`load average at the end: ${loadavg()[0]!.toFixed(2)}`);
 }
