@@ -34,14 +34,25 @@ export interface OnednnAddon {
   conv2dBackwardWeights(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array, layout: number): void;
   /** geometry (Int32Array of 7): batchA, batchB, M, K, N, transposeA, transposeB. */
   matmul(a: Float32Array, b: Float32Array, bias: Float32Array | null, c: Float32Array, geometry: Int32Array, relu: boolean): void;
+  /** geometry (Int32Array of 12): batch, inH, inW, C, outH, outW, filterH, filterW, strideH, strideW, padTop, padLeft. */
+  maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, geometry: Int32Array): void;
+  /** y = (x - centre[c]) * factor[c] + offset[c] over x as [rows, channels]. */
+  batchNormApply(
+    x: Float32Array,
+    centre: Float32Array,
+    factor: Float32Array,
+    offset: Float32Array | null,
+    y: Float32Array,
+    channels: number,
+  ): void;
 }
 
 const ADDON_FILE = 'build/Release/fleet_onednn.node';
 
 /** Where the built addon may be: beside this module (ts sources) or, from dist/, in the source tree. */
 function candidates(): string[] {
-  return [new URL(`./${ADDON_FILE}`, import.meta.url), new URL(`../../../../src/compute/onednn/${ADDON_FILE}`, import.meta.url)].map(
-    (u) => fileURLToPath(u),
+  return [new URL(`./${ADDON_FILE}`, import.meta.url), new URL(`../../../../src/compute/onednn/${ADDON_FILE}`, import.meta.url)].map((u) =>
+    fileURLToPath(u),
   );
 }
 

@@ -2,9 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 
 import { installWasmKernels } from '../wasm/install-kernels.js';
 import type { OnednnAddon } from './addon.js';
+import { fusedBatchNormKernel } from './batch-norm-kernel.js';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel, conv2dKernel, fusedConv2dKernel } from './conv-kernels.js';
 import { rememberReplaced, setAddon, takeReplaced, type KernelArgs } from './kernel-context.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul-kernels.js';
+import { maxPoolGradKernel } from './pool-kernels.js';
 
 const kernels: Record<string, (args: KernelArgs) => tf.TensorInfo> = {
   Conv2D: conv2dKernel,
@@ -13,6 +15,8 @@ const kernels: Record<string, (args: KernelArgs) => tf.TensorInfo> = {
   Conv2DBackpropFilter: conv2dBackpropFilterKernel,
   BatchMatMul: batchMatMulKernel,
   _FusedMatMul: fusedMatMulKernel,
+  MaxPoolGrad: maxPoolGradKernel,
+  FusedBatchNorm: fusedBatchNormKernel,
 };
 
 let installed = false;

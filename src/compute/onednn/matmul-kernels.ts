@@ -51,14 +51,7 @@ function run(
   // Output first: a later allocation may move the heap under earlier views.
   const out = backend.makeOutput(p.outShape, 'float32');
   if (tf.util.sizeFromShape(p.outShape) === 0) return out;
-  addon().matmul(
-    heapF32(backend, a),
-    heapF32(backend, b),
-    bias ? heapF32(backend, bias) : null,
-    heapF32(backend, out),
-    p.geometry,
-    relu,
-  );
+  addon().matmul(heapF32(backend, a), heapF32(backend, b), bias ? heapF32(backend, bias) : null, heapF32(backend, out), p.geometry, relu);
   return out;
 }
 
@@ -85,7 +78,10 @@ export function fusedMatMulKernel(args: KernelArgs): tf.TensorInfo {
   const p = plan(a, b, attrs.transposeA === true, attrs.transposeB === true);
   const biasOk =
     bias === undefined ||
-    (bias.dtype === 'float32' && bias.shape.length >= 1 && bias.shape[bias.shape.length - 1] === p?.n && tf.util.sizeFromShape(bias.shape) === p?.n);
+    (bias.dtype === 'float32' &&
+      bias.shape.length >= 1 &&
+      bias.shape[bias.shape.length - 1] === p?.n &&
+      tf.util.sizeFromShape(bias.shape) === p?.n);
   if (!p || preluActivationWeights !== undefined || (activation !== 'linear' && activation !== 'relu') || !biasOk) {
     return callReplaced('_FusedMatMul', args);
   }

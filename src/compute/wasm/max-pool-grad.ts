@@ -12,20 +12,7 @@ import { asWasmBackend, heapF32 } from './wasm-backend.js';
  */
 export function maxPoolGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend: object; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
-  const attrs = (args.attrs ?? {}) as unknown as {
-    filterSize: number | [number, number];
-    strides: number | [number, number];
-    pad: 'valid' | 'same' | number;
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  };
-  const info = tf.backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number],
-    attrs.filterSize,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
+  const info = maxPoolGradInfo(input, args.attrs);
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
   if (input.dtype !== 'float32' || info.dilationHeight !== 1 || info.dilationWidth !== 1) {
     return callUpstream('MaxPoolGrad', args.backend, args.inputs, args.attrs);
@@ -70,4 +57,22 @@ export function maxPoolGradKernel(args: { inputs: tf.NamedTensorInfoMap; backend
     }
   }
   return dx;
+}
+
+/** The pooling geometry of a MaxPoolGrad call, from its input and attributes. */
+export function maxPoolGradInfo(input: tf.TensorInfo, attrs: tf.NamedAttrMap | undefined): tf.backend_util.Conv2DInfo {
+  const a = (attrs ?? {}) as unknown as {
+    filterSize: number | [number, number];
+    strides: number | [number, number];
+    pad: 'valid' | 'same' | number;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  return tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    a.filterSize,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
 }

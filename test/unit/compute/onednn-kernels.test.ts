@@ -18,7 +18,7 @@ const addon = loadOnednn();
 let nativeCalls = 0;
 function counting(a: OnednnAddon): OnednnAddon {
   const wrapped = { ...a };
-  for (const name of ['conv2dForward', 'conv2dBackwardData', 'conv2dBackwardWeights', 'matmul'] as const) {
+  for (const name of ['conv2dForward', 'conv2dBackwardData', 'conv2dBackwardWeights', 'matmul', 'maxPoolGrad', 'batchNormApply'] as const) {
     const f = a[name] as (...args: unknown[]) => void;
     (wrapped as Record<string, unknown>)[name] = (...args: unknown[]): void => {
       nativeCalls++;
@@ -96,7 +96,7 @@ describe.skipIf(!addon)(`oneDNN kernels vs the cpu backend${addon ? '' : ` (skip
             tf.fused.conv2d({ x, filter: w, strides: c.stride, pad: c.pad, bias, activation: 'relu' }),
           ];
         });
-        errs.forEach((e, i) => expect(e, `output ${i} ${convName(c)}`).toBeLessThan(1e-4));
+        for (const [i, e] of errs.entries()) expect(e, `output ${i} ${convName(c)}`).toBeLessThan(1e-4);
         expect(native, 'native calls').toBeGreaterThan(0);
       });
 
@@ -143,7 +143,7 @@ describe.skipIf(!addon)(`oneDNN kernels vs the cpu backend${addon ? '' : ` (skip
         ),
       ];
     });
-    errs.forEach((e, i) => expect(e, `output ${i}`).toBeLessThan(1e-4));
+    for (const [i, e] of errs.entries()) expect(e, `output ${i}`).toBeLessThan(1e-4);
   });
 
   it('hands activations it does not fuse (elu, prelu) to the wasm kernel', async () => {
@@ -157,7 +157,7 @@ describe.skipIf(!addon)(`oneDNN kernels vs the cpu backend${addon ? '' : ` (skip
         tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', bias, activation: 'prelu', preluActivationWeights: alpha }),
       ];
     });
-    errs.forEach((e, i) => expect(e, `output ${i}`).toBeLessThan(1e-4));
+    for (const [i, e] of errs.entries()) expect(e, `output ${i}`).toBeLessThan(1e-4);
     expect(native, 'native calls').toBe(0);
   });
 
@@ -189,8 +189,43 @@ describe.skipIf(!addon)(`oneDNN kernels vs the cpu backend${addon ? '' : ` (skip
         tf.fused.matMul({ a, b, transposeA: c.transposeA, transposeB: c.transposeB, bias }),
       ];
     });
-    errs.forEach((e, i) => expect(e, `output ${i}`).toBeLessThan(1e-4));
+    for (const [i, e] of errs.entries()) expect(e, `output ${i}`).toBeLessThan(1e-4);
     expect(native, 'native calls').toBeGreaterThan(0);
+  });
+
+  const poolCases: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: Pad }> = [
+    { x: [2, 8, 8, 5], size: 2, stride: 2, pad: 'valid' },
+    { x: [1, 9, 7, 3], size: 2, stride: 2, pad: 'valid' },
+    { x: [2, 9, 9, 4], size: 3, stride: 2, pad: 'same' },
+    { x: [1, 7, 6, 6], size: 3, stride: 1, pad: 'same' },
+  ];
+
+  it.each(poolCases)('MaxPoolGrad $x size=$size stride=$stride pad=$pad', async (c) => {
+    const seed = 900 + poolCases.indexOf(c) * 3;
+    const errs = await errorsVsCpu(() => {
+      const x = tf.tensor4d(randomValues(tf.util.sizeFromShape(c.x), seed), c.x);
+      const y = tf.maxPool(x, c.size, c.stride, c.pad);
+      const dy = tf.tensor4d(randomValues(y.size, seed + 1), y.shape);
+      return tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, c.size, c.stride, c.pad))(x, dy);
+    });
+    expect(errs[0]).toBeLessThan(1e-4);
+    expect(native, 'native calls').toBeGreaterThan(0);
+  });
+
+  it('FusedBatchNorm with per-channel, scalar and absent parameters', async () => {
+    const errs = await errorsVsCpu(() => {
+      const x = tf.tensor4d(randomValues(2 * 5 * 3 * 6, 31), [2, 5, 3, 6]).add(10);
+      const perChannel = (seed: number, shift: number): tf.Tensor1D => tf.tensor1d(randomValues(6, seed)).add(shift);
+      const mean = perChannel(32, 10);
+      const variance = perChannel(33, 2);
+      return [
+        tf.batchNorm(x, mean, variance, perChannel(34, 0), perChannel(35, 1), 1e-5),
+        tf.batchNorm(x, mean, variance, undefined, undefined, 1e-3),
+        tf.batchNorm(x, tf.scalar(10), tf.scalar(0.5), tf.scalar(0.1), tf.scalar(1.5)),
+      ];
+    });
+    for (const [i, e] of errs.entries()) expect(e, `output ${i}`).toBeLessThan(1e-4);
+    expect(native, 'native calls').toBe(3);
   });
 
   it('uninstalls back to the wasm kernels and reinstalls', async () => {

@@ -84,7 +84,7 @@ describe.skipIf(!addon)(`cnn training with the oneDNN kernels${addon ? '' : ` (s
     const first = await trainedWeights(2);
     const second = await trainedWeights(2);
     expect(second.length).toBe(first.length);
-    first.forEach((w, i) => expect(Array.from(second[i] as Float32Array)).toEqual(Array.from(w)));
+    for (const [i, w] of first.entries()) expect(Array.from(second[i] as Float32Array)).toEqual(Array.from(w));
   });
 
   it('keeps tf.memory().numTensors and the backend data ids stable across steps', async () => {

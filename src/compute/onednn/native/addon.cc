@@ -4,9 +4,11 @@
 
 #include <string>
 
+#include "batch-norm.h"
 #include "common.h"
 #include "conv.h"
 #include "matmul.h"
+#include "pool.h"
 
 namespace {
 
@@ -46,6 +48,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2dBackwardData", Napi::Function::New(env, fleet::Conv2dBackwardData));
   exports.Set("conv2dBackwardWeights", Napi::Function::New(env, fleet::Conv2dBackwardWeights));
   exports.Set("matmul", Napi::Function::New(env, fleet::Matmul));
+  exports.Set("maxPoolGrad", Napi::Function::New(env, fleet::MaxPoolGrad));
+  exports.Set("batchNormApply", Napi::Function::New(env, fleet::BatchNormApply));
   return exports;
 }
 
