@@ -27,6 +27,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 import { selectBackend, type BackendChoice } from '../src/compute/index.js';
+import { setOnednnThreads } from '../src/compute/onednn/index.js';
 import { IMAGE_SHAPE, NUM_CLASSES, loadCifar10Split } from '../src/dataset/index.js';
 import { buildModel, countParameters, type ModelName } from '../src/model/index.js';
 import { epochPermutation } from '../src/training/epoch-order.js';
@@ -59,11 +60,12 @@ interface Row {
   cores: number;
   processes: number;
   outcome: Outcome;
+  /** 1-minute load average when the row started: other work on the machine shows here. */
+  load: number;
 }
 
 const SELF = fileURLToPath(import.meta.url);
 const REFERENCE = fileURLToPath(new URL('../../bench/reference/train_throughput.py', import.meta.url));
-const ONEDNN_MODULE = '../src/compute/onednn/index.js';
 const LR = 0.1;
 
 /** In a child: train `job.steps` windows after warm-up on this process's backend. */
@@ -108,20 +110,12 @@ async function activate(job: Job): Promise<string | null> {
     await selectBackend('wasm');
     return null;
   }
-  let onednn: { setOnednnThreads?: (n: number) => void };
-  try {
-    // A variable specifier: the module is optional in a build.
-    const specifier: string = ONEDNN_MODULE;
-    onednn = (await import(specifier)) as typeof onednn;
-  } catch (err) {
-    return `src/compute/onednn is not in this build (${firstLine(err)})`;
-  }
   try {
     await selectBackend('onednn' as BackendChoice);
   } catch (err) {
     return `selectBackend('onednn') failed: ${firstLine(err)}`;
   }
-  onednn.setOnednnThreads?.(job.threads);
+  setOnednnThreads(job.threads);
   return null;
 }
 
@@ -238,8 +232,9 @@ export async function run(): Promise<void> {
         const layouts = peer === 'wasm' ? [cores] : peer === 'onednn' && cores > 1 ? [1, cores] : [1];
         for (const processes of layouts) {
           const job: Job = { peer, model, threads: cores / processes, batch: batchOf(model), warmup, steps, dataDir };
+          const load = loadavg()[0] ?? 0;
           const outcome = await measureRow(job, processes, pytorchAbsent);
-          rows.push({ peer, model, cores, processes, outcome });
+          rows.push({ peer, model, cores, processes, outcome, load });
           if ('skipped' in outcome) console.log(`${peer} ${model} ${cores} core(s) skipped: ${outcome.skipped}`);
           else console.log(`${peer} ${model} ${cores} core(s), ${layout(peer, cores, processes)}: ${cell(outcome)} images/s`);
         }
@@ -247,14 +242,14 @@ export async function run(): Promise<void> {
     }
   }
 
-  console.log(`\nmodel | batch | cores | peer | layout | parameters | images/s mean +- std (n=${steps}) | fleet/PyTorch`);
-  console.log('--- | --- | --- | --- | --- | --- | --- | ---');
+  console.log(`\nmodel | batch | cores | peer | layout | parameters | images/s mean +- std (n=${steps}) | fleet/PyTorch | load`);
+  console.log('--- | --- | --- | --- | --- | --- | --- | --- | ---');
   for (const r of rows) {
     const torch = rows.find((t) => t.peer === 'pytorch' && t.model === r.model && t.cores === r.cores);
     const params = 'skipped' in r.outcome ? '-' : r.outcome.parameters.toLocaleString('en-US');
     const vs = r.peer === 'pytorch' ? '1' : ratio(r.outcome, torch?.outcome);
     console.log(
-      `${r.model} | ${batchOf(r.model)} | ${r.cores} | ${r.peer} | ${layout(r.peer, r.cores, r.processes)} | ${params} | ${cell(r.outcome)} | ${vs}`,
+      `${r.model} | ${batchOf(r.model)} | ${r.cores} | ${r.peer} | ${layout(r.peer, r.cores, r.processes)} | ${params} | ${cell(r.outcome)} | ${vs} | ${r.load.toFixed(2)}`,
     );
   }
   console.log(`load average at the end: ${loadavg()[0]!.toFixed(2)}`);
