@@ -7,6 +7,7 @@ import { serviceIoFrom } from '../src/runtime/config/service-io.js';
 import { addConfigFileOption } from './config-stages.js';
 import { durationOpt, opt } from './option.js';
 import { addServiceIoOptions } from './service-options.js';
+import { parsePositiveInteger } from './parse-flag.js';
 
 /** `fleet evaluator`: scores every checkpoint of a run and keeps the best model. */
 export function evaluatorCommand(): Command {
@@ -24,6 +25,11 @@ export function evaluatorCommand(): Command {
     )
     .addOption(
       opt('--backend <name>', "compute backend on this machine (default: the run's)", 'FLEET_BACKEND').choices([...BACKEND_CHOICES]),
+    )
+    .addOption(
+      opt('--threads <n>', 'threads of the native CPU kernels (default: every CPU this process may use)', 'FLEET_THREADS').argParser(
+        parsePositiveInteger,
+      ),
     )
     .addOption(
       durationOpt(
@@ -62,6 +68,7 @@ export function evaluatorCommand(): Command {
           outDir: (flags.out as string | undefined) ?? null,
           dataDir: (flags.dataDir as string | undefined) ?? null,
           backend: (flags.backend as BackendChoice | undefined) ?? null,
+          threads: (flags.threads as number | undefined) ?? null,
           connectTimeoutMs: flags.connectTimeout as number,
           callTimeoutMs: flags.callTimeout as number,
           transferTimeoutMs: flags.transferTimeout as number,

@@ -42,3 +42,10 @@ export function durationParser(plainUnit: DurationUnit, allowZero = false): (val
     return ms;
   };
 }
+
+/** A whole number >= 1 (thread counts). */
+export function parsePositiveInteger(value: string): number {
+  const n = parseInteger(value);
+  if (n < 1) throw new InvalidArgumentError(`'${value}' must be at least 1.`);
+  return n;
+}

@@ -16,12 +16,12 @@ import { createRootLogger } from '../src/runtime/logger.js';
 import { newRunId } from '../src/runtime/run-dir.js';
 import { runTraining } from '../services/trainer/train-run.js';
 import { runLocalCluster } from '../services/launcher/local-cluster.js';
-import { findTaskset, workerCpuSets } from '../services/launcher/cpu-sets.js';
+import { findTaskset, workerCpuSets, workerThreads } from '../services/launcher/cpu-sets.js';
 import { allowedCpus } from '../src/runtime/allowed-cpus.js';
 import { SINGLE_THREADED_GC_CHOICES, cpuCount, gcNodeFlags, type SingleThreadedGc } from '../services/launcher/gc-threads.js';
 import { addConfigFileOption, originOf, resolvedFlags } from './config-stages.js';
 import { durationOpt, opt } from './option.js';
-import { parseInteger, parseNumber } from './parse-flag.js';
+import { parseInteger, parseNumber, parsePositiveInteger } from './parse-flag.js';
 import { addNatsOptions } from './service-options.js';
 import { chooseEventBroker } from '../services/launcher/event-broker.js';
 import type { Logger } from '../src/runtime/logger.js';
@@ -122,9 +122,28 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
         ...(broker.url ? ['--external-evaluator'] : []),
       ],
       workerArgs: [...metrics],
+      // Native kernels' threads: the machine's CPUs shared among the workers (OpenMP oversubscribed spins).
+      workerArgsOf: (i) => [
+        '--threads',
+        String(workerThreads(config.threads, config.workers, allowedCpus()?.length ?? cpuCount())[i] ?? 1),
+      ],
       pinning: launch.pin ? workerPinning(config.workers, log) : null,
       evaluatorArgs: broker.url
-        ? ['--run', config.runId, '--out', config.outDir, '--data-dir', config.dataDir, '--backend', config.backend, ...nats, ...metrics]
+        ? [
+            '--run',
+            config.runId,
+            '--out',
+            config.outDir,
+            '--data-dir',
+            config.dataDir,
+            '--backend',
+            config.backend,
+            // It scores while the workers train: one thread, not a share taken from them.
+            '--threads',
+            '1',
+            ...nats,
+            ...metrics,
+          ]
         : null,
       log,
       stopGraceMs: launch.stopGraceMs,
@@ -195,6 +214,11 @@ export function addTrainingOptions(command: Command): Command {
         .choices([...BACKEND_CHOICES])
         .default('auto'),
     )
+    .addOption(
+      opt('--threads <n>', 'threads of the native CPU kernels (default: every CPU this process may use)', 'FLEET_THREADS').argParser(
+        parsePositiveInteger,
+      ),
+    )
     .addOption(opt('--out <dir>', 'run directory (default runs/<run-id>)', 'FLEET_OUT'))
     .addOption(opt('--run-id <id>', 'run id (default: time, model and a random suffix)', 'FLEET_RUN_ID'))
     .addOption(opt('--eval-batch-size <n>', 'images per evaluation batch', 'FLEET_EVAL_BATCH_SIZE').argParser(parseInteger).default(500))
@@ -251,6 +275,7 @@ export function trainConfigFrom(flags: Record<string, unknown>, command: Command
       limitTest: flags.limitTest ?? null,
       seed: flags.seed,
       backend: flags.backend,
+      threads: flags.threads ?? null,
       outDir: (flags.out as string | undefined) ?? join('runs', runId),
       evalBatchSize: flags.evalBatchSize,
       progress: flags.progress,

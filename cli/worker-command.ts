@@ -5,7 +5,7 @@ import { runWorkerService } from '../services/worker/worker-main.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
 import { addConfigFileOption } from './config-stages.js';
 import { durationOpt, opt } from './option.js';
-import { parsePort } from './parse-flag.js';
+import { parsePort, parsePositiveInteger } from './parse-flag.js';
 
 /** `fleet worker`: everything else comes from the coordinator's run config. */
 export function workerCommand(): Command {
@@ -17,6 +17,11 @@ export function workerCommand(): Command {
     .addOption(opt('--data-dir <dir>', "CIFAR-10 on this machine (default: the run's --data-dir)", 'FLEET_DATA_DIR'))
     .addOption(
       opt('--backend <name>', "compute backend on this machine (default: the run's)", 'FLEET_BACKEND').choices([...BACKEND_CHOICES]),
+    )
+    .addOption(
+      opt('--threads <n>', 'threads of the native CPU kernels (default: every CPU this process may use)', 'FLEET_THREADS').argParser(
+        parsePositiveInteger,
+      ),
     )
     .addOption(
       durationOpt(
@@ -66,6 +71,7 @@ export function workerCommand(): Command {
           runId?: string;
           dataDir?: string;
           backend?: BackendChoice;
+          threads?: number;
           connectTimeout: number;
           callTimeout: number;
           roundWaitTimeout: number;
@@ -83,6 +89,7 @@ export function workerCommand(): Command {
             runId: flags.runId ?? '',
             dataDir: flags.dataDir ?? null,
             backend: flags.backend ?? null,
+            threads: flags.threads ?? null,
             connectTimeoutMs: flags.connectTimeout,
             callTimeoutMs: flags.callTimeout,
             roundWaitTimeoutMs: flags.roundWaitTimeout,

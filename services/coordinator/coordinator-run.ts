@@ -56,7 +56,7 @@ export async function createCoordinator(
   log: Logger,
 ): Promise<{ controller: RoundController; layout: WeightSlice[]; vectors: VectorMemory; runDir: string; close: () => void }> {
   const { config, reporter } = options;
-  const backend = await selectBackend(config.backend, log);
+  const backend = await selectBackend(config.backend, log, { threads: config.threads });
   const data = await loadRunData(config);
   const plan = planTraining(config, data.train.count);
   const record = await openRunRecord(config.outDir);

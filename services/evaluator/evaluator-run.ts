@@ -22,6 +22,8 @@ export interface EvaluatorOptions {
   outDir: string | null;
   dataDir: string | null;
   backend: BackendChoice | null;
+  /** Native kernel threads on this machine; null: all this process may use. */
+  threads: number | null;
   /** How long an unreachable coordinator is waited for before a version is skipped. */
   connectTimeoutMs: number;
   /** Exit once run.finished is seen (default), or keep following. */
@@ -75,7 +77,7 @@ export async function runEvaluator(
   );
   if (described.runId !== o.run) throw new FleetError(`the coordinator runs ${described.runId}, not ${o.run}`);
   const config: TrainConfig = parseTrainConfig(JSON.parse(described.configJson) as Record<string, unknown>);
-  await selectBackend(o.backend ?? config.backend, log);
+  await selectBackend(o.backend ?? config.backend, log, { threads: o.threads });
   // The test split only: an evaluator machine needs no training data.
   const dir = await resolveBatchesDir(o.dataDir ?? config.dataDir);
   const data = {

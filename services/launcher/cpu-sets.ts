@@ -37,3 +37,12 @@ export function findTaskset(path = process.env.PATH ?? ''): string | null {
   }
   return null;
 }
+
+/**
+ * Native kernel threads of each local worker: --threads for each when given,
+ * else this machine's CPUs split evenly among them (at least one each).
+ */
+export function workerThreads(threads: number | null, workers: number, cpus: number): number[] {
+  if (threads !== null) return Array.from({ length: workers }, () => threads);
+  return evenSizes(Math.max(cpus, workers), workers);
+}

@@ -22,6 +22,8 @@ export interface LocalClusterOptions {
   coordinatorArgs: string[];
   /** Extra flags for each `fleet worker`. */
   workerArgs: string[];
+  /** Flags for worker i only (its share of the CPUs); absent: none. */
+  workerArgsOf?: (i: number) => string[];
   /** Flags for node itself, before fleet's (launcher/gc-threads.ts). */
   nodeArgs?: string[];
   /** Worker i runs under `taskset -c cpuSets[i]` (launcher/cpu-sets.ts); null: unpinned. */
@@ -115,7 +117,15 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
     for (let i = 0; i < options.workers; i++) {
       const child = start(
         `worker ${i}`,
-        ['worker', '--coordinator', `127.0.0.1:${port}`, '--name', `local-${i}`, ...options.workerArgs],
+        [
+          'worker',
+          '--coordinator',
+          `127.0.0.1:${port}`,
+          '--name',
+          `local-${i}`,
+          ...options.workerArgs,
+          ...(options.workerArgsOf?.(i) ?? []),
+        ],
         options.pinning?.cpuSets[i],
       );
       child.stdout!.pipe(process.stdout, { end: false });

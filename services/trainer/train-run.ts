@@ -45,7 +45,7 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
   }
   const log = rootLog.child({ worker: 0 });
   log.info({ config }, 'configuration');
-  const backend = await selectBackend(config.backend, log);
+  const backend = await selectBackend(config.backend, log, { threads: config.threads });
 
   if (config.download) await ensureCifar10({ dir: config.dataDir, allowPartial: config.allowPartial, log });
   const data = await loadRunData(config);

@@ -15,6 +15,7 @@ export interface WorkerServiceOptions {
   runId: string;
   dataDir: string | null;
   backend: BackendChoice | null;
+  threads: number | null;
   connectTimeoutMs: number;
   /** Deadlines of a short call, of one wait for a round, of one parameter or contribution transfer. */
   callTimeoutMs: number;
@@ -76,6 +77,7 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
         runId: options.runId,
         dataDir: options.dataDir,
         backend: options.backend,
+        threads: options.threads,
         reconnectTimeoutMs: options.connectTimeoutMs,
         onLayout: (l) => {
           layout = l;

@@ -50,6 +50,8 @@ export interface WorkerOptions {
   /** Overrides of the run's config that belong to this machine. */
   dataDir: string | null;
   backend: BackendChoice | null;
+  /** Native kernel threads on this machine (not the run's: another machine's CPUs); null: all this process may use. */
+  threads: number | null;
   /** How long to ride out an unreachable coordinator (a restart, a long pause) before giving up. */
   reconnectTimeoutMs: number;
   /** Told the model's weight layout once it is built (the client checks transfers against it). */
@@ -106,7 +108,7 @@ export async function runWorker(
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
       ...(options.backend ? { backend: options.backend } : {}),
     });
-    backend = await selectBackend(config.backend, log);
+    backend = await selectBackend(config.backend, log, { threads: options.threads });
     train = await loadCifar10Split({
       dir: config.dataDir,
       split: 'train',

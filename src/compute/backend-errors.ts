@@ -1,6 +1,7 @@
+import type { BackendChoice } from '../runtime/config/machine-config.js';
 import { FleetError } from '../runtime/errors.js';
 
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export type { BackendChoice };
 
 /** The requested compute backend cannot be used on this machine. */
 export class BackendUnavailableError extends FleetError {

@@ -2,10 +2,14 @@ import * as tf from '@tensorflow/tfjs';
 
 import type { Logger } from '../runtime/logger.js';
 import { BackendUnavailableError, type BackendChoice } from './backend-errors.js';
+import { installOnednnKernels, loadOnednn, onednnLoadError, setOnednnThreads, uninstallOnednnKernels } from './onednn/index.js';
 import { installWasmKernels } from './wasm/install-kernels.js';
+import { allowedCpus } from '../runtime/allowed-cpus.js';
 
 export interface SelectedBackend {
-  /** tf.getBackend() after selection: 'tensorflow', 'wasm' or 'cpu'. */
+  /** Native CPU kernel threads, where the backend has them. */
+  threads?: number;
+  /** 'tensorflow', 'onednn' (the wasm backend with fleet's native CPU kernels), 'wasm' or 'cpu'. */
   name: string;
   /** Where it came from: the npm package, or 'builtin' for cpu. */
   source: string;
@@ -25,19 +29,36 @@ export const NATIVE_INSTALL_HINT =
  * plain JavaScript. Failing to import a native package is the normal path on
  * machines without it.
  */
-export async function selectBackend(choice: BackendChoice, log?: Logger): Promise<SelectedBackend> {
-  const selected = await activate(choice, log);
-  log?.info({ backend: selected.name, source: selected.source, requested: choice }, 'compute backend selected');
+export async function selectBackend(choice: BackendChoice, log?: Logger, options: BackendOptions = {}): Promise<SelectedBackend> {
+  const selected = await activate(choice, options, log);
+  log?.info(
+    { backend: selected.name, source: selected.source, requested: choice, ...(selected.threads ? { threads: selected.threads } : {}) },
+    'compute backend selected',
+  );
   return selected;
 }
 
-async function activate(choice: BackendChoice, log?: Logger): Promise<SelectedBackend> {
+export interface BackendOptions {
+  /** Threads of the native CPU kernels; null or absent: every CPU this process may use. */
+  threads?: number | null;
+}
+
+export const ONEDNN_INSTALL_HINT =
+  'install oneDNN (`apt-get install libdnnl-dev` on Debian or Ubuntu), then build the kernels with `npm rebuild fleet` ' +
+  'or `node scripts/build-native.mjs`';
+
+async function activate(choice: BackendChoice, options: BackendOptions, log?: Logger): Promise<SelectedBackend> {
   switch (choice) {
     case 'tensorflow': {
       const errors: string[] = [];
       const native = await tryNative(errors);
       if (native) return native;
       throw new BackendUnavailableError('tensorflow', `${errors.join('; ')}. To use it, ${NATIVE_INSTALL_HINT}`);
+    }
+    case 'onednn': {
+      const onednn = await tryOnednn(options);
+      if (onednn) return onednn;
+      throw new BackendUnavailableError('onednn', `${onednnLoadError() ?? 'the addon did not load'}. To use it, ${ONEDNN_INSTALL_HINT}`);
     }
     case 'wasm':
       return activateWasm();
@@ -49,6 +70,9 @@ async function activate(choice: BackendChoice, log?: Logger): Promise<SelectedBa
       if (native) return native;
       log?.debug({ tried: NATIVE_PACKAGES, errors }, 'native tensorflow backend not available');
       try {
+        const onednn = await tryOnednn(options);
+        if (onednn) return onednn;
+        log?.debug({ reason: onednnLoadError() }, 'native oneDNN kernels not available');
         return await activateWasm();
       } catch (err) {
         log?.warn({ err }, 'wasm backend failed to start, using cpu');
@@ -82,8 +106,23 @@ async function tryNative(errors: string[]): Promise<SelectedBackend | null> {
   return null;
 }
 
+/**
+ * The wasm backend with fleet's native oneDNN kernels over its heap, when the
+ * addon is built; null when it is not (the normal case without libdnnl).
+ */
+async function tryOnednn(options: BackendOptions): Promise<(SelectedBackend & { threads: number }) | null> {
+  const addon = loadOnednn();
+  if (!addon) return null;
+  await activateWasm();
+  installOnednnKernels(addon);
+  const threads = options.threads ?? allowedCpus()?.length ?? 1;
+  setOnednnThreads(threads);
+  return { name: 'onednn', source: `oneDNN ${addon.version()} (fleet's addon)`, threads };
+}
+
 async function activateWasm(): Promise<SelectedBackend> {
   await import('@tensorflow/tfjs-backend-wasm');
+  uninstallOnednnKernels();
   installWasmKernels();
   if (!(await tf.setBackend('wasm'))) throw new BackendUnavailableError('wasm', 'backend failed to initialise');
   await tf.ready();

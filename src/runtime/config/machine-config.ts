@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'onednn', 'wasm', 'cpu'] as const;
 export const PROGRESS_CHOICES = ['auto', 'bar', 'log'] as const;
 
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -20,6 +20,11 @@ export const machineConfigSchema = z.object({
   // Machine-local: it changes memory use and speed of scoring, never its result.
   evalBatchSize: z.number().int().min(1).max(65_536),
   progress: z.enum(PROGRESS_CHOICES),
+  /**
+   * Threads of the native CPU kernels (oneDNN); null: every CPU this process
+   * may use. Workers sharing a machine get their share from the launcher.
+   */
+  threads: z.number().int().min(1).max(4096).nullable().default(null),
 });
 
 export type MachineConfig = z.infer<typeof machineConfigSchema>;

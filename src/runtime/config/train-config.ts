@@ -57,6 +57,7 @@ export const FLAG_OF: Record<keyof TrainConfig, string> = {
   limitTest: '--limit-test',
   seed: '--seed',
   backend: '--backend',
+  threads: '--threads',
   outDir: '--out',
   evalBatchSize: '--eval-batch-size',
   progress: '--progress',

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 import { BackendUnavailableError, selectBackend, wasmKernelsInstalled } from '../../../src/compute/index.js';
 import type { Logger } from '../../../src/runtime/logger.js';
+import { loadOnednn } from '../../../src/compute/onednn/index.js';
 
 function capturingLogger(): { log: Logger; lines: () => Array<Record<string, unknown>> } {
   const chunks: string[] = [];
@@ -50,11 +51,25 @@ describe('selectBackend', () => {
     expect(message).toContain('@tensorflow/tfjs-node@4.22.0');
   });
 
-  it("'auto' falls back to wasm when no native package is installed, and logs the choice", async () => {
+  it("'auto' takes oneDNN's kernels when the addon is built, else wasm, and logs the choice", async () => {
     await selectBackend('cpu');
     const { log, lines } = capturingLogger();
-    expect(await selectBackend('auto', log)).toEqual({ name: 'wasm', source: '@tensorflow/tfjs-backend-wasm' });
+    const built = loadOnednn() !== null;
+    const selected = await selectBackend('auto', log, { threads: 1 });
+    if (built) expect(selected).toMatchObject({ name: 'onednn', threads: 1 });
+    else expect(selected).toEqual({ name: 'wasm', source: '@tensorflow/tfjs-backend-wasm' });
     const chosen = lines().find((l) => l.msg === 'compute backend selected');
-    expect(chosen).toMatchObject({ backend: 'wasm', requested: 'auto' });
+    expect(chosen).toMatchObject({ backend: built ? 'onednn' : 'wasm', requested: 'auto' });
+  });
+
+  it("'wasm' is the WASM backend with fleet's WASM kernels even where oneDNN is built", async () => {
+    expect(await selectBackend('wasm')).toEqual({ name: 'wasm', source: '@tensorflow/tfjs-backend-wasm' });
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it.skipIf(loadOnednn() !== null)("'onednn' without the addon fails saying how to get it", async () => {
+    const err = await selectBackend('onednn').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendUnavailableError);
+    expect((err as Error).message).toContain('apt-get install libdnnl-dev');
   });
 });

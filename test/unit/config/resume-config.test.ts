@@ -47,6 +47,7 @@ const machine: MachineConfig = {
   dataDir: '/new/data',
   download: true,
   backend: 'wasm',
+  threads: null,
   outDir: '/new/out',
   evalBatchSize: 250,
   progress: 'bar',

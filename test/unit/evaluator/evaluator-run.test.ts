@@ -112,7 +112,7 @@ const checkpoint = (version: number, epoch: number, epochEnd: boolean) => ({
 async function evaluatorOnce(bus: EventBus, run: string, out: string, source: ParameterSource) {
   const events = bus.publisher(run, `evaluator:${Math.random().toString(16).slice(2, 8)}`);
   return runEvaluator(
-    { run, outDir: out, dataDir: null, backend: 'cpu', connectTimeoutMs: 1000, exitWhenFinished: true },
+    { run, outDir: out, dataDir: null, backend: 'cpu', threads: null, connectTimeoutMs: 1000, exitWhenFinished: true },
     { bus, events, source, metrics: evaluatorMetrics({ run }) },
     log,
     new AbortController().signal,

@@ -2,7 +2,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findTaskset, workerCpuSets } from '../../../services/launcher/cpu-sets.js';
+import { findTaskset, workerCpuSets, workerThreads } from '../../../services/launcher/cpu-sets.js';
 import { allowedCpus, parseCpuList } from '../../../src/runtime/allowed-cpus.js';
 
 describe('launcher CPU pinning', () => {
@@ -36,5 +36,14 @@ describe('launcher CPU pinning', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('workerThreads', () => {
+  it("shares the machine's CPUs among the local workers, at least one each; --threads gives each the same", () => {
+    expect(workerThreads(null, 2, 2)).toEqual([1, 1]);
+    expect(workerThreads(null, 2, 5)).toEqual([3, 2]);
+    expect(workerThreads(null, 3, 2)).toEqual([1, 1, 1]);
+    expect(workerThreads(4, 2, 2)).toEqual([4, 4]);
   });
 });
