@@ -16,9 +16,10 @@
  * update (momentum 0.9, weight decay 5e-4), on the real CIFAR-10 files.
  *   npm run build && node dist/bench/backend-compare.js
  * FLEET_BENCH_MODELS (cnn,resnet18), FLEET_BENCH_BACKENDS (wasm,onednn,pytorch),
- * FLEET_BENCH_CORES (1,2), FLEET_BENCH_STEPS (5), FLEET_BENCH_WARMUP (1),
- * FLEET_BENCH_BATCH (128), FLEET_BENCH_RESNET18_BATCH (64), FLEET_BENCH_DATA
- * (../shared/cifar10), FLEET_BENCH_PYTHON (/usr/bin/python3 when present).
+ * FLEET_BENCH_CORES (1,2), FLEET_BENCH_ROUNDS (2), FLEET_BENCH_STEPS (3 per
+ * process), FLEET_BENCH_WARMUP (1), FLEET_BENCH_BATCH (128),
+ * FLEET_BENCH_RESNET18_BATCH (64), FLEET_BENCH_DATA (../shared/cifar10),
+ * FLEET_BENCH_PYTHON (/usr/bin/python3 when present).
  */
 import * as tf from '@tensorflow/tfjs';
 import { execFileSync, spawn } from 'node:child_process';
@@ -60,8 +61,8 @@ interface Row {
   cores: number;
   processes: number;
   outcome: Outcome;
-  /** 1-minute load average when the row started: other work on the machine shows here. */
-  load: number;
+  /** 1-minute load averages when the row's rounds started: other work on the machine shows here. */
+  load: number[];
 }
 
 const SELF = fileURLToPath(import.meta.url);
@@ -210,7 +211,8 @@ export async function run(): Promise<void> {
   const models = list('FLEET_BENCH_MODELS', 'cnn,resnet18') as ModelName[];
   const peers = list('FLEET_BENCH_BACKENDS', 'wasm,onednn,pytorch') as Peer[];
   const coreCounts = list('FLEET_BENCH_CORES', '1,2').map(Number);
-  const steps = Number(process.env.FLEET_BENCH_STEPS ?? 5);
+  const steps = Number(process.env.FLEET_BENCH_STEPS ?? 3);
+  const rounds = Number(process.env.FLEET_BENCH_ROUNDS ?? 2);
   const warmup = Number(process.env.FLEET_BENCH_WARMUP ?? 1);
   const batchOf = (m: ModelName) =>
     Number(
@@ -221,35 +223,49 @@ export async function run(): Promise<void> {
   const dataDir = process.env.FLEET_BENCH_DATA ?? fileURLToPath(new URL('../../../shared/cifar10', import.meta.url));
   const pytorchAbsent = peers.includes('pytorch') ? pytorchMissing() : null;
   console.log(
-    `backend-compare: ${steps} measured steps after ${warmup} warm-up per process, git ${gitSha()}, node ${process.version}, load ${loadavg()[0]!.toFixed(2)}`,
+    `backend-compare: ${rounds} rounds of one process per row, each ${steps} measured steps after ${warmup} warm-up, git ${gitSha()}, node ${process.version}, load ${loadavg()[0]!.toFixed(2)}`,
   );
   if (pytorchAbsent) console.log(`pytorch rows skipped: ${pytorchAbsent}`);
 
+  // Rounds: every row runs once per round in a fresh process, so rows that are
+  // compared meet the machine's drifting load at several times, not one.
   const rows: Row[] = [];
   for (const model of models) {
     for (const cores of coreCounts) {
       for (const peer of peers) {
         const layouts = peer === 'wasm' ? [cores] : peer === 'onednn' && cores > 1 ? [1, cores] : [1];
-        for (const processes of layouts) {
-          const job: Job = { peer, model, threads: cores / processes, batch: batchOf(model), warmup, steps, dataDir };
-          const load = loadavg()[0] ?? 0;
-          const outcome = await measureRow(job, processes, pytorchAbsent);
-          rows.push({ peer, model, cores, processes, outcome, load });
-          if ('skipped' in outcome) console.log(`${peer} ${model} ${cores} core(s) skipped: ${outcome.skipped}`);
-          else console.log(`${peer} ${model} ${cores} core(s), ${layout(peer, cores, processes)}: ${cell(outcome)} images/s`);
-        }
+        for (const processes of layouts)
+          rows.push({ peer, model, cores, processes, outcome: { imagesPerSecond: [], parameters: 0 }, load: [] });
       }
     }
   }
+  for (let round = 1; round <= rounds; round++) {
+    for (const r of rows) {
+      if ('skipped' in r.outcome) continue;
+      const job: Job = { peer: r.peer, model: r.model, threads: r.cores / r.processes, batch: batchOf(r.model), warmup, steps, dataDir };
+      r.load.push(loadavg()[0] ?? 0);
+      const outcome = await measureRow(job, r.processes, pytorchAbsent);
+      const where = `round ${round}, ${r.peer} ${r.model} ${r.cores} core(s), ${layout(r.peer, r.cores, r.processes)}`;
+      if ('skipped' in outcome) {
+        r.outcome = outcome;
+        console.log(`${where}: skipped, ${outcome.skipped}`);
+        continue;
+      }
+      r.outcome = { imagesPerSecond: [...r.outcome.imagesPerSecond, ...outcome.imagesPerSecond], parameters: outcome.parameters };
+      console.log(`${where}: ${cell(outcome)} images/s`);
+    }
+  }
 
-  console.log(`\nmodel | batch | cores | peer | layout | parameters | images/s mean +- std (n=${steps}) | fleet/PyTorch | load`);
+  console.log(
+    `\nmodel | batch | cores | peer | layout | parameters | images/s mean +- std (n=${rounds * steps}) | fleet/PyTorch | load at the rounds' starts`,
+  );
   console.log('--- | --- | --- | --- | --- | --- | --- | --- | ---');
   for (const r of rows) {
     const torch = rows.find((t) => t.peer === 'pytorch' && t.model === r.model && t.cores === r.cores);
     const params = 'skipped' in r.outcome ? '-' : r.outcome.parameters.toLocaleString('en-US');
     const vs = r.peer === 'pytorch' ? '1' : ratio(r.outcome, torch?.outcome);
     console.log(
-      `${r.model} | ${batchOf(r.model)} | ${r.cores} | ${r.peer} | ${layout(r.peer, r.cores, r.processes)} | ${params} | ${cell(r.outcome)} | ${vs} | ${r.load.toFixed(2)}`,
+      `${r.model} | ${batchOf(r.model)} | ${r.cores} | ${r.peer} | ${layout(r.peer, r.cores, r.processes)} | ${params} | ${cell(r.outcome)} | ${vs} | ${r.load.map((l) => l.toFixed(1)).join(' ')}`,
     );
   }
   console.log(`load average at the end: ${loadavg()[0]!.toFixed(2)}`);
