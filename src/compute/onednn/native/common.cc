@@ -1,5 +1,9 @@
 #include "common.h"
 
+#include <cstdlib>
+#include <memory>
+#include <new>
+
 namespace fleet {
 
 dnnl::engine& cpuEngine() {
@@ -53,14 +57,38 @@ dnnl::primitive_attr reluAttr(bool relu) {
   return attr;
 }
 
-Staged::Staged(const dnnl::memory::desc& userDesc, const dnnl::memory::desc& innerDesc, bool input)
-    : user(userDesc, cpuEngine(), DNNL_MEMORY_NONE) {
+namespace {
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+struct ScratchBuffer {
+  std::unique_ptr<void, FreeDeleter> data;
+  size_t bytes = 0;
+};
+}  // namespace
+
+void* scratch(int slot, size_t bytes) {
+  static ScratchBuffer buffers[3];
+  ScratchBuffer& b = buffers[slot];
+  if (b.bytes < bytes) {
+    // 64-byte alignment for the vector kernels; sizes rounded up as aligned_alloc requires.
+    size_t rounded = (bytes + 63) / 64 * 64;
+    b.data.reset();
+    b.data.reset(std::aligned_alloc(64, rounded));
+    if (!b.data) throw std::bad_alloc();
+    b.bytes = rounded;
+  }
+  return b.data.get();
+}
+
+Staged::Staged(const dnnl::memory::desc& userDesc, const dnnl::memory::desc& innerDesc, bool input, int slot)
+    : user(userDesc, cpuEngine(), DNNL_MEMORY_NONE), slot(slot) {
   reorder = userDesc != innerDesc;
   if (!reorder) {
     inner = user;
     return;
   }
-  inner = dnnl::memory(innerDesc, cpuEngine());
+  inner = dnnl::memory(innerDesc, cpuEngine(), DNNL_MEMORY_NONE);
   if (input) {
     toInner = dnnl::reorder(user, inner);
   } else {
@@ -68,7 +96,10 @@ Staged::Staged(const dnnl::memory::desc& userDesc, const dnnl::memory::desc& inn
   }
 }
 
-void Staged::bind(float* data) { user.set_data_handle(data); }
+void Staged::bind(float* data) {
+  user.set_data_handle(data);
+  if (reorder) inner.set_data_handle(scratch(slot, inner.get_desc().get_size()));
+}
 
 void Staged::in() {
   if (reorder) toInner.execute(cpuStream(), user, inner);

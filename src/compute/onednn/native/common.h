@@ -28,17 +28,23 @@ std::string keyOf(const std::vector<int32_t>& ints);
 // Attributes with a fused relu post-op when `relu`, else none.
 dnnl::primitive_attr reluAttr(bool relu);
 
+// Scratch buffer `slot` (0..2) of at least `bytes`, shared by every primitive:
+// calls run one at a time, so one set of buffers serves all cached shapes.
+void* scratch(int slot, size_t bytes);
+
 // Reorders between a caller buffer (plain desc) and a primitive's desc when they
-// differ; otherwise the primitive works on the caller buffer itself.
+// differ, through scratch buffer `slot`; otherwise the primitive works on the
+// caller buffer itself.
 struct Staged {
   dnnl::memory user;      // handle set per call
   dnnl::memory inner;     // what the primitive reads/writes (== user when same desc)
   bool reorder = false;
+  int slot = 0;
   dnnl::reorder toInner;  // user -> inner
   dnnl::reorder toUser;   // inner -> user
 
   Staged() = default;
-  Staged(const dnnl::memory::desc& userDesc, const dnnl::memory::desc& innerDesc, bool input);
+  Staged(const dnnl::memory::desc& userDesc, const dnnl::memory::desc& innerDesc, bool input, int slot);
   void bind(float* data);
   void in();
   void out();

@@ -104,9 +104,9 @@ ForwardEntry& forwardEntry(const std::vector<int32_t>& gi, bool hasBias, bool re
   dnnl::convolution_forward::primitive_desc pd(fd, reluAttr(relu), cpuEngine());
   auto entry = std::make_unique<ForwardEntry>();
   entry->prim = dnnl::convolution_forward(pd);
-  entry->src = Staged(d.src, pd.src_desc(), true);
-  entry->weights = Staged(d.weights, pd.weights_desc(), true);
-  entry->dst = Staged(d.dst, pd.dst_desc(), false);
+  entry->src = Staged(d.src, pd.src_desc(), true, 0);
+  entry->weights = Staged(d.weights, pd.weights_desc(), true, 1);
+  entry->dst = Staged(d.dst, pd.dst_desc(), false, 2);
   entry->hasBias = hasBias;
   if (hasBias) entry->bias = memory(biasDesc, cpuEngine(), DNNL_MEMORY_NONE);
   return *forwardCache.emplace(key, std::move(entry)).first->second;
@@ -124,9 +124,9 @@ BackwardDataEntry& backwardDataEntry(const std::vector<int32_t>& gi, Layout layo
   dnnl::convolution_backward_data::primitive_desc pd(bd, cpuEngine(), forwardHint(g, d));
   auto entry = std::make_unique<BackwardDataEntry>();
   entry->prim = dnnl::convolution_backward_data(pd);
-  entry->diffDst = Staged(d.dst, pd.diff_dst_desc(), true);
-  entry->weights = Staged(d.weights, pd.weights_desc(), true);
-  entry->diffSrc = Staged(d.src, pd.diff_src_desc(), false);
+  entry->diffDst = Staged(d.dst, pd.diff_dst_desc(), true, 0);
+  entry->weights = Staged(d.weights, pd.weights_desc(), true, 1);
+  entry->diffSrc = Staged(d.src, pd.diff_src_desc(), false, 2);
   return *backwardDataCache.emplace(key, std::move(entry)).first->second;
 }
 
@@ -142,9 +142,9 @@ BackwardWeightsEntry& backwardWeightsEntry(const std::vector<int32_t>& gi, Layou
   dnnl::convolution_backward_weights::primitive_desc pd(wd, cpuEngine(), forwardHint(g, d));
   auto entry = std::make_unique<BackwardWeightsEntry>();
   entry->prim = dnnl::convolution_backward_weights(pd);
-  entry->src = Staged(d.src, pd.src_desc(), true);
-  entry->diffDst = Staged(d.dst, pd.diff_dst_desc(), true);
-  entry->diffWeights = Staged(d.weights, pd.diff_weights_desc(), false);
+  entry->src = Staged(d.src, pd.src_desc(), true, 0);
+  entry->diffDst = Staged(d.dst, pd.diff_dst_desc(), true, 1);
+  entry->diffWeights = Staged(d.weights, pd.diff_weights_desc(), false, 2);
   return *backwardWeightsCache.emplace(key, std::move(entry)).first->second;
 }
 
