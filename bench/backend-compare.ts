@@ -27,8 +27,7 @@ import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-import { selectBackend, type BackendChoice } from '../src/compute/index.js';
-import { setOnednnThreads } from '../src/compute/onednn/index.js';
+import { selectBackend } from '../src/compute/index.js';
 import { IMAGE_SHAPE, NUM_CLASSES, loadCifar10Split } from '../src/dataset/index.js';
 import { buildModel, countParameters, type ModelName } from '../src/model/index.js';
 import { epochPermutation } from '../src/training/epoch-order.js';
@@ -112,11 +111,10 @@ async function activate(job: Job): Promise<string | null> {
     return null;
   }
   try {
-    await selectBackend('onednn' as BackendChoice);
+    await selectBackend('onednn', undefined, { threads: job.threads });
   } catch (err) {
     return `selectBackend('onednn') failed: ${firstLine(err)}`;
   }
-  setOnednnThreads(job.threads);
   return null;
 }
 
