@@ -24,7 +24,9 @@ let installed = false;
 /**
  * Registers the oneDNN kernels for backend 'wasm' over fleet's wasm kernels
  * (installed first), which they keep as the fallback for cases they do not
- * cover. Idempotent; the last addon given is the one used.
+ * cover. Idempotent; the last addon given is the one used. Uninstall before
+ * switching fleet's wasm kernel set (useWasmKernels), which would otherwise
+ * put wasm kernels back under the same names.
  */
 export function installOnednnKernels(addon: OnednnAddon): void {
   setAddon(addon);

@@ -5,7 +5,9 @@ import {
   installOnednnKernels,
   loadOnednn,
   onednnLoadError,
+  onednnThreads,
   setOnednnConvLayouts,
+  setOnednnThreads,
   uninstallOnednnKernels,
   type ConvLayout,
   type OnednnAddon,
@@ -226,6 +228,27 @@ describe.skipIf(!addon)(`oneDNN kernels vs the cpu backend${addon ? '' : ` (skip
     });
     for (const [i, e] of errs.entries()) expect(e, `output ${i}`).toBeLessThan(1e-4);
     expect(native, 'native calls').toBe(3);
+  });
+
+  it('follows setOnednnThreads: the same gradients on 1 and 2 threads', async () => {
+    const before = onednnThreads();
+    const filterGrad = (): tf.Tensor => {
+      const x = tf.tensor4d(randomValues(4 * 16 * 16 * 32, 51), [4, 16, 16, 32]);
+      const dy = tf.tensor4d(randomValues(4 * 16 * 16 * 32, 52), [4, 16, 16, 32]);
+      const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 32, 32] };
+      return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+    };
+    try {
+      setOnednnThreads(1);
+      expect(onednnThreads()).toBe(1);
+      const [one] = await runOn('wasm', filterGrad);
+      setOnednnThreads(2);
+      expect(onednnThreads()).toBe(2);
+      const [two] = await runOn('wasm', filterGrad);
+      expect(relativeError(two as Float32Array, one as Float32Array)).toBeLessThan(1e-5);
+    } finally {
+      setOnednnThreads(before);
+    }
   });
 
   it('uninstalls back to the wasm kernels and reinstalls', async () => {

@@ -22,6 +22,11 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   int n = info[0].ToNumber().Int32Value();
   if (n < 1) throw Napi::RangeError::New(info.Env(), "threads must be >= 1");
+  // Primitives split their work for the thread count they were created with.
+  if (n != omp_get_max_threads()) {
+    fleet::clearConvCache();
+    fleet::clearMatmulCache();
+  }
   omp_set_num_threads(n);
   return info.Env().Undefined();
 }
