@@ -84,7 +84,7 @@ describe.skipIf(!addon)(`oneDNN kernels vs the cpu backend${addon ? '' : ` (skip
     setOnednnConvLayouts();
   });
 
-  for (const layout of ['plain', 'blocked'] as ConvLayout[]) {
+  for (const layout of ['plain', 'blocked', 'mixed'] as ConvLayout[]) {
     describe(`${layout} layouts`, () => {
       beforeAll(() => setOnednnConvLayouts({ forward: layout, backwardData: layout, backwardWeights: layout }));
 

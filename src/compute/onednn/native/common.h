@@ -18,7 +18,9 @@ dnnl::stream& cpuStream();
 // Plain: oneDNN reads and writes the caller's NHWC/HWIO buffers directly.
 // Blocked: the primitive picks its own layouts (format_tag::any) and each call
 // reorders inputs in and outputs out through buffers kept with the primitive.
-enum class Layout : int32_t { Plain = 0, Blocked = 1 };
+// Mixed: activations stay NHWC, only the filter takes oneDNN's blocked layout
+// (so only the small filter is reordered per call).
+enum class Layout : int32_t { Plain = 0, Blocked = 1, Mixed = 2 };
 
 float* floatData(const Napi::Value& v, const char* what);
 // Null for undefined/null, else the array's data.

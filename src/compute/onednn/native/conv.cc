@@ -41,15 +41,10 @@ Descs descsFor(const Geometry& g, Layout layout) {
   d.src = memory::desc(g.srcDims(), dt::f32, tag::nhwc);
   d.weights = memory::desc(g.weightsDims(), dt::f32, tag::hwio);
   d.dst = memory::desc(g.dstDims(), dt::f32, tag::nhwc);
-  if (layout == Layout::Blocked) {
-    d.srcP = memory::desc(g.srcDims(), dt::f32, tag::any);
-    d.weightsP = memory::desc(g.weightsDims(), dt::f32, tag::any);
-    d.dstP = memory::desc(g.dstDims(), dt::f32, tag::any);
-  } else {
-    d.srcP = d.src;
-    d.weightsP = d.weights;
-    d.dstP = d.dst;
-  }
+  bool blocked = layout == Layout::Blocked;
+  d.srcP = blocked ? memory::desc(g.srcDims(), dt::f32, tag::any) : d.src;
+  d.weightsP = layout == Layout::Plain ? d.weights : memory::desc(g.weightsDims(), dt::f32, tag::any);
+  d.dstP = blocked ? memory::desc(g.dstDims(), dt::f32, tag::any) : d.dst;
   return d;
 }
 
@@ -80,7 +75,10 @@ std::unordered_map<std::string, std::unique_ptr<ForwardEntry>> forwardCache;
 std::unordered_map<std::string, std::unique_ptr<BackwardDataEntry>> backwardDataCache;
 std::unordered_map<std::string, std::unique_ptr<BackwardWeightsEntry>> backwardWeightsCache;
 
-Layout layoutArg(const Napi::Value& v) { return v.ToNumber().Int32Value() == 1 ? Layout::Blocked : Layout::Plain; }
+Layout layoutArg(const Napi::Value& v) {
+  int32_t code = v.ToNumber().Int32Value();
+  return code == 1 ? Layout::Blocked : code == 2 ? Layout::Mixed : Layout::Plain;
+}
 
 std::string cacheKey(std::vector<int32_t> g, std::initializer_list<int32_t> extra) {
   g.insert(g.end(), extra);
