@@ -68,6 +68,10 @@ export function loadOnednn(): OnednnAddon | null {
     loadError = `the oneDNN addon is not built (no ${ADDON_FILE} in src/compute/onednn)`;
     return loaded;
   }
+  // OpenMP's threads otherwise spin between parallel regions: on a busy
+  // machine they take the CPU from the JS thread and from each other (a step
+  // on 2 threads measured 2.8x slower). Read once, when libgomp loads.
+  process.env.OMP_WAIT_POLICY ??= 'passive';
   try {
     loaded = createRequire(import.meta.url)(path) as OnednnAddon;
   } catch (err) {
