@@ -195,17 +195,22 @@ describe.skipIf(!addon)(`oneDNN kernels vs the cpu backend${addon ? '' : ` (skip
     expect(native, 'native calls').toBeGreaterThan(0);
   });
 
-  const poolCases: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: Pad }> = [
+  const poolCases: Array<{ x: [number, number, number, number]; size: number; stride: number; pad: Pad; ties?: boolean }> = [
     { x: [2, 8, 8, 5], size: 2, stride: 2, pad: 'valid' },
+    { x: [2, 6, 6, 9], size: 2, stride: 2, pad: 'valid', ties: true },
+    { x: [1, 9, 9, 6], size: 3, stride: 3, pad: 'valid', ties: true },
+    { x: [1, 7, 7, 5], size: 3, stride: 2, pad: 'same', ties: true },
     { x: [1, 9, 7, 3], size: 2, stride: 2, pad: 'valid' },
     { x: [2, 9, 9, 4], size: 3, stride: 2, pad: 'same' },
     { x: [1, 7, 6, 6], size: 3, stride: 1, pad: 'same' },
   ];
 
-  it.each(poolCases)('MaxPoolGrad $x size=$size stride=$stride pad=$pad', async (c) => {
+  it.each(poolCases)('MaxPoolGrad $x size=$size stride=$stride pad=$pad ties=$ties', async (c) => {
     const seed = 900 + poolCases.indexOf(c) * 3;
     const errs = await errorsVsCpu(() => {
-      const x = tf.tensor4d(randomValues(tf.util.sizeFromShape(c.x), seed), c.x);
+      const values = randomValues(tf.util.sizeFromShape(c.x), seed);
+      // Values from {-1, 0, 1}: most windows hold several maxima, and the first must win.
+      const x = tf.tensor4d(c.ties ? values.map(Math.round) : values, c.x);
       const y = tf.maxPool(x, c.size, c.stride, c.pad);
       const dy = tf.tensor4d(randomValues(y.size, seed + 1), y.shape);
       return tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, c.size, c.stride, c.pad))(x, dy);

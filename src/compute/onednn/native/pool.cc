@@ -10,9 +10,65 @@
 #include <cstring>
 #include <vector>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "common.h"
 
 namespace fleet {
+
+namespace {
+
+// One window's dy to the first maximum of each of its channels [c0, c1):
+// the window maximum first, then a pass that writes every dx element once.
+// Branch-free: on real activations "is this the maximum" is a coin flip.
+inline void tileChannels(const float* x, const float* grad, float* dx, const int64_t* offsets, int64_t positions, int64_t c0,
+                         int64_t c1) {
+  int64_t c = c0;
+#ifdef __SSE2__
+  for (; c + 4 <= c1; c += 4) {
+    __m128 m = _mm_loadu_ps(x + offsets[0] + c);
+    for (int64_t p = 1; p < positions; p++) m = _mm_max_ps(_mm_loadu_ps(x + offsets[p] + c), m);
+    const __m128 g = _mm_loadu_ps(grad + c);
+    __m128 taken = _mm_setzero_ps();
+    for (int64_t p = 0; p < positions; p++) {
+      const __m128 hit = _mm_cmpeq_ps(_mm_loadu_ps(x + offsets[p] + c), m);
+      _mm_storeu_ps(dx + offsets[p] + c, _mm_and_ps(_mm_andnot_ps(taken, hit), g));
+      taken = _mm_or_ps(taken, hit);
+    }
+  }
+#endif
+  for (; c < c1; c++) {
+    float m = x[offsets[0] + c];
+    for (int64_t p = 1; p < positions; p++) m = x[offsets[p] + c] > m ? x[offsets[p] + c] : m;
+    bool taken = false;
+    for (int64_t p = 0; p < positions; p++) {
+      const bool hit = !taken && x[offsets[p] + c] == m;
+      dx[offsets[p] + c] = hit ? grad[c] : 0.f;
+      taken = taken || hit;
+    }
+  }
+}
+
+// Windows that tile the input exactly (2x2 stride 2 without padding, the
+// common case): no zero fill and no scatter.
+void tiledWindows(const float* x, const float* dy, float* dx, int64_t B, int64_t H, int64_t W, int64_t C, int64_t f) {
+  const int64_t ho = H / f, wo = W / f;
+  std::vector<int64_t> offsets(f * f);
+  for (int64_t p = 0; p < f * f; p++) offsets[p] = ((p / f) * W + p % f) * C;
+#pragma omp parallel for
+  for (int64_t b = 0; b < B; b++) {
+    for (int64_t i = 0; i < ho; i++) {
+      for (int64_t j = 0; j < wo; j++) {
+        const int64_t corner = ((b * H + i * f) * W + j * f) * C;
+        tileChannels(x + corner, dy + ((b * ho + i) * wo + j) * C, dx + corner, offsets.data(), f * f, 0, C);
+      }
+    }
+  }
+}
+
+}  // namespace
 
 Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   const float* x = floatData(info[0], "x");
@@ -21,6 +77,10 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   auto g = intArgs(info[3], 12, "geometry");
   const int64_t B = g[0], H = g[1], W = g[2], C = g[3], ho = g[4], wo = g[5];
   const int64_t fh = g[6], fw = g[7], sh = g[8], sw = g[9], pt = g[10], pl = g[11];
+  if (fh == fw && sh == fh && sw == fh && pt == 0 && pl == 0 && ho * fh == H && wo * fw == W) {
+    tiledWindows(x, dy, dx, B, H, W, C, fh);
+    return info.Env().Undefined();
+  }
   std::memset(dx, 0, sizeof(float) * B * H * W * C);
   // Images write disjoint parts of dx, so they run in parallel.
 #pragma omp parallel
@@ -47,10 +107,9 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
               const int64_t base = corner + (u * W + v) * C;
               for (int64_t c = 0; c < C; c++) {
                 const float value = x[base + c];
-                if (value > bestValue[c]) {
-                  bestValue[c] = value;
-                  best[c] = base + c;
-                }
+                const bool greater = value > bestValue[c];
+                bestValue[c] = greater ? value : bestValue[c];
+                best[c] = greater ? base + c : best[c];
               }
             }
           }
