@@ -30,10 +30,6 @@ export function takeReplaced(kernelName: string): tf.KernelConfig | undefined {
   return config;
 }
 
-export function replacedConfig(kernelName: string): tf.KernelConfig | undefined {
-  return replaced.get(kernelName);
-}
-
 /** Runs the wasm kernel that was registered before ours. */
 export function callReplaced(kernelName: string, args: KernelArgs): tf.TensorInfo {
   const config = replaced.get(kernelName);
