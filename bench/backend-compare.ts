@@ -188,7 +188,7 @@ function list(name: string, fallback: string): string[] {
 function cell(o: Outcome): string {
   if ('skipped' in o) return 'skipped';
   const { mean, std } = meanStd(o.imagesPerSecond);
-  return `${mean.toFixed(1)} +- ${std.toFixed(1)}`;
+  return `${mean.toFixed(1)} +- ${std.toFixed(1)} (n=${o.imagesPerSecond.length})`;
 }
 
 /** mean_a / mean_b with the relative stds added in quadrature. */
@@ -232,30 +232,32 @@ export async function run(): Promise<void> {
     for (const cores of coreCounts) {
       for (const peer of peers) {
         const layouts = peer === 'wasm' ? [cores] : peer === 'onednn' && cores > 1 ? [1, cores] : [1];
-        for (const processes of layouts)
-          rows.push({ peer, model, cores, processes, outcome: { imagesPerSecond: [], parameters: 0 }, load: [] });
+        for (const processes of layouts) rows.push({ peer, model, cores, processes, outcome: { skipped: 'not measured' }, load: [] });
       }
     }
   }
   for (let round = 1; round <= rounds; round++) {
     for (const r of rows) {
-      if ('skipped' in r.outcome) continue;
+      if (r.peer === 'pytorch' && pytorchAbsent) continue;
       const job: Job = { peer: r.peer, model: r.model, threads: r.cores / r.processes, batch: batchOf(r.model), warmup, steps, dataDir };
       r.load.push(loadavg()[0] ?? 0);
       const outcome = await measureRow(job, r.processes, pytorchAbsent);
       const where = `round ${round}, ${r.peer} ${r.model} ${r.cores} core(s), ${layout(r.peer, r.cores, r.processes)}`;
       if ('skipped' in outcome) {
-        r.outcome = outcome;
+        // A round that cannot measure (an addon being rebuilt, say) keeps the windows of the others.
+        if ('skipped' in r.outcome) r.outcome = outcome;
         console.log(`${where}: skipped, ${outcome.skipped}`);
         continue;
       }
-      r.outcome = { imagesPerSecond: [...r.outcome.imagesPerSecond, ...outcome.imagesPerSecond], parameters: outcome.parameters };
+      const before = 'skipped' in r.outcome ? [] : r.outcome.imagesPerSecond;
+      r.outcome = { imagesPerSecond: [...before, ...outcome.imagesPerSecond], parameters: outcome.parameters };
       console.log(`${where}: ${cell(outcome)} images/s`);
     }
   }
+  for (const r of rows) if (r.peer === 'pytorch' && pytorchAbsent) r.outcome = { skipped: pytorchAbsent };
 
   console.log(
-    `\nmodel | batch | cores | peer | layout | parameters | images/s mean +- std (n=${rounds * steps}) | fleet/PyTorch | load at the rounds' starts`,
+    `\nmodel | batch | cores | peer | layout | parameters | images/s mean +- std (n windows) | fleet/PyTorch | load at the rounds' starts`,
   );
   console.log('--- | --- | --- | --- | --- | --- | --- | --- | ---');
   for (const r of rows) {
