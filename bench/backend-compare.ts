@@ -263,7 +263,7 @@ export async function run(): Promise<void> {
   for (const r of rows) {
     const torch = rows.find((t) => t.peer === 'pytorch' && t.model === r.model && t.cores === r.cores);
     const params = 'skipped' in r.outcome ? '-' : r.outcome.parameters.toLocaleString('en-US');
-    const vs = r.peer === 'pytorch' ? '1' : ratio(r.outcome, torch?.outcome);
+    const vs = r.peer === 'pytorch' ? ('skipped' in r.outcome ? '-' : '1') : ratio(r.outcome, torch?.outcome);
     console.log(
       `${r.model} | ${batchOf(r.model)} | ${r.cores} | ${r.peer} | ${layout(r.peer, r.cores, r.processes)} | ${params} | ${cell(r.outcome)} | ${vs} | ${r.load.map((l) => l.toFixed(1)).join(' ')}`,
     );
