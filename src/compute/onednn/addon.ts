@@ -19,7 +19,8 @@ export interface OnednnAddon {
    * geometry (Int32Array of 17): batch, inH, inW, inC, outH, outW, outC, kH,
    * kW, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH,
    * dilationW. layout: 0 plain NHWC/HWIO, 1 oneDNN's blocked layouts with
-   * reorders in and out, 2 NHWC activations with a blocked filter (layouts.ts).
+   * reorders in and out, 2 NHWC activations with a blocked filter, 3 layouts
+   * and algorithm (Winograd or direct) left to oneDNN (layouts.ts).
    */
   conv2dForward(
     x: Float32Array,

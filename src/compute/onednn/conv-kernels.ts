@@ -86,15 +86,7 @@ function forward(
 ): tf.TensorInfo {
   return runInto(backend, outShape(g), (out) => {
     const b = bias ? heapF32(backend, bias) : null;
-    addon().conv2dForward(
-      heapF32(backend, x),
-      heapF32(backend, filter),
-      b,
-      heapF32(backend, out),
-      g,
-      relu,
-      layoutCode('forward', g[3] as number),
-    );
+    addon().conv2dForward(heapF32(backend, x), heapF32(backend, filter), b, heapF32(backend, out), g, relu, layoutCode('forward', g));
   });
 }
 
@@ -139,13 +131,7 @@ export function conv2dBackpropInputKernel(args: KernelArgs): tf.TensorInfo {
   if (!g || !sameShape(outShape(g), dy.shape)) return callReplaced('Conv2DBackpropInput', args);
   const backend = asWasmBackend(args.backend);
   return runInto(backend, attrs.inputShape, (dx) =>
-    addon().conv2dBackwardData(
-      heapF32(backend, dy),
-      heapF32(backend, filter),
-      heapF32(backend, dx),
-      g,
-      layoutCode('backwardData', g[3] as number),
-    ),
+    addon().conv2dBackwardData(heapF32(backend, dy), heapF32(backend, filter), heapF32(backend, dx), g, layoutCode('backwardData', g)),
   );
 }
 
@@ -156,12 +142,6 @@ export function conv2dBackpropFilterKernel(args: KernelArgs): tf.TensorInfo {
   if (!g || !sameShape(outShape(g), dy.shape)) return callReplaced('Conv2DBackpropFilter', args);
   const backend = asWasmBackend(args.backend);
   return runInto(backend, attrs.filterShape, (dw) =>
-    addon().conv2dBackwardWeights(
-      heapF32(backend, x),
-      heapF32(backend, dy),
-      heapF32(backend, dw),
-      g,
-      layoutCode('backwardWeights', g[3] as number),
-    ),
+    addon().conv2dBackwardWeights(heapF32(backend, x), heapF32(backend, dy), heapF32(backend, dw), g, layoutCode('backwardWeights', g)),
   );
 }

@@ -84,7 +84,7 @@ describe.skipIf(!addon)(`oneDNN kernels vs the cpu backend${addon ? '' : ` (skip
     setOnednnConvLayouts();
   });
 
-  for (const layout of ['plain', 'blocked', 'mixed'] as ConvLayout[]) {
+  for (const layout of ['plain', 'blocked', 'mixed', 'winograd'] as ConvLayout[]) {
     describe(`${layout} layouts`, () => {
       beforeAll(() => setOnednnConvLayouts({ forward: layout, backwardData: layout, backwardWeights: layout }));
 
@@ -124,6 +124,37 @@ describe.skipIf(!addon)(`oneDNN kernels vs the cpu backend${addon ? '' : ` (skip
       });
     });
   }
+
+  it('Winograd convolutions match the direct kernels within 1e-4, and repeat exactly', async () => {
+    // Big enough for oneDNN to choose Winograd on AVX-512 (direct kernels elsewhere);
+    // the direct kernels are checked against the cpu backend above.
+    const run = async (layout: ConvLayout): Promise<Float32Array[]> => {
+      setOnednnConvLayouts({ forward: layout, backwardData: layout, backwardWeights: layout });
+      return runOn('wasm', () => {
+        const x = tf.tensor4d(randomValues(32 * 32 * 32 * 64, 61), [32, 32, 32, 64]);
+        const w = tf.tensor4d(randomValues(3 * 3 * 64 * 64, 62), [3, 3, 64, 64]);
+        const bias = tf.tensor1d(randomValues(64, 63));
+        const dy = tf.tensor4d(randomValues(32 * 32 * 32 * 64, 64), [32, 32, 32, 64]);
+        const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 64, 64] };
+        return [
+          tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', bias, activation: 'relu' }),
+          tf.conv2dTranspose(dy, w, x.shape, 1, 'same'),
+          tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor,
+        ];
+      });
+    };
+    try {
+      const direct = await run('mixed');
+      const winograd = await run('winograd');
+      const again = await run('winograd');
+      for (const [i, d] of direct.entries()) {
+        expect(relativeError(winograd[i] as Float32Array, d), `output ${i}`).toBeLessThan(1e-4);
+        expect(Array.from(again[i] as Float32Array), `output ${i} repeated`).toEqual(Array.from(winograd[i] as Float32Array));
+      }
+    } finally {
+      setOnednnConvLayouts();
+    }
+  });
 
   it('runs dilated and explicitly padded convolutions', async () => {
     const errs = await errorsVsCpu(() => {

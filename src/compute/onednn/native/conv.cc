@@ -41,15 +41,19 @@ Descs descsFor(const Geometry& g, Layout layout) {
   d.src = memory::desc(g.srcDims(), dt::f32, tag::nhwc);
   d.weights = memory::desc(g.weightsDims(), dt::f32, tag::hwio);
   d.dst = memory::desc(g.dstDims(), dt::f32, tag::nhwc);
-  bool blocked = layout == Layout::Blocked;
+  bool blocked = layout == Layout::Blocked || layout == Layout::Auto;
   d.srcP = blocked ? memory::desc(g.srcDims(), dt::f32, tag::any) : d.src;
   d.weightsP = layout == Layout::Plain ? d.weights : memory::desc(g.weightsDims(), dt::f32, tag::any);
   d.dstP = blocked ? memory::desc(g.dstDims(), dt::f32, tag::any) : d.dst;
   return d;
 }
 
-dnnl::convolution_forward::primitive_desc forwardHint(const Geometry& g, const Descs& d) {
-  dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, d.srcP,
+dnnl::algorithm algo(Layout layout) {
+  return layout == Layout::Auto ? dnnl::algorithm::convolution_auto : dnnl::algorithm::convolution_direct;
+}
+
+dnnl::convolution_forward::primitive_desc forwardHint(const Geometry& g, const Descs& d, Layout layout) {
+  dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, algo(layout), d.srcP,
                                      d.weightsP, d.dstP, g.strides, g.dilates, g.padL, g.padR);
   return dnnl::convolution_forward::primitive_desc(fd, cpuEngine());
 }
@@ -77,7 +81,7 @@ std::unordered_map<std::string, std::unique_ptr<BackwardWeightsEntry>> backwardW
 
 Layout layoutArg(const Napi::Value& v) {
   int32_t code = v.ToNumber().Int32Value();
-  return code == 1 ? Layout::Blocked : code == 2 ? Layout::Mixed : Layout::Plain;
+  return code == 1 ? Layout::Blocked : code == 2 ? Layout::Mixed : code == 3 ? Layout::Auto : Layout::Plain;
 }
 
 std::string cacheKey(std::vector<int32_t> g, std::initializer_list<int32_t> extra) {
@@ -93,11 +97,11 @@ ForwardEntry& forwardEntry(const std::vector<int32_t>& gi, bool hasBias, bool re
   Geometry g(gi);
   Descs d = descsFor(g, layout);
   memory::desc biasDesc({g.co}, dt::f32, tag::a);
-  auto fd = hasBias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                       dnnl::algorithm::convolution_direct, d.srcP, d.weightsP,
+  auto fd = hasBias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
+                                                       algo(layout), d.srcP, d.weightsP,
                                                        biasDesc, d.dstP, g.strides, g.dilates, g.padL, g.padR)
-                    : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                       dnnl::algorithm::convolution_direct, d.srcP, d.weightsP,
+                    : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
+                                                       algo(layout), d.srcP, d.weightsP,
                                                        d.dstP, g.strides, g.dilates, g.padL, g.padR);
   dnnl::convolution_forward::primitive_desc pd(fd, reluAttr(relu), cpuEngine());
   auto entry = std::make_unique<ForwardEntry>();
@@ -117,9 +121,9 @@ BackwardDataEntry& backwardDataEntry(const std::vector<int32_t>& gi, Layout layo
 
   Geometry g(gi);
   Descs d = descsFor(g, layout);
-  dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, d.srcP, d.weightsP, d.dstP, g.strides,
+  dnnl::convolution_backward_data::desc bd(algo(layout), d.srcP, d.weightsP, d.dstP, g.strides,
                                            g.dilates, g.padL, g.padR);
-  dnnl::convolution_backward_data::primitive_desc pd(bd, cpuEngine(), forwardHint(g, d));
+  dnnl::convolution_backward_data::primitive_desc pd(bd, cpuEngine(), forwardHint(g, d, layout));
   auto entry = std::make_unique<BackwardDataEntry>();
   entry->prim = dnnl::convolution_backward_data(pd);
   entry->diffDst = Staged(d.dst, pd.diff_dst_desc(), true, 0);
@@ -135,9 +139,9 @@ BackwardWeightsEntry& backwardWeightsEntry(const std::vector<int32_t>& gi, Layou
 
   Geometry g(gi);
   Descs d = descsFor(g, layout);
-  dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, d.srcP, d.weightsP, d.dstP,
+  dnnl::convolution_backward_weights::desc wd(algo(layout), d.srcP, d.weightsP, d.dstP,
                                               g.strides, g.dilates, g.padL, g.padR);
-  dnnl::convolution_backward_weights::primitive_desc pd(wd, cpuEngine(), forwardHint(g, d));
+  dnnl::convolution_backward_weights::primitive_desc pd(wd, cpuEngine(), forwardHint(g, d, layout));
   auto entry = std::make_unique<BackwardWeightsEntry>();
   entry->prim = dnnl::convolution_backward_weights(pd);
   entry->src = Staged(d.src, pd.src_desc(), true, 0);
