@@ -21,7 +21,8 @@ dnnl::stream& cpuStream();
 // Mixed: activations stay NHWC, only the filter takes oneDNN's blocked layout
 // (so only the small filter is reordered per call).
 // Auto: every layout and the algorithm (convolution_auto) left to oneDNN,
-// which picks Winograd for large enough 3x3 stride-1 problems on AVX-512.
+// which picks Winograd for large enough 3x3 stride-1 problems on AVX-512;
+// where it does not, Mixed.
 enum class Layout : int32_t { Plain = 0, Blocked = 1, Mixed = 2, Auto = 3 };
 
 float* floatData(const Napi::Value& v, const char* what);

@@ -59,6 +59,7 @@ dnnl::convolution_forward::primitive_desc forwardHint(const Geometry& g, const D
 }
 
 struct ForwardEntry {
+  bool winograd = false;
   dnnl::convolution_forward prim;
   Staged src, weights, dst;
   bool hasBias = false;
@@ -66,11 +67,13 @@ struct ForwardEntry {
 };
 
 struct BackwardDataEntry {
+  bool winograd = false;
   dnnl::convolution_backward_data prim;
   Staged diffDst, weights, diffSrc;
 };
 
 struct BackwardWeightsEntry {
+  bool winograd = false;
   dnnl::convolution_backward_weights prim;
   Staged src, diffDst, diffWeights;
 };
@@ -89,11 +92,11 @@ std::string cacheKey(std::vector<int32_t> g, std::initializer_list<int32_t> extr
   return keyOf(g);
 }
 
-ForwardEntry& forwardEntry(const std::vector<int32_t>& gi, bool hasBias, bool relu, Layout layout) {
-  std::string key = cacheKey(gi, {hasBias, relu, static_cast<int32_t>(layout)});
-  auto it = forwardCache.find(key);
-  if (it != forwardCache.end()) return *it->second;
+bool isWinograd(const dnnl::primitive_desc_base& pd) {
+  return std::string(pd.impl_info_str()).find("wino") != std::string::npos;
+}
 
+std::unique_ptr<ForwardEntry> makeForward(const std::vector<int32_t>& gi, bool hasBias, bool relu, Layout layout) {
   Geometry g(gi);
   Descs d = descsFor(g, layout);
   memory::desc biasDesc({g.co}, dt::f32, tag::a);
@@ -111,14 +114,28 @@ ForwardEntry& forwardEntry(const std::vector<int32_t>& gi, bool hasBias, bool re
   entry->dst = Staged(d.dst, pd.dst_desc(), false, 2);
   entry->hasBias = hasBias;
   if (hasBias) entry->bias = memory(biasDesc, cpuEngine(), DNNL_MEMORY_NONE);
-  return *forwardCache.emplace(key, std::move(entry)).first->second;
+  entry->winograd = isWinograd(pd);
+  return entry;
 }
 
-BackwardDataEntry& backwardDataEntry(const std::vector<int32_t>& gi, Layout layout) {
-  std::string key = cacheKey(gi, {static_cast<int32_t>(layout)});
-  auto it = backwardDataCache.find(key);
-  if (it != backwardDataCache.end()) return *it->second;
+// Layout::Auto keeps oneDNN's choice only when it is Winograd: its blocked
+// direct kernels (AVX2 machines, small batches) are slower than Mixed.
+template <typename Entry, typename Make>
+Entry& cached(std::unordered_map<std::string, std::unique_ptr<Entry>>& cache, const std::string& key, Layout layout,
+              Make make) {
+  auto it = cache.find(key);
+  if (it != cache.end()) return *it->second;
+  std::unique_ptr<Entry> entry = make(layout);
+  if (layout == Layout::Auto && !entry->winograd) entry = make(Layout::Mixed);
+  return *cache.emplace(key, std::move(entry)).first->second;
+}
 
+ForwardEntry& forwardEntry(const std::vector<int32_t>& gi, bool hasBias, bool relu, Layout layout) {
+  return cached(forwardCache, cacheKey(gi, {hasBias, relu, static_cast<int32_t>(layout)}), layout,
+                [&](Layout l) { return makeForward(gi, hasBias, relu, l); });
+}
+
+std::unique_ptr<BackwardDataEntry> makeBackwardData(const std::vector<int32_t>& gi, Layout layout) {
   Geometry g(gi);
   Descs d = descsFor(g, layout);
   dnnl::convolution_backward_data::desc bd(algo(layout), d.srcP, d.weightsP, d.dstP, g.strides,
@@ -129,14 +146,16 @@ BackwardDataEntry& backwardDataEntry(const std::vector<int32_t>& gi, Layout layo
   entry->diffDst = Staged(d.dst, pd.diff_dst_desc(), true, 0);
   entry->weights = Staged(d.weights, pd.weights_desc(), true, 1);
   entry->diffSrc = Staged(d.src, pd.diff_src_desc(), false, 2);
-  return *backwardDataCache.emplace(key, std::move(entry)).first->second;
+  entry->winograd = isWinograd(pd);
+  return entry;
 }
 
-BackwardWeightsEntry& backwardWeightsEntry(const std::vector<int32_t>& gi, Layout layout) {
-  std::string key = cacheKey(gi, {static_cast<int32_t>(layout)});
-  auto it = backwardWeightsCache.find(key);
-  if (it != backwardWeightsCache.end()) return *it->second;
+BackwardDataEntry& backwardDataEntry(const std::vector<int32_t>& gi, Layout layout) {
+  return cached(backwardDataCache, cacheKey(gi, {static_cast<int32_t>(layout)}), layout,
+                [&](Layout l) { return makeBackwardData(gi, l); });
+}
 
+std::unique_ptr<BackwardWeightsEntry> makeBackwardWeights(const std::vector<int32_t>& gi, Layout layout) {
   Geometry g(gi);
   Descs d = descsFor(g, layout);
   dnnl::convolution_backward_weights::desc wd(algo(layout), d.srcP, d.weightsP, d.dstP,
@@ -147,7 +166,13 @@ BackwardWeightsEntry& backwardWeightsEntry(const std::vector<int32_t>& gi, Layou
   entry->src = Staged(d.src, pd.src_desc(), true, 0);
   entry->diffDst = Staged(d.dst, pd.diff_dst_desc(), true, 1);
   entry->diffWeights = Staged(d.weights, pd.diff_weights_desc(), false, 2);
-  return *backwardWeightsCache.emplace(key, std::move(entry)).first->second;
+  entry->winograd = isWinograd(pd);
+  return entry;
+}
+
+BackwardWeightsEntry& backwardWeightsEntry(const std::vector<int32_t>& gi, Layout layout) {
+  return cached(backwardWeightsCache, cacheKey(gi, {static_cast<int32_t>(layout)}), layout,
+                [&](Layout l) { return makeBackwardWeights(gi, l); });
 }
 
 template <typename F>
