@@ -7,9 +7,9 @@
  *   'mixed'     activations stay NHWC, only the filter takes the layout oneDNN
  *               picks: the direct jit kernels with a per-call reorder of the
  *               (small) filter alone;
- *   'winograd'  layouts and algorithm left to oneDNN (convolution_auto): it
- *               picks Winograd F(4x4, 3x3) where it pays (AVX-512, 3x3 stride
- *               1, batch of about 16 or more), blocked direct kernels elsewhere;
+ *   'winograd'  layouts and algorithm left to oneDNN (convolution_auto):
+ *               Winograd F(4x4, 3x3) where oneDNN picks it (AVX-512, 3x3
+ *               stride 1, batch of about 16 or more), 'mixed' where it does not;
  *   'auto'      winograd for 3x3 stride-1 layers, mixed for the rest, and the
  *               gemm path for the input gradient of a layer with few input
  *               channels (the image layer).
@@ -17,10 +17,10 @@
  * Measured on the cnn's six convolutions, batch 128, one thread (AMD EPYC
  * with AVX-512), reorders included, ms plain / blocked / mixed / winograd:
  * forward 669 / 336 / 323 / 172, input gradient 419 / 356 / 356 / 174,
- * filter gradient 513 / 387 / 352 / 193; the 3-channel image layer alone
- * (forward, input, filter gradient) 49/10/9 plain, 5/24/9 mixed, 21/21/21
- * winograd. Winograd's results differ from the direct kernels' by at most
- * 1.2e-5 of the largest value on these shapes.
+ * filter gradient 513 / 387 / 352 / 193 (Winograd on the five 64+-channel
+ * layers); the 3-channel image layer alone (forward, input, filter gradient)
+ * 49/10/9 plain, 5/24/9 mixed. Winograd's results differ from the direct
+ * kernels' by at most 1.2e-5 of the largest value on these shapes.
  */
 export type ConvLayout = 'plain' | 'blocked' | 'mixed' | 'winograd' | 'auto';
 export type ConvOp = 'forward' | 'backwardData' | 'backwardWeights';
