@@ -6,6 +6,7 @@ import { trainCommand } from './train-command.js';
 import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand } from './worker-command.js';
 import { evaluatorCommand } from './evaluator-command.js';
+import { evalCommand } from './eval-command.js';
 import { watchCommand } from './watch-command.js';
 import { applyConfigStages } from './config-stages.js';
 import { InterruptedError } from '../src/training/errors.js';
@@ -24,6 +25,7 @@ export function fleetProgram(): Command {
       .addCommand(coordinatorCommand())
       .addCommand(workerCommand())
       .addCommand(evaluatorCommand())
+      .addCommand(evalCommand())
       .addCommand(watchCommand())
       .addCommand(dataCommand())
   );

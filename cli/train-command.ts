@@ -25,6 +25,7 @@ import { parseInteger, parseNumber, parsePositiveInteger } from './parse-flag.js
 import { addNatsOptions } from './service-options.js';
 import { chooseEventBroker } from '../services/launcher/event-broker.js';
 import type { Logger } from '../src/runtime/logger.js';
+import { ensureCifar10 } from '../src/dataset/index.js';
 
 /** Where `fleet train` looks for CIFAR-10 unless told otherwise. */
 export const DEFAULT_DATA_DIR = 'data/cifar10';
@@ -68,6 +69,8 @@ export function trainCommand(): Command {
       try {
         if (config.workers === 1) await runTraining(config, log);
         else {
+          // Once, here: the coordinator and every worker then read the same files.
+          if (config.download) await ensureCifar10({ dir: config.dataDir, allowPartial: config.allowPartial, log });
           await runDistributedLocally(
             config,
             serviceIoFrom(flags),
