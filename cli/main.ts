@@ -7,6 +7,9 @@ import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand } from './worker-command.js';
 import { evaluatorCommand } from './evaluator-command.js';
 import { evalCommand } from './eval-command.js';
+import { showCommand } from './show-command.js';
+import { runsCommand } from './runs-command.js';
+import { predictCommand } from './predict-command.js';
 import { watchCommand } from './watch-command.js';
 import { applyConfigStages } from './config-stages.js';
 import { InterruptedError } from '../src/training/errors.js';
@@ -26,6 +29,9 @@ export function fleetProgram(): Command {
       .addCommand(workerCommand())
       .addCommand(evaluatorCommand())
       .addCommand(evalCommand())
+      .addCommand(showCommand())
+      .addCommand(runsCommand())
+      .addCommand(predictCommand())
       .addCommand(watchCommand())
       .addCommand(dataCommand())
   );

@@ -5,6 +5,7 @@ import type { BackendChoice } from '../../src/runtime/config/train-config.js';
 import { FleetError } from '../../src/runtime/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { scoreTestSet, type Evaluation } from '../../src/training/evaluate.js';
+import { classTables, percent, scoreSummary } from './score-tables.js';
 
 export interface ScoreSavedModelOptions {
   /** A saved model's folder: model.json, weights.bin, meta.json (a run's best/). */
@@ -50,20 +51,16 @@ export async function scoreSavedModel(o: ScoreSavedModelOptions, log: Logger): P
   return { modelDir: o.modelDir, backend: backend.name, meta, evaluation };
 }
 
-/** The score as a person reads it: accuracy and loss, each class's accuracy, the confusion matrix. */
+/** The score as a person reads it: accuracy and loss, the weakest classes, each class's accuracy, the confusion matrix. */
 export function formatScore(s: SavedModelScore): string {
   const { evaluation: e, meta } = s;
-  const pct = (v: number) => (Number.isNaN(v) ? '   -  ' : `${(v * 100).toFixed(2).padStart(6)}`);
-  const width = Math.max(...meta.classNames.map((n) => n.length), 5);
+  const scores = { classNames: meta.classNames, perClassAccuracy: e.perClassAccuracy, confusion: e.confusion };
   const lines = [
     `${s.modelDir}: ${meta.model} on ${e.count} test images (${s.backend})`,
-    `accuracy ${(e.accuracy * 100).toFixed(2)}%  loss ${e.loss.toFixed(4)}`,
+    `accuracy ${percent(e.accuracy)}  loss ${e.loss.toFixed(4)}`,
+    ...scoreSummary(scores),
     '',
-    `${'class'.padEnd(width)}  accuracy %`,
-    ...meta.classNames.map((name, c) => `${name.padEnd(width)}  ${pct(e.perClassAccuracy[c] ?? Number.NaN)}`),
-    '',
-    `confusion (rows: true class, columns: predicted, in the order above)`,
-    ...e.confusion.map((row, c) => `${(meta.classNames[c] ?? String(c)).padEnd(width)}  ${row.map((n) => String(n).padStart(5)).join('')}`),
+    ...classTables(scores),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,113 @@
+import { readdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { FleetError } from '../../src/runtime/errors.js';
+import { isRunDirectory, readRunFiles, type RunFiles } from './read-run.js';
+
+/** Folders inside a run that are never runs themselves. */
+const RUN_SUBFOLDERS = new Set(['best', 'logs', 'nats']);
+/** How deep below the listed folder runs are looked for (runs/<id>/ is one). */
+const MAX_DEPTH = 3;
+
+export type RunStatus = 'finished' | 'incomplete' | 'unreadable';
+
+/** One line of `fleet runs`. */
+export interface RunRow {
+  dir: string;
+  id: string;
+  model: string | null;
+  workers: number | null;
+  epochsDone: number;
+  epochsPlanned: number | null;
+  /** The best test accuracy of its epochs, a fraction. */
+  bestAccuracy: number | null;
+  status: RunStatus;
+  started: Date | null;
+  /** Why an unreadable run could not be read (a malformed file, named). */
+  problem?: string;
+}
+
+/** Every run directory below `root` (or `root` itself), oldest first. */
+export async function listRuns(root: string): Promise<RunRow[]> {
+  let dirs: string[];
+  try {
+    dirs = await findRunDirectories(root, 0);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new FleetError(`${root} is not a folder of runs (${code})`);
+    throw err;
+  }
+  const rows = await Promise.all(dirs.map(runRow));
+  return rows.sort((a, b) => (a.started?.getTime() ?? 0) - (b.started?.getTime() ?? 0) || a.dir.localeCompare(b.dir));
+}
+
+async function findRunDirectories(dir: string, depth: number): Promise<string[]> {
+  if (await isRunDirectory(dir)) return [dir];
+  if (depth >= MAX_DEPTH) return [];
+  const entries = await readdir(dir, { withFileTypes: true });
+  const below = await Promise.all(
+    entries
+      .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !RUN_SUBFOLDERS.has(e.name))
+      .map((e) => findRunDirectories(join(dir, e.name), depth + 1)),
+  );
+  return below.flat();
+}
+
+async function runRow(dir: string): Promise<RunRow> {
+  let run: RunFiles;
+  try {
+    run = await readRunFiles(dir);
+  } catch (err) {
+    return {
+      dir,
+      id: basename(dir),
+      model: null,
+      workers: null,
+      epochsDone: 0,
+      epochsPlanned: null,
+      bestAccuracy: null,
+      status: 'unreadable',
+      started: null,
+      problem: (err as Error).message,
+    };
+  }
+  const config = run.config?.config;
+  const last = run.metrics.at(-1);
+  const firstTime = run.metrics[0]?.time;
+  return {
+    dir,
+    id: config?.runId ?? basename(dir),
+    model: config?.model ?? run.bestMeta?.model ?? null,
+    workers: config?.workers ?? last?.workers ?? null,
+    epochsDone: run.metrics.length,
+    epochsPlanned: config?.epochs ?? null,
+    bestAccuracy: run.metrics.length > 0 ? Math.max(...run.metrics.map((l) => l.testAccuracy)) : null,
+    status: config !== undefined && last?.epoch === config.epochs ? 'finished' : 'incomplete',
+    started: run.configTime ?? (firstTime ? new Date(firstTime) : null),
+  };
+}
+
+/** The rows as an aligned table, a header first. */
+export function formatRuns(rows: readonly RunRow[]): string {
+  const table = [
+    ['id', 'model', 'workers', 'epochs', 'best %', 'status', 'started', 'dir'],
+    ...rows.map((r) => [
+      r.id,
+      r.model ?? '-',
+      r.workers === null ? '-' : String(r.workers),
+      `${r.epochsDone}/${r.epochsPlanned ?? '?'}`,
+      r.bestAccuracy === null ? '-' : (r.bestAccuracy * 100).toFixed(2),
+      r.status,
+      r.started ? r.started.toISOString().replace('T', ' ').slice(0, 19) : '-',
+      r.dir,
+    ]),
+  ];
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
+  return `${table
+    .map((row) =>
+      row
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
+}
