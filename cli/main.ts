@@ -7,6 +7,7 @@ import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand } from './worker-command.js';
 import { evaluatorCommand } from './evaluator-command.js';
 import { evalCommand } from './eval-command.js';
+import { fleetVersion } from './version.js';
 import { showCommand } from './show-command.js';
 import { runsCommand } from './runs-command.js';
 import { predictCommand } from './predict-command.js';
@@ -20,6 +21,7 @@ export function fleetProgram(): Command {
   return (
     new Command('fleet')
       .description('Distributed data-parallel CIFAR-10 training on TensorFlow.js')
+      .version(fleetVersion(), '-V, --version', "print fleet's version")
       .exitOverride()
       .showHelpAfterError('(run with --help for the flags)')
       // Variables and the config file, before any command's action reads its flags.
@@ -41,7 +43,12 @@ export function fleetProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   tuneHeapForTransfers();
   const program = fleetProgram();
-  for (const command of program.commands) command.exitOverride();
+  // Every level (`fleet data download` too): commander's usage errors become exit 2, not its own exit 1.
+  const overrideExits = (command: Command) => {
+    command.exitOverride();
+    for (const sub of command.commands) overrideExits(sub);
+  };
+  overrideExits(program);
   try {
     await program.parseAsync(argv);
     return 0;
