@@ -6,7 +6,7 @@ import { ConfigError, FLAG_OF, MACHINE_KEYS, machineConfigOf } from '../src/runt
 import { serviceIoFrom } from '../src/runtime/config/service-io.js';
 import { parseBoolean, ValueSyntaxError } from '../src/runtime/config/value-parsers.js';
 import { runCoordinatorService } from '../services/coordinator/coordinator-main.js';
-import { CHECKPOINT_FILE } from '../services/coordinator/coordinator-run.js';
+import { CHECKPOINT_FILE, RunAlreadyFinishedError } from '../services/coordinator/coordinator-run.js';
 import { configForResume } from '../services/coordinator/checkpoint/resume-config.js';
 import { addConfigFileOption } from './config-stages.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
@@ -112,7 +112,7 @@ export function coordinatorCommand(): Command {
       const config = resume ? await configForResume(join(fromFlags.outDir, CHECKPOINT_FILE), machineConfigOf(fromFlags)) : fromFlags;
       const log = createRootLogger({ service: 'coordinator', run: config.runId });
       const heartbeatTimeoutMs = flags.heartbeatTimeout as number;
-      await runCoordinatorService(
+      const service = runCoordinatorService(
         {
           config,
           resume,
@@ -133,5 +133,12 @@ export function coordinatorCommand(): Command {
         },
         log,
       );
+      try {
+        await service;
+      } catch (err) {
+        // A restarted pod (--resume auto) of a run that is done: done again, not a failure to crash-loop on.
+        if (!(err instanceof RunAlreadyFinishedError) || flags.resume !== 'auto') throw err;
+        log.info({ file: err.file, epoch: err.epoch }, 'run already finished: nothing to resume');
+      }
     });
 }

@@ -184,6 +184,17 @@ describe('chaos: coordinator faults (real processes)', () => {
       if (v.bytes) expect(sha256(after!), v.name).toBe(sha256(v.bytes));
       expect(listing, v.name).toEqual(before);
     }
+
+    // The same finished run under --resume auto (what a restarted pod runs): done, exit 0, nothing rerun.
+    const doneDir = join(cluster.root, 'finished-auto');
+    await mkdir(doneDir, { recursive: true });
+    await writeFile(join(doneDir, CHECKPOINT_FILE), good);
+    const args = cluster.coordinatorArgs('finished-auto', { workers: 2 });
+    const auto = await runFleet(['coordinator', '--host', '127.0.0.1', '--port', '0', ...args, '--resume', 'auto'], { timeoutMs: 30_000 });
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(auto.stdout).toContain('"msg":"run already finished: nothing to resume"');
+    expect(auto.stdout).not.toContain('"msg":"listening"');
+    expect(sha256(await readFile(join(doneDir, CHECKPOINT_FILE)))).toBe(sha256(good));
   });
 });
 
