@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { classTables, mostConfusedPair, percent, scoreSummary, weakestClasses } from '../services/evaluator/score-tables.js';
+import { classTables, mostConfusedPair, percent, scoreSummary, weakestClasses } from '../src/training/run-record/score-tables.js';
 import { epochReport, type EpochReport } from '../services/results/epoch-report.js';
 import { opt } from './option.js';
 import { parsePositiveInteger } from './parse-flag.js';

@@ -15,6 +15,7 @@ import { AppliedLedger, EpochSampler } from './sampler/index.js';
 import type { RunReporter } from './telemetry/run-reporter.js';
 import { VectorMemory } from '../../src/compute/vector-math/index.js';
 import { SINK_SCRATCH_FLOATS } from './rpc/coordinator-server.js';
+import { readableScore } from '../../src/training/run-record/score-tables.js';
 
 export interface CoordinatorOptions {
   config: TrainConfig;
@@ -144,7 +145,16 @@ export async function createCoordinator(
     const evaluation = await scoreTestSet(model, data.test, { batchSize: config.evalBatchSize, weights: { layout, values: snap.params } });
     const line = metricsLine(training, evaluation);
     await record.recordEpoch(line);
-    log.info({ epoch: totals.epoch, version, trainLoss: line.trainLoss, testAccuracy: line.testAccuracy }, 'epoch done');
+    log.info(
+      {
+        epoch: totals.epoch,
+        version,
+        trainLoss: line.trainLoss,
+        testAccuracy: line.testAccuracy,
+        ...readableScore({ ...evaluation, classNames: data.classNames }),
+      },
+      'epoch done',
+    );
     const isBest = evaluation.accuracy > best.accuracy;
     if (isBest) {
       best = { epoch: totals.epoch, accuracy: evaluation.accuracy };

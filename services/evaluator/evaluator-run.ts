@@ -15,6 +15,7 @@ import { weightLayout } from '../../src/training/flat-weights.js';
 import { bestModelMeta, epochTrainingSchema, metricsLine, openRunRecord, type EpochTraining } from '../../src/training/run-record/index.js';
 import type { ParameterSource } from './client/parameter-source.js';
 import { EvaluatorStateFile } from './state/evaluator-state.js';
+import { readableScore } from '../../src/training/run-record/score-tables.js';
 
 export interface EvaluatorOptions {
   run: string;
@@ -175,6 +176,7 @@ export async function runEvaluator(
         loss: evaluation.loss,
         best: isBest,
         evalMs: Math.round(evalMs),
+        ...readableScore({ ...evaluation, classNames: data.classNames }),
       },
       'checkpoint evaluated',
     );

@@ -5,7 +5,7 @@ import type { BackendChoice } from '../../src/runtime/config/train-config.js';
 import { FleetError } from '../../src/runtime/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { scoreTestSet, type Evaluation } from '../../src/training/evaluate.js';
-import { classTables, percent, scoreSummary } from './score-tables.js';
+import { classTables, percent, scoreSummary } from '../../src/training/run-record/score-tables.js';
 
 export interface ScoreSavedModelOptions {
   /** A saved model's folder: model.json, weights.bin, meta.json (a run's best/). */

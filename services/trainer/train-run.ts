@@ -23,6 +23,7 @@ import {
 } from '../../src/training/run-record/index.js';
 import { TrainBatchMaker } from '../../src/training/train-batch.js';
 import { computeGradients } from '../../src/training/train-step.js';
+import { readableScore } from '../../src/training/run-record/score-tables.js';
 
 export interface RunSummary {
   runDir: string;
@@ -127,6 +128,7 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
           testAccuracy: metrics.testAccuracy,
           testLoss: metrics.testLoss,
           imagesPerSecond: metrics.imagesPerSecond,
+          ...readableScore({ ...evaluation, classNames: data.classNames }),
         },
         'epoch done',
       );

@@ -73,6 +73,11 @@ describe('fleet train (one process)', () => {
     const bestAccuracy = Math.max(...metrics.map((m) => m.testAccuracy as number));
     expect(bestAccuracy).toBeGreaterThan(0.5);
 
+    // Each epoch's log line reads as a person expects: accuracy in percent, weakest classes, most confused pair.
+    const epochLines = logLines(result.stdout).filter((l) => l.msg === 'epoch done');
+    expect(epochLines.map((l) => l.accuracyPercent)).toEqual(metrics.map((m) => `${((m.testAccuracy as number) * 100).toFixed(2)}%`));
+    for (const l of epochLines) expect(String(l.weakest)).toMatch(/^[a-z]+ \d+\.\d\d%/);
+
     const meta = JSON.parse(await readFile(join(out, 'best', 'meta.json'), 'utf8'));
     expect(meta.accuracy).toBe(bestAccuracy);
     const model = await loadModelFiles(join(out, 'best'));

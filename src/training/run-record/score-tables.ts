@@ -76,3 +76,12 @@ export function scoreSummary(s: ClassScores): string[] {
     `most confused: ${pair ? `${pair.trueClass} taken for ${pair.predicted} (${pair.count} images)` : 'none'}`,
   ];
 }
+
+/**
+ * The fields an epoch's result log line adds for a person reading it: the
+ * accuracy as a percentage, the weakest classes, the most confused pair.
+ */
+export function readableScore(s: ClassScores & { accuracy: number }): { accuracyPercent: string; weakest: string; mostConfused: string } {
+  const [weakest, mostConfused] = scoreSummary(s).map((line) => line.slice(line.indexOf(': ') + 2));
+  return { accuracyPercent: percent(s.accuracy), weakest: weakest ?? '-', mostConfused: mostConfused ?? 'none' };
+}
