@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../src/compute/index.js';
-import { parseTrainConfig, planTraining, type TrainConfig } from '../../../src/runtime/config/train-config.js';
+import { planTraining, type TrainConfig } from '../../../src/runtime/config/train-config.js';
 import { loadCifar10, type Cifar10 } from '../../../src/dataset/index.js';
 import { buildModel } from '../../../src/model/index.js';
 import { RoundController, type Assignment } from '../../../services/coordinator/rounds/round-controller.js';
@@ -15,6 +15,7 @@ import { trainableParameters } from '../../../src/training/model-parameters.js';
 import { SgdMomentum } from '../../../src/training/sgd-momentum.js';
 import { TrainBatchMaker } from '../../../src/training/train-batch.js';
 import { writeCifar10Files } from '../../fixtures/cifar10-files.js';
+import { testConfig } from '../../helpers/test-config.js';
 
 let root: string;
 let data: Cifar10;
@@ -31,33 +32,18 @@ afterAll(async () => {
 });
 
 function configFor(workers: number, batchSize: number, syncEvery: number, balance: 'equal' | 'speed' = 'equal'): TrainConfig {
-  return parseTrainConfig({
+  return testConfig({
     runId: 'exact',
     workers,
-    model: 'tiny',
     epochs: 2,
     batchSize,
     lr: 0.05,
-    minLr: 0,
-    warmupEpochs: 0,
-    momentum: 0.9,
     weightDecay: 5e-4,
     augment: 'full',
-    mixupAlpha: 0,
-    cutmixAlpha: 0,
-    labelSmoothing: 0,
-    dataDir: root,
-    download: false,
-    allowPartial: true,
-    limitTrain: null,
-    limitTest: null,
     seed: 5,
-    backend: 'cpu',
+    dataDir: root,
     outDir: root,
-    evalBatchSize: 100,
-    progress: 'log',
     syncEvery,
-    lrScaling: 'none',
     balance,
   });
 }

@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTrainConfig } from '../../../src/runtime/config/train-config.js';
 import { createMemoryBus, type AnyFleetEvent, type EventBus } from '../../../src/events/index.js';
 import { evaluatorMetrics } from '../../../src/runtime/metrics/index.js';
 import { buildModel } from '../../../src/model/index.js';
@@ -16,6 +15,7 @@ import { layoutLength, readWeights, weightLayout } from '../../../src/training/f
 import { readMetricsLines } from '../../../src/training/run-record/index.js';
 import { CoordinatorRefusal, ERROR_CLASS_KEY } from '../../../src/rpc/index.js';
 import { writeCifar10Files } from '../../fixtures/cifar10-files.js';
+import { testConfig } from '../../helpers/test-config.js';
 
 /**
  * The evaluator's loop over the in-process bus, with the coordinator's
@@ -37,34 +37,7 @@ afterAll(async () => {
 });
 
 function configFor(run: string, out: string) {
-  return parseTrainConfig({
-    runId: run,
-    workers: 2,
-    model: 'tiny',
-    epochs: 2,
-    batchSize: 4,
-    lr: 0.1,
-    minLr: 0,
-    warmupEpochs: 0,
-    momentum: 0.9,
-    weightDecay: 0,
-    augment: 'none',
-    mixupAlpha: 0,
-    cutmixAlpha: 0,
-    labelSmoothing: 0,
-    dataDir,
-    download: false,
-    allowPartial: true,
-    limitTrain: null,
-    limitTest: null,
-    seed: 4,
-    backend: 'cpu',
-    outDir: out,
-    evalBatchSize: 10,
-    progress: 'log',
-    syncEvery: 1,
-    lrScaling: 'none',
-  });
+  return testConfig({ runId: run, workers: 2, epochs: 2, lr: 0.1, seed: 4, dataDir, outDir: out, evalBatchSize: 10 });
 }
 
 /** The refusal as a client receives it: the code, and the error class in trailing metadata. */

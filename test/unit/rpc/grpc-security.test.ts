@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTrainConfig, planTraining } from '../../../src/runtime/config/train-config.js';
+import { planTraining } from '../../../src/runtime/config/train-config.js';
 import {
   TlsFileError,
   UNAUTHENTICATED_DETAILS,
@@ -24,6 +24,7 @@ import { createParameterSource } from '../../../services/evaluator/client/parame
 import { createCoordinatorClient } from '../../../services/worker/client/grpc-coordinator-client.js';
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import { makeTestCertificates, type TestCertificates } from '../../helpers/test-certificates.js';
+import { testConfig } from '../../helpers/test-config.js';
 
 /**
  * The real coordinator service (over a RoundController with a 9-float
@@ -38,34 +39,7 @@ const LAYOUT: WeightSlice[] = [
 ];
 const FLOATS = 9;
 const silent = pino({ level: process.env.TEST_LOG ?? 'silent' });
-const config = parseTrainConfig({
-  runId: 'secure',
-  workers: 1,
-  model: 'tiny',
-  epochs: 1,
-  batchSize: 4,
-  lr: 0.1,
-  minLr: 0,
-  warmupEpochs: 0,
-  momentum: 0.9,
-  weightDecay: 0,
-  augment: 'none',
-  mixupAlpha: 0,
-  cutmixAlpha: 0,
-  labelSmoothing: 0,
-  dataDir: '/nonexistent',
-  download: false,
-  allowPartial: true,
-  limitTrain: null,
-  limitTest: null,
-  seed: 1,
-  backend: 'cpu',
-  outDir: '/nonexistent',
-  evalBatchSize: 100,
-  progress: 'log',
-  syncEvery: 1,
-  lrScaling: 'none',
-});
+const config = testConfig({ runId: 'secure', lr: 0.1, dataDir: '/nonexistent', outDir: '/nonexistent' });
 
 let dir: string;
 let certs: TestCertificates;
