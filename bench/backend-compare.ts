@@ -36,7 +36,7 @@ import { SgdMomentum } from '../src/training/sgd-momentum.js';
 import { TrainBatchMaker } from '../src/training/train-batch.js';
 import { computeGradients } from '../src/training/train-step.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
-import { gitSha } from './step-profile.js';
+import { gitSha } from './git-sha.js';
 
 type Peer = 'wasm' | 'onednn' | 'pytorch';
 

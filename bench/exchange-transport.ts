@@ -23,7 +23,7 @@ import {
   type sendUnaryData,
   type ServiceDefinition,
 } from '@grpc/grpc-js';
-import { execSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +52,7 @@ import {
 } from '../src/rpc/index.js';
 import { tuneHeapForTransfers } from '../src/runtime/heap-tuning.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
+import { gitSha } from './git-sha.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const MB = 1e6;
@@ -256,15 +257,7 @@ export async function run(): Promise<void> {
   const params = resnet18Set(1);
   const total = params.buffer.byteLength;
   const floats = total / 4;
-  const sha = (() => {
-    try {
-      return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
-        .toString()
-        .trim();
-    } catch {
-      return 'unknown';
-    }
-  })();
+  const sha = gitSha();
   console.log(
     `exchange-transport: one tensor set of ${(floats / 1e6).toFixed(2)} M floats (${(total / MB).toFixed(1)} MB), loopback, ${runs} runs after 1 warm-up; ` +
       `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, git ${sha}; 1 MiB chunks`,

@@ -3,8 +3,8 @@
  * FLEET_BENCH_ONLY=step-profile,... runs a subset. The figures of a run on
  * the build machines are recorded in docs/benchmarks.md, with command, commit and n.
  */
-import { execSync } from 'node:child_process';
 import { run as kernelFilterGrad } from './kernel-filter-grad.js';
+import { gitSha } from './git-sha.js';
 import { run as stepProfile } from './step-profile.js';
 import { run as distributedThroughput } from './distributed-throughput.js';
 import { run as exchangeRound } from './exchange-round.js';
@@ -30,15 +30,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
 };
 
 const only = process.env.FLEET_BENCH_ONLY?.split(',').filter(Boolean);
-const sha = (() => {
-  try {
-    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim();
-  } catch {
-    return 'unknown';
-  }
-})();
+const sha = gitSha();
 console.log(`fleet benchmarks, git ${sha}, node ${process.version}, ${new Date().toISOString()}`);
 for (const [name, run] of Object.entries(BENCHES)) {
   if (only && !only.includes(name)) continue;

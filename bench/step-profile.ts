@@ -15,7 +15,6 @@
  */
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
-import { execSync } from 'node:child_process';
 
 import { installWasmKernels, useWasmKernels } from '../src/compute/index.js';
 import {
@@ -29,6 +28,7 @@ import {
 import { IMAGE_SHAPE, NUM_CLASSES } from '../src/dataset/cifar10-constants.js';
 import { buildModel } from '../src/model/index.js';
 import { CNN_CONV_SHAPES, convFlops, isMain, meanStd, median } from './kernel-conv-shapes.js';
+import { gitSha } from './git-sha.js';
 
 /** FLOPs of one training image of the CNN (3x forward, less the input layer's dx). */
 export const CNN_TRAIN_FLOPS_PER_IMAGE = 925.7e6;
@@ -135,17 +135,6 @@ async function profileStep(r: Runner, x: tf.Tensor, y: tf.Tensor): Promise<{ row
     byName.set(k.name, row);
   }
   return { rows: [...byName.values()].sort((a, b) => b.ms - a.ms), stepMs };
-}
-
-/** Short commit of the working tree, 'unknown' outside git. */
-export function gitSha(): string {
-  try {
-    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim();
-  } catch {
-    return 'unknown';
-  }
 }
 
 export async function run(): Promise<void> {

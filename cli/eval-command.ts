@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../src/runtime/config/train-config.js';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { formatScore, scoreSavedModel } from '../services/evaluator/score-saved-model.js';
-import { opt } from './option.js';
+import { opt, threadsOpt } from './option.js';
 import { parseInteger, parsePositiveInteger } from './parse-flag.js';
 import { DEFAULT_DATA_DIR } from './train-command.js';
 
@@ -21,11 +21,7 @@ export function evalCommand(): Command {
         .choices([...BACKEND_CHOICES])
         .default('auto'),
     )
-    .addOption(
-      opt('--threads <n>', 'threads of the native CPU kernels (default: every CPU this process may use)', 'FLEET_THREADS').argParser(
-        parsePositiveInteger,
-      ),
-    )
+    .addOption(threadsOpt())
     .addOption(opt('--eval-batch-size <n>', 'images per batch', 'FLEET_EVAL_BATCH_SIZE').argParser(parsePositiveInteger).default(500))
     .addOption(opt('--limit-test <n>', 'score only the first N test images', 'FLEET_LIMIT_TEST').argParser(parseInteger))
     .addOption(opt('--json', 'print the score as one JSON object instead of tables').default(false))

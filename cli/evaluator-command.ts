@@ -5,9 +5,8 @@ import { runEvaluatorService } from '../services/evaluator/evaluator-main.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
 import { serviceIoFrom } from '../src/runtime/config/service-io.js';
 import { addConfigFileOption } from './config-stages.js';
-import { durationOpt, opt } from './option.js';
+import { durationOpt, opt, threadsOpt } from './option.js';
 import { addServiceIoOptions } from './service-options.js';
-import { parsePositiveInteger } from './parse-flag.js';
 
 /** `fleet evaluator`: scores every checkpoint of a run and keeps the best model. */
 export function evaluatorCommand(): Command {
@@ -26,11 +25,7 @@ export function evaluatorCommand(): Command {
     .addOption(
       opt('--backend <name>', "compute backend on this machine (default: the run's)", 'FLEET_BACKEND').choices([...BACKEND_CHOICES]),
     )
-    .addOption(
-      opt('--threads <n>', 'threads of the native CPU kernels (default: every CPU this process may use)', 'FLEET_THREADS').argParser(
-        parsePositiveInteger,
-      ),
-    )
+    .addOption(threadsOpt())
     .addOption(
       durationOpt(
         '--connect-timeout <duration>',

@@ -1,6 +1,6 @@
 import { Option } from 'commander';
 import { formatDuration, type DurationUnit } from '../src/runtime/config/value-parsers.js';
-import { durationParser } from './parse-flag.js';
+import { durationParser, parsePositiveInteger } from './parse-flag.js';
 
 /** A flag, also read from a FLEET_* (or NATS_*) variable when env is given; the flag wins. */
 export function opt(flags: string, description: string, env?: string): Option {
@@ -22,4 +22,11 @@ export function durationOpt(
   return opt(flags, `${description} (a duration: 30s, 500ms, 2m; a plain number is in ${plainUnit})`, env)
     .argParser(durationParser(plainUnit, allowZero))
     .default(defaultMs, formatDuration(defaultMs));
+}
+
+/** --threads, on every command that computes: the native CPU kernels' threads on this machine. */
+export function threadsOpt(): Option {
+  return opt('--threads <n>', 'threads of the native CPU kernels (default: every CPU this process may use)', 'FLEET_THREADS').argParser(
+    parsePositiveInteger,
+  );
 }

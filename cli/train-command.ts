@@ -20,8 +20,8 @@ import { findTaskset, workerCpuSets, workerThreads } from '../services/launcher/
 import { allowedCpus } from '../src/runtime/allowed-cpus.js';
 import { SINGLE_THREADED_GC_CHOICES, cpuCount, gcNodeFlags, type SingleThreadedGc } from '../services/launcher/gc-threads.js';
 import { addConfigFileOption, originOf, resolvedFlags } from './config-stages.js';
-import { durationOpt, opt } from './option.js';
-import { parseInteger, parseNumber, parsePositiveInteger } from './parse-flag.js';
+import { durationOpt, opt, threadsOpt } from './option.js';
+import { parseInteger, parseNumber } from './parse-flag.js';
 import { addNatsOptions } from './service-options.js';
 import { chooseEventBroker } from '../services/launcher/event-broker.js';
 import type { Logger } from '../src/runtime/logger.js';
@@ -217,11 +217,7 @@ export function addTrainingOptions(command: Command): Command {
         .choices([...BACKEND_CHOICES])
         .default('auto'),
     )
-    .addOption(
-      opt('--threads <n>', 'threads of the native CPU kernels (default: every CPU this process may use)', 'FLEET_THREADS').argParser(
-        parsePositiveInteger,
-      ),
-    )
+    .addOption(threadsOpt())
     .addOption(opt('--out <dir>', 'run directory (default runs/<run-id>)', 'FLEET_OUT'))
     .addOption(opt('--run-id <id>', 'run id (default: time, model and a random suffix)', 'FLEET_RUN_ID'))
     .addOption(opt('--eval-batch-size <n>', 'images per evaluation batch', 'FLEET_EVAL_BATCH_SIZE').argParser(parseInteger).default(500))

@@ -4,8 +4,8 @@ import { createRootLogger } from '../src/runtime/logger.js';
 import { runWorkerService } from '../services/worker/worker-main.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
 import { addConfigFileOption } from './config-stages.js';
-import { durationOpt, opt } from './option.js';
-import { parsePort, parsePositiveInteger } from './parse-flag.js';
+import { durationOpt, opt, threadsOpt } from './option.js';
+import { parsePort } from './parse-flag.js';
 
 /** `fleet worker`: everything else comes from the coordinator's run config. */
 export function workerCommand(): Command {
@@ -18,11 +18,7 @@ export function workerCommand(): Command {
     .addOption(
       opt('--backend <name>', "compute backend on this machine (default: the run's)", 'FLEET_BACKEND').choices([...BACKEND_CHOICES]),
     )
-    .addOption(
-      opt('--threads <n>', 'threads of the native CPU kernels (default: every CPU this process may use)', 'FLEET_THREADS').argParser(
-        parsePositiveInteger,
-      ),
-    )
+    .addOption(threadsOpt())
     .addOption(
       durationOpt(
         '--connect-timeout <duration>',
