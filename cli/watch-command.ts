@@ -1,34 +1,58 @@
 import { Command } from 'commander';
-import { connectNatsBus } from '../src/events/index.js';
+import { connectNatsReader } from '../src/events/index.js';
 import { onStopSignal } from '../src/runtime/stop-signals.js';
-import { FleetError } from '../src/runtime/errors.js';
 import { createRootLogger } from '../src/runtime/logger.js';
-import { runWatch } from '../services/watch/run-watch.js';
+import { runWatch, WatchedRunFailedError } from '../services/watch/run-watch.js';
+import { waitForRun } from '../services/watch/wait-for-run.js';
 import { serviceIoFrom } from '../src/runtime/config/service-io.js';
-import { opt } from './option.js';
+import { durationOpt, opt } from './option.js';
 import { addNatsOptions } from './service-options.js';
 
-/** `fleet watch`: a run's live view from any machine that reaches NATS. */
+/** `fleet watch`: a run's live view from any machine that reaches NATS. It only reads: the stream is the publishers' to create. */
 export function watchCommand(): Command {
   return addNatsOptions(new Command('watch'))
-    .description("Follow a run's events: per-worker progress, images/s, loss, round time, ETA, test accuracy, the straggler")
-    .addOption(opt('--run <id>', 'the run (default: the latest on the bus)', 'FLEET_RUN_ID'))
-    .addOption(opt('--json', 'print the events as JSON lines, for tools').default(false))
+    .description(
+      "Follow a run's events: per-worker progress, images/s, loss, round time, ETA, test accuracy, the straggler. On a terminal a view redrawn in place; otherwise one logfmt line per event",
+    )
+    .addOption(opt('--run <id>', 'the run (default: the latest to start on the bus)', 'FLEET_RUN_ID'))
+    .addOption(opt('--json', 'print the events as JSON lines (every field), for tools and log collectors that parse JSON').default(false))
     .addOption(opt('--new', "only events from now on (default: the run's whole history first)").default(false))
-    .addOption(opt('--keep-running', 'keep following after the run finished').default(false))
+    .addOption(
+      opt(
+        '--keep-running',
+        'do not exit at run.finished: keep following the run (a resumed run publishes again) until interrupted',
+        'FLEET_KEEP_RUNNING',
+      ).default(false),
+    )
+    .addOption(
+      durationOpt(
+        '--wait-timeout <duration>',
+        'give up (exit 1) when the server still has no events stream, or no events of the run, after this long; 0: wait for ever',
+        'FLEET_WAIT_TIMEOUT',
+        0,
+        { allowZero: true },
+      ).default(0, '0: waits for ever'),
+    )
     .action(async (flags: Record<string, unknown>) => {
       const io = serviceIoFrom(flags);
       const natsUrl = io.natsUrl ?? 'nats://127.0.0.1:4222';
-      // Logs go to stderr: stdout is the view (or the JSON lines).
+      // Logs go to stderr: stdout is the view (or the event lines).
       const log = createRootLogger({ service: 'watch' }, { destination: process.stderr, pretty: false });
-      const bus = await connectNatsBus({ servers: natsUrl, name: 'watch', log, auth: io.natsAuth });
+      const reader = await connectNatsReader({ servers: natsUrl, name: 'watch', log, auth: io.natsAuth });
       const stop = new AbortController();
       const stopListening = onStopSignal(() => stop.abort());
       try {
-        const run = (flags.run as string | undefined) ?? (await bus.latestRun());
-        if (!run) throw new FleetError(`no run on the bus at ${natsUrl} yet: give --run ID`);
+        const run = await waitForRun({
+          locator: reader,
+          run: (flags.run as string | undefined) ?? null,
+          url: natsUrl,
+          say: (line) => process.stderr.write(`fleet watch: ${line}\n`),
+          timeoutMs: flags.waitTimeout as number,
+          signal: stop.signal,
+        });
+        if (run === null) return;
         const outcome = await runWatch({
-          follow: (r, handler, o) => bus.follow(r, handler, o),
+          follow: (r, handler, o) => reader.follow(r, handler, o),
           run,
           json: flags.json === true,
           out: process.stdout,
@@ -37,10 +61,10 @@ export function watchCommand(): Command {
           signal: stop.signal,
           from: flags.new === true ? 'new' : 'start',
         });
-        if (outcome === 'failed') process.exitCode = 1;
+        if (outcome === 'failed') throw new WatchedRunFailedError(run);
       } finally {
         stopListening();
-        await bus.close();
+        await reader.close();
       }
     });
 }

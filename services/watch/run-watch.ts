@@ -1,13 +1,15 @@
 import type { FleetEvent } from '../../src/events/event-payloads.js';
-import { renderJsonLine, renderView } from './watch-render.js';
-import { RunView, type WatchSnapshot } from './watch-state.js';
+import { FleetError } from '../../src/runtime/errors.js';
+import { renderEventLine, renderJsonLine, renderView } from './watch-render.js';
+import { RunView } from './watch-state.js';
 
 /**
  * `fleet watch` without the transport: it takes the bus's `follow` as a
  * function, so tests replay an array of events and the CLI passes the NATS
  * one. Three outputs: --json lines as events arrive; a frame redrawn in place
- * on a terminal; plain frames for logs and pipes, printed when something a
- * reader cares about changes and otherwise at most every `plainEveryMs`.
+ * on a terminal, as wide as the terminal; without a terminal (a log, a pipe)
+ * one logfmt line per event, never cut, so a log collector sees every event
+ * on its own line.
  */
 
 export type FollowFrom = 'start' | 'new';
@@ -17,6 +19,13 @@ export type FollowFn = (
   options: { from: FollowFrom },
 ) => Promise<{ stop(): Promise<void> }>;
 export type WatchOutcome = 'finished' | 'failed' | 'stopped';
+
+/** The run watched ended with run.finished status failed: `fleet watch` exits 1, as the run did. */
+export class WatchedRunFailedError extends FleetError {
+  constructor(readonly run: string) {
+    super(`run ${run} failed (its run.finished event gives the reason, above)`);
+  }
+}
 
 export interface RunWatchOptions {
   follow: FollowFn;
@@ -29,11 +38,9 @@ export interface RunWatchOptions {
   /** Resolve at run.finished (default true); false keeps following (a resumed run starts again). */
   untilFinished?: boolean;
   signal?: AbortSignal;
-  /** Not a terminal: between milestones, a frame at most every this many ms while events change the view (default 5000). */
-  plainEveryMs?: number;
   /** Default 'start': the whole history gives the totals, best model and current epoch. */
   from?: FollowFrom;
-  /** Columns (default: the stream's, else 100). */
+  /** Terminal columns (default: the stream's, read at each redraw, else 100). */
   width?: number;
   /** Default: on a terminal unless NO_COLOR is set. */
   color?: boolean;
@@ -57,7 +64,6 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchOutcome> 
   const o = {
     refreshMs: 500,
     untilFinished: true,
-    plainEveryMs: 5000,
     from: 'start' as FollowFrom,
     now: Date.now,
     color: options.isTTY && !process.env.NO_COLOR,
@@ -72,12 +78,7 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchOutcome> 
     : o.isTTY
       ? // One column spare: a line that fills the terminal exactly may wrap and spoil the redraw's line count.
         liveOutput(o.out, (v, nowMs) => renderView(v.snapshot(nowMs), { width: width() - 1, color: o.color }), o.now)
-      : plainOutput(
-          o.out,
-          (v, nowMs) => renderView(v.snapshot(nowMs), { width: o.width ?? TTY_FALLBACK_WIDTH, color: o.color }),
-          o.now,
-          o.plainEveryMs,
-        );
+      : lineOutput(o.out, o.now);
 
   let outcome: WatchOutcome | null = null;
   let settle: (x: WatchOutcome) => void = () => {};
@@ -100,7 +101,7 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchOutcome> 
   const onAbort = (): void => end('stopped');
   o.signal?.addEventListener('abort', onAbort, { once: true });
   output.open(view);
-  const timer = o.json ? null : setInterval(() => output.tick(view), o.isTTY ? o.refreshMs : Math.min(o.refreshMs * 2, o.plainEveryMs));
+  const timer = o.isTTY && !o.json ? setInterval(() => output.tick(view), o.refreshMs) : null;
 
   // follow may replay synchronously before it resolves, or hang while the
   // bus connects: either way the outcome decides, and a subscription that
@@ -145,55 +146,20 @@ function liveOutput(out: NodeJS.WritableStream, frame: Frame, now: () => number)
 }
 
 /**
- * Frames as plain text: at once when a milestone changes (config, epoch,
- * members, eval, best, straggler, finish), otherwise the latest state at
- * most every `everyMs` while events keep coming. A milestone frame is drawn
- * as of its event's time, so replaying history from the start does not
- * call every worker quiet.
+ * One line per event (renderEventLine), the view as of the event's own time,
+ * so replaying history from the start gives the ETA it gave live.
  */
-function plainOutput(out: NodeJS.WritableStream, frame: Frame, now: () => number, everyMs: number): Output {
-  let lastKey = '';
-  let lastPrintMs = -Infinity;
-  let dirty = false;
-  const print = (v: RunView, atMs: number): void => {
-    out.write(`${frame(v, atMs)}\n\n`);
-    lastPrintMs = now();
-    dirty = false;
-  };
+function lineOutput(out: NodeJS.WritableStream, now: () => number): Output {
+  const nothing = (): void => {};
   return {
-    open: () => {},
+    open: nothing,
     event: (e, v) => {
       const eventMs = Date.parse(e.time);
-      const atMs = Number.isFinite(eventMs) ? eventMs : now();
-      const key = milestoneKey(v.snapshot(atMs));
-      dirty = true;
-      if (key !== lastKey) {
-        lastKey = key;
-        print(v, atMs);
-      }
+      out.write(renderEventLine(e, v.snapshot(Number.isFinite(eventMs) ? eventMs : now())));
     },
-    tick: (v) => {
-      if (dirty && now() - lastPrintMs >= everyMs) print(v, now());
-    },
-    close: (v) => {
-      if (dirty) print(v, now());
-    },
+    tick: nothing,
+    close: nothing,
   };
-}
-
-/** What a reader of a log wants a fresh frame for as soon as it happens. */
-export function milestoneKey(s: WatchSnapshot): string {
-  const members = s.members.map((m) => `${m.worker}:${m.status}`).join(',');
-  return JSON.stringify([
-    s.config,
-    s.epoch,
-    members,
-    s.latestEval?.version,
-    s.best?.version,
-    s.best?.path,
-    s.straggler?.worker,
-    s.finished?.status,
-  ]);
 }
 
 /** Lets `{ ...defaults, ...options }` keep a default where an option is passed as undefined. */

@@ -3,7 +3,8 @@ import type { WatchSnapshot, WorkerSnapshot } from './watch-state.js';
 
 /**
  * Text for `fleet watch`: a frame from a snapshot (pure, no terminal calls,
- * so it is tested as a string) and one JSON line per event for --json.
+ * so it is tested as a string) for a terminal; one logfmt line per event
+ * without a terminal; one JSON line per event for --json.
  */
 
 export interface RenderOptions {
@@ -64,6 +65,41 @@ export function renderView(s: WatchSnapshot, options: RenderOptions): string {
 export function renderJsonLine(event: FleetEvent): string {
   const { type, run, source, seq, time, data } = event;
   return `${JSON.stringify({ type, run, source, seq, time, data })}\n`;
+}
+
+/**
+ * One event as one logfmt line (with its newline), for logs and pipes: a log
+ * collector splits it into fields, a person reads it, nothing is cut.
+ * `time run type`, the payload's scalar fields in the contract's order
+ * (arrays, e.g. an eval's confusion matrix, only in --json), then what the
+ * view adds: on a round the run's ETA and the straggler its rule names;
+ * `source` last.
+ */
+export function renderEventLine(event: FleetEvent, view: WatchSnapshot): string {
+  const fields: [string, unknown][] = [
+    ['time', event.time],
+    ['run', event.run],
+    ['type', event.type],
+    ...Object.entries(event.data as Record<string, unknown>),
+  ];
+  if (event.type === 'round') {
+    if (view.etaMs !== null) fields.push(['eta', formatDuration(view.etaMs)]);
+    if (view.straggler !== null) fields.push(['namedStraggler', view.straggler.worker]);
+  }
+  fields.push(['source', event.source]);
+  const pairs = fields.flatMap(([key, value]) => {
+    const text = logfmtValue(value);
+    return text === null ? [] : [`${key}=${text}`];
+  });
+  return `${pairs.join(' ')}\n`;
+}
+
+/** A scalar as logfmt writes it: bare when it can be, else a quoted JSON string; null for what a line leaves out. */
+function logfmtValue(value: unknown): string | null {
+  if (value === null || value === undefined || typeof value === 'object') return null;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  const text = String(value);
+  return /^[^\s"=\\]+$/.test(text) ? text : JSON.stringify(text);
 }
 
 function header(s: WatchSnapshot): Segment[] {

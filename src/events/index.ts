@@ -33,3 +33,5 @@ export {
 export { connectNatsBus, NatsUnavailableError, type NatsBusOptions } from './nats-bus.js';
 export { createMemoryBus, type MemoryBusOptions } from './memory-bus.js';
 export { openEventBus } from './open-bus.js';
+export { connectNatsReader, type NatsReaderOptions } from './nats-reader.js';
+export type { EventReader } from './event-reader.js';

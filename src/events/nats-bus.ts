@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { FleetError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 import { stopSubscriptions } from './sleep.js';
@@ -18,23 +17,18 @@ import {
 import type { EventType } from './event-payloads.js';
 import { assertRunId } from './event-subjects.js';
 import { startDurableConsumer } from './nats-consume.js';
+import { connectionOptions, type NatsConnectionSettings, watchConnection } from './nats-connection.js';
 import { startFollower } from './nats-follow.js';
 import { DEFAULT_STREAM_LIMITS, ensureStream, latestRunIn } from './nats-stream.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 
-export interface NatsBusOptions {
-  /** One URL or several, comma-separated: nats://host:4222,nats://other:4222 */
-  servers: string;
-  /** The connection's name on the server's monitoring pages, e.g. evaluator:3f9a. */
-  name: string;
+/** A publisher's connection: it creates the FLEET_EVENTS stream (readers only look it up: nats-reader.ts). */
+export interface NatsBusOptions extends NatsConnectionSettings {
   log: Logger;
-  auth?: { user?: string; pass?: string; token?: string; credsFile?: string };
   /** Stream limits: events older than this go (default 7 days)... */
   maxAgeMs?: number;
   /** ...and the oldest go when the stream is over this (default 1 GiB). */
   maxBytes?: number;
-  /** The first connection must succeed within this (default 10 s); later outages are ridden out for ever. */
-  connectTimeoutMs?: number;
   /** How long one publish waits for the server's acknowledgement before it is retried (default 5 s). */
   publishTimeoutMs?: number;
   /** Durable consumers: unacknowledged events come again after this (default 30 s; a running handler renews it). */
@@ -52,60 +46,6 @@ export class NatsUnavailableError extends FleetError {
     options?: { cause?: unknown },
   ) {
     super(`cannot use NATS JetStream at ${servers}: ${reason}`, options);
-  }
-}
-
-function connectionOptions(o: NatsBusOptions): NodeConnectionOptions {
-  const options: NodeConnectionOptions = {
-    servers: o.servers
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== ''),
-    name: o.name,
-    timeout: o.connectTimeoutMs ?? 10_000,
-    // An outage of the server is waited out, never fatal: publishers queue meanwhile.
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    // The default (2 min) would notice a silently dead server very late.
-    pingInterval: 20_000,
-  };
-  const auth = o.auth ?? {};
-  if (auth.user !== undefined) options.user = auth.user;
-  if (auth.pass !== undefined) options.pass = auth.pass;
-  if (auth.token !== undefined) options.token = auth.token;
-  if (auth.credsFile !== undefined) {
-    const creds = readFileSync(auth.credsFile);
-    options.authenticator = credsAuthenticator(new Uint8Array(creds));
-  }
-  return options;
-}
-
-/** Logs the connection's life (disconnect warn, reconnect info) and tells reconnect listeners. */
-async function watchConnection(nc: NatsConnection, log: Logger, onReconnect: () => void): Promise<void> {
-  for await (const s of nc.status()) {
-    switch (s.type) {
-      case 'disconnect':
-        log.warn({ server: s.server }, 'NATS disconnected: reconnecting (events are queued meanwhile)');
-        break;
-      case 'reconnect':
-        log.info({ server: s.server }, 'NATS reconnected');
-        onReconnect();
-        break;
-      case 'error':
-        log.warn({ err: s.error.message }, 'NATS error');
-        break;
-      case 'ldm':
-        log.warn({ server: s.server }, 'NATS server entering lame duck mode');
-        break;
-      case 'staleConnection':
-        log.warn('NATS connection stale: reconnecting');
-        break;
-      case 'slowConsumer':
-        log.warn({ pending: s.pending }, 'NATS slow consumer');
-        break;
-      default:
-        break;
-    }
   }
 }
 

@@ -9,7 +9,7 @@ import {
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { Logger } from '../runtime/logger.js';
-import { ALL_SUBJECTS, DUPLICATE_WINDOW_MS, STREAM_NAME, typeOfSubject } from './event-subjects.js';
+import { ALL_SUBJECTS, DUPLICATE_WINDOW_MS, runSubjects, STREAM_NAME, typeOfSubject } from './event-subjects.js';
 
 export interface StreamLimits {
   maxAgeMs: number;
@@ -20,7 +20,8 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxAgeMs: 7 * 24 * 3600 * 1
 
 /**
  * Creates the FLEET_EVENTS stream, or brings an existing one's limits to
- * these (every service calls this at start; the last one's limits win).
+ * these (every publishing service calls this at start; the last one's limits
+ * win). Readers never call it: they look the stream up (streamExists).
  * File storage: events outlive a server restart; old events go first when full.
  */
 export async function ensureStream(jsm: JetStreamManager, limits: StreamLimits, log: Logger): Promise<void> {
@@ -59,9 +60,66 @@ export async function ensureStream(jsm: JetStreamManager, limits: StreamLimits, 
   }
 }
 
-/** The run of the newest run.started in the stream (one lookup by subject, not a scan), or null. */
+/** The run of the newest run.started in the stream (one lookup by subject, not a scan), or null (none, or no stream). */
 export async function latestRunIn(jsm: JetStreamManager): Promise<string | null> {
-  const msg = await jsm.streams.getMessage(STREAM_NAME, { last_by_subj: 'fleet.*.run.started' });
+  let msg: Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>;
+  try {
+    msg = await jsm.streams.getMessage(STREAM_NAME, { last_by_subj: 'fleet.*.run.started' });
+  } catch (err) {
+    if (isStreamNotFound(err)) return null;
+    throw err;
+  }
   if (msg === null) return null;
   return typeOfSubject(msg.subject)?.run ?? null;
+}
+
+function isStreamNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
+}
+
+/** Whether FLEET_EVENTS exists on the server (a look-up: nothing is created). */
+export async function streamExists(jsm: JetStreamManager): Promise<boolean> {
+  try {
+    await jsm.streams.info(STREAM_NAME);
+    return true;
+  } catch (err) {
+    if (isStreamNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/** How many events the stream holds per subject under `filter`; empty when there is no stream. */
+async function subjectCounts(jsm: JetStreamManager, filter: string): Promise<Record<string, number>> {
+  try {
+    const info = await jsm.streams.info(STREAM_NAME, { subjects_filter: filter });
+    return info.state.subjects ?? {};
+  } catch (err) {
+    if (isStreamNotFound(err)) return {};
+    throw err;
+  }
+}
+
+/** Events of `run` in the stream (0 when there is no stream). */
+export async function runEventCount(jsm: JetStreamManager, run: string): Promise<number> {
+  return Object.values(await subjectCounts(jsm, runSubjects(run))).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The runs with events in the stream, the most recently published first (by
+ * the stream sequence of each run's last event); the first `limit` of them,
+ * and how many there are. Empty when there is no stream.
+ */
+export async function runsIn(jsm: JetStreamManager, limit: number): Promise<{ runs: string[]; total: number }> {
+  const runs = new Set<string>();
+  for (const subject of Object.keys(await subjectCounts(jsm, ALL_SUBJECTS))) {
+    const run = typeOfSubject(subject)?.run;
+    if (run !== undefined) runs.add(run);
+  }
+  const lastSeq = new Map<string, number>();
+  for (const run of runs) {
+    const msg = await jsm.streams.getMessage(STREAM_NAME, { last_by_subj: runSubjects(run) }).catch(() => null);
+    lastSeq.set(run, msg?.seq ?? 0);
+  }
+  const recentFirst = [...runs].sort((a, b) => (lastSeq.get(b) ?? 0) - (lastSeq.get(a) ?? 0));
+  return { runs: recentFirst.slice(0, limit), total: runs.size };
 }

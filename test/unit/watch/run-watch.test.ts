@@ -92,54 +92,30 @@ describe('runWatch --json', () => {
 });
 
 describe('runWatch, not a terminal', () => {
-  it('prints plain frames with progress lines and ends at run.finished', async () => {
-    const script = fullRun().finish();
+  it('writes one logfmt line per event, none cut at any width, and ends at run.finished', async () => {
+    const reason = `coordinator lost its checkpoint: ${'a very long explanation '.repeat(8)}`.trim();
+    const script = fullRun().leave('w1', 'evicted: silent for 120 s (heartbeat timeout)').finish('failed', reason);
     const { follow, state } = replay(script.events);
     const out = new Sink();
-    expect(await runWatch({ follow, run: script.run, json: false, out, isTTY: false })).toBe('finished');
+    expect(await runWatch({ follow, run: script.run, json: false, out, isTTY: false })).toBe('failed');
     await settle();
-    expect(out.text).not.toContain('\x1b');
-    const frames = out.text.trimEnd().split('\n\n');
-    // One frame per milestone (start, joins, epochs, evals, end), not per event.
-    expect(frames.length).toBeGreaterThan(4);
-    expect(frames.length).toBeLessThan(script.events.length / 4);
-    expect(out.text).toMatch(/epoch 1\/2 {2}step \d+\/20/);
-    expect(out.text).toMatch(/ {2}w0 \(host-a\) +\[#+\.*\] +\d+%/);
-    expect(out.text).toContain('test accuracy: 42.00% (v10, epoch 1)  best 42.00% (v10, epoch 1)');
-    const last = frames.at(-1)!;
-    expect(last).toContain('epoch 2/2  step 20/20  ETA 0s');
-    expect(last).toContain('test accuracy: 55.00% (v20, epoch 2)  best 55.00% (v20, epoch 2)');
-    expect(last.split('\n').at(-1)).toBe('finished');
+    expect(out.text).not.toContain(ESC);
+    const lines = out.text.trimEnd().split('\n');
+    // No frames: one line per event, each starting with its own time, run and type.
+    expect(lines).toHaveLength(script.events.length);
+    for (const [i, line] of lines.entries()) {
+      const e = script.events[i]!;
+      expect(line.startsWith(`time=${e.time} run=${e.run} type=${e.type} `)).toBe(true);
+      expect(line.endsWith(` source=${e.source}`)).toBe(true);
+    }
+    expect(lines[0]).toContain('workers=2 model=cnn epochs=2 batchSize=50');
+    expect(lines.find((l) => l.includes('type=worker.left'))).toContain('reason="evicted: silent for 120 s (heartbeat timeout)"');
+    // A late round carries the run's ETA as the view computes it.
+    expect(lines.filter((l) => l.includes('type=round')).at(-1)).toMatch(/ eta=\d+s /);
+    const last = lines.at(-1)!;
+    expect(last.length).toBeGreaterThan(200);
+    expect(last).toContain(`status=failed version=20 epochs=2 reason=${JSON.stringify(reason)}`);
     expect(state.stops).toBe(1);
-  });
-
-  it('prints between milestones at most every plainEveryMs', async () => {
-    const script = new RunScript().start().join('w0').join('w1').rounds(4).finish('failed', 'all workers left');
-    const [started, j0, j1, ...rest] = script.events;
-    const { follow, deliver } = manual();
-    const out = new Sink();
-    const frames = (): number => out.text.split('\n\n').length - 1;
-    const watching = runWatch({ follow, run: script.run, json: false, out, isTTY: false, plainEveryMs: 5000, refreshMs: 5 });
-    await settle();
-    for (const e of [started!, j0!, j1!]) deliver(e);
-    expect(frames()).toBe(3);
-    // The first round (epoch 1 begins) is a milestone; the next three are not.
-    const roundEvents = rest.slice(0, -1);
-    for (const e of roundEvents) deliver(e);
-    expect(frames()).toBe(4);
-    // The view changed, but the last frame was printed just now: nothing until plainEveryMs has passed.
-    await vi.advanceTimersByTimeAsync(4999);
-    expect(frames()).toBe(4);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(frames()).toBe(5);
-    // Nothing changed since: no frame however long it stays quiet.
-    await vi.advanceTimersByTimeAsync(60_000);
-    expect(frames()).toBe(5);
-    expect(out.text.split('\n\n').at(-2)).toContain('step 4/20');
-    deliver(rest.at(-1)!);
-    expect(await watching).toBe('failed');
-    expect(frames()).toBe(6);
-    expect(out.text.trimEnd().split('\n').at(-1)).toBe('failed: all workers left');
   });
 });
 
@@ -164,6 +140,46 @@ describe('runWatch on a terminal', () => {
     expect(last).toContain('best 55.00%');
     expect(last.trimEnd().split('\n').at(-1)).toBe('finished');
     for (const l of last.trimEnd().split('\n')) expect(l.length).toBeLessThan(100);
+  });
+});
+
+describe('runWatch on a terminal of any width', () => {
+  it("fits the frame to the terminal's columns, read at each redraw", async () => {
+    const script = new RunScript()
+      .start()
+      .join('w0', `host-${'a'.repeat(60)}`)
+      .rounds(3);
+    const { follow, deliver } = manual();
+    const out = Object.assign(new Sink(), { columns: 160 });
+    const controller = new AbortController();
+    const watching = runWatch({
+      follow,
+      run: script.run,
+      json: false,
+      out,
+      isTTY: true,
+      refreshMs: 5,
+      color: false,
+      signal: controller.signal,
+    });
+    await settle();
+    for (const e of script.events) deliver(e);
+    await vi.advanceTimersByTimeAsync(10);
+    const frameLines = (): number[] =>
+      out.text
+        .split(new RegExp(`${ESC}\\[\\d+F${ESC}\\[J`))
+        .at(-1)!
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.length);
+    // Wider than the old fixed 100, within the terminal (one column spare).
+    expect(Math.max(...frameLines())).toBeGreaterThan(100);
+    expect(Math.max(...frameLines())).toBeLessThanOrEqual(159);
+    out.columns = 60;
+    await vi.advanceTimersByTimeAsync(10);
+    expect(Math.max(...frameLines())).toBeLessThanOrEqual(59);
+    controller.abort();
+    expect(await watching).toBe('stopped');
   });
 });
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDuration, progressBar, renderJsonLine, renderView } from '../../../services/watch/watch-render.js';
+import {
+  formatBytes,
+  formatDuration,
+  progressBar,
+  renderEventLine,
+  renderJsonLine,
+  renderView,
+} from '../../../services/watch/watch-render.js';
 import { RunView, type WatchSnapshot } from '../../../services/watch/watch-state.js';
 import { RunScript } from './watch-events.js';
 
@@ -120,5 +127,32 @@ describe('renderJsonLine', () => {
       expect(line.slice(0, -1)).not.toContain('\n');
       expect(JSON.parse(line)).toEqual(e);
     }
+  });
+});
+
+describe('renderEventLine', () => {
+  it('writes one logfmt line per event: scalars only, strings quoted when they must be, the view on rounds', () => {
+    const script = busyRun().leave('w0', 'said "bye" = gone\nfor good').finish();
+    const view = new RunView(script.run);
+    const lines = script.events.map((e) => {
+      view.apply(e);
+      return renderEventLine(e, view.snapshot(Date.parse(e.time)));
+    });
+    for (const l of lines) {
+      expect(l.endsWith('\n')).toBe(true);
+      expect(l.slice(0, -1)).not.toContain('\n');
+    }
+    const evalLine = lines.find((l) => l.includes(' type=eval '))!;
+    expect(evalLine).toMatch(/^time=2025-03-01T12:\d\d:\d\d\.\d{3}Z run=run-watch-1 type=eval version=10 epoch=1 /);
+    expect(evalLine).toContain(' accuracy=0.71234 ');
+    // Arrays (per-class accuracy, the confusion matrix) are --json's.
+    expect(evalLine).not.toMatch(/perClassAccuracy|confusion/);
+    expect(lines.find((l) => l.includes(' type=best '))).toContain(' path=runs/run-watch-1/best ');
+    expect(lines.find((l) => l.includes(' type=worker.left '))).toContain(' reason="said \\"bye\\" = gone\\nfor good" ');
+    // By round 12 the view names w1 as the straggler and knows the ETA; a round alone does not say either.
+    const lastRound = lines.filter((l) => l.includes(' type=round ')).at(-1)!;
+    expect(lastRound).toMatch(/ straggler=w1 straggleMs=340 .* eta=\d+s namedStraggler=w1 source=coordinator:3f9a\n$/);
+    expect(lines.find((l) => l.includes(' type=run.started '))).not.toContain('eta=');
+    expect(lines.at(-1)).toMatch(/type=run.finished status=finished version=\d+ epochs=2 source=coordinator:3f9a\n$/);
   });
 });
