@@ -1,9 +1,11 @@
 import type { Command, Option } from 'commander';
+import { examplesOf } from './examples.js';
 
 /**
  * docs/cli.md, rendered from the commander program itself, so the reference
  * cannot drift from the flags: `npm run docs` writes it and a unit test fails
- * when the file differs from what this renders.
+ * when the file differs from what this renders. Each command's examples
+ * (cli/examples.ts, also shown after its --help) follow its flags.
  */
 export function renderCliDocs(program: Command): string {
   const commands = commandTree(program).filter((c) => c !== program);
@@ -57,6 +59,12 @@ function commandSection(command: Command): string[] {
   if (options.length > 0) {
     lines.push('', '| flag | variable | default | choices | description |', '| --- | --- | --- | --- | --- |');
     for (const option of options) lines.push(optionRow(option));
+  }
+  const examples = examplesOf(command);
+  if (examples.length > 0) {
+    lines.push('', 'Examples:', '', '```sh');
+    for (const [i, e] of examples.entries()) lines.push(...(i > 0 ? [''] : []), `# ${e.what}`, e.command);
+    lines.push('```');
   }
   return lines;
 }

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRootLogger } from '../src/runtime/logger.js';
+import { ensureCifar10 } from '../src/dataset/index.js';
 import { ConfigError, FLAG_OF, MACHINE_KEYS, machineConfigOf } from '../src/runtime/config/train-config.js';
 import { serviceIoFrom } from '../src/runtime/config/service-io.js';
 import { parseBoolean, ValueSyntaxError } from '../src/runtime/config/value-parsers.js';
@@ -32,7 +33,9 @@ const MACHINE_FLAGS = MACHINE_KEYS.map((k) => FLAG_OF[k]).join(', ');
 
 /** `fleet coordinator`: the training flags plus where to listen and how rounds are kept. */
 export function coordinatorCommand(): Command {
-  return addConfigFileOption(addGrpcSecurityOptions(addServiceIoOptions(addTrainingOptions(new Command('coordinator'))), 'server'))
+  return addConfigFileOption(
+    addGrpcSecurityOptions(addServiceIoOptions(describeProgressHere(addTrainingOptions(new Command('coordinator')))), 'server'),
+  )
     .description('Coordinate a distributed run: waits for --workers workers, then runs rounds until the last epoch')
     .addOption(opt('--host <host>', 'address to listen on', 'FLEET_HOST').default('0.0.0.0'))
     .addOption(opt('--port <port>', 'port to listen on (0: any free port, logged)', 'FLEET_PORT').argParser(parsePort).default(7070))
@@ -111,6 +114,8 @@ export function coordinatorCommand(): Command {
       const resume = resumeWanted(flags.resume, fromFlags.outDir);
       const config = resume ? await configForResume(join(fromFlags.outDir, CHECKPOINT_FILE), machineConfigOf(fromFlags)) : fromFlags;
       const log = createRootLogger({ service: 'coordinator', run: config.runId });
+      // As fleet train does: the coordinator reads the test set (and the train set's size) itself.
+      if (config.download) await ensureCifar10({ dir: config.dataDir, allowPartial: config.allowPartial, log });
       const heartbeatTimeoutMs = flags.heartbeatTimeout as number;
       const service = runCoordinatorService(
         {
@@ -141,4 +146,17 @@ export function coordinatorCommand(): Command {
         log.info({ file: err.file, epoch: err.epoch }, 'run already finished: nothing to resume');
       }
     });
+}
+
+/**
+ * --progress is a training flag the coordinator shares with fleet train (which passes its flags on), but a
+ * coordinator draws no bar: its help says where its progress is instead.
+ */
+function describeProgressHere(command: Command): Command {
+  const progress = command.options.find((o) => o.long === '--progress');
+  if (progress) {
+    progress.description =
+      "no effect on a coordinator (accepted as fleet train passes it on): its progress is its 'round closed' and 'epoch done' log lines and its events (fleet watch)";
+  }
+  return command;
 }

@@ -51,7 +51,13 @@ export function evaluatorCommand(): Command {
         5000,
       ),
     )
-    .addOption(opt('--keep-running', 'keep following after the run finished (a resumed run goes on)', 'FLEET_KEEP_RUNNING').default(false))
+    .addOption(
+      opt(
+        '--keep-running',
+        "do not exit at run.finished: keep scoring the run's checkpoints (a resumed run goes on) until stopped",
+        'FLEET_KEEP_RUNNING',
+      ).default(false),
+    )
     .action(async (flags: Record<string, unknown>) => {
       const security = await grpcSecurityFromFlags(flags, 'client');
       const run = (flags.run as string | undefined) ?? null;

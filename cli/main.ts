@@ -13,12 +13,13 @@ import { runsCommand } from './runs-command.js';
 import { predictCommand } from './predict-command.js';
 import { watchCommand } from './watch-command.js';
 import { applyConfigStages } from './config-stages.js';
+import { attachExamples } from './examples.js';
 import { InterruptedError } from '../src/training/errors.js';
 import { tuneHeapForTransfers } from '../src/runtime/heap-tuning.js';
 
-/** The `fleet` command and its subcommands (also read by tests: flags, variables). */
+/** The `fleet` command and its subcommands, each with its examples after its help (also read by tests: flags, variables). */
 export function fleetProgram(): Command {
-  return (
+  return attachExamples(
     new Command('fleet')
       .description('Distributed data-parallel CIFAR-10 training on TensorFlow.js')
       .version(fleetVersion(), '-V, --version', "print fleet's version")
@@ -35,7 +36,7 @@ export function fleetProgram(): Command {
       .addCommand(runsCommand())
       .addCommand(predictCommand())
       .addCommand(watchCommand())
-      .addCommand(dataCommand())
+      .addCommand(dataCommand()),
   );
 }
 

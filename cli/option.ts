@@ -1,4 +1,4 @@
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { formatDuration, type DurationUnit } from '../src/runtime/config/value-parsers.js';
 import { durationParser, parsePositiveInteger } from './parse-flag.js';
 
@@ -29,4 +29,18 @@ export function threadsOpt(): Option {
   return opt('--threads <n>', 'threads of the native CPU kernels (default: every CPU this process may use)', 'FLEET_THREADS').argParser(
     parsePositiveInteger,
   );
+}
+
+/**
+ * Choices of which only `shown` appear in --help, docs/cli.md and the error
+ * message; `hidden` are accepted as well (values for tests, not advertised).
+ * commander's own choices() would show and name them all.
+ */
+export function choicesOf(option: Option, shown: readonly string[], hidden: readonly string[] = []): Option {
+  const accepted = new Set([...shown, ...hidden]);
+  // choices() sets what help and the docs list; the parser that follows replaces its check.
+  return option.choices(shown).argParser((value: string) => {
+    if (!accepted.has(value)) throw new InvalidArgumentError(`Allowed choices are ${shown.join(', ')}.`);
+    return value;
+  });
 }

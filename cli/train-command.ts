@@ -20,7 +20,7 @@ import { findTaskset, workerCpuSets, workerThreads } from '../services/launcher/
 import { allowedCpus } from '../src/runtime/allowed-cpus.js';
 import { SINGLE_THREADED_GC_CHOICES, cpuCount, gcNodeFlags, type SingleThreadedGc } from '../services/launcher/gc-threads.js';
 import { addConfigFileOption, originOf, resolvedFlags } from './config-stages.js';
-import { durationOpt, opt, threadsOpt } from './option.js';
+import { choicesOf, durationOpt, opt, threadsOpt } from './option.js';
 import { parseInteger, parseNumber } from './parse-flag.js';
 import { addNatsOptions } from './service-options.js';
 import { chooseEventBroker } from '../services/launcher/event-broker.js';
@@ -182,11 +182,7 @@ function workerPinning(workers: number, log: Logger): { taskset: string; cpuSets
 export function addTrainingOptions(command: Command): Command {
   return command
     .addOption(opt('--workers <n>', 'worker processes (data-parallel replicas)', 'FLEET_WORKERS').argParser(parseInteger).default(1))
-    .addOption(
-      opt('--model <name>', 'architecture', 'FLEET_MODEL')
-        .choices([...MODEL_CHOICES, ...TEST_MODEL_CHOICES])
-        .default('cnn'),
-    )
+    .addOption(choicesOf(opt('--model <name>', 'architecture', 'FLEET_MODEL'), MODEL_CHOICES, TEST_MODEL_CHOICES).default('cnn'))
     .addOption(opt('--epochs <n>', 'passes over the training set', 'FLEET_EPOCHS').argParser(parseInteger).default(30))
     .addOption(opt('--batch-size <n>', 'images per step per worker', 'FLEET_BATCH_SIZE').argParser(parseInteger).default(128))
     .addOption(opt('--lr <x>', 'peak learning rate (after warm-up)', 'FLEET_LR').argParser(parseNumber).default(0.1))

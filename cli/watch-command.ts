@@ -31,7 +31,7 @@ export function watchCommand(): Command {
         'FLEET_WAIT_TIMEOUT',
         0,
         { allowZero: true },
-      ).default(0, '0: waits for ever'),
+      ).default(0, 'none'),
     )
     .action(async (flags: Record<string, unknown>) => {
       const io = serviceIoFrom(flags);

@@ -58,7 +58,13 @@ export function workerCommand(): Command {
         'FLEET_METRICS_PORT',
       ).argParser(parsePort),
     )
-    .addOption(opt('--metrics-host <host>', 'address of the metrics endpoint', 'FLEET_METRICS_HOST').default('0.0.0.0'))
+    .addOption(
+      opt(
+        '--metrics-host <host>',
+        'address the metrics endpoint listens on (0.0.0.0: every interface; 127.0.0.1: this machine only)',
+        'FLEET_METRICS_HOST',
+      ).default('0.0.0.0'),
+    )
     .action(
       async (
         flags: {

@@ -61,7 +61,7 @@ export class MissingDataFilesError extends FleetError {
       split === 'train' && missing.length > 0 && present.length > 0
         ? `the ${split} split needs ${missing.join(', ')} (found only ${present.join(', ')})`
         : `the ${split} split needs ${missing.join(', ')}, not found`;
-    super(`CIFAR-10 data missing in ${dir}: ${what}. ${manualInstallHint(dir)}`);
+    super(`CIFAR-10 data missing in ${dir}: ${what}. ${manualInstallHint(dir, undefined, split)}`);
   }
 }
 

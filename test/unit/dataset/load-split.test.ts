@@ -112,7 +112,10 @@ describe('loadCifar10Split', () => {
     expect(message).toContain(dir);
     expect(message).toContain('data_batch_3.bin, data_batch_4.bin, data_batch_5.bin');
     expect(message).toContain('fleet data download');
-    expect(message).toContain('--allow-partial');
+    // A setting of the run: the worker, which loads train too, has no such flag.
+    expect(message).toContain(
+      "start the run with --allow-partial (fleet train or fleet coordinator; workers follow the coordinator's setting)",
+    );
 
     const partial = await loadCifar10Split({ dir, split: 'train', allowPartial: true });
     expect(partial.count).toBe(8);
@@ -139,6 +142,8 @@ describe('loadCifar10Split', () => {
     const err = await loadCifar10Split({ dir, split: 'test', allowPartial: true }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MissingDataFilesError);
     expect((err as Error).message).toContain('test_batch.bin');
+    // No partial way out for the test split: the hint does not offer one.
+    expect((err as Error).message).not.toContain('--allow-partial');
   });
 
   it('takes the first `limit` records, across files', async () => {
