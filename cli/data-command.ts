@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { downloadCifar10 } from '../src/dataset/index.js';
 import { createRootLogger } from '../src/runtime/logger.js';
+import { checkOutDir } from '../src/runtime/out-dir.js';
 import { opt } from './option.js';
 import { DEFAULT_DATA_DIR } from './train-command.js';
 
@@ -13,6 +14,8 @@ export function dataCommand(): Command {
     .addOption(opt('--dir <dir>', 'where to put the data', 'FLEET_DATA_DIR').default(DEFAULT_DATA_DIR))
     .addOption(opt('--url <url>', 'where to download from (a mirror)', 'FLEET_DATA_URL'))
     .action(async (flags: { dir: string; url?: string }) => {
+      // A file, a path under one, an unwritable or virtual folder: refused before any download (exit 2).
+      await checkOutDir(flags.dir, { mode: 'shared', flag: '--dir' });
       const log = createRootLogger({ service: 'data' });
       await downloadCifar10({ dir: flags.dir, log, ...(flags.url ? { url: flags.url } : {}) });
     });

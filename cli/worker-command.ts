@@ -3,9 +3,10 @@ import { BACKEND_CHOICES, type BackendChoice } from '../src/runtime/config/train
 import { createRootLogger } from '../src/runtime/logger.js';
 import { runWorkerService } from '../services/worker/worker-main.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
-import { addConfigFileOption } from './config-stages.js';
+import { addConfigFileOption, originOf } from './config-stages.js';
 import { durationOpt, opt, threadsOpt } from './option.js';
 import { parsePort } from './parse-flag.js';
+import { parseCoordinatorAddress } from './coordinator-address.js';
 
 /** `fleet worker`: everything else comes from the coordinator's run config. */
 export function workerCommand(): Command {
@@ -81,12 +82,15 @@ export function workerCommand(): Command {
           metricsPort?: number;
           metricsHost: string;
         } & Record<string, unknown>,
+        command: Command,
       ) => {
+        // Before anything else: a malformed address is refused at once, not after --connect-timeout of retries.
+        const coordinator = parseCoordinatorAddress(flags.coordinator, originOf(command)('--coordinator'));
         const security = await grpcSecurityFromFlags(flags, 'client');
         const log = createRootLogger({ service: 'worker' });
         await runWorkerService(
           {
-            coordinator: flags.coordinator,
+            coordinator,
             name: flags.name ?? null,
             runId: flags.runId ?? '',
             dataDir: flags.dataDir ?? null,

@@ -5,7 +5,10 @@ import { coordinatorMetrics, startMetricsServer, type MetricsServer } from '../.
 import type { Logger } from '../../src/runtime/logger.js';
 import { onStopSignal } from '../../src/runtime/stop-signals.js';
 import { createCoordinator, type CoordinatorOptions } from './coordinator-run.js';
-import { startCoordinatorServer } from './rpc/coordinator-server.js';
+import { bindCoordinatorServer } from './rpc/coordinator-server.js';
+import { clearRunFiles } from '../../src/runtime/out-dir.js';
+import { FlagError } from '../../src/runtime/config/flag-error.js';
+import { FleetError } from '../../src/runtime/errors.js';
 import { routeGrpcLogs } from '../../src/rpc/grpc-logging.js';
 import { describeGrpcSecurity, INSECURE, type GrpcSecurity } from '../../src/rpc/security/index.js';
 import { ExchangeCounter, RunReporter } from './telemetry/run-reporter.js';
@@ -23,6 +26,8 @@ export interface CoordinatorServiceOptions extends Omit<CoordinatorOptions, 'rep
   io: ServiceIo;
   /** TLS / mutual TLS and the token for the gRPC server; default none. */
   security?: GrpcSecurity;
+  /** --overwrite: fleet's files of an earlier run in --out are removed once the port is bound (checkOutDir ran before). */
+  overwrite?: boolean;
 }
 
 /**
@@ -56,16 +61,32 @@ async function serve(
   reporter: RunReporter,
   exchange: ExchangeCounter,
 ): Promise<void> {
-  const coordinator = await createCoordinator({ ...options, reporter }, log);
-  const server = await startCoordinatorServer(
+  // Bound first: a port in use or a bad host fails before the data is loaded and the run directory written.
+  const server = await bindCoordinatorServer({
+    host: options.host,
+    port: options.port,
+    log,
+    security: options.security ?? INSECURE,
+    onUnauthenticated: (call) => reporter.callUnauthenticated(call.method),
+  }).catch((err: unknown) => {
+    throw listenError(err, options.host, options.port);
+  });
+  let coordinator: Awaited<ReturnType<typeof createCoordinator>>;
+  try {
+    if (options.overwrite) {
+      const removed = await clearRunFiles(options.config.outDir);
+      if (removed.length > 0) log.warn({ out: options.config.outDir, removed }, '--overwrite: the earlier run in --out removed');
+    }
+    coordinator = await createCoordinator({ ...options, reporter }, log);
+  } catch (err) {
+    await server.shutdown(0);
+    throw err;
+  }
+  server.serve(
     coordinator.controller,
     { config: options.config, layout: coordinator.layout, log, exchange, vectors: coordinator.vectors },
     {
-      host: options.host,
-      port: options.port,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
-      security: options.security ?? INSECURE,
-      onUnauthenticated: (call) => reporter.callUnauthenticated(call.method),
       onContributionRefused: (errorClass) => reporter.contributionRefused(errorClass),
     },
   );
@@ -105,4 +126,39 @@ async function serve(
     await server.shutdown(options.shutdownGraceMs);
     coordinator.close();
   }
+}
+
+/** grpc-js's bind errors (their text is all there is) as what the user should change. */
+export function listenError(err: unknown, host: string, port: number): Error {
+  if (err instanceof FleetError || !(err instanceof Error)) return err as Error;
+  const text = err.message;
+  if (/EADDRINUSE/.test(text)) {
+    return new FlagError('--port', port, `--port ${port}: address in use on ${host} (another coordinator?); choose another --port or 0`, {
+      cause: err,
+    });
+  }
+  if (/EACCES/.test(text)) {
+    return new FlagError(
+      '--port',
+      port,
+      `--port ${port}: permission denied on ${host} (ports below 1024 need privileges); choose another --port`,
+      {
+        cause: err,
+      },
+    );
+  }
+  if (/EADDRNOTAVAIL/.test(text)) {
+    return new FlagError(
+      '--host',
+      host,
+      `--host ${host}: not an address of this machine; use 0.0.0.0 (every interface), 127.0.0.1, or one of this machine's addresses`,
+      { cause: err },
+    );
+  }
+  if (/Name resolution failed|ENOTFOUND|EAI_AGAIN|Failed to parse/.test(text)) {
+    return new FlagError('--host', host, `--host ${host}: cannot be resolved to an address of this machine; use 0.0.0.0 or 127.0.0.1`, {
+      cause: err,
+    });
+  }
+  return new FleetError(`cannot listen on ${host}:${port}: ${text}`, { cause: err });
 }

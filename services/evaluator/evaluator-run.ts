@@ -10,6 +10,7 @@ import { buildModel } from '../../src/model/index.js';
 import { FleetError } from '../../src/runtime/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { retryWithBackoff } from '../../src/runtime/retry.js';
+import { checkOutDir } from '../../src/runtime/out-dir.js';
 import { scoreTestSet } from '../../src/training/evaluate.js';
 import { weightLayout } from '../../src/training/flat-weights.js';
 import { bestModelMeta, epochTrainingSchema, metricsLine, openRunRecord, type EpochTraining } from '../../src/training/run-record/index.js';
@@ -78,6 +79,9 @@ export async function runEvaluator(
   );
   if (described.runId !== o.run) throw new FleetError(`the coordinator runs ${described.runId}, not ${o.run}`);
   const config: TrainConfig = parseTrainConfig(JSON.parse(described.configJson) as Record<string, unknown>);
+  const runDir = o.outDir ?? config.outDir;
+  // Before the data is loaded: a run directory this machine cannot write is said at once (--out, default the run's).
+  await checkOutDir(runDir, { mode: 'shared' });
   await selectBackend(o.backend ?? config.backend, log, { threads: o.threads });
   // The test split only: an evaluator machine needs no training data.
   const dir = await resolveBatchesDir(o.dataDir ?? config.dataDir);
@@ -85,7 +89,6 @@ export async function runEvaluator(
     test: await loadCifar10Split({ dir, split: 'test', allowPartial: config.allowPartial, limit: config.limitTest ?? undefined }),
     classNames: await readClassNames(dir),
   };
-  const runDir = o.outDir ?? config.outDir;
   const record = await openRunRecord(runDir);
   const bestDir = record.bestDir;
   const state = await EvaluatorStateFile.open(runDir, o.run);

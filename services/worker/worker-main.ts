@@ -7,7 +7,8 @@ import { createCoordinatorClient } from './client/grpc-coordinator-client.js';
 import { runWorker, type RoundReport } from './worker-run.js';
 import { startMetricsServer, workerMetrics, type MetricsServer, type WorkerMetrics } from '../../src/runtime/metrics/index.js';
 import { routeGrpcLogs } from '../../src/rpc/grpc-logging.js';
-import { clientChannelFrom, describeGrpcSecurity, explainTokenRefusal, INSECURE, type GrpcSecurity } from '../../src/rpc/security/index.js';
+import { clientChannelFrom, describeGrpcSecurity, INSECURE, type GrpcSecurity } from '../../src/rpc/security/index.js';
+import { explainWorkerFailure } from './client/connection-errors.js';
 
 export interface WorkerServiceOptions {
   coordinator: string;
@@ -32,7 +33,10 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
   routeGrpcLogs(log);
   let layout: readonly WeightSlice[] = [];
   const security = options.security ?? INSECURE;
-  log.info({ coordinator: options.coordinator, security: describeGrpcSecurity(security, 'client') }, 'connecting');
+  log.info(
+    { coordinator: options.coordinator, connectTimeoutMs: options.connectTimeoutMs, security: describeGrpcSecurity(security, 'client') },
+    'connecting',
+  );
   const client = createCoordinatorClient(options.coordinator, () => layout, {
     callTimeoutMs: options.callTimeoutMs,
     roundWaitTimeoutMs: options.roundWaitTimeoutMs,
@@ -79,6 +83,7 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
         backend: options.backend,
         threads: options.threads,
         reconnectTimeoutMs: options.connectTimeoutMs,
+        coordinator: options.coordinator,
         onLayout: (l) => {
           layout = l;
         },
@@ -88,7 +93,7 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
       stop.signal,
     );
   } catch (err) {
-    throw explainTokenRefusal(err, options.coordinator);
+    throw explainWorkerFailure(err, options);
   } finally {
     await (metricsServer as Promise<MetricsServer> | null)?.then(
       (s) => s.close(),

@@ -54,6 +54,8 @@ export interface WorkerOptions {
   threads: number | null;
   /** How long to ride out an unreachable coordinator (a restart, a long pause) before giving up. */
   reconnectTimeoutMs: number;
+  /** The coordinator's address, named in the log lines of retries. */
+  coordinator?: string;
   /** Told the model's weight layout once it is built (the client checks transfers against it). */
   onLayout?: (layout: ReturnType<typeof weightLayout>) => void;
   /** Told of each contributed round (metrics). */
@@ -76,9 +78,10 @@ export function isEvicted(err: unknown): boolean {
   return classify(err)?.errorClass === CoordinatorRefusal.UnknownWorker;
 }
 
-/** Retries an idempotent call while the coordinator is unavailable. */
-function retryUnavailable<T>(what: string, timeoutMs: number, log: Logger, call: () => Promise<T>): Promise<T> {
-  return retryWithBackoff({ what, timeoutMs, retriable: isUnavailable, log }, call);
+/** Retries an idempotent call while the coordinator is unavailable, up to the worker's reconnect timeout. */
+function retryUnavailable<T>(what: string, options: WorkerOptions, log: Logger, call: () => Promise<T>): Promise<T> {
+  const target = options.coordinator ? { target: options.coordinator } : {};
+  return retryWithBackoff({ what, ...target, timeoutMs: options.reconnectTimeoutMs, retriable: isUnavailable, log }, call);
 }
 
 /**
@@ -94,7 +97,7 @@ export async function runWorker(
   rootLog: Logger,
   signal: AbortSignal,
 ): Promise<{ rounds: number }> {
-  let registration = await retryUnavailable('register', options.reconnectTimeoutMs, rootLog, () =>
+  let registration = await retryUnavailable('register', options, rootLog, () =>
     client.register({ runId: options.runId, workerName: options.name, backend: options.backend ?? 'auto' }),
   );
   const raw = JSON.parse(registration.configJson) as Record<string, unknown>;
@@ -152,10 +155,10 @@ export async function runWorker(
     while (!signal.aborted) {
       let work: WorkAssignment | null;
       try {
-        work = await retryUnavailable('next round', options.reconnectTimeoutMs, log, () => client.nextRound(workerId, fromRound));
+        work = await retryUnavailable('next round', options, log, () => client.nextRound(workerId, fromRound));
       } catch (err) {
         if (!isEvicted(err)) throw err;
-        registration = await retryUnavailable('register', options.reconnectTimeoutMs, log, () =>
+        registration = await retryUnavailable('register', options, log, () =>
           client.register({ runId: registration.runId, workerName: options.name, backend: backend.name }),
         );
         workerId = registration.workerId;
@@ -175,9 +178,7 @@ export async function runWorker(
         const fetchStarted = performance.now();
         let fetched: Awaited<ReturnType<CoordinatorClient['fetchParameters']>>;
         try {
-          fetched = await retryUnavailable('fetch parameters', options.reconnectTimeoutMs, log, () =>
-            client.fetchParameters(workerId, work!.version),
-          );
+          fetched = await retryUnavailable('fetch parameters', options, log, () => client.fetchParameters(workerId, work!.version));
         } catch (err) {
           // The round's version is gone: the master moved on while this worker was away (hung,
           // stopped, cut off) and it was evicted. The next round sorts it out (UnknownWorker: register again).
@@ -199,7 +200,7 @@ export async function runWorker(
         // Retried while the coordinator is unreachable: it refuses a second copy of an
         // accepted contribution (AlreadyContributed), so a retry after a lost answer
         // cannot count twice.
-        await retryUnavailable('contribute', options.reconnectTimeoutMs, log, () =>
+        await retryUnavailable('contribute', options, log, () =>
           client.contribute({
             workerId,
             round: work!.round,

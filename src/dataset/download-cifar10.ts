@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
+import { makeDirectories, removeCreatedDirectories } from '../runtime/out-dir.js';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import * as tar from 'tar';
@@ -48,7 +49,9 @@ const silent = pino({ level: 'silent' });
  * Downloads the official binary release, checks its MD5 and unpacks it.
  * Nothing half-done is ever visible: the archive streams to a temp file and
  * unpacks into a temp folder beside the target, which is renamed into place
- * only once complete; temp files are removed whatever happens.
+ * only once complete; temp files are removed whatever happens, and so are
+ * the folders it created when it fails (an offline download leaves no
+ * empty data folder behind).
  *
  * @throws Cifar10DownloadError (offline, HTTP error, bad archive), ChecksumMismatchError
  */
@@ -62,7 +65,7 @@ export async function downloadCifar10(options: DownloadCifar10Options): Promise<
 
   const target = canonicalBatchesDir(dir);
   const parent = dirname(target);
-  await mkdir(parent, { recursive: true });
+  const created = await makeDirectories(parent);
   // Temp names beside the target: same file system, so the final rename is atomic.
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const archive = join(parent, `.cifar-10-binary.${tag}.tar.gz.part`);
@@ -70,6 +73,7 @@ export async function downloadCifar10(options: DownloadCifar10Options): Promise<
   log.info({ url, target }, 'downloading CIFAR-10');
 
   let progress: ReturnType<typeof createDownloadProgress> | undefined;
+  let installed = false;
   try {
     let totalBytes: number | undefined;
     const fetched = await fetchToFile({
@@ -117,12 +121,14 @@ export async function downloadCifar10(options: DownloadCifar10Options): Promise<
       );
     }
     await moveIntoPlace(unpacked, target, tag, log);
+    installed = true;
     log.info({ batchesDir: target, bytes: fetched.bytes }, 'CIFAR-10 installed');
     return { batchesDir: target, downloaded: true, bytes: fetched.bytes };
   } finally {
     progress?.stop();
     await rm(archive, { force: true });
     await rm(staging, { recursive: true, force: true });
+    if (!installed) await removeCreatedDirectories(created);
   }
 }
 

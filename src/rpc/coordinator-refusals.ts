@@ -15,6 +15,8 @@ export const CoordinatorRefusal = {
   AlreadyContributed: 'AlreadyContributedError',
   /** A parameter version the coordinator does not hold (pruned, or not yet made). */
   VersionUnavailable: 'VersionUnavailableError',
+  /** The worker asked for a run (--run-id) that is not the coordinator's. */
+  RunMismatch: 'RunMismatchError',
   /** The coordinator is shutting down or the run is over. */
   CoordinatorClosed: 'CoordinatorClosedError',
 } as const;

@@ -3,6 +3,8 @@ import type { Logger } from './logger.js';
 export interface RetryOptions {
   /** Named in the log line of each retry. */
   what: string;
+  /** The address waited for, named in the log line of each retry. */
+  target?: string;
   /** Stop retrying once this long has passed since the first attempt. */
   timeoutMs: number;
   /** Which failures are worth another attempt; others are thrown at once. */
@@ -24,9 +26,14 @@ export async function retryWithBackoff<T>(o: RetryOptions, call: () => Promise<T
     try {
       return await call();
     } catch (err) {
-      if (!o.retriable(err) || Date.now() - started > o.timeoutMs) throw err;
-      const waitMs = Math.round(backoffMs * (0.75 + Math.random() * 0.5));
-      o.log.warn({ what: o.what, attempt, retryInMs: waitMs, err: (err as Error).message }, 'coordinator unavailable: retrying');
+      const leftMs = o.timeoutMs - (Date.now() - started);
+      if (!o.retriable(err) || leftMs < 0) throw err;
+      // Never past the deadline: the last attempt is made when the time is up.
+      const waitMs = Math.min(Math.round(backoffMs * (0.75 + Math.random() * 0.5)), leftMs);
+      o.log.warn(
+        { what: o.what, ...(o.target ? { target: o.target } : {}), attempt, retryInMs: waitMs, leftMs, err: (err as Error).message },
+        'coordinator unavailable: retrying',
+      );
       await new Promise((resolve) => setTimeout(resolve, waitMs));
       backoffMs = Math.min(o.maxBackoffMs ?? 10_000, backoffMs * 2);
     }

@@ -1,7 +1,9 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { recoverDirectory } from './atomic-dir.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { makeDirectories } from './out-dir.js';
 
 export const CONFIG_JSON = 'config.json';
 export const METRICS_JSONL = 'metrics.jsonl';
@@ -35,8 +37,9 @@ export interface RunDir {
   writeJson(name: string, value: unknown): Promise<void>;
 }
 
+/** Creates the folder if needed: call checkOutDir (src/runtime/out-dir.ts) first, before loading data or binding ports. */
 export async function openRunDir(path: string): Promise<RunDir> {
-  await mkdir(path, { recursive: true });
+  await makeDirectories(path);
   // A writer killed in the middle of replacing best/ left the previous one aside.
   await recoverDirectory(join(path, BEST_DIR));
   const metricsPath = join(path, METRICS_JSONL);
@@ -78,11 +81,22 @@ function parseEpochLines(text: string): EpochLine[] {
   return lines;
 }
 
-/** A run id that sorts by time and names the model: 20261128-151400-cnn-3fa2. */
-export function newRunId(model: string, now = new Date()): string {
+/** Where a run goes without --out. */
+export const RUNS_DIR = 'runs';
+
+/**
+ * A run id that sorts by time and names the model: 20261128-151400-cnn-3fa2.
+ * Never one whose runs/<id> exists (`taken`): a default --out must not land in an earlier run.
+ */
+export function newRunId(model: string, now = new Date(), taken: (id: string) => boolean = (id) => existsSync(join(RUNS_DIR, id))): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const suffix = Math.floor(Math.random() * 0x10000)
-    .toString(16)
-    .padStart(4, '0');
-  return `${stamp}-${model}-${suffix}`;
+  for (let tries = 0; ; tries++) {
+    // Four hex digits, eight once those look crowded.
+    const digits = tries < 64 ? 4 : 8;
+    const suffix = Math.floor(Math.random() * 16 ** digits)
+      .toString(16)
+      .padStart(digits, '0');
+    const id = `${stamp}-${model}-${suffix}`;
+    if (!taken(id)) return id;
+  }
 }

@@ -25,6 +25,18 @@ import type { RoundController } from '../rounds/round-controller.js';
 import { ExchangeCounter } from '../telemetry/run-reporter.js';
 import type { VectorMemory } from '../../../src/compute/vector-math/index.js';
 import type { StagedContribution } from '../aggregator/weighted-sum.js';
+import { FleetError } from '../../../src/runtime/errors.js';
+
+/** A worker started with --run-id of another run (CoordinatorRefusal.RunMismatch). */
+export class RunMismatchError extends FleetError {
+  constructor(
+    readonly runId: string,
+    readonly asked: string,
+  ) {
+    super(`this coordinator runs ${runId}, not ${asked}`);
+  }
+}
+const RUN_MISMATCH_STATUS = [[RunMismatchError, Status.FAILED_PRECONDITION]] as const;
 
 /** 256 KiB: a contribution's floats pass through it on their way into the sum, and stay in cache. */
 export const SINK_SCRATCH_FLOATS = 65536;
@@ -96,16 +108,126 @@ class ParameterEncodings {
   }
 }
 
+/** What the service serves: the run's config, the model's layout, where it logs and counts. */
+export interface ServeContext {
+  config: TrainConfig;
+  layout: readonly WeightSlice[];
+  log: Logger;
+  exchange?: ExchangeCounter;
+  vectors?: VectorMemory;
+}
+
+/** Where and how the server listens. */
+export type ListenOptions = Pick<ServerOptions, 'host' | 'port' | 'security' | 'onUnauthenticated'> & { log: Logger };
+
+/** How the service answers, once it has a run. */
+export type ServeOptions = Omit<ServerOptions, 'host' | 'port' | 'security' | 'onUnauthenticated'>;
+
+/** A bound server: calls are answered UNAVAILABLE (the coordinator is starting) until serve(). */
+export interface CoordinatorListener {
+  port: number;
+  serve(controller: RoundController, context: ServeContext, options: ServeOptions): void;
+  shutdown(graceMs: number): Promise<void>;
+}
+
+const STARTING = 'the coordinator is starting (loading the data and the model): try again';
+
+/**
+ * Binds the coordinator's server before it has a run, so a port in use or a
+ * bad host fails before the data is loaded and the run directory written.
+ * Until serve(), every call is refused with UNAVAILABLE, which workers and
+ * the evaluator retry as they would a coordinator not yet up, and the
+ * health service says NOT_SERVING. A bind failure is grpc-js's error.
+ */
+export async function bindCoordinatorServer(options: ListenOptions): Promise<CoordinatorListener> {
+  const { log } = options;
+  let impl: CoordinatorServer | null = null;
+  const starting = (cb: sendUnaryData<never>) => cb({ code: Status.UNAVAILABLE, details: STARTING }, null);
+  const gated: CoordinatorServer = {
+    register: (call, cb) => (impl ? impl.register(call, cb) : starting(cb as sendUnaryData<never>)),
+    nextRound: (call, cb) => (impl ? impl.nextRound(call, cb) : starting(cb as sendUnaryData<never>)),
+    contribute: (call, cb) => (impl ? impl.contribute(call, cb) : starting(cb as sendUnaryData<never>)),
+    fetchParameters: (call) => {
+      if (impl) impl.fetchParameters(call);
+      // As a refused fetch is ended (see fetchParameters): 'error' carries the status.
+      else call.emit('error', Object.assign(new Error(STARTING), { code: Status.UNAVAILABLE, details: STARTING }));
+    },
+    heartbeat: (call, cb) => (impl ? impl.heartbeat(call, cb) : starting(cb as sendUnaryData<never>)),
+    describeRun: (call, cb) => (impl ? impl.describeRun(call, cb) : starting(cb as sendUnaryData<never>)),
+    leave: (call, cb) => (impl ? impl.leave(call, cb) : starting(cb as sendUnaryData<never>)),
+  };
+  let unauthenticated = 0;
+  const server = createGrpcServer(
+    {},
+    {
+      security: options.security ?? INSECURE,
+      onUnauthenticated: (call) => {
+        unauthenticated++;
+        log.warn(
+          { method: call.method, peer: call.peer, reason: call.reason, total: unauthenticated },
+          'call refused: missing or wrong token',
+        );
+        options.onUnauthenticated?.(call);
+      },
+    },
+  );
+  server.addService(FleetCoordinatorService, gated);
+  // The standard grpc.health.v1 service: '' and 'fleet.v1.Coordinator' are SERVING
+  // while the run goes on (Kubernetes' native gRPC probes ask it), not while it starts.
+  const health = new HealthImplementation({ '': 'NOT_SERVING', 'fleet.v1.Coordinator': 'NOT_SERVING' });
+  health.addToServer(server);
+  let port: number;
+  try {
+    port = await bindGrpcServer(server, options.host, options.port, {
+      security: options.security ?? INSECURE,
+      onTlsRefused: (peer, err) => log.warn({ peer, err: err.message }, 'TLS handshake refused'),
+    });
+  } catch (err) {
+    server.forceShutdown();
+    throw err;
+  }
+  return {
+    port,
+    serve(controller, context, serveOptions) {
+      impl = coordinatorService(controller, context, serveOptions);
+      health.setStatus('', 'SERVING');
+      health.setStatus('fleet.v1.Coordinator', 'SERVING');
+      void controller.finished.then(
+        () => health.setStatus('fleet.v1.Coordinator', 'NOT_SERVING'),
+        () => {
+          health.setStatus('', 'NOT_SERVING');
+          health.setStatus('fleet.v1.Coordinator', 'NOT_SERVING');
+        },
+      );
+    },
+    shutdown: (graceMs) => shutdownGrpcServer(server, graceMs),
+  };
+}
+
+/** bindCoordinatorServer, then serve at once (tests, benchmarks). */
+export async function startCoordinatorServer(
+  controller: RoundController,
+  context: ServeContext,
+  options: ServerOptions,
+): Promise<{ port: number; shutdown: (graceMs: number) => Promise<void> }> {
+  const { host, port, security, onUnauthenticated, ...serveOptions } = options;
+  const listener = await bindCoordinatorServer({
+    host,
+    port,
+    log: context.log,
+    ...(security ? { security } : {}),
+    ...(onUnauthenticated ? { onUnauthenticated } : {}),
+  });
+  listener.serve(controller, context, serveOptions);
+  return { port: listener.port, shutdown: (graceMs) => listener.shutdown(graceMs) };
+}
+
 /**
  * The coordinator's gRPC service over a RoundController. Tensors go as a
  * manifest then 1 MiB chunks; every refusal carries a status from
  * COORDINATOR_STATUS and its error class, and changes nothing.
  */
-export async function startCoordinatorServer(
-  controller: RoundController,
-  context: { config: TrainConfig; layout: readonly WeightSlice[]; log: Logger; exchange?: ExchangeCounter; vectors?: VectorMemory },
-  options: ServerOptions,
-): Promise<{ port: number; shutdown: (graceMs: number) => Promise<void> }> {
+function coordinatorService(controller: RoundController, context: ServeContext, options: ServeOptions): CoordinatorServer {
   const { config, layout, log } = context;
   const exchange = context.exchange ?? new ExchangeCounter();
   const modelBytes = layout.reduce((n, s) => n + s.length * 4, 0);
@@ -135,7 +257,7 @@ export async function startCoordinatorServer(
     register(call, cb: sendUnaryData<RegisterResponse>) {
       const req = call.request;
       if (req.runId && req.runId !== config.runId) {
-        cb({ code: Status.FAILED_PRECONDITION, details: `this coordinator runs ${config.runId}, not ${req.runId}` }, null);
+        cb(toServiceError(new RunMismatchError(config.runId, req.runId), RUN_MISMATCH_STATUS) as never, null);
         return;
       }
       try {
@@ -282,39 +404,5 @@ export async function startCoordinatorServer(
     },
   };
 
-  let unauthenticated = 0;
-  const server = createGrpcServer(
-    {},
-    {
-      security: options.security ?? INSECURE,
-      onUnauthenticated: (call) => {
-        unauthenticated++;
-        log.warn(
-          { method: call.method, peer: call.peer, reason: call.reason, total: unauthenticated },
-          'call refused: missing or wrong token',
-        );
-        options.onUnauthenticated?.(call);
-      },
-    },
-  );
-  server.addService(FleetCoordinatorService, impl);
-  // The standard grpc.health.v1 service: '' and 'fleet.v1.Coordinator' are SERVING
-  // while the run goes on (Kubernetes' native gRPC probes ask it).
-  const health = new HealthImplementation({ '': 'SERVING', 'fleet.v1.Coordinator': 'SERVING' });
-  health.addToServer(server);
-  void controller.finished.then(
-    () => health.setStatus('fleet.v1.Coordinator', 'NOT_SERVING'),
-    () => {
-      health.setStatus('', 'NOT_SERVING');
-      health.setStatus('fleet.v1.Coordinator', 'NOT_SERVING');
-    },
-  );
-  const port = await bindGrpcServer(server, options.host, options.port, {
-    security: options.security ?? INSECURE,
-    onTlsRefused: (peer, err) => log.warn({ peer, err: err.message }, 'TLS handshake refused'),
-  });
-  return {
-    port,
-    shutdown: (graceMs) => shutdownGrpcServer(server, graceMs),
-  };
+  return impl;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -127,7 +127,8 @@ describe('downloadCifar10', () => {
     expect(err).toBeInstanceOf(ChecksumMismatchError);
     expect(err).toMatchObject({ expected: wrong, got: archiveMd5 });
     expect((err as Error).message).toContain(`expected ${wrong}, got ${archiveMd5}`);
-    expect(await readdir(dir)).toEqual([]);
+    // Nothing left: not the temp files, not the folder the download created.
+    await expect(stat(dir)).rejects.toThrow(/ENOENT/);
   });
 
   it('fails fast when the host is unreachable, saying how to install by hand', async () => {
@@ -143,7 +144,8 @@ describe('downloadCifar10', () => {
     expect(message).toContain('test_batch.bin');
     expect(message).toContain(join(dir, 'cifar-10-batches-bin'));
     expect(message).toContain('fleet data download');
-    expect(await readdir(dir)).toEqual([]);
+    // Nothing left: not the temp files, not the folder the download created.
+    await expect(stat(dir)).rejects.toThrow(/ENOENT/);
   });
 
   it('gives up on a host that accepts but never answers after connectTimeoutMs', async () => {
@@ -153,7 +155,8 @@ describe('downloadCifar10', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(err).toBeInstanceOf(Cifar10DownloadError);
     expect((err as Error).message).toContain('no response within 300 ms');
-    expect(await readdir(dir)).toEqual([]);
+    // Nothing left: not the temp files, not the folder the download created.
+    await expect(stat(dir)).rejects.toThrow(/ENOENT/);
   });
 
   it('gives up on a body that stalls, removing the partial archive', async () => {
@@ -161,7 +164,17 @@ describe('downloadCifar10', () => {
     const err = await downloadCifar10({ dir, url: `${base}/stall`, stallTimeoutMs: 300, progress: 'none' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ stage: 'transfer' });
     expect((err as Error).message).toContain('no data for 300 ms after 10 bytes');
-    expect(await readdir(dir)).toEqual([]);
+    // Nothing left: not the temp files, not the folder the download created.
+    await expect(stat(dir)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('a failed download removes only the folders it created: an existing one stays, with what was in it', async () => {
+    const dir = freshDir();
+    await mkdir(dir);
+    await writeFile(join(dir, 'notes.txt'), 'mine');
+    const err = await downloadCifar10({ dir: join(dir, 'a', 'b'), url: await closedPortUrl(), progress: 'none' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Cifar10DownloadError);
+    expect(await readdir(dir)).toEqual(['notes.txt']);
   });
 
   it('reports an HTTP error status', async () => {
