@@ -1,35 +1,15 @@
 import { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { ensureCifar10 } from '../src/dataset/index.js';
-import { ConfigError, FLAG_OF, MACHINE_KEYS, machineConfigOf } from '../src/runtime/config/train-config.js';
 import { serviceIoFrom } from '../src/runtime/config/service-io.js';
-import { parseBoolean, ValueSyntaxError } from '../src/runtime/config/value-parsers.js';
 import { runCoordinatorService } from '../services/coordinator/coordinator-main.js';
-import { CHECKPOINT_FILE, RunAlreadyFinishedError } from '../services/coordinator/coordinator-run.js';
-import { configForResume } from '../services/coordinator/checkpoint/resume-config.js';
 import { addConfigFileOption } from './config-stages.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
 import { durationOpt, opt } from './option.js';
 import { parseCount, parsePort } from './parse-flag.js';
+import { checkpointEveryOpt, finishedAlready, resumeFrom, resumeOpt } from './resume-option.js';
 import { addServiceIoOptions } from './service-options.js';
 import { addTrainingOptions, trainConfigFrom } from './train-command.js';
-
-/** --resume (a boolean, or 'always'), --resume auto (when --out holds a checkpoint), or not. */
-function resumeWanted(value: unknown, out: string): boolean {
-  if (value === undefined || typeof value === 'boolean') return value === true;
-  if (value === 'always') return true;
-  if (value === 'auto') return existsSync(join(out, CHECKPOINT_FILE));
-  try {
-    return parseBoolean(String(value));
-  } catch (err) {
-    if (!(err instanceof ValueSyntaxError)) throw err;
-    throw new ConfigError([{ key: 'resume', flag: '--resume', message: 'expected always, auto or a boolean', value }]);
-  }
-}
-
-const MACHINE_FLAGS = MACHINE_KEYS.map((k) => FLAG_OF[k]).join(', ');
 
 /** `fleet coordinator`: the training flags plus where to listen and how rounds are kept. */
 export function coordinatorCommand(): Command {
@@ -39,13 +19,7 @@ export function coordinatorCommand(): Command {
     .description('Coordinate a distributed run: waits for --workers workers, then runs rounds until the last epoch')
     .addOption(opt('--host <host>', 'address to listen on', 'FLEET_HOST').default('0.0.0.0'))
     .addOption(opt('--port <port>', 'port to listen on (0: any free port, logged)', 'FLEET_PORT').argParser(parsePort).default(7070))
-    .addOption(
-      opt(
-        '--resume [when]',
-        `continue from --out's checkpoint.fleet, with the run config saved in it (only this machine's ${MACHINE_FLAGS} are taken from the flags); 'auto': when there is one, else start the run (a restarted pod)`,
-        'FLEET_RESUME',
-      ).default(false),
-    )
+    .addOption(resumeOpt())
     .addOption(
       durationOpt(
         '--round-timeout <duration>',
@@ -62,11 +36,7 @@ export function coordinatorCommand(): Command {
         120_000,
       ),
     )
-    .addOption(
-      opt('--checkpoint-every <rounds>', 'checkpoint every N rounds (and at each epoch end); 0: epoch ends only', 'FLEET_CHECKPOINT_EVERY')
-        .argParser(parseCount)
-        .default(50),
-    )
+    .addOption(checkpointEveryOpt('rounds', 50))
     .addOption(
       opt(
         '--external-evaluator',
@@ -111,16 +81,17 @@ export function coordinatorCommand(): Command {
       // Checked first: a bad TLS file or token fails before the run directory is touched.
       const security = await grpcSecurityFromFlags(flags, 'server');
       const fromFlags = trainConfigFrom(flags, command);
-      const resume = resumeWanted(flags.resume, fromFlags.outDir);
-      const config = resume ? await configForResume(join(fromFlags.outDir, CHECKPOINT_FILE), machineConfigOf(fromFlags)) : fromFlags;
+      const point = await resumeFrom(flags, command, fromFlags);
+      const config = point?.config ?? fromFlags;
       const log = createRootLogger({ service: 'coordinator', run: config.runId });
+      if (finishedAlready(point, flags, log)) return;
       // As fleet train does: the coordinator reads the test set (and the train set's size) itself.
       if (config.download) await ensureCifar10({ dir: config.dataDir, allowPartial: config.allowPartial, log });
       const heartbeatTimeoutMs = flags.heartbeatTimeout as number;
-      const service = runCoordinatorService(
+      await runCoordinatorService(
         {
           config,
-          resume,
+          resume: point !== null,
           roundTimeoutMs: flags.roundTimeout as number,
           heartbeatTimeoutMs,
           heartbeatIntervalMs: Math.max(200, Math.round(heartbeatTimeoutMs / 5)),
@@ -138,13 +109,6 @@ export function coordinatorCommand(): Command {
         },
         log,
       );
-      try {
-        await service;
-      } catch (err) {
-        // A restarted pod (--resume auto) of a run that is done: done again, not a failure to crash-loop on.
-        if (!(err instanceof RunAlreadyFinishedError) || flags.resume !== 'auto') throw err;
-        log.info({ file: err.file, epoch: err.epoch }, 'run already finished: nothing to resume');
-      }
     });
 }
 

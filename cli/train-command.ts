@@ -26,6 +26,7 @@ import { addNatsOptions } from './service-options.js';
 import { chooseEventBroker } from '../services/launcher/event-broker.js';
 import type { Logger } from '../src/runtime/logger.js';
 import { ensureCifar10 } from '../src/dataset/index.js';
+import { checkpointEveryOpt, finishedAlready, resumeFrom, resumeOpt } from './resume-option.js';
 
 /** Where `fleet train` looks for CIFAR-10 unless told otherwise. */
 export const DEFAULT_DATA_DIR = 'data/cifar10';
@@ -62,13 +63,21 @@ export function trainCommand(): Command {
         10_000,
       ),
     )
+    .addOption(resumeOpt())
+    .addOption(checkpointEveryOpt('optimizer steps (with --workers N: rounds of --sync-every steps, rounded up)', 200))
     .description('Train a model on CIFAR-10: in this process for --workers 1, else a local coordinator and N worker processes')
     .action(async (flags: Record<string, unknown>, command: Command) => {
-      const config = trainConfigFrom(flags, command);
+      const fromFlags = trainConfigFrom(flags, command);
+      // Resumed: the run keys (--workers too) are the checkpoint's, and its writer continues it.
+      const point = await resumeFrom(flags, command, fromFlags);
+      const config = point?.config ?? fromFlags;
       const log = createRootLogger({ service: 'train', run: config.runId });
+      if (finishedAlready(point, flags, log)) return;
+      const checkpointEvery = flags.checkpointEvery as number;
       try {
-        if (config.workers === 1) await runTraining(config, log);
-        else {
+        if (point ? point.writer === 'trainer' : config.workers === 1) {
+          await runTraining(config, log, { resume: point !== null, checkpointEverySteps: checkpointEvery });
+        } else {
           // Once, here: the coordinator and every worker then read the same files.
           if (config.download) await ensureCifar10({ dir: config.dataDir, allowPartial: config.allowPartial, log });
           await runDistributedLocally(
@@ -78,7 +87,12 @@ export function trainCommand(): Command {
               pin: flags.pinWorkers === 'on',
               singleThreadedGc: flags.singleThreadedGc as SingleThreadedGc,
               stopGraceMs: flags.stopGrace as number,
-              coordinatorFlags: forwardedFlags(command),
+              coordinatorFlags: [
+                ...forwardedFlags(command),
+                ...(point ? ['--resume'] : []),
+                '--checkpoint-every',
+                String(Math.ceil(checkpointEvery / config.syncEvery)),
+              ],
             },
             log,
           );

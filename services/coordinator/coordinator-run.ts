@@ -4,12 +4,17 @@ import { selectBackend } from '../../src/compute/index.js';
 import { planTraining, type TrainConfig } from '../../src/runtime/config/train-config.js';
 import { loadRunData } from '../../src/dataset/index.js';
 import { buildModel } from '../../src/model/index.js';
-import { FleetError } from '../../src/runtime/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { scoreTestSet } from '../../src/training/evaluate.js';
 import { layoutLength, readWeights, weightLayout, type WeightSlice } from '../../src/training/flat-weights.js';
 import { bestModelMeta, metricsLine, openRunRecord, runConfigRecord, type EpochTraining } from '../../src/training/run-record/index.js';
-import { readCheckpoint, writeCheckpoint } from './checkpoint/checkpoint-file.js';
+import { CheckpointError, readCheckpoint, writeCheckpoint } from '../../src/training/checkpoint/checkpoint-file.js';
+import {
+  CHECKPOINT_FILE,
+  RunAlreadyFinishedError,
+  logEpochsChange,
+  type RunCheckpointState,
+} from '../../src/training/checkpoint/run-checkpoint.js';
 import { RoundController, type EpochTotals } from './rounds/round-controller.js';
 import { AppliedLedger, EpochSampler } from './sampler/index.js';
 import type { RunReporter } from './telemetry/run-reporter.js';
@@ -43,7 +48,8 @@ const COORDINATOR_VECTOR_COPIES = 4;
 export function coordinatorVectorMemory(floats: number): VectorMemory {
   return VectorMemory.create(floats * COORDINATOR_VECTOR_COPIES + SINK_SCRATCH_FLOATS);
 }
-export const CHECKPOINT_FILE = 'checkpoint.fleet';
+// The run checkpoint is the library's (the one-process trainer writes the same file); named here for callers of the coordinator.
+export { CHECKPOINT_FILE, RunAlreadyFinishedError };
 
 /**
  * Everything of a coordinator but the network: the master model, the sampler,
@@ -72,11 +78,21 @@ export async function createCoordinator(
     { seed: config.seed, count: data.train.count, batchSize: config.batchSize, syncEvery: config.syncEvery, epoch: 1 },
     ledger ? { ledger } : {},
   );
+  const writeConfig = () =>
+    record.writeConfig(
+      runConfigRecord(config, backend.name, { plan, train: data.train.count, test: data.test.count, classNames: data.classNames }),
+    );
   let resume: ConstructorParameters<typeof RoundController>[0]['resume'];
   let best = { epoch: 0, accuracy: -1 };
   if (options.resume) {
     const loaded = await readCheckpoint(checkpointPath);
     const s = loaded.header.state as unknown as CheckpointState;
+    if ((s.writer as string) === 'trainer' || s.sampler === undefined) {
+      throw new CheckpointError(
+        checkpointPath,
+        'it was written by fleet train --workers 1 (one process): resume it with fleet train --resume',
+      );
+    }
     params = loaded.arrays.params!;
     momentum = loaded.arrays.momentum!;
     sampler = EpochSampler.fromState(s.sampler, { count: data.train.count }, ledger ? { ledger } : {});
@@ -87,6 +103,10 @@ export async function createCoordinator(
       sampler.nextEpoch();
       epochTotals = { epoch: sampler.epoch, samples: 0, lossSum: 0, correct: 0 };
     }
+    if (s.config.epochs !== config.epochs) {
+      logEpochsChange(log, s.config.epochs, config.epochs, plan);
+      await writeConfig();
+    }
     // The ledger counts what the checkpoint had applied of this epoch, so it still checks the whole epoch.
     ledger?.record(sampler.epoch, sampler.appliedIndices());
     // This epoch's end comes again: a line the crashed process wrote for it after the checkpoint goes.
@@ -95,15 +115,15 @@ export async function createCoordinator(
     best = s.best;
     log.info({ version: s.version, round: s.round, epoch: sampler.epoch, file: checkpointPath }, 'resumed from checkpoint');
   } else {
-    await record.writeConfig(
-      runConfigRecord(config, backend.name, { plan, train: data.train.count, test: data.test.count, classNames: data.classNames }),
-    );
+    await writeConfig();
   }
 
   const checkpoint = async (reason: string, epochEnd: EpochTraining | null) => {
     const snap = controller.snapshot();
     const state: CheckpointState = {
+      writer: 'coordinator',
       config,
+      epochDone: epochEnd !== null,
       version: snap.version,
       globalStep: snap.globalStep,
       round: snap.round,
@@ -231,23 +251,12 @@ export async function createCoordinator(
   };
 }
 
-/** --resume of a run whose checkpoint is its last epoch's end: there is nothing left to train. */
-export class RunAlreadyFinishedError extends FleetError {
-  constructor(
-    readonly file: string,
-    readonly epoch: number,
-  ) {
-    super(`nothing to resume: ${file} was written at the end of the run's last epoch (${epoch})`);
-  }
-}
-
-interface CheckpointState {
-  config: TrainConfig;
+/** The run checkpoint's state as the coordinator writes it: the common fields, its rounds' counters and the sampler. */
+interface CheckpointState extends RunCheckpointState {
+  writer: 'coordinator';
   version: number;
-  globalStep: number;
   round: number;
   optimizerSteps: number;
   epochTotals: EpochTotals;
   sampler: unknown;
-  best: { epoch: number; accuracy: number };
 }

@@ -21,7 +21,11 @@ import {
   runConfigRecord,
   type MetricsLine,
 } from '../../src/training/run-record/index.js';
+import type { EpochTotals } from '../../src/training/run-record/metrics-line.js';
 import { TrainBatchMaker } from '../../src/training/train-batch.js';
+import { checkpointPathOf, logEpochsChange, RunAlreadyFinishedError } from '../../src/training/checkpoint/run-checkpoint.js';
+import { weightLayout } from '../../src/training/flat-weights.js';
+import { dropoutCalls, readTrainerCheckpoint, writeTrainerCheckpoint, type TrainerCheckpointState } from './trainer-checkpoint.js';
 import { computeGradients } from '../../src/training/train-step.js';
 import { readableScore } from '../../src/training/run-record/score-tables.js';
 
@@ -32,13 +36,26 @@ export interface RunSummary {
   best: { epoch: number; accuracy: number } | null;
 }
 
+export interface TrainingOptions {
+  /** Continue from --out's checkpoint.fleet (config: the run keys resumed from it, see resumePoint). */
+  resume: boolean;
+  /** A checkpoint every N optimizer steps as well as at each epoch end; 0: epoch ends only. */
+  checkpointEverySteps: number;
+}
+
 /**
  * One process trains the whole model (`fleet train --workers 1`): load data,
  * then per epoch a seeded order, augmented batches, gradient steps with SGD
  * under a warm-up + cosine schedule, a full test-set evaluation, a metrics
- * line, and the best model saved whenever test accuracy improves.
+ * line, the best model saved whenever test accuracy improves, and a
+ * checkpoint (every N steps and at each epoch end) a resumed run continues
+ * from to the same weights an uninterrupted run reaches.
  */
-export async function runTraining(config: TrainConfig, rootLog: Logger): Promise<RunSummary> {
+export async function runTraining(
+  config: TrainConfig,
+  rootLog: Logger,
+  options: TrainingOptions = { resume: false, checkpointEverySteps: 0 },
+): Promise<RunSummary> {
   if (config.workers !== 1) {
     throw new ConfigError([
       { key: 'workers', flag: '--workers', value: config.workers, message: 'this build trains in one process; use --workers 1' },
@@ -54,38 +71,79 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
   log.info({ train: data.train.count, test: data.test.count, ...plan }, 'data loaded');
 
   const record = await openRunRecord(config.outDir);
-  await record.writeConfig(
-    runConfigRecord(config, backend.name, { plan, train: data.train.count, test: data.test.count, classNames: data.classNames }),
-  );
+  const checkpointPath = checkpointPathOf(record.path);
+  const writeConfig = () =>
+    record.writeConfig(
+      runConfigRecord(config, backend.name, { plan, train: data.train.count, test: data.test.count, classNames: data.classNames }),
+    );
 
   const model = buildModel({ name: config.model, seed: config.seed });
   log.info({ model: config.model, parameters: countParameters(model) }, 'model built');
   const params = trainableParameters(model);
   const optimizer = new SgdMomentum({ momentum: config.momentum, weightDecay: config.weightDecay });
+  const layout = weightLayout(model);
   const batches = new TrainBatchMaker(data.train, config, NUM_CLASSES);
   const progress = createProgress(config.progress, log);
+
+  // Where training starts: epoch 1 step 0, or the checkpoint's cursor.
+  let start = { epoch: 1, step: 0, globalStep: 0, totals: freshTotals(1), epochSeconds: 0 };
+  let best = { epoch: 0, accuracy: -1 };
+  if (options.resume) {
+    const s = await readTrainerCheckpoint(checkpointPath, { model, layout, optimizer }, plan);
+    best = s.best;
+    start = s.epochDone
+      ? { epoch: s.epochTotals.epoch + 1, step: 0, globalStep: s.globalStep, totals: freshTotals(s.epochTotals.epoch + 1), epochSeconds: 0 }
+      : { epoch: s.epochTotals.epoch, step: s.step, globalStep: s.globalStep, totals: { ...s.epochTotals }, epochSeconds: s.epochSeconds };
+    if (start.epoch > config.epochs) throw new RunAlreadyFinishedError(checkpointPath, s.epochTotals.epoch);
+    if (s.config.epochs !== config.epochs) {
+      logEpochsChange(log, s.config.epochs, config.epochs, plan);
+      await writeConfig();
+    }
+    // This epoch's end comes again: a line the stopped process wrote for it after the checkpoint goes.
+    await record.keepMetricsBefore(start.epoch);
+    log.info({ epoch: start.epoch, step: start.step, globalStep: start.globalStep, file: checkpointPath }, 'resumed from checkpoint');
+  } else {
+    await writeConfig();
+  }
 
   let interrupted: string | null = null;
   const stopListening = onStopSignal((signal) => {
     interrupted = signal;
   });
 
-  const summary: RunSummary = { runDir: record.path, plan, epochs: [], best: null };
-  let globalStep = 0;
+  const summary: RunSummary = { runDir: record.path, plan, epochs: [], best: best.epoch > 0 ? best : null };
+  let globalStep = start.globalStep;
+  const checkpoint = async (state: Omit<TrainerCheckpointState, 'writer' | 'config' | 'globalStep' | 'best' | 'rng'>, reason: string) => {
+    const full: TrainerCheckpointState = {
+      writer: 'trainer',
+      config,
+      globalStep,
+      best,
+      rng: { dropoutCalls: dropoutCalls(model) },
+      ...state,
+    };
+    await writeTrainerCheckpoint(checkpointPath, full, { model, layout, optimizer });
+    log.info({ epoch: state.epochTotals.epoch, step: state.step, globalStep, reason }, 'checkpoint written');
+  };
   try {
-    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    for (let epoch = start.epoch; epoch <= config.epochs; epoch++) {
       const epochLog = log.child({ epoch });
       const order = epochPermutation(config.seed, epoch, data.train.count);
-      const started = performance.now();
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
+      const resumed = epoch === start.epoch ? start : null;
+      const totals = resumed ? { ...resumed.totals } : freshTotals(epoch);
+      // Time before a resume counts, so the epoch's images/s is its training's.
+      const started = performance.now() - (resumed?.epochSeconds ?? 0) * 1000;
       let lr = 0;
       progress.start(`epoch ${epoch}/${config.epochs}`, plan.stepsPerEpoch, { epoch });
-      for (let step = 0; step < plan.stepsPerEpoch; step++) {
+      for (let step = resumed?.step ?? 0; step < plan.stepsPerEpoch; step++) {
         // A step is synchronous compute: yield so logs flush and signals land.
         await yieldToEventLoop();
-        if (interrupted) throw new InterruptedError(interrupted);
+        if (interrupted) {
+          // Between steps the state is whole: keep it, so --resume loses nothing of a stopped run.
+          const seconds = (performance.now() - started) / 1000;
+          await checkpoint({ epochTotals: { ...totals }, epochDone: false, step, epochSeconds: seconds }, `signal ${interrupted}`);
+          throw new InterruptedError(interrupted);
+        }
         const indices = order.subarray(step * config.batchSize, (step + 1) * config.batchSize);
         lr = learningRateAt(globalStep, {
           baseLr: peakLearningRate(config),
@@ -102,22 +160,30 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
           optimizer.apply(params, out.grads, lr);
           return { loss: out.loss, correct: out.correct };
         });
-        lossSum += result.loss * indices.length;
-        correct += result.correct;
-        seen += indices.length;
+        totals.lossSum += result.loss * indices.length;
+        totals.correct += result.correct;
+        totals.samples += indices.length;
         globalStep++;
         epochLog.debug({ step: globalStep, loss: result.loss, samples: indices.length }, 'step done');
         const seconds = (performance.now() - started) / 1000;
-        progress.update(step + 1, { loss: lossSum / seen, acc: correct / seen, lr, 'img/s': Math.round((seen / seconds) * 10) / 10 });
+        const seen = totals.samples;
+        progress.update(step + 1, {
+          loss: totals.lossSum / seen,
+          acc: totals.correct / seen,
+          lr,
+          'img/s': Math.round((seen / seconds) * 10) / 10,
+        });
+        // The epoch's last step is followed by the epoch-end checkpoint.
+        const every = options.checkpointEverySteps;
+        if (every > 0 && globalStep % every === 0 && step + 1 < plan.stepsPerEpoch) {
+          await checkpoint({ epochTotals: { ...totals }, epochDone: false, step: step + 1, epochSeconds: seconds }, 'every N steps');
+        }
       }
       progress.stop();
       const epochSeconds = (performance.now() - started) / 1000;
 
       const evaluation = await runEvaluation(model, data.test, config, progress, epoch);
-      const training = epochTraining(
-        { epoch, samples: seen, lossSum, correct },
-        { step: globalStep, lr, epochSeconds, imagesPerSecond: rate(seen, epochSeconds) },
-      );
+      const training = epochTraining(totals, { step: globalStep, lr, epochSeconds, imagesPerSecond: rate(totals.samples, epochSeconds) });
       const metrics = metricsLine(training, evaluation);
       summary.epochs.push(metrics);
       await record.recordEpoch(metrics);
@@ -133,11 +199,14 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
         'epoch done',
       );
 
-      if (!summary.best || evaluation.accuracy > summary.best.accuracy) {
-        summary.best = { epoch, accuracy: evaluation.accuracy };
+      if (evaluation.accuracy > best.accuracy) {
+        best = { epoch, accuracy: evaluation.accuracy };
+        summary.best = best;
         await record.saveBest(model, bestModelMeta({ config, classNames: data.classNames, evaluation, epoch, step: globalStep }));
         epochLog.info({ accuracy: evaluation.accuracy, dir: record.bestDir }, 'new best model saved');
       }
+      // After the metrics line and best/: a resume from here starts the next epoch.
+      await checkpoint({ epochTotals: totals, epochDone: true, step: plan.stepsPerEpoch, epochSeconds }, 'epoch end');
     }
   } finally {
     stopListening();
@@ -147,6 +216,10 @@ export async function runTraining(config: TrainConfig, rootLog: Logger): Promise
   }
   log.info({ best: summary.best, runDir: record.path }, 'run finished');
   return summary;
+}
+
+function freshTotals(epoch: number): EpochTotals {
+  return { epoch, samples: 0, lossSum: 0, correct: 0 };
 }
 
 function yieldToEventLoop(): Promise<void> {

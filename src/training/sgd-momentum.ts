@@ -45,6 +45,18 @@ export class SgdMomentum {
     this.stepsTaken += 1;
   }
 
+  /** A parameter's momentum buffer (by variable name); undefined before its first step. */
+  momentumOf(name: string): tf.Tensor | undefined {
+    return this.slots.get(name);
+  }
+
+  /** Sets a parameter's momentum buffer (a resumed run); the caller may dispose `values` afterwards. */
+  setMomentum(name: string, values: tf.Tensor): void {
+    const slot = this.slots.get(name);
+    if (slot) slot.assign(values);
+    else this.slots.set(name, tf.variable(values, false, `${name}/momentum`));
+  }
+
   dispose(): void {
     for (const slot of this.slots.values()) slot.dispose();
     this.slots.clear();

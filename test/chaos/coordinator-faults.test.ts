@@ -10,7 +10,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAtomicTempName } from '../../src/runtime/atomic-file.js';
-import { FAULT_CHECKPOINT_KILL_AT_ENV, readCheckpoint } from '../../services/coordinator/checkpoint/checkpoint-file.js';
+import { FAULT_CHECKPOINT_KILL_AT_ENV, readCheckpoint } from '../../src/training/checkpoint/checkpoint-file.js';
 import { CHECKPOINT_FILE } from '../../services/coordinator/coordinator-run.js';
 import { ChaosCluster, logsWith, readLedger, type Coordinator } from '../helpers/chaos-cluster.js';
 import { recordChaos } from '../helpers/chaos-ledger.js';
@@ -158,7 +158,6 @@ describe('chaos: coordinator faults (real processes)', () => {
       { name: 'bad magic', bytes: flip(good, 0, 0x01), reason: /not a fleet checkpoint \(bad magic\)/ },
       { name: 'empty', bytes: Buffer.alloc(0), reason: /not a fleet checkpoint/ },
       { name: 'another file format', bytes: Buffer.from('{"checkpoint": true}\n'), reason: /not a fleet checkpoint/ },
-      { name: 'missing', bytes: null, reason: /cannot read it \(ENOENT\)/ },
       // Not corrupt, but nothing to resume: the run's last epoch is done.
       { name: 'the finished run itself', bytes: good, reason: /nothing to resume: .* end of the run's last epoch/ },
     ];
@@ -184,6 +183,17 @@ describe('chaos: coordinator faults (real processes)', () => {
       if (v.bytes) expect(sha256(after!), v.name).toBe(sha256(v.bytes));
       expect(listing, v.name).toEqual(before);
     }
+
+    // No checkpoint at all: a usage error (exit 2) saying what to do, nothing written.
+    const emptyDir = join(cluster.root, 'no-checkpoint');
+    await mkdir(emptyDir, { recursive: true });
+    const missing = await runFleet(
+      ['coordinator', '--host', '127.0.0.1', '--port', '0', ...cluster.coordinatorArgs('no-checkpoint', { workers: 2 }), '--resume'],
+      { timeoutMs: 30_000 },
+    );
+    expect(missing.code, missing.stderr).toBe(2);
+    expect(missing.stderr).toContain(`fleet: --resume: no checkpoint.fleet in ${emptyDir}; start without --resume, or use --resume auto`);
+    expect(await readdir(emptyDir)).toEqual([]);
 
     // The same finished run under --resume auto (what a restarted pod runs): done, exit 0, nothing rerun.
     const doneDir = join(cluster.root, 'finished-auto');

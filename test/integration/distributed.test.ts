@@ -6,7 +6,7 @@ import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModelFiles } from '../../src/model/index.js';
-import { readCheckpoint } from '../../services/coordinator/checkpoint/checkpoint-file.js';
+import { readCheckpoint } from '../../src/training/checkpoint/checkpoint-file.js';
 import { CHECKPOINT_FILE } from '../../services/coordinator/coordinator-run.js';
 import { findTaskset, workerCpuSets } from '../../services/launcher/cpu-sets.js';
 import { allowedCpus } from '../../src/runtime/allowed-cpus.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
-import { atomicTempPath, writeFileAtomic } from '../../../src/runtime/atomic-file.js';
-import { FleetError } from '../../../src/runtime/errors.js';
+import { atomicTempPath, writeFileAtomic } from '../../runtime/atomic-file.js';
+import { FleetError } from '../../runtime/errors.js';
 
 /**
  * A coordinator checkpoint: everything a restarted coordinator needs to go on

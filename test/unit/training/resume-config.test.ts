@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeCheckpoint } from '../../../services/coordinator/checkpoint/checkpoint-file.js';
-import { configForResume } from '../../../services/coordinator/checkpoint/resume-config.js';
+import { writeCheckpoint } from '../../../src/training/checkpoint/checkpoint-file.js';
+import { configForResume, resumePoint } from '../../../src/training/checkpoint/resume-config.js';
 import { ConfigError, MACHINE_KEYS, parseTrainConfig, runConfigOf, type MachineConfig } from '../../../src/runtime/config/train-config.js';
 
 let dir: string;
@@ -53,9 +53,14 @@ const machine: MachineConfig = {
   progress: 'bar',
 };
 
-async function checkpointWith(name: string, config: unknown): Promise<string> {
+async function checkpointWith(name: string, config: unknown, progress: { epoch?: number; epochDone?: boolean } = {}): Promise<string> {
   const file = join(dir, name);
-  await writeCheckpoint(file, { config, version: 1 }, { master: new Float32Array(4) });
+  const epochTotals = { epoch: progress.epoch ?? 1, samples: 0, lossSum: 0, correct: 0 };
+  await writeCheckpoint(
+    file,
+    { writer: 'trainer', config, epochTotals, epochDone: progress.epochDone ?? false },
+    { master: new Float32Array(4) },
+  );
   return file;
 }
 
@@ -79,5 +84,30 @@ describe('configForResume', () => {
     await expect(result).rejects.toThrow(`${bad}: config.lr`);
     const none = await checkpointWith('none.fleet', 'not a config');
     await expect(configForResume(none, machine)).rejects.toThrow(`${none}: config`);
+  });
+
+  it("--epochs given on resume replaces the checkpoint's: a finished run is extended, never cut below the epoch it reached", async () => {
+    const done = await checkpointWith('done.fleet', saved, { epoch: 3, epochDone: true });
+    const asSaved = await resumePoint(done, machine);
+    expect(asSaved).toMatchObject({ writer: 'trainer', epoch: 3, epochDone: true, savedEpochs: 3, finished: true });
+    const extended = await resumePoint(done, machine, { epochs: { value: 5, flag: '--epochs' } });
+    expect(extended).toMatchObject({ savedEpochs: 3, finished: false });
+    expect(extended.config.epochs).toBe(5);
+
+    const lower = resumePoint(done, machine, { epochs: { value: 2, flag: 'FLEET_EPOCHS (--epochs)' } });
+    await expect(lower).rejects.toThrow(ConfigError);
+    await expect(lower).rejects.toThrow(/FLEET_EPOCHS \(--epochs\) 2: .* has trained 3 epochs/);
+
+    // Mid-epoch 3: ending with epoch 3 is allowed (shortened), below it is not.
+    const mid = await checkpointWith('mid.fleet', { ...saved, epochs: 6 }, { epoch: 3 });
+    expect((await resumePoint(mid, machine, { epochs: { value: 3, flag: '--epochs' } })).config.epochs).toBe(3);
+    await expect(resumePoint(mid, machine, { epochs: { value: 2, flag: '--epochs' } })).rejects.toThrow(/is in epoch 3/);
+  });
+
+  it('reads the progress of a coordinator checkpoint of an earlier version from its sampler', async () => {
+    const file = join(dir, 'old-coordinator.fleet');
+    const sampler = { applied: 960, count: 960 };
+    await writeCheckpoint(file, { config: saved, epochTotals: { epoch: 3, samples: 960, lossSum: 1, correct: 1 }, sampler }, {});
+    expect(await resumePoint(file, machine)).toMatchObject({ writer: 'coordinator', epoch: 3, epochDone: true, finished: true });
   });
 });

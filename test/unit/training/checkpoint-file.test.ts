@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointError, readCheckpoint, writeCheckpoint } from '../../../services/coordinator/checkpoint/checkpoint-file.js';
+import { CheckpointError, readCheckpoint, writeCheckpoint } from '../../../src/training/checkpoint/checkpoint-file.js';
 
 let dir: string;
 beforeAll(async () => {
