@@ -122,7 +122,7 @@ describe('chaos: coordinator faults (real processes)', () => {
     },
   );
 
-  it('--resume refuses a corrupt, truncated, foreign or missing checkpoint with exit code 1, naming the file, and leaves it as it was', async () => {
+  it('--resume refuses a corrupt, truncated or foreign checkpoint with exit code 1, naming the file, and leaves it as it was; a missing one is a usage error (exit 2)', async () => {
     const run = finished;
     expect(run, 'needs the run of the previous test').not.toBeNull();
     const good = await readFile(join(run!.out, CHECKPOINT_FILE));
