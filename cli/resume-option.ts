@@ -1,6 +1,6 @@
 import type { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { ConfigError, FLAG_OF, MACHINE_KEYS, machineConfigOf, type TrainConfig } from '../src/runtime/config/train-config.js';
+import { ConfigError, FLAG_OF, MACHINE_KEYS, machineConfigOf, RUN_KEYS, type TrainConfig } from '../src/runtime/config/train-config.js';
 import { parseBoolean, ValueSyntaxError } from '../src/runtime/config/value-parsers.js';
 import type { Logger } from '../src/runtime/logger.js';
 import { resumePoint, type ResumePoint } from '../src/training/checkpoint/resume-config.js';
@@ -39,13 +39,18 @@ export function resumeWhen(value: unknown): 'always' | 'auto' | 'never' {
   }
 }
 
+/** A resume point, with the run flags this command line gave that the checkpoint's config overrides. */
+export interface ResumeStart extends ResumePoint {
+  ignored: { flag: string; given: unknown; kept: unknown }[];
+}
+
 /**
  * Where a command starts: null (a new run), or the checkpoint's resume point
  * with the run config resumed from it. --resume without a checkpoint is a
  * usage error; --epochs counts only when given (flag, variable or file), to
  * extend the run, and may not go below the epoch the checkpoint reached.
  */
-export async function resumeFrom(flags: Record<string, unknown>, command: Command, fromFlags: TrainConfig): Promise<ResumePoint | null> {
+export async function resumeFrom(flags: Record<string, unknown>, command: Command, fromFlags: TrainConfig): Promise<ResumeStart | null> {
   const when = resumeWhen(flags.resume);
   if (when === 'never') return null;
   const file = checkpointPathOf(fromFlags.outDir);
@@ -53,21 +58,37 @@ export async function resumeFrom(flags: Record<string, unknown>, command: Comman
     if (when === 'auto') return null;
     throw new NoCheckpointError(fromFlags.outDir);
   }
-  const source = command.getOptionValueSource('epochs');
-  const epochsGiven = source === 'cli' || source === 'env' || source === 'config';
-  return resumePoint(
+  const origin = originOf(command);
+  const given = (key: keyof TrainConfig) => {
+    const option = command.options.find((o) => o.long === FLAG_OF[key]);
+    const source = option && command.getOptionValueSource(option.attributeName());
+    return source === 'cli' || source === 'env' || source === 'config';
+  };
+  const point = await resumePoint(
     file,
     machineConfigOf(fromFlags),
-    epochsGiven ? { epochs: { value: fromFlags.epochs, flag: originOf(command)('epochs') } } : {},
+    given('epochs') ? { epochs: { value: fromFlags.epochs, flag: origin('epochs') } } : {},
   );
+  const ignored = RUN_KEYS.filter(
+    (key) => key !== 'epochs' && given(key) && JSON.stringify(fromFlags[key]) !== JSON.stringify(point.config[key]),
+  ).map((key) => ({ flag: origin(key), given: fromFlags[key], kept: point.config[key] }));
+  return { ...point, ignored };
 }
 
 /**
- * A checkpoint at the end of the run's last epoch: with --resume auto (a
- * restarted pod) the run is done again, said and exit 0; with --resume a
- * failure (there is nothing to train). True when the command should stop.
+ * What a resume says first: the run flags it ignores (a resumed run keeps
+ * its checkpoint's run config). Then, for a checkpoint at the end of the
+ * run's last epoch: with --resume auto (a restarted pod) the run is done
+ * again, said and exit 0; with --resume a failure (there is nothing to
+ * train). True when the command should stop.
  */
-export function finishedAlready(point: ResumePoint | null, flags: Record<string, unknown>, log: Logger): boolean {
+export function finishedAlready(point: ResumeStart | null, flags: Record<string, unknown>, log: Logger): boolean {
+  if (point && point.ignored.length > 0) {
+    log.warn(
+      { ignored: point.ignored },
+      `resumed with the run config of the checkpoint: ${point.ignored.map((i) => i.flag).join(', ')} ignored (a resume takes only --epochs and this machine's flags)`,
+    );
+  }
   if (!point?.finished) return false;
   const file = checkpointPathOf(point.config.outDir);
   if (resumeWhen(flags.resume) !== 'auto') throw new RunAlreadyFinishedError(file, point.epoch);

@@ -180,9 +180,11 @@ describe('fleet train --resume: finished runs, extension, usage errors', () => {
     expect(first.code, first.stderr).toBe(0);
 
     // Finished: --resume auto (a restarted pod) is done again; --resume fails; below what was trained is a usage error.
-    const auto = await runFleet(args(['--epochs', '1', '--resume', 'auto']));
+    const auto = await runFleet(args(['--epochs', '1', '--resume', 'auto', '--lr', '0.1']));
     expect(auto.code, auto.stderr).toBe(0);
     expect(auto.stdout).toContain('"msg":"run already finished: nothing to resume"');
+    // A run flag other than --epochs does not change a resumed run: said, not silently dropped.
+    expect(auto.stdout).toMatch(/"ignored":\[\{"flag":"--lr","given":0.1,"kept":0.05\}\].*--lr ignored/);
     const always = await runFleet(args(['--epochs', '1', '--resume']));
     expect(always.code).toBe(1);
     expect(always.stderr).toMatch(/fleet: nothing to resume: .* raise --epochs to extend it/);
