@@ -137,7 +137,7 @@ describe('fleet train --resume after kill -9', () => {
     expect(results(await metrics(out))).toEqual(results(await metrics(reference)));
   });
 
-  it('2 workers through the launcher: the whole process group killed mid-epoch, resumed, ends with the weights of an uninterrupted run', async () => {
+  it('2 workers through the launcher: the whole process group killed mid-epoch, resumed, ends with the weights and metrics of an uninterrupted run', async () => {
     const reference = join(root, 'two-reference');
     const out = join(root, 'two-resumed');
     const two = (o: string) => training(o, ['--workers', '2', '--batch-size', '16', '--checkpoint-every', '4']);
@@ -169,6 +169,7 @@ describe('fleet train --resume after kill -9', () => {
     const resumed = await runFleet([...two(out), '--resume'], { timeoutMs: 180_000 });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(maxAbsDiff(await finalParams(out), await finalParams(reference))).toBeLessThanOrEqual(1e-6);
+    expect(results(await metrics(out))).toEqual(results(await metrics(reference)));
   });
 });
 
