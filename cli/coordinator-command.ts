@@ -8,6 +8,7 @@ import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-o
 import { durationOpt, opt } from './option.js';
 import { parseCount, parsePort } from './parse-flag.js';
 import { checkpointEveryOpt, finishedAlready, resumeFrom, resumeOpt } from './resume-option.js';
+import { checkRunOut, overwriteOpt } from './out-dir-options.js';
 import { addServiceIoOptions } from './service-options.js';
 import { addTrainingOptions, trainConfigFrom } from './train-command.js';
 
@@ -20,6 +21,7 @@ export function coordinatorCommand(): Command {
     .addOption(opt('--host <host>', 'address to listen on', 'FLEET_HOST').default('0.0.0.0'))
     .addOption(opt('--port <port>', 'port to listen on (0: any free port, logged)', 'FLEET_PORT').argParser(parsePort).default(7070))
     .addOption(resumeOpt())
+    .addOption(overwriteOpt())
     .addOption(
       durationOpt(
         '--round-timeout <duration>',
@@ -81,6 +83,8 @@ export function coordinatorCommand(): Command {
       // Checked first: a bad TLS file or token fails before the run directory is touched.
       const security = await grpcSecurityFromFlags(flags, 'server');
       const fromFlags = trainConfigFrom(flags, command);
+      // Before the checkpoint, the data or the port: a bad or occupied --out is refused with nothing written.
+      const outMode = await checkRunOut(flags, fromFlags.outDir);
       const point = await resumeFrom(flags, command, fromFlags);
       const config = point?.config ?? fromFlags;
       const log = createRootLogger({ service: 'coordinator', run: config.runId });
@@ -106,6 +110,7 @@ export function coordinatorCommand(): Command {
           retainVersions: flags.keepVersions as number,
           io: serviceIoFrom(flags),
           security,
+          overwrite: outMode === 'overwrite',
         },
         log,
       );

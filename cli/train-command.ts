@@ -27,6 +27,9 @@ import { chooseEventBroker } from '../services/launcher/event-broker.js';
 import type { Logger } from '../src/runtime/logger.js';
 import { ensureCifar10 } from '../src/dataset/index.js';
 import { checkpointEveryOpt, finishedAlready, resumeFrom, resumeOpt } from './resume-option.js';
+import { checkRunOut, overwriteOpt } from './out-dir-options.js';
+import { clearRunFiles } from '../src/runtime/out-dir.js';
+import { FleetError } from '../src/runtime/errors.js';
 
 /** Where `fleet train` looks for CIFAR-10 unless told otherwise. */
 export const DEFAULT_DATA_DIR = 'data/cifar10';
@@ -64,10 +67,13 @@ export function trainCommand(): Command {
       ),
     )
     .addOption(resumeOpt())
+    .addOption(overwriteOpt())
     .addOption(checkpointEveryOpt('optimizer steps (with --workers N: rounds of --sync-every steps, rounded up)', 200))
     .description('Train a model on CIFAR-10: in this process for --workers 1, else a local coordinator and N worker processes')
     .action(async (flags: Record<string, unknown>, command: Command) => {
       const fromFlags = trainConfigFrom(flags, command);
+      // Before any download, data or process: a bad or occupied --out is refused with nothing written.
+      const outMode = await checkRunOut(flags, fromFlags.outDir);
       // Resumed: the run keys (--workers too) are the checkpoint's, and its writer continues it.
       const point = await resumeFrom(flags, command, fromFlags);
       const config = point?.config ?? fromFlags;
@@ -76,6 +82,7 @@ export function trainCommand(): Command {
       const checkpointEvery = flags.checkpointEvery as number;
       try {
         if (point ? point.writer === 'trainer' : config.workers === 1) {
+          if (outMode === 'overwrite') await clearOut(config.outDir, log);
           await runTraining(config, log, { resume: point !== null, checkpointEverySteps: checkpointEvery });
         } else {
           // Once, here: the coordinator and every worker then read the same files.
@@ -90,6 +97,8 @@ export function trainCommand(): Command {
               coordinatorFlags: [
                 ...forwardedFlags(command),
                 ...(point ? ['--resume'] : []),
+                // --out was checked here (and --overwrite asked for, if needed): the coordinator takes it as it is.
+                ...(point ? [] : ['--overwrite']),
                 '--checkpoint-every',
                 String(Math.ceil(checkpointEvery / config.syncEvery)),
               ],
@@ -98,10 +107,18 @@ export function trainCommand(): Command {
           );
         }
       } catch (err) {
-        log.error({ err }, 'training failed');
+        // fleet's own errors are explained by their message (printed by main); the stack only at debug level.
+        const plain = err instanceof FleetError && !log.isLevelEnabled('debug');
+        log.error({ err: plain ? { type: err.name, message: err.message } : err }, 'training failed');
         throw err;
       }
     });
+}
+
+/** --overwrite: the earlier run's files go (other files in --out stay). */
+async function clearOut(outDir: string, log: Logger): Promise<void> {
+  const removed = await clearRunFiles(outDir);
+  if (removed.length > 0) log.warn({ out: outDir, removed }, '--overwrite: the earlier run in --out removed');
 }
 
 /**
@@ -117,7 +134,7 @@ interface Launch {
 }
 
 async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch: Launch, log: Logger): Promise<void> {
-  const broker = await chooseEventBroker({ natsUrl: io.natsUrl, storeDir: join(config.outDir, 'nats'), log });
+  const broker = await chooseEventBroker({ natsUrl: io.natsUrl, log });
   const nats = broker.url ? ['--nats', broker.url] : [];
   const metrics = ['--metrics-port', '0', '--metrics-host', '127.0.0.1'];
   // The coordinator, the workers and (with NATS) the evaluator.

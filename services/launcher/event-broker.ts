@@ -1,4 +1,6 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from '../../src/runtime/logger.js';
 import { findNatsServer, freeLocalPort, startNatsServerProcess } from './nats-server-process.js';
 
@@ -11,11 +13,19 @@ export interface EventBroker {
 
 /**
  * Where a local run's events go: the NATS server given (--nats or NATS_URL),
- * else a nats-server of our own when one is installed (its JetStream store in
- * the run directory), else nowhere but the coordinator's log, with a warning,
- * so `npm start` works on a machine without NATS.
+ * else a nats-server of our own when one is installed, else nowhere but the
+ * coordinator's log, with a warning, so `npm start` works on a machine
+ * without NATS. Our own server keeps its JetStream store in a temporary
+ * folder outside the run directory, removed when it stops: the events live
+ * as long as the run's processes, and a failed run leaves nothing of theirs
+ * in --out.
  */
-export async function chooseEventBroker(o: { natsUrl: string | null; storeDir: string; log: Logger }): Promise<EventBroker> {
+export async function chooseEventBroker(o: {
+  natsUrl: string | null;
+  /** Our own server's JetStream store; default a temporary folder, removed at stop. */
+  storeDir?: string;
+  log: Logger;
+}): Promise<EventBroker> {
   if (o.natsUrl) return { url: o.natsUrl, stop: async () => {} };
   const binary = findNatsServer();
   if (!binary) {
@@ -24,13 +34,33 @@ export async function chooseEventBroker(o: { natsUrl: string | null; storeDir: s
     );
     return { url: null, stop: async () => {} };
   }
-  await mkdir(o.storeDir, { recursive: true });
-  const server = await startNatsServerProcess({
-    binary,
-    port: await freeLocalPort([4222]),
-    storeDir: o.storeDir,
-    onExit: (code, signal) => o.log.error({ code, signal }, "the launcher's nats-server exited: events wait until it is back"),
-  });
-  o.log.info({ nats: server.url, storeDir: o.storeDir }, 'started nats-server for this run (fleet watch --nats URL follows it)');
-  return { url: server.url, stop: () => server.stop() };
+  const ownStore = o.storeDir === undefined;
+  const storeDir = o.storeDir ?? (await mkdtemp(join(tmpdir(), 'fleet-nats-')));
+  const removeStore = async () => {
+    if (ownStore) await rm(storeDir, { recursive: true, force: true });
+  };
+  let server: Awaited<ReturnType<typeof startNatsServerProcess>>;
+  try {
+    if (!ownStore) await mkdir(storeDir, { recursive: true });
+    server = await startNatsServerProcess({
+      binary,
+      port: await freeLocalPort([4222]),
+      storeDir,
+      onExit: (code, signal) => o.log.error({ code, signal }, "the launcher's nats-server exited: events wait until it is back"),
+    });
+  } catch (err) {
+    await removeStore();
+    throw err;
+  }
+  o.log.info({ nats: server.url, storeDir }, 'started nats-server for this run (fleet watch --nats URL follows it)');
+  return {
+    url: server.url,
+    stop: async () => {
+      try {
+        await server.stop();
+      } finally {
+        await removeStore();
+      }
+    },
+  };
 }
