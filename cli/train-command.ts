@@ -15,7 +15,10 @@ import { serviceIoFrom, type ServiceIo } from '../src/runtime/config/service-io.
 import { createRootLogger } from '../src/runtime/logger.js';
 import { newRunId } from '../src/runtime/run-dir.js';
 import { runTraining } from '../services/trainer/train-run.js';
-import { runLocalCluster } from '../services/launcher/local-cluster.js';
+import { ClusterFailedError, runLocalCluster, workerProcessName } from '../services/launcher/local-cluster.js';
+import { ChildLogs } from '../services/launcher/child-logs.js';
+import { ClusterView, viewModeOf } from '../services/launcher/cluster-view.js';
+import { summarizeRun } from '../services/launcher/run-summary.js';
 import { findTaskset, workerCpuSets, workerThreads } from '../services/launcher/cpu-sets.js';
 import { allowedCpus } from '../src/runtime/allowed-cpus.js';
 import { SINGLE_THREADED_GC_CHOICES, cpuCount, gcNodeFlags, type SingleThreadedGc } from '../services/launcher/gc-threads.js';
@@ -69,7 +72,16 @@ export function trainCommand(): Command {
     .addOption(resumeOpt())
     .addOption(overwriteOpt())
     .addOption(checkpointEveryOpt('optimizer steps (with --workers N: rounds of --sync-every steps, rounded up)', 200))
-    .description('Train a model on CIFAR-10: in this process for --workers 1, else a local coordinator and N worker processes')
+    .addOption(
+      opt(
+        '--verbose',
+        "with --workers N (or --nats): the processes' own log lines on the terminal too (they always go to <out>/logs/)",
+        'FLEET_VERBOSE',
+      ).default(false),
+    )
+    .description(
+      'Train a model on CIFAR-10: in this process for --workers 1, else (or with --nats) a local coordinator, N worker processes and an evaluator',
+    )
     .action(async (flags: Record<string, unknown>, command: Command) => {
       const fromFlags = trainConfigFrom(flags, command);
       // Before any download, data or process: a bad or occupied --out is refused with nothing written.
@@ -80,18 +92,24 @@ export function trainCommand(): Command {
       const log = createRootLogger({ service: 'train', run: config.runId });
       if (finishedAlready(point, flags, log)) return;
       const checkpointEvery = flags.checkpointEvery as number;
+      const io = serviceIoFrom(flags);
       try {
-        if (point ? point.writer === 'trainer' : config.workers === 1) {
+        // Events go to NATS from the services: with --nats one worker runs as a cluster of one.
+        if (point ? point.writer === 'trainer' : config.workers === 1 && io.natsUrl === null) {
           if (outMode === 'overwrite') await clearOut(config.outDir, log);
           await runTraining(config, log, { resume: point !== null, checkpointEverySteps: checkpointEvery });
         } else {
+          if (config.workers === 1) {
+            log.info({ nats: io.natsUrl }, '--nats with --workers 1: a coordinator, one worker and an evaluator, so the events go to NATS');
+          }
           // Once, here: the coordinator and every worker then read the same files.
           if (config.download) await ensureCifar10({ dir: config.dataDir, allowPartial: config.allowPartial, log });
           await runDistributedLocally(
             config,
-            serviceIoFrom(flags),
+            io,
             {
               pin: flags.pinWorkers === 'on',
+              verbose: flags.verbose === true,
               singleThreadedGc: flags.singleThreadedGc as SingleThreadedGc,
               stopGraceMs: flags.stopGrace as number,
               coordinatorFlags: [
@@ -131,16 +149,32 @@ interface Launch {
   stopGraceMs: number;
   /** The training and NATS flags as given (flag, variable or file), for the coordinator. */
   coordinatorFlags: string[];
+  /** The children's own lines on the terminal too. */
+  verbose: boolean;
 }
 
-async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch: Launch, log: Logger): Promise<void> {
-  const broker = await chooseEventBroker({ natsUrl: io.natsUrl, log });
+async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch: Launch, rootLog: Logger): Promise<void> {
+  const view = new ClusterView({
+    mode: viewModeOf(config.progress, process.stdout.isTTY === true),
+    verbose: launch.verbose,
+    epochs: config.epochs,
+    workers: Array.from({ length: config.workers }, (_, i) => workerProcessName(i)),
+    log: rootLog,
+    scope: { service: 'train', run: config.runId },
+  });
+  const log = view.log;
+  const broker = await chooseEventBroker({ natsUrl: io.natsUrl, auth: io.natsAuth, log });
+  // The coordinator has the credentials among its forwarded flags; the evaluator gets them here.
   const nats = broker.url ? ['--nats', broker.url] : [];
   const metrics = ['--metrics-port', '0', '--metrics-host', '127.0.0.1'];
   // The coordinator, the workers and (with NATS) the evaluator.
   const processes = 1 + config.workers + (broker.url ? 1 : 0);
   const nodeArgs = gcNodeFlags(launch.singleThreadedGc, processes);
   log.info({ processes, cpus: cpuCount(), nodeArgs }, 'starting the local cluster');
+  const logs = new ChildLogs(config.outDir);
+  const started = performance.now();
+  let failure: { process: string | null; reason: string } | null = null;
+  view.start(broker.url !== null);
   try {
     await runLocalCluster({
       nodeArgs,
@@ -176,6 +210,7 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
             '--threads',
             '1',
             ...nats,
+            ...(broker.url ? natsAuthFlags(io) : []),
             ...metrics,
           ]
         : null,
@@ -183,10 +218,36 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
       stopGraceMs: launch.stopGraceMs,
       // The children get every value as a flag; a config file meant for `fleet train` is not theirs to read.
       env: { FLEET_CONFIG: undefined },
+      logs,
+      onLine: (line) => view.line(line),
+      onExit: (name, code, signal, stopping) => view.exited(name, code, signal, stopping),
     });
+  } catch (err) {
+    failure = { process: err instanceof ClusterFailedError ? err.process : null, reason: (err as Error).message };
+    throw err;
   } finally {
+    const summary = summarizeRun({
+      progress: view.progress,
+      epochs: config.epochs,
+      wallMs: performance.now() - started,
+      runDir: config.outDir,
+      logs,
+      failure,
+    });
+    view.finish(summary, logs.paths);
     await broker.stop();
   }
+}
+
+/** The NATS credentials as flags, for the evaluator (the coordinator gets them with the forwarded flags). */
+function natsAuthFlags(io: ServiceIo): string[] {
+  const a = io.natsAuth;
+  return [
+    ...(a.user !== undefined ? ['--nats-user', a.user] : []),
+    ...(a.pass !== undefined ? ['--nats-password', a.pass] : []),
+    ...(a.token !== undefined ? ['--nats-token', a.token] : []),
+    ...(a.credsFile !== undefined ? ['--nats-creds', a.credsFile] : []),
+  ];
 }
 
 /** taskset and one CPU list per worker, or null (logged) when the workers cannot each have their own CPUs. */
@@ -249,7 +310,7 @@ export function addTrainingOptions(command: Command): Command {
     .addOption(opt('--run-id <id>', 'run id (default: time, model and a random suffix)', 'FLEET_RUN_ID'))
     .addOption(opt('--eval-batch-size <n>', 'images per evaluation batch', 'FLEET_EVAL_BATCH_SIZE').argParser(parseInteger).default(500))
     .addOption(
-      opt('--progress <mode>', 'bar on a terminal, log lines otherwise', 'FLEET_PROGRESS')
+      opt('--progress <mode>', 'auto: a bar on a terminal, log lines otherwise; bar; log; off', 'FLEET_PROGRESS')
         .choices([...PROGRESS_CHOICES])
         .default('auto'),
     )

@@ -1,6 +1,8 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connectNatsReader } from '../../src/events/index.js';
+import { FleetError } from '../../src/runtime/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { findNatsServer, freeLocalPort, startNatsServerProcess } from './nats-server-process.js';
 
@@ -11,22 +13,40 @@ export interface EventBroker {
   stop(): Promise<void>;
 }
 
+/** --nats names a server that cannot be used: said before any process starts. */
+export class NatsUnreachableError extends FleetError {
+  constructor(
+    readonly url: string,
+    reason: string,
+  ) {
+    super(`--nats ${url}: cannot connect (${reason})`);
+  }
+}
+
+/** How long the launcher waits for the NATS server given before it gives up. */
+const PROBE_TIMEOUT_MS = 5_000;
+
 /**
- * Where a local run's events go: the NATS server given (--nats or NATS_URL),
- * else a nats-server of our own when one is installed, else nowhere but the
- * coordinator's log, with a warning, so `npm start` works on a machine
- * without NATS. Our own server keeps its JetStream store in a temporary
- * folder outside the run directory, removed when it stops: the events live
- * as long as the run's processes, and a failed run leaves nothing of theirs
- * in --out.
+ * Where a local run's events go: the NATS server given (--nats or NATS_URL;
+ * checked at once, so an unreachable one fails the run before anything
+ * starts), else a nats-server of our own when one is installed, else
+ * nowhere but the coordinator's log, with a warning, so `npm start` works on
+ * a machine without NATS. Our own server keeps its JetStream store in a
+ * temporary folder outside the run directory, removed when it stops: the
+ * events live as long as the run's processes, and a failed run leaves
+ * nothing of theirs in --out.
  */
 export async function chooseEventBroker(o: {
   natsUrl: string | null;
+  auth?: { user?: string; pass?: string; token?: string; credsFile?: string };
   /** Our own server's JetStream store; default a temporary folder, removed at stop. */
   storeDir?: string;
   log: Logger;
 }): Promise<EventBroker> {
-  if (o.natsUrl) return { url: o.natsUrl, stop: async () => {} };
+  if (o.natsUrl) {
+    await probeNats(o.natsUrl, o.auth ?? {}, o.log);
+    return { url: o.natsUrl, stop: async () => {} };
+  }
   const binary = findNatsServer();
   if (!binary) {
     o.log.warn(
@@ -63,4 +83,22 @@ export async function chooseEventBroker(o: {
       }
     },
   };
+}
+
+/** Connects once (JetStream must answer), then closes: the children connect on their own. */
+async function probeNats(url: string, auth: NonNullable<Parameters<typeof chooseEventBroker>[0]['auth']>, log: Logger): Promise<void> {
+  let reader: Awaited<ReturnType<typeof connectNatsReader>>;
+  try {
+    reader = await connectNatsReader({
+      servers: url,
+      name: 'fleet-train-probe',
+      auth,
+      connectTimeoutMs: PROBE_TIMEOUT_MS,
+      log: log.child({}, { level: 'warn' }),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: unknown }).cause;
+    throw new NatsUnreachableError(url, cause instanceof Error ? cause.message : (err as Error).message);
+  }
+  await reader.close().catch(() => {});
 }

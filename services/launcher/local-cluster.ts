@@ -3,6 +3,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { FleetError } from '../../src/runtime/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
+import { parseChildLine, type ChildLine } from './child-log-line.js';
+import type { ChildLogs } from './child-logs.js';
 
 const FLEET_BIN = fileURLToPath(new URL('../../../cli/fleet.js', import.meta.url));
 
@@ -34,14 +36,24 @@ export interface LocalClusterOptions {
   /** How long children get to stop after SIGTERM before SIGKILL. */
   stopGraceMs: number;
   env?: NodeJS.ProcessEnv;
+  /** Where every child's output goes (files in the run directory, opened once the coordinator listens). */
+  logs: ChildLogs;
+  /** Each line a child prints, parsed (the terminal view). */
+  onLine?: (line: ChildLine) => void;
+  /** A child exited; `stopping`: the launcher had asked it to (another failed, a signal, the run's end). */
+  onExit?: (process: string, code: number | null, signal: string | null, stopping: boolean) => void;
 }
+
+/** The names the launcher gives its processes (and their log files): coordinator, worker-0..N-1, evaluator. */
+export const workerProcessName = (i: number) => `worker-${i}`;
 
 /**
  * `fleet train --workers N` on one machine: the coordinator and N workers as
  * child processes on a free port, so a local run takes the same gRPC path as
- * a cluster. Their log lines pass through to stdout as they are (JSON, with
- * service and worker fields). When any process fails, or on SIGINT/SIGTERM,
- * all are stopped. Resolves with the coordinator's exit code.
+ * a cluster. Their output (JSON log lines, on stdout and stderr) goes to
+ * `logs` and, parsed, to `onLine`. When any process fails, or on
+ * SIGINT/SIGTERM, all are stopped. Resolves with the coordinator's exit code
+ * once every child has exited.
  */
 export async function runLocalCluster(options: LocalClusterOptions): Promise<number> {
   const { log } = options;
@@ -62,18 +74,42 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const start = (name: string, args: string[], cpuSet?: string) => {
+  const closed: Promise<void>[] = [];
+  const start = (name: string, args: string[], cpuSet?: string, onLine?: (line: ChildLine) => void) => {
     const command = [process.execPath, ...(options.nodeArgs ?? []), FLEET_BIN, ...args];
     // taskset execs node in place: the child's pid, signals and exit code are node's.
     const argv = cpuSet !== undefined && options.pinning ? [options.pinning.taskset, '-c', cpuSet, ...command] : command;
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
     children.push({ name, child });
-    child.stderr!.pipe(process.stderr, { end: false });
+    for (const stream of ['stdout', 'stderr'] as const) {
+      createInterface({ input: child[stream]! }).on('line', (text) => {
+        const line = parseChildLine(name, stream, text);
+        options.logs.write(line);
+        onLine?.(line);
+        options.onLine?.(line);
+      });
+    }
+    closed.push(
+      new Promise<void>((resolve) =>
+        child.on('close', (code, signal) => {
+          options.onExit?.(name, code, signal, stopping);
+          resolve();
+        }),
+      ),
+    );
     return child;
   };
 
   try {
-    const coordinator = start('coordinator', ['coordinator', '--port', '0', '--host', '127.0.0.1', ...options.coordinatorArgs]);
+    let listening: (port: number) => void = () => {};
+    const coordinator = start(
+      'coordinator',
+      ['coordinator', '--port', '0', '--host', '127.0.0.1', ...options.coordinatorArgs],
+      undefined,
+      (l) => {
+        if (l.record?.msg === 'listening' && typeof l.record.port === 'number') listening(l.record.port);
+      },
+    );
     const exits: Promise<{ name: string; code: number | null; signal: string | null }>[] = [];
     const exitOf = (name: string, child: ChildProcess) =>
       new Promise<{ name: string; code: number | null; signal: string | null }>((resolve) =>
@@ -84,26 +120,22 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
 
     // The coordinator logs its real port once it listens: workers are started then.
     const port = await new Promise<number>((resolve, reject) => {
-      const lines = createInterface({ input: coordinator.stdout! });
       let found = false;
-      lines.on('line', (line) => {
-        process.stdout.write(`${line}\n`);
+      listening = (p) => {
         if (found) return;
-        const m = /"msg":"listening"/.test(line) ? /"port":(\d+)/.exec(line) : null;
-        if (m) {
-          found = true;
-          resolve(Number(m[1]));
-        }
-      });
+        found = true;
+        resolve(p);
+      };
       void coordinatorExit.then((e) => {
         if (!found) reject(new ClusterFailedError('coordinator', e.code, e.signal));
       });
     });
+    // The run has started (the coordinator has checked and taken its run directory): the logs folder may be made.
+    await options.logs.open();
     log.info({ port, workers: options.workers }, 'coordinator listening: starting workers');
     let evaluatorExit: Promise<{ name: string; code: number | null; signal: string | null }> | null = null;
     if (options.evaluatorArgs) {
       const child = start('evaluator', ['evaluator', '--coordinator', `127.0.0.1:${port}`, ...options.evaluatorArgs]);
-      child.stdout!.pipe(process.stdout, { end: false });
       // Training does not depend on the evaluator: its failure is reported, nothing is stopped.
       evaluatorExit = exitOf('evaluator', child).then((e) => {
         if (e.code !== 0 && !stopping)
@@ -115,8 +147,9 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
       });
     }
     for (let i = 0; i < options.workers; i++) {
+      const name = workerProcessName(i);
       const child = start(
-        `worker ${i}`,
+        name,
         [
           'worker',
           '--coordinator',
@@ -128,8 +161,7 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
         ],
         options.pinning?.cpuSets[i],
       );
-      child.stdout!.pipe(process.stdout, { end: false });
-      exits.push(exitOf(`worker ${i}`, child));
+      exits.push(exitOf(name, child));
     }
 
     // The run ends when the coordinator exits; a worker that fails stops everything.
@@ -161,5 +193,8 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     stopAll('SIGTERM');
+    // Every child's last lines are in its log before the launcher reports (SIGKILL follows the grace period).
+    await Promise.all(closed);
+    await options.logs.close();
   }
 }

@@ -10,9 +10,10 @@ export interface Progress {
 
 /**
  * A bar on a terminal; otherwise a structured log line at most every
- * `logEveryMs`, so logs collected from a cluster stay readable.
+ * `logEveryMs`, so logs collected from a cluster stay readable; 'off': nothing.
  */
-export function createProgress(mode: 'auto' | 'bar' | 'log', log: Logger, logEveryMs = 10_000): Progress {
+export function createProgress(mode: 'auto' | 'bar' | 'log' | 'off', log: Logger, logEveryMs = 10_000): Progress {
+  if (mode === 'off') return { start() {}, update() {}, stop() {} };
   const useBar = mode === 'bar' || (mode === 'auto' && process.stderr.isTTY === true);
   return useBar ? new BarProgress() : new LogProgress(log, logEveryMs);
 }

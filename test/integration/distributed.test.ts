@@ -101,9 +101,10 @@ describe('distributed training over gRPC (real processes)', () => {
     const model = await loadModelFiles(join(out, 'best'));
     expect(model.outputs[0]!.shape).toEqual([null, 10]);
 
-    // A cluster is watched in its logs: every round's lines name the run, round and epoch, and a
-    // worker's its id and where its time went.
-    const lines = logLines(result.stdout);
+    // A cluster is watched in its logs (one file per process in <out>/logs/): every round's lines name
+    // the run, round and epoch, and a worker's its id and where its time went.
+    const logFiles = ['coordinator', 'worker-0', 'worker-1'].map((p) => join(out, 'logs', `${p}.log`));
+    const lines = logLines((await Promise.all(logFiles.map((f) => readFile(f, 'utf8')))).join('\n'));
     const closed = lines.filter((l) => l.msg === 'round closed');
     const contributed = lines.filter((l) => l.msg === 'round contributed');
     expect(closed.length).toBeGreaterThan(0);
@@ -134,7 +135,10 @@ describe('distributed training over gRPC (real processes)', () => {
       const sets = workerCpuSets(cpus, 2)!;
       expect([...ready].sort()).toEqual([...sets].sort());
     } else {
-      expect(lines.some((l) => l.msg === '--pin-workers on: not pinned (no taskset, or fewer CPUs than workers)')).toBe(true);
+      // The launcher's own line, on its stdout.
+      expect(logLines(result.stdout).some((l) => l.msg === '--pin-workers on: not pinned (no taskset, or fewer CPUs than workers)')).toBe(
+        true,
+      );
     }
   });
 

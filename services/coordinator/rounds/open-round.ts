@@ -1,7 +1,7 @@
 import type { UpdateKind } from '../optimizer/round-update.js';
 import type { RoundPlan } from '../sampler/round-plan.js';
 import { AlreadyContributedError, NotAMemberError, StaleContributionError } from './errors.js';
-import type { Arrival, Assignment, Contribution, RoundSummary } from './round-types.js';
+import type { Arrival, Assignment, Contribution, EpochTotals, RoundSummary } from './round-types.js';
 
 /** The round in progress: its plan and what has arrived for it. */
 export interface OpenRound {
@@ -98,5 +98,32 @@ export function planFields(open: OpenRound): Record<string, unknown> {
     samples: plan.samples,
     fromPool: plan.fromPool,
     shards: plan.assignments.map((a) => a.samples),
+  };
+}
+
+/**
+ * The 'round closed' log line's progress fields, for a launcher's terminal
+ * view (services/launcher) and anyone reading the logs: the round's mean
+ * loss and learning rate, and the epoch's images applied so far out of its
+ * total, with their running loss and accuracy.
+ */
+export function closedFields(
+  open: OpenRound,
+  after: { globalStep: number; epoch: EpochTotals; epochImages: number; epochDone: boolean },
+): Record<string, unknown> {
+  const samples = open.arrivals.reduce((n, a) => n + a.samples, 0);
+  const lossSum = open.arrivals.reduce((n, a) => n + a.lossSum, 0);
+  const { epoch } = after;
+  return {
+    samples,
+    loss: samples > 0 ? lossSum / samples : null,
+    lr: open.lrs[0] ?? 0,
+    roundMs: Date.now() - open.startedMs,
+    globalStep: after.globalStep,
+    epochImagesDone: epoch.samples,
+    epochImages: after.epochImages,
+    epochLoss: epoch.samples > 0 ? epoch.lossSum / epoch.samples : null,
+    epochAccuracy: epoch.samples > 0 ? epoch.correct / epoch.samples : null,
+    epochDone: after.epochDone,
   };
 }

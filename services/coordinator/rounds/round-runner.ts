@@ -3,7 +3,7 @@ import { WorkerSpeeds } from '../balance/worker-speeds.js';
 import { RoundUpdate } from '../optimizer/round-update.js';
 import { EpochProgress } from './epoch-progress.js';
 import { CoordinatorClosedError, UnknownWorkerError } from './errors.js';
-import { assignmentOf, checkContribution, planFields, recordArrival, summaryOf, type OpenRound } from './open-round.js';
+import { assignmentOf, checkContribution, closedFields, planFields, recordArrival, summaryOf, type OpenRound } from './open-round.js';
 import { RoundWaiters } from './round-waiters.js';
 import type { Assignment, Contribution, ControllerState, EpochTotals, RoundRunnerOptions } from './round-types.js';
 
@@ -224,6 +224,12 @@ export class RoundRunner {
         contributed: contributed.length,
         evicted: open.plan.waitFor.length - contributed.length,
         why,
+        ...closedFields(open, {
+          globalStep: this.globalStep,
+          epoch: this.progress.current,
+          epochImages: this.o.plan.trainCount,
+          epochDone: this.o.sampler.epochDone,
+        }),
       },
       'round closed',
     );

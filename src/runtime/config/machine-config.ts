@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'onednn', 'wasm', 'cpu'] as const;
-export const PROGRESS_CHOICES = ['auto', 'bar', 'log'] as const;
+export const PROGRESS_CHOICES = ['auto', 'bar', 'log', 'off'] as const;
+export type ProgressChoice = (typeof PROGRESS_CHOICES)[number];
 
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 

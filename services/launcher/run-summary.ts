@@ -1,0 +1,75 @@
+import { basename } from 'node:path';
+import type { ChildLogs } from './child-logs.js';
+import type { ClusterProgress } from './cluster-progress.js';
+
+/** What `fleet train --workers N` says when its run ends, finished or failed. */
+export interface RunSummary {
+  status: 'finished' | 'failed';
+  /** The best test accuracy scored (fraction) and its epoch; null when nothing was scored. */
+  bestAccuracy: number | null;
+  bestAccuracyPercent: string | null;
+  bestEpoch: number | null;
+  /** Epochs whose training finished, of those planned. */
+  epochsRun: number;
+  epochs: number;
+  wallSeconds: number;
+  runDir: string;
+  logsDir: string;
+  /** On failure: the process that failed, how, its last error line and its log file. */
+  failed: { process: string | null; reason: string; lastError: string | null; log: string | null } | null;
+}
+
+export function summarizeRun(o: {
+  progress: ClusterProgress;
+  epochs: number;
+  wallMs: number;
+  runDir: string;
+  logs: ChildLogs;
+  /** null: the run finished. */
+  failure: { process: string | null; reason: string } | null;
+}): RunSummary {
+  const best = o.progress.best;
+  const failedProcess = o.failure?.process ?? null;
+  return {
+    status: o.failure ? 'failed' : 'finished',
+    bestAccuracy: best?.accuracy ?? null,
+    bestAccuracyPercent: best ? `${(best.accuracy * 100).toFixed(2)}%` : null,
+    bestEpoch: best?.epoch ?? null,
+    epochsRun: o.progress.epochsTrained,
+    epochs: o.epochs,
+    wallSeconds: Math.round(o.wallMs / 100) / 10,
+    runDir: o.runDir,
+    logsDir: o.logs.dir,
+    failed: o.failure
+      ? {
+          process: failedProcess,
+          reason: o.failure.reason,
+          lastError: failedProcess ? o.logs.lastErrorOf(failedProcess) : null,
+          log: failedProcess ? o.logs.pathOf(failedProcess) : null,
+        }
+      : null,
+  };
+}
+
+/** The summary for a person: a headline, then where things are. */
+export function summaryLines(s: RunSummary, logFiles: readonly string[]): string[] {
+  const best = s.bestAccuracyPercent !== null ? `best test accuracy ${s.bestAccuracyPercent} (epoch ${s.bestEpoch})` : 'no test score yet';
+  const extent = `${s.epochsRun}/${s.epochs} epochs in ${formatSeconds(s.wallSeconds)}`;
+  const lines =
+    s.status === 'finished' ? [`run finished: ${best}; ${extent}`] : [`run failed: ${s.failed?.reason ?? 'unknown'}; ${extent}; ${best}`];
+  if (s.failed?.process) {
+    lines.push(`  last error: ${s.failed.lastError ?? `(none logged by ${s.failed.process})`}`);
+    lines.push(`  its log: ${s.failed.log}`);
+  }
+  lines.push(`  run directory: ${s.runDir}`);
+  lines.push(`  logs: ${s.logsDir}${logFiles.length > 0 ? ` (${logFiles.map((f) => basename(f)).join(', ')})` : ''}`);
+  return lines;
+}
+
+export function formatSeconds(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const m = Math.floor(seconds / 60);
+  const h = Math.floor(m / 60);
+  const rest = Math.round(seconds - m * 60);
+  return h > 0 ? `${h} h ${m % 60} min` : `${m} min ${rest} s`;
+}
