@@ -44,7 +44,14 @@ export async function runCoordinatorService(options: CoordinatorServiceOptions, 
   const reporter = new RunReporter(run, bus.publisher(run, `coordinator:${randomBytes(3).toString('hex')}`), metrics, exchange, log);
   try {
     if (options.io.metricsPort !== null) {
-      metricsServer = await startMetricsServer(metrics.registry, { host: options.io.metricsHost, port: options.io.metricsPort });
+      const { metricsHost: host, metricsPort: port } = options.io;
+      metricsServer = await startMetricsServer(metrics.registry, { host, port }).catch((err: unknown) => {
+        throw (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+          ? new FlagError('--metrics-port', port, `--metrics-port ${port}: address in use on ${host}; choose another --metrics-port or 0`, {
+              cause: err,
+            })
+          : err;
+      });
       log.info({ url: metricsServer.url }, 'metrics');
     }
     await serve(options, log, bus, reporter, exchange);
