@@ -127,7 +127,10 @@ export function trainCommand(): Command {
       } catch (err) {
         // fleet's own errors are explained by their message (printed by main); the stack only at debug level.
         const plain = err instanceof FleetError && !log.isLevelEnabled('debug');
-        log.error({ err: plain ? { type: err.name, message: err.message } : err }, 'training failed');
+        // A local cluster's failure is in its run summary already (the process, its last error, its log).
+        if (!(err instanceof ClusterFailedError)) {
+          log.error({ err: plain ? { type: err.name, message: err.message } : err }, 'training failed');
+        }
         throw err;
       }
     });

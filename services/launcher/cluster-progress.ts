@@ -121,8 +121,13 @@ export class ClusterProgress {
     return events;
   }
 
-  /** A process exited: workers' status; the pending epoch end is told. */
-  exited(process: string, code: number | null, stopping: boolean): ClusterEvent[] {
+  /** A process exited (`stopping`: the launcher had asked it to). */
+  exited(process: string, code: number | null, signal: string | null, stopping: boolean): ClusterEvent[] {
+    if (process === 'evaluator') {
+      // Done: its last score stays on show.
+      if (code === 0) return [];
+      return [{ type: 'evaluator', status: stopping ? 'stopped' : `failed (${code !== null ? `code ${code}` : `signal ${signal}`})` }];
+    }
     const w = this.workers.get(process);
     if (!w) return [];
     if (code === 0) w.status = w.status === 'failed' ? 'failed' : 'done';

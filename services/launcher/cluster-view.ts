@@ -72,8 +72,8 @@ export class ClusterView {
     this.tell(this.progress.take(line));
   }
 
-  exited(process: string, code: number | null, _signal: string | null, stopping: boolean): void {
-    this.tell(this.progress.exited(process, code, stopping));
+  exited(process: string, code: number | null, signal: string | null, stopping: boolean): void {
+    this.tell(this.progress.exited(process, code, signal, stopping));
   }
 
   /** The run ended: the view stops and the summary is printed. */
@@ -273,8 +273,10 @@ class OffScreen implements Screen {
   }
 }
 
+/** Four decimals; a diverging run's huge values in exponent form. */
 function fixed(v: number | null, digits: number): string {
-  return v === null ? '-' : v.toFixed(digits);
+  if (v === null) return '-';
+  return Math.abs(v) >= 1e5 ? v.toExponential(2) : v.toFixed(digits);
 }
 
 function workerText(w: WorkerView | null, name: string): string {
