@@ -29,6 +29,7 @@ import { addNatsOptions } from './service-options.js';
 import { chooseEventBroker } from '../services/launcher/event-broker.js';
 import type { Logger } from '../src/runtime/logger.js';
 import { ensureCifar10 } from '../src/dataset/index.js';
+import { InterruptedError } from '../src/training/errors.js';
 import { checkpointEveryOpt, finishedAlready, resumeFrom, resumeOpt } from './resume-option.js';
 import { checkRunOut, overwriteOpt } from './out-dir-options.js';
 import { clearRunFiles } from '../src/runtime/out-dir.js';
@@ -128,7 +129,7 @@ export function trainCommand(): Command {
         // fleet's own errors are explained by their message (printed by main); the stack only at debug level.
         const plain = err instanceof FleetError && !log.isLevelEnabled('debug');
         // A local cluster's failure is in its run summary already (the process, its last error, its log).
-        if (!(err instanceof ClusterFailedError)) {
+        if (!inSummary.has(err as object)) {
           log.error({ err: plain ? { type: err.name, message: err.message } : err }, 'training failed');
         }
         throw err;
@@ -156,6 +157,9 @@ interface Launch {
   verbose: boolean;
 }
 
+/** Errors a local cluster's run summary has reported (the process, its last error line, its log). */
+const inSummary = new WeakSet<object>();
+
 async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch: Launch, rootLog: Logger): Promise<void> {
   const view = new ClusterView({
     mode: viewModeOf(config.progress, process.stdout.isTTY === true),
@@ -176,7 +180,7 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
   log.info({ processes, cpus: cpuCount(), nodeArgs }, 'starting the local cluster');
   const logs = new ChildLogs(config.outDir);
   const started = performance.now();
-  let failure: { process: string | null; reason: string } | null = null;
+  let failure: { process: string | null; reason: string; interrupted: boolean } | null = null;
   view.start(broker.url !== null);
   try {
     await runLocalCluster({
@@ -226,7 +230,12 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
       onExit: (name, code, signal, stopping) => view.exited(name, code, signal, stopping),
     });
   } catch (err) {
-    failure = { process: err instanceof ClusterFailedError ? err.process : null, reason: (err as Error).message };
+    failure = {
+      process: err instanceof ClusterFailedError ? err.process : null,
+      reason: (err as Error).message,
+      interrupted: err instanceof InterruptedError,
+    };
+    if (typeof err === 'object' && err !== null) inSummary.add(err);
     throw err;
   } finally {
     const summary = summarizeRun({

@@ -251,6 +251,7 @@ class LogScreen implements Screen {
 
   finish(summary: RunSummary): void {
     if (summary.status === 'finished') this.log.info({ event: 'run.finished', ...summary }, 'run finished');
+    else if (summary.status === 'interrupted') this.log.warn({ event: 'run.finished', ...summary }, 'run stopped');
     else this.log.error({ event: 'run.finished', ...summary }, 'run failed');
   }
 }

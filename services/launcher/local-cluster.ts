@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { FleetError } from '../../src/runtime/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
+import { InterruptedError } from '../../src/training/errors.js';
 import { parseChildLine, type ChildLine } from './child-log-line.js';
 import type { ChildLogs } from './child-logs.js';
 
@@ -52,8 +53,8 @@ export const workerProcessName = (i: number) => `worker-${i}`;
  * child processes on a free port, so a local run takes the same gRPC path as
  * a cluster. Their output (JSON log lines, on stdout and stderr) goes to
  * `logs` and, parsed, to `onLine`. When any process fails, or on
- * SIGINT/SIGTERM, all are stopped. Resolves with the coordinator's exit code
- * once every child has exited.
+ * SIGINT/SIGTERM (then InterruptedError), all are stopped. Resolves with the
+ * coordinator's exit code once every child has exited.
  */
 export async function runLocalCluster(options: LocalClusterOptions): Promise<number> {
   const { log } = options;
@@ -67,7 +68,9 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
       for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }, options.stopGraceMs).unref();
   };
+  let interrupted: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
+    interrupted ??= signal;
     log.warn({ signal }, 'stopping the local cluster');
     stopAll('SIGTERM');
   };
@@ -184,6 +187,8 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
     }
     stopAll('SIGTERM');
     const workerResults = await Promise.allSettled(failures);
+    // Asked to stop: that is the outcome, whatever the processes' exit codes.
+    if (interrupted) throw new InterruptedError(interrupted);
     // The first failure is the cause: a failed worker's stop also ends the coordinator.
     const failed = workerResults.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;

@@ -4,7 +4,7 @@ import type { ClusterProgress } from './cluster-progress.js';
 
 /** What `fleet train --workers N` says when its run ends, finished or failed. */
 export interface RunSummary {
-  status: 'finished' | 'failed';
+  status: 'finished' | 'failed' | 'interrupted';
   /** The best test accuracy scored (fraction) and its epoch; null when nothing was scored. */
   bestAccuracy: number | null;
   bestAccuracyPercent: string | null;
@@ -26,12 +26,12 @@ export function summarizeRun(o: {
   runDir: string;
   logs: ChildLogs;
   /** null: the run finished. */
-  failure: { process: string | null; reason: string } | null;
+  failure: { process: string | null; reason: string; interrupted?: boolean } | null;
 }): RunSummary {
   const best = o.progress.best;
   const failedProcess = o.failure?.process ?? null;
   return {
-    status: o.failure ? 'failed' : 'finished',
+    status: o.failure ? (o.failure.interrupted ? 'interrupted' : 'failed') : 'finished',
     bestAccuracy: best?.accuracy ?? null,
     bestAccuracyPercent: best ? `${(best.accuracy * 100).toFixed(2)}%` : null,
     bestEpoch: best?.epoch ?? null,
@@ -55,8 +55,8 @@ export function summarizeRun(o: {
 export function summaryLines(s: RunSummary, logFiles: readonly string[]): string[] {
   const best = s.bestAccuracyPercent !== null ? `best test accuracy ${s.bestAccuracyPercent} (epoch ${s.bestEpoch})` : 'no test score yet';
   const extent = `${s.epochsRun}/${s.epochs} epochs in ${formatSeconds(s.wallSeconds)}`;
-  const lines =
-    s.status === 'finished' ? [`run finished: ${best}; ${extent}`] : [`run failed: ${s.failed?.reason ?? 'unknown'}; ${extent}; ${best}`];
+  const headline = { finished: 'run finished', failed: 'run failed', interrupted: 'run stopped' }[s.status];
+  const lines = s.failed ? [`${headline}: ${s.failed.reason}; ${extent}; ${best}`] : [`${headline}: ${best}; ${extent}`];
   if (s.failed?.process) {
     lines.push(`  last error: ${s.failed.lastError ?? `(none logged by ${s.failed.process})`}`);
     lines.push(`  its log: ${s.failed.log}`);
