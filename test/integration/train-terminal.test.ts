@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -88,30 +88,36 @@ async function jsonLines(file: string): Promise<Record<string, unknown>[]> {
   return logLines(await readFile(file, 'utf8'));
 }
 
-describe('fleet train --workers 2: what the terminal shows', () => {
-  it('on a terminal: the epoch bar, a line per worker, each epoch result and the summary; no raw JSON lines', async () => {
-    const out = join(root, 'tty');
-    const { code, text, raw } = await runOnTerminal(training(out));
-    expect(code, text.slice(-3000)).toBe(0);
-    // The bar over the epoch's global images, with its fields.
-    expect(text).toMatch(/epoch 2\/2 \[[█░]+\] 320\/320 img 100% \| loss \d+\.\d{4} acc \d+\.\d% lr [\d.e-]+ \| \d+ img\/s \| eta/);
-    // A line per worker: its speed, last loss and status.
-    for (const w of ['worker-0', 'worker-1']) expect(text).toMatch(new RegExp(` ${w} +\\d+ img/s +loss \\d+\\.\\d{4} +(training|done)`));
-    // Each epoch's training and (scored by the evaluator or the coordinator) its result.
-    expect(text).toMatch(/epoch 1\/2 trained: 320 images in [\d.]+ s/);
-    expect(text).toMatch(/epoch 2\/2 test accuracy \d+\.\d\d%, (loss|train loss) \d+\.\d{4}\n {2}weakest: .+\n {2}most confused: .+/);
-    // The summary.
-    expect(text).toMatch(/run finished: best test accuracy \d+\.\d\d% \(epoch [12]\); 2\/2 epochs in [\d.]+ s/);
-    expect(text).toContain(`run directory: ${out}`);
-    expect(text).toContain(`logs: ${join(out, 'logs')} (coordinator.log, worker-0.log, worker-1.log`);
-    // The processes' own lines are not on the terminal.
-    expect(raw).not.toContain('{"level"');
-    expect(text).not.toContain('round contributed');
-    // ...they are in the run's logs.
-    expect((await jsonLines(join(out, 'logs', 'coordinator.log'))).some((l) => l.msg === 'round closed')).toBe(true);
-  });
+/** util-linux `script` gives the command a pseudo-terminal (Debian: bsdutils, always installed). */
+const hasScript = spawnSync('script', ['--version']).status === 0;
 
-  it('on a terminal, a failed worker: the summary names it, its last error line and its log file', async () => {
+describe('fleet train --workers 2: what the terminal shows', () => {
+  it.skipIf(!hasScript)(
+    'on a terminal: the epoch bar, a line per worker, each epoch result and the summary; no raw JSON lines',
+    async () => {
+      const out = join(root, 'tty');
+      const { code, text, raw } = await runOnTerminal(training(out));
+      expect(code, text.slice(-3000)).toBe(0);
+      // The bar over the epoch's global images, with its fields.
+      expect(text).toMatch(/epoch 2\/2 \[[█░]+\] 320\/320 img 100% \| loss \d+\.\d{4} acc \d+\.\d% lr [\d.e-]+ \| \d+ img\/s \| eta/);
+      // A line per worker: its speed, last loss and status.
+      for (const w of ['worker-0', 'worker-1']) expect(text).toMatch(new RegExp(` ${w} +\\d+ img/s +loss \\d+\\.\\d{4} +(training|done)`));
+      // Each epoch's training and (scored by the evaluator or the coordinator) its result.
+      expect(text).toMatch(/epoch 1\/2 trained: 320 images in [\d.]+ s/);
+      expect(text).toMatch(/epoch 2\/2 test accuracy \d+\.\d\d%, (loss|train loss) \d+\.\d{4}\n {2}weakest: .+\n {2}most confused: .+/);
+      // The summary.
+      expect(text).toMatch(/run finished: best test accuracy \d+\.\d\d% \(epoch [12]\); 2\/2 epochs in [\d.]+ s/);
+      expect(text).toContain(`run directory: ${out}`);
+      expect(text).toContain(`logs: ${join(out, 'logs')} (coordinator.log, worker-0.log, worker-1.log`);
+      // The processes' own lines are not on the terminal.
+      expect(raw).not.toContain('{"level"');
+      expect(text).not.toContain('round contributed');
+      // ...they are in the run's logs.
+      expect((await jsonLines(join(out, 'logs', 'coordinator.log'))).some((l) => l.msg === 'round closed')).toBe(true);
+    },
+  );
+
+  it.skipIf(!hasScript)('on a terminal, a failed worker: the summary names it, its last error line and its log file', async () => {
     const out = join(root, 'tty-failed');
     // A learning rate this high sends the loss to NaN or Infinity: the worker that sees it first stops the run.
     const { code, text } = await runOnTerminal(training(out, ['--lr', '100', '--momentum', '0.99']));
