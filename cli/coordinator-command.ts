@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { createRootLogger } from '../src/runtime/logger.js';
-import { ensureCifar10 } from '../src/dataset/index.js';
+import { downloadIfAsked } from '../src/dataset/index.js';
 import { serviceIoFrom } from '../src/runtime/config/service-io.js';
 import { runCoordinatorService } from '../services/coordinator/coordinator-main.js';
 import { addConfigFileOption } from './config-stages.js';
@@ -90,7 +90,7 @@ export function coordinatorCommand(): Command {
       const log = createRootLogger({ service: 'coordinator', run: config.runId });
       if (finishedAlready(point, flags, log)) return;
       // As fleet train does: the coordinator reads the test set (and the train set's size) itself.
-      if (config.download) await ensureCifar10({ dir: config.dataDir, allowPartial: config.allowPartial, log });
+      await downloadIfAsked(config, log);
       const heartbeatTimeoutMs = flags.heartbeatTimeout as number;
       await runCoordinatorService(
         {

@@ -44,9 +44,11 @@ export function fleetProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   tuneHeapForTransfers();
   const program = fleetProgram();
-  // Every level (`fleet data download` too): commander's usage errors become exit 2, not its own exit 1.
+  // Every level (`fleet data download` too): commander's usage errors become exit 2, not its own exit 1,
+  // and start `fleet:` like every other refusal.
   const overrideExits = (command: Command) => {
     command.exitOverride();
+    command.configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'fleet: ')) });
     for (const sub of command.commands) overrideExits(sub);
   };
   overrideExits(program);

@@ -28,7 +28,7 @@ import { parseInteger, parseNumber } from './parse-flag.js';
 import { addNatsOptions } from './service-options.js';
 import { chooseEventBroker } from '../services/launcher/event-broker.js';
 import type { Logger } from '../src/runtime/logger.js';
-import { ensureCifar10 } from '../src/dataset/index.js';
+import { downloadIfAsked, requireCifar10Files } from '../src/dataset/index.js';
 import { InterruptedError } from '../src/training/errors.js';
 import { checkpointEveryOpt, finishedAlready, resumeFrom, resumeOpt } from './resume-option.js';
 import { checkRunOut, overwriteOpt } from './out-dir-options.js';
@@ -104,7 +104,9 @@ export function trainCommand(): Command {
             log.info({ nats: io.natsUrl }, '--nats with --workers 1: a coordinator, one worker and an evaluator, so the events go to NATS');
           }
           // Once, here: the coordinator and every worker then read the same files.
-          if (config.download) await ensureCifar10({ dir: config.dataDir, allowPartial: config.allowPartial, log });
+          await downloadIfAsked(config, log);
+          // Every process would fail on missing files: said once, before any is started or anything written.
+          await requireCifar10Files(config.dataDir, config.allowPartial);
           await runDistributedLocally(
             config,
             io,
@@ -308,6 +310,7 @@ export function addTrainingOptions(command: Command): Command {
     .addOption(opt('--label-smoothing <s>', 'label smoothing in [0, 1)', 'FLEET_LABEL_SMOOTHING').argParser(parseNumber).default(0))
     .addOption(opt('--data-dir <dir>', 'CIFAR-10 binary files (or their parent folder)', 'FLEET_DATA_DIR').default(DEFAULT_DATA_DIR))
     .addOption(opt('--download', 'download CIFAR-10 into --data-dir when absent', 'FLEET_DOWNLOAD').default(false))
+    .addOption(opt('--data-url <url>', 'with --download: where to fetch cifar-10-binary.tar.gz from (a mirror)', 'FLEET_DATA_URL'))
     .addOption(opt('--allow-partial', 'train on whichever data_batch_N.bin files exist', 'FLEET_ALLOW_PARTIAL').default(false))
     .addOption(opt('--limit-train <n>', 'use only the first N training images', 'FLEET_LIMIT_TRAIN').argParser(parseInteger))
     .addOption(opt('--limit-test <n>', 'use only the first N test images', 'FLEET_LIMIT_TEST').argParser(parseInteger))
@@ -369,6 +372,7 @@ export function trainConfigFrom(flags: Record<string, unknown>, command: Command
       labelSmoothing: flags.labelSmoothing,
       dataDir: flags.dataDir,
       download: flags.download === true,
+      dataUrl: flags.dataUrl ?? null,
       allowPartial: flags.allowPartial === true,
       limitTrain: flags.limitTrain ?? null,
       limitTest: flags.limitTest ?? null,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/compute/index.js';
 import { ConfigError, peakLearningRate, planTraining, type TrainConfig, type TrainPlan } from '../../src/runtime/config/train-config.js';
-import { IMAGE_SHAPE, NUM_CLASSES, ensureCifar10, loadRunData } from '../../src/dataset/index.js';
+import { IMAGE_SHAPE, NUM_CLASSES, downloadIfAsked, loadRunData } from '../../src/dataset/index.js';
 import { buildModel, countParameters } from '../../src/model/index.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { onStopSignal } from '../../src/runtime/stop-signals.js';
@@ -65,7 +65,7 @@ export async function runTraining(
   log.info({ config }, 'configuration');
   const backend = await selectBackend(config.backend, log, { threads: config.threads });
 
-  if (config.download) await ensureCifar10({ dir: config.dataDir, allowPartial: config.allowPartial, log });
+  await downloadIfAsked(config, log);
   const data = await loadRunData(config);
   const plan = planTraining(config, data.train.count);
   log.info({ train: data.train.count, test: data.test.count, ...plan }, 'data loaded');

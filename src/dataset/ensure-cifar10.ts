@@ -21,3 +21,12 @@ export async function ensureCifar10(options: EnsureCifar10Options): Promise<Down
   log.info({ dir: options.dir, problem: state.problem }, 'CIFAR-10 files not found, downloading');
   return downloadCifar10(options);
 }
+
+/** `--download` of fleet train and fleet coordinator: CIFAR-10 into --data-dir when absent, from --data-url when given. */
+export async function downloadIfAsked(
+  config: { download: boolean; dataDir: string; dataUrl: string | null; allowPartial: boolean },
+  log: NonNullable<EnsureCifar10Options['log']>,
+): Promise<void> {
+  if (!config.download) return;
+  await ensureCifar10({ dir: config.dataDir, allowPartial: config.allowPartial, log, ...(config.dataUrl ? { url: config.dataUrl } : {}) });
+}

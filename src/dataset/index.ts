@@ -12,8 +12,8 @@ export {
   type DownloadCifar10Result,
   type DownloadProgressEvent,
 } from './download-cifar10.js';
-export { ensureCifar10, type EnsureCifar10Options } from './ensure-cifar10.js';
-export { checkCifar10Files, type InstallState } from './install-state.js';
+export { downloadIfAsked, ensureCifar10, type EnsureCifar10Options } from './ensure-cifar10.js';
+export { checkCifar10Files, requireCifar10Files, type InstallState } from './install-state.js';
 export { resolveBatchesDir, canonicalBatchesDir } from './data-dir.js';
 export { manualInstallHint } from './install-hint.js';
 export type { ProgressMode } from './download-progress.js';

@@ -14,7 +14,7 @@ export function manualInstallHint(dir: string, url: string = CIFAR10_URL, split?
   const alt = target === dir || basename(dir) === basename(target) ? '' : ` (or directly in ${dir})`;
   return (
     `Put ${TRAIN_FILES.join(', ')}, ${TEST_FILE} and ${META_FILE} in ${target}/${alt}: ` +
-    `run \`fleet data download\` where the internet is reachable, or download ${url} (md5 ${CIFAR10_MD5}) ` +
+    `pass --download to fleet train or fleet coordinator, or run \`fleet data download\`, where the internet is reachable; or download ${url} (md5 ${CIFAR10_MD5}) ` +
     `and run \`tar xzf cifar-10-binary.tar.gz -C ${extractParentDir(dir)}\`.` +
     (split === 'test' ? '' : ` ${PARTIAL_HINT}`)
   );

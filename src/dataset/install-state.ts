@@ -28,3 +28,14 @@ export async function checkCifar10Files(dir: string, allowPartial = false): Prom
     throw err;
   }
 }
+
+/**
+ * The loader's own refusal (files missing, or of the wrong size) without
+ * reading a record: for the launcher, which loads nothing itself but must not
+ * start a cluster whose every process would fail on the same files.
+ */
+export async function requireCifar10Files(dir: string, allowPartial: boolean): Promise<void> {
+  const batchesDir = await resolveBatchesDir(dir);
+  await findSplitFiles(batchesDir, 'train', allowPartial);
+  await findSplitFiles(batchesDir, 'test', allowPartial);
+}

@@ -1,12 +1,13 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findNatsServer } from '../../services/launcher/nats-server-process.js';
-import { writeCifar10Files } from '../fixtures/cifar10-files.js';
+import { setLabelByte, writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { startCoordinator, type FleetProcess } from '../helpers/fleet-processes.js';
-import { runFleet, type FleetResult } from '../helpers/run-fleet.js';
+import { runFleet } from '../helpers/run-fleet.js';
+import { expectRefusal, snapshotTree } from '../helpers/refusal.js';
 
 // The run directory is never mixed, overwritten by accident or left half-written, and every refusal is one
 // `fleet:` line naming the flag (exit 2), with no stack trace and nothing changed on disk.
@@ -50,28 +51,7 @@ const coordinatorArgs = (out: string, ...more: string[]) => [
   ...more,
 ];
 
-/** Every file and folder under `dir` with its size and mtime: a refusal must leave it identical. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const tree: Record<string, string> = {};
-  const walk = async (d: string) => {
-    const s = await stat(d);
-    tree[relative(root, d) || '.'] = `${s.isDirectory() ? 'dir' : s.size} ${s.mtimeMs}`;
-    if (s.isDirectory()) for (const e of await readdir(d)) await walk(join(d, e));
-  };
-  await walk(dir);
-  return tree;
-}
-
-/** A refusal as a user sees it: the exit code, one `fleet:` line naming what to change, no stack trace. */
-function expectRefusal(result: FleetResult, code: number, message: string | RegExp): void {
-  const output = `${result.stdout}\n${result.stderr}`;
-  expect(result.code, output).toBe(code);
-  const fleetLines = result.stderr.split('\n').filter((l) => l.startsWith('fleet: '));
-  expect(fleetLines, output).toHaveLength(1);
-  if (typeof message === 'string') expect(fleetLines[0]).toBe(`fleet: ${message}`);
-  else expect(fleetLines[0]).toMatch(message);
-  expect(output).not.toMatch(/^\s+at /m);
-}
+const snapshot = (dir: string) => snapshotTree(root, dir);
 
 async function metricsEpochs(out: string): Promise<number[]> {
   const text = await readFile(join(out, 'metrics.jsonl'), 'utf8');
@@ -221,8 +201,12 @@ describe('fleet worker and its --coordinator', () => {
 describe('half-written output', () => {
   it('a failed --workers 2 run leaves no nats/ store (nor anything else) in --out', async () => {
     const out = join(root, 'failed-two');
-    // No data there: the coordinator fails loading it, after the launcher started its nats-server (when installed).
-    const result = await runFleet(trainArgs(out, '--workers', '2', '--data-dir', join(root, 'no-data')));
+    // A label byte out of range: the files pass the launcher's check (names, sizes) and the coordinator fails
+    // reading them, after the launcher started its nats-server (when installed).
+    const corrupt = join(root, 'corrupt-data');
+    await writeCifar10Files(corrupt, { trainBatches: 1, perBatch: 128, testCount: 64, pattern: 'learnable', seed: 3 });
+    await setLabelByte(join(corrupt, 'data_batch_1.bin'), 5, 200);
+    const result = await runFleet(trainArgs(out, '--workers', '2', '--data-dir', corrupt));
     expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).not.toMatch(/^\s+at /m);
     if (findNatsServer()) expect(result.stdout).toContain('started nats-server for this run');

@@ -16,6 +16,8 @@ export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 export const machineConfigSchema = z.object({
   dataDir: z.string().min(1),
   download: z.boolean(),
+  /** Where --download fetches cifar-10-binary.tar.gz from (a mirror inside a cluster without internet); null: the official URL. */
+  dataUrl: z.string().url().nullable().default(null),
   backend: z.enum(BACKEND_CHOICES),
   outDir: z.string().min(1),
   // Machine-local: it changes memory use and speed of scoring, never its result.

@@ -52,6 +52,7 @@ export const FLAG_OF: Record<keyof TrainConfig, string> = {
   labelSmoothing: '--label-smoothing',
   dataDir: '--data-dir',
   download: '--download',
+  dataUrl: '--data-url',
   allowPartial: '--allow-partial',
   limitTrain: '--limit-train',
   limitTest: '--limit-test',

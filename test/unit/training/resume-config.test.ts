@@ -46,6 +46,7 @@ const saved = parseTrainConfig({
 const machine: MachineConfig = {
   dataDir: '/new/data',
   download: true,
+  dataUrl: null,
   backend: 'wasm',
   threads: null,
   outDir: '/new/out',
