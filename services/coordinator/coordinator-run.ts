@@ -171,6 +171,7 @@ export async function createCoordinator(
         version,
         trainLoss: line.trainLoss,
         testAccuracy: line.testAccuracy,
+        testLoss: line.testLoss,
         ...readableScore({ ...evaluation, classNames: data.classNames }),
       },
       'epoch done',

@@ -49,7 +49,8 @@ describe('fleet eval (a saved model scored on the test set)', () => {
     expect(result.code, result.stderr).toBe(0);
     const score = JSON.parse(result.stdout) as { count: number; accuracy: number; perClassAccuracy: number[]; confusion: number[][] };
     expect(score.count).toBe(150);
-    expect(score.accuracy).toBeCloseTo(meta.accuracy, 6);
+    // Exactly: the same weights, the same images, the same count of correct answers.
+    expect(score.accuracy).toBe(meta.accuracy);
     expect(score.confusion.flat().reduce((a, b) => a + b, 0)).toBe(150);
     const correct = score.confusion.reduce((n, row, c) => n + row[c]!, 0);
     expect(correct / 150).toBeCloseTo(score.accuracy, 12);
