@@ -131,7 +131,8 @@ export function trainCommand(): Command {
         // fleet's own errors are explained by their message (printed by main); the stack only at debug level.
         const plain = err instanceof FleetError && !log.isLevelEnabled('debug');
         // A local cluster's failure is in its run summary already (the process, its last error, its log).
-        if (!inSummary.has(err as object)) {
+        // On a terminal the fleet: line main prints says it all; piped, the JSON line is the log's record of it.
+        if (!inSummary.has(err as object) && !(plain && process.stdout.isTTY)) {
           log.error({ err: plain ? { type: err.name, message: err.message } : err }, 'training failed');
         }
         throw err;
