@@ -12,3 +12,18 @@ export {
 } from './metrics-line.js';
 export { runConfigRecord, runConfigRecordSchema, type RunConfigRecord } from './run-config-record.js';
 export { openRunRecord, readMetricsLines, RunRecordError, type RunRecord } from './run-record.js';
+export {
+  PRUNING_RULES,
+  readSweepRecord,
+  SWEEP_JSON,
+  SWEEP_METRICS,
+  SWEEP_STATUSES,
+  sweepRecordSchema,
+  TRIAL_STATUSES,
+  trialRecordSchema,
+  writeSweepRecord,
+  type PruningRule,
+  type SweepRecord,
+  type TrialRecord,
+  type TrialStatus,
+} from './sweep-record.js';

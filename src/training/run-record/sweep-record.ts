@@ -1,0 +1,106 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '../../runtime/atomic-file.js';
+import { RunRecordError } from './run-record.js';
+
+/** The sweep's state file in SWEEP_DIR: rewritten atomically on every change, so a killed driver resumes from it. */
+export const SWEEP_JSON = 'sweep.json';
+
+export const SWEEP_METRICS = ['testAccuracy'] as const;
+export const PRUNING_RULES = ['asha', 'median', 'none'] as const;
+export const TRIAL_STATUSES = ['pending', 'running', 'finished', 'pruned', 'failed'] as const;
+export const SWEEP_STATUSES = ['running', 'finished', 'failed'] as const;
+
+const epoch = z.number().int().min(0);
+const point = z.object({ epoch, value: z.number() }).strict();
+const timestamp = z.string().min(1);
+const paramValue = z.union([z.string(), z.number(), z.boolean()]);
+
+export const trialRecordSchema = z
+  .object({
+    /** t000, t001... in expansion order. */
+    id: z.string().regex(/^t\d{3,}$/),
+    /** The varied keys only; the rest of the trial's config is the spec's base. */
+    params: z.record(z.string(), paramValue),
+    seed: z.number().int(),
+    repeat: z.number().int().min(0),
+    /** The params serialized: equal for the repeats of one configuration. */
+    configKey: z.string(),
+    status: z.enum(TRIAL_STATUSES),
+    /** Relative to SWEEP_DIR: trials/<id>. */
+    runDir: z.string().min(1),
+    epochsRun: z.number().int().min(0),
+    best: point.nullable(),
+    /** The metric per epoch, in epoch order (pruning and the report read it). */
+    curve: z.array(point),
+    prunedAt: z.object({ epoch, rule: z.string(), reason: z.string() }).strict().nullable(),
+    error: z.string().nullable(),
+    startedAt: timestamp.nullable(),
+    endedAt: timestamp.nullable(),
+  })
+  .strict();
+
+export const sweepRecordSchema = z
+  .object({
+    format: z.literal(1),
+    sweepId: z.string().min(1),
+    name: z.string().min(1),
+    description: z.string().nullable(),
+    specFile: z.string(),
+    scale: z.string().nullable(),
+    /** Maximised: each trial's best epoch value of this metrics.jsonl field. */
+    metric: z.enum(SWEEP_METRICS),
+    startedAt: timestamp,
+    finishedAt: timestamp.nullable(),
+    status: z.enum(SWEEP_STATUSES),
+    /** The parameter keys the spec varies. */
+    varied: z.array(z.string()),
+    pruning: z
+      .object({
+        rule: z.enum(PRUNING_RULES),
+        gracePeriod: z.number().int().min(1),
+        reductionFactor: z.number().int().min(2),
+      })
+      .strict(),
+    trials: z.array(trialRecordSchema),
+  })
+  .strict();
+
+export type TrialRecord = z.infer<typeof trialRecordSchema>;
+export type SweepRecord = z.infer<typeof sweepRecordSchema>;
+export type TrialStatus = TrialRecord['status'];
+export type PruningRule = SweepRecord['pruning']['rule'];
+
+/** SWEEP_DIR/sweep.json, checked against the schema; a missing or invalid file is a RunRecordError naming it. */
+export async function readSweepRecord(dir: string): Promise<SweepRecord> {
+  const file = join(dir, SWEEP_JSON);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new RunRecordError(file, code === 'ENOENT' ? 'not found (not a sweep directory?)' : (err as Error).message);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new RunRecordError(file, `not JSON (${(err as Error).message})`);
+  }
+  return checkedSweepRecord(value, file);
+}
+
+/** Checks `record` against the schema, then replaces SWEEP_DIR/sweep.json all-or-nothing. */
+export async function writeSweepRecord(dir: string, record: SweepRecord): Promise<void> {
+  const file = join(dir, SWEEP_JSON);
+  const checked = checkedSweepRecord(record, file);
+  await writeFileAtomic(file, `${JSON.stringify(checked, null, 2)}\n`);
+}
+
+function checkedSweepRecord(value: unknown, file: string): SweepRecord {
+  const result = sweepRecordSchema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new RunRecordError(file, issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid');
+}
