@@ -13,6 +13,8 @@ export {
 export { runConfigRecord, runConfigRecordSchema, type RunConfigRecord } from './run-config-record.js';
 export { openRunRecord, readMetricsLines, RunRecordError, type RunRecord } from './run-record.js';
 export {
+  ABLATION_PARAM,
+  ABLATION_REFERENCE,
   PRUNING_RULES,
   readSweepRecord,
   SWEEP_JSON,
@@ -21,6 +23,7 @@ export {
   sweepRecordSchema,
   TRIAL_STATUSES,
   trialRecordSchema,
+  VARIANT_PARAM,
   writeSweepRecord,
   type PruningRule,
   type SweepRecord,

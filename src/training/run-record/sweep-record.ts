@@ -12,6 +12,16 @@ export const PRUNING_RULES = ['asha', 'median', 'none'] as const;
 export const TRIAL_STATUSES = ['pending', 'running', 'finished', 'pruned', 'failed'] as const;
 export const SWEEP_STATUSES = ['running', 'finished', 'failed'] as const;
 
+/** The trial param of a spec's `variants` (named configurations): params.variant is the variant's name. */
+export const VARIANT_PARAM = 'variant';
+/**
+ * The trial param of a spec's `ablation`: params.without names the technique
+ * removed, ABLATION_REFERENCE the configuration with everything. A technique's
+ * contribution is the reference's mean minus the mean without it.
+ */
+export const ABLATION_PARAM = 'without';
+export const ABLATION_REFERENCE = 'none';
+
 const epoch = z.number().int().min(0);
 const point = z.object({ epoch, value: z.number() }).strict();
 const timestamp = z.string().min(1);
