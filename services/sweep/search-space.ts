@@ -33,7 +33,7 @@ export function variedKeys(spec: SweepSpec): string[] {
  * distributions (one draw when there are none), every combination of the
  * grid lists, variants and ablation entries (the first key slowest). Trials:
  * repeat 0 of every configuration, then repeat 1..., so the first trials cover
- * the space; repeat r runs with seed = base seed + r. Draws come from a PRNG
+ * the space; repeat r runs with seed = base seed (or a varied seed) + r. Draws come from a PRNG
  * seeded by the spec's name and base seed, in draw order then parameter order.
  */
 export function expandTrials(spec: SweepSpec): PlannedTrial[] {
@@ -62,7 +62,8 @@ export function expandTrials(spec: SweepSpec): PlannedTrial[] {
   for (let repeat = 0; repeat < spec.repeats; repeat++) {
     for (const params of configurations) {
       const id = `t${String(trials.length).padStart(width, '0')}`;
-      const seed = baseSeed + repeat;
+      // A varied seed is the configuration's seed; its repeats count up from it.
+      const seed = (typeof params.seed === 'number' ? params.seed : baseSeed) + repeat;
       const config = trialConfig(spec, params, seed);
       checkCrossRules(spec, id, params, config);
       trials.push({ id, params, seed, repeat, configKey: configKeyOf(params), config });
