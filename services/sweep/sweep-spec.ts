@@ -312,14 +312,27 @@ function checkBody(raw: RawBody, ctx: Context, prefix: string): Body {
   return body;
 }
 
-/** A scale over the spec: maps (base, parameters, variants, ablation, pruning) merged key by key, the rest replaced. */
+/**
+ * A scale over the spec: maps (base, parameters, pruning) merged key by key,
+ * variants and ablation entries too (a scale's `frozen: { freezeEpochs: 1 }`
+ * changes that key of the entry), the rest replaced.
+ */
 function mergeBody(spec: Body, scale: Body): Body {
   const merged: Body = { ...spec, ...scale };
   if (spec.base || scale.base) merged.base = { ...spec.base, ...scale.base };
   if (spec.parameters || scale.parameters) merged.parameters = { ...spec.parameters, ...scale.parameters };
-  if (spec.variants || scale.variants) merged.variants = { ...spec.variants, ...scale.variants };
-  if (spec.ablation || scale.ablation) merged.ablation = { ...spec.ablation, ...scale.ablation };
+  if (spec.variants || scale.variants) merged.variants = mergeNamed(spec.variants, scale.variants);
+  if (spec.ablation || scale.ablation) merged.ablation = mergeNamed(spec.ablation, scale.ablation);
   if (spec.pruning || scale.pruning) merged.pruning = { ...spec.pruning, ...scale.pruning };
+  return merged;
+}
+
+function mergeNamed(
+  spec: Record<string, TrainValues> | undefined,
+  scale: Record<string, TrainValues> | undefined,
+): Record<string, TrainValues> {
+  const merged = { ...spec };
+  for (const [name, vals] of Object.entries(scale ?? {})) merged[name] = { ...merged[name], ...vals };
   return merged;
 }
 

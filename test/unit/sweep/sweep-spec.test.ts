@@ -85,6 +85,11 @@ describe('sweep spec', () => {
     expect(spec.repeats).toBe(1);
     expect(spec.pruning).toEqual({ rule: 'asha', gracePeriod: 2, reductionFactor: 2 });
     expect(parseSweepSpec(SPEC, FILE, { scale: 'full' }).base).toEqual(parseSweepSpec(SPEC, FILE).base);
+    const named = `${SPEC}variants:\n  a: { epochs: 10, lr: 0.2 }\n  b: {}\n`.replace(
+      '    pruning: { reductionFactor: 2 }\n',
+      '    pruning: { reductionFactor: 2 }\n    variants: { a: { epochs: 2 }, c: { lr: 0.05 } }\n',
+    );
+    expect(parseSweepSpec(named, FILE, { scale: 'quick' }).variants).toEqual({ a: { epochs: 2, lr: 0.2 }, b: {}, c: { lr: 0.05 } });
     expect(refusal(SPEC, { scale: 'huge' }).message).toBe(`${FILE}: scales: no scale "huge" (the spec has quick, full)`);
   });
 
