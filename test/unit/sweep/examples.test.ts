@@ -48,6 +48,8 @@ describe('the exercise specs in examples/', () => {
       const quick = await loadSweepSpec(file, { scale: 'quick' });
       expect(quick.base.limitTrain).toBeLessThanOrEqual(5000);
       expect(quick.base.epochs).toBeLessThanOrEqual(5);
+      // ...which data_batch_1.bin alone holds (a partial copy of CIFAR-10 is enough).
+      expect(quick.base.allowPartial).toBe(true);
       // The full scale is the exercise's own, on all the data.
       const full = await loadSweepSpec(file, { scale: 'full' });
       expect(full.base.limitTrain).toBeUndefined();
