@@ -98,6 +98,30 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
       command: 'fleet watch --nats nats://nats:4222 --run r1 --wait-timeout 5m > watch.log',
     },
     { what: 'every event whole, as JSON lines, for tools', command: 'fleet watch --nats nats://nats:4222 --run r1 --json' },
+    {
+      what: "a sweep's trial table (id, params, status, epoch, best, pruned at), live",
+      command: 'fleet watch --nats nats://nats:4222 --sweep augmentation-20250101-120000-ab12',
+    },
+  ],
+  sweep: [
+    {
+      what: "exercise 2's quick scale: 3 trials, 2 at a time, into sweeps/<sweep id>",
+      command: 'fleet sweep examples/2-augmentation.yaml --scale quick --data-dir data/cifar10',
+    },
+    {
+      what: 'a smoke run of a spec: the tiny model on 200 images, one epoch, the first 2 trials',
+      command:
+        'fleet sweep examples/3-mixup.yaml --set model=tiny --set limitTrain=200 --set limitTest=100 --set epochs=1 --max-trials 2 --out /tmp/smoke',
+    },
+    {
+      what: 'continue a sweep after a crash or Ctrl-C: ended trials stay, running ones continue from their checkpoints',
+      command: 'fleet sweep examples/2-augmentation.yaml --scale quick --out sweeps/augmentation-20250101-120000-ab12 --resume',
+    },
+    {
+      what: 'on 4 GPUs, one per trial, events on NATS for fleet watch --sweep',
+      command: 'fleet sweep examples/2-augmentation.yaml --scale full --gpus 0,1,2,3 --nats nats://nats:4222',
+    },
+  ],
   ],
   'data download': [
     { what: 'into data/cifar10 (the default --data-dir of fleet train)', command: 'fleet data download' },

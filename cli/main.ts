@@ -12,6 +12,7 @@ import { showCommand } from './show-command.js';
 import { runsCommand } from './runs-command.js';
 import { predictCommand } from './predict-command.js';
 import { watchCommand } from './watch-command.js';
+import { sweepCommand } from './sweep-command.js';
 import { applyConfigStages } from './config-stages.js';
 import { attachExamples } from './examples.js';
 import { InterruptedError } from '../src/training/errors.js';
@@ -36,6 +37,7 @@ export function fleetProgram(): Command {
       .addCommand(runsCommand())
       .addCommand(predictCommand())
       .addCommand(watchCommand())
+      .addCommand(sweepCommand())
       .addCommand(dataCommand()),
   );
 }

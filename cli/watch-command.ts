@@ -4,6 +4,8 @@ import { onStopSignal } from '../src/runtime/stop-signals.js';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { runWatch, WatchedRunFailedError } from '../services/watch/run-watch.js';
 import { waitForRun } from '../services/watch/wait-for-run.js';
+import { runSweepWatch, WatchedSweepFailedError } from '../services/watch/sweep-watch.js';
+import { FlagError } from '../src/runtime/config/flag-error.js';
 import { serviceIoFrom } from '../src/runtime/config/service-io.js';
 import { durationOpt, opt } from './option.js';
 import { addNatsOptions } from './service-options.js';
@@ -15,6 +17,12 @@ export function watchCommand(): Command {
       "Follow a run's events: per-worker progress, images/s, loss, round time, ETA, test accuracy, the straggler. On a terminal a view redrawn in place; otherwise one logfmt line per event",
     )
     .addOption(opt('--run <id>', 'the run (default: the latest to start on the bus)', 'FLEET_RUN_ID'))
+    .addOption(
+      opt(
+        '--sweep <id>',
+        'a sweep instead of a run (fleet sweep --nats): its trial table (id, params, status, epoch, best, pruned at) until sweep.finished',
+      ),
+    )
     .addOption(opt('--json', 'print the events as JSON lines (every field), for tools and log collectors that parse JSON').default(false))
     .addOption(opt('--new', "only events from now on (default: the run's whole history first)").default(false))
     .addOption(
@@ -35,6 +43,10 @@ export function watchCommand(): Command {
     )
     .action(async (flags: Record<string, unknown>) => {
       const io = serviceIoFrom(flags);
+      const sweep = (flags.sweep as string | undefined) ?? null;
+      if (sweep !== null && flags.run !== undefined) {
+        throw new FlagError('--sweep', sweep, '--sweep and --run: watch one of them (a trial of a sweep is the run <sweep id>-<trial id>)');
+      }
       const natsUrl = io.natsUrl ?? 'nats://127.0.0.1:4222';
       // Logs go to stderr: stdout is the view (or the event lines).
       const log = createRootLogger({ service: 'watch' }, { destination: process.stderr, pretty: false });
@@ -44,13 +56,27 @@ export function watchCommand(): Command {
       try {
         const run = await waitForRun({
           locator: reader,
-          run: (flags.run as string | undefined) ?? null,
+          run: sweep ?? (flags.run as string | undefined) ?? null,
           url: natsUrl,
           say: (line) => process.stderr.write(`fleet watch: ${line}\n`),
           timeoutMs: flags.waitTimeout as number,
           signal: stop.signal,
         });
         if (run === null) return;
+        if (sweep !== null) {
+          const outcome = await runSweepWatch({
+            follow: (r, handler, o) => reader.follow(r, handler, o),
+            sweep,
+            json: flags.json === true,
+            out: process.stdout,
+            isTTY: process.stdout.isTTY === true,
+            untilFinished: flags.keepRunning !== true,
+            signal: stop.signal,
+            from: flags.new === true ? 'new' : 'start',
+          });
+          if (outcome === 'failed') throw new WatchedSweepFailedError(sweep);
+          return;
+        }
         const outcome = await runWatch({
           follow: (r, handler, o) => reader.follow(r, handler, o),
           run,

@@ -95,7 +95,7 @@ export function renderEventLine(event: FleetEvent, view: WatchSnapshot): string 
 }
 
 /** A scalar as logfmt writes it: bare when it can be, else a quoted JSON string; null for what a line leaves out. */
-function logfmtValue(value: unknown): string | null {
+export function logfmtValue(value: unknown): string | null {
   if (value === null || value === undefined || typeof value === 'object') return null;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   const text = String(value);

@@ -2,14 +2,18 @@ import { z } from 'zod';
 
 /**
  * The payload of each event type: the contract between the services that
- * publish (coordinator, evaluator) and those that read (evaluator, fleet
- * watch, tools reading `fleet watch --json`). Validated on publish and on
+ * publish (coordinator, evaluator, the sweep driver) and those that read
+ * (evaluator, fleet watch, tools reading `fleet watch --json`). Validated on publish and on
  * receipt; docs/events.md lists them for people.
  */
 const count = z.number().int().min(0);
 const worker = z.string().min(1).max(200);
 const fraction = z.number().min(0).max(1);
 const finite = z.number().finite();
+/** A sweep's trial id (t000, t001...) and what it varies. */
+const trial = z.string().min(1).max(100);
+const trialParams = z.record(z.string().max(200), z.union([z.string().max(500), z.number(), z.boolean()]));
+const trialStatus = z.enum(['pending', 'running', 'finished', 'pruned', 'failed']);
 
 export const eventPayloadSchemas = {
   /** The coordinator started (or resumed) a run: what `fleet watch` needs for its totals and ETA. */
@@ -114,6 +118,57 @@ export const eventPayloadSchemas = {
     version: count,
     epochs: count,
     reason: z.string().max(2000).nullable(),
+  }),
+
+  // A sweep's events (`fleet sweep`): their run is the sweep id; each trial is also a run of its own (<sweep>-<trial>).
+  /** The sweep driver started (or resumed): every trial with its parameters and status, for the table. */
+  'sweep.started': z.object({
+    name: z.string().min(1).max(200),
+    metric: z.string().min(1).max(100),
+    varied: z.array(z.string().max(200)),
+    pruning: z.string().max(100),
+    /** Trials at once, after fitting the CPUs (or GPUs). */
+    parallel: z.number().int().min(1),
+    workersPerTrial: z.number().int().min(1),
+    resumed: z.boolean(),
+    trials: z.array(z.object({ trial, params: trialParams, status: trialStatus })).max(10_000),
+  }),
+  'trial.started': z.object({
+    trial,
+    params: trialParams,
+    seed: z.number().int(),
+    repeat: count,
+    /** The trial's own run id: its run directory's config.json and logs say it. */
+    runId: z.string().min(1).max(200),
+    /** Continued from its checkpoint by a resumed sweep. */
+    resumed: z.boolean(),
+  }),
+  /** A trial's epoch ended: the metric of the epoch and the best so far (what pruning compares). */
+  'trial.epoch': z.object({ trial, epoch: z.number().int().min(1), value: finite, best: finite }),
+  /** A trial ended on its own: all its epochs (finished), or an error (failed, with its last error line). */
+  'trial.finished': z.object({
+    trial,
+    status: z.enum(['finished', 'failed']),
+    epochs: count,
+    best: finite.nullable(),
+    bestEpoch: count.nullable(),
+    reason: z.string().max(2000).nullable(),
+  }),
+  /** The pruning rule stopped a trial after `epoch`. */
+  'trial.pruned': z.object({
+    trial,
+    epoch: count,
+    rule: z.string().max(100),
+    reason: z.string().max(2000),
+    best: finite.nullable(),
+  }),
+  'sweep.finished': z.object({
+    status: z.enum(['finished', 'failed']),
+    finished: count,
+    pruned: count,
+    failed: count,
+    /** The best trial by the metric, or null when no trial scored. */
+    best: z.object({ trial, value: finite }).nullable(),
   }),
 } as const;
 

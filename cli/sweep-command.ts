@@ -1,0 +1,73 @@
+import { Command } from 'commander';
+import { serviceIoFrom } from '../src/runtime/config/service-io.js';
+import { createRootLogger } from '../src/runtime/logger.js';
+import { parseGpuList } from '../services/sweep/cpu-budget.js';
+import { runSweepCommand } from '../services/sweep/sweep-main.js';
+import { durationOpt, opt } from './option.js';
+import { parsePositiveInteger } from './parse-flag.js';
+import { addNatsOptions } from './service-options.js';
+import { DEFAULT_DATA_DIR } from './train-command.js';
+
+/** `fleet sweep SPEC.yaml`: the spec's trials as `fleet train` processes, in parallel, pruned, resumable. */
+export function sweepCommand(): Command {
+  return addNatsOptions(new Command('sweep'))
+    .description(
+      "Run a hyperparameter sweep: the spec's trials (grid, random draws, repeats) as fleet train processes, several at once within the CPUs (or --gpus), pruned by ASHA or the median rule; writes SWEEP_DIR/sweep.json, results.csv, results.md and best.yaml",
+    )
+    .argument('<spec>', 'the sweep spec (YAML: name, base, parameters, ...; see docs/sweeps.md and examples/)')
+    .addOption(opt('--out <dir>', 'the sweep directory (default sweeps/<sweep id>); must be new or empty unless --resume'))
+    .addOption(opt('--scale <name>', "merge the spec's scales.NAME over it (e.g. quick)"))
+    .addOption(
+      opt('--set <key=value>', 'override a base key for every trial (repeatable), e.g. --set model=tiny --set limitTrain=300')
+        .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+        .default([], 'none'),
+    )
+    .addOption(
+      opt('--parallel <n>', "trials at once (default: the spec's parallel); lowered to fit the CPUs or GPUs").argParser(
+        parsePositiveInteger,
+      ),
+    )
+    .addOption(
+      opt('--gpus <ids>', 'GPU ids to share out, one per worker (CUDA_VISIBLE_DEVICES of each trial), e.g. 0,1', 'FLEET_GPUS').argParser(
+        parseGpuList,
+      ),
+    )
+    .addOption(
+      opt('--data-dir <dir>', `CIFAR-10 for every trial (default: the spec's dataDir, else ${DEFAULT_DATA_DIR})`, 'FLEET_DATA_DIR'),
+    )
+    .addOption(opt('--sweep-id <id>', 'the sweep id (default <name>-<yyyymmdd-hhmmss>-<4 hex>); trials run as <sweep id>-<trial id>'))
+    .addOption(
+      opt(
+        '--resume',
+        'continue the sweep in --out after a stop or crash: ended trials stay, running ones continue from their checkpoints, pending ones start',
+      ).default(false),
+    )
+    .addOption(opt('--max-trials <n>', 'run only the first N trials of the expansion (smoke runs)').argParser(parsePositiveInteger))
+    .addOption(
+      durationOpt(
+        '--stop-grace <duration>',
+        'how long a stopped trial (pruned, interrupted, or left running by a killed sweep) gets after SIGTERM before SIGKILL',
+        'FLEET_STOP_GRACE',
+        30_000,
+      ),
+    )
+    .action(async (specFile: string, flags: Record<string, unknown>) => {
+      const log = createRootLogger({ service: 'sweep' });
+      await runSweepCommand({
+        specFile,
+        out: (flags.out as string | undefined) ?? null,
+        scale: (flags.scale as string | undefined) ?? null,
+        set: flags.set as string[],
+        parallel: (flags.parallel as number | undefined) ?? null,
+        gpus: (flags.gpus as string[] | undefined) ?? null,
+        io: serviceIoFrom(flags),
+        dataDir: (flags.dataDir as string | undefined) ?? null,
+        defaultDataDir: DEFAULT_DATA_DIR,
+        sweepId: (flags.sweepId as string | undefined) ?? null,
+        resume: flags.resume === true,
+        maxTrials: (flags.maxTrials as number | undefined) ?? null,
+        stopGraceMs: flags.stopGrace as number,
+        log,
+      });
+    });
+}
