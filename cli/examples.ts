@@ -109,9 +109,8 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
       command: 'fleet sweep examples/2-augmentation.yaml --scale quick --data-dir data/cifar10',
     },
     {
-      what: 'a smoke run of a spec: the tiny model on 200 images, one epoch, the first 2 trials',
-      command:
-        'fleet sweep examples/3-mixup.yaml --set model=tiny --set limitTrain=200 --set limitTest=100 --set epochs=1 --max-trials 2 --out /tmp/smoke',
+      what: 'a smoke run of a spec: 500 images, one epoch, the first 2 trials',
+      command: 'fleet sweep examples/3-mixup.yaml --set limitTrain=500 --set limitTest=200 --set epochs=1 --max-trials 2 --out /tmp/smoke',
     },
     {
       what: 'continue a sweep after a crash or Ctrl-C: ended trials stay, running ones continue from their checkpoints',

@@ -18,7 +18,10 @@ export function sweepCommand(): Command {
     .addOption(opt('--out <dir>', 'the sweep directory (default sweeps/<sweep id>); must be new or empty unless --resume'))
     .addOption(opt('--scale <name>', "merge the spec's scales.NAME over it (e.g. quick)"))
     .addOption(
-      opt('--set <key=value>', 'override a base key for every trial (repeatable), e.g. --set model=tiny --set limitTrain=300')
+      opt(
+        '--set <key=value>',
+        'set a fleet train key for every trial, over the spec (repeatable), e.g. --set epochs=1 --set limitTrain=500',
+      )
         .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value])
         .default([], 'none'),
     )
