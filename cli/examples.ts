@@ -121,6 +121,19 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
       command: 'fleet sweep examples/2-augmentation.yaml --scale full --gpus 0,1,2,3 --nats nats://nats:4222',
     },
   ],
+  report: [
+    {
+      what: "a run's report in runs/r1/report: README.md with PNG charts, and report.html",
+      command: 'fleet report runs/r1',
+    },
+    {
+      what: "a sweep's report, into another folder",
+      command: 'fleet report sweeps/augmentation-20250101-120000-ab12 --out reports/augmentation',
+    },
+    {
+      what: "a run trained on another machine: its test images from this machine's data folder",
+      command: 'fleet report runs/r1 --data-dir /data/cifar10',
+    },
   ],
   'data download': [
     { what: 'into data/cifar10 (the default --data-dir of fleet train)', command: 'fleet data download' },

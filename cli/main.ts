@@ -13,6 +13,7 @@ import { runsCommand } from './runs-command.js';
 import { predictCommand } from './predict-command.js';
 import { watchCommand } from './watch-command.js';
 import { sweepCommand } from './sweep-command.js';
+import { reportCommand } from './report-command.js';
 import { applyConfigStages } from './config-stages.js';
 import { attachExamples } from './examples.js';
 import { InterruptedError } from '../src/training/errors.js';
@@ -38,6 +39,7 @@ export function fleetProgram(): Command {
       .addCommand(predictCommand())
       .addCommand(watchCommand())
       .addCommand(sweepCommand())
+      .addCommand(reportCommand())
       .addCommand(dataCommand()),
   );
 }
