@@ -28,7 +28,7 @@ export function watchCommand(): Command {
     .addOption(
       opt(
         '--keep-running',
-        'do not exit at run.finished: keep following the run (a resumed run publishes again) until interrupted',
+        'do not exit at run.finished (sweep.finished with --sweep): keep following (a resumed run or sweep publishes again) until interrupted',
         'FLEET_KEEP_RUNNING',
       ).default(false),
     )

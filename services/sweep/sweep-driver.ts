@@ -10,7 +10,7 @@ import type { SweepEvents } from './sweep-events.js';
 import type { SweepState } from './sweep-state.js';
 import { bestOf, followCurve, readCurve, type CurvePoint } from './trial-curve.js';
 import { lastErrorLine, spawnTrial, type TrialExit, type TrialProcess } from './trial-process.js';
-import { pidFileOf, readTrialPid, removeTrialPid, stopOrphan, writeTrialPid } from './trial-pids.js';
+import { findTrialProcesses, pidFileOf, readTrialPid, removeTrialPid, stopOrphan, writeTrialPid } from './trial-pids.js';
 
 export interface SweepDriverOptions {
   /** SWEEP_DIR: sweep.json, trials/<id>.yaml (each trial's --config), trials/<id>/ (its run), trials/<id>.log. */
@@ -201,12 +201,16 @@ async function recoverLeftovers(o: SweepDriverOptions): Promise<boolean> {
     if (t.status !== 'pending') resumed = true;
     const pidFile = pidFileOf(trialsDir, t.id);
     const pid = await readTrialPid(pidFile);
-    if (pid !== null) {
-      if (await stopOrphan({ ...pid, graceMs: o.stopGraceMs })) {
-        log.warn({ trial: t.id, pid: pid.pid, run: pid.runId }, 'sweep --resume: stopped the trial left running by the earlier driver');
+    const runId = trialRunId(state.record.sweepId, t.id);
+    // By its pid file; for a running trial also by its run id in any command line (a pid file may not have been written yet).
+    const pids = new Set(pid !== null && pid.runId === runId ? [pid.pid] : []);
+    if (t.status === 'running') for (const p of await findTrialProcesses(runId)) pids.add(p);
+    for (const p of pids) {
+      if (await stopOrphan({ pid: p, runId, graceMs: o.stopGraceMs })) {
+        log.warn({ trial: t.id, pid: p, run: runId }, 'sweep --resume: stopped the trial left running by the earlier driver');
       }
-      await removeTrialPid(pidFile);
     }
+    if (pid !== null) await removeTrialPid(pidFile);
     if (t.status !== 'running') continue;
     // Its epochs as its run directory holds them (the earlier driver may not have recorded the last).
     const curve = await readCurve(join(o.dir, t.runDir), state.record.metric);

@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { writeFileAtomic } from '../../src/runtime/atomic-file.js';
 
 /**
@@ -47,6 +47,27 @@ export async function isTrialProcess(pid: number, runId: string): Promise<boolea
     return false;
   }
   return cmdline.split('\0').includes(runId);
+}
+
+/**
+ * Every live process whose command line holds `runId`: the trial's process
+ * when its pid file is missing (a driver killed between starting it and
+ * writing the file). Empty where /proc cannot be read.
+ */
+export async function findTrialProcesses(runId: string): Promise<number[]> {
+  let names: string[];
+  try {
+    names = await readdir('/proc');
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid !== process.pid && (await isTrialProcess(pid, runId))) found.push(pid);
+  }
+  return found;
 }
 
 /**
