@@ -10,10 +10,10 @@ import type { Block, ReportDocument } from './report-document.js';
 import { exists } from './run-files.js';
 import { configurationResults, countedTrials, findAblation, paramsLabel, paramValueResults } from './sweep-summary.js';
 
-/** `+-` figures as the tables print them: a fraction in percent, 2 decimals. */
-function pm(mean: number | null, std: number | null): string {
+/** A mean in percent, 2 decimals, ± its standard deviation when more than one run makes one. */
+function pm(mean: number | null, std: number | null, n: number): string {
   if (mean === null) return '-';
-  return `${(mean * 100).toFixed(2)} ± ${((std ?? 0) * 100).toFixed(2)}`;
+  return n > 1 ? `${(mean * 100).toFixed(2)} ± ${((std ?? 0) * 100).toFixed(2)}` : (mean * 100).toFixed(2);
 }
 
 const signed = (points: number) => `${points >= 0 ? '+' : ''}${points.toFixed(2)}`;
@@ -40,8 +40,8 @@ export async function sweepReport(dir: string, log: Logger): Promise<ReportDocum
     blocks.push({
       kind: 'paragraph',
       text:
-        `**Best configuration:** ${paramsLabel(best.params, record.varied)}: test accuracy ${pm(best.mean, best.std)} % ` +
-        `(mean ± std of the best epoch over ${best.values.length} run${best.values.length === 1 ? '' : 's'}).`,
+        `**Best configuration:** ${paramsLabel(best.params, record.varied)}: test accuracy ${pm(best.mean, best.std, best.values.length)} % ` +
+        (best.values.length > 1 ? `(mean ± std of the best epoch over ${best.values.length} runs).` : '(the best epoch of its one run).'),
     });
   }
 
@@ -64,7 +64,7 @@ export async function sweepReport(dir: string, log: Logger): Promise<ReportDocum
       kind: 'paragraph',
       text:
         `\`${ablation.param}\` names the technique each configuration goes without; \`${ablation.param}=${ablation.baselineValue}\` is the baseline with ` +
-        `everything on: ${pm(ablation.baseline.mean, ablation.baseline.std)} % over ${ablation.baseline.values.length} run${ablation.baseline.values.length === 1 ? '' : 's'}. ` +
+        `everything on: ${pm(ablation.baseline.mean, ablation.baseline.std, ablation.baseline.values.length)} % over ${ablation.baseline.values.length} run${ablation.baseline.values.length === 1 ? '' : 's'}. ` +
         "A technique's contribution is the baseline's mean test accuracy minus the mean without it, in percentage points " +
         '(positive: the technique helps).',
     });
@@ -75,7 +75,7 @@ export async function sweepReport(dir: string, log: Logger): Promise<ReportDocum
       align: ['left', 'right', 'right', 'right', 'right'],
       rows: ablation.contributions.map((c) => [
         c.technique,
-        pm(c.mean, c.std),
+        pm(c.mean, c.std, c.values.length),
         String(c.values.length),
         signed(c.points),
         ...(withErr ? [c.stderrPoints === null ? '-' : c.stderrPoints.toFixed(2)] : []),
@@ -86,7 +86,7 @@ export async function sweepReport(dir: string, log: Logger): Promise<ReportDocum
       'Contribution of each technique in accuracy points',
       contributionBarsSpec({
         contributions: ablation.contributions,
-        subtitle: `baseline ${pm(ablation.baseline.mean, ablation.baseline.std)} %`,
+        subtitle: `baseline ${pm(ablation.baseline.mean, ablation.baseline.std, ablation.baseline.values.length)} %`,
       }),
     );
   }
@@ -118,7 +118,7 @@ export async function sweepReport(dir: string, log: Logger): Promise<ReportDocum
       align: ['left', 'right', 'right', 'right'],
       rows: values.map((v) => [
         String(v.value),
-        pm(v.mean, v.std),
+        pm(v.mean, v.std, v.values.length),
         String(v.values.length),
         v.changePoints === null ? '-' : signed(v.changePoints),
       ]),
@@ -139,7 +139,7 @@ export async function sweepReport(dir: string, log: Logger): Promise<ReportDocum
     rows: configs.map((c, i) => [
       String(i + 1),
       ...record.varied.map((k) => (c.params[k] === undefined ? '-' : String(c.params[k]))),
-      pm(c.mean, c.std),
+      pm(c.mean, c.std, c.values.length),
       String(c.values.length),
       c.values.length > 0 ? (Math.max(...c.values) * 100).toFixed(2) : '-',
       Object.entries(c.statusCounts)

@@ -58,7 +58,7 @@ export function paramEffectSpec(o: { param: string; points: readonly ParamPoint[
       {
         mark: { type: 'point', filled: true, size: 70, opacity: 0.8 },
         encoding: {
-          y: { field: 'accuracy', type: 'quantitative', title: 'Best test accuracy (%)', scale: { zero: false } },
+          y: { field: 'accuracy', type: 'quantitative', title: 'Best test accuracy (%)', scale: { zero: false, padding: 12 } },
           color,
           tooltip: [{ field: 'trial' }, { field: 'value' }, { field: 'accuracy', format: '.2f' }],
         },
