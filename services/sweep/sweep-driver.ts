@@ -42,6 +42,17 @@ export class SweepFailedError extends FleetError {
   }
 }
 
+/** The sweep was stopped (SIGINT, SIGTERM): exit 130/143, and --resume continues it. */
+export class SweepInterruptedError extends InterruptedError {
+  constructor(
+    signal: string,
+    readonly dir: string,
+  ) {
+    super(signal);
+    this.message = `sweep interrupted by ${signal}: the running trials kept their checkpoints; continue with fleet sweep SPEC --out ${dir} --resume`;
+  }
+}
+
 /** The trials folder of a sweep directory. */
 export const trialsDirOf = (dir: string): string => join(dir, 'trials');
 export const trialConfigPath = (dir: string, id: string): string => join(trialsDirOf(dir), `${id}.yaml`);
@@ -151,7 +162,7 @@ export async function runSweep(o: SweepDriverOptions): Promise<Readonly<SweepRec
   if (interrupted !== null) {
     await state.flush();
     await o.writeResults(state.record);
-    throw new InterruptedError(interrupted);
+    throw new SweepInterruptedError(interrupted, dir);
   }
 
   const trials = state.record.trials;

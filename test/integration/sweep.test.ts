@@ -186,6 +186,25 @@ describe('fleet sweep', () => {
     expect(outcome(record)).toEqual(outcome(uninterrupted));
   });
 
+  it('stops on SIGINT (exit 130, the trials stopped with their checkpoints, still running in sweep.json) and --resume finishes it', async () => {
+    const out = join(root, 'interrupted');
+    const file = await spec('grid', GRID);
+    const driver = startFleet(sweepArgs(file, out));
+    started.push(driver);
+    await until('a trial past its first epoch', () => existsSync(join(out, 'trials', 't000', 'checkpoint.fleet')), 60_000, 10);
+    driver.child.kill('SIGINT');
+    const exit = await driver.exited;
+    expect(exit.code).toBe(130);
+    expect(driver.lines.join('\n')).toMatch(/^fleet: sweep interrupted by SIGINT: .*--resume$/m);
+    const stoppedRecord = await readSweepRecord(out);
+    expect(stoppedRecord.trials.filter((t) => t.status === 'running').length).toBeGreaterThan(0);
+    for (const t of stoppedRecord.trials) expect(existsSync(join(out, 'trials', `${t.id}.pid`)), `${t.id} has exited`).toBe(false);
+
+    const resumed = await runFleet(sweepArgs(file, out, ['--resume']), { timeoutMs: 60_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(outcome(await readSweepRecord(out))).toEqual(outcome(uninterrupted));
+  });
+
   it('prunes a learning rate too high (ASHA, grace period 1); a diverging one (non-finite loss) fails with its reason', async () => {
     const out = join(root, 'pruned');
     // One at a time, so the trial judged has the good trial's epoch-1 score to rank against.
