@@ -16,12 +16,14 @@ export function reportCommand(): Command {
     .argument('<dir>', 'a run directory (holding metrics.jsonl) or a sweep directory (holding sweep.json)')
     .addOption(opt('--out <dir>', 'the report folder (default: <dir>/report); a report there before is replaced'))
     .addOption(
-      opt('--data-dir <dir>', "CIFAR-10 files for a run's pictures of test and training images", 'FLEET_DATA_DIR').default(
-        DEFAULT_DATA_DIR,
-      ),
+      opt(
+        '--data-dir <dir>',
+        "CIFAR-10 files for the pictures of test and training images (of the run, or of a sweep's best and mixing trials)",
+        'FLEET_DATA_DIR',
+      ).default(DEFAULT_DATA_DIR),
     )
     .addOption(
-      opt('--backend <name>', "compute backend for scoring the run's best model again", 'FLEET_BACKEND')
+      opt('--backend <name>', "compute backend for scoring a saved model again (the run's best/, a sweep's best trial's)", 'FLEET_BACKEND')
         .choices([...BACKEND_CHOICES])
         .default('auto'),
     )

@@ -36,7 +36,7 @@ export async function makeReport(o: ReportOptions, log: Logger): Promise<ReportR
   log.info({ dir: o.dir, kind, out }, 'writing report');
   const doc =
     kind === 'sweep'
-      ? await sweepReport(o.dir, log)
+      ? await sweepReport(o.dir, { dataDir: o.dataDir, backend: o.backend, threads: o.threads }, log)
       : await runReport({ runDir: o.dir, dataDir: o.dataDir, backend: o.backend, threads: o.threads }, log);
   return { kind, ...(await writeReport(out, doc)) };
 }

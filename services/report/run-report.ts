@@ -34,6 +34,18 @@ const AUGMENTED_COPIES = 8;
 const MIX_EXAMPLES = 4;
 const CONFUSED_PAIRS = 5;
 
+/** The parts of a run's report; a sweep's report takes some of them for its best trial. */
+export type RunPart = 'curves' | 'lr' | 'scores' | 'mistakes' | 'augmentation' | 'mix';
+const ALL_PARTS: readonly RunPart[] = ['curves', 'lr', 'scores', 'mistakes', 'augmentation', 'mix'];
+
+export interface RunSectionOptions {
+  parts?: readonly RunPart[];
+  /** Before every PNG's name, so two runs' pictures can share a folder. */
+  prefix?: string;
+  /** Of the sections' headings (a sweep's report nests them one level down). */
+  level?: 2 | 3;
+}
+
 /**
  * `fleet report RUN_DIR`: the run's curves and schedule, the best epoch's
  * test-set scores as pictures, the weakest classes' surest mistakes (the best
@@ -43,91 +55,134 @@ const CONFUSED_PAIRS = 5;
  */
 export async function runReport(o: RunReportOptions, log: Logger): Promise<ReportDocument> {
   const run = await readRunFiles(o.runDir);
+  const c = runConfigOf(run);
+  const blocks: Block[] = [{ kind: 'paragraph', text: runSummary(run) }];
+  if (c) blocks.push(configTable(c, run.config));
+  blocks.push(...(await runSections(run, o, log)));
+  return { title: `Run report: ${c?.runId ?? o.runDir}`, blocks };
+}
+
+function runConfigOf(run: RunFiles): RunConfigFields | null {
+  return run.config?.config ?? run.bestMeta?.config ?? null;
+}
+
+/** The sections of a run's report, `parts` of them, in the report's order. */
+export async function runSections(
+  run: RunFiles,
+  o: Omit<RunReportOptions, 'runDir'>,
+  log: Logger,
+  s: RunSectionOptions = {},
+): Promise<Block[]> {
+  const parts = new Set(s.parts ?? ALL_PARTS);
+  const prefix = s.prefix ?? '';
+  const level = s.level ?? 2;
   const { metrics, config } = run;
-  const last = metrics[metrics.length - 1]!;
   const bestLine = pickBestLine(run);
   const classNames = config?.data.classNames ?? run.bestMeta?.classNames ?? defaultNames();
-  const c = config?.config ?? run.bestMeta?.config ?? null;
+  const c = runConfigOf(run);
   const blocks: Block[] = [];
+  const heading = (text: string) => blocks.push({ kind: 'heading', level, text });
   const chart = async (file: string, alt: string, spec: Parameters<typeof renderChartPng>[0]) => {
-    blocks.push({ kind: 'image', file, alt, png: await renderChartPng(spec) });
+    blocks.push({ kind: 'image', file: `${prefix}${file}`, alt, png: await renderChartPng(spec) });
   };
 
-  blocks.push({ kind: 'paragraph', text: summarySentence(run, bestLine, last) });
-  if (c) blocks.push(configTable(c, config));
+  if (parts.has('curves')) {
+    heading('Training curves');
+    await chart(
+      'loss.png',
+      'Train and test loss per epoch',
+      epochCurvesSpec({ title: 'Loss', yTitle: 'Cross-entropy loss', points: curve(metrics, 'trainLoss', 'testLoss') }),
+    );
+    await chart(
+      'accuracy.png',
+      'Train and test accuracy per epoch',
+      epochCurvesSpec({
+        title: 'Accuracy',
+        yTitle: 'Accuracy (%)',
+        points: curve(metrics, 'trainAccuracy', 'testAccuracy'),
+        percent: true,
+      }),
+    );
+    blocks.push({
+      kind: 'paragraph',
+      text:
+        `Train values are averages over each epoch's training batches (augmented${c && (c.mixupAlpha > 0 || c.cutmixAlpha > 0) ? ' and mixed' : ''}, ` +
+        'while the weights change); test values score the weights at the end of the epoch on the unaugmented test set.',
+    });
+  }
 
-  blocks.push({ kind: 'heading', level: 2, text: 'Training curves' });
-  await chart(
-    'loss.png',
-    'Train and test loss per epoch',
-    epochCurvesSpec({ title: 'Loss', yTitle: 'Cross-entropy loss', points: curve(metrics, 'trainLoss', 'testLoss') }),
-  );
-  await chart(
-    'accuracy.png',
-    'Train and test accuracy per epoch',
-    epochCurvesSpec({ title: 'Accuracy', yTitle: 'Accuracy (%)', points: curve(metrics, 'trainAccuracy', 'testAccuracy'), percent: true }),
-  );
-  blocks.push({
-    kind: 'paragraph',
-    text:
-      `Train values are averages over each epoch's training batches (augmented${c && (c.mixupAlpha > 0 || c.cutmixAlpha > 0) ? ' and mixed' : ''}, ` +
-      'while the weights change); test values score the weights at the end of the epoch on the unaugmented test set.',
-  });
+  if (parts.has('lr')) {
+    heading('Learning rate');
+    const lr = lrPoints(config, metrics);
+    await chart('lr.png', 'Learning rate over training', lrScheduleSpec({ ...lr, ...(lr.subtitle ? { subtitle: lr.subtitle } : {}) }));
+  }
 
-  blocks.push({ kind: 'heading', level: 2, text: 'Learning rate' });
-  const lr = lrPoints(config, metrics);
-  await chart('lr.png', 'Learning rate over training', lrScheduleSpec({ ...lr, ...(lr.subtitle ? { subtitle: lr.subtitle } : {}) }));
-
-  blocks.push({ kind: 'heading', level: 2, text: `Test set at the best epoch (${bestLine.epoch})` });
   const scores = { classNames, perClassAccuracy: bestLine.perClassAccuracy, confusion: bestLine.confusion };
   const weak = weakestClasses(scores, WEAK_CLASSES);
-  const sub = `epoch ${bestLine.epoch}, ${bestLine.confusion.flat().reduce((a, b) => a + b, 0)} test images, accuracy ${percent(bestLine.testAccuracy)}`;
-  await chart(
-    'confusion.png',
-    'Confusion matrix: rows true class, columns predicted class',
-    confusionHeatmapSpec({ ...scores, subtitle: sub }),
-  );
-  await chart(
-    'class-accuracy.png',
-    'Test accuracy of each class',
-    classAccuracySpec({ ...scores, highlighted: weak.map((w) => w.name), overall: bestLine.testAccuracy, subtitle: sub }),
-  );
-  blocks.push({
-    kind: 'paragraph',
-    text: `**Weakest classes:** ${weak.map((w) => `${w.name} ${percent(w.accuracy)}`).join(', ') || '-'}.`,
-  });
-  const pairs = confusedPairs(classNames, bestLine.confusion, CONFUSED_PAIRS);
-  blocks.push({ kind: 'paragraph', text: '**Most confused pairs** (true class taken for another):' });
-  blocks.push(
-    pairs.length > 0
-      ? {
-          kind: 'list',
-          items: pairs.map(
-            (p) =>
-              `${p.trueClass} taken for ${p.predicted}: ${p.count} of ${p.total} ${p.trueClass} images (${percent(p.count / p.total)})`,
-          ),
-        }
-      : { kind: 'paragraph', text: 'No test image was misclassified.' },
-  );
-
-  const test = await loadData(
-    () => loadCifar10Split({ dir: o.dataDir, split: 'test', allowPartial: false, limit: c?.limitTest ?? undefined }),
-    log,
-  );
-  blocks.push({ kind: 'heading', level: 2, text: `Mistakes of the ${WEAK_CLASSES} weakest classes` });
-  blocks.push(...(await mistakesSection(run, test, weak, classNames, o, log)));
-
-  const train = await loadData(
-    () => loadCifar10Split({ dir: o.dataDir, split: 'train', allowPartial: true, limit: c?.limitTrain ?? undefined }),
-    log,
-  );
-  blocks.push({ kind: 'heading', level: 2, text: 'Augmentation' });
-  blocks.push(...augmentationSection(c, train, classNames));
-  if (c && (c.mixupAlpha > 0 || c.cutmixAlpha > 0)) {
-    blocks.push({ kind: 'heading', level: 2, text: mixTitle(c) });
-    blocks.push(...mixSection(c, config, train, classNames));
+  if (parts.has('scores')) {
+    heading(`Test set at the best epoch (${bestLine.epoch})`);
+    const sub = `epoch ${bestLine.epoch}, ${bestLine.confusion.flat().reduce((a, b) => a + b, 0)} test images, accuracy ${percent(bestLine.testAccuracy)}`;
+    await chart(
+      'confusion.png',
+      'Confusion matrix: rows true class, columns predicted class',
+      confusionHeatmapSpec({ ...scores, subtitle: sub }),
+    );
+    await chart(
+      'class-accuracy.png',
+      'Test accuracy of each class',
+      classAccuracySpec({ ...scores, highlighted: weak.map((w) => w.name), overall: bestLine.testAccuracy, subtitle: sub }),
+    );
+    blocks.push({
+      kind: 'paragraph',
+      text: `**Weakest classes:** ${weak.map((w) => `${w.name} ${percent(w.accuracy)}`).join(', ') || '-'}.`,
+    });
+    const pairs = confusedPairs(classNames, bestLine.confusion, CONFUSED_PAIRS);
+    blocks.push({ kind: 'paragraph', text: '**Most confused pairs** (true class taken for another):' });
+    blocks.push(
+      pairs.length > 0
+        ? {
+            kind: 'list',
+            items: pairs.map(
+              (p) =>
+                `${p.trueClass} taken for ${p.predicted}: ${p.count} of ${p.total} ${p.trueClass} images (${percent(p.count / p.total)})`,
+            ),
+          }
+        : { kind: 'paragraph', text: 'No test image was misclassified.' },
+    );
   }
-  return { title: `Run report: ${c?.runId ?? o.runDir}`, blocks };
+
+  if (parts.has('mistakes')) {
+    const test = await loadData(
+      () => loadCifar10Split({ dir: o.dataDir, split: 'test', allowPartial: false, limit: c?.limitTest ?? undefined }),
+      log,
+    );
+    heading(`Mistakes of the ${WEAK_CLASSES} weakest classes`);
+    blocks.push(...(await mistakesSection(run, test, weak, classNames, o, log, prefix)));
+  }
+
+  const mixing = c !== null && (c.mixupAlpha > 0 || c.cutmixAlpha > 0);
+  if (parts.has('augmentation') || (parts.has('mix') && mixing)) {
+    const train = await loadTrainImages(o.dataDir, c, log);
+    if (parts.has('augmentation')) {
+      heading('Augmentation');
+      blocks.push(...augmentationSection(c, train, classNames, prefix));
+    }
+    if (parts.has('mix') && c && mixing) {
+      heading(mixTitle(c));
+      blocks.push(...mixSection(c, config, train, classNames, prefix));
+    }
+  }
+  return blocks;
+}
+
+/** The training images a run read (its --limit-train of the files in `dataDir`), or why they could not be read. */
+async function loadTrainImages(dataDir: string, c: RunConfigFields | null, log: Logger): Promise<Loaded<Cifar10Split>> {
+  return loadData(() => loadCifar10Split({ dir: dataDir, split: 'train', allowPartial: true, limit: c?.limitTrain ?? undefined }), log);
+}
+
+/** The summary of a run: model, epochs, images, backend, the best and last test accuracy, its directory. */
+export function runSummary(run: RunFiles): string {
+  return summarySentence(run, pickBestLine(run), run.metrics[run.metrics.length - 1]!);
 }
 
 type RunConfigFields = RunConfigRecord['config'];
@@ -249,8 +304,9 @@ async function mistakesSection(
   test: Loaded<Cifar10Split>,
   weak: readonly { name: string }[],
   classNames: readonly string[],
-  o: RunReportOptions,
+  o: Omit<RunReportOptions, 'runDir'>,
   log: Logger,
+  prefix: string,
 ): Promise<Block[]> {
   if (!test.ok) return [{ kind: 'paragraph', text: `Left out: the test images could not be read (${test.reason}); pass --data-dir.` }];
   if (!run.bestMeta || !(await exists(run.bestDir)))
@@ -298,7 +354,7 @@ async function mistakesSection(
     { kind: 'paragraph', text: intro },
     {
       kind: 'image',
-      file: 'mistakes.png',
+      file: `${prefix}mistakes.png`,
       alt: 'Misclassified test images of the weakest classes',
       png: imageGridPng({ title: 'Surest mistakes of the weakest classes', rows, rowLabels }),
     },
@@ -306,7 +362,12 @@ async function mistakesSection(
   ];
 }
 
-function augmentationSection(c: RunConfigFields | null, train: Loaded<Cifar10Split>, classNames: readonly string[]): Block[] {
+function augmentationSection(
+  c: RunConfigFields | null,
+  train: Loaded<Cifar10Split>,
+  classNames: readonly string[],
+  prefix: string,
+): Block[] {
   if (!c) return [{ kind: 'paragraph', text: 'Left out: the run has no config.json to take its augmentation from.' }];
   if (!train.ok)
     return [{ kind: 'paragraph', text: `Left out: the training images could not be read (${train.reason}); pass --data-dir.` }];
@@ -329,7 +390,7 @@ function augmentationSection(c: RunConfigFields | null, train: Loaded<Cifar10Spl
     },
     {
       kind: 'image',
-      file: 'augmentation.png',
+      file: `${prefix}augmentation.png`,
       alt: `Training images augmented ${AUGMENTED_COPIES} times`,
       png: imageGridPng({ title: `Augmentation "${c.augment}", epochs 1-${AUGMENTED_COPIES}`, rows, factor: 3 }),
     },
@@ -362,6 +423,7 @@ function mixSection(
   record: RunConfigRecord | null,
   train: Loaded<Cifar10Split>,
   classNames: readonly string[],
+  prefix: string,
 ): Block[] {
   if (!train.ok)
     return [{ kind: 'paragraph', text: `Left out: the training images could not be read (${train.reason}); pass --data-dir.` }];
@@ -394,7 +456,7 @@ function mixSection(
     },
     {
       kind: 'image',
-      file: 'mix.png',
+      file: `${prefix}mix.png`,
       alt: `${examples.length} mixed training examples with their lambda`,
       png: imageGridPng({ title: `${mixTitle(c)} training examples`, rows }),
     },

@@ -7,7 +7,8 @@ import { paramEffectSpec } from './charts/param-effect.js';
 import { trialCurvesSpec, type TrialCurve } from './charts/trial-curves.js';
 import { renderChartPng } from './render-png.js';
 import type { Block, ReportDocument } from './report-document.js';
-import { exists } from './run-files.js';
+import { exists, readRunFiles, type RunFiles } from './run-files.js';
+import { runSections, runSummary, type RunReportOptions } from './run-report.js';
 import { configurationResults, countedTrials, findAblation, paramsLabel, paramValueResults } from './sweep-summary.js';
 
 /** A mean in percent, 2 decimals, ± its standard deviation when more than one run makes one. */
@@ -24,7 +25,7 @@ const signed = (points: number) => `${points >= 0 ? '+' : ''}${points.toFixed(2)
  * (mean ± std over repeats), every trial, and for an ablation the
  * contribution of each technique in points.
  */
-export async function sweepReport(dir: string, log: Logger): Promise<ReportDocument> {
+export async function sweepReport(dir: string, o: TrialPictureOptions, log: Logger): Promise<ReportDocument> {
   const record = await readSweepRecord(dir);
   const blocks: Block[] = [];
   const chart = async (file: string, alt: string, spec: Parameters<typeof renderChartPng>[0]) => {
@@ -148,6 +149,9 @@ export async function sweepReport(dir: string, log: Logger): Promise<ReportDocum
     ]),
   });
 
+  blocks.push(...(await bestTrialSection(dir, record, o, log)));
+  blocks.push(...(await mixingSection(dir, record, o, log)));
+
   blocks.push({ kind: 'heading', level: 2, text: 'Trials' });
   blocks.push({
     kind: 'table',
@@ -165,6 +169,61 @@ export async function sweepReport(dir: string, log: Logger): Promise<ReportDocum
     ]),
   });
   return { title: `Sweep report: ${record.name} (${record.sweepId})`, blocks };
+}
+
+/** What the pictures of a trial's images need: the data files and how to score its best model. */
+export type TrialPictureOptions = Omit<RunReportOptions, 'runDir'>;
+
+/** A trial's run directory as the run report reads it, or null when it holds no scored epoch (failed, pending). */
+async function trialRun(dir: string, t: TrialRecord): Promise<RunFiles | null> {
+  const runDir = join(dir, t.runDir);
+  if (!(await exists(join(runDir, 'metrics.jsonl')))) return null;
+  try {
+    return await readRunFiles(runDir);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The best trial's test-set pictures, as its run report has them: confusion
+ * matrix, per-class accuracy, the most confused pairs, the weakest classes'
+ * surest mistakes (a one-configuration sweep, exercise 1, is answered here).
+ */
+async function bestTrialSection(dir: string, record: SweepRecord, o: TrialPictureOptions, log: Logger): Promise<Block[]> {
+  const ranked = record.trials.filter((t) => t.best !== null && t.status !== 'failed').sort((a, b) => b.best!.value - a.best!.value);
+  for (const t of ranked) {
+    const run = await trialRun(dir, t);
+    if (!run) continue;
+    return [
+      { kind: 'heading', level: 2, text: `The best trial: ${t.id} (${paramsLabel(t.params, record.varied)})` },
+      {
+        kind: 'paragraph',
+        text: `${runSummary(run)} Its whole report: \`fleet report ${join(dir, t.runDir)}\`.`,
+      },
+      ...(await runSections(run, o, log, { parts: ['scores', 'mistakes'], prefix: 'best-', level: 3 })),
+    ];
+  }
+  return [];
+}
+
+/** For each configuration that mixes (Mixup or CutMix alpha above 0), 4 mixed training examples of its first trial. */
+async function mixingSection(dir: string, record: SweepRecord, o: TrialPictureOptions, log: Logger): Promise<Block[]> {
+  const blocks: Block[] = [];
+  const seen = new Set<string>();
+  for (const t of record.trials) {
+    if (seen.has(t.configKey)) continue;
+    const run = await trialRun(dir, t);
+    const c = run?.config?.config;
+    if (!run || !c || (c.mixupAlpha <= 0 && c.cutmixAlpha <= 0)) continue;
+    seen.add(t.configKey);
+    if (blocks.length === 0) blocks.push({ kind: 'heading', level: 2, text: 'Mixup and CutMix examples' });
+    blocks.push({ kind: 'heading', level: 3, text: `${t.id}: ${paramsLabel(t.params, record.varied)}` });
+    const mix = await runSections(run, o, log, { parts: ['mix'], prefix: `${t.id}-`, level: 3 });
+    // The run report's own heading for the part: this one names the trial instead.
+    blocks.push(...mix.filter((b) => b.kind !== 'heading'));
+  }
+  return blocks;
 }
 
 function overview(record: SweepRecord, configurations: number, repeats: number): string {

@@ -96,7 +96,7 @@ async function expectRealReport(reportDir: string): Promise<{ readme: string; pn
 const pct = (v: number) => (v * 100).toFixed(2);
 
 describe('fleet report SWEEP_DIR', () => {
-  it('an ablation of real tiny runs: every trial curve (pruned dashed), each parameter, the results, each technique contribution in points', async () => {
+  it("an ablation of real tiny runs: every trial curve (pruned dashed), each parameter, the results, each technique's contribution in points, the best trial's scores and mistakes, mixed examples", async () => {
     const sweepDir = join(root, 'ablation');
     await mkdir(join(sweepDir, 'trials'), { recursive: true });
     const all = ['--epochs', '2', '--mixup', '0.2', '--label-smoothing', '0.1'];
@@ -124,11 +124,21 @@ describe('fleet report SWEEP_DIR', () => {
     });
     await writeFile(join(sweepDir, 'sweep.json'), JSON.stringify(record, null, 2));
 
-    const result = await runFleet(['report', sweepDir]);
+    const result = await runFleet(['report', sweepDir, '--data-dir', dataDir]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('sweep report:');
     const { readme, pngs } = await expectRealReport(join(sweepDir, 'report'));
-    expect(pngs).toEqual(['contributions.png', 'curves.png', 'param-without.png']);
+    // The best trial's test-set pictures, and mixed examples of each configuration that mixes (t001 goes without Mixup).
+    expect(pngs).toEqual([
+      'best-class-accuracy.png',
+      'best-confusion.png',
+      'best-mistakes.png',
+      'contributions.png',
+      'curves.png',
+      'param-without.png',
+      't000-mix.png',
+      't002-mix.png',
+    ]);
 
     expect(readme).toMatch(/^# Sweep report: ablation \(ablation-20260101-000000-abcd\)/);
     expect(readme).toContain('4 trials (3 finished, 1 pruned)');
@@ -145,6 +155,11 @@ describe('fleet report SWEEP_DIR', () => {
     expect(readme).toContain('| t003 | none | 2 | pruned | 1 |');
     expect(readme).toContain('pruned at epoch 1 (asha): below the rung cut-off');
     expect(readme).toContain(`**Best configuration:**`);
+    expect(readme).toMatch(/## The best trial: t00\d \(without=\w+\)/);
+    expect(readme).toContain('**Most confused pairs**');
+    expect(readme).toMatch(/test image \d+ taken for \w+ \(\d+\.\d%\)/);
+    expect(readme).toContain('### t000: without=none');
+    expect(readme).toMatch(/epoch 1 step \d: mixup, lambda 0\.\d{3}: \w+ with \w+/);
   });
 
   it('a grid over two parameters from sweep.json alone (no run directories): curves from the record, mean ± std over repeats, change per value', async () => {
