@@ -305,7 +305,10 @@ async function runTrial(
     });
     for (let i = Math.max(0, Math.min(before, curve.length)); i < curve.length; i++) {
       const p = curve[i]!;
-      o.events.publish('trial.epoch', { trial: id, epoch: p.epoch, value: p.value, best: bestOf(curve.slice(0, i + 1))!.value });
+      const best = bestOf(curve.slice(0, i + 1))!.value;
+      o.events.publish('trial.epoch', { trial: id, epoch: p.epoch, value: p.value, best });
+      // The sweep's progress in its own log: a trial's epochs, not only its start and end.
+      log.info({ epoch: p.epoch, of: epochs, value: p.value, best }, 'trial epoch scored');
     }
     // Each epoch once, in order; not the last (the trial is ending anyway), not once it is being stopped.
     for (; decided < curve.length; decided++) {
