@@ -1,7 +1,7 @@
 import { FleetError } from '../../src/runtime/errors.js';
-import { METRICS_JSONL } from '../../src/runtime/run-dir.js';
-import type { MetricsLine } from '../../src/training/run-record/index.js';
-import { NotARunDirectoryError, readRunFiles, runClassNames } from './read-run.js';
+import { META_JSON } from '../../src/model/index.js';
+import { BEST_DIR, CONFIG_JSON, METRICS_JSONL } from '../../src/runtime/run-dir.js';
+import { NotARunDirectoryError, readRunDirectory, type MetricsLine, type RunDirectoryFiles } from '../../src/training/run-record/index.js';
 
 /** One epoch of a run as `fleet show` prints it. */
 export interface EpochReport {
@@ -28,7 +28,7 @@ export class EpochNotRecordedError extends FleetError {
 
 /** The run's last epoch, or `epoch`, with the names of its classes. */
 export async function epochReport(runDir: string, epoch: number | null): Promise<EpochReport> {
-  const run = await readRunFiles(runDir);
+  const run = await readRunDirectory(runDir);
   if (!run.hasMetrics) throw new NotARunDirectoryError(runDir);
   const line = epoch === null ? run.metrics.at(-1) : run.metrics.find((l) => l.epoch === epoch);
   if (!line) {
@@ -45,4 +45,11 @@ export async function epochReport(runDir: string, epoch: number | null): Promise
     classNames: runClassNames(run),
     line,
   };
+}
+
+/** The class names in label order, from config.json or else best/meta.json. */
+function runClassNames(run: RunDirectoryFiles): string[] {
+  const names = run.config?.data.classNames ?? run.bestMeta?.classNames;
+  if (!names) throw new FleetError(`${run.dir}: neither ${CONFIG_JSON} nor ${BEST_DIR}/${META_JSON} names the classes`);
+  return names;
 }

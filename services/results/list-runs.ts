@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FleetError } from '../../src/runtime/errors.js';
-import { isRunDirectory, readRunFiles, type RunFiles } from './read-run.js';
+import { isRunDirectory, readRunDirectory, type RunDirectoryFiles } from '../../src/training/run-record/index.js';
 
 /** Folders inside a run that are never runs themselves. */
 const RUN_SUBFOLDERS = new Set(['best', 'logs', 'nats']);
@@ -53,9 +53,9 @@ async function findRunDirectories(dir: string, depth: number): Promise<string[]>
 }
 
 async function runRow(dir: string): Promise<RunRow> {
-  let run: RunFiles;
+  let run: RunDirectoryFiles;
   try {
-    run = await readRunFiles(dir);
+    run = await readRunDirectory(dir);
   } catch (err) {
     return {
       dir,

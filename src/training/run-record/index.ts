@@ -11,7 +11,10 @@ export {
   type MetricsLine,
 } from './metrics-line.js';
 export { runConfigRecord, runConfigRecordSchema, type RunConfigRecord } from './run-config-record.js';
-export { openRunRecord, readMetricsLines, RunRecordError, type RunRecord } from './run-record.js';
+export { fileTime, readOptionalRecordFile, readRecordFile } from './read-record-file.js';
+export { isRunDirectory, NotARunDirectoryError, readRunDirectory, type RunDirectoryFiles } from './read-run-files.js';
+export { checkedRecord, RunRecordError } from './record-error.js';
+export { openRunRecord, readMetricsLines, type RunRecord } from './run-record.js';
 export {
   ABLATION_PARAM,
   ABLATION_REFERENCE,

@@ -1,24 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import type { z } from 'zod';
 import { META_JSON, saveModelFiles, type SavedModelFiles } from '../../model/index.js';
 import { replaceDirectoryAtomic } from '../../runtime/atomic-dir.js';
-import { FleetError } from '../../runtime/errors.js';
 import { CONFIG_JSON, METRICS_JSONL, openRunDir } from '../../runtime/run-dir.js';
 import { bestModelMetaSchema, type BestModelMeta } from './best-model-meta.js';
 import { metricsLineSchema, type MetricsLine } from './metrics-line.js';
+import { checkedRecord, RunRecordError } from './record-error.js';
 import { runConfigRecordSchema, type RunConfigRecord } from './run-config-record.js';
-
-/** A record that does not match its schema: a bug of the writer, or a file that is not fleet's. */
-export class RunRecordError extends FleetError {
-  constructor(
-    readonly file: string,
-    readonly reason: string,
-  ) {
-    super(`${file}: ${reason}`);
-  }
-}
 
 /**
  * The one writer of a run's results, whichever process trained: config.json,
@@ -44,11 +33,11 @@ export async function openRunRecord(path: string): Promise<RunRecord> {
   return {
     path: dir.path,
     bestDir: dir.bestDir,
-    writeConfig: (record) => dir.writeJson(CONFIG_JSON, checked(runConfigRecordSchema, record, join(path, CONFIG_JSON))),
-    recordEpoch: (line) => dir.putMetricsLine(checked(metricsLineSchema, line, join(path, METRICS_JSONL))),
+    writeConfig: (record) => dir.writeJson(CONFIG_JSON, checkedRecord(runConfigRecordSchema, record, join(path, CONFIG_JSON))),
+    recordEpoch: (line) => dir.putMetricsLine(checkedRecord(metricsLineSchema, line, join(path, METRICS_JSONL))),
     keepMetricsBefore: (epoch) => dir.keepMetricsBefore(epoch),
     saveBest: async (model, meta) => {
-      const checkedMeta = checked(bestModelMetaSchema, meta, join(dir.bestDir, META_JSON));
+      const checkedMeta = checkedRecord(bestModelMetaSchema, meta, join(dir.bestDir, META_JSON));
       let saved: SavedModelFiles | undefined;
       await replaceDirectoryAtomic(dir.bestDir, async (next) => {
         saved = await saveModelFiles(model, next, checkedMeta);
@@ -73,13 +62,6 @@ export async function readMetricsLines(path: string): Promise<MetricsLine[]> {
       } catch (err) {
         throw new RunRecordError(`${file}:${i + 1}`, (err as Error).message);
       }
-      return checked(metricsLineSchema, value, `${file}:${i + 1}`);
+      return checkedRecord(metricsLineSchema, value, `${file}:${i + 1}`);
     });
-}
-
-function checked<S extends z.ZodTypeAny>(schema: S, value: unknown, file: string): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data as z.infer<S>;
-  const issue = result.error.issues[0];
-  throw new RunRecordError(file, issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid');
 }

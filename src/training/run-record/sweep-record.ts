@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../runtime/atomic-file.js';
-import { RunRecordError } from './run-record.js';
+import { checkedRecord, RunRecordError } from './record-error.js';
 
 /** The sweep's state file in SWEEP_DIR: rewritten atomically on every change, so a killed driver resumes from it. */
 export const SWEEP_JSON = 'sweep.json';
@@ -98,19 +98,12 @@ export async function readSweepRecord(dir: string): Promise<SweepRecord> {
   } catch (err) {
     throw new RunRecordError(file, `not JSON (${(err as Error).message})`);
   }
-  return checkedSweepRecord(value, file);
+  return checkedRecord(sweepRecordSchema, value, file);
 }
 
 /** Checks `record` against the schema, then replaces SWEEP_DIR/sweep.json all-or-nothing. */
 export async function writeSweepRecord(dir: string, record: SweepRecord): Promise<void> {
   const file = join(dir, SWEEP_JSON);
-  const checked = checkedSweepRecord(record, file);
+  const checked = checkedRecord(sweepRecordSchema, record, file);
   await writeFileAtomic(file, `${JSON.stringify(checked, null, 2)}\n`);
-}
-
-function checkedSweepRecord(value: unknown, file: string): SweepRecord {
-  const result = sweepRecordSchema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  throw new RunRecordError(file, issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid');
 }
