@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { connectNatsReader } from '../src/events/index.js';
 import { onStopSignal } from '../src/runtime/stop-signals.js';
 import { createRootLogger } from '../src/runtime/logger.js';
-import { runWatch, WatchedRunFailedError } from '../services/watch/run-watch.js';
+import { runWatch, type RunWatchOptions, WatchedRunFailedError } from '../services/watch/run-watch.js';
 import { waitForRun } from '../services/watch/wait-for-run.js';
 import { runSweepWatch, WatchedSweepFailedError } from '../services/watch/sweep-watch.js';
 import { FlagError } from '../src/runtime/config/flag-error.js';
@@ -63,30 +63,21 @@ export function watchCommand(): Command {
           signal: stop.signal,
         });
         if (run === null) return;
-        if (sweep !== null) {
-          const outcome = await runSweepWatch({
-            follow: (r, handler, o) => reader.follow(r, handler, o),
-            sweep,
-            json: flags.json === true,
-            out: process.stdout,
-            isTTY: process.stdout.isTTY === true,
-            untilFinished: flags.keepRunning !== true,
-            signal: stop.signal,
-            from: flags.new === true ? 'new' : 'start',
-          });
-          if (outcome === 'failed') throw new WatchedSweepFailedError(sweep);
-          return;
-        }
-        const outcome = await runWatch({
+        // What a run and a sweep are watched with alike.
+        const watch: Omit<RunWatchOptions, 'run'> = {
           follow: (r, handler, o) => reader.follow(r, handler, o),
-          run,
           json: flags.json === true,
           out: process.stdout,
           isTTY: process.stdout.isTTY === true,
           untilFinished: flags.keepRunning !== true,
           signal: stop.signal,
           from: flags.new === true ? 'new' : 'start',
-        });
+        };
+        if (sweep !== null) {
+          if ((await runSweepWatch({ ...watch, sweep })) === 'failed') throw new WatchedSweepFailedError(sweep);
+          return;
+        }
+        const outcome = await runWatch({ ...watch, run });
         if (outcome === 'failed') throw new WatchedRunFailedError(run);
       } finally {
         stopListening();

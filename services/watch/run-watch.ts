@@ -1,5 +1,7 @@
 import type { FleetEvent } from '../../src/events/event-payloads.js';
 import { FleetError } from '../../src/runtime/errors.js';
+import { frameWriter } from './frame-writer.js';
+import { type FollowFn, type FollowFrom, followUntilOutcome, type WatchOutcome } from './follow-until-outcome.js';
 import { renderEventLine, renderJsonLine, renderView } from './watch-render.js';
 import { RunView } from './watch-state.js';
 
@@ -11,14 +13,6 @@ import { RunView } from './watch-state.js';
  * one logfmt line per event, never cut, so a log collector sees every event
  * on its own line.
  */
-
-export type FollowFrom = 'start' | 'new';
-export type FollowFn = (
-  run: string,
-  handler: (event: FleetEvent) => void,
-  options: { from: FollowFrom },
-) => Promise<{ stop(): Promise<void> }>;
-export type WatchOutcome = 'finished' | 'failed' | 'stopped';
 
 /** The run watched ended with run.finished status failed: `fleet watch` exits 1, as the run did. */
 export class WatchedRunFailedError extends FleetError {
@@ -80,49 +74,23 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchOutcome> 
         liveOutput(o.out, (v, nowMs) => renderView(v.snapshot(nowMs), { width: width() - 1, color: o.color }), o.now)
       : lineOutput(o.out, o.now);
 
-  let outcome: WatchOutcome | null = null;
-  let settle: (x: WatchOutcome) => void = () => {};
-  const done = new Promise<WatchOutcome>((resolve) => (settle = resolve));
-  const end = (x: WatchOutcome): void => {
-    if (outcome !== null) return;
-    outcome = x;
-    settle(x);
-  };
-
-  const handler = (event: FleetEvent): void => {
-    // The bus may deliver a few more before stop() takes effect.
-    if (outcome !== null) return;
-    view.apply(event);
-    output.event(event, view);
-    if (event.type === 'run.finished' && o.untilFinished) {
-      end((event as FleetEvent<'run.finished'>).data.status);
-    }
-  };
-  const onAbort = (): void => end('stopped');
-  o.signal?.addEventListener('abort', onAbort, { once: true });
   output.open(view);
   const timer = o.isTTY && !o.json ? setInterval(() => output.tick(view), o.refreshMs) : null;
-
-  // follow may replay synchronously before it resolves, or hang while the
-  // bus connects: either way the outcome decides, and a subscription that
-  // arrives late is stopped when it does. (async: a throw becomes a rejection, cleaned up below.)
-  const subscribing = (async () => o.follow(o.run, handler, { from: o.from }))();
-  const subscription: { current: { stop(): Promise<void> } | null } = { current: null };
-  try {
-    await Promise.race([
-      subscribing.then((s) => {
-        subscription.current = s;
-      }),
-      done,
-    ]);
-    return await done;
-  } finally {
-    o.signal?.removeEventListener('abort', onAbort);
-    if (timer !== null) clearInterval(timer);
-    output.close(view);
-    if (subscription.current !== null) await subscription.current.stop();
-    else subscribing.then((s) => s.stop()).catch(() => {});
-  }
+  return followUntilOutcome({
+    follow: o.follow,
+    key: o.run,
+    from: o.from,
+    signal: o.signal,
+    onEvent: (event) => {
+      view.apply(event);
+      output.event(event, view);
+      return event.type === 'run.finished' && o.untilFinished ? (event as FleetEvent<'run.finished'>).data.status : null;
+    },
+    onEnd: () => {
+      if (timer !== null) clearInterval(timer);
+      output.close(view);
+    },
+  });
 }
 
 function jsonOutput(out: NodeJS.WritableStream): Output {
@@ -136,12 +104,8 @@ function jsonOutput(out: NodeJS.WritableStream): Output {
  * so "waiting for run.started" shows before the first event.
  */
 function liveOutput(out: NodeJS.WritableStream, frame: Frame, now: () => number): Output {
-  let previousLines = 0;
-  const draw = (v: RunView): void => {
-    const text = frame(v, now());
-    out.write(`${previousLines > 0 ? `\x1b[${previousLines}F\x1b[J` : ''}${text}\n`);
-    previousLines = text.split('\n').length;
-  };
+  const write = frameWriter(out);
+  const draw = (v: RunView): void => write(frame(v, now()));
   return { open: draw, event: () => {}, tick: draw, close: draw };
 }
 

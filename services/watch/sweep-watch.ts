@@ -1,6 +1,7 @@
 import type { FleetEvent } from '../../src/events/event-payloads.js';
 import { FleetError } from '../../src/runtime/errors.js';
-import type { FollowFn, FollowFrom, WatchOutcome } from './run-watch.js';
+import { frameWriter } from './frame-writer.js';
+import { type FollowFn, type FollowFrom, followUntilOutcome, type WatchOutcome } from './follow-until-outcome.js';
 import { renderJsonLine } from './watch-render.js';
 import { renderSweepEventLine, renderSweepView, SweepView } from './sweep-view.js';
 
@@ -37,48 +38,26 @@ export async function runSweepWatch(o: SweepWatchOptions): Promise<WatchOutcome>
   const view = new SweepView(o.sweep);
   const untilFinished = o.untilFinished ?? true;
   const width = (): number => (o.width ?? ((o.out as { columns?: number }).columns || 100)) - 1;
-  let previousLines = 0;
-  const draw = (): void => {
-    const text = renderSweepView(view.snapshot(), width());
-    o.out.write(`${previousLines > 0 ? `\x1b[${previousLines}F\x1b[J` : ''}${text}\n`);
-    previousLines = text.split('\n').length;
-  };
+  const write = frameWriter(o.out);
+  const draw = (): void => write(renderSweepView(view.snapshot(), width()));
   const live = o.isTTY && !o.json;
 
-  let outcome: WatchOutcome | null = null;
-  let settle: (x: WatchOutcome) => void = () => {};
-  const done = new Promise<WatchOutcome>((resolve) => (settle = resolve));
-  const end = (x: WatchOutcome): void => {
-    if (outcome !== null) return;
-    outcome = x;
-    settle(x);
-  };
-  const handler = (event: FleetEvent): void => {
-    if (outcome !== null) return;
-    view.apply(event);
-    if (o.json) o.out.write(renderJsonLine(event));
-    else if (!live) o.out.write(renderSweepEventLine(event));
-    if (event.type === 'sweep.finished' && untilFinished) end((event as FleetEvent<'sweep.finished'>).data.status);
-  };
-  const onAbort = (): void => end('stopped');
-  o.signal?.addEventListener('abort', onAbort, { once: true });
   if (live) draw();
   const timer = live ? setInterval(draw, o.refreshMs ?? 500) : null;
-  const subscribing = (async () => o.follow(o.sweep, handler, { from: o.from ?? 'start' }))();
-  let subscription: { stop(): Promise<void> } | null = null;
-  try {
-    await Promise.race([
-      subscribing.then((s) => {
-        subscription = s;
-      }),
-      done,
-    ]);
-    return await done;
-  } finally {
-    o.signal?.removeEventListener('abort', onAbort);
-    if (timer !== null) clearInterval(timer);
-    if (live) draw();
-    if (subscription !== null) await (subscription as { stop(): Promise<void> }).stop();
-    else subscribing.then((s) => s.stop()).catch(() => {});
-  }
+  return followUntilOutcome({
+    follow: o.follow,
+    key: o.sweep,
+    from: o.from ?? 'start',
+    signal: o.signal,
+    onEvent: (event) => {
+      view.apply(event);
+      if (o.json) o.out.write(renderJsonLine(event));
+      else if (!live) o.out.write(renderSweepEventLine(event));
+      return event.type === 'sweep.finished' && untilFinished ? (event as FleetEvent<'sweep.finished'>).data.status : null;
+    },
+    onEnd: () => {
+      if (timer !== null) clearInterval(timer);
+      if (live) draw();
+    },
+  });
 }

@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FleetEvent } from '../../../src/events/event-payloads.js';
-import { runWatch, type FollowFn } from '../../../services/watch/run-watch.js';
+import type { FollowFn } from '../../../services/watch/follow-until-outcome.js';
+import { runWatch } from '../../../services/watch/run-watch.js';
 import { afterFakeTime, settle } from '../../helpers/wait.js';
 import { RunScript } from './watch-events.js';
 
