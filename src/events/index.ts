@@ -30,7 +30,8 @@ export {
   type FollowHandler,
   type FollowOptions,
 } from './event-bus.js';
-export { connectNatsBus, NatsUnavailableError, type NatsBusOptions } from './nats-bus.js';
+export { connectNatsBus, type NatsBusOptions } from './nats-bus.js';
+export { NatsUnavailableError } from './nats-connection.js';
 export { createMemoryBus, type MemoryBusOptions } from './memory-bus.js';
 export { openEventBus } from './open-bus.js';
 export { connectNatsReader, type NatsReaderOptions } from './nats-reader.js';

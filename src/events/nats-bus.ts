@@ -1,6 +1,5 @@
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { FleetError } from '../runtime/errors.js';
+import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../runtime/logger.js';
 import { stopSubscriptions } from './sleep.js';
 import {
@@ -17,7 +16,7 @@ import {
 import type { EventType } from './event-payloads.js';
 import { assertRunId } from './event-subjects.js';
 import { startDurableConsumer } from './nats-consume.js';
-import { connectionOptions, type NatsConnectionSettings, watchConnection } from './nats-connection.js';
+import { connectJetStream, type NatsConnectionSettings, watchConnection } from './nats-connection.js';
 import { startFollower } from './nats-follow.js';
 import { DEFAULT_STREAM_LIMITS, ensureStream, latestRunIn } from './nats-stream.js';
 import { OutboxPublisher } from './outbox-publisher.js';
@@ -37,16 +36,6 @@ export interface NatsBusOptions extends NatsConnectionSettings {
   redeliveryDelayMs?: number;
   /** Events queued per publisher before progress reports are dropped (default 10,000). */
   outboxCapacity?: number;
-}
-
-export class NatsUnavailableError extends FleetError {
-  constructor(
-    readonly servers: string,
-    reason: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`cannot use NATS JetStream at ${servers}: ${reason}`, options);
-  }
 }
 
 type State = 'open' | 'closing' | 'closed';
@@ -201,20 +190,10 @@ class NatsBus implements EventBus {
  */
 export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus> {
   const log = options.log.child({ component: 'events' });
-  let nc: NatsConnection;
-  try {
-    nc = await connect(connectionOptions(options));
-  } catch (err) {
-    throw new NatsUnavailableError(options.servers, (err as Error).message, { cause: err });
-  }
-  try {
-    const jsm = await jetstreamManager(nc);
+  return connectJetStream(options, async (nc, jsm) => {
     const bus = new NatsBus(nc, jetstream(nc), jsm, options, log);
     await ensureStream(jsm, bus.limits(), log);
     log.info({ servers: options.servers, server: nc.getServer(), version: nc.info?.version }, 'events bus connected');
     return bus;
-  } catch (err) {
-    await nc.close().catch(() => {});
-    throw new NatsUnavailableError(options.servers, `JetStream: ${(err as Error).message}`, { cause: err });
-  }
+  });
 }

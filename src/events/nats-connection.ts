@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { FleetError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 
 /** What a NATS connection of fleet's needs: the bus's and the reader's options share these. */
@@ -11,6 +13,17 @@ export interface NatsConnectionSettings {
   auth?: { user?: string; pass?: string; token?: string; credsFile?: string };
   /** The first connection must succeed within this (default 10 s); later outages are ridden out for ever. */
   connectTimeoutMs?: number;
+}
+
+/** The server cannot be reached, or has no JetStream: the servers tried and why. */
+export class NatsUnavailableError extends FleetError {
+  constructor(
+    readonly servers: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot use NATS JetStream at ${servers}: ${reason}`, options);
+  }
 }
 
 export function connectionOptions(o: NatsConnectionSettings): NodeConnectionOptions {
@@ -64,5 +77,28 @@ export async function watchConnection(nc: NatsConnection, log: Logger, onReconne
       default:
         break;
     }
+  }
+}
+
+/**
+ * Connects and opens JetStream's manager (an account info request: it fails
+ * when JetStream is off, and creates nothing), then runs `setUp`. A failure
+ * anywhere closes the connection and is a NatsUnavailableError naming the servers.
+ */
+export async function connectJetStream<T>(
+  options: NatsConnectionSettings,
+  setUp: (nc: NatsConnection, jsm: JetStreamManager) => Promise<T> | T,
+): Promise<T> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect(connectionOptions(options));
+  } catch (err) {
+    throw new NatsUnavailableError(options.servers, (err as Error).message, { cause: err });
+  }
+  try {
+    return await setUp(nc, await jetstreamManager(nc));
+  } catch (err) {
+    await nc.close().catch(() => {});
+    throw new NatsUnavailableError(options.servers, `JetStream: ${(err as Error).message}`, { cause: err });
   }
 }

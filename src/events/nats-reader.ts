@@ -1,11 +1,9 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
 import type { Logger } from '../runtime/logger.js';
 import { BusClosedError, DEFAULT_CLOSE_TIMEOUT_MS, type Subscription } from './event-bus.js';
 import type { EventReader } from './event-reader.js';
 import { assertRunId } from './event-subjects.js';
-import { NatsUnavailableError } from './nats-bus.js';
-import { connectionOptions, type NatsConnectionSettings, watchConnection } from './nats-connection.js';
+import { connectJetStream, type NatsConnectionSettings, watchConnection } from './nats-connection.js';
 import { startFollower } from './nats-follow.js';
 import { latestRunIn, runEventCount, runsIn, streamExists } from './nats-stream.js';
 import { stopSubscriptions } from './sleep.js';
@@ -21,15 +19,7 @@ export interface NatsReaderOptions extends NatsConnectionSettings {
  */
 export async function connectNatsReader(options: NatsReaderOptions): Promise<EventReader> {
   const log = options.log.child({ component: 'events' });
-  let nc: NatsConnection;
-  try {
-    nc = await connect(connectionOptions(options));
-  } catch (err) {
-    throw new NatsUnavailableError(options.servers, (err as Error).message, { cause: err });
-  }
-  try {
-    // Checks that JetStream is enabled (an account info request), creates nothing.
-    const jsm = await jetstreamManager(nc);
+  return connectJetStream(options, (nc, jsm) => {
     const js = jetstream(nc);
     const reconnectListeners = new Set<() => void>();
     const watching = watchConnection(nc, log, () => {
@@ -71,8 +61,5 @@ export async function connectNatsReader(options: NatsReaderOptions): Promise<Eve
         await watching;
       },
     };
-  } catch (err) {
-    await nc.close().catch(() => {});
-    throw new NatsUnavailableError(options.servers, `JetStream: ${(err as Error).message}`, { cause: err });
-  }
+  });
 }
