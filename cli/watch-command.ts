@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { connectNatsReader } from '../src/events/index.js';
 import { onStopSignal } from '../src/runtime/stop-signals.js';
 import { createRootLogger } from '../src/runtime/logger.js';
-import { runWatch, type RunWatchOptions, WatchedRunFailedError } from '../services/watch/run-watch.js';
+import type { WatchOptions } from '../services/watch/follow-until-outcome.js';
+import { runWatch, WatchedRunFailedError } from '../services/watch/run-watch.js';
 import { waitForRun } from '../services/watch/wait-for-run.js';
 import { runSweepWatch, WatchedSweepFailedError } from '../services/watch/sweep-watch.js';
 import { FlagError } from '../src/runtime/config/flag-error.js';
@@ -63,8 +64,7 @@ export function watchCommand(): Command {
           signal: stop.signal,
         });
         if (run === null) return;
-        // What a run and a sweep are watched with alike.
-        const watch: Omit<RunWatchOptions, 'run'> = {
+        const watch: WatchOptions = {
           follow: (r, handler, o) => reader.follow(r, handler, o),
           json: flags.json === true,
           out: process.stdout,

@@ -8,6 +8,23 @@ export type FollowFn = (
 ) => Promise<{ stop(): Promise<void> }>;
 export type WatchOutcome = 'finished' | 'failed' | 'stopped';
 
+/** What watching a run and watching a sweep both take. */
+export interface WatchOptions {
+  follow: FollowFn;
+  json: boolean;
+  out: NodeJS.WritableStream;
+  isTTY: boolean;
+  /** Terminal redraw period (default 500). */
+  refreshMs?: number;
+  /** Resolve at run.finished or sweep.finished (default true); false keeps following (a resumed run or sweep starts again). */
+  untilFinished?: boolean;
+  signal?: AbortSignal;
+  /** Default 'start': the whole history first. */
+  from?: FollowFrom;
+  /** Terminal columns (default: the stream's, read at each redraw, else 100). */
+  width?: number;
+}
+
 export interface FollowUntilOptions {
   follow: FollowFn;
   /** The run or sweep id followed. */

@@ -1,7 +1,7 @@
 import type { FleetEvent } from '../../src/events/event-payloads.js';
 import { FleetError } from '../../src/runtime/errors.js';
 import { frameWriter } from './frame-writer.js';
-import { type FollowFn, type FollowFrom, followUntilOutcome, type WatchOutcome } from './follow-until-outcome.js';
+import { type FollowFrom, followUntilOutcome, type WatchOptions, type WatchOutcome } from './follow-until-outcome.js';
 import { renderEventLine, renderJsonLine, renderView } from './watch-render.js';
 import { RunView } from './watch-state.js';
 
@@ -21,21 +21,8 @@ export class WatchedRunFailedError extends FleetError {
   }
 }
 
-export interface RunWatchOptions {
-  follow: FollowFn;
+export interface RunWatchOptions extends WatchOptions {
   run: string;
-  json: boolean;
-  out: NodeJS.WritableStream;
-  isTTY: boolean;
-  /** Terminal redraw period (default 500). */
-  refreshMs?: number;
-  /** Resolve at run.finished (default true); false keeps following (a resumed run starts again). */
-  untilFinished?: boolean;
-  signal?: AbortSignal;
-  /** Default 'start': the whole history gives the totals, best model and current epoch. */
-  from?: FollowFrom;
-  /** Terminal columns (default: the stream's, read at each redraw, else 100). */
-  width?: number;
   /** Default: on a terminal unless NO_COLOR is set. */
   color?: boolean;
   /** The watcher's clock, for "quiet for" (default Date.now). */

@@ -1,7 +1,7 @@
 import type { FleetEvent } from '../../src/events/event-payloads.js';
 import { FleetError } from '../../src/runtime/errors.js';
 import { frameWriter } from './frame-writer.js';
-import { type FollowFn, type FollowFrom, followUntilOutcome, type WatchOutcome } from './follow-until-outcome.js';
+import { followUntilOutcome, type WatchOptions, type WatchOutcome } from './follow-until-outcome.js';
 import { renderJsonLine } from './watch-render.js';
 import { renderSweepEventLine, renderSweepView, SweepView } from './sweep-view.js';
 
@@ -12,20 +12,8 @@ export class WatchedSweepFailedError extends FleetError {
   }
 }
 
-export interface SweepWatchOptions {
-  follow: FollowFn;
+export interface SweepWatchOptions extends WatchOptions {
   sweep: string;
-  json: boolean;
-  out: NodeJS.WritableStream;
-  isTTY: boolean;
-  /** Terminal redraw period (default 500). */
-  refreshMs?: number;
-  /** Resolve at sweep.finished (default true); false keeps following (a resumed sweep starts again). */
-  untilFinished?: boolean;
-  signal?: AbortSignal;
-  from?: FollowFrom;
-  /** Terminal columns (default: the stream's, else 100). */
-  width?: number;
 }
 
 /**
