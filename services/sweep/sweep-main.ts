@@ -9,7 +9,13 @@ import type { Logger } from '../../src/runtime/logger.js';
 import { checkOutDir, OutDirError } from '../../src/runtime/out-dir.js';
 import { allowedCpus } from '../../src/runtime/allowed-cpus.js';
 import { availableParallelism } from 'node:os';
-import { readSweepRecord, SWEEP_JSON, writeSweepRecord, type SweepRecord } from '../../src/training/run-record/sweep-record.js';
+import {
+  pendingTrialRecord,
+  readSweepRecord,
+  SWEEP_JSON,
+  writeSweepRecord,
+  type SweepRecord,
+} from '../../src/training/run-record/sweep-record.js';
 import { planSlots } from './cpu-budget.js';
 import { openSweepEvents } from './sweep-events.js';
 import { runSweep, trialConfigPath, trialRunId, trialsDirOf } from './sweep-driver.js';
@@ -134,22 +140,7 @@ async function newSweep(o: SweepCommandOptions): Promise<Started> {
     status: 'running',
     varied: variedKeys(spec),
     pruning: spec.pruning,
-    trials: trials.map((t) => ({
-      id: t.id,
-      params: t.params,
-      seed: t.seed,
-      repeat: t.repeat,
-      configKey: t.configKey,
-      status: 'pending',
-      runDir: relative(dir, join(dir, 'trials', t.id)),
-      epochsRun: 0,
-      best: null,
-      curve: [],
-      prunedAt: null,
-      error: null,
-      startedAt: null,
-      endedAt: null,
-    })),
+    trials: trials.map((t) => pendingTrialRecord({ ...t, runDir: relative(dir, join(dir, 'trials', t.id)) })),
   };
   await writeSweepRecord(dir, record);
   o.log.info({ sweep: sweepId, dir, trials: trials.length, spec: spec.file, scale: spec.scale }, 'sweep created');

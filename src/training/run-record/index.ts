@@ -18,6 +18,7 @@ export { openRunRecord, readMetricsLines, type RunRecord } from './run-record.js
 export {
   ABLATION_PARAM,
   ABLATION_REFERENCE,
+  pendingTrialRecord,
   PRUNING_RULES,
   readSweepRecord,
   SWEEP_JSON,

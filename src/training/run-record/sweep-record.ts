@@ -82,6 +82,26 @@ export type SweepRecord = z.infer<typeof sweepRecordSchema>;
 export type TrialStatus = TrialRecord['status'];
 export type PruningRule = SweepRecord['pruning']['rule'];
 
+/** A trial as a new sweep records it: pending, nothing run yet. */
+export function pendingTrialRecord(t: Pick<TrialRecord, 'id' | 'params' | 'seed' | 'repeat' | 'configKey' | 'runDir'>): TrialRecord {
+  return {
+    id: t.id,
+    params: t.params,
+    seed: t.seed,
+    repeat: t.repeat,
+    configKey: t.configKey,
+    status: 'pending',
+    runDir: t.runDir,
+    epochsRun: 0,
+    best: null,
+    curve: [],
+    prunedAt: null,
+    error: null,
+    startedAt: null,
+    endedAt: null,
+  };
+}
+
 /** SWEEP_DIR/sweep.json, checked against the schema; a missing or invalid file is a RunRecordError naming it. */
 export async function readSweepRecord(dir: string): Promise<SweepRecord> {
   const file = join(dir, SWEEP_JSON);
