@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SweepRecord, TrialRecord } from '../../src/training/run-record/index.js';
 import { writeCifar10Files } from '../fixtures/cifar10-files.js';
+import { trialFixture } from '../fixtures/sweep-records.js';
 import { runFleet } from '../helpers/run-fleet.js';
 import { pngFacts } from '../unit/report/png-check.js';
 
@@ -35,32 +36,6 @@ function sweepRecord(o: { name: string; varied: string[]; trials: TrialRecord[];
     varied: o.varied,
     pruning: { rule: o.rule ?? 'none', gracePeriod: 1, reductionFactor: 3 },
     trials: o.trials,
-  };
-}
-
-function trial(
-  id: string,
-  params: TrialRecord['params'],
-  curve: { epoch: number; value: number }[],
-  o: Partial<TrialRecord> = {},
-): TrialRecord {
-  const best = curve.reduce<{ epoch: number; value: number } | null>((b, p) => (b === null || p.value > b.value ? p : b), null);
-  return {
-    id,
-    params,
-    seed: 1,
-    repeat: 0,
-    configKey: JSON.stringify(params),
-    status: 'finished',
-    runDir: `trials/${id}`,
-    epochsRun: curve.length,
-    best,
-    curve,
-    prunedAt: null,
-    error: null,
-    startedAt: '2026-01-01T00:00:00.000Z',
-    endedAt: '2026-01-01T00:01:00.000Z',
-    ...o,
   };
 }
 
@@ -111,10 +86,10 @@ describe('fleet report SWEEP_DIR', () => {
       varied: ['without'],
       rule: 'asha',
       trials: [
-        trial('t000', { without: 'none' }, baseline!),
-        trial('t001', { without: 'mixup' }, noMixup!),
-        trial('t002', { without: 'labelSmoothing' }, noSmoothing!),
-        trial('t003', { without: 'none' }, pruned!, {
+        trialFixture('t000', { without: 'none' }, baseline!),
+        trialFixture('t001', { without: 'mixup' }, noMixup!),
+        trialFixture('t002', { without: 'labelSmoothing' }, noSmoothing!),
+        trialFixture('t003', { without: 'none' }, pruned!, {
           seed: 2,
           repeat: 1,
           status: 'pruned',
@@ -167,15 +142,15 @@ describe('fleet report SWEEP_DIR', () => {
     await mkdir(sweepDir, { recursive: true });
     const curve = (...values: number[]) => values.map((value, i) => ({ epoch: i + 1, value }));
     const trials = [
-      trial('t000', { augment: 'none', lr: 0.01 }, curve(0.3, 0.4, 0.42)),
-      trial('t001', { augment: 'none', lr: 0.01 }, curve(0.3, 0.38, 0.44), { seed: 2, repeat: 1 }),
-      trial('t002', { augment: 'full', lr: 0.01 }, curve(0.35, 0.5, 0.56)),
-      trial('t003', { augment: 'full', lr: 0.01 }, curve(0.36, 0.5, 0.58), { seed: 2, repeat: 1 }),
-      trial('t004', { augment: 'none', lr: 0.3 }, curve(0.1), {
+      trialFixture('t000', { augment: 'none', lr: 0.01 }, curve(0.3, 0.4, 0.42)),
+      trialFixture('t001', { augment: 'none', lr: 0.01 }, curve(0.3, 0.38, 0.44), { seed: 2, repeat: 1 }),
+      trialFixture('t002', { augment: 'full', lr: 0.01 }, curve(0.35, 0.5, 0.56)),
+      trialFixture('t003', { augment: 'full', lr: 0.01 }, curve(0.36, 0.5, 0.58), { seed: 2, repeat: 1 }),
+      trialFixture('t004', { augment: 'none', lr: 0.3 }, curve(0.1), {
         status: 'pruned',
         prunedAt: { epoch: 1, rule: 'median', reason: 'below the median' },
       }),
-      trial('t005', { augment: 'full', lr: 0.3 }, [], { status: 'failed', error: 'diverged' }),
+      trialFixture('t005', { augment: 'full', lr: 0.3 }, [], { status: 'failed', error: 'diverged' }),
     ];
     await writeFile(join(sweepDir, 'sweep.json'), JSON.stringify(sweepRecord({ name: 'grid', varied: ['augment', 'lr'], trials })));
     const out = join(root, 'grid-report');

@@ -1,45 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { configurationResults, findAblation, meanStd, paramValueResults } from '../../../services/report/sweep-summary.js';
 import type { SweepRecord, TrialRecord } from '../../../src/training/run-record/index.js';
+import { sweepRecordFixture, trialFixture } from '../../fixtures/sweep-records.js';
 
 let next = 0;
+/** A finished trial (ids in order) whose best epoch, 3, scored `best`. */
 function trial(params: TrialRecord['params'], best: number | null, o: Partial<TrialRecord> = {}): TrialRecord {
   const id = `t${String(next++).padStart(3, '0')}`;
-  return {
-    id,
-    params,
-    seed: 1,
-    repeat: 0,
-    configKey: JSON.stringify(params),
-    status: 'finished',
-    runDir: `trials/${id}`,
-    epochsRun: 3,
-    best: best === null ? null : { epoch: 3, value: best },
-    curve: best === null ? [] : [{ epoch: 3, value: best }],
-    prunedAt: null,
-    error: null,
-    startedAt: null,
-    endedAt: null,
-    ...o,
-  };
+  return trialFixture(id, params, best === null ? [] : [{ epoch: 3, value: best }], { epochsRun: 3, ...o });
 }
 
 function sweep(varied: string[], trials: TrialRecord[]): SweepRecord {
-  return {
-    format: 1,
-    sweepId: 's-1',
-    name: 's',
-    description: null,
-    specFile: 's.yaml',
-    scale: null,
-    metric: 'testAccuracy',
-    startedAt: '2026-01-01T00:00:00Z',
-    finishedAt: null,
-    status: 'finished',
-    varied,
-    pruning: { rule: 'none', gracePeriod: 1, reductionFactor: 3 },
-    trials,
-  };
+  return sweepRecordFixture({ status: 'finished', varied, trials });
 }
 
 describe('sweep summary', () => {

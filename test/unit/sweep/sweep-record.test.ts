@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSweepRecord, SWEEP_JSON, type SweepRecord, writeSweepRecord } from '../../../src/training/run-record/sweep-record.js';
+import { pendingTrialFixture, sweepRecordFixture, trialFixture } from '../../fixtures/sweep-records.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -13,57 +14,17 @@ afterAll(async () => {
 });
 
 function sampleSweepRecord(): SweepRecord {
-  return {
-    format: 1,
-    sweepId: 'aug-20250101-120000-abcd',
-    name: 'aug',
-    description: null,
-    specFile: 'examples/2-augmentation.yaml',
-    scale: 'quick',
-    metric: 'testAccuracy',
-    startedAt: '2025-01-01T12:00:00.000Z',
-    finishedAt: null,
-    status: 'running',
+  return sweepRecordFixture({
     varied: ['augment'],
     pruning: { rule: 'asha', gracePeriod: 1, reductionFactor: 3 },
     trials: [
-      {
-        id: 't000',
-        params: { augment: 'none' },
-        seed: 1,
-        repeat: 0,
-        configKey: '{"augment":"none"}',
-        status: 'finished',
-        runDir: 'trials/t000',
-        epochsRun: 2,
-        best: { epoch: 2, value: 0.4 },
-        curve: [
-          { epoch: 1, value: 0.3 },
-          { epoch: 2, value: 0.4 },
-        ],
-        prunedAt: null,
-        error: null,
-        startedAt: '2025-01-01T12:00:01.000Z',
-        endedAt: '2025-01-01T12:01:01.000Z',
-      },
-      {
-        id: 't001',
-        params: { augment: 'full' },
-        seed: 1,
-        repeat: 0,
-        configKey: '{"augment":"full"}',
-        status: 'pending',
-        runDir: 'trials/t001',
-        epochsRun: 0,
-        best: null,
-        curve: [],
-        prunedAt: null,
-        error: null,
-        startedAt: null,
-        endedAt: null,
-      },
+      trialFixture('t000', { augment: 'none' }, [
+        { epoch: 1, value: 0.3 },
+        { epoch: 2, value: 0.4 },
+      ]),
+      pendingTrialFixture('t001', { augment: 'full' }),
     ],
-  };
+  });
 }
 
 describe('sweep record', () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SweepState } from '../../../services/sweep/sweep-state.js';
 import { readSweepRecord, type SweepRecord } from '../../../src/training/run-record/sweep-record.js';
+import { pendingTrialFixture, sweepRecordFixture } from '../../fixtures/sweep-records.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -14,36 +15,10 @@ afterAll(async () => {
 });
 
 function record(): SweepRecord {
-  return {
-    format: 1,
-    sweepId: 's-1',
-    name: 's',
-    description: null,
-    specFile: 's.yaml',
-    scale: null,
-    metric: 'testAccuracy',
-    startedAt: '2026-12-06T00:00:00.000Z',
-    finishedAt: null,
-    status: 'running',
+  return sweepRecordFixture({
     varied: ['lr'],
-    pruning: { rule: 'none', gracePeriod: 1, reductionFactor: 3 },
-    trials: ['t000', 't001'].map((id, i) => ({
-      id,
-      params: { lr: 0.1 * (i + 1) },
-      seed: 1,
-      repeat: 0,
-      configKey: `{"lr":${0.1 * (i + 1)}}`,
-      status: 'pending' as const,
-      runDir: `trials/${id}`,
-      epochsRun: 0,
-      best: null,
-      curve: [],
-      prunedAt: null,
-      error: null,
-      startedAt: null,
-      endedAt: null,
-    })),
-  };
+    trials: [pendingTrialFixture('t000', { lr: 0.1 }), pendingTrialFixture('t001', { lr: 0.2 })],
+  });
 }
 
 describe('SweepState', () => {
