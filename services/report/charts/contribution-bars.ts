@@ -15,6 +15,12 @@ export function contributionBarsSpec(o: { contributions: readonly Contribution[]
   const values = o.contributions.map((c) => ({ ...c, effect: c.points >= 0 ? HELPS : HURTS }));
   const order = [...values].sort((a, b) => b.points - a.points).map((v) => v.technique);
   const y = { field: 'technique', type: 'nominal' as const, title: 'Technique removed', sort: order };
+  // Room beyond the longest bar each way for its label (a negative one's would sit on the axis labels).
+  const points = values.map((v) => v.points);
+  const lo = Math.min(0, ...points);
+  const hi = Math.max(0, ...points);
+  const pad = Math.max(1, 0.2 * (hi - lo));
+  const domain = [lo < 0 ? lo - pad : 0, hi > 0 ? hi + pad : 0];
   return {
     ...chartBase('Contribution of each technique (ablation)', o.subtitle),
     width: 420,
@@ -25,7 +31,7 @@ export function contributionBarsSpec(o: { contributions: readonly Contribution[]
         mark: { type: 'bar' },
         encoding: {
           y,
-          x: { field: 'points', type: 'quantitative', title: 'Contribution (accuracy points)' },
+          x: { field: 'points', type: 'quantitative', title: 'Contribution (accuracy points)', scale: { domain, nice: true }, axis: { tickCount: 6 } },
           color: {
             field: 'effect',
             type: 'nominal',
