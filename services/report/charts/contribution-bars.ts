@@ -31,7 +31,13 @@ export function contributionBarsSpec(o: { contributions: readonly Contribution[]
         mark: { type: 'bar' },
         encoding: {
           y,
-          x: { field: 'points', type: 'quantitative', title: 'Contribution (accuracy points)', scale: { domain, nice: true }, axis: { tickCount: 6 } },
+          x: {
+            field: 'points',
+            type: 'quantitative',
+            title: 'Contribution (accuracy points)',
+            scale: { domain, nice: true },
+            axis: { tickCount: 6 },
+          },
           color: {
             field: 'effect',
             type: 'nominal',

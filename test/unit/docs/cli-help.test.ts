@@ -26,7 +26,20 @@ function helpOf(path: string): string {
   return parts.join('');
 }
 
-const EXAMPLED = ['train', 'coordinator', 'worker', 'evaluator', 'eval', 'show', 'runs', 'predict', 'watch', 'sweep', 'report', 'data download'];
+const EXAMPLED = [
+  'train',
+  'coordinator',
+  'worker',
+  'evaluator',
+  'eval',
+  'show',
+  'runs',
+  'predict',
+  'watch',
+  'sweep',
+  'report',
+  'data download',
+];
 
 describe('the test models', () => {
   it('are accepted by --model but appear in no help, no error message and not in docs/cli.md', () => {
