@@ -1,14 +1,14 @@
 import type * as tf from '@tensorflow/tfjs';
 import { IMAGE_SHAPE, NUM_CLASSES } from '../dataset/cifar10-constants.js';
-import type { ArchitectureOptions } from './architectures/common.js';
+import type { ArchitectureOptions, StemKind } from './architectures/common.js';
 import { buildCnn } from './architectures/cnn.js';
-import { buildResNet, RESNET18_LAYOUT, RESNET20_LAYOUT } from './architectures/resnet.js';
+import { buildResNet, RESNET18_LAYOUT, RESNET20_LAYOUT, RESNET34_LAYOUT } from './architectures/resnet.js';
 import { buildTiny } from './architectures/tiny.js';
 import { ModelConfigError, UnknownModelError } from './errors.js';
 import { checkSeed } from './seeds.js';
 
 /** Architectures users can pick (what the CLI advertises). */
-export const MODEL_NAMES = ['cnn', 'resnet', 'resnet18'] as const;
+export const MODEL_NAMES = ['cnn', 'resnet', 'resnet18', 'resnet34'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 /** Small models for tests of the training loop and of BatchNorm; not for users. */
@@ -24,12 +24,15 @@ export interface BuildModelOptions {
   numClasses?: number;
   /** [height, width, channels], NHWC. */
   inputShape?: readonly [number, number, number];
+  /** ResNet stem (resnet18/resnet34 only); 'cifar' when absent. */
+  stem?: StemKind;
 }
 
 const BUILDERS: Record<AnyModelName, (o: ArchitectureOptions) => tf.LayersModel> = {
   cnn: buildCnn,
   resnet: (o) => buildResNet(RESNET20_LAYOUT, o),
   resnet18: (o) => buildResNet(RESNET18_LAYOUT, o),
+  resnet34: (o) => buildResNet(RESNET34_LAYOUT, o),
   tiny: (o) => buildTiny(o, false),
   'tiny-bn': (o) => buildTiny(o, true),
 };
@@ -49,5 +52,10 @@ export function buildModel(options: BuildModelOptions): tf.LayersModel {
   if (inputShape.length !== 3 || !inputShape.every((d) => Number.isInteger(d) && d > 0)) {
     throw new ModelConfigError('inputShape', inputShape, 'must be [height, width, channels] of positive integers');
   }
-  return BUILDERS[options.name]({ seed: options.seed, numClasses, inputShape: [inputShape[0], inputShape[1], inputShape[2]] });
+  const stem = options.stem ?? 'cifar';
+  if (stem !== 'cifar' && options.name !== 'resnet18' && options.name !== 'resnet34') {
+    throw new ModelConfigError('stem', stem, `only resnet18 and resnet34 have an ImageNet stem, not ${options.name}`);
+  }
+  const shape: [number, number, number] = [inputShape[0], inputShape[1], inputShape[2]];
+  return BUILDERS[options.name]({ seed: options.seed, numClasses, inputShape: shape, stem });
 }

@@ -85,8 +85,13 @@ export class LayerKit {
     return apply(tf.layers.reLU({ name }), x);
   }
 
-  maxPool(x: Sym, name: string, size = 2): Sym {
-    return apply(tf.layers.maxPooling2d({ name, poolSize: size, strides: size, padding: 'valid' }), x);
+  /**
+   * nn.MaxPool2d(size, strides, padding). The padding is zeros, which equals
+   * PyTorch's -inf padding only on non-negative inputs (after a ReLU).
+   */
+  maxPool(x: Sym, name: string, size = 2, strides = size, padding = 0): Sym {
+    const input = padding > 0 ? apply(tf.layers.zeroPadding2d({ padding, name: `${name}_pad` }), x) : x;
+    return apply(tf.layers.maxPooling2d({ name, poolSize: size, strides, padding: 'valid' }), input);
   }
 
   /** nn.Dropout, seeded from the model seed. */

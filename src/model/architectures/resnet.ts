@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { LayerKit } from '../layer-kit.js';
-import type { ArchitectureOptions } from './common.js';
+import type { ArchitectureOptions, StemKind } from './common.js';
 
 /** One stage: `blocks` basic blocks of `channels`; the first one uses `stride`. */
 export interface ResNetStage {
@@ -50,6 +50,21 @@ export const RESNET18_LAYOUT: ResNetLayout = {
 };
 
 /**
+ * ResNet-34 (torchvision's layers 3-4-6-3 of basic blocks), same stem and
+ * head options as ResNet-18.
+ */
+export const RESNET34_LAYOUT: ResNetLayout = {
+  name: 'resnet34',
+  stemChannels: 64,
+  stages: [
+    { channels: 64, blocks: 3, stride: 1 },
+    { channels: 128, blocks: 4, stride: 2 },
+    { channels: 256, blocks: 6, stride: 2 },
+    { channels: 512, blocks: 3, stride: 2 },
+  ],
+};
+
+/**
  * Basic residual block (names under `p`):
  *   p_conv1 3x3/s -> p_bn1 -> p_relu1 -> p_conv2 3x3 -> p_bn2
  *   shortcut: identity, or p_shortcut_conv 1x1/s -> p_shortcut_bn when stride or channels change
@@ -70,13 +85,25 @@ function basicBlock(kit: LayerKit, x: tf.SymbolicTensor, p: string, channels: nu
   return kit.relu(kit.add([y, shortcut], `${p}_add`), `${p}_relu2`);
 }
 
-/** Builds `layout`; layers are named stem_*, stage{s}_block{b}_*, avgpool, fc. */
+/** Stem conv geometry per StemKind (torchvision's conv1 is 7x7 stride 2, padding 3). */
+const STEM_CONV: Record<StemKind, { kernelSize: number; strides: number; padding: number }> = {
+  cifar: { kernelSize: 3, strides: 1, padding: 1 },
+  imagenet: { kernelSize: 7, strides: 2, padding: 3 },
+  'imagenet-conv1': { kernelSize: 7, strides: 1, padding: 3 },
+};
+
+/**
+ * Builds `layout`; layers are named stem_conv, stem_bn, stem_relu, (stem_pool
+ * with the ImageNet stem), stage{s}_block{b}_*, avgpool, fc.
+ */
 export function buildResNet(layout: ResNetLayout, options: ArchitectureOptions): tf.LayersModel {
   const kit = new LayerKit(options.seed);
+  const stem = options.stem ?? 'cifar';
   const input = tf.input({ shape: options.inputShape, name: 'input' });
-  let x = kit.conv2d(input, { name: 'stem_conv', filters: layout.stemChannels, kernelSize: 3, padding: 1, useBias: false });
+  let x = kit.conv2d(input, { name: 'stem_conv', filters: layout.stemChannels, ...STEM_CONV[stem], useBias: false });
   x = kit.batchNorm(x, 'stem_bn');
   x = kit.relu(x, 'stem_relu');
+  if (stem === 'imagenet') x = kit.maxPool(x, 'stem_pool', 3, 2, 1);
   layout.stages.forEach((stage, s) => {
     for (let b = 0; b < stage.blocks; b++) {
       x = basicBlock(kit, x, `stage${s + 1}_block${b + 1}`, stage.channels, b === 0 ? stage.stride : 1);

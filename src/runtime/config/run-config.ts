@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const MODEL_CHOICES = ['cnn', 'resnet', 'resnet18'] as const;
+export const MODEL_CHOICES = ['cnn', 'resnet', 'resnet18', 'resnet34'] as const;
 /** Small models for tests and smoke runs; accepted but not advertised. */
 export const TEST_MODEL_CHOICES = ['tiny', 'tiny-bn'] as const;
 export const AUGMENT_CHOICES = ['none', 'basic', 'full'] as const;

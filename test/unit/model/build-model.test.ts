@@ -21,11 +21,11 @@ function weightsOf(model: tf.LayersModel): Map<string, Float32Array> {
 
 describe('buildModel', () => {
   it('advertises the user models and keeps the test models apart', () => {
-    expect(MODEL_NAMES).toEqual(['cnn', 'resnet', 'resnet18']);
+    expect(MODEL_NAMES).toEqual(['cnn', 'resnet', 'resnet18', 'resnet34']);
     expect(TEST_MODEL_NAMES).toEqual(['tiny', 'tiny-bn']);
   });
 
-  it.each<AnyModelName>(['cnn', 'resnet', 'resnet18', 'tiny', 'tiny-bn'])('%s maps [B,32,32,3] to logits [B,10]', (name) => {
+  it.each<AnyModelName>(['cnn', 'resnet', 'resnet18', 'resnet34', 'tiny', 'tiny-bn'])('%s maps [B,32,32,3] to logits [B,10]', (name) => {
     const model = buildModel({ name, seed: 3 });
     expect(model.outputs[0]?.shape).toEqual([null, 10]);
     const y = tf.tidy(() => model.predict(tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 9)) as tf.Tensor);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, countParameters, RESNET18_LAYOUT, RESNET20_LAYOUT } from '../../../src/model/index.js';
+import { buildModel, countParameters, RESNET18_LAYOUT, RESNET20_LAYOUT, RESNET34_LAYOUT } from '../../../src/model/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -85,6 +85,29 @@ describe('parameter counts (PyTorch convention: BN gamma/beta trainable, running
     expect(RESNET18_LAYOUT.stages.map((s) => [s.channels, s.blocks, s.stride])).toEqual(layout);
     const model = buildModel({ name: 'resnet18', seed: 1 });
     expect(countParameters(model).trainable).toBe(11_173_962);
+    model.dispose();
+  });
+
+  it('resnet34 (CIFAR stem) follows its 3-4-6-3 layout', () => {
+    const layout: Array<[number, number, number]> = [
+      [64, 3, 1],
+      [128, 4, 2],
+      [256, 6, 2],
+      [512, 3, 2],
+    ];
+    expect(RESNET34_LAYOUT.stages.map((s) => [s.channels, s.blocks, s.stride])).toEqual(layout);
+    const model = buildModel({ name: 'resnet34', seed: 1 });
+    expect(countParameters(model).trainable).toBe(resnetParameters(64, layout, 10));
+    model.dispose();
+  });
+
+  // torchvision's published counts (resnet18: 11,689,512; resnet34: 21,797,672).
+  it.each([
+    ['resnet18', 11_689_512],
+    ['resnet34', 21_797_672],
+  ] as const)("%s with the ImageNet stem and 1000 classes has torchvision's %i parameters", (name, count) => {
+    const model = buildModel({ name, seed: 1, numClasses: 1000, inputShape: [64, 64, 3], stem: 'imagenet' });
+    expect(countParameters(model).trainable).toBe(count);
     model.dispose();
   });
 
