@@ -348,6 +348,29 @@ export function addTrainingOptions(command: Command): Command {
       )
         .choices([...BALANCE_CHOICES])
         .default('equal'),
+    )
+    .addOption(
+      opt(
+        '--freeze-epochs <n>',
+        'train only the head (the final dense layer) for the first N epochs, then every layer',
+        'FLEET_FREEZE_EPOCHS',
+      )
+        .argParser(parseInteger)
+        .default(0),
+    )
+    .addOption(
+      opt(
+        '--train-bn',
+        'with --freeze-epochs: BatchNorm gammas and betas train too (BatchNorm in training mode)',
+        'FLEET_TRAIN_BN',
+      ).default(false),
+    )
+    .addOption(
+      opt(
+        '--fine-tune-lr <x>',
+        'with --freeze-epochs: peak lr of the fine-tuning phase (its own warm-up + cosine)',
+        'FLEET_FINE_TUNE_LR',
+      ).argParser(parseNumber),
     );
 }
 
@@ -386,6 +409,9 @@ export function trainConfigFrom(flags: Record<string, unknown>, command: Command
       syncEvery: flags.syncEvery,
       lrScaling: flags.lrScaling,
       balance: flags.balance,
+      freezeEpochs: flags.freezeEpochs,
+      trainBn: flags.trainBn === true,
+      fineTuneLr: flags.fineTuneLr ?? null,
     },
     originOf(command),
   );

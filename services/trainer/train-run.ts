@@ -9,8 +9,8 @@ import { createProgress } from '../../src/runtime/progress.js';
 import { epochPermutation } from '../../src/training/epoch-order.js';
 import { InterruptedError, TrainingDivergedError } from '../../src/training/errors.js';
 import { scoreTestSet, type Evaluation, type TestSplit } from '../../src/training/evaluate.js';
-import { learningRateAt } from '../../src/training/lr-schedule.js';
 import { trainableParameters } from '../../src/training/model-parameters.js';
+import { phasedLearningRate, trainableSetFor } from '../../src/training/trainable-set.js';
 import { SgdMomentum } from '../../src/training/sgd-momentum.js';
 import {
   bestModelMeta,
@@ -111,6 +111,15 @@ export async function runTraining(
     interrupted = signal;
   });
 
+  const schedule = {
+    peakLr: peakLearningRate(config),
+    fineTuneLr: config.fineTuneLr === null ? null : peakLearningRate({ ...config, lr: config.fineTuneLr }),
+    minLr: config.minLr,
+    warmupSteps: plan.warmupSteps,
+    totalSteps: plan.totalSteps,
+    stepsPerEpoch: plan.stepsPerEpoch,
+    freezeEpochs: config.freezeEpochs,
+  };
   const summary: RunSummary = { runDir: record.path, plan, epochs: [], best: best.epoch > 0 ? best : null };
   let globalStep = start.globalStep;
   const checkpoint = async (state: Omit<TrainerCheckpointState, 'writer' | 'config' | 'globalStep' | 'best' | 'rng'>, reason: string) => {
@@ -134,6 +143,11 @@ export async function runTraining(
       // Time before a resume counts, so the epoch's images/s is its training's.
       const started = performance.now() - (resumed?.epochSeconds ?? 0) * 1000;
       let lr = 0;
+      // What trains this epoch: a function of (config, epoch), so a resume mid-freeze trains the same set.
+      const trainable = trainableSetFor(model, params, config, epoch);
+      if (epoch === start.epoch || epoch === config.freezeEpochs + 1) {
+        epochLog.info({ phase: trainable.phase, trainableTensors: trainable.params.size, of: params.size }, 'trainable set');
+      }
       progress.start(`epoch ${epoch}/${config.epochs}`, plan.stepsPerEpoch, { epoch });
       for (let step = resumed?.step ?? 0; step < plan.stepsPerEpoch; step++) {
         // A step is synchronous compute: yield so logs flush and signals land.
@@ -145,19 +159,14 @@ export async function runTraining(
           throw new InterruptedError(interrupted);
         }
         const indices = order.subarray(step * config.batchSize, (step + 1) * config.batchSize);
-        lr = learningRateAt(globalStep, {
-          baseLr: peakLearningRate(config),
-          minLr: config.minLr,
-          warmupSteps: plan.warmupSteps,
-          totalSteps: plan.totalSteps,
-        });
+        lr = phasedLearningRate(globalStep, schedule);
         const batch = batches.make(indices, epoch, globalStep);
         const result = tf.tidy(() => {
           const x = tf.tensor4d(batch.x, [indices.length, ...IMAGE_SHAPE]);
           const targets = tf.tensor2d(batch.targets, [indices.length, NUM_CLASSES]);
-          const out = computeGradients(model, params, { x, targets, labels: batch.labels });
+          const out = computeGradients(model, trainable.params, { x, targets, labels: batch.labels }, { training: trainable.training });
           if (!Number.isFinite(out.loss)) throw new TrainingDivergedError(epoch, step, out.loss);
-          optimizer.apply(params, out.grads, lr);
+          optimizer.apply(trainable.params, out.grads, lr);
           return { loss: out.loss, correct: out.correct };
         });
         totals.lossSum += result.loss * indices.length;

@@ -11,18 +11,21 @@ export interface StepResult {
 }
 
 /**
- * Forward and backward pass of one batch in training mode (dropout on,
- * BatchNorm on batch statistics and updating its moving averages). Applying
- * the gradients is the optimizer's job, so a worker can ship them instead.
+ * Forward and backward pass of one batch, by default in training mode
+ * (dropout on, BatchNorm on batch statistics and updating its moving
+ * averages); `training: false` runs the model in inference mode (a frozen
+ * phase, see trainable-set.ts). Gradients are taken for `params` only.
+ * Applying them is the optimizer's job, so a worker can ship them instead.
  */
 export function computeGradients(
   model: tf.LayersModel,
   params: ReadonlyMap<string, tf.Variable>,
   batch: { x: tf.Tensor4D; targets: tf.Tensor2D; labels: Int32Array },
+  options: { training: boolean } = { training: true },
 ): StepResult {
   let logits: tf.Tensor2D | undefined;
   const { value, grads } = tf.variableGrads(() => {
-    const out = model.apply(batch.x, { training: true }) as tf.Tensor2D;
+    const out = model.apply(batch.x, { training: options.training }) as tf.Tensor2D;
     logits = tf.keep(out);
     return softCrossEntropy(out, batch.targets);
   }, [...params.values()]);

@@ -40,11 +40,36 @@ export const runConfigFields = z.object({
   lrScaling: z.enum(LR_SCALING_CHOICES),
   // Defaulted: a checkpoint saved before the flag existed still resumes.
   balance: z.enum(BALANCE_CHOICES).default('equal'),
+  // Transfer learning (docs/transfer-learning.md): the first N epochs train the head only.
+  freezeEpochs: z.number().int().min(0).max(100_000).default(0),
+  trainBn: z.boolean().default(false),
+  fineTuneLr: z.number().gt(0).max(100).nullable().default(null),
 });
 
 /** Rules across keys, applied wherever run keys are validated. */
-export function checkRunRules(c: { lr: number; minLr: number }, ctx: z.RefinementCtx): void {
+export function checkRunRules(
+  c: { lr: number; minLr: number; epochs: number; workers: number; freezeEpochs: number; trainBn: boolean; fineTuneLr: number | null },
+  ctx: z.RefinementCtx,
+): void {
   if (c.minLr > c.lr) ctx.addIssue({ code: 'custom', message: 'must not exceed --lr', path: ['minLr'], input: c.minLr });
+  checkFreezeRules(c, ctx);
+}
+
+/** --freeze-epochs and the flags that only mean something with it. */
+function checkFreezeRules(
+  c: { minLr: number; epochs: number; workers: number; freezeEpochs: number; trainBn: boolean; fineTuneLr: number | null },
+  ctx: z.RefinementCtx,
+): void {
+  const issue = (key: string, message: string, input: unknown) => ctx.addIssue({ code: 'custom', message, path: [key], input });
+  if (c.freezeEpochs > c.epochs) issue('freezeEpochs', `must not exceed --epochs (${c.epochs})`, c.freezeEpochs);
+  // The coordinator and workers do not yet agree on a trainable subset (see docs/transfer-learning.md).
+  if (c.freezeEpochs > 0 && c.workers > 1)
+    issue('freezeEpochs', 'is not supported with --workers > 1 yet: freeze in a one-process run (--workers 1)', c.freezeEpochs);
+  if (c.trainBn && c.freezeEpochs === 0) issue('trainBn', 'needs --freeze-epochs N > 0', c.trainBn);
+  if (c.fineTuneLr !== null) {
+    if (c.freezeEpochs === 0) issue('fineTuneLr', 'needs --freeze-epochs N > 0', c.fineTuneLr);
+    else if (c.minLr > c.fineTuneLr) issue('fineTuneLr', 'must not be below --min-lr', c.fineTuneLr);
+  }
 }
 
 export const runConfigSchema = runConfigFields.superRefine(checkRunRules);

@@ -65,6 +65,9 @@ export const FLAG_OF: Record<keyof TrainConfig, string> = {
   syncEvery: '--sync-every',
   lrScaling: '--lr-scaling',
   balance: '--balance',
+  freezeEpochs: '--freeze-epochs',
+  trainBn: '--train-bn',
+  fineTuneLr: '--fine-tune-lr',
 };
 
 /** Where a key's value came from, as the user wrote it (default: its flag). */
