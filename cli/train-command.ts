@@ -34,6 +34,7 @@ import { checkpointEveryOpt, finishedAlready, resumeFrom, resumeOpt } from './re
 import { checkRunOut, overwriteOpt } from './out-dir-options.js';
 import { clearRunFiles } from '../src/runtime/out-dir.js';
 import { FleetError } from '../src/runtime/errors.js';
+import { checkPretrained } from './pretrained-option.js';
 
 /** Where `fleet train` looks for CIFAR-10 unless told otherwise. */
 export const DEFAULT_DATA_DIR = 'data/cifar10';
@@ -371,6 +372,20 @@ export function addTrainingOptions(command: Command): Command {
         'with --freeze-epochs: peak lr of the fine-tuning phase (its own warm-up + cosine)',
         'FLEET_FINE_TUNE_LR',
       ).argParser(parseNumber),
+    )
+    .addOption(
+      opt(
+        '--init-from <dir>',
+        'start from an earlier fleet model (RUN_DIR/best; same architecture) instead of a seeded init',
+        'FLEET_INIT_FROM',
+      ),
+    )
+    .addOption(
+      opt(
+        '--pretrained <file>',
+        'resnet18/resnet34: start from ImageNet weights (safetensors, torchvision naming; docs/transfer-learning.md)',
+        'FLEET_PRETRAINED',
+      ),
     );
 }
 
@@ -378,7 +393,7 @@ export function addTrainingOptions(command: Command): Command {
 export function trainConfigFrom(flags: Record<string, unknown>, command: Command): TrainConfig {
   const model = String(flags.model);
   const runId = (flags.runId as string | undefined) ?? newRunId(model);
-  return parseTrainConfig(
+  const config = parseTrainConfig(
     {
       runId,
       workers: flags.workers,
@@ -412,9 +427,12 @@ export function trainConfigFrom(flags: Record<string, unknown>, command: Command
       freezeEpochs: flags.freezeEpochs,
       trainBn: flags.trainBn === true,
       fineTuneLr: flags.fineTuneLr ?? null,
+      initFrom: flags.initFrom ?? null,
+      pretrained: flags.pretrained ?? null,
     },
     originOf(command),
   );
+  return checkPretrained(config, originOf(command));
 }
 
 /** The training and NATS flags `fleet coordinator` shares with `fleet train`; --run-id and --out are passed explicitly. */

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { selectBackend } from '../../src/compute/index.js';
 import { planTraining, type TrainConfig } from '../../src/runtime/config/train-config.js';
 import { loadRunData } from '../../src/dataset/index.js';
-import { buildModel } from '../../src/model/index.js';
+import { buildModel, importSummary, loadTorchvisionResNet } from '../../src/model/index.js';
+import { initFromModel } from '../../src/training/init-from.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { scoreTestSet } from '../../src/training/evaluate.js';
 import { layoutLength, readWeights, weightLayout, type WeightSlice } from '../../src/training/flat-weights.js';
@@ -69,6 +70,12 @@ export async function createCoordinator(
   const record = await openRunRecord(config.outDir);
   const checkpointPath = join(record.path, CHECKPOINT_FILE);
   const model = buildModel({ name: config.model, seed: config.seed });
+  // The master copy starts from --init-from's model (workers fetch it); a resume takes the checkpoint's instead.
+  if (config.initFrom !== null && !options.resume)
+    log.info(await initFromModel(model, config.initFrom), 'weights initialised from an earlier model');
+  // ImageNet weights for a fresh start (workers fetch them from the master copy); conv1/fc skipped where the stem and head are new.
+  if (config.pretrained !== null && !options.resume)
+    log.info(importSummary(config.pretrained, loadTorchvisionResNet(model, config.pretrained)), 'pretrained weights loaded');
   const layout = weightLayout(model);
   const ledger = options.ledger ? new AppliedLedger(data.train.count) : undefined;
 

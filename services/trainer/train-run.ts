@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/compute/index.js';
 import { ConfigError, peakLearningRate, planTraining, type TrainConfig, type TrainPlan } from '../../src/runtime/config/train-config.js';
 import { IMAGE_SHAPE, NUM_CLASSES, downloadIfAsked, loadRunData } from '../../src/dataset/index.js';
-import { buildModel, countParameters } from '../../src/model/index.js';
+import { buildModel, countParameters, importSummary, loadTorchvisionResNet } from '../../src/model/index.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { onStopSignal } from '../../src/runtime/stop-signals.js';
 import { createProgress } from '../../src/runtime/progress.js';
@@ -11,6 +11,7 @@ import { InterruptedError, TrainingDivergedError } from '../../src/training/erro
 import { scoreTestSet, type Evaluation, type TestSplit } from '../../src/training/evaluate.js';
 import { trainableParameters } from '../../src/training/model-parameters.js';
 import { phasedLearningRate, trainableSetFor } from '../../src/training/trainable-set.js';
+import { initFromModel } from '../../src/training/init-from.js';
 import { SgdMomentum } from '../../src/training/sgd-momentum.js';
 import {
   bestModelMeta,
@@ -79,6 +80,12 @@ export async function runTraining(
 
   const model = buildModel({ name: config.model, seed: config.seed });
   log.info({ model: config.model, parameters: countParameters(model) }, 'model built');
+  // A resumed run's weights come from its checkpoint; --init-from only seeds a fresh start.
+  if (config.initFrom !== null && !options.resume)
+    log.info(await initFromModel(model, config.initFrom), 'weights initialised from an earlier model');
+  // ImageNet weights for a fresh start (workers fetch them from the master copy); conv1/fc skipped where the stem and head are new.
+  if (config.pretrained !== null && !options.resume)
+    log.info(importSummary(config.pretrained, loadTorchvisionResNet(model, config.pretrained)), 'pretrained weights loaded');
   const params = trainableParameters(model);
   const optimizer = new SgdMomentum({ momentum: config.momentum, weightDecay: config.weightDecay });
   const layout = weightLayout(model);

@@ -44,6 +44,10 @@ export const runConfigFields = z.object({
   freezeEpochs: z.number().int().min(0).max(100_000).default(0),
   trainBn: z.boolean().default(false),
   fineTuneLr: z.number().gt(0).max(100).nullable().default(null),
+  // An earlier fleet model (RUN_DIR/best) the run starts from instead of its seeded initialisation.
+  initFrom: z.string().min(1).nullable().default(null),
+  // ImageNet weights (torchvision naming, safetensors) for resnet18/resnet34: docs/transfer-learning.md.
+  pretrained: z.string().min(1).nullable().default(null),
 });
 
 /** Rules across keys, applied wherever run keys are validated. */

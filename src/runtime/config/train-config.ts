@@ -68,6 +68,8 @@ export const FLAG_OF: Record<keyof TrainConfig, string> = {
   freezeEpochs: '--freeze-epochs',
   trainBn: '--train-bn',
   fineTuneLr: '--fine-tune-lr',
+  initFrom: '--init-from',
+  pretrained: '--pretrained',
 };
 
 /** Where a key's value came from, as the user wrote it (default: its flag). */
