@@ -18,7 +18,7 @@ export { ModelConfigError, ModelFilesError, UnknownModelError } from './errors.j
 export type { ModelFilesProblem } from './errors.js';
 export type { StemKind } from './architectures/common.js';
 export { RESNET34_LAYOUT } from './architectures/resnet.js';
-export { applyTorchvisionResNet, loadTorchvisionResNet, PretrainedWeightsError } from './pretrained/index.js';
+export { applyTorchvisionResNet, importSummary, loadTorchvisionResNet, PretrainedWeightsError } from './pretrained/index.js';
 export type { PretrainedImportOptions, PretrainedImportReport, TensorMismatch } from './pretrained/index.js';
 export { parseSafetensors, readSafetensors, encodeSafetensors, writeSafetensors, SafetensorsError } from './safetensors/index.js';
 export type { SafetensorsFile, SafetensorsProblem, SafetensorsTensor, TensorToWrite } from './safetensors/index.js';

@@ -1,5 +1,5 @@
 // Importing pretrained weights (torchvision ResNets from safetensors).
-export { applyTorchvisionResNet, loadTorchvisionResNet, torchvisionModuleName } from './torchvision-resnet.js';
+export { applyTorchvisionResNet, importSummary, loadTorchvisionResNet, torchvisionModuleName } from './torchvision-resnet.js';
 export type { PretrainedImportOptions, PretrainedImportReport } from './torchvision-resnet.js';
 export { PretrainedWeightsError } from './errors.js';
 export type { TensorMismatch } from './errors.js';

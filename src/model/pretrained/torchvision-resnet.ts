@@ -140,3 +140,8 @@ export function applyTorchvisionResNet(
   }
   return { loaded: wanted.map((t) => t.name), skipped };
 }
+
+/** A report as a log line's fields: counts, and what was skipped (num_batches_tracked left out). */
+export function importSummary(file: string, report: PretrainedImportReport): { pretrained: string; loaded: number; skipped: string[] } {
+  return { pretrained: file, loaded: report.loaded.length, skipped: report.skipped.filter((n) => !n.endsWith('.num_batches_tracked')) };
+}
