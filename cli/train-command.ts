@@ -5,6 +5,7 @@ import {
   BACKEND_CHOICES,
   BALANCE_CHOICES,
   LR_SCALING_CHOICES,
+  STEM_CHOICES,
   MODEL_CHOICES,
   PROGRESS_CHOICES,
   TEST_MODEL_CHOICES,
@@ -382,6 +383,15 @@ export function addTrainingOptions(command: Command): Command {
     )
     .addOption(
       opt(
+        '--stem <kind>',
+        'resnet18/resnet34 stem: cifar (new 3x3 stride-1 conv1, no max-pool) or imagenet-conv1 (the 7x7 conv1 at stride 1, no max-pool)',
+        'FLEET_STEM',
+      )
+        .choices([...STEM_CHOICES])
+        .default('cifar'),
+    )
+    .addOption(
+      opt(
         '--pretrained <file>',
         'resnet18/resnet34: start from ImageNet weights (safetensors, torchvision naming; docs/transfer-learning.md)',
         'FLEET_PRETRAINED',
@@ -428,6 +438,7 @@ export function trainConfigFrom(flags: Record<string, unknown>, command: Command
       trainBn: flags.trainBn === true,
       fineTuneLr: flags.fineTuneLr ?? null,
       initFrom: flags.initFrom ?? null,
+      stem: flags.stem,
       pretrained: flags.pretrained ?? null,
     },
     originOf(command),

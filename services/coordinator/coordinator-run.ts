@@ -69,7 +69,7 @@ export async function createCoordinator(
   const plan = planTraining(config, data.train.count);
   const record = await openRunRecord(config.outDir);
   const checkpointPath = join(record.path, CHECKPOINT_FILE);
-  const model = buildModel({ name: config.model, seed: config.seed });
+  const model = buildModel({ name: config.model, seed: config.seed, stem: config.stem });
   // The master copy starts from --init-from's model (workers fetch it); a resume takes the checkpoint's instead.
   if (config.initFrom !== null && !options.resume)
     log.info(await initFromModel(model, config.initFrom), 'weights initialised from an earlier model');

@@ -92,7 +92,7 @@ export async function runEvaluator(
   const record = await openRunRecord(runDir);
   const bestDir = record.bestDir;
   const state = await EvaluatorStateFile.open(runDir, o.run);
-  const model = buildModel({ name: config.model, seed: config.seed });
+  const model = buildModel({ name: config.model, seed: config.seed, stem: config.stem });
   const layout = weightLayout(model);
   log.info({ testSamples: data.test.count, runDir, evaluated: state.evaluatedCount }, 'evaluator ready');
 

@@ -78,7 +78,7 @@ export async function runTraining(
       runConfigRecord(config, backend.name, { plan, train: data.train.count, test: data.test.count, classNames: data.classNames }),
     );
 
-  const model = buildModel({ name: config.model, seed: config.seed });
+  const model = buildModel({ name: config.model, seed: config.seed, stem: config.stem });
   log.info({ model: config.model, parameters: countParameters(model) }, 'model built');
   // A resumed run's weights come from its checkpoint; --init-from only seeds a fresh start.
   if (config.initFrom !== null && !options.resume)

@@ -124,7 +124,7 @@ export async function runWorker(
     await client.leave(registration.workerId, `failed: ${(err as Error).message}`.slice(0, 500)).catch(() => {});
     throw err;
   }
-  const model = buildModel({ name: config.model, seed: config.seed });
+  const model = buildModel({ name: config.model, seed: config.seed, stem: config.stem });
   const worker = {
     model,
     params: trainableParameters(model),

@@ -7,6 +7,10 @@ export const AUGMENT_CHOICES = ['none', 'basic', 'full'] as const;
 export const LR_SCALING_CHOICES = ['none', 'linear'] as const;
 /** equal: DistributedSampler shards; speed: shards in proportion to each worker's measured speed. */
 export const BALANCE_CHOICES = ['equal', 'speed'] as const;
+/** cifar: 3x3 stride-1 conv1, no max-pool; imagenet-conv1: the 7x7 conv1 (pretrained weights kept) at stride 1, no max-pool. */
+export const STEM_CHOICES = ['cifar', 'imagenet-conv1'] as const;
+/** The architectures with a choice of stem (torchvision's ResNet layouts). */
+export const STEM_MODELS: readonly string[] = ['resnet18', 'resnet34'];
 
 export type ModelName = (typeof MODEL_CHOICES)[number] | (typeof TEST_MODEL_CHOICES)[number];
 export type AugmentPreset = (typeof AUGMENT_CHOICES)[number];
@@ -46,17 +50,30 @@ export const runConfigFields = z.object({
   fineTuneLr: z.number().gt(0).max(100).nullable().default(null),
   // An earlier fleet model (RUN_DIR/best) the run starts from instead of its seeded initialisation.
   initFrom: z.string().min(1).nullable().default(null),
+  stem: z.enum(STEM_CHOICES).default('cifar'),
   // ImageNet weights (torchvision naming, safetensors) for resnet18/resnet34: docs/transfer-learning.md.
   pretrained: z.string().min(1).nullable().default(null),
 });
 
 /** Rules across keys, applied wherever run keys are validated. */
 export function checkRunRules(
-  c: { lr: number; minLr: number; epochs: number; workers: number; freezeEpochs: number; trainBn: boolean; fineTuneLr: number | null },
+  c: {
+    lr: number;
+    minLr: number;
+    epochs: number;
+    workers: number;
+    freezeEpochs: number;
+    trainBn: boolean;
+    fineTuneLr: number | null;
+    model: string;
+    stem: string;
+  },
   ctx: z.RefinementCtx,
 ): void {
   if (c.minLr > c.lr) ctx.addIssue({ code: 'custom', message: 'must not exceed --lr', path: ['minLr'], input: c.minLr });
   checkFreezeRules(c, ctx);
+  if (c.stem !== 'cifar' && !STEM_MODELS.includes(c.model))
+    ctx.addIssue({ code: 'custom', message: `needs --model ${STEM_MODELS.join(' or ')}, not ${c.model}`, path: ['stem'], input: c.stem });
 }
 
 /** --freeze-epochs and the flags that only mean something with it. */

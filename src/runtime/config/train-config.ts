@@ -17,6 +17,7 @@ export {
   BALANCE_CHOICES,
   LR_SCALING_CHOICES,
   MODEL_CHOICES,
+  STEM_CHOICES,
   RUN_KEYS,
   TEST_MODEL_CHOICES,
   runConfigSchema,
@@ -69,6 +70,7 @@ export const FLAG_OF: Record<keyof TrainConfig, string> = {
   trainBn: '--train-bn',
   fineTuneLr: '--fine-tune-lr',
   initFrom: '--init-from',
+  stem: '--stem',
   pretrained: '--pretrained',
 };
 
