@@ -77,6 +77,10 @@ function targets(model: tf.LayersModel): TensorTarget[] {
   return out;
 }
 
+function isStepCounter(name: string): boolean {
+  return name.endsWith('.num_batches_tracked');
+}
+
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
@@ -92,7 +96,8 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
  * before any weight is changed.
  */
 export function loadTorchvisionResNet(model: tf.LayersModel, file: string, options: PretrainedImportOptions = {}): PretrainedImportReport {
-  return applyTorchvisionResNet(model, readSafetensors(file), file, options);
+  // BatchNorm's step counter is int64 in torchvision's files and means nothing here.
+  return applyTorchvisionResNet(model, readSafetensors(file, { ignore: isStepCounter }), file, options);
 }
 
 export function applyTorchvisionResNet(

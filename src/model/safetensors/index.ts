@@ -1,6 +1,6 @@
 // The safetensors format: a bounds-checked reader and a small F32 writer.
 export { MAX_HEADER_BYTES, parseSafetensors, readSafetensors, SAFETENSORS_DTYPES, halfToFloat } from './read-safetensors.js';
-export type { SafetensorsDtype, SafetensorsFile, SafetensorsTensor } from './read-safetensors.js';
+export type { ReadSafetensorsOptions, SafetensorsDtype, SafetensorsFile, SafetensorsTensor } from './read-safetensors.js';
 export { encodeSafetensors, writeSafetensors } from './write-safetensors.js';
 export type { TensorToWrite } from './write-safetensors.js';
 export { SafetensorsError } from './errors.js';

@@ -29,9 +29,17 @@ interface Entry {
   end: number;
 }
 
+export interface ReadSafetensorsOptions {
+  /**
+   * Tensors not wanted (e.g. BatchNorm's int64 num_batches_tracked): their
+   * offsets are still checked, but not their dtype, and they are not read.
+   */
+  ignore?: (name: string) => boolean;
+}
+
 /** Reads a safetensors file from disk (see parseSafetensors). */
-export function readSafetensors(file: string): SafetensorsFile {
-  return parseSafetensors(readFileSync(file), file);
+export function readSafetensors(file: string, options: ReadSafetensorsOptions = {}): SafetensorsFile {
+  return parseSafetensors(readFileSync(file), file, options);
 }
 
 /**
@@ -40,7 +48,7 @@ export function readSafetensors(file: string): SafetensorsFile {
  * data; offsets are relative to the data start. Every length and offset is
  * checked against the buffer before anything is read.
  */
-export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFile {
+export function parseSafetensors(bytes: Uint8Array, file: string, options: ReadSafetensorsOptions = {}): SafetensorsFile {
   if (bytes.byteLength < 8) throw new SafetensorsError(file, 'truncated', `${bytes.byteLength} bytes, fewer than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
@@ -67,15 +75,17 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   }
   const metadata: Record<string, string> = {};
   const entries: Entry[] = [];
+  const ignoredEntries: Entry[] = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') {
       if (typeof raw !== 'object' || raw === null) throw new SafetensorsError(file, 'bad-entry', '__metadata__ is not an object');
       for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') metadata[k] = v;
       continue;
     }
-    entries.push(parseEntry(file, name, raw, dataLength));
+    const ignored = options.ignore?.(name) === true;
+    (ignored ? ignoredEntries : entries).push(parseEntry(file, name, raw, dataLength, ignored));
   }
-  checkNoOverlap(file, entries);
+  checkNoOverlap(file, [...entries, ...ignoredEntries]);
   const tensors = new Map<string, SafetensorsTensor>();
   for (const e of entries) {
     tensors.set(e.name, {
@@ -88,10 +98,11 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   return { tensors, metadata };
 }
 
-function parseEntry(file: string, name: string, raw: unknown, dataLength: number): Entry {
+function parseEntry(file: string, name: string, raw: unknown, dataLength: number, ignored: boolean): Entry {
   if (typeof raw !== 'object' || raw === null) throw new SafetensorsError(file, 'bad-entry', 'entry is not an object', name);
   const { dtype, shape, data_offsets: offsets } = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-  if (typeof dtype !== 'string' || !Object.hasOwn(SAFETENSORS_DTYPES, dtype)) {
+  const known = typeof dtype === 'string' && Object.hasOwn(SAFETENSORS_DTYPES, dtype);
+  if (!known && !ignored) {
     throw new SafetensorsError(
       file,
       'unknown-dtype',
@@ -115,6 +126,7 @@ function parseEntry(file: string, name: string, raw: unknown, dataLength: number
       name,
     );
   }
+  if (!known) return { name, dtype: 'F32', shape: shape as number[], begin, end };
   const size = SAFETENSORS_DTYPES[dtype as SafetensorsDtype];
   const expected = (shape as number[]).reduce((a, d) => a * d, 1) * size;
   if (end - begin !== expected) {

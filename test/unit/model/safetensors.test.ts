@@ -56,6 +56,23 @@ describe('safetensors reader', () => {
     expect([...(parsed.tensors.get('b')?.values ?? [])]).toEqual([1.5, -5]);
   });
 
+  it("ignores tensors it is told to (torchvision's int64 num_batches_tracked), offsets still checked", () => {
+    const bytes = () =>
+      rawFile(
+        {
+          'bn.num_batches_tracked': { dtype: 'I64', shape: [], data_offsets: [0, 8] },
+          w: { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
+        },
+        new Uint8Array(12),
+      );
+    const ignore = (name: string) => name.endsWith('.num_batches_tracked');
+    const parsed = parseSafetensors(bytes(), 'bn.safetensors', { ignore });
+    expect([...parsed.tensors.keys()]).toEqual(['w']);
+    expect(() => parseSafetensors(bytes(), 'bn.safetensors')).toThrow(/unknown-dtype \(tensor bn.num_batches_tracked\)/);
+    const outOfRange = rawFile({ 'bn.num_batches_tracked': { dtype: 'I64', shape: [], data_offsets: [0, 16] } }, new Uint8Array(8));
+    expect(() => parseSafetensors(outOfRange, 'bn.safetensors', { ignore })).toThrow(/offsets-out-of-range/);
+  });
+
   const f32 = (shape: number[], begin: number, end: number) => ({ dtype: 'F32', shape, data_offsets: [begin, end] });
   const cases: { case: string; bytes: () => Uint8Array; problem: SafetensorsProblem; tensor?: string; message: RegExp }[] = [
     { case: 'shorter than the length field', bytes: () => good.subarray(0, 5), problem: 'truncated', message: /fewer than the 8-byte/ },
