@@ -63,6 +63,22 @@ describe('CIFAR adaptation', () => {
     model.dispose();
   });
 
+  it('keeps conv1 with the imagenet-conv1 stem (7x7 at stride 1), OIHW -> HWIO', () => {
+    const ref = readTorchReference('resnet18');
+    const file = join(dir, 'conv1.safetensors');
+    const tensors = formulaTensors(ref);
+    writeSafetensors(file, tensors);
+    const model = buildModel({ name: 'resnet18', seed: 1, stem: 'imagenet-conv1' });
+    const report = loadTorchvisionResNet(model, file);
+    expect(report.loaded).toContain('conv1.weight');
+    const kernel = model.getLayer('stem_conv').getWeights()[0] as tf.Tensor4D;
+    expect(kernel.shape).toEqual([7, 7, 3, 64]);
+    const oihw = tensors.find((t) => t.name === 'conv1.weight')?.values as Float32Array;
+    // HWIO [h=2, w=5, i=1, o=9] is OIHW [9, 1, 2, 5].
+    expect(kernel.arraySync()[2]?.[5]?.[1]?.[9]).toBe(oihw[((9 * 3 + 1) * 7 + 2) * 7 + 5]);
+    model.dispose();
+  });
+
   it('refuses a resnet34 file for resnet18, listing every mismatch', () => {
     const file = join(dir, 'r34.safetensors');
     writeSafetensors(file, formulaTensors(readTorchReference('resnet34')));
