@@ -5,6 +5,7 @@ import { planTraining, type TrainConfig } from '../../src/runtime/config/train-c
 import { loadRunData } from '../../src/dataset/index.js';
 import { buildModel, importSummary, loadTorchvisionResNet } from '../../src/model/index.js';
 import { initFromModel } from '../../src/training/init-from.js';
+import { exchangeSlices } from '../../src/training/trainable-set.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { scoreTestSet } from '../../src/training/evaluate.js';
 import { layoutLength, readWeights, weightLayout, type WeightSlice } from '../../src/training/flat-weights.js';
@@ -216,6 +217,8 @@ export async function createCoordinator(
     config,
     plan,
     layout,
+    // --freeze-epochs: a frozen epoch's rounds exchange the trainable subset only (the workers derive the same).
+    ...(config.freezeEpochs > 0 ? { exchangeOf: (epoch: number) => exchangeSlices(model, layout, config, epoch) } : {}),
     params,
     momentum,
     sampler,

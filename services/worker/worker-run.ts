@@ -7,11 +7,13 @@ import { parseTrainConfig, type BackendChoice, type TrainConfig } from '../../sr
 import { loadCifar10Split } from '../../src/dataset/index.js';
 import { buildModel } from '../../src/model/index.js';
 import type { Logger } from '../../src/runtime/logger.js';
-import { layoutLength, weightLayout, writeWeights } from '../../src/training/flat-weights.js';
+import { layoutLength, weightLayout, writeWeights, type WeightSlice } from '../../src/training/flat-weights.js';
+import { exchangeSlices, freezePhaseOf, trainableSetFor } from '../../src/training/trainable-set.js';
 import { trainableParameters } from '../../src/training/model-parameters.js';
 import { SgdMomentum } from '../../src/training/sgd-momentum.js';
 import { TrainBatchMaker } from '../../src/training/train-batch.js';
-import { trainRound } from './step/train-round.js';
+import type * as tf from '@tensorflow/tfjs';
+import { trainRound, type WorkerModel } from './step/train-round.js';
 import { TrainingDivergedError } from '../../src/training/errors.js';
 import { allowedCpus } from '../../src/runtime/allowed-cpus.js';
 
@@ -132,7 +134,13 @@ export async function runWorker(
     batches: new TrainBatchMaker(train, config, 10),
   };
   options.onLayout?.(worker.layout);
-  const out = new Float32Array(layoutLength(worker.layout));
+  const full = new Float32Array(layoutLength(worker.layout));
+  // --freeze-epochs: what a round trains and sends in an epoch (the coordinator derives the same from the run config).
+  let phase: { epoch: number; exchange: ReturnType<typeof roundExchange> } | null = null;
+  const exchangeOf = (epoch: number) => {
+    if (phase?.epoch !== epoch) phase = { epoch, exchange: roundExchange(worker, config, epoch, full) };
+    return phase.exchange;
+  };
   const kind = config.syncEvery === 1 ? 'gradients' : 'parameters';
   const optimizer = new SgdMomentum({ momentum: config.momentum, weightDecay: config.weightDecay });
   // cpus: where this process may run (taskset, a container's cpuset), to see pinning at a glance;
@@ -191,7 +199,9 @@ export async function runWorker(
         downloadMs = performance.now() - fetchStarted;
       }
       const started = performance.now();
-      const result = await trainRound(worker, work, kind === 'gradients' ? { kind } : { kind, optimizer }, out);
+      const exchange = exchangeOf(work.epoch);
+      const out = exchange.out;
+      const result = await trainRound(worker, work, kind === 'gradients' ? { kind } : { kind, optimizer }, out, exchange.trainable);
       const trainMs = performance.now() - started;
       // A NaN loss means NaN gradients, which the coordinator would refuse anyway: say why.
       if (!Number.isFinite(result.lossSum)) throw new TrainingDivergedError(work.epoch, work.round, result.lossSum / result.sampleCount);
@@ -209,7 +219,7 @@ export async function runWorker(
             ...result,
             trainMs,
             values: out,
-            layout: worker.layout,
+            layout: exchange.slices,
           }),
         );
       } catch (err) {
@@ -250,6 +260,7 @@ export async function runWorker(
           trainMs: Math.round(trainMs),
           downloadMs: Math.round(downloadMs),
           uploadMs: Math.round(uploadMs),
+          bytes: out.byteLength,
         },
         'round contributed',
       );
@@ -264,4 +275,25 @@ export async function runWorker(
   if (signal.aborted) await client.leave(workerId, 'stopped').catch(() => {});
   log.info({ rounds }, 'worker done');
   return { rounds };
+}
+
+/**
+ * A round's exchange in an epoch: every slice into the model-sized buffer, or
+ * in a frozen phase the trainable subset (exchangeSlices) into a buffer of
+ * its size, with the variables that train and the mode the model runs in.
+ */
+function roundExchange(
+  worker: WorkerModel,
+  config: TrainConfig,
+  epoch: number,
+  full: Float32Array,
+): {
+  slices: WeightSlice[];
+  out: Float32Array;
+  trainable?: { params: Map<string, tf.Variable>; training: boolean; slices: WeightSlice[] };
+} {
+  if (freezePhaseOf(config, epoch) === 'fine-tune') return { slices: worker.layout, out: full };
+  const slices = exchangeSlices(worker.model, worker.layout, config, epoch);
+  const set = trainableSetFor(worker.model, worker.params, config, epoch);
+  return { slices, out: new Float32Array(layoutLength(slices)), trainable: { params: set.params, training: set.training, slices } };
 }

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import type { WeightSlice } from './flat-weights.js';
 import { learningRateAt } from './lr-schedule.js';
 
 /** The run keys that decide what trains when (a subset of RunConfig). */
@@ -100,4 +101,32 @@ export function phasedLearningRate(step: number, s: PhasedSchedule): number {
     warmupSteps: Math.min(s.warmupSteps, Math.floor(remaining / 5)),
     totalSteps: remaining,
   });
+}
+
+/**
+ * The slices of the flat layout a round exchanges in an epoch, repacked from
+ * offset 0 (the tensor-set layout of contributions): every slice when every
+ * layer trains; in the frozen phase the head's, and with --train-bn the
+ * BatchNorm layers' (gammas, betas and the moving statistics their training
+ * mode updates). Frozen tensors do not change, so they are neither sent nor
+ * averaged nor updated. A pure function of (model, config, epoch): the
+ * coordinator and the workers agree on it without a message.
+ */
+export function exchangeSlices(model: tf.LayersModel, layout: readonly WeightSlice[], config: FreezeConfig, epoch: number): WeightSlice[] {
+  if (freezePhaseOf(config, epoch) === 'fine-tune') return [...layout];
+  const names = new Set<string>();
+  const dense = model.layers.filter((layer) => layer.getClassName() === 'Dense');
+  for (const w of dense[dense.length - 1]?.weights ?? []) names.add(w.originalName);
+  if (config.trainBn) {
+    for (const layer of model.layers)
+      if (layer.getClassName() === 'BatchNormalization') for (const w of layer.weights) names.add(w.originalName);
+  }
+  let offset = 0;
+  return layout
+    .filter((slice) => names.has(slice.name))
+    .map((slice) => {
+      const packed = { ...slice, offset };
+      offset += slice.length;
+      return packed;
+    });
 }

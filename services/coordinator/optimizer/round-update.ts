@@ -1,5 +1,5 @@
 import { peakLearningRate, type TrainConfig, type TrainPlan } from '../../../src/runtime/config/train-config.js';
-import { learningRateAt } from '../../../src/training/lr-schedule.js';
+import { phasedLearningRate } from '../../../src/training/trainable-set.js';
 import type { ParameterStore } from '../parameters/parameter-store.js';
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import { applySgd } from './sgd-update.js';
@@ -33,17 +33,25 @@ export class RoundUpdate {
 
   /** The learning rates of `count` consecutive steps from `globalStep` (a round's local steps). */
   learningRates(globalStep: number, count: number): number[] {
+    const c = this.config;
     const schedule = {
-      baseLr: peakLearningRate(this.config),
-      minLr: this.config.minLr,
+      peakLr: peakLearningRate(c),
+      fineTuneLr: c.fineTuneLr === null ? null : peakLearningRate({ ...c, lr: c.fineTuneLr }),
+      minLr: c.minLr,
       warmupSteps: this.plan.warmupSteps,
       totalSteps: this.plan.totalSteps,
+      stepsPerEpoch: this.plan.stepsPerEpoch,
+      freezeEpochs: c.freezeEpochs,
     };
-    return Array.from({ length: count }, (_, k) => learningRateAt(globalStep + k, schedule));
+    return Array.from({ length: count }, (_, k) => phasedLearningRate(globalStep + k, schedule));
   }
 
-  /** Writes the next master version from the round's sample-weighted average; returns it. */
-  apply(store: ParameterStore, averaged: Float32Array, lr: number): number {
+  /**
+   * Writes the next master version from the round's sample-weighted average; returns it.
+   * `slices`: what the average holds, packed (a frozen phase's subset); the rest of the master stays as it is.
+   */
+  apply(store: ParameterStore, averaged: Float32Array, lr: number, slices: readonly WeightSlice[] = this.layout): number {
+    if (slices !== this.layout && slices.length !== this.layout.length) return this.applySubset(store, averaged, lr, slices);
     return store.update((params, momentum) => {
       if (this.kind === 'parameters') {
         params.set(averaged);
@@ -51,6 +59,27 @@ export class RoundUpdate {
       }
       const hyper = { lr, momentum: this.config.momentum, weightDecay: this.config.weightDecay };
       applySgd(params, momentum, averaged, this.layout, hyper, this.steps === 0);
+      this.steps++;
+    });
+  }
+
+  /** The SGD step over a frozen phase's subset: each packed slice onto its place in the master copy. */
+  private applySubset(store: ParameterStore, averaged: Float32Array, lr: number, slices: readonly WeightSlice[]): number {
+    const at = new Map(this.layout.map((s) => [s.name, s.offset]));
+    return store.update((params, momentum) => {
+      const hyper = { lr, momentum: this.config.momentum, weightDecay: this.config.weightDecay };
+      for (const slice of slices) {
+        const offset = at.get(slice.name)!;
+        const region = { ...slice, offset: 0 };
+        applySgd(
+          params.subarray(offset, offset + slice.length),
+          momentum.subarray(offset, offset + slice.length),
+          averaged.subarray(slice.offset, slice.offset + slice.length),
+          [region],
+          hyper,
+          this.steps === 0,
+        );
+      }
       this.steps++;
     });
   }

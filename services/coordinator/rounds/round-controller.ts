@@ -16,6 +16,8 @@ export interface ControllerOptions {
   config: TrainConfig;
   plan: TrainPlan;
   layout: readonly WeightSlice[];
+  /** The slices a round of an epoch exchanges (--freeze-epochs: the trainable subset); the whole layout when absent. */
+  exchangeOf?: (epoch: number) => readonly WeightSlice[];
   /** The master parameters (taken over, updated in place unless a fetch is reading them). */
   params: Float32Array;
   momentum: Float32Array;
@@ -125,6 +127,11 @@ export class RoundController {
    * `contribute` to commit after its checks. Drop it with
    * `discardContribution` when it is refused: the sum never saw it.
    */
+  /** The slices the open round exchanges (what a contribution to it holds). */
+  exchangeSlices(): readonly WeightSlice[] {
+    return this.rounds.exchangeSlices();
+  }
+
   stageContribution(sampleCount: number, values?: Float32Array): StagedContribution {
     return this.rounds.stage(sampleCount, values);
   }

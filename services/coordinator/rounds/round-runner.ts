@@ -6,6 +6,7 @@ import { CoordinatorClosedError, UnknownWorkerError } from './errors.js';
 import { assignmentOf, checkContribution, closedFields, planFields, recordArrival, summaryOf, type OpenRound } from './open-round.js';
 import { RoundWaiters } from './round-waiters.js';
 import type { Assignment, Contribution, ControllerState, EpochTotals, RoundRunnerOptions } from './round-types.js';
+import { layoutLength, type WeightSlice } from '../../../src/training/flat-weights.js';
 
 type CloseReason = 'complete' | 'deadline' | 'no work';
 
@@ -26,7 +27,9 @@ export class RoundRunner {
   private closing = false;
   private lastRound: number;
   private globalStep: number;
-  private readonly sum: WeightedSum;
+  private readonly fullSum: WeightedSum;
+  /** Sums of a frozen phase's subset (--freeze-epochs), by length: small, outside the vector memory. */
+  private readonly subsetSums = new Map<number, WeightedSum>();
   private readonly update: RoundUpdate;
   private readonly progress: EpochProgress;
   private readonly waiters = new RoundWaiters();
@@ -38,7 +41,7 @@ export class RoundRunner {
   readonly finished: Promise<void>;
 
   constructor(private readonly o: RoundRunnerOptions) {
-    this.sum = new WeightedSum(o.parameters.values.length, o.vectors);
+    this.fullSum = new WeightedSum(o.parameters.values.length, o.vectors);
     this.update = new RoundUpdate(o.config, o.plan, o.layout, o.resume?.optimizerSteps ?? 0);
     this.progress = new EpochProgress(
       { sampler: o.sampler, hooks: o.hooks, epochs: o.config.epochs, checkpointEveryRounds: o.checkpointEveryRounds },
@@ -101,6 +104,28 @@ export class RoundRunner {
     if (!this.o.membership.heartbeat(worker)) return Promise.reject(new UnknownWorkerError(worker));
     const ready = this.assignmentFor(worker, fromRound);
     return ready ? Promise.resolve(ready) : this.waiters.wait(worker, fromRound);
+  }
+
+  /** The slices a round of `epoch` exchanges. */
+  private slicesOf(epoch: number | undefined): readonly WeightSlice[] {
+    return epoch !== undefined && this.o.exchangeOf ? this.o.exchangeOf(epoch) : this.o.layout;
+  }
+
+  /** The slices the open round exchanges (the whole layout between rounds). */
+  exchangeSlices(): readonly WeightSlice[] {
+    return this.slicesOf(this.open?.plan.epoch);
+  }
+
+  /** The sum of the open round: the model-sized one, or a frozen phase's subset's. */
+  private get sum(): WeightedSum {
+    const length = layoutLength(this.exchangeSlices());
+    if (length === this.fullSum.length) return this.fullSum;
+    let sum = this.subsetSums.get(length);
+    if (!sum) {
+      sum = new WeightedSum(length);
+      this.subsetSums.set(length, sum);
+    }
+    return sum;
   }
 
   /** A contribution of `sampleCount` samples to sum as it arrives; with `values`, all of it at once. */
@@ -209,7 +234,7 @@ export class RoundRunner {
     );
     this.o.sampler.commit(open.plan, contributed);
     if (this.sum.contributions > 0) {
-      this.update.apply(this.o.parameters, this.sum.average(), open.lrs[0]!);
+      this.update.apply(this.o.parameters, this.sum.average(), open.lrs[0]!, this.slicesOf(open.plan.epoch));
       this.globalStep += open.lrs.length;
     }
     this.sum.reset();

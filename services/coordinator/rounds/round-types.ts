@@ -98,6 +98,8 @@ export interface RoundRunnerOptions {
   config: TrainConfig;
   plan: TrainPlan;
   layout: readonly WeightSlice[];
+  /** The slices a round of an epoch exchanges (--freeze-epochs: the trainable subset); the whole layout when absent. */
+  exchangeOf?: (epoch: number) => readonly WeightSlice[];
   sampler: RoundSampler;
   membership: Membership;
   parameters: ParameterStore;

@@ -294,14 +294,17 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
       void (async () => {
         const release = await turn.take();
         let staged: StagedContribution | null = null;
+        // What the open round exchanges: the whole model, or a frozen phase's trainable subset (--freeze-epochs).
+        const slices = controller.exchangeSlices();
+        const contributionBytes = slices.reduce((n, s) => n + s.length * 4, 0);
         try {
           // Idle-limited: a hung sender (SIGSTOP mid-upload) would otherwise hold the turn, and every other contribution, until its own deadline.
           const { header, receiver } = await readContribution(call, contributionIdleMs, (h) => {
             const into = controller.stageContribution(h.sampleCount);
             staged = into;
             return new TensorSetSink((floats) => into.accumulate(floats), {
-              maxTotalBytes: modelBytes,
-              expected: entries,
+              maxTotalBytes: contributionBytes,
+              expected: slices === layout ? entries : entriesOf(slices),
               scratch: sinkScratch,
             });
           });
@@ -323,7 +326,7 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
             values: staged!,
             trainMs: header.trainMs,
           });
-          exchange.in += modelBytes;
+          exchange.in += contributionBytes;
           cb(null, { round: result.round, nextVersion: result.nextVersion });
         } catch (err) {
           // The sender went away mid-upload (cancelled, killed): no one to answer, and not a fault of ours.

@@ -33,7 +33,10 @@ export async function trainRound(
   work: Omit<RoundWork, 'version'>,
   mode: { kind: 'gradients' } | { kind: 'parameters'; optimizer: SgdMomentum },
   out: Float32Array,
+  /** A frozen phase (--freeze-epochs): what trains, the mode the model runs in, and the slices of `out` (gradients only). */
+  trainable?: { params: ReadonlyMap<string, tf.Variable>; training: boolean; slices: readonly WeightSlice[] },
 ): Promise<RoundResult> {
+  if (trainable && mode.kind !== 'gradients') throw new RangeError('a frozen phase exchanges gradients only (--sync-every 1)');
   if (mode.kind === 'gradients' && work.batches.length !== 1) {
     throw new RangeError(`gradient rounds take exactly one batch, got ${work.batches.length}`);
   }
@@ -48,10 +51,15 @@ export async function trainRound(
     tf.tidy(() => {
       const x = tf.tensor4d(made.x, [n, ...IMAGE_SHAPE]);
       const targets = tf.tensor2d(made.targets, [n, NUM_CLASSES]);
-      const step = computeGradients(worker.model, worker.params, { x, targets, labels: made.labels });
+      const step = computeGradients(
+        worker.model,
+        trainable?.params ?? worker.params,
+        { x, targets, labels: made.labels },
+        { training: trainable?.training ?? true },
+      );
       result.lossSum += step.loss * n;
       result.correct += step.correct;
-      if (mode.kind === 'gradients') readGradientContribution(worker.model, worker.layout, step.grads, out);
+      if (mode.kind === 'gradients') readGradientContribution(worker.model, trainable?.slices ?? worker.layout, step.grads, out);
       else mode.optimizer.apply(worker.params, step.grads, batch.lr);
     });
     result.sampleCount += n;

@@ -65,6 +65,7 @@ export function checkRunRules(
     freezeEpochs: number;
     trainBn: boolean;
     fineTuneLr: number | null;
+    syncEvery: number;
     model: string;
     stem: string;
   },
@@ -78,14 +79,22 @@ export function checkRunRules(
 
 /** --freeze-epochs and the flags that only mean something with it. */
 function checkFreezeRules(
-  c: { minLr: number; epochs: number; workers: number; freezeEpochs: number; trainBn: boolean; fineTuneLr: number | null },
+  c: {
+    minLr: number;
+    epochs: number;
+    workers: number;
+    syncEvery: number;
+    freezeEpochs: number;
+    trainBn: boolean;
+    fineTuneLr: number | null;
+  },
   ctx: z.RefinementCtx,
 ): void {
   const issue = (key: string, message: string, input: unknown) => ctx.addIssue({ code: 'custom', message, path: [key], input });
   if (c.freezeEpochs > c.epochs) issue('freezeEpochs', `must not exceed --epochs (${c.epochs})`, c.freezeEpochs);
-  // The coordinator and workers do not yet agree on a trainable subset (see docs/transfer-learning.md).
-  if (c.freezeEpochs > 0 && c.workers > 1)
-    issue('freezeEpochs', 'is not supported with --workers > 1 yet: freeze in a one-process run (--workers 1)', c.freezeEpochs);
+  // A frozen round exchanges the head's gradients; local SGD's parameter rounds do not know the subset yet.
+  if (c.freezeEpochs > 0 && c.syncEvery > 1)
+    issue('freezeEpochs', 'is not supported with --sync-every > 1 yet (use --sync-every 1)', c.freezeEpochs);
   if (c.trainBn && c.freezeEpochs === 0) issue('trainBn', 'needs --freeze-epochs N > 0', c.trainBn);
   if (c.fineTuneLr !== null) {
     if (c.freezeEpochs === 0) issue('fineTuneLr', 'needs --freeze-epochs N > 0', c.fineTuneLr);

@@ -142,8 +142,11 @@ describe('the phased learning-rate schedule', () => {
 
 describe('--freeze-epochs configuration', () => {
   const base = { dataDir: '/d', outDir: '/o', epochs: 3 };
-  it('is refused with --workers > 1, not supported yet', () => {
-    expect(() => testConfig({ ...base, workers: 2, freezeEpochs: 1 })).toThrow(/--freeze-epochs 1: is not supported with --workers > 1/);
+  it('is accepted with --workers > 1, refused with local SGD (--sync-every > 1), not supported yet', () => {
+    expect(testConfig({ ...base, workers: 2, freezeEpochs: 1 }).freezeEpochs).toBe(1);
+    expect(() => testConfig({ ...base, workers: 2, syncEvery: 2, freezeEpochs: 1 })).toThrow(
+      /--freeze-epochs 1: is not supported with --sync-every > 1/,
+    );
   });
   it('refuses more frozen epochs than epochs, and --train-bn or --fine-tune-lr without it', () => {
     expect(() => testConfig({ ...base, freezeEpochs: 4 })).toThrow(/--freeze-epochs 4: must not exceed --epochs \(3\)/);

@@ -1,0 +1,91 @@
+import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildModel } from '../../src/model/index.js';
+import { readCheckpoint } from '../../src/training/checkpoint/checkpoint-file.js';
+import { CHECKPOINT_FILE } from '../../services/coordinator/coordinator-run.js';
+import { layoutLength, readWeights, weightLayout, type WeightSlice } from '../../src/training/flat-weights.js';
+import { writeCifar10Files } from '../fixtures/cifar10-files.js';
+import { startCoordinator, startFleet, type FleetProcess } from '../helpers/fleet-processes.js';
+import { logLines } from '../helpers/run-fleet.js';
+
+/**
+ * --freeze-epochs with a coordinator and 2 workers (tiny-bn: conv1 -> bn1 ->
+ * fc): during the frozen epoch the master's conv1 and bn1 (moving statistics
+ * included) stay bit-identical to the initial model and the contributions
+ * carry the head only (fewer bytes); after it every layer trains and the
+ * contributions carry the whole model.
+ */
+
+let root: string;
+let dataDir: string;
+let layout: WeightSlice[];
+let initial: Float32Array;
+const started: FleetProcess[] = [];
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'fleet-freeze-distributed-'));
+  dataDir = join(root, 'data');
+  await writeCifar10Files(dataDir, { trainBatches: 1, perBatch: 256, testCount: 40, pattern: 'learnable', seed: 21 });
+  await tf.setBackend('cpu');
+  const model = buildModel({ name: 'tiny-bn', seed: 9 });
+  layout = weightLayout(model);
+  initial = readWeights(model, layout, new Float32Array(layoutLength(layout)));
+  model.dispose();
+});
+
+afterAll(async () => {
+  for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  await rm(root, { recursive: true, force: true });
+});
+
+function track<T extends FleetProcess>(p: T): T {
+  started.push(p);
+  return p;
+}
+
+/** A coordinator and 2 workers to the end; the final master parameters and the workers' round lines. */
+async function run(name: string, epochs: number): Promise<{ params: Float32Array; rounds: Record<string, unknown>[] }> {
+  const out = join(root, name);
+  const coordinator = track(
+    await startCoordinator([
+      ...['--model', 'tiny-bn', '--lr', '0.05', '--warmup-epochs', '0', '--data-dir', dataDir, '--allow-partial'],
+      ...['--backend', 'wasm', '--augment', 'none', '--seed', '9', '--batch-size', '32', '--workers', '2'],
+      ...['--epochs', String(epochs), '--freeze-epochs', '1', '--out', out],
+    ]),
+  );
+  const workers = [0, 1].map((i) =>
+    track(startFleet(['worker', '--coordinator', `127.0.0.1:${coordinator.port}`, '--name', `${name}-${i}`])),
+  );
+  const exits = await Promise.all([coordinator.exited, ...workers.map((w) => w.exited)]);
+  expect(
+    exits.map((e) => e.code),
+    coordinator.lines.slice(-5).join('\n'),
+  ).toEqual([0, 0, 0]);
+  const rounds = workers.flatMap((w) => logLines(w.lines.join('\n')).filter((l) => l.msg === 'round contributed'));
+  return { params: (await readCheckpoint(join(out, CHECKPOINT_FILE))).arrays.params!, rounds };
+}
+
+function tensor(params: Float32Array, name: string): Float32Array {
+  const slice = layout.find((s) => s.name === name)!;
+  return params.slice(slice.offset, slice.offset + slice.length);
+}
+
+const FROZEN = ['conv1/kernel', 'bn1/gamma', 'bn1/beta', 'bn1/moving_mean', 'bn1/moving_variance'];
+const HEAD = ['fc/kernel', 'fc/bias'];
+
+describe('--freeze-epochs with 2 workers', () => {
+  it('keeps frozen tensors off the wire and unchanged in the frozen epoch, and trains them after', async () => {
+    const [frozen, both] = await Promise.all([run('frozen', 1), run('both', 2)]);
+    for (const name of FROZEN) expect(tensor(frozen.params, name), name).toEqual(tensor(initial, name));
+    for (const name of HEAD) expect(tensor(frozen.params, name), name).not.toEqual(tensor(initial, name));
+    for (const name of [...FROZEN, ...HEAD]) expect(tensor(both.params, name), name).not.toEqual(tensor(initial, name));
+
+    const floats = (names: string[]) => names.reduce((n, name) => n + layout.find((s) => s.name === name)!.length, 0);
+    const bytesIn = (epoch: number) => new Set(both.rounds.filter((r) => r.epoch === epoch).map((r) => r.bytes));
+    expect(bytesIn(1)).toEqual(new Set([floats(HEAD) * 4]));
+    expect(bytesIn(2)).toEqual(new Set([layoutLength(layout) * 4]));
+  }, 120_000);
+});
