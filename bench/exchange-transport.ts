@@ -188,7 +188,7 @@ async function clientMain(fleetPort: number, generatedPort: number, tcpPort: num
     const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure(), CHANNEL_OPTIONS);
     for (let i = 0; i <= runs; i++) {
       let t0 = performance.now();
-      const set = await receiveTensorSet(client.fetchParameters({ workerId: 'bench', version: 0 }, { deadline: deadline() }), {
+      const set = await receiveTensorSet(client.fetchParameters({ workerId: 'bench', version: 0, tensors: [] }, { deadline: deadline() }), {
         expected,
         maxTotalBytes: total,
         into,

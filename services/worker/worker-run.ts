@@ -29,7 +29,8 @@ export interface CoordinatorClient {
   /** The worker's work in the first round numbered `fromRound` or later; null when the run is over. */
   nextRound(workerId: string, fromRound: number): Promise<WorkAssignment | null>;
   /** The values may live in a buffer the next fetch overwrites: copy them out (into the model) before fetching again. */
-  fetchParameters(workerId: string, version: number): Promise<{ version: number; values: Float32Array }>;
+  /** `only`: just these slices, packed (a frozen phase); every tensor when absent. */
+  fetchParameters(workerId: string, version: number, only?: readonly WeightSlice[]): Promise<{ version: number; values: Float32Array }>;
   contribute(contribution: {
     workerId: string;
     round: number;
@@ -159,6 +160,8 @@ export async function runWorker(
   let rounds = 0;
   let fromRound = 0;
   let haveVersion = -1;
+  /** Whether the model holds the master's frozen tensors (a full fetch since registering). */
+  let haveFrozen = false;
   try {
     while (!signal.aborted) {
       let work: WorkAssignment | null;
@@ -172,6 +175,7 @@ export async function runWorker(
         workerId = registration.workerId;
         fromRound = 0; // a restarted coordinator may number rounds from an older checkpoint
         haveVersion = -1;
+        haveFrozen = false;
         log = rootLog.child({ run: registration.runId, worker: workerId });
         log.warn('evicted by the coordinator: registered again');
         continue;
@@ -182,11 +186,15 @@ export async function runWorker(
       if (work.batches.length === 0) continue; // nothing left for this member in the epoch's last round
       const roundLog = log.child({ round: work.round, epoch: work.epoch });
       let downloadMs = 0;
+      let downloadBytes = 0;
+      const exchange = exchangeOf(work.epoch);
       if (haveVersion !== work.version) {
         const fetchStarted = performance.now();
+        // In a frozen phase the frozen tensors never change: once this model has them all, the trainable subset is enough.
+        const only: readonly WeightSlice[] | undefined = exchange.trainable && haveFrozen ? exchange.slices : undefined;
         let fetched: Awaited<ReturnType<CoordinatorClient['fetchParameters']>>;
         try {
-          fetched = await retryUnavailable('fetch parameters', options, log, () => client.fetchParameters(workerId, work!.version));
+          fetched = await retryUnavailable('fetch parameters', options, log, () => client.fetchParameters(workerId, work!.version, only));
         } catch (err) {
           // The round's version is gone: the master moved on while this worker was away (hung,
           // stopped, cut off) and it was evicted. The next round sorts it out (UnknownWorker: register again).
@@ -194,12 +202,13 @@ export async function runWorker(
           roundLog.warn({ err: (err as Error).message }, 'the round moved on before its parameters were fetched');
           continue;
         }
-        writeWeights(model, worker.layout, fetched.values);
+        writeWeights(model, only ?? worker.layout, fetched.values);
+        haveFrozen ||= only === undefined;
+        downloadBytes = fetched.values.byteLength;
         haveVersion = fetched.version;
         downloadMs = performance.now() - fetchStarted;
       }
       const started = performance.now();
-      const exchange = exchangeOf(work.epoch);
       const out = exchange.out;
       const result = await trainRound(worker, work, kind === 'gradients' ? { kind } : { kind, optimizer }, out, exchange.trainable);
       const trainMs = performance.now() - started;
@@ -261,6 +270,7 @@ export async function runWorker(
           downloadMs: Math.round(downloadMs),
           uploadMs: Math.round(uploadMs),
           bytes: out.byteLength,
+          downloadBytes,
         },
         'round contributed',
       );

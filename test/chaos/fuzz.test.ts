@@ -164,7 +164,7 @@ describe('chaos: fuzz (real processes)', () => {
         register: Buffer.from(RegisterRequest.encode({ runId: '', workerName: 'fuzz', backend: 'wasm' }).finish()),
         nextRound: Buffer.from(NextRoundRequest.encode({ workerId: FUZZ_WORKER, fromRound: 0 }).finish()),
         contribute: contributionMessages[0]!,
-        fetchParameters: Buffer.from(FetchParametersRequest.encode({ workerId: 'evaluator', version: 999 }).finish()),
+        fetchParameters: Buffer.from(FetchParametersRequest.encode({ workerId: 'evaluator', version: 999, tensors: [] }).finish()),
         heartbeat: Buffer.from(HeartbeatRequest.encode({ workerId: FUZZ_WORKER, round: 3, stepsDone: 1 }).finish()),
         leave: Buffer.from(LeaveRequest.encode({ workerId: FUZZ_WORKER, reason: 'fuzz' }).finish()),
         describeRun: Buffer.from(DescribeRunRequest.encode({}).finish()),

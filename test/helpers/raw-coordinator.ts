@@ -139,7 +139,11 @@ export class RawCoordinator {
 
   /** The outcome of a FetchParameters call (for refusals). */
   fetchOutcome(version: number, workerId = 'evaluator'): Promise<CallOutcome> {
-    return this.serverStream('fetchParameters', Buffer.from(FetchParametersRequest.encode({ workerId, version }).finish()), {});
+    return this.serverStream(
+      'fetchParameters',
+      Buffer.from(FetchParametersRequest.encode({ workerId, version, tensors: [] }).finish()),
+      {},
+    );
   }
 
   /** Parameters of `version` (0: current), assembled and checked (CRC, finite). */

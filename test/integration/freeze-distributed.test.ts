@@ -15,8 +15,9 @@ import { logLines } from '../helpers/run-fleet.js';
  * --freeze-epochs with a coordinator and 2 workers (tiny-bn: conv1 -> bn1 ->
  * fc): during the frozen epoch the master's conv1 and bn1 (moving statistics
  * included) stay bit-identical to the initial model and the contributions
- * carry the head only (fewer bytes); after it every layer trains and the
- * contributions carry the whole model.
+ * carry the head only, as do the parameter fetches once a worker has the
+ * frozen tensors (fewer bytes both ways); after it every layer trains and
+ * the whole model travels.
  */
 
 let root: string;
@@ -85,7 +86,14 @@ describe('--freeze-epochs with 2 workers', () => {
 
     const floats = (names: string[]) => names.reduce((n, name) => n + layout.find((s) => s.name === name)!.length, 0);
     const bytesIn = (epoch: number) => new Set(both.rounds.filter((r) => r.epoch === epoch).map((r) => r.bytes));
-    expect(bytesIn(1)).toEqual(new Set([floats(HEAD) * 4]));
-    expect(bytesIn(2)).toEqual(new Set([layoutLength(layout) * 4]));
+    const modelBytes = layoutLength(layout) * 4;
+    const headBytes = floats(HEAD) * 4;
+    expect(bytesIn(1)).toEqual(new Set([headBytes]));
+    expect(bytesIn(2)).toEqual(new Set([modelBytes]));
+    // Downloads: each worker's first fetch is the whole model, its later frozen-epoch fetches the head only.
+    const downloads = (epoch: number) => both.rounds.filter((r) => r.epoch === epoch).map((r) => r.downloadBytes);
+    expect(downloads(1).filter((b) => b === modelBytes)).toHaveLength(2);
+    expect(new Set(downloads(1).filter((b) => b !== modelBytes))).toEqual(new Set([headBytes]));
+    expect(new Set(downloads(2))).toEqual(new Set([modelBytes]));
   }, 120_000);
 });

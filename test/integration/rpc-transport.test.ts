@@ -166,7 +166,7 @@ describe('tensor sets over real gRPC (loopback)', () => {
 
   it('FetchParameters streams a 12 M-float set that arrives bit-identical', async () => {
     expect(params.buffer.byteLength).toBe(11_994_344 * 4);
-    const got = await receiveTensorSet(client.fetchParameters({ workerId: 'w1', version: 3 }, { deadline: deadline() }), {
+    const got = await receiveTensorSet(client.fetchParameters({ workerId: 'w1', version: 3, tensors: [] }, { deadline: deadline() }), {
       expected: MODEL,
       maxTotalBytes: 64 << 20,
     });
@@ -177,7 +177,7 @@ describe('tensor sets over real gRPC (loopback)', () => {
   });
 
   it('a downloaded set with a flipped bit is refused by the client (CRC-32C) and the call cancelled', async () => {
-    const stream = client.fetchParameters({ workerId: 'w1', version: CORRUPT_VERSION }, { deadline: deadline() });
+    const stream = client.fetchParameters({ workerId: 'w1', version: CORRUPT_VERSION, tensors: [] }, { deadline: deadline() });
     await expect(receiveTensorSet(stream, { expected: MODEL, maxTotalBytes: 64 << 20 })).rejects.toThrow(TensorChecksumError);
   });
 

@@ -1,5 +1,6 @@
 import { status as Status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import { entriesOf, TensorSetError } from '../../../src/exchange/tensor-wire.js';
+import { UnknownTensorError } from '../../../src/exchange/tensor-set-errors.js';
 import { TensorSetSink, chunkTensorSet, wrapTensorSet } from '../../../src/exchange/index.js';
 import { readContribution, sendTensorChunks, sendTensorSet } from '../../../src/rpc/tensor-stream.js';
 import type { Logger } from '../../../src/runtime/logger.js';
@@ -353,6 +354,25 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
         call.emit('error', Object.assign(new Error((err as Error).message), toServiceError(err, COORDINATOR_STATUS)));
         return;
       }
+      if (call.request.tensors.length > 0) {
+        // A frozen phase's worker asks for the trainable subset only: small, packed and encoded per fetch.
+        let subset: { entries: ReturnType<typeof entriesOf>; values: Float32Array };
+        try {
+          subset = packSubset(layout, call.request.tensors, lease.values);
+        } catch (err) {
+          lease.release();
+          call.emit('error', Object.assign(new Error((err as Error).message), toServiceError(err, COORDINATOR_STATUS)));
+          return;
+        }
+        lease.release();
+        sendTensorSet(call, wrapTensorSet(subset.entries, subset.values, lease.version)).then(
+          () => {
+            exchange.out += subset.values.byteLength;
+          },
+          (err: unknown) => log.debug({ err: (err as Error).message, version: lease.version }, 'parameter transfer stopped'),
+        );
+        return;
+      }
       if (lease.version !== controller.currentVersion) {
         // A retained checkpoint version (the evaluator): rare, encoded per fetch.
         sendTensorSet(call, wrapTensorSet(entries, lease.values, lease.version))
@@ -408,4 +428,27 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
   };
 
   return impl;
+}
+
+/** The named tensors of `values` (the model's flat layout), packed in layout order; an unknown name is refused. */
+function packSubset(
+  layout: readonly WeightSlice[],
+  names: readonly string[],
+  values: Float32Array,
+): { entries: ReturnType<typeof entriesOf>; values: Float32Array } {
+  const wanted = new Set(names);
+  const known = new Set(layout.map((s) => s.name));
+  for (const name of wanted) if (!known.has(name)) throw new UnknownTensorError(name);
+  let offset = 0;
+  const slices = layout
+    .filter((s) => wanted.has(s.name))
+    .map((s) => {
+      const packed = { ...s, offset };
+      offset += s.length;
+      return packed;
+    });
+  const out = new Float32Array(offset);
+  for (const [i, s] of layout.filter((x) => wanted.has(x.name)).entries())
+    out.set(values.subarray(s.offset, s.offset + s.length), slices[i]!.offset);
+  return { entries: entriesOf(slices), values: out };
 }

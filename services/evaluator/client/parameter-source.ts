@@ -37,7 +37,7 @@ export function createParameterSource(
     },
     async fetch(version, layout) {
       const bytes = layout.reduce((n, s) => n + s.length * 4, 0);
-      const stream = client.fetchParameters({ workerId: 'evaluator', version }, { deadline: deadline(o.transferTimeoutMs) });
+      const stream = client.fetchParameters({ workerId: 'evaluator', version, tensors: [] }, { deadline: deadline(o.transferTimeoutMs) });
       const set = await receiveTensorSet(stream, { maxTotalBytes: bytes, expected: entriesOf(layout) });
       return tensorSetValues(set);
     },

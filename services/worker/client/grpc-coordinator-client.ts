@@ -80,10 +80,16 @@ export function createCoordinatorClient(
       };
     },
 
-    async fetchParameters(workerId, version) {
-      const layout = layoutOf();
-      const stream = client.fetchParameters({ workerId, version }, { deadline: deadline(o.transferTimeoutMs) });
+    async fetchParameters(workerId, version, only) {
+      const layout = only ?? layoutOf();
+      const tensors = only ? only.map((s) => s.name) : [];
+      const stream = client.fetchParameters({ workerId, version, tensors }, { deadline: deadline(o.transferTimeoutMs) });
       const bytes = layout.reduce((n, s) => n + s.length * 4, 0);
+      if (only) {
+        // A frozen phase's subset (small): a buffer of its own, the model-sized one stays for full fetches.
+        const set = await receiveTensorSet(stream, { maxTotalBytes: bytes, expected: entriesOf(layout), into: new Uint8Array(bytes) });
+        return { version: set.version, values: tensorSetValues(set) };
+      }
       if (receiveBuffer.byteLength !== bytes) {
         // In a vector memory of its own, the finite scan of each chunk runs in place (vector-math).
         const floats = VectorMemory.create(bytes / 4).zeros(bytes / 4);
