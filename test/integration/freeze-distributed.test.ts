@@ -48,13 +48,17 @@ function track<T extends FleetProcess>(p: T): T {
 }
 
 /** A coordinator and 2 workers to the end; the final master parameters and the workers' round lines. */
-async function run(name: string, epochs: number): Promise<{ params: Float32Array; rounds: Record<string, unknown>[] }> {
+async function run(
+  name: string,
+  epochs: number,
+  extra: string[] = [],
+): Promise<{ params: Float32Array; rounds: Record<string, unknown>[] }> {
   const out = join(root, name);
   const coordinator = track(
     await startCoordinator([
       ...['--model', 'tiny-bn', '--lr', '0.05', '--warmup-epochs', '0', '--data-dir', dataDir, '--allow-partial'],
       ...['--backend', 'wasm', '--augment', 'none', '--seed', '9', '--batch-size', '32', '--workers', '2'],
-      ...['--epochs', String(epochs), '--freeze-epochs', '1', '--out', out],
+      ...['--epochs', String(epochs), '--freeze-epochs', '1', '--out', out, ...extra],
     ]),
   );
   const workers = [0, 1].map((i) =>
@@ -96,4 +100,12 @@ describe('--freeze-epochs with 2 workers', () => {
     expect(new Set(downloads(1).filter((b) => b !== modelBytes))).toEqual(new Set([headBytes]));
     expect(new Set(downloads(2))).toEqual(new Set([modelBytes]));
   }, 120_000);
+
+  it('--train-bn: BatchNorm trains and travels with the head, conv1 stays as it was', async () => {
+    const { params, rounds } = await run('train-bn', 1, ['--train-bn']);
+    expect(tensor(params, 'conv1/kernel')).toEqual(tensor(initial, 'conv1/kernel'));
+    for (const name of [...FROZEN.slice(1), ...HEAD]) expect(tensor(params, name), name).not.toEqual(tensor(initial, name));
+    const subset = [...FROZEN.slice(1), ...HEAD].reduce((n, name) => n + layout.find((s) => s.name === name)!.length * 4, 0);
+    expect(new Set(rounds.map((r) => r.bytes))).toEqual(new Set([subset]));
+  }, 60_000);
 });
