@@ -268,7 +268,8 @@ const CASES: Case[] = [
     what: 'a bad --model lists the public models only',
     args: () => ['train', '--model', 'bogus'],
     code: 2,
-    refusal: () => /^fleet: .*--model.*'bogus'.*cnn, resnet, resnet18\.$/,
+    refusal: () => /^fleet: .*--model.*'bogus'.*Allowed choices are cnn, resnet, resnet18[a-z0-9, ]*\.$/,
+    notOutput: /tiny/,
   },
 ];
 

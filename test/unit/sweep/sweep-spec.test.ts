@@ -166,11 +166,12 @@ describe('sweep spec', () => {
 
   it('a spec that requires a missing feature parses with its future keys pending, and refuses to run', () => {
     const spec = parseSweepSpec(
-      'name: tl\nrequires: issue 16 (transfer learning)\nbase: { model: resnet18, epochs: 30 }\nvariants:\n  pretrained: { pretrained: w.safetensors, freezeEpochs: 10 }\n  scratch: {}\n',
+      // distillFrom, teacherWeight: keys of a feature fleet train does not have.
+      'name: tl\nrequires: issue 16 (transfer learning)\nbase: { model: resnet18, epochs: 30 }\nvariants:\n  pretrained: { distillFrom: w.safetensors, teacherWeight: 10 }\n  scratch: {}\n',
       FILE,
     );
-    expect(spec.pendingKeys).toEqual(['freezeEpochs', 'pretrained']);
-    expect(spec.variants?.pretrained).toEqual({ pretrained: 'w.safetensors', freezeEpochs: 10 });
+    expect(spec.pendingKeys).toEqual(['distillFrom', 'teacherWeight']);
+    expect(spec.variants?.pretrained).toEqual({ distillFrom: 'w.safetensors', teacherWeight: 10 });
     expect(() => checkRunnable(spec)).toThrow(SpecRequiresError);
     expect(() => checkRunnable(spec)).toThrow(`${FILE} cannot run yet: issue 16 (transfer learning)`);
     // Known keys are still checked.
