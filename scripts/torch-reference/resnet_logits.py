@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch reference logits for fleet's pretrained-weight import (issue 16).
+"""PyTorch reference logits for fleet's pretrained-weight import.
 
 Builds torchvision's resnet18 and resnet34 (weights=None), sets every
 parameter and buffer by a formula test/unit/model/pretrained-import.test.ts

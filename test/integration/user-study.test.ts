@@ -149,7 +149,7 @@ const CASES: Case[] = [
   },
   {
     item: 5,
-    what: '--out on /proc (it hung)',
+    what: '--out on /proc: refused at once, no hang',
     args: (c) => train(c, '--out', '/proc/fleet-run'),
     code: 2,
     refusal: () => /^fleet: --out \/proc\/fleet-run is on a virtual file system/,
@@ -207,7 +207,7 @@ const CASES: Case[] = [
   // 7. Half-written output.
   {
     item: 7,
-    what: 'fleet train --workers 2 without its data: said before any process starts, nothing written (it left out/nats/)',
+    what: 'fleet train --workers 2 without its data: said before any process starts, nothing written (no nats/ store)',
     args: (c) => train(c, '--workers', '2', '--data-dir', join(c.root, 'empty-data'), '--out', join(c.root, 'no-data-run')),
     code: 1,
     refusal: (c) => new RegExp(`^fleet: CIFAR-10 data missing in ${esc(join(c.root, 'empty-data'))}: .*pass --download`),

@@ -70,7 +70,7 @@ describe('the exercise specs in examples/', () => {
     expect(mixup.base).toMatchObject({ model: 'cnn', epochs: 50 });
     expect(mixup.parameters.mixupAlpha).toEqual({ kind: 'grid', values: [0, 0.2, 0.5, 1.0] });
     const transfer = await load('4-transfer-resnet18.yaml', 'full');
-    expect(transfer.requires).toMatch(/issue 16/);
+    expect(transfer.requires).toMatch(/ImageNet ResNet-18 weights/);
     expect(transfer.base).toMatchObject({ model: 'resnet18', epochs: 30 });
     expect(Object.keys(transfer.variants ?? {})).toEqual(['pretrained', 'scratch', 'frozen-then-fine-tuned']);
     expect(transfer.variants?.['frozen-then-fine-tuned']?.freezeEpochs).toBe(10);
