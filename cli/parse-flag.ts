@@ -49,3 +49,21 @@ export function parsePositiveInteger(value: string): number {
   if (n < 1) throw new InvalidArgumentError(`'${value}' must be at least 1.`);
   return n;
 }
+
+/** --workers on `fleet train`: a whole number, or 'auto' (one per GPU, else one per CPU). */
+export function parseWorkerCount(value: string): number | 'auto' {
+  return value.trim() === 'auto' ? 'auto' : parseInteger(value);
+}
+
+/** --gpus: GPU indices, comma-separated, each once: "0,1,3" -> [0, 1, 3]. */
+export function parseGpuList(value: string): number[] {
+  const gpus: number[] = [];
+  for (const item of value.split(',').map((s) => s.trim())) {
+    if (!/^\d+$/.test(item))
+      throw new InvalidArgumentError(`'${item}' is not a GPU index (whole numbers from 0, comma-separated: 0,1,2,3).`);
+    const gpu = Number(item);
+    if (gpus.includes(gpu)) throw new InvalidArgumentError(`GPU ${gpu} is listed twice.`);
+    gpus.push(gpu);
+  }
+  return gpus;
+}

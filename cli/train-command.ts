@@ -25,7 +25,7 @@ import { allowedCpus } from '../src/runtime/allowed-cpus.js';
 import { SINGLE_THREADED_GC_CHOICES, cpuCount, gcNodeFlags, type SingleThreadedGc } from '../services/launcher/gc-threads.js';
 import { addConfigFileOption, originOf, resolvedFlags } from './config-stages.js';
 import { choicesOf, durationOpt, opt, threadsOpt } from './option.js';
-import { parseInteger, parseNumber } from './parse-flag.js';
+import { parseInteger, parseNumber, parseWorkerCount } from './parse-flag.js';
 import { addNatsOptions } from './service-options.js';
 import { chooseEventBroker } from '../services/launcher/event-broker.js';
 import type { Logger } from '../src/runtime/logger.js';
@@ -36,6 +36,8 @@ import { checkRunOut, overwriteOpt } from './out-dir-options.js';
 import { clearRunFiles } from '../src/runtime/out-dir.js';
 import { FleetError } from '../src/runtime/errors.js';
 import { checkPretrained } from './pretrained-option.js';
+import { gpusOpt, setPlannedWorkers, workerPlanner } from './worker-plan-option.js';
+import { processEnvOf, type WorkerPlan } from '../services/launcher/worker-plan.js';
 
 /** Where `fleet train` looks for CIFAR-10 unless told otherwise. */
 export const DEFAULT_DATA_DIR = 'data/cifar10';
@@ -45,7 +47,8 @@ export const DEFAULT_DATA_DIR = 'data/cifar10';
  * so a Kubernetes manifest or a sweep script sets them either way.
  */
 export function trainCommand(): Command {
-  return addConfigFileOption(addNatsOptions(addTrainingOptions(new Command('train'))))
+  return addConfigFileOption(addNatsOptions(addTrainingOptions(new Command('train'), { workersAuto: true })))
+    .addOption(gpusOpt())
     .addOption(
       opt(
         '--pin-workers <mode>',
@@ -86,20 +89,28 @@ export function trainCommand(): Command {
       'Train a model on CIFAR-10: in this process for --workers 1, else (or with --nats) a local coordinator, N worker processes and an evaluator',
     )
     .action(async (flags: Record<string, unknown>, command: Command) => {
+      // --workers auto and --gpus become a number of workers (and each one's GPU) before the run config is read.
+      const planFor = workerPlanner(flags, command);
+      setPlannedWorkers(command, planFor(null));
       const fromFlags = trainConfigFrom(flags, command);
       // Before any download, data or process: a bad or occupied --out is refused with nothing written.
       const outMode = await checkRunOut(flags, fromFlags.outDir);
       // Resumed: the run keys (--workers too) are the checkpoint's, and its writer continues it.
       const point = await resumeFrom(flags, command, fromFlags);
       const config = point?.config ?? fromFlags;
+      // Resumed: as many workers as the checkpoint's run had, whatever --workers says.
+      const plan = planFor(point ? config.workers : null);
       const log = createRootLogger({ service: 'train', run: config.runId });
       if (finishedAlready(point, flags, log)) return;
+      logPlan(plan, log);
       const checkpointEvery = flags.checkpointEvery as number;
       const io = serviceIoFrom(flags);
       try {
         // Events go to NATS from the services: with --nats one worker runs as a cluster of one.
         if (point ? point.writer === 'trainer' : config.workers === 1 && io.natsUrl === null) {
           if (outMode === 'overwrite') await clearOut(config.outDir, log);
+          // One GPU, in this process: set before the backend is imported (CUDA reads it when it starts).
+          if (plan.gpus) Object.assign(process.env, plan.env.workers[0]);
           await runTraining(config, log, { resume: point !== null, checkpointEverySteps: checkpointEvery });
         } else {
           if (config.workers === 1) {
@@ -117,6 +128,7 @@ export function trainCommand(): Command {
               verbose: flags.verbose === true,
               singleThreadedGc: flags.singleThreadedGc as SingleThreadedGc,
               stopGraceMs: flags.stopGrace as number,
+              plan,
               coordinatorFlags: [
                 ...forwardedFlags(command),
                 ...(point ? ['--resume'] : []),
@@ -160,6 +172,8 @@ interface Launch {
   coordinatorFlags: string[];
   /** The children's own lines on the terminal too. */
   verbose: boolean;
+  /** The workers' GPUs, as each process's CUDA_VISIBLE_DEVICES. */
+  plan: WorkerPlan;
 }
 
 /** Errors a local cluster's run summary has reported (the process, its last error line, its log). */
@@ -182,7 +196,7 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
   // The coordinator, the workers and (with NATS) the evaluator.
   const processes = 1 + config.workers + (broker.url ? 1 : 0);
   const nodeArgs = gcNodeFlags(launch.singleThreadedGc, processes);
-  log.info({ processes, cpus: cpuCount(), nodeArgs }, 'starting the local cluster');
+  log.info({ processes, cpus: cpuCount(), nodeArgs, gpus: launch.plan.gpus }, 'starting the local cluster');
   const logs = new ChildLogs(config.outDir);
   const started = performance.now();
   let failure: { process: string | null; reason: string; interrupted: boolean } | null = null;
@@ -230,6 +244,7 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
       stopGraceMs: launch.stopGraceMs,
       // The children get every value as a flag; a config file meant for `fleet train` is not theirs to read.
       env: { FLEET_CONFIG: undefined },
+      envOf: processEnvOf(launch.plan),
       logs,
       onLine: (line) => view.line(line),
       onExit: (name, code, signal, stopping) => view.exited(name, code, signal, stopping),
@@ -254,6 +269,14 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
     view.finish(summary, logs.paths);
     await broker.stop();
   }
+}
+
+/** How --workers auto or --gpus decided, once; --gpus unchecked when nothing listed the machine's GPUs. */
+function logPlan(plan: WorkerPlan, log: Logger): void {
+  if (plan.basis === 'workers') return;
+  log.info({ workers: plan.workers, gpus: plan.gpus, basis: plan.basis, listedBy: plan.listedBy }, 'workers planned');
+  if (plan.gpus && plan.listedBy === null)
+    log.warn({ gpus: plan.gpus }, "--gpus not checked: neither nvidia-smi nor /proc/driver/nvidia/gpus lists this machine's GPUs");
 }
 
 /** The NATS credentials as flags, for the evaluator (the coordinator gets them with the forwarded flags). */
@@ -288,9 +311,19 @@ function workerPinning(workers: number, log: Logger): { taskset: string; cpuSets
  * flag can also come from a FLEET_* variable (flag wins), so a Kubernetes
  * manifest or a sweep script sets them either way.
  */
-export function addTrainingOptions(command: Command): Command {
+export function addTrainingOptions(command: Command, { workersAuto = false }: { workersAuto?: boolean } = {}): Command {
   return command
-    .addOption(opt('--workers <n>', 'worker processes (data-parallel replicas)', 'FLEET_WORKERS').argParser(parseInteger).default(1))
+    .addOption(
+      workersAuto
+        ? opt(
+            '--workers <n>',
+            'worker processes (data-parallel replicas); auto: one per GPU when @tensorflow/tfjs-node-gpu is installed and GPUs are listed, else one per CPU',
+            'FLEET_WORKERS',
+          )
+            .argParser(parseWorkerCount)
+            .default(1)
+        : opt('--workers <n>', 'worker processes (data-parallel replicas)', 'FLEET_WORKERS').argParser(parseInteger).default(1),
+    )
     .addOption(choicesOf(opt('--model <name>', 'architecture', 'FLEET_MODEL'), MODEL_CHOICES, TEST_MODEL_CHOICES).default('cnn'))
     .addOption(opt('--epochs <n>', 'passes over the training set', 'FLEET_EPOCHS').argParser(parseInteger).default(30))
     .addOption(opt('--batch-size <n>', 'images per step per worker', 'FLEET_BATCH_SIZE').argParser(parseInteger).default(128))

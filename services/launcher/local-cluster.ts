@@ -37,6 +37,8 @@ export interface LocalClusterOptions {
   /** How long children get to stop after SIGTERM before SIGKILL. */
   stopGraceMs: number;
   env?: NodeJS.ProcessEnv;
+  /** Variables of one process on top of `env` (by its name: coordinator, worker-i, evaluator): --gpus's CUDA_VISIBLE_DEVICES. */
+  envOf?: (process: string) => NodeJS.ProcessEnv;
   /** Where every child's output goes (files in the run directory, opened once the coordinator listens). */
   logs: ChildLogs;
   /** Each line a child prints, parsed (the terminal view). */
@@ -82,7 +84,10 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
     const command = [process.execPath, ...(options.nodeArgs ?? []), FLEET_BIN, ...args];
     // taskset execs node in place: the child's pid, signals and exit code are node's.
     const argv = cpuSet !== undefined && options.pinning ? [options.pinning.taskset, '-c', cpuSet, ...command] : command;
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env, ...options.envOf?.(name) },
+    });
     children.push({ name, child });
     for (const stream of ['stdout', 'stderr'] as const) {
       createInterface({ input: child[stream]! }).on('line', (text) => {

@@ -1,6 +1,7 @@
 /** compute/: which TensorFlow.js backend runs, and fleet's fast wasm training kernels. */
 export { selectBackend, NATIVE_INSTALL_HINT, type SelectedBackend } from './select-backend.js';
 export { BackendUnavailableError, type BackendChoice } from './backend-errors.js';
+export { GPU_PACKAGE, gpuPackageInstalled } from './gpu-package.js';
 export {
   installWasmKernels,
   uninstallWasmKernels,

@@ -5,6 +5,7 @@ import { BackendUnavailableError, type BackendChoice } from './backend-errors.js
 import { installOnednnKernels, loadOnednn, onednnLoadError, setOnednnThreads, uninstallOnednnKernels } from './onednn/index.js';
 import { installWasmKernels } from './wasm/install-kernels.js';
 import { allowedCpus } from '../runtime/allowed-cpus.js';
+import { GPU_PACKAGE } from './gpu-package.js';
 
 export interface SelectedBackend {
   /** Native CPU kernel threads, where the backend has them. */
@@ -16,7 +17,7 @@ export interface SelectedBackend {
 }
 
 /** Native packages in order of preference; both register backend 'tensorflow'. */
-const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+const NATIVE_PACKAGES = [GPU_PACKAGE, '@tensorflow/tfjs-node'] as const;
 
 export const NATIVE_INSTALL_HINT =
   'install the native TensorFlow backend: `npm install @tensorflow/tfjs-node-gpu@4.22.0` for NVIDIA GPUs ' +
@@ -31,8 +32,16 @@ export const NATIVE_INSTALL_HINT =
  */
 export async function selectBackend(choice: BackendChoice, log?: Logger, options: BackendOptions = {}): Promise<SelectedBackend> {
   const selected = await activate(choice, options, log);
+  // The GPUs this process may use (the launcher's --gpus sets one per worker, "" for the others): seen in each process's own log.
+  const devices = process.env.CUDA_VISIBLE_DEVICES;
   log?.info(
-    { backend: selected.name, source: selected.source, requested: choice, ...(selected.threads ? { threads: selected.threads } : {}) },
+    {
+      backend: selected.name,
+      source: selected.source,
+      requested: choice,
+      ...(selected.threads ? { threads: selected.threads } : {}),
+      ...(devices !== undefined ? { cudaVisibleDevices: devices } : {}),
+    },
     'compute backend selected',
   );
   return selected;
