@@ -98,6 +98,8 @@ export interface Host {
   fleet(args: readonly string[], env?: Record<string, string>): LineProcess;
   /** Runs `command args` inside the host to completion. */
   exec(command: string, args: readonly string[]): Promise<{ stdout: string; stderr: string }>;
+  /** The rate set last (bits per second), null: unlimited. */
+  readonly rate: number | null;
   /** Rate of the host's cable, both directions (tbf on eth0 and on its bridge port); null: unlimited. */
   setRate(rate: string | number | null): Promise<void>;
   /** The cable pulled at the switch: the host keeps its address and routes, nothing gets through. */
@@ -209,12 +211,20 @@ export function parseRate(rate: string | number): number {
 
 /**
  * tbf's parameters for a rate: the bucket holds 10 ms of traffic (at least
- * 16 KiB, more than a 1500-byte packet and a few TSO segments, or tbf stalls),
- * and a packet waits at most 200 ms in the queue before it is dropped.
+ * 16 KiB: more than a 1500-byte packet and a few TSO segments, or tbf
+ * stalls), so at most that much passes above the rate after an idle spell;
+ * the queue holds a quarter second of traffic (at least 256 KiB), like a
+ * switch port's buffer: TCP sees delay before it sees drops.
  */
 export function tbfArgs(bitsPerSecond: number): string[] {
-  const burst = Math.max(16 * 1024, Math.ceil(bitsPerSecond / 8 / 100));
-  return ['tbf', 'rate', `${bitsPerSecond}bit`, 'burst', String(burst), 'latency', '200ms'];
+  const burst = tbfBurstBytes(bitsPerSecond);
+  const limit = burst + Math.max(256 * 1024, Math.ceil(bitsPerSecond / 8 / 4));
+  return ['tbf', 'rate', `${bitsPerSecond}bit`, 'burst', String(burst), 'limit', String(limit)];
+}
+
+/** The bytes tbf lets through at once after an idle spell (its bucket): what a lower bound on a transfer's time discounts. */
+export function tbfBurstBytes(bitsPerSecond: number): number {
+  return Math.max(16 * 1024, Math.ceil(bitsPerSecond / 8 / 100));
 }
 
 function makeHost(h: { name: string; netns: string; address: string; switchNetns: string; port: string; processes: LineProcess[] }): Host {
@@ -228,20 +238,26 @@ function makeHost(h: { name: string; netns: string; address: string; switchNetns
     { ns: h.netns, dev: 'eth0' }, // what the host sends
     { ns: h.switchNetns, dev: h.port }, // what the switch sends it
   ];
+  let rate: number | null = null;
   return {
     name: h.name,
     netns: h.netns,
     address: h.address,
+    get rate() {
+      return rate;
+    },
     spawn: spawnIn,
     fleet: (args, env) => spawnIn(process.execPath, [FLEET_BIN, ...args], env),
     exec: (command, args) => run('ip', inHost(command, args), { maxBuffer: 64 * 1024 * 1024 }),
-    async setRate(rate) {
-      if (rate === null) {
+    async setRate(to) {
+      if (to === null) {
         for (const q of qdiscs) await tc(['-n', q.ns, 'qdisc', 'del', 'dev', q.dev, 'root']).catch(() => {}); // none set: fine
+        rate = null;
         return;
       }
-      const tbf = tbfArgs(parseRate(rate));
-      for (const q of qdiscs) await tc(['-n', q.ns, 'qdisc', 'replace', 'dev', q.dev, 'root', ...tbf]);
+      const bits = parseRate(to);
+      for (const q of qdiscs) await tc(['-n', q.ns, 'qdisc', 'replace', 'dev', q.dev, 'root', ...tbfArgs(bits)]);
+      rate = bits;
     },
     async down() {
       await ip(['-n', h.switchNetns, 'link', 'set', h.port, 'down']);
