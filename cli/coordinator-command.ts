@@ -78,6 +78,15 @@ export function coordinatorCommand(): Command {
         { allowZero: true },
       ),
     )
+    .addOption(
+      durationOpt(
+        '--drain-timeout <duration>',
+        "on SIGTERM/SIGINT, how long the round in hand gets to close before it is abandoned; then a checkpoint, run.finished stopped, exit 0. --drain-timeout + --shutdown-grace must stay below the pod's terminationGracePeriodSeconds (30 s by default)",
+        'FLEET_DRAIN_TIMEOUT',
+        20_000,
+        { allowZero: true },
+      ),
+    )
     .addOption(opt('--ledger', 'record how often each sample was applied, per epoch (applied-epoch-N.json)', 'FLEET_LEDGER').default(false))
     .action(async (flags: Record<string, unknown>, command: Command) => {
       // Checked first: a bad TLS file or token fails before the run directory is touched.
@@ -105,6 +114,7 @@ export function coordinatorCommand(): Command {
           port: flags.port as number,
           lingerMs: flags.linger as number,
           shutdownGraceMs: flags.shutdownGrace as number,
+          drainTimeoutMs: flags.drainTimeout as number,
           externalEvaluator: flags.externalEvaluator === true,
           evaluatorWaitMs: flags.evaluatorWait as number,
           retainVersions: flags.keepVersions as number,

@@ -40,8 +40,12 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
         'fleet coordinator --port 7070 --workers 4 --model resnet18 --data-dir /data/cifar10 --out runs/r1 --nats nats://nats:4222 --external-evaluator',
     },
     {
-      what: 'a pod that may be restarted: continue from runs/r1/checkpoint.fleet when there is one, else start the run',
+      what: 'a pod that may be restarted: continue from runs/r1/checkpoint.fleet when there is one, else start the run (exit 0 at once when it is finished)',
       command: 'fleet coordinator --resume auto --workers 4 --out runs/r1',
+    },
+    {
+      what: "SIGTERM gives the round in hand 50 s, then checkpoints and exits 0 (the pod's terminationGracePeriodSeconds: 60 or more)",
+      command: 'fleet coordinator --resume auto --workers 4 --out runs/r1 --drain-timeout 50s',
     },
     {
       what: 'download CIFAR-10 when absent; Prometheus metrics on port 9464',
@@ -67,6 +71,17 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     {
       what: 'one run, into a folder of its own',
       command: 'fleet evaluator --coordinator coordinator-host:7070 --nats nats://nats:4222 --run r1 --out /shared/runs/r1',
+    },
+  ],
+  health: [
+    {
+      what: 'an exec probe: exit 0 when the coordinator on this machine is serving its run',
+      command: 'fleet health 127.0.0.1:7070 --service fleet.v1.Coordinator',
+    },
+    {
+      what: "over TLS, the certificate checked against this CA and for the coordinator's name; a client certificate for mutual TLS",
+      command:
+        'fleet health 127.0.0.1:7070 --tls-ca /etc/fleet/tls/ca.crt --tls-server-name fleet-coordinator --tls-cert /etc/fleet/tls/probe.crt --tls-key /etc/fleet/tls/probe.key --timeout 3s',
     },
   ],
   eval: [

@@ -6,6 +6,7 @@ import { trainCommand } from './train-command.js';
 import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand } from './worker-command.js';
 import { evaluatorCommand } from './evaluator-command.js';
+import { healthCommand } from './health-command.js';
 import { evalCommand } from './eval-command.js';
 import { fleetVersion } from './version.js';
 import { showCommand } from './show-command.js';
@@ -33,6 +34,7 @@ export function fleetProgram(): Command {
       .addCommand(coordinatorCommand())
       .addCommand(workerCommand())
       .addCommand(evaluatorCommand())
+      .addCommand(healthCommand())
       .addCommand(evalCommand())
       .addCommand(showCommand())
       .addCommand(runsCommand())

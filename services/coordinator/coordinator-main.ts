@@ -3,7 +3,7 @@ import type { ServiceIo } from '../../src/runtime/config/service-io.js';
 import { openEventBus, type EventBus } from '../../src/events/index.js';
 import { coordinatorMetrics, startMetricsServer, type MetricsServer } from '../../src/runtime/metrics/index.js';
 import type { Logger } from '../../src/runtime/logger.js';
-import { onStopSignal } from '../../src/runtime/stop-signals.js';
+import { onStopSignal, type StopSignal } from '../../src/runtime/stop-signals.js';
 import { createCoordinator, type CoordinatorOptions } from './coordinator-run.js';
 import { bindCoordinatorServer } from './rpc/coordinator-server.js';
 import { clearRunFiles } from '../../src/runtime/out-dir.js';
@@ -13,6 +13,7 @@ import { routeGrpcLogs } from '../../src/rpc/grpc-logging.js';
 import { describeGrpcSecurity, INSECURE, type GrpcSecurity } from '../../src/rpc/security/index.js';
 import { ExchangeCounter, RunReporter } from './telemetry/run-reporter.js';
 import { waitForEvaluation } from './telemetry/wait-for-evaluation.js';
+import { stopGracefully } from './graceful-stop.js';
 
 export interface CoordinatorServiceOptions extends Omit<CoordinatorOptions, 'reporter'> {
   host: string;
@@ -21,6 +22,12 @@ export interface CoordinatorServiceOptions extends Omit<CoordinatorOptions, 'rep
   /** After the run, keep answering so every worker hears it is over. */
   lingerMs: number;
   shutdownGraceMs: number;
+  /**
+   * On SIGTERM/SIGINT, how long the round in hand gets to close before it is
+   * abandoned; then a checkpoint, run.finished 'stopped', exit 0. With
+   * shutdownGraceMs it must fit the pod's terminationGracePeriodSeconds.
+   */
+  drainTimeoutMs: number;
   /** With an external evaluator: how long to wait at the end for its score of the last checkpoint. */
   evaluatorWaitMs: number;
   io: ServiceIo;
@@ -32,7 +39,10 @@ export interface CoordinatorServiceOptions extends Omit<CoordinatorOptions, 'rep
 
 /**
  * `fleet coordinator`: serve the run until it is finished (exit 0) or fails.
- * SIGTERM/SIGINT close the rounds and the server within shutdownGraceMs.
+ * SIGTERM/SIGINT stop it gracefully (exit 0): the round in hand closes or is
+ * abandoned within drainTimeoutMs, a checkpoint is written, run.finished
+ * says 'stopped', and the server closes within shutdownGraceMs; a
+ * coordinator started with --resume continues the run.
  */
 export async function runCoordinatorService(options: CoordinatorServiceOptions, log: Logger): Promise<void> {
   routeGrpcLogs(log);
@@ -111,20 +121,33 @@ async function serve(
   if (options.security?.token != null && options.security.tls === null) {
     log.warn('the token travels in clear text without TLS: use --tls-cert/--tls-key outside a trusted network');
   }
+  const stop = new AbortController();
+  let stopSignal: StopSignal | null = null;
   const stopListening = onStopSignal((signal) => {
-    log.warn({ signal }, 'stopping');
-    coordinator.controller.close(`signal ${signal}`);
+    stopSignal = signal;
+    stop.abort();
   });
   const version = () => coordinator.controller.currentVersion;
   try {
-    await coordinator.controller.finished;
+    const first = await Promise.race([coordinator.controller.finished.then(() => 'finished' as const), aborted(stop.signal)]);
+    const status =
+      first === 'finished' ? 'finished' : await stopGracefully(coordinator, `signal ${stopSignal}`, options.drainTimeoutMs, log);
+    if (status === 'stopped') {
+      reporter.finished({ status: 'stopped', version: version(), epochs: options.config.epochs, reason: `signal ${stopSignal}` });
+      log.info({ runDir: coordinator.runDir, version: version() }, 'run stopped: a coordinator started with --resume auto continues it');
+      return;
+    }
     log.info({ runDir: coordinator.runDir }, 'run finished');
     if (options.externalEvaluator) {
-      // The last checkpoint must be fetched from us: stay until it is scored.
-      await waitForEvaluation(bus, options.config.runId, version(), options.evaluatorWaitMs, log);
+      // The last checkpoint must be fetched from us: stay until it is scored (a stop cuts the wait to the drain timeout).
+      await waitForEvaluation(bus, options.config.runId, version(), options.evaluatorWaitMs, log, {
+        signal: stop.signal,
+        graceMs: options.drainTimeoutMs,
+      });
     }
     reporter.finished({ status: 'finished', version: version(), epochs: options.config.epochs, reason: null });
-    await new Promise((resolve) => setTimeout(resolve, options.lingerMs));
+    // Answering 'finished' to late workers; a stop signal ends it.
+    await sleepUnless(options.lingerMs, stop.signal);
   } catch (err) {
     reporter.finished({ status: 'failed', version: version(), epochs: options.config.epochs, reason: (err as Error).message });
     throw err;
@@ -133,6 +156,28 @@ async function serve(
     await server.shutdown(options.shutdownGraceMs);
     coordinator.close();
   }
+}
+
+/** Resolves 'stop' once `signal` aborts (never otherwise). */
+function aborted(signal: AbortSignal): Promise<'stop'> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve('stop');
+    else signal.addEventListener('abort', () => resolve('stop'), { once: true });
+  });
+}
+
+function sleepUnless(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
 
 /** grpc-js's bind errors (their text is all there is) as what the user should change. */

@@ -63,7 +63,15 @@ export { CHECKPOINT_FILE, RunAlreadyFinishedError };
 export async function createCoordinator(
   options: CoordinatorOptions,
   log: Logger,
-): Promise<{ controller: RoundController; layout: WeightSlice[]; vectors: VectorMemory; runDir: string; close: () => void }> {
+): Promise<{
+  controller: RoundController;
+  layout: WeightSlice[];
+  vectors: VectorMemory;
+  runDir: string;
+  /** A graceful stop's checkpoint, after the drain: written unless the file already holds this state. */
+  checkpointStop: () => Promise<boolean>;
+  close: () => void;
+}> {
   const { config, reporter } = options;
   const backend = await selectBackend(config.backend, log, { threads: config.threads });
   const data = await loadRunData(config);
@@ -92,6 +100,8 @@ export async function createCoordinator(
     );
   let resume: ConstructorParameters<typeof RoundController>[0]['resume'];
   let best = { epoch: 0, accuracy: -1 };
+  /** The version and round the checkpoint file holds (as read on resume, or last written). */
+  let saved: { version: number; round: number } | null = null;
   if (options.resume) {
     const loaded = await readCheckpoint(checkpointPath);
     const s = loaded.header.state as unknown as CheckpointState;
@@ -121,6 +131,7 @@ export async function createCoordinator(
     if (!options.externalEvaluator) await record.keepMetricsBefore(sampler.epoch);
     resume = { version: s.version, globalStep: s.globalStep, round: s.round, optimizerSteps: s.optimizerSteps, epochTotals };
     best = s.best;
+    saved = { version: s.version, round: s.round };
     log.info({ version: s.version, round: s.round, epoch: sampler.epoch, file: checkpointPath }, 'resumed from checkpoint');
   } else {
     await writeConfig();
@@ -141,6 +152,7 @@ export async function createCoordinator(
       best,
     };
     await writeCheckpoint(checkpointPath, state as unknown as Record<string, unknown>, { params: snap.params, momentum: snap.momentum });
+    saved = { version: snap.version, round: snap.round };
     controller.retainCurrentVersion();
     log.info({ round: snap.round, version: snap.version, reason }, 'checkpoint written');
     reporter.checkpoint({
@@ -254,6 +266,15 @@ export async function createCoordinator(
     layout,
     vectors,
     runDir: record.path,
+    checkpointStop: async () => {
+      // An epoch end (or a periodic checkpoint) just wrote this state: a second copy would only publish it again.
+      if (saved?.version === controller.currentVersion && saved.round === controller.snapshot().round) {
+        log.info({ version: saved.version, round: saved.round }, 'checkpoint already up to date');
+        return false;
+      }
+      await checkpoint('stop', null);
+      return true;
+    },
     close: () => {
       controller.close('shutdown');
       model.dispose();

@@ -74,9 +74,23 @@ export async function runEvaluator(
   log: Logger,
   signal: AbortSignal,
 ): Promise<'finished' | 'stopped'> {
-  const described = await retryWithBackoff({ what: 'describe run', timeoutMs: o.connectTimeoutMs, retriable: isUnavailable, log }, () =>
-    deps.source.describe(),
-  );
+  // A restarted evaluator (a pod, a Job's retry) of a run that has ended: its coordinator may be gone for good.
+  if (o.exitWhenFinished) {
+    const end = await deps.bus.runEnd(o.run);
+    if (end?.status === 'finished') {
+      log.info({ version: end.version, epochs: end.epochs }, 'run already finished: nothing to evaluate');
+      return 'finished';
+    }
+  }
+  let described: Awaited<ReturnType<ParameterSource['describe']>>;
+  try {
+    described = await retryWithBackoff({ what: 'describe run', timeoutMs: o.connectTimeoutMs, retriable: isUnavailable, log, signal }, () =>
+      deps.source.describe(),
+    );
+  } catch (err) {
+    if (signal.aborted && isUnavailable(err)) return 'stopped';
+    throw err;
+  }
   if (described.runId !== o.run) throw new FleetError(`the coordinator runs ${described.runId}, not ${o.run}`);
   const config: TrainConfig = parseTrainConfig(JSON.parse(described.configJson) as Record<string, unknown>);
   const runDir = o.outDir ?? config.outDir;
@@ -122,10 +136,12 @@ export async function runEvaluator(
     let values: Float32Array;
     try {
       values = await retryWithBackoff(
-        { what: `fetch version ${c.version}`, timeoutMs: o.connectTimeoutMs, retriable: isUnavailable, log },
+        { what: `fetch version ${c.version}`, timeoutMs: o.connectTimeoutMs, retriable: isUnavailable, log, signal },
         () => deps.source.fetch(c.version, layout),
       );
     } catch (err) {
+      // Stopping: the version is neither scored nor skipped; its event comes again to the restarted evaluator.
+      if (signal.aborted) throw err;
       if (classify(err)?.errorClass === CoordinatorRefusal.VersionUnavailable || isUnavailable(err)) {
         log.warn(
           { version: c.version, epoch: c.epoch, err: (err as Error).message },
@@ -195,11 +211,14 @@ export async function runEvaluator(
     else if (e.type === 'run.finished') {
       const f = e.data as EventPayloads['run.finished'];
       log.info({ status: f.status, version: f.version }, 'run finished');
+      // 'stopped': a restarted coordinator resumes the run, and this evaluator goes on with it.
       if (o.exitWhenFinished && f.status === 'finished') finish('finished');
     }
   });
+  // Once stopped, the version in hand is finished (subscription.stop() waits for its handler), then the evaluator exits.
   const onAbort = () => finish('stopped');
-  signal.addEventListener('abort', onAbort, { once: true });
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
   try {
     return await ended;
   } finally {

@@ -56,7 +56,13 @@ export function renderView(s: WatchSnapshot, options: RenderOptions): string {
     ]);
   }
   if (s.finished !== null) {
-    lines.push(s.finished.status === 'finished' ? [['finished', 'green']] : [[`failed: ${s.finished.reason ?? 'no reason given'}`, 'red']]);
+    lines.push(
+      s.finished.status === 'finished'
+        ? [['finished', 'green']]
+        : s.finished.status === 'stopped'
+          ? [[`stopped (${s.finished.reason ?? 'a signal'}): a restarted coordinator resumes it`, 'yellow']]
+          : [[`failed: ${s.finished.reason ?? 'no reason given'}`, 'red']],
+    );
   }
   return lines.map((l) => renderLine(l, width, options.color)).join('\n');
 }

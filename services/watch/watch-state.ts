@@ -111,7 +111,7 @@ export interface StragglerView {
 }
 
 export interface FinishedView {
-  status: 'finished' | 'failed';
+  status: 'finished' | 'failed' | 'stopped';
   reason: string | null;
   version: number;
   epochs: number;

@@ -7,6 +7,7 @@ import { createCoordinatorClient } from './client/grpc-coordinator-client.js';
 import { runWorker, type RoundReport } from './worker-run.js';
 import { startMetricsServer, workerMetrics, type MetricsServer, type WorkerMetrics } from '../../src/runtime/metrics/index.js';
 import { routeGrpcLogs } from '../../src/rpc/grpc-logging.js';
+import { isUnavailable } from '../../src/rpc/classify.js';
 import { clientChannelFrom, describeGrpcSecurity, INSECURE, type GrpcSecurity } from '../../src/rpc/security/index.js';
 import { explainWorkerFailure } from './client/connection-errors.js';
 
@@ -93,6 +94,11 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
       stop.signal,
     );
   } catch (err) {
+    // Stopped while the coordinator was away: nothing was lost (a round in hand is trained again), not a failure.
+    if (stop.signal.aborted && isUnavailable(err)) {
+      log.info({ outcome: 'stopped', err: (err as Error).message }, 'worker done');
+      return;
+    }
     throw explainWorkerFailure(err, options);
   } finally {
     await (metricsServer as Promise<MetricsServer> | null)?.then(

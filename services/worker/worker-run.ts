@@ -81,10 +81,14 @@ export function isEvicted(err: unknown): boolean {
   return classify(err)?.errorClass === CoordinatorRefusal.UnknownWorker;
 }
 
-/** Retries an idempotent call while the coordinator is unavailable, up to the worker's reconnect timeout. */
-function retryUnavailable<T>(what: string, options: WorkerOptions, log: Logger, call: () => Promise<T>): Promise<T> {
+/**
+ * Retries an idempotent call while the coordinator is unavailable (restarting,
+ * stopped to be resumed, cut off), up to the worker's reconnect timeout; a
+ * stop signal ends the retries at once.
+ */
+function retryUnavailable<T>(what: string, options: WorkerOptions, log: Logger, signal: AbortSignal, call: () => Promise<T>): Promise<T> {
   const target = options.coordinator ? { target: options.coordinator } : {};
-  return retryWithBackoff({ what, ...target, timeoutMs: options.reconnectTimeoutMs, retriable: isUnavailable, log }, call);
+  return retryWithBackoff({ what, ...target, timeoutMs: options.reconnectTimeoutMs, retriable: isUnavailable, log, signal }, call);
 }
 
 /**
@@ -100,7 +104,7 @@ export async function runWorker(
   rootLog: Logger,
   signal: AbortSignal,
 ): Promise<{ rounds: number }> {
-  let registration = await retryUnavailable('register', options, rootLog, () =>
+  let registration = await retryUnavailable('register', options, rootLog, signal, () =>
     client.register({ runId: options.runId, workerName: options.name, backend: options.backend ?? 'auto' }),
   );
   const raw = JSON.parse(registration.configJson) as Record<string, unknown>;
@@ -162,14 +166,18 @@ export async function runWorker(
   let haveVersion = -1;
   /** Whether the model holds the master's frozen tensors (a full fetch since registering). */
   let haveFrozen = false;
+  /** Why the loop ended: the coordinator said the run is over, or a stop signal. */
+  let end: 'finished' | 'stopped' = 'stopped';
   try {
     while (!signal.aborted) {
       let work: WorkAssignment | null;
       try {
-        work = await retryUnavailable('next round', options, log, () => client.nextRound(workerId, fromRound));
+        work = await retryUnavailable('next round', options, log, signal, () => client.nextRound(workerId, fromRound));
       } catch (err) {
+        // Asked to stop while the coordinator is away (stopping itself, restarting): nothing to finish.
+        if (signal.aborted && isUnavailable(err)) break;
         if (!isEvicted(err)) throw err;
-        registration = await retryUnavailable('register', options, log, () =>
+        registration = await retryUnavailable('register', options, log, signal, () =>
           client.register({ runId: registration.runId, workerName: options.name, backend: backend.name }),
         );
         workerId = registration.workerId;
@@ -180,7 +188,10 @@ export async function runWorker(
         log.warn('evicted by the coordinator: registered again');
         continue;
       }
-      if (!work) break;
+      if (!work) {
+        end = 'finished';
+        break;
+      }
       currentRound = work.round;
       fromRound = work.round + 1;
       if (work.batches.length === 0) continue; // nothing left for this member in the epoch's last round
@@ -194,7 +205,9 @@ export async function runWorker(
         const only: readonly WeightSlice[] | undefined = exchange.trainable && haveFrozen ? exchange.slices : undefined;
         let fetched: Awaited<ReturnType<CoordinatorClient['fetchParameters']>>;
         try {
-          fetched = await retryUnavailable('fetch parameters', options, log, () => client.fetchParameters(workerId, work!.version, only));
+          fetched = await retryUnavailable('fetch parameters', options, log, signal, () =>
+            client.fetchParameters(workerId, work!.version, only),
+          );
         } catch (err) {
           // The round's version is gone: the master moved on while this worker was away (hung,
           // stopped, cut off) and it was evicted. The next round sorts it out (UnknownWorker: register again).
@@ -219,7 +232,7 @@ export async function runWorker(
         // Retried while the coordinator is unreachable: it refuses a second copy of an
         // accepted contribution (AlreadyContributed), so a retry after a lost answer
         // cannot count twice.
-        await retryUnavailable('contribute', options, log, () =>
+        await retryUnavailable('contribute', options, log, signal, () =>
           client.contribute({
             workerId,
             round: work!.round,
@@ -282,8 +295,9 @@ export async function runWorker(
     optimizer.dispose();
     model.dispose();
   }
-  if (signal.aborted) await client.leave(workerId, 'stopped').catch(() => {});
-  log.info({ rounds }, 'worker done');
+  if (end === 'stopped') await client.leave(workerId, 'stopped').catch(() => {});
+  // outcome: the run is finished (the coordinator said so), or this worker was stopped; the launcher reads 'worker done'.
+  log.info({ rounds, outcome: end === 'finished' ? 'run finished' : 'stopped' }, 'worker done');
   return { rounds };
 }
 

@@ -64,6 +64,12 @@ export interface EventBus {
   follow(run: string, handler: FollowHandler, options: FollowOptions): Promise<Subscription>;
   /** The run id of the most recent run.started event in the stream, or null. */
   latestRun(): Promise<string | null>;
+  /**
+   * How `run` last ended: its newest run.finished when no run.started came
+   * after it (a resumed run starts again); null while it goes on, or when
+   * the stream holds none of its events.
+   */
+  runEnd(run: string): Promise<EventPayloads['run.finished'] | null>;
   /** Flushes every publisher (bounded by timeoutMs, default 10 s; what is still queued then is logged as lost), stops subscriptions, closes the connection. */
   close(timeoutMs?: number): Promise<void>;
 }

@@ -113,8 +113,9 @@ export const eventPayloadSchemas = {
     accuracy: fraction,
     path: z.string().min(1),
   }),
+  /** The coordinator ended: every epoch done (finished), an error (failed), or a stop signal after a checkpoint (stopped: a restart resumes it). */
   'run.finished': z.object({
-    status: z.enum(['finished', 'failed']),
+    status: z.enum(['finished', 'failed', 'stopped']),
     version: count,
     epochs: count,
     reason: z.string().max(2000).nullable(),

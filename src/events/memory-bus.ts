@@ -161,6 +161,19 @@ class MemoryBus implements EventBus {
     return null;
   }
 
+  async runEnd(run: string): Promise<EventPayloads['run.finished'] | null> {
+    this.assertOpen('look up how the run ended');
+    assertRunId(run);
+    for (let i = this.stored.length - 1; i >= 0; i--) {
+      const s = this.stored[i]!;
+      const where = typeOfSubject(s.subject);
+      if (where?.run !== run) continue;
+      if (where.type === 'run.started') return null;
+      if (where.type === 'run.finished') return decodeEvent(s.subject, s.bytes).data as EventPayloads['run.finished'];
+    }
+    return null;
+  }
+
   async close(timeoutMs = DEFAULT_CLOSE_TIMEOUT_MS): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closing';

@@ -13,12 +13,12 @@ import {
   type FollowOptions,
   type Subscription,
 } from './event-bus.js';
-import type { EventType } from './event-payloads.js';
+import type { EventPayloads, EventType } from './event-payloads.js';
 import { assertRunId } from './event-subjects.js';
 import { startDurableConsumer } from './nats-consume.js';
 import { connectJetStream, type NatsConnectionSettings, watchConnection } from './nats-connection.js';
 import { startFollower } from './nats-follow.js';
-import { DEFAULT_STREAM_LIMITS, ensureStream, latestRunIn } from './nats-stream.js';
+import { DEFAULT_STREAM_LIMITS, ensureStream, latestRunIn, runEndIn } from './nats-stream.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 
 /** A publisher's connection: it creates the FLEET_EVENTS stream (readers only look it up: nats-reader.ts). */
@@ -130,6 +130,12 @@ class NatsBus implements EventBus {
   latestRun(): Promise<string | null> {
     this.assertOpen('look up the latest run');
     return latestRunIn(this.jsm);
+  }
+
+  runEnd(run: string): Promise<EventPayloads['run.finished'] | null> {
+    this.assertOpen('look up how the run ended');
+    assertRunId(run);
+    return runEndIn(this.jsm, run);
   }
 
   /**

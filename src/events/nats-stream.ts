@@ -9,7 +9,9 @@ import {
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { Logger } from '../runtime/logger.js';
-import { ALL_SUBJECTS, DUPLICATE_WINDOW_MS, runSubjects, STREAM_NAME, typeOfSubject } from './event-subjects.js';
+import { ALL_SUBJECTS, DUPLICATE_WINDOW_MS, runSubjects, STREAM_NAME, subjectOf, typeOfSubject } from './event-subjects.js';
+import { decodeEvent } from './event-codec.js';
+import type { EventPayloads } from './event-payloads.js';
 
 export interface StreamLimits {
   maxAgeMs: number;
@@ -71,6 +73,21 @@ export async function latestRunIn(jsm: JetStreamManager): Promise<string | null>
   }
   if (msg === null) return null;
   return typeOfSubject(msg.subject)?.run ?? null;
+}
+
+/** How `run` last ended (EventBus.runEnd): two lookups by subject, the newest run.started and run.finished. */
+export async function runEndIn(jsm: JetStreamManager, run: string): Promise<EventPayloads['run.finished'] | null> {
+  const last = async (subject: string) => {
+    try {
+      return await jsm.streams.getMessage(STREAM_NAME, { last_by_subj: subject });
+    } catch (err) {
+      if (isStreamNotFound(err)) return null;
+      throw err;
+    }
+  };
+  const [started, finished] = await Promise.all([last(subjectOf(run, 'run.started')), last(subjectOf(run, 'run.finished'))]);
+  if (finished === null || (started !== null && started.seq > finished.seq)) return null;
+  return decodeEvent(finished.subject, finished.data).data as EventPayloads['run.finished'];
 }
 
 function isStreamNotFound(err: unknown): boolean {

@@ -12,6 +12,8 @@ export interface RetryOptions {
   log: Logger;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Once aborted (a stop signal), no further attempt: the last failure is thrown at once, a wait is cut short. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -27,15 +29,28 @@ export async function retryWithBackoff<T>(o: RetryOptions, call: () => Promise<T
       return await call();
     } catch (err) {
       const leftMs = o.timeoutMs - (Date.now() - started);
-      if (!o.retriable(err) || leftMs < 0) throw err;
+      if (!o.retriable(err) || leftMs < 0 || o.signal?.aborted) throw err;
       // Never past the deadline: the last attempt is made when the time is up.
       const waitMs = Math.min(Math.round(backoffMs * (0.75 + Math.random() * 0.5)), leftMs);
       o.log.warn(
         { what: o.what, ...(o.target ? { target: o.target } : {}), attempt, retryInMs: waitMs, leftMs, err: (err as Error).message },
         'coordinator unavailable: retrying',
       );
-      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      await wait(waitMs, o.signal);
+      if (o.signal?.aborted) throw err;
       backoffMs = Math.min(o.maxBackoffMs ?? 10_000, backoffMs * 2);
     }
   }
+}
+
+function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

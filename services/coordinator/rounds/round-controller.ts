@@ -5,11 +5,12 @@ import type { StagedContribution } from '../aggregator/weighted-sum.js';
 import { Membership } from '../membership/membership.js';
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import { ParameterStore, type ParameterLease } from '../parameters/parameter-store.js';
-import { RoundRunner } from './round-runner.js';
+import { RoundRunner, type DrainOutcome } from './round-runner.js';
 import type { Assignment, Contribution, ControllerHooks, ControllerState, ResumeCounters, RoundSampler } from './round-types.js';
 
 export type { MembershipChange } from '../membership/membership.js';
 export type { ParameterLease } from '../parameters/parameter-store.js';
+export type { DrainOutcome } from './round-runner.js';
 export type * from './round-types.js';
 
 export interface ControllerOptions {
@@ -163,8 +164,13 @@ export class RoundController {
     this.parameters.retainCurrent();
   }
 
-  /** Stops: pending waits fail, the run is marked failed unless it finished. */
-  close(reason: string): void {
-    this.rounds.close(reason);
+  /** Stops: pending waits fail, the run is marked failed (or stopped, after drain) unless it finished. */
+  close(reason: string, how: 'failed' | 'stopped' = 'failed'): void {
+    this.rounds.close(reason, how);
+  }
+
+  /** A graceful stop: no new round; the round in hand closes within `timeoutMs` or is abandoned (see RoundRunner.drain). */
+  drain(timeoutMs: number): Promise<DrainOutcome> {
+    return this.rounds.drain(timeoutMs);
   }
 }

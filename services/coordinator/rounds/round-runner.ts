@@ -11,6 +11,13 @@ import { layoutLength, type WeightSlice } from '../../../src/training/flat-weigh
 type CloseReason = 'complete' | 'deadline' | 'no work';
 
 /**
+ * How a drain (a graceful stop) left the rounds: no round was in hand
+ * ('idle'), the round in hand closed ('closed') or was abandoned at the
+ * timeout ('abandoned'), or it was the run's last ('finished').
+ */
+export type DrainOutcome = 'idle' | 'closed' | 'abandoned' | 'finished';
+
+/**
  * The synchronous rounds. A round is planned by the sampler over the members
  * at its start (a joiner waits for the next one), waits for every member that
  * has work, and closes when the last contributes, at the deadline (the
@@ -35,6 +42,10 @@ export class RoundRunner {
   private readonly waiters = new RoundWaiters();
   /** Measured by every contribution; used to cut rounds only with --balance speed. */
   private readonly speeds = new WorkerSpeeds();
+  /** Set by drain(): no round starts from then on. */
+  private draining = false;
+  /** The drain waiting for the round in hand. */
+  private drainWaiter: { settle: (outcome: DrainOutcome) => void; fail: (err: Error) => void } | null = null;
   private finishedResolve!: () => void;
   private finishedReject!: (e: Error) => void;
   /** Resolves when the last epoch ended, rejects when the run failed or was closed first. */
@@ -76,11 +87,12 @@ export class RoundRunner {
   }
 
   assertAlive(): void {
-    if (this.lifecycle === 'failed') throw new CoordinatorClosedError('coordinator is closed');
+    if (this.lifecycle === 'failed' || this.lifecycle === 'stopped') throw new CoordinatorClosedError('coordinator is closed');
   }
 
   /** A member joined: the run starts once the expected workers are there; an idle run resumes. */
   joined(): void {
+    if (this.draining) return;
     if (this.lifecycle === 'waiting' && this.o.membership.size >= this.o.expectedWorkers) {
       this.lifecycle = 'running';
       this.startRound();
@@ -148,22 +160,87 @@ export class RoundRunner {
     const trainMs = c.trainMs ?? 0;
     recordArrival(open, worker, c, trainMs);
     this.speeds.record(worker, c.sampleCount, trainMs);
-    this.progress.add(c.sampleCount, c.lossSum, c.correct);
     this.o.membership.heartbeat(worker);
     const nextVersion = this.o.parameters.version + 1;
     this.left();
     return { round: open.plan.round, nextVersion };
   }
 
-  /** Stops: pending waits fail, the run is marked failed unless it finished. */
-  close(reason: string): void {
+  /**
+   * Stops: pending waits fail (UNAVAILABLE to workers, which retry), the run
+   * is marked failed, or with `how` 'stopped' stopped (a graceful stop, after
+   * drain() and a checkpoint: a restart resumes it); a finished or already
+   * closed run stays as it is.
+   */
+  close(reason: string, how: 'failed' | 'stopped' = 'failed'): void {
     this.o.membership.stop();
     if (this.open) clearTimeout(this.open.timer);
-    if (this.lifecycle === 'finished') return;
-    this.lifecycle = 'failed';
-    const err = new CoordinatorClosedError(`coordinator closed: ${reason}`);
+    if (this.lifecycle === 'finished' || this.lifecycle === 'failed' || this.lifecycle === 'stopped') return;
+    this.lifecycle = how;
+    const err = new CoordinatorClosedError(
+      how === 'stopped' ? `coordinator stopped (${reason}): a restarted coordinator resumes the run` : `coordinator closed: ${reason}`,
+    );
     this.waiters.rejectAll(err);
+    this.drainWaiter?.fail(err);
     this.finishedReject(err);
+  }
+
+  /**
+   * A graceful stop's first half: no round starts from now on, and the round
+   * in hand gets `timeoutMs` to close as usual (every contribution in, or its
+   * deadline and evictions); then it is abandoned: its contributions are
+   * dropped and its batches were never committed, so the sampler's state
+   * (and a checkpoint taken now) is that before it and a resume trains them
+   * again. A round already closing (its update applied, its epoch-end or
+   * checkpoint hooks running) is waited for: stopping inside those hooks
+   * would leave the epoch half recorded. The caller then checkpoints and
+   * close(reason, 'stopped').
+   */
+  drain(timeoutMs: number): Promise<DrainOutcome> {
+    this.draining = true;
+    if (this.lifecycle === 'finished') return Promise.resolve('finished');
+    if (this.lifecycle === 'failed' || this.lifecycle === 'stopped')
+      return Promise.reject(new CoordinatorClosedError('coordinator is closed'));
+    if (!this.open && !this.closing) return Promise.resolve('idle');
+    return new Promise<DrainOutcome>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.open && !this.closing) {
+          this.abandonRound(this.open);
+          done();
+          resolve('abandoned');
+        } else {
+          this.o.log.warn('drain timeout: the round in hand is closing (its epoch-end or checkpoint hooks are running): waiting for them');
+        }
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.drainWaiter = null;
+      };
+      this.drainWaiter = {
+        settle: (outcome) => {
+          done();
+          resolve(outcome);
+        },
+        fail: (err) => {
+          done();
+          reject(err);
+        },
+      };
+    });
+  }
+
+  /** Drops the open round as if it had never been planned (drain's timeout). */
+  private abandonRound(open: OpenRound): void {
+    clearTimeout(open.timer);
+    const sum = this.sum;
+    this.o.sampler.abort(open.plan);
+    // A contribution still arriving is dropped with the staged sum; its commit is refused (no open round).
+    sum.reset();
+    this.open = null;
+    this.o.log.warn(
+      { round: open.plan.round, epoch: open.plan.epoch, contributed: open.contributed.size, members: open.plan.waitFor.length },
+      'round abandoned at the drain timeout: its batches are trained again after a resume',
+    );
   }
 
   private assignmentFor(worker: string, fromRound: number): Assignment | null {
@@ -222,6 +299,8 @@ export class RoundRunner {
 
   private async finishRound(open: OpenRound, why: CloseReason): Promise<void> {
     const round = open.plan.round;
+    // The epoch's totals take a round's contributions when it closes, so an abandoned round (drain) leaves none.
+    for (const a of open.arrivals) this.progress.add(a.samples, a.lossSum, a.correct);
     const contributed = [...open.contributed];
     const evicted = open.plan.waitFor.filter(
       (worker) =>
@@ -269,6 +348,11 @@ export class RoundRunner {
       this.o.membership.stop();
       this.wakeWaiters();
       this.finishedResolve();
+      this.drainWaiter?.settle('finished');
+      return;
+    }
+    if (this.draining) {
+      this.drainWaiter?.settle('closed');
       return;
     }
     this.startRound();

@@ -14,12 +14,15 @@ export interface RoundSampler {
   readonly epoch: number;
   planRound(members: readonly string[], shares?: readonly number[]): RoundPlan;
   commit(plan: RoundPlan, contributed: readonly string[]): void;
+  /** Drops the outstanding round as if it had never been planned. */
+  abort(plan: RoundPlan): void;
   readonly epochDone: boolean;
   nextEpoch(): void;
   state(): unknown;
 }
 
-export type ControllerState = 'waiting' | 'running' | 'finished' | 'failed';
+/** 'stopped': a graceful stop (drained, checkpointed): a restarted coordinator resumes the run. */
+export type ControllerState = 'waiting' | 'running' | 'finished' | 'failed' | 'stopped';
 
 export interface Assignment extends RoundWork {
   deadlineUnixMs: number;

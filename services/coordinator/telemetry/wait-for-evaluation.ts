@@ -4,14 +4,29 @@ import type { Logger } from '../../../src/runtime/logger.js';
 /**
  * Resolves once an eval event for `version` (or later) of `run` is on the bus,
  * or after `timeoutMs` with a warning: an evaluator that is down must not
- * keep a finished run from ending for ever.
+ * keep a finished run from ending for ever. When `stop.signal` aborts (a
+ * stop signal), at most `stop.graceMs` more.
  */
-export async function waitForEvaluation(bus: EventBus, run: string, version: number, timeoutMs: number, log: Logger): Promise<boolean> {
+export async function waitForEvaluation(
+  bus: EventBus,
+  run: string,
+  version: number,
+  timeoutMs: number,
+  log: Logger,
+  stop?: { signal: AbortSignal; graceMs: number },
+): Promise<boolean> {
   let done!: (seen: boolean) => void;
   const seen = new Promise<boolean>((resolve) => {
     done = resolve;
   });
-  const timer = setTimeout(() => done(false), timeoutMs);
+  const started = Date.now();
+  let timer = setTimeout(() => done(false), timeoutMs);
+  const shorten = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => done(false), Math.max(0, Math.min(stop!.graceMs, timeoutMs - (Date.now() - started))));
+  };
+  if (stop?.signal.aborted) shorten();
+  else stop?.signal.addEventListener('abort', shorten, { once: true });
   const sub = await bus.follow(
     run,
     (e) => {
@@ -26,6 +41,7 @@ export async function waitForEvaluation(bus: EventBus, run: string, version: num
     return ok;
   } finally {
     clearTimeout(timer);
+    stop?.signal.removeEventListener('abort', shorten);
     await sub.stop();
   }
 }
