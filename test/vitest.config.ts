@@ -31,6 +31,20 @@ export default defineConfig({
           globalSetup: ['test/chaos/summary-setup.ts'],
         },
       },
+      {
+        extends: true,
+        // Real containers (testcontainers): NATS's image, the fleet image, a run across containers. Where no
+        // container engine answers, each is skipped and the reason printed once.
+        test: {
+          name: 'containers',
+          root,
+          include: ['test/containers/**/*.test.ts'],
+          // Building the fleet image runs npm ci inside it: minutes.
+          testTimeout: 900_000,
+          hookTimeout: 1_800_000,
+          globalSetup: ['test/containers/engine-setup.ts'],
+        },
+      },
     ],
   },
 });
