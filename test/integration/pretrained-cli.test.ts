@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,12 +60,26 @@ describe('fleet train --pretrained', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('refuses a resnet34 file for --model resnet18, listing the tensors that do not fit', async () => {
-    const result = await runFleet(train(join(root, 'r34'), 'resnet18', resnet34File));
-    expect(result.code).toBe(1);
+  it('refuses a resnet34 file for --model resnet18 with exit 2 before anything is written, listing the tensors that do not fit', async () => {
+    const out = join(root, 'r34');
+    const result = await runFleet(train(out, 'resnet18', resnet34File));
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('does not fit --model resnet18');
     expect(result.stderr).toContain('80 mismatches');
     expect(result.stderr).toContain('unexpected layer3.5.bn2.running_var [256]');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses a truncated file with exit 2 before anything is written', async () => {
+    const truncated = join(root, 'truncated.safetensors');
+    await writeFile(truncated, (await readFile(resnet18File)).subarray(0, 4096));
+    const out = join(root, 'truncated');
+    const result = await runFleet(train(out, 'resnet18', truncated));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /--pretrained ".*truncated.safetensors": bad-header-length: header length \d+ runs past the end of the file \(4096 bytes\)/,
+    );
+    expect(existsSync(out)).toBe(false);
   });
 
   it('loads torchvision weights into resnet18 with the CIFAR stem (conv1 and fc skipped) and trains', async () => {

@@ -86,7 +86,7 @@ function basicBlock(kit: LayerKit, x: tf.SymbolicTensor, p: string, channels: nu
 }
 
 /** Stem conv geometry per StemKind (torchvision's conv1 is 7x7 stride 2, padding 3). */
-const STEM_CONV: Record<StemKind, { kernelSize: number; strides: number; padding: number }> = {
+export const STEM_CONV: Record<StemKind, { kernelSize: number; strides: number; padding: number }> = {
   cifar: { kernelSize: 3, strides: 1, padding: 1 },
   imagenet: { kernelSize: 7, strides: 2, padding: 3 },
   'imagenet-conv1': { kernelSize: 7, strides: 1, padding: 3 },

@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { readSafetensors, type SafetensorsFile } from '../safetensors/read-safetensors.js';
-import { PretrainedWeightsError, type TensorMismatch } from './errors.js';
+import { fitTorchvisionTensors, isStepCounter, type PretrainedImportOptions } from './torchvision-fit.js';
+
+export type { PretrainedImportOptions } from './torchvision-fit.js';
+import { PretrainedWeightsError } from './errors.js';
 
 /** How a torchvision tensor becomes one of a fleet layer's weights. */
 interface TensorTarget {
@@ -13,16 +16,6 @@ interface TensorTarget {
   torchShape: number[];
   /** Permutation from torchvision's layout to fleet's (absent: same layout). */
   perm?: number[];
-}
-
-export interface PretrainedImportOptions {
-  /**
-   * Skip conv1.weight (the CIFAR stem's new 3x3 conv replaces it). Default:
-   * skipped when fleet's stem conv is not 7x7.
-   */
-  skipConv1?: boolean;
-  /** Skip fc.* (a new head). Default: skipped when the model's class count differs from the file's. */
-  skipHead?: boolean;
 }
 
 export interface PretrainedImportReport {
@@ -77,14 +70,6 @@ function targets(model: tf.LayersModel): TensorTarget[] {
   return out;
 }
 
-function isStepCounter(name: string): boolean {
-  return name.endsWith('.num_batches_tracked');
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
 /**
  * Loads torchvision ResNet weights (resnet18/resnet34 state_dict names) from
  * a safetensors file into a fleet resnet18/resnet34 built by buildModel.
@@ -107,28 +92,13 @@ export function applyTorchvisionResNet(
   options: PretrainedImportOptions = {},
 ): PretrainedImportReport {
   const all = targets(model);
-  const stemKernel = all.find((t) => t.name === 'conv1.weight')?.torchShape;
-  const skipConv1 = options.skipConv1 ?? (stemKernel !== undefined && stemKernel[2] !== 7);
-  const fileHead = weights.tensors.get('fc.weight')?.shape;
-  const modelHead = all.find((t) => t.name === 'fc.weight')?.torchShape;
-  const skipHead = options.skipHead ?? (fileHead !== undefined && modelHead !== undefined && fileHead[0] !== modelHead[0]);
-  const isSkipped = (name: string) =>
-    (skipConv1 && name === 'conv1.weight') || (skipHead && name.startsWith('fc.')) || name.endsWith('.num_batches_tracked');
-  const wanted = all.filter((t) => !isSkipped(t.name));
-  const wantedNames = new Set(all.map((t) => t.name));
-  const mismatches: TensorMismatch[] = [];
-  for (const t of wanted) {
-    const found = weights.tensors.get(t.name);
-    if (found === undefined) mismatches.push({ name: t.name, problem: 'missing', expected: t.torchShape });
-    else if (!sameShape(found.shape, t.torchShape))
-      mismatches.push({ name: t.name, problem: 'wrong-shape', expected: t.torchShape, found: found.shape });
-  }
-  const skipped: string[] = [];
-  for (const [name, tensor] of weights.tensors) {
-    if (isSkipped(name)) skipped.push(name);
-    else if (!wantedNames.has(name)) mismatches.push({ name, problem: 'unexpected', found: tensor.shape });
-  }
+  const { isSkipped, skipped, mismatches } = fitTorchvisionTensors(
+    all.map((t) => ({ name: t.name, shape: t.torchShape })),
+    weights.tensors,
+    options,
+  );
   if (mismatches.length > 0) throw new PretrainedWeightsError(file, model.name, mismatches);
+  const wanted = all.filter((t) => !isSkipped(t.name));
   const byLayer = new Map<tf.layers.Layer, TensorTarget[]>();
   for (const t of wanted) byLayer.set(t.layer, [...(byLayer.get(t.layer) ?? []), t]);
   for (const [layer, ts] of byLayer) {

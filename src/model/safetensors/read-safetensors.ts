@@ -49,6 +49,37 @@ export function readSafetensors(file: string, options: ReadSafetensorsOptions = 
  * checked against the buffer before anything is read.
  */
 export function parseSafetensors(bytes: Uint8Array, file: string, options: ReadSafetensorsOptions = {}): SafetensorsFile {
+  const { entries, metadata, dataStart } = parseLayout(bytes, file, options);
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const e of entries) {
+    tensors.set(e.name, {
+      name: e.name,
+      dtype: e.dtype,
+      shape: e.shape,
+      values: decode(bytes.subarray(dataStart + e.begin, dataStart + e.end), e.dtype),
+    });
+  }
+  return { tensors, metadata };
+}
+
+/** A tensor's description in the header, without its values. */
+export type SafetensorsEntry = Omit<SafetensorsTensor, 'values'>;
+
+/**
+ * Every check parseSafetensors makes (header, dtypes, offsets, overlaps,
+ * byte lengths), without decoding any tensor: the names and shapes, cheaply,
+ * for a check before a run starts.
+ */
+export function readSafetensorsHeader(file: string, options: ReadSafetensorsOptions = {}): Map<string, SafetensorsEntry> {
+  const { entries } = parseLayout(readFileSync(file), file, options);
+  return new Map(entries.map((e) => [e.name, { name: e.name, dtype: e.dtype, shape: e.shape }]));
+}
+
+function parseLayout(
+  bytes: Uint8Array,
+  file: string,
+  options: ReadSafetensorsOptions,
+): { entries: Entry[]; metadata: Record<string, string>; dataStart: number } {
   if (bytes.byteLength < 8) throw new SafetensorsError(file, 'truncated', `${bytes.byteLength} bytes, fewer than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
@@ -86,16 +117,7 @@ export function parseSafetensors(bytes: Uint8Array, file: string, options: ReadS
     (ignored ? ignoredEntries : entries).push(parseEntry(file, name, raw, dataLength, ignored));
   }
   checkNoOverlap(file, [...entries, ...ignoredEntries]);
-  const tensors = new Map<string, SafetensorsTensor>();
-  for (const e of entries) {
-    tensors.set(e.name, {
-      name: e.name,
-      dtype: e.dtype,
-      shape: e.shape,
-      values: decode(bytes.subarray(dataStart + e.begin, dataStart + e.end), e.dtype),
-    });
-  }
-  return { tensors, metadata };
+  return { entries, metadata, dataStart };
 }
 
 function parseEntry(file: string, name: string, raw: unknown, dataLength: number, ignored: boolean): Entry {
