@@ -14,7 +14,7 @@ import {
   workloads,
   type Container,
   type K8sObject,
-} from './kustomize.js';
+} from '../../helpers/kustomize.js';
 
 /**
  * The manifests against fleet itself: every fleet command line in them (a

@@ -7,7 +7,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { KUBERNETES_DIR, kubectl, OVERLAYS, renderOverlay, type K8sObject } from './kustomize.js';
+import { KUBERNETES_DIR, kubectl, OVERLAYS, renderOverlay, type K8sObject } from '../../helpers/kustomize.js';
 
 /**
  * Every object `kubectl apply -k` would send, per overlay, against the

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { find, kubectl, OVERLAYS, renderOverlay, selects, workloadOf, workloads, type K8sObject } from './kustomize.js';
+import { find, kubectl, OVERLAYS, renderOverlay, selects, workloadOf, workloads, type K8sObject } from '../../helpers/kustomize.js';
 
 /**
  * The security posture of every pod the overlays make: the "restricted" Pod

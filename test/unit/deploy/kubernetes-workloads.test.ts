@@ -1,7 +1,17 @@
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../../src/runtime/config/value-parsers.js';
-import { find, kubectl, OVERLAYS, renderOverlay, selects, workloadOf, workloads, type Container, type K8sObject } from './kustomize.js';
+import {
+  find,
+  kubectl,
+  OVERLAYS,
+  renderOverlay,
+  selects,
+  workloadOf,
+  workloads,
+  type Container,
+  type K8sObject,
+} from '../../helpers/kustomize.js';
 
 /**
  * What a run is on the cluster: batch workloads that complete with the run

@@ -10,7 +10,7 @@ import { parseAllDocuments } from 'yaml';
  * kubectl is the one outside tool these tests run: kustomize is not an npm or
  * Debian package, and what the overlays mean is what kustomize makes of them.
  */
-export const KUBERNETES_DIR = fileURLToPath(new URL('../../../deploy/kubernetes/', import.meta.url));
+export const KUBERNETES_DIR = fileURLToPath(new URL('../../deploy/kubernetes/', import.meta.url));
 export const OVERLAYS = ['cpu', 'gpu', 'tls', 'jobset'] as const;
 export type Overlay = (typeof OVERLAYS)[number];
 
