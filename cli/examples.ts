@@ -135,6 +135,11 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
       what: 'on 4 GPUs, one per trial, events on NATS for fleet watch --sweep',
       command: 'fleet sweep examples/2-augmentation.yaml --scale full --gpus 0,1,2,3 --nats nats://nats:4222',
     },
+    {
+      what: 'on Kubernetes: each trial a Job (no pruning), then kubectl apply -k k8s/augmentation',
+      command:
+        'fleet sweep examples/2-augmentation.yaml --scale full --render-jobs k8s/augmentation --job-image registry.example.com/fleet:0.1.0',
+    },
   ],
   report: [
     {

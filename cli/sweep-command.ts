@@ -3,9 +3,12 @@ import { serviceIoFrom } from '../src/runtime/config/service-io.js';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { parseGpuList } from '../services/sweep/cpu-budget.js';
 import { runSweepCommand } from '../services/sweep/sweep-main.js';
+import { checkRenderFlags, runRenderJobsCommand } from '../services/sweep/render-jobs-main.js';
+import { fleetVersion } from './version.js';
 import { durationOpt, opt } from './option.js';
 import { parsePositiveInteger } from './parse-flag.js';
 import { addNatsOptions } from './service-options.js';
+import { FlagError } from '../src/runtime/config/flag-error.js';
 import { DEFAULT_DATA_DIR } from './train-command.js';
 
 /** `fleet sweep SPEC.yaml`: the spec's trials as `fleet train` processes, in parallel, pruned, resumable. */
@@ -54,8 +57,41 @@ export function sweepCommand(): Command {
         30_000,
       ),
     )
+    .addOption(
+      opt(
+        '--render-jobs <dir>',
+        "write the trials as Kubernetes Jobs into DIR (new or empty), one file each, and run nothing: kubectl apply -k DIR. Each Job runs fleet train with the trial's flags in deploy/kubernetes' image, security context and volumes; no pruning (ASHA and the median rule need this driver)",
+      ),
+    )
+    .addOption(
+      opt(
+        '--job-image <image>',
+        `with --render-jobs: the image of the trial Jobs (default fleet:${fleetVersion()}, as deploy/kubernetes/overlays/cpu)`,
+      ),
+    )
     .action(async (specFile: string, flags: Record<string, unknown>) => {
       const log = createRootLogger({ service: 'sweep' });
+      if (flags.renderJobs !== undefined) {
+        checkRenderFlags({
+          resume: flags.resume === true,
+          out: (flags.out as string | undefined) ?? null,
+          gpus: (flags.gpus as string[] | undefined) ?? null,
+          parallel: (flags.parallel as number | undefined) ?? null,
+        });
+        await runRenderJobsCommand({
+          specFile,
+          dir: flags.renderJobs as string,
+          scale: (flags.scale as string | undefined) ?? null,
+          set: flags.set as string[],
+          maxTrials: (flags.maxTrials as number | undefined) ?? null,
+          sweepId: (flags.sweepId as string | undefined) ?? null,
+          image: (flags.jobImage as string | undefined) ?? `fleet:${fleetVersion()}`,
+          log,
+        });
+        return;
+      }
+      if (flags.jobImage !== undefined)
+        throw new FlagError('--job-image', flags.jobImage, '--job-image is the image of --render-jobs: give --render-jobs DIR too');
       await runSweepCommand({
         specFile,
         out: (flags.out as string | undefined) ?? null,

@@ -199,7 +199,7 @@ export function newSweepId(name: string, now = new Date()): string {
 }
 
 /** The sweep id is an event subject token, and so is each trial's run id (<sweep id>-<trial id>). */
-function checkSweepId(sweepId: string, trials: readonly PlannedTrial[]): void {
+export function checkSweepId(sweepId: string, trials: readonly PlannedTrial[]): void {
   const longest = trials.reduce((id, t) => (t.id.length > id.length ? t.id : id), 't000');
   if (!isRunId(sweepId) || !isRunId(trialRunId(sweepId, longest))) {
     throw new FlagError(

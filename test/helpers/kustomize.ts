@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { delimiter, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 
@@ -128,7 +128,7 @@ export function kubectl(): string | null {
 
 const rendered = new Map<string, K8sObject[]>();
 
-/** `kubectl kustomize deploy/kubernetes/<dir>`, parsed; throws with kustomize's message when it fails. */
+/** `kubectl kustomize deploy/kubernetes/<dir>` (or an absolute folder), parsed; throws with kustomize's message when it fails. */
 export function render(dir: string): K8sObject[] {
   const cached = rendered.get(dir);
   if (cached) return cached;
@@ -136,7 +136,10 @@ export function render(dir: string): K8sObject[] {
   if (!binary) throw new Error('kubectl not found: the deploy tests render the overlays with `kubectl kustomize`');
   let text: string;
   try {
-    text = execFileSync(binary, ['kustomize', join(KUBERNETES_DIR, dir)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    text = execFileSync(binary, ['kustomize', isAbsolute(dir) ? dir : join(KUBERNETES_DIR, dir)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (err) {
     throw new Error(`kubectl kustomize ${dir} failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`);
   }

@@ -4,7 +4,7 @@ import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../../src/runtime/config/value-parsers.js';
-import { parseFleet } from './fleet-args.js';
+import { parseFleet } from '../../helpers/fleet-args.js';
 
 /**
  * deploy/compose/compose.yaml without a container engine (the docker compose

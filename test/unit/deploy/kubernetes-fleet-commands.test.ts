@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trainConfigFrom } from '../../../cli/train-command.js';
-import { parseFleet, variablesByCommand } from './fleet-args.js';
+import { parseFleet, variablesByCommand } from '../../helpers/fleet-args.js';
 import {
   containerEnv,
   find,

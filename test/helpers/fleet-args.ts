@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { fleetProgram } from '../../../cli/main.js';
+import { fleetProgram } from '../../cli/main.js';
 
 /** What fleet made of a command line: the subcommand that would run and its resolved flags. */
 export interface ParsedFleet {
