@@ -206,6 +206,15 @@ describe.skipIf(kubectl() === null)('deploy/kubernetes: the run as batch workloa
     for (const component of RUN_COMPONENTS) {
       expect(claimOf(workloadOf(objects, component).template.spec, dataDir), component).toEqual({ claim: 'fleet-cifar10', readOnly: true });
     }
+    // Applied first and alone (kubectl apply -k ... -l app.kubernetes.io/component=data): it needs nothing else.
+    const dataSet = objects.filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'data');
+    expect(dataSet.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+      'Job/fleet-data-download',
+      'PersistentVolumeClaim/fleet-cifar10',
+    ]);
+    expect(c.envFrom).toBeUndefined();
+    expect(c.env).toEqual([{ name: 'FLEET_DATA_DIR', value: dataDir }]);
+    expect(download.template.spec.volumes!.filter((v) => v.configMap || v.secret)).toEqual([]);
   });
 
   it.each(OVERLAYS)('overlays/%s: services select their pods by port names the containers have', (overlay) => {
