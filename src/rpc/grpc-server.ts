@@ -1,4 +1,5 @@
 import { Server, type ChannelOptions } from '@grpc/grpc-js';
+import type { Socket } from 'node:net';
 import { CHANNEL_OPTIONS, FLOW_CONTROL_WINDOW_BYTES } from './channel-options.js';
 import { INSECURE, type GrpcSecurity } from './security/grpc-security.js';
 import { serverTokenInterceptor, type RefusedCall } from './security/server-token-interceptor.js';
@@ -13,6 +14,7 @@ interface ServerInternals {
     {
       on(event: 'session', cb: (s: { setLocalWindowSize(n: number): void }) => void): void;
       on(event: 'tlsClientError', cb: (err: Error, socket: { remoteAddress?: string; remotePort?: number }) => void): void;
+      on(event: 'connection', cb: (socket: Socket) => void): void;
     },
     unknown
   >;
@@ -58,7 +60,12 @@ export async function bindGrpcServer(server: Server, host: string, port: number,
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p)));
   });
+  const sockets = socketsOf(server);
   for (const h2 of (server as unknown as ServerInternals).http2Servers?.keys() ?? []) {
+    h2.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     h2.on('session', (session) => {
       try {
         session.setLocalWindowSize(FLOW_CONTROL_WINDOW_BYTES);
@@ -77,11 +84,30 @@ export async function bindGrpcServer(server: Server, host: string, port: number,
   return bound;
 }
 
-/** tryShutdown (in-flight calls finish), then forceShutdown after `graceMs`. */
+/** Every connection's socket, per server: what forceShutdown may leave open. */
+const connections = new WeakMap<Server, Set<Socket>>();
+
+function socketsOf(server: Server): Set<Socket> {
+  let sockets = connections.get(server);
+  if (!sockets) {
+    sockets = new Set();
+    connections.set(server, sockets);
+  }
+  return sockets;
+}
+
+/**
+ * tryShutdown (in-flight calls finish), then forceShutdown after `graceMs`.
+ * Forced, every connection's socket is destroyed too: Node ends an HTTP/2
+ * session's socket only once its pending writes are flushed, which a frozen
+ * peer (SIGSTOP, a dead node) with a full receive window never lets happen,
+ * and that socket would keep the process alive after its work is done.
+ */
 export function shutdownGrpcServer(server: Server, graceMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
     const force = setTimeout(() => {
       server.forceShutdown();
+      for (const socket of connections.get(server) ?? []) socket.destroy();
       resolve();
     }, graceMs);
     server.tryShutdown(() => {

@@ -72,6 +72,19 @@ export async function checkHealth(address: string, o: HealthCheckOptions): Promi
 const TLS_WORDS =
   /certificate|self[- ]signed|SSL|TLS|handshake|wrong version number|packet length|altnames|issuer|alert|ERR_TLS|UNABLE_TO_VERIFY|DEPTH_ZERO/i;
 
+/**
+ * One line of grpc-js's or OpenSSL's text: "8093...:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert
+ * certificate required:../deps/...:SSL alert number 116" becomes "tlsv13 alert certificate required"; the
+ * time stamps grpc-js appends go.
+ */
+function readable(text: string): string {
+  const line = text
+    .split('\n')[0]!
+    .replace(/\s*\(\d{4}-\d\d-\d\dT[\d:.]+Z\)/g, '')
+    .trim();
+  return /SSL routines:[^:]*:([^:]+)/.exec(line)?.[1]?.trim() ?? line;
+}
+
 /** A failed Check as the one line a probe prints: what went wrong, in words, and which kind. */
 export function explainHealthFailure(
   err: unknown,
@@ -81,7 +94,7 @@ export function explainHealthFailure(
   const e = err as Partial<ServiceError>;
   const details = String(e.details ?? (err as Error).message ?? err);
   // grpc-js wraps a connection failure: "No connection established. Last error: Error: <reason>. Resolution note: ..."
-  const last = /Last error: (?:\w*Error(?: \[\w+\])?: )?(.*?)\.?(?: Resolution note:.*)?$/s.exec(details)?.[1]?.trim() ?? details.trim();
+  const last = readable(/Last error: (?:\w*Error(?: \[\w+\])?: )?(.*?)\.?(?: Resolution note:.*)?$/s.exec(details)?.[1] ?? details);
   const seconds = `${o.timeoutMs / 1000}s`;
   const fail = (failure: HealthFailure, text: string) => new HealthCheckError(failure, `health of ${address}: ${text}`, { cause: err });
   switch (e.code) {
@@ -97,13 +110,15 @@ export function explainHealthFailure(
         `no answer within ${seconds} (${last}); a TLS server dialled without --tls, or a server too busy, looks like this too`,
       );
     case Status.UNAVAILABLE:
+      if (/certificate required/.test(last))
+        return fail('tls', `TLS handshake failed: ${last} (the server wants a client certificate: --tls-cert and --tls-key)`);
       if (TLS_WORDS.test(last)) return fail('tls', `TLS handshake failed: ${last}`);
       if (/ECONNREFUSED/.test(last)) return fail('refused', `connection refused (${last}): is the coordinator running on this port?`);
       if (/ENOTFOUND|EAI_AGAIN|Name resolution failed|DNS resolution failed/i.test(last))
         return fail('unavailable', `cannot resolve the host (${last})`);
-      // A plaintext client at a TLS server: the server closes the connection during the handshake.
-      if (/Connection dropped|socket hang up|ECONNRESET|closed/i.test(last))
-        return fail('tls', `connection closed by the server (${last}): a TLS server dialled without --tls?`);
+      // A plaintext client at a TLS server: the server drops what is not a TLS handshake.
+      if (/Failed to connect|Connection dropped|socket hang up|ECONNRESET|closed/i.test(last))
+        return fail('unavailable', `connection failed (${last}): a TLS server dialled without --tls or --tls-ca?`);
       return fail('unavailable', `UNAVAILABLE: ${last}`);
     default:
       return fail('other', e.code !== undefined ? `${Status[e.code] ?? e.code}: ${last}` : last);
