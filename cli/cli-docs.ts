@@ -87,6 +87,8 @@ function defaultCell(option: Option): string {
   if (value === undefined) return '';
   if (value === false) return 'off';
   if (value === true) return 'on';
+  // An empty code span (``) is no span at all: it would pair the cell's backticks with the next ones.
+  if (value === '') return "`''`";
   return `\`${Array.isArray(value) ? value.join(',') : String(value)}\``;
 }
 

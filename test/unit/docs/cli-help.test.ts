@@ -31,6 +31,7 @@ const EXAMPLED = [
   'coordinator',
   'worker',
   'evaluator',
+  'health',
   'eval',
   'show',
   'runs',
