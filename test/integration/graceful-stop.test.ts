@@ -141,7 +141,7 @@ describe.skipIf(!natsServerAvailable())('graceful stop and restart of a distribu
     const first = track(await startCoordinator([...runArgs(), '--drain-timeout', '2s']));
     const port = first.port;
     const workers = [worker(port, 'w0'), worker(port, 'w1')];
-    const scorer = evaluator(port);
+    const firstScorer = evaluator(port);
 
     // 2. Mid-epoch 1, one worker freezes (SIGSTOP): the next round waits for it. Then the pod is stopped.
     await first.waitFor(/"round":(8|9|1\d),.*"msg":"round closed"/, 120_000);
@@ -159,13 +159,25 @@ describe.skipIf(!natsServerAvailable())('graceful stop and restart of a distribu
     // The stop is in the events as 'stopped', not 'failed'; workers and evaluator are still there, waiting.
     const stopped = (await runEnds(1, 30_000)).map((e) => e.data);
     expect(stopped).toEqual([{ status: 'stopped', version: stopCheckpoint.version, epochs: 2, reason: 'signal SIGTERM' }]);
-    for (const p of [...workers, scorer]) expect(p.child.exitCode, p.lines.slice(-3).join('\n')).toBeNull();
+    for (const p of [...workers, firstScorer]) expect(p.child.exitCode, p.lines.slice(-3).join('\n')).toBeNull();
+
+    // The evaluator, stopped while it retries the stop checkpoint's version: exit 0 at once, the version neither
+    // scored nor skipped; a new evaluator gets its event again and scores it from the restarted coordinator.
+    await firstScorer.waitFor(
+      new RegExp(`"what":"fetch version ${stopCheckpoint.version}".*"msg":"coordinator unavailable: retrying"`),
+      60_000,
+    );
+    firstScorer.child.kill('SIGTERM');
+    expect((await firstScorer.exited).code, firstScorer.lines.slice(-3).join('\n')).toBe(0);
+    expect(firstScorer.lines.some((l) => l.includes('can no longer be fetched'))).toBe(false);
+    const scorer = evaluator(port);
 
     // 3. The restarted coordinator resumes from the stop's checkpoint and completes the run with the same processes.
     const second = coordinatorAt(port, ['--linger', '60s']);
     const resumed = json(await second.waitFor(/"msg":"resumed from checkpoint"/, 60_000));
     expect(resumed).toMatchObject({ version: stopCheckpoint.version, round: stopCheckpoint.round });
     await second.waitFor(/"msg":"run finished"/, 180_000);
+    expect(scorer.lines.some((l) => new RegExp(`"version":${stopCheckpoint.version},.*"msg":"checkpoint evaluated"`).test(l))).toBe(true);
     const exits = await Promise.all([...workers, scorer].map((p) => p.exited));
     expect(
       exits.map((e) => e.code),
