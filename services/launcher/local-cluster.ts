@@ -47,6 +47,15 @@ export interface LocalClusterOptions {
   onExit?: (process: string, code: number | null, signal: string | null, stopping: boolean) => void;
 }
 
+/**
+ * The coordinator's graceful stop (drain, checkpoint, server shutdown) inside
+ * the launcher's --stop-grace, before its SIGKILL: half of it for the round
+ * in hand, a quarter for calls in flight.
+ */
+function stopBudget(stopGraceMs: number): string[] {
+  return ['--drain-timeout', `${Math.floor(stopGraceMs / 2)}ms`, '--shutdown-grace', `${Math.floor(stopGraceMs / 4)}ms`];
+}
+
 /** The names the launcher gives its processes (and their log files): coordinator, worker-0..N-1, evaluator. */
 export const workerProcessName = (i: number) => `worker-${i}`;
 
@@ -112,7 +121,7 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
     let listening: (port: number) => void = () => {};
     const coordinator = start(
       'coordinator',
-      ['coordinator', '--port', '0', '--host', '127.0.0.1', ...options.coordinatorArgs],
+      ['coordinator', '--port', '0', '--host', '127.0.0.1', ...stopBudget(options.stopGraceMs), ...options.coordinatorArgs],
       undefined,
       (l) => {
         if (l.record?.msg === 'listening' && typeof l.record.port === 'number') listening(l.record.port);
