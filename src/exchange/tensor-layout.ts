@@ -1,7 +1,22 @@
-import { TensorLayoutError, TensorSetLengthError, TensorShapeError } from './tensor-set-errors.js';
+import { TensorDtypeError, TensorLayoutError, TensorSetLengthError, TensorShapeError } from './tensor-set-errors.js';
 
-export type TensorDtype = 'float32';
+/**
+ * How a tensor set's values are stored: float32, or one of the 16-bit
+ * formats of --compress (half-floats.ts). One dtype a set; the manifest
+ * names it for every tensor, so a receiver never guesses.
+ */
+export type TensorDtype = 'float32' | 'float16' | 'bfloat16';
+export const TENSOR_DTYPES: readonly TensorDtype[] = ['float32', 'float16', 'bfloat16'];
 export const FLOAT32_BYTES = 4;
+
+export function isTensorDtype(s: string): s is TensorDtype {
+  return (TENSOR_DTYPES as readonly string[]).includes(s);
+}
+
+/** Bytes of one value: 4 for float32, 2 for the 16-bit formats. */
+export function bytesPerElement(dtype: TensorDtype): number {
+  return dtype === 'float32' ? FLOAT32_BYTES : 2;
+}
 
 /** Where one tensor lives in a tensor set's buffer. */
 export interface TensorEntry {
@@ -34,10 +49,11 @@ export function elementCount(shape: readonly number[]): number {
 
 /**
  * The layout every process agrees on: tensors sorted by name, offsets
- * ascending from 0 with no gaps. With float32 only, every offset is a
- * multiple of 4, so each tensor can be viewed in place.
+ * ascending from 0 with no gaps, every value `dtype`. Every offset is then
+ * a multiple of the value's size, so each tensor can be viewed in place.
  */
-export function planTensorSet(specs: readonly TensorSpec[]): TensorEntry[] {
+export function planTensorSet(specs: readonly TensorSpec[], dtype: TensorDtype = 'float32'): TensorEntry[] {
+  const size = bytesPerElement(dtype);
   const sorted = [...specs].sort((a, b) => compareNames(a.name, b.name));
   let byteOffset = 0;
   return sorted.map((spec, i) => {
@@ -48,11 +64,11 @@ export function planTensorSet(specs: readonly TensorSpec[]): TensorEntry[] {
         spec.shape.map((d) => Math.max(0, Math.trunc(d) || 0)),
         spec.shape,
       );
-    const byteLength = elementCount(spec.shape) * FLOAT32_BYTES;
+    const byteLength = elementCount(spec.shape) * size;
     const entry: TensorEntry = {
       name: spec.name,
       shape: [...spec.shape],
-      dtype: 'float32',
+      dtype,
       byteOffset,
       byteLength,
       trainable: spec.trainable,
@@ -68,13 +84,17 @@ export function totalBytesOf(entries: readonly TensorEntry[]): number {
 }
 
 /**
- * Checks that entries obey the layout on their own (no model needed):
- * sorted unique names, byte lengths matching shapes, each offset where the
- * previous tensor ends, and the last ending at `totalBytes`.
+ * Checks that entries obey the layout on their own (no model needed): one
+ * known dtype for the whole set, sorted unique names, byte lengths matching
+ * shapes, each offset where the previous tensor ends, and the last ending
+ * at `totalBytes`.
  */
 export function checkLayout(entries: readonly TensorEntry[], totalBytes: number): void {
   let end = 0;
+  const dtype = entries[0]?.dtype;
   entries.forEach((e, i) => {
+    if (!isTensorDtype(e.dtype)) throw new TensorDtypeError(e.name, TENSOR_DTYPES.join(' | '), e.dtype);
+    if (e.dtype !== dtype) throw new TensorDtypeError(e.name, `${dtype} (one dtype a set)`, e.dtype);
     const prev = i > 0 ? entries[i - 1]! : null;
     if (prev && compareNames(prev.name, e.name) >= 0) {
       throw new TensorLayoutError(
@@ -84,7 +104,7 @@ export function checkLayout(entries: readonly TensorEntry[], totalBytes: number)
         e.name,
       );
     }
-    const wanted = elementCount(e.shape) * FLOAT32_BYTES;
+    const wanted = elementCount(e.shape) * bytesPerElement(e.dtype);
     if (e.byteLength !== wanted)
       throw new TensorLayoutError(e.name, `byte length ${e.byteLength} does not match shape [${e.shape.join(',')}]`, wanted, e.byteLength);
     if (e.byteOffset !== end) {

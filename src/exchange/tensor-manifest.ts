@@ -1,5 +1,5 @@
 import type { TensorManifest } from '../../proto/gen/fleet/v1/coordinator.js';
-import type { TensorEntry } from './tensor-layout.js';
+import { isTensorDtype, TENSOR_DTYPES, type TensorEntry } from './tensor-layout.js';
 import type { TensorSet } from './tensor-set.js';
 import { TensorDtypeError } from './tensor-set-errors.js';
 
@@ -33,15 +33,17 @@ export function toProtoManifest(m: TensorSetManifest): TensorManifest {
 }
 
 /**
- * From the generated proto message. Refuses a dtype other than float32 (the
- * only one a set can hold); layout and model checks are the assembler's.
+ * From the generated proto message. Refuses a dtype fleet does not know
+ * (float32, float16, bfloat16); whether it is the one expected, and the
+ * layout, are the receiver's checks (checkedManifest).
  */
 export function fromProtoManifest(m: TensorManifest): TensorSetManifest {
   return {
     version: m.version,
     entries: m.tensors.map((t) => {
-      if (t.dtype !== 'float32') throw new TensorDtypeError(t.name, 'float32', t.dtype);
-      return { name: t.name, shape: t.shape, dtype: 'float32', byteOffset: t.byteOffset, byteLength: t.byteLength, trainable: t.trainable };
+      const dtype = t.dtype;
+      if (!isTensorDtype(dtype)) throw new TensorDtypeError(t.name, TENSOR_DTYPES.join(' | '), dtype);
+      return { name: t.name, shape: t.shape, dtype, byteOffset: t.byteOffset, byteLength: t.byteLength, trainable: t.trainable };
     }),
     totalBytes: m.totalBytes,
     crc32c: m.crc32c >>> 0,

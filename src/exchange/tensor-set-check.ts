@@ -1,6 +1,7 @@
-import { FLOAT32_BYTES, checkLayout, type TensorEntry } from './tensor-layout.js';
+import { FLOAT32_BYTES, bytesPerElement, checkLayout, type TensorEntry } from './tensor-layout.js';
 import { tensorSetCrc32c, type TensorSet } from './tensor-set.js';
 import { firstNonFiniteWord } from '../compute/vector-math/index.js';
+import { decodeHalf, type HalfDtype } from './half-floats.js';
 import {
   MissingTensorError,
   NonFiniteTensorError,
@@ -55,6 +56,16 @@ export function checkAgainstModel(entries: readonly TensorEntry[], expected: rea
 
 /** Throws NonFiniteTensorError for the first NaN or +-Infinity, naming its tensor and index in it. */
 export function checkFinite(entries: readonly TensorEntry[], buffer: Uint8Array): void {
+  const dtype = entries[0]?.dtype ?? 'float32';
+  if (dtype !== 'float32') {
+    // A 16-bit set (not decoded yet): NaN and Inf are the values whose exponent bits are all ones.
+    const exponent = dtype === 'float16' ? 0x7c00 : 0x7f80;
+    for (let i = 0; i + 1 < buffer.byteLength; i += 2) {
+      const h = buffer[i]! | (buffer[i + 1]! << 8);
+      if ((h & exponent) === exponent) throw nonFiniteAt(entries, i / 2, halfValueAt(entries, buffer, i / 2));
+    }
+    return;
+  }
   const words = int32Words(buffer);
   const at = firstNonFinite(words, 0, words.length);
   if (at >= 0) throw nonFiniteError(entries, at, words);
@@ -83,10 +94,18 @@ export function nonFiniteError(entries: readonly TensorEntry[], at: number, word
   return nonFiniteAt(entries, at, new Float32Array(words.buffer, words.byteOffset + at * FLOAT32_BYTES, 1)[0]!);
 }
 
-/** The error for the non-finite `value` at float `at` of a set, named by its tensor. */
+/** The error for the non-finite `value` at value `at` of a set (counted in values of the set's dtype), named by its tensor. */
 export function nonFiniteAt(entries: readonly TensorEntry[], at: number, value: number): TensorSetError {
-  const byte = at * FLOAT32_BYTES;
+  const size = bytesPerElement(entries[0]?.dtype ?? 'float32');
+  const byte = at * size;
   const entry = entries.find((e) => byte >= e.byteOffset && byte < e.byteOffset + e.byteLength);
   if (!entry) return new TensorSetError(`value ${value} at byte ${byte}, outside every tensor`, null, 'finite', value);
-  return new NonFiniteTensorError(entry.name, (byte - entry.byteOffset) / FLOAT32_BYTES, value);
+  return new NonFiniteTensorError(entry.name, (byte - entry.byteOffset) / size, value);
+}
+
+/** Value `at` of a 16-bit set's buffer, decoded (for an error message). */
+function halfValueAt(entries: readonly TensorEntry[], buffer: Uint8Array, at: number): number {
+  const out = new Float32Array(1);
+  decodeHalf(entries[0]!.dtype as HalfDtype, Uint16Array.of(buffer[2 * at]! | (buffer[2 * at + 1]! << 8)), new Uint32Array(out.buffer));
+  return out[0]!;
 }

@@ -86,6 +86,28 @@ export class NonFiniteTensorError extends TensorSetError<'finite', number> {
   }
 }
 
+/**
+ * A finite value the 16-bit format cannot hold (float16: |x| above 65504,
+ * which would round to Inf). The sender refuses the set rather than send an
+ * infinity the receiver would refuse anyway, or clamp it to 65504 and
+ * change the sum without a word; bfloat16 (float32's range) carries it.
+ */
+export class TensorOverflowError extends TensorSetError<string, number> {
+  constructor(
+    tensor: string,
+    readonly index: number,
+    value: number,
+    readonly dtype: string,
+  ) {
+    super(
+      `value ${value} at index ${index} is beyond ${dtype}'s range (it would travel as Infinity); --compress bf16 keeps float32's range`,
+      tensor,
+      `finite in ${dtype}`,
+      value,
+    );
+  }
+}
+
 /** The stream broke the manifest-then-data protocol (data first, a second manifest, an empty message). */
 export class TensorStreamProtocolError extends TensorSetError<null, null> {
   constructor(reason: string) {

@@ -1,7 +1,17 @@
 import { crc32c } from '@node-rs/crc32';
 import { endianness } from 'node:os';
 import { FleetError } from '../runtime/errors.js';
-import { FLOAT32_BYTES, checkLayout, planTensorSet, totalBytesOf, type TensorEntry, type TensorSpec } from './tensor-layout.js';
+import {
+  FLOAT32_BYTES,
+  bytesPerElement,
+  checkLayout,
+  planTensorSet,
+  totalBytesOf,
+  type TensorDtype,
+  type TensorEntry,
+  type TensorSpec,
+} from './tensor-layout.js';
+import { decodeHalf } from './half-floats.js';
 import { TensorLayoutError, UnknownTensorError } from './tensor-set-errors.js';
 
 // The wire is little-endian and typed arrays use the host's order: refuse to
@@ -10,7 +20,8 @@ if (endianness() !== 'LE') throw new FleetError('fleet tensor sets need a little
 
 /**
  * All parameters (or gradients) of a model: one contiguous little-endian
- * float32 buffer and the entries saying where each tensor lives in it.
+ * buffer of one dtype (float32, or a 16-bit format on the wire with
+ * --compress) and the entries saying where each tensor lives in it.
  * `crc32c` is the checksum of `buffer` when the set was made or received;
  * a set whose buffer is edited in place must be wrapped again.
  */
@@ -75,18 +86,19 @@ export function findEntry(set: Pick<TensorSet, 'entries'>, name: string): Tensor
 
 /**
  * One tensor's values: a view sharing the set's memory when the buffer is
- * 4-byte aligned (always, for sets this module or the assembler made); a
- * copy otherwise, since a Float32Array cannot start at an odd address.
+ * float32 and 4-byte aligned (always, for float32 sets this module or the
+ * assembler made); a copy otherwise, since a Float32Array cannot start at
+ * an odd address; decoded into a fresh array for a 16-bit set.
  */
 export function tensorView(set: TensorSet, name: string): Float32Array {
   const e = findEntry(set, name);
   if (!e) throw new UnknownTensorError(name);
-  return floatsAt(set.buffer, e.byteOffset, e.byteLength);
+  return floatsAt(set.buffer, e.byteOffset, e.byteLength, e.dtype);
 }
 
-/** The whole buffer as floats, in the layout's order (a view when aligned). */
+/** The whole buffer as floats, in the layout's order (a view when float32 and aligned). */
 export function tensorSetValues(set: TensorSet): Float32Array {
-  return floatsAt(set.buffer, 0, set.buffer.byteLength);
+  return floatsAt(set.buffer, 0, set.buffer.byteLength, set.entries[0]?.dtype ?? 'float32');
 }
 
 /** The same set if its buffer is 4-byte aligned, else a copy into an aligned one (once, so later views are free). */
@@ -95,7 +107,14 @@ export function alignTensorSet(set: TensorSet): TensorSet {
   return { ...set, buffer: new Uint8Array(set.buffer) };
 }
 
-function floatsAt(buffer: Uint8Array, byteOffset: number, byteLength: number): Float32Array {
+function floatsAt(buffer: Uint8Array, byteOffset: number, byteLength: number, dtype: TensorDtype): Float32Array {
+  if (dtype !== 'float32') {
+    const n = byteLength / bytesPerElement(dtype);
+    const halves = new Uint16Array(new Uint8Array(buffer.subarray(byteOffset, byteOffset + byteLength)).buffer, 0, n);
+    const out = new Float32Array(n);
+    decodeHalf(dtype, halves, new Uint32Array(out.buffer));
+    return out;
+  }
   const start = buffer.byteOffset + byteOffset;
   if (start % FLOAT32_BYTES === 0) return new Float32Array(buffer.buffer, start, byteLength / FLOAT32_BYTES);
   return new Float32Array(buffer.slice(byteOffset, byteOffset + byteLength).buffer);

@@ -4,6 +4,7 @@ import {
   TensorStreamProtocolError,
   chunkTensorSet,
   type AssemblerOptions,
+  type ReceivedTensorSet,
   type TensorSet,
 } from '../exchange/index.js';
 import { FleetError } from '../runtime/errors.js';
@@ -132,14 +133,15 @@ function drained(call: MessageWriter<unknown>, signal: AbortSignal | undefined, 
 }
 
 /**
- * FetchParameters' client side: assembles the streamed set, checked against
- * `limits.expected` when given. A refused set cancels the call (when the
- * stream can be cancelled) so the server stops sending.
+ * FetchParameters' client side: assembles the streamed set (decoded to
+ * float32 when it travelled in 16 bits), checked against `limits.expected`
+ * when given. A refused set cancels the call (when the stream can be
+ * cancelled) so the server stops sending.
  */
 export async function receiveTensorSet(
   stream: AsyncIterable<TensorChunk> & { cancel?(): void },
   limits: ReceiveLimits,
-): Promise<TensorSet> {
+): Promise<ReceivedTensorSet> {
   const assembler = new TensorSetAssembler(limits);
   try {
     for await (const message of stream) assembler.push(message);
@@ -154,7 +156,7 @@ export async function receiveTensorSet(
 export async function receiveContribution(
   stream: AsyncIterable<ContributionChunk>,
   limits: ReceiveLimits,
-): Promise<{ header: ContributionHeader; set: TensorSet }> {
+): Promise<{ header: ContributionHeader; set: ReceivedTensorSet }> {
   const assembler = new TensorSetAssembler(limits);
   const { header } = await readContribution(stream, limits.idleMs, () => assembler);
   return { header, set: assembler.finish() };

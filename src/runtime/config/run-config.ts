@@ -7,6 +7,9 @@ export const AUGMENT_CHOICES = ['none', 'basic', 'full'] as const;
 export const LR_SCALING_CHOICES = ['none', 'linear'] as const;
 /** equal: DistributedSampler shards; speed: shards in proportion to each worker's measured speed. */
 export const BALANCE_CHOICES = ['equal', 'speed'] as const;
+/** How parameters and contributions travel between coordinator and workers: float32, or 16-bit floats (half the bytes). */
+export const COMPRESS_CHOICES = ['none', 'fp16', 'bf16'] as const;
+export type Compress = (typeof COMPRESS_CHOICES)[number];
 /** cifar: 3x3 stride-1 conv1, no max-pool; imagenet-conv1: the 7x7 conv1 (pretrained weights kept) at stride 1, no max-pool. */
 export const STEM_CHOICES = ['cifar', 'imagenet-conv1'] as const;
 /** The architectures with a choice of stem (torchvision's ResNet layouts). */
@@ -53,6 +56,8 @@ export const runConfigFields = z.object({
   stem: z.enum(STEM_CHOICES).default('cifar'),
   // ImageNet weights (torchvision naming, safetensors) for resnet18/resnet34: docs/transfer-learning.md.
   pretrained: z.string().min(1).nullable().default(null),
+  // The exchange's wire format (src/exchange/wire-format.ts); the master, optimizer and sums stay float32.
+  compress: z.enum(COMPRESS_CHOICES).default('none'),
 });
 
 /** Rules across keys, applied wherever run keys are validated. */

@@ -15,6 +15,7 @@ export {
 export {
   AUGMENT_CHOICES,
   BALANCE_CHOICES,
+  COMPRESS_CHOICES,
   LR_SCALING_CHOICES,
   MODEL_CHOICES,
   STEM_CHOICES,
@@ -22,6 +23,7 @@ export {
   TEST_MODEL_CHOICES,
   runConfigSchema,
   type AugmentPreset,
+  type Compress,
   type ModelName,
   type RunConfig,
 } from './run-config.js';
@@ -72,6 +74,7 @@ export const FLAG_OF: Record<keyof TrainConfig, string> = {
   initFrom: '--init-from',
   stem: '--stem',
   pretrained: '--pretrained',
+  compress: '--compress',
 };
 
 /** Where a key's value came from, as the user wrote it (default: its flag). */
