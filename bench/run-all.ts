@@ -11,6 +11,7 @@ import { run as exchangeRound } from './exchange-round.js';
 import { run as exchangeTransport } from './exchange-transport.js';
 import { run as vectorKernels } from './vector-kernels.js';
 import { run as backendCompare } from './backend-compare.js';
+import { run as scaleNull } from './scale-null.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   // Training images/s of the cnn at batch 128 on wasm, per-kernel split, fraction of forward conv GFLOP/s.
@@ -27,6 +28,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'exchange-round': exchangeRound,
   // One 44.7 MB tensor set down and up over gRPC (fleet codec and generated codec) against raw TCP.
   'exchange-transport': exchangeTransport,
+  // A real coordinator with 1-32 null workers (no compute) at cnn and resnet18 size, on loopback and behind 1 and 10 Gbit links, beside the star and ring models.
+  'scale-null': scaleNull,
 };
 
 const only = process.env.FLEET_BENCH_ONLY?.split(',').filter(Boolean);

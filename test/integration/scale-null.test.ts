@@ -47,7 +47,7 @@ describe('bench scale-null at a small size', () => {
     });
     expect(code, out).toBe(0);
     const lines = out.split('\n');
-    const header = lines.findIndex((l) => l === SCALE_COLUMNS.join('\t'));
+    const header = lines.indexOf(SCALE_COLUMNS.join('\t'));
     expect(header, out).toBeGreaterThanOrEqual(0);
     const rows = lines
       .slice(header + 1)
