@@ -10,6 +10,8 @@ import { parseCount, parsePort } from './parse-flag.js';
 import { checkpointEveryOpt, finishedAlready, resumeFrom, resumeOpt } from './resume-option.js';
 import { checkRunOut, overwriteOpt } from './out-dir-options.js';
 import { addServiceIoOptions } from './service-options.js';
+import { stoppedExitCodeOpt } from './stopped-exit-code-option.js';
+import { exitAfter } from '../src/runtime/stopped-exit.js';
 import { addTrainingOptions, trainConfigFrom } from './train-command.js';
 
 /** `fleet coordinator`: the training flags plus where to listen and how rounds are kept. */
@@ -81,12 +83,13 @@ export function coordinatorCommand(): Command {
     .addOption(
       durationOpt(
         '--drain-timeout <duration>',
-        "on SIGTERM/SIGINT, how long the round in hand gets to close before it is abandoned; then a checkpoint, run.finished stopped, exit 0. --drain-timeout + --shutdown-grace must stay below the pod's terminationGracePeriodSeconds (30 s by default)",
+        "on SIGTERM/SIGINT, how long the round in hand gets to close before it is abandoned; then a checkpoint, run.finished stopped, exit --stopped-exit-code. --drain-timeout + --shutdown-grace must stay below the pod's terminationGracePeriodSeconds (30 s by default)",
         'FLEET_DRAIN_TIMEOUT',
         20_000,
         { allowZero: true },
       ),
     )
+    .addOption(stoppedExitCodeOpt())
     .addOption(opt('--ledger', 'record how often each sample was applied, per epoch (applied-epoch-N.json)', 'FLEET_LEDGER').default(false))
     .action(async (flags: Record<string, unknown>, command: Command) => {
       // Checked first: a bad TLS file or token fails before the run directory is touched.
@@ -97,11 +100,12 @@ export function coordinatorCommand(): Command {
       const point = await resumeFrom(flags, command, fromFlags);
       const config = point?.config ?? fromFlags;
       const log = createRootLogger({ service: 'coordinator', run: config.runId });
+      // A finished run exits 0 whatever --stopped-exit-code says: a Job's pod restarted after the end completes.
       if (finishedAlready(point, flags, log)) return;
       // As fleet train does: the coordinator reads the test set (and the train set's size) itself.
       await downloadIfAsked(config, log);
       const heartbeatTimeoutMs = flags.heartbeatTimeout as number;
-      await runCoordinatorService(
+      const end = await runCoordinatorService(
         {
           config,
           resume: point !== null,
@@ -124,6 +128,7 @@ export function coordinatorCommand(): Command {
         },
         log,
       );
+      exitAfter(end, flags.stoppedExitCode as number, log);
     });
 }
 

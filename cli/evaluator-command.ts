@@ -7,6 +7,8 @@ import { serviceIoFrom } from '../src/runtime/config/service-io.js';
 import { addConfigFileOption } from './config-stages.js';
 import { durationOpt, opt, threadsOpt } from './option.js';
 import { addServiceIoOptions } from './service-options.js';
+import { stoppedExitCodeOpt } from './stopped-exit-code-option.js';
+import { exitAfter } from '../src/runtime/stopped-exit.js';
 
 /** `fleet evaluator`: scores every checkpoint of a run and keeps the best model. */
 export function evaluatorCommand(): Command {
@@ -58,11 +60,12 @@ export function evaluatorCommand(): Command {
         'FLEET_KEEP_RUNNING',
       ).default(false),
     )
+    .addOption(stoppedExitCodeOpt())
     .action(async (flags: Record<string, unknown>) => {
       const security = await grpcSecurityFromFlags(flags, 'client');
       const run = (flags.run as string | undefined) ?? null;
       const log = createRootLogger({ service: 'evaluator', ...(run ? { run } : {}) });
-      await runEvaluatorService(
+      const end = await runEvaluatorService(
         {
           coordinator: flags.coordinator as string,
           run,
@@ -80,5 +83,6 @@ export function evaluatorCommand(): Command {
         },
         log,
       );
+      exitAfter(end, flags.stoppedExitCode as number, log);
     });
 }

@@ -19,6 +19,7 @@ import { applyConfigStages } from './config-stages.js';
 import { attachExamples } from './examples.js';
 import { InterruptedError } from '../src/training/errors.js';
 import { tuneHeapForTransfers } from '../src/runtime/heap-tuning.js';
+import { ExitWith } from '../src/runtime/stopped-exit.js';
 
 /** The `fleet` command and its subcommands, each with its examples after its help (also read by tests: flags, variables). */
 export function fleetProgram(): Command {
@@ -46,7 +47,10 @@ export function fleetProgram(): Command {
   );
 }
 
-/** Exit codes: 0 done, 1 the run failed, 2 bad usage or configuration, 130/143 interrupted. */
+/**
+ * Exit codes: 0 done, 1 the run failed, 2 bad usage or configuration, 130/143 interrupted; a service
+ * stopped before its run finished: --stopped-exit-code (default 0).
+ */
 export async function main(argv: string[]): Promise<number> {
   tuneHeapForTransfers();
   const program = fleetProgram();
@@ -63,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof ExitWith) return err.exitCode;
     if (err instanceof InterruptedError) {
       process.stderr.write(`fleet: ${err.message}\n`);
       return 128 + (err.signal === 'SIGINT' ? 2 : 15); // the shell's convention for a signal exit

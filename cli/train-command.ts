@@ -243,7 +243,10 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
       log,
       stopGraceMs: launch.stopGraceMs,
       // The children get every value as a flag; a config file meant for `fleet train` is not theirs to read.
-      env: { FLEET_CONFIG: undefined },
+      // Nor an inherited FLEET_STOPPED_EXIT_CODE: the launcher stops its children itself (Ctrl-C, the run's end,
+      // a failed sibling) and says so with its own exit code (130/143); a child's non-zero exit outside such a
+      // stop ends the local cluster as a failure, so a worker stopped alone must keep exiting 0 (the run goes on).
+      env: { FLEET_CONFIG: undefined, FLEET_STOPPED_EXIT_CODE: undefined },
       envOf: processEnvOf(launch.plan),
       logs,
       onLine: (line) => view.line(line),

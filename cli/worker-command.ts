@@ -7,6 +7,8 @@ import { addConfigFileOption, originOf } from './config-stages.js';
 import { durationOpt, opt, threadsOpt } from './option.js';
 import { parsePort } from './parse-flag.js';
 import { parseCoordinatorAddress } from './coordinator-address.js';
+import { stoppedExitCodeOpt } from './stopped-exit-code-option.js';
+import { exitAfter } from '../src/runtime/stopped-exit.js';
 
 /** `fleet worker`: everything else comes from the coordinator's run config. */
 export function workerCommand(): Command {
@@ -66,6 +68,7 @@ export function workerCommand(): Command {
         'FLEET_METRICS_HOST',
       ).default('0.0.0.0'),
     )
+    .addOption(stoppedExitCodeOpt())
     .action(
       async (
         flags: {
@@ -81,6 +84,7 @@ export function workerCommand(): Command {
           transferTimeout: number;
           metricsPort?: number;
           metricsHost: string;
+          stoppedExitCode: number;
         } & Record<string, unknown>,
         command: Command,
       ) => {
@@ -88,7 +92,7 @@ export function workerCommand(): Command {
         const coordinator = parseCoordinatorAddress(flags.coordinator, originOf(command)('--coordinator'));
         const security = await grpcSecurityFromFlags(flags, 'client');
         const log = createRootLogger({ service: 'worker' });
-        await runWorkerService(
+        const end = await runWorkerService(
           {
             coordinator,
             name: flags.name ?? null,
@@ -105,6 +109,7 @@ export function workerCommand(): Command {
           },
           log,
         );
+        exitAfter(end, flags.stoppedExitCode, log);
       },
     );
 }

@@ -4,6 +4,7 @@ import { openEventBus, type EventBus } from '../../src/events/index.js';
 import { coordinatorMetrics, startMetricsServer, type MetricsServer } from '../../src/runtime/metrics/index.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { onStopSignal, type StopSignal } from '../../src/runtime/stop-signals.js';
+import type { ServiceEnd } from '../../src/runtime/stopped-exit.js';
 import { createCoordinator, type CoordinatorOptions } from './coordinator-run.js';
 import { bindCoordinatorServer } from './rpc/coordinator-server.js';
 import { clearRunFiles } from '../../src/runtime/out-dir.js';
@@ -24,7 +25,7 @@ export interface CoordinatorServiceOptions extends Omit<CoordinatorOptions, 'rep
   shutdownGraceMs: number;
   /**
    * On SIGTERM/SIGINT, how long the round in hand gets to close before it is
-   * abandoned; then a checkpoint, run.finished 'stopped', exit 0. With
+   * abandoned; then a checkpoint, run.finished 'stopped', and the service ends 'stopped'. With
    * shutdownGraceMs it must fit the pod's terminationGracePeriodSeconds.
    */
   drainTimeoutMs: number;
@@ -38,13 +39,14 @@ export interface CoordinatorServiceOptions extends Omit<CoordinatorOptions, 'rep
 }
 
 /**
- * `fleet coordinator`: serve the run until it is finished (exit 0) or fails.
- * SIGTERM/SIGINT stop it gracefully (exit 0): the round in hand closes or is
- * abandoned within drainTimeoutMs, a checkpoint is written, run.finished
- * says 'stopped', and the server closes within shutdownGraceMs; a
- * coordinator started with --resume continues the run.
+ * `fleet coordinator`: serve the run until it is finished ('finished') or fails (throws).
+ * SIGTERM/SIGINT stop it gracefully ('stopped', unless the run finished meanwhile): the
+ * round in hand closes or is abandoned within drainTimeoutMs, a checkpoint is written,
+ * run.finished says 'stopped', and the server closes within shutdownGraceMs; a
+ * coordinator started with --resume continues the run. A stop after the run finished
+ * (during the evaluator wait or --linger) is still 'finished'.
  */
-export async function runCoordinatorService(options: CoordinatorServiceOptions, log: Logger): Promise<void> {
+export async function runCoordinatorService(options: CoordinatorServiceOptions, log: Logger): Promise<ServiceEnd> {
   routeGrpcLogs(log);
   const run = options.config.runId;
   const bus = await openEventBus({ natsUrl: options.io.natsUrl, auth: options.io.natsAuth, name: `coordinator:${run}`, log });
@@ -64,7 +66,7 @@ export async function runCoordinatorService(options: CoordinatorServiceOptions, 
       });
       log.info({ url: metricsServer.url }, 'metrics');
     }
-    await serve(options, log, bus, reporter, exchange);
+    return await serve(options, log, bus, reporter, exchange);
   } finally {
     await metricsServer?.close();
     await bus.close();
@@ -77,7 +79,7 @@ async function serve(
   bus: EventBus,
   reporter: RunReporter,
   exchange: ExchangeCounter,
-): Promise<void> {
+): Promise<ServiceEnd> {
   // Bound first: a port in use or a bad host fails before the data is loaded and the run directory written.
   const server = await bindCoordinatorServer({
     host: options.host,
@@ -135,7 +137,7 @@ async function serve(
     if (status === 'stopped') {
       reporter.finished({ status: 'stopped', version: version(), epochs: options.config.epochs, reason: `signal ${stopSignal}` });
       log.info({ runDir: coordinator.runDir, version: version() }, 'run stopped: a coordinator started with --resume auto continues it');
-      return;
+      return 'stopped';
     }
     log.info({ runDir: coordinator.runDir }, 'run finished');
     if (options.externalEvaluator) {
@@ -148,6 +150,7 @@ async function serve(
     reporter.finished({ status: 'finished', version: version(), epochs: options.config.epochs, reason: null });
     // Answering 'finished' to late workers; a stop signal ends it.
     await sleepUnless(options.lingerMs, stop.signal);
+    return 'finished';
   } catch (err) {
     reporter.finished({ status: 'failed', version: version(), epochs: options.config.epochs, reason: (err as Error).message });
     throw err;

@@ -5,6 +5,7 @@ import { evaluatorMetrics, startMetricsServer, type MetricsServer } from '../../
 import { FleetError } from '../../src/runtime/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { onStopSignal } from '../../src/runtime/stop-signals.js';
+import type { ServiceEnd } from '../../src/runtime/stopped-exit.js';
 import { routeGrpcLogs } from '../../src/rpc/grpc-logging.js';
 import { clientChannelFrom, explainTokenRefusal, INSECURE, type GrpcSecurity } from '../../src/rpc/security/index.js';
 import { createParameterSource } from './client/parameter-source.js';
@@ -24,8 +25,11 @@ export interface EvaluatorServiceOptions extends Omit<EvaluatorOptions, 'run'> {
   security?: GrpcSecurity;
 }
 
-/** `fleet evaluator`: score a run's checkpoints until it finishes (exit 0); SIGTERM stops after the evaluation in progress. */
-export async function runEvaluatorService(options: EvaluatorServiceOptions, rootLog: Logger): Promise<void> {
+/**
+ * `fleet evaluator`: score a run's checkpoints until it finishes ('finished'); SIGTERM stops after
+ * the evaluation in progress ('stopped', unless the run had finished).
+ */
+export async function runEvaluatorService(options: EvaluatorServiceOptions, rootLog: Logger): Promise<ServiceEnd> {
   routeGrpcLogs(rootLog);
   if (!options.io.natsUrl) throw new FleetError('the evaluator follows checkpoint events on NATS: give --nats URL (or NATS_URL)');
   // Before the bus: a bad TLS file fails here with nothing to close.
@@ -64,6 +68,7 @@ export async function runEvaluatorService(options: EvaluatorServiceOptions, root
     const events = bus.publisher(run, `evaluator:${randomBytes(3).toString('hex')}`);
     const outcome = await runEvaluator({ ...options, run }, { bus, events, source, metrics }, log, stop.signal);
     log.info({ outcome }, 'evaluator done');
+    return outcome;
   } catch (err) {
     throw explainTokenRefusal(err, options.coordinator);
   } finally {

@@ -9,6 +9,7 @@ import type { EvaluatorMetrics } from '../../src/runtime/metrics/index.js';
 import { buildModel } from '../../src/model/index.js';
 import { FleetError } from '../../src/runtime/errors.js';
 import type { Logger } from '../../src/runtime/logger.js';
+import type { ServiceEnd } from '../../src/runtime/stopped-exit.js';
 import { retryWithBackoff } from '../../src/runtime/retry.js';
 import { checkOutDir } from '../../src/runtime/out-dir.js';
 import { scoreTestSet } from '../../src/training/evaluate.js';
@@ -73,7 +74,7 @@ export async function runEvaluator(
   deps: { bus: EventBus; events: EventPublisher; source: ParameterSource; metrics: EvaluatorMetrics },
   log: Logger,
   signal: AbortSignal,
-): Promise<'finished' | 'stopped'> {
+): Promise<ServiceEnd> {
   // A restarted evaluator (a pod, a Job's retry) of a run that has ended: its coordinator may be gone for good.
   if (o.exitWhenFinished) {
     const end = await deps.bus.runEnd(o.run);
@@ -202,21 +203,27 @@ export async function runEvaluator(
     await publish(result);
   };
 
-  let finish!: (how: 'finished' | 'stopped') => void;
-  const ended = new Promise<'finished' | 'stopped'>((resolve) => {
+  let finish!: (how: ServiceEnd) => void;
+  const ended = new Promise<ServiceEnd>((resolve) => {
     finish = resolve;
   });
+  // With --keep-running only a signal ends the evaluator: after the run's last event said finished, that stop is not
+  // 'stopped' (--stopped-exit-code); a checkpoint after it (the run extended) makes the run go on again.
+  let runOver = false;
   const subscription = await deps.bus.consume(o.run, ['checkpoint', 'run.finished'], `evaluator-${o.run}`, async (e: AnyFleetEvent) => {
-    if (e.type === 'checkpoint') await onCheckpoint(e.data as EventPayloads['checkpoint']);
-    else if (e.type === 'run.finished') {
+    if (e.type === 'checkpoint') {
+      runOver = false;
+      await onCheckpoint(e.data as EventPayloads['checkpoint']);
+    } else if (e.type === 'run.finished') {
       const f = e.data as EventPayloads['run.finished'];
       log.info({ status: f.status, version: f.version }, 'run finished');
+      runOver = f.status === 'finished';
       // 'stopped': a restarted coordinator resumes the run, and this evaluator goes on with it.
       if (o.exitWhenFinished && f.status === 'finished') finish('finished');
     }
   });
   // Once stopped, the version in hand is finished (subscription.stop() waits for its handler), then the evaluator exits.
-  const onAbort = () => finish('stopped');
+  const onAbort = () => finish(runOver ? 'finished' : 'stopped');
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort, { once: true });
   try {

@@ -129,6 +129,8 @@ export function renderTrialJobs(input: TrialJobsInput): RenderedJob[] {
         podFailurePolicy: {
           rules: [
             { action: 'FailJob', onExitCodes: { containerName: 'trial', operator: 'In', values: [2] } },
+            // SIGTERM (kubectl delete pod): fleet train checkpoints and exits 143; the replaced pod resumes (--resume auto).
+            { action: 'Ignore', onExitCodes: { containerName: 'trial', operator: 'In', values: [143] } },
             { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
           ],
         },

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { BackendChoice } from '../../src/runtime/config/train-config.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { onStopSignal } from '../../src/runtime/stop-signals.js';
+import type { ServiceEnd } from '../../src/runtime/stopped-exit.js';
 import type { WeightSlice } from '../../src/training/flat-weights.js';
 import { createCoordinatorClient } from './client/grpc-coordinator-client.js';
 import { runWorker, type RoundReport } from './worker-run.js';
@@ -29,8 +30,11 @@ export interface WorkerServiceOptions {
   security?: GrpcSecurity;
 }
 
-/** `fleet worker`: train for a coordinator until the run is over; SIGTERM finishes the round, then leaves. */
-export async function runWorkerService(options: WorkerServiceOptions, log: Logger): Promise<void> {
+/**
+ * `fleet worker`: train for a coordinator until the run is over ('finished'); SIGTERM finishes
+ * the round, then leaves ('stopped').
+ */
+export async function runWorkerService(options: WorkerServiceOptions, log: Logger): Promise<ServiceEnd> {
   routeGrpcLogs(log);
   let layout: readonly WeightSlice[] = [];
   const security = options.security ?? INSECURE;
@@ -75,7 +79,7 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
     metrics.exchangeBytes.inc({ direction: 'out' }, r.bytes);
   };
   try {
-    await runWorker(
+    const { end } = await runWorker(
       client,
       {
         name,
@@ -93,11 +97,12 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
       log,
       stop.signal,
     );
+    return end;
   } catch (err) {
     // Stopped while the coordinator was away: nothing was lost (a round in hand is trained again), not a failure.
     if (stop.signal.aborted && isUnavailable(err)) {
       log.info({ outcome: 'stopped', err: (err as Error).message }, 'worker done');
-      return;
+      return 'stopped';
     }
     throw explainWorkerFailure(err, options);
   } finally {

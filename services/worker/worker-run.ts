@@ -16,6 +16,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { trainRound, type WorkerModel } from './step/train-round.js';
 import { TrainingDivergedError } from '../../src/training/errors.js';
 import { allowedCpus } from '../../src/runtime/allowed-cpus.js';
+import type { ServiceEnd } from '../../src/runtime/stopped-exit.js';
 
 export type WorkAssignment = RoundWork;
 
@@ -103,7 +104,7 @@ export async function runWorker(
   options: WorkerOptions,
   rootLog: Logger,
   signal: AbortSignal,
-): Promise<{ rounds: number }> {
+): Promise<{ rounds: number; end: ServiceEnd }> {
   let registration = await retryUnavailable('register', options, rootLog, signal, () =>
     client.register({ runId: options.runId, workerName: options.name, backend: options.backend ?? 'auto' }),
   );
@@ -167,7 +168,7 @@ export async function runWorker(
   /** Whether the model holds the master's frozen tensors (a full fetch since registering). */
   let haveFrozen = false;
   /** Why the loop ended: the coordinator said the run is over, or a stop signal. */
-  let end: 'finished' | 'stopped' = 'stopped';
+  let end: ServiceEnd = 'stopped';
   try {
     while (!signal.aborted) {
       let work: WorkAssignment | null;
@@ -298,7 +299,7 @@ export async function runWorker(
   if (end === 'stopped') await client.leave(workerId, 'stopped').catch(() => {});
   // outcome: the run is finished (the coordinator said so), or this worker was stopped; the launcher reads 'worker done'.
   log.info({ rounds, outcome: end === 'finished' ? 'run finished' : 'stopped' }, 'worker done');
-  return { rounds };
+  return { rounds, end };
 }
 
 /**

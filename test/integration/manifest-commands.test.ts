@@ -29,9 +29,13 @@ import { until } from '../helpers/wait.js';
  * Services' names 127.0.0.1 (the coordinator's port a free one), the metrics
  * port 0 (three pods on one host), and the run sized for a test through the
  * run.yaml the manifests mount (a tiny model, 2 workers, 2 epochs). Then the
- * pod's life: SIGTERM on the coordinator mid-run (exit 0, stopped,
- * checkpoint), restarted with the manifest's command (--resume auto) it
- * completes the run, restarted once more it exits 0 and changes nothing.
+ * pods' lives: a worker pod deleted mid-run (SIGTERM: exit 143, the
+ * manifests' FLEET_STOPPED_EXIT_CODE, which the Job's podFailurePolicy
+ * ignores) and its index's new pod joining; SIGTERM on the coordinator
+ * mid-run (exit 143, stopped, checkpoint) and on the evaluator while the
+ * coordinator is away (exit 143); the coordinator restarted with the
+ * manifest's command (--resume auto) completes the run, every process
+ * exiting 0; restarted once more it exits 0 and changes nothing.
  */
 
 const WORKERS = 2;
@@ -96,6 +100,18 @@ function start(p: PodProcess, extraEnv: Record<string, string> = {}): FleetProce
 }
 
 const json = (line: string) => JSON.parse(line) as Record<string, unknown>;
+
+/** The exit code the manifests give a process stopped before the run's end, checked against the Job's podFailurePolicy: a rule ignores it. */
+function stoppedExitCode(component: string): number {
+  const w = workloadOf(objects, component);
+  const container = w.template.spec.containers[0]!;
+  const code = Number(containerEnv(objects, container).FLEET_STOPPED_EXIT_CODE);
+  const rule = w.job!.podFailurePolicy!.rules.find(
+    (r) => r.onExitCodes?.containerName === container.name && r.onExitCodes.values.includes(code),
+  );
+  expect(rule?.action, `${component}: the podFailurePolicy rule for exit ${code}`).toBe('Ignore');
+  return code;
+}
 const logLines = (p: FleetProcess) => p.lines.filter((l) => l.startsWith('{')).map(json);
 
 async function runEvents(run: string): Promise<AnyFleetEvent[]> {
@@ -167,7 +183,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!ready)('the cpu overlay’s commands as processes: stop, resume and restart like pods', () => {
-  it('SIGTERM stops the coordinator with a checkpoint (exit 0, stopped); the manifest’s command resumes and completes the run; run again it exits 0 and changes nothing', async () => {
+  it('SIGTERM mid-run: a worker exits 143 and its replacement joins; the coordinator exits 143 with a checkpoint (stopped), the evaluator 143; the manifest’s command resumes and completes the run (all exit 0); run again it exits 0 and changes nothing', async () => {
     const coordinatorPod = podProcess('coordinator', onThisHost);
     // The Service's port is the container's: the manifest listens on 7070, here on a free port.
     expect(coordinatorPod.args.slice(coordinatorPod.args.indexOf('--port'), coordinatorPod.args.indexOf('--port') + 2)).toEqual([
@@ -187,18 +203,25 @@ describe.skipIf(!ready)('the cpu overlay’s commands as processes: stop, resume
       volumeDir('pvc', 'fleet-evaluator-runs'),
     ]);
 
+    const stopped = {
+      coordinator: stoppedExitCode('coordinator'),
+      worker: stoppedExitCode('worker'),
+      evaluator: stoppedExitCode('evaluator'),
+    };
+    expect(stopped).toEqual({ coordinator: 143, worker: 143, evaluator: 143 });
+
     // 1. The pods start (in any order: workers and evaluator wait for the coordinator).
     const workers = Array.from({ length: WORKERS }, (_, i) => start(workerPod, { FLEET_WORKER_NAME: `fleet-worker-${i}-test${i}` }));
-    const evaluator = start(evaluatorPod);
+    const firstEvaluator = start(evaluatorPod);
     const first = start(coordinatorPod);
     await first.waitFor(/"msg":"listening"/, 60_000);
 
-    // 2. Mid-run (epoch 2 under way), the pod is deleted: SIGTERM.
+    // 2. Mid-run (epoch 2 under way), the coordinator's pod is deleted: SIGTERM.
     await until('a round of epoch 2', () => logLines(first).some((l) => l.msg === 'round closed' && l.epoch === 2), 120_000, 50);
     const stoppedAt = Date.now();
     first.child.kill('SIGTERM');
     const firstExit = await first.exited;
-    expect(firstExit.code, first.lines.slice(-8).join('\n')).toBe(0);
+    expect(firstExit.code, first.lines.slice(-8).join('\n')).toBe(stopped.coordinator);
     const drained = logLines(first).find((l) => l.msg === 'drained')!;
     expect(drained.checkpoint).toBe('written');
     expect((await stat(join(coordinatorOut, 'checkpoint.fleet'))).mtimeMs).toBeGreaterThanOrEqual(stoppedAt - 1000);
@@ -207,9 +230,19 @@ describe.skipIf(!ready)('the cpu overlay’s commands as processes: stop, resume
       (await runEvents(runId)).some((e) => e.type === 'run.finished' && (e.data as { status: string }).status === 'stopped'),
     );
     // The other pods ride it out.
-    for (const p of [...workers, evaluator]) expect(p.child.exitCode, p.lines.slice(-3).join('\n')).toBeNull();
+    for (const p of [...workers, firstEvaluator]) expect(p.child.exitCode, p.lines.slice(-3).join('\n')).toBeNull();
 
-    // 3. The Job's next pod: the same command. It resumes from the stop's checkpoint and completes the run.
+    // 3. Meanwhile a worker's pod and the evaluator's are deleted. The run is not finished: each exits 143 (exit 0
+    // would complete the worker's index and the evaluator's Job), and its Job's next pod takes over.
+    const stoppedWorker = workers[0]!;
+    for (const p of [stoppedWorker, firstEvaluator]) p.child.kill('SIGTERM');
+    expect((await stoppedWorker.exited).code, stoppedWorker.lines.slice(-3).join('\n')).toBe(stopped.worker);
+    expect(logLines(stoppedWorker).find((l) => l.msg === 'worker done')).toMatchObject({ outcome: 'stopped' });
+    expect((await firstEvaluator.exited).code, firstEvaluator.lines.slice(-3).join('\n')).toBe(stopped.evaluator);
+    workers[0] = start(workerPod, { FLEET_WORKER_NAME: 'fleet-worker-0-replaced' });
+    const evaluator = start(evaluatorPod);
+
+    // 4. The Job's next pod: the same command. It resumes from the stop's checkpoint and completes the run.
     const second = start(coordinatorPod);
     const resumed = json(await second.waitFor(/"msg":"resumed from checkpoint"/, 60_000));
     expect(resumed.version).toBe(drained.version);
@@ -219,6 +252,10 @@ describe.skipIf(!ready)('the cpu overlay’s commands as processes: stop, resume
       [second, ...workers, evaluator].map((p) => p.lines.slice(-2).join('\n')).join('\n'),
     ).toEqual([0, ...workers.map(() => 0), 0]);
     expect(logLines(second).some((l) => l.msg === 'run finished')).toBe(true);
+    // Told the run is finished, a worker exits 0 although FLEET_STOPPED_EXIT_CODE is 143: its Job completes.
+    for (const w of workers) expect(logLines(w).find((l) => l.msg === 'worker done')).toMatchObject({ outcome: 'run finished' });
+    // The index's new pod trained in the resumed run.
+    expect(logLines(workers[0]!).filter((l) => l.msg === 'round contributed').length).toBeGreaterThan(0);
     const metrics = (await readFile(join(evaluatorOut, 'metrics.jsonl'), 'utf8'))
       .trim()
       .split('\n')
@@ -227,7 +264,7 @@ describe.skipIf(!ready)('the cpu overlay’s commands as processes: stop, resume
     const ends = (await runEvents(runId)).filter((e) => e.type === 'run.finished').map((e) => (e.data as { status: string }).status);
     expect(ends).toEqual(['stopped', 'finished']);
 
-    // 4. The pod started again after the end (a node restart, a re-applied Job): exit 0 at once, nothing changes.
+    // 5. The pod started again after the end (a node restart, a re-applied Job): exit 0 at once, nothing changes.
     const before = { coordinator: await snapshot(coordinatorOut), evaluator: await snapshot(evaluatorOut) };
     expect(Object.keys(before.coordinator)).toContain('checkpoint.fleet');
     const third = start(coordinatorPod);

@@ -146,6 +146,13 @@ describe('deploy/compose/compose.yaml', () => {
     expect(c.restart).toBe('on-failure');
   });
 
+  it('a stop exits 0 here (no FLEET_STOPPED_EXIT_CODE): restart: on-failure would start a stopped container again when the Docker daemon restarts', async () => {
+    for (const [name, s] of fleetServices.filter(([, s]) => s.command?.[0] !== 'data')) {
+      expect(s.environment?.FLEET_STOPPED_EXIT_CODE, name).toBeUndefined();
+      expect((await parseFleet(hostArgs(s, s.command!), s.environment ?? {})).flags.stoppedExitCode, name).toBe(0);
+    }
+  });
+
   it('volumes: the data service fills what the others mount read-only; coordinator and evaluator share the run dir', () => {
     const mounts = (name: string) => compose.services[name]!.volumes ?? [];
     expect(mounts('data')).toEqual(['cifar10:/data/cifar10']);

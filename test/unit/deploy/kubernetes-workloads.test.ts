@@ -2,6 +2,7 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../../src/runtime/config/value-parsers.js';
 import {
+  containerEnv,
   find,
   kubectl,
   OVERLAYS,
@@ -53,6 +54,34 @@ describe.skipIf(kubectl() === null)('deploy/kubernetes: the run as batch workloa
     const evaluator = workloadOf(objects, 'evaluator').job!;
     expect([evaluator.parallelism, evaluator.completions]).toEqual([1, 1]);
   });
+
+  it.each(OVERLAYS)(
+    'overlays/%s: a process stopped before the run finished exits FLEET_STOPPED_EXIT_CODE (143), which each Job ignores (replaced, not a completion)',
+    (overlay) => {
+      const objects = renderOverlay(overlay);
+      for (const component of RUN_COMPONENTS) {
+        const w = workloadOf(objects, component);
+        const container = w.template.spec.containers[0]!;
+        // On the container itself, next to the rule that reads it, not only in a ConfigMap someone may replace.
+        expect(container.env, `${overlay}: ${component}`).toContainEqual({ name: 'FLEET_STOPPED_EXIT_CODE', value: '143' });
+        const code = Number(containerEnv(objects, container).FLEET_STOPPED_EXIT_CODE);
+        const rules = w.job!.podFailurePolicy!.rules;
+        const ignoredAt = rules.findIndex(
+          (r) =>
+            r.action === 'Ignore' &&
+            r.onExitCodes?.containerName === container.name &&
+            r.onExitCodes.operator === 'In' &&
+            r.onExitCodes.values.includes(code),
+        );
+        expect(ignoredAt, `${overlay}: ${component}: a rule ignoring exit ${code}`).toBeGreaterThanOrEqual(0);
+        // No earlier rule decides exit 143 otherwise; exit 2 (bad configuration) still fails the Job, 0 is never a rule's.
+        for (const r of rules.slice(0, ignoredAt)) expect(r.onExitCodes?.values ?? []).not.toContain(code);
+        const failJob = rules.find((r) => r.action === 'FailJob')!;
+        expect(failJob.onExitCodes!.values).toEqual([2]);
+        expect(rules.flatMap((r) => r.onExitCodes?.values ?? [])).not.toContain(0);
+      }
+    },
+  );
 
   it.each(OVERLAYS)(
     'overlays/%s: one worker pod per worker of the run: Indexed, parallelism = completions = workers in run.yaml',
