@@ -12,11 +12,11 @@ import { parseFleet } from '../../helpers/fleet-args.js';
  */
 
 const silent = pino({ level: 'silent' });
-const SERVICES = [
-  ['coordinator'],
-  ['worker', '--coordinator', '127.0.0.1:7070'],
-  ['evaluator', '--coordinator', '127.0.0.1:7070'],
-] as const;
+const SERVICES: { service: string; args: readonly string[] }[] = [
+  { service: 'coordinator', args: ['coordinator'] },
+  { service: 'worker', args: ['worker', '--coordinator', '127.0.0.1:7070'] },
+  { service: 'evaluator', args: ['evaluator', '--coordinator', '127.0.0.1:7070'] },
+];
 
 describe('the exit code of a stopped service', () => {
   it('a finished run exits 0 whatever --stopped-exit-code says; a stop before the end exits the chosen code', () => {
@@ -35,13 +35,13 @@ describe('the exit code of a stopped service', () => {
     expect((thrown as ExitWith).exitCode).toBe(143);
   });
 
-  it.each(SERVICES)('fleet %s: default 0, FLEET_STOPPED_EXIT_CODE, the flag wins over the variable', async (...args) => {
+  it.each(SERVICES)('fleet $service: default 0, FLEET_STOPPED_EXIT_CODE, the flag wins over the variable', async ({ args }) => {
     expect((await parseFleet(args, {})).flags.stoppedExitCode).toBe(0);
     expect((await parseFleet(args, { FLEET_STOPPED_EXIT_CODE: '143' })).flags.stoppedExitCode).toBe(143);
     expect((await parseFleet([...args, '--stopped-exit-code', '1'], { FLEET_STOPPED_EXIT_CODE: '143' })).flags.stoppedExitCode).toBe(1);
   });
 
-  it.each(SERVICES)('fleet %s: a value that is no exit code is refused, naming the flag and the variable', async (...args) => {
+  it.each(SERVICES)('fleet $service: a value that is no exit code is refused, naming the flag and the variable', async ({ args }) => {
     await expect(parseFleet([...args, '--stopped-exit-code', '256'], {})).rejects.toThrow(
       /--stopped-exit-code <n>' argument '256' is invalid\. '256' is not an exit code \(0 to 255\)/,
     );
