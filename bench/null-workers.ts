@@ -23,7 +23,7 @@
  *
  * prints one `null-round {...}` line per worker and round (download and
  * upload ms, bytes) and `null-done {...}` when the coordinator says the run
- * is over.
+ * is over, with the process's CPU time since the model's layout was built.
  */
 import * as tf from '@tensorflow/tfjs';
 import { credentials } from '@grpc/grpc-js';
@@ -50,11 +50,14 @@ function layoutOfRun(configJson: string): WeightSlice[] {
   return layout;
 }
 
-async function nullWorker(
-  address: string,
-  name: string,
-  shared: { layout: Promise<WeightSlice[]> | null; values: Float32Array | null },
-): Promise<number> {
+/** What the null workers of one process share: the run's layout, the contribution's values, when the exchange began. */
+interface NullShared {
+  layout: Promise<WeightSlice[]> | null;
+  values: Float32Array | null;
+  cpuFrom: NodeJS.CpuUsage | null;
+}
+
+async function nullWorker(address: string, name: string, shared: NullShared): Promise<number> {
   let layout: WeightSlice[] = [];
   const client = createCoordinatorClient(address, () => layout, {
     callTimeoutMs: 60_000,
@@ -65,7 +68,12 @@ async function nullWorker(
   });
   try {
     const reg = await client.register({ runId: '', workerName: name, backend: 'none' });
-    shared.layout ??= Promise.resolve().then(() => layoutOfRun(reg.configJson));
+    shared.layout ??= Promise.resolve().then(() => {
+      const built = layoutOfRun(reg.configJson);
+      // The exchange's CPU from here on (tfjs's start and the model's build are not the exchange's).
+      shared.cpuFrom = process.cpuUsage();
+      return built;
+    });
     layout = await shared.layout;
     shared.values ??= nullContribution(layoutLength(layout));
     const values = shared.values;
@@ -107,9 +115,10 @@ async function nullWorker(
 export async function runNullWorkers(address: string, count: number, name: string): Promise<void> {
   tuneHeapForTransfers();
   await tf.setBackend('cpu');
-  const shared = { layout: null, values: null };
+  const shared: NullShared = { layout: null, values: null, cpuFrom: null };
   const rounds = await Promise.all(Array.from({ length: count }, (_, i) => nullWorker(address, `${name}-${i}`, shared)));
-  console.log(`null-done ${JSON.stringify({ name, workers: count, rounds })}`);
+  const cpu = process.cpuUsage(shared.cpuFrom ?? undefined);
+  console.log(`null-done ${JSON.stringify({ name, workers: count, rounds, cpuMs: (cpu.user + cpu.system) / 1000 })}`);
 }
 
 if (isMain(import.meta.url)) {

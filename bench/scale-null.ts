@@ -34,7 +34,8 @@
  * FLEET_BENCH_WARMUP (1), FLEET_BENCH_PROCESSES (8), FLEET_BENCH_PLACES
  * (loopback,hosts), FLEET_BENCH_RATES (1gbit,10gbit).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,6 +142,21 @@ export interface ScaleRow {
   uploadMs: number;
   /** What crossed the coordinator's cable per round (all rounds, warm-up included); null on loopback. */
   linkBytesPerRound: number | null;
+  /** The coordinator process's CPU time (user + system) per round, from 'listening' to the end (warm-up included). */
+  coordinatorCpuMs: number;
+  /** The null-worker processes' CPU time per round, all of them, from their model's layout to the end. */
+  workersCpuMs: number;
+}
+
+/** Clock ticks a second of /proc/PID/stat's times. */
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** CPU time (user + system, ms) a process has used so far, from /proc/PID/stat. */
+async function processCpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), in parentheses: state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
 }
 
 interface Closed {
@@ -180,6 +196,8 @@ async function runRow(place: Place, model: string, workers: number, knobs: Scale
     started.push(coordinator);
     const listening = JSON.parse(await coordinator.waitFor(/"msg":"listening"/, 120_000)) as { port: number };
     const linkBefore = await place.linkBytes();
+    // `ip netns exec` execs the command: the child's pid is the coordinator's in either place.
+    const cpuBefore = await processCpuMs(coordinator.child.pid!);
     const address = `${place.address}:${listening.port}`;
     const procs = groups.map((count, i) => place.workers(i, [...flags, NULL_WORKERS, address, String(count), `null${i}`]));
     started.push(...procs);
@@ -188,6 +206,7 @@ async function runRow(place: Place, model: string, workers: number, knobs: Scale
     const timeoutMs = 180_000 + (total * 2 * workers * parameterGuess) / 20e3;
     const describe = () => [coordinator, ...procs].map((p) => p.lines.slice(-5).join('\n')).join('\n---\n');
     const workerExits = await withTimeout(Promise.all(procs.map((p) => p.exited)), timeoutMs, describe);
+    const cpuAfter = await processCpuMs(coordinator.child.pid!);
     // Every worker has heard the run is over: a stop signal ends the coordinator's --linger (exit 0).
     coordinator.child.kill('SIGTERM');
     const exits = [await withTimeout(coordinator.exited, 60_000, describe), ...workerExits];
@@ -210,6 +229,9 @@ async function runRow(place: Place, model: string, workers: number, knobs: Scale
       ),
     );
     const measured = perWorker.filter((r) => r.round >= knobs.warmup);
+    const workersCpu = procs.flatMap((p) =>
+      p.lines.filter((l) => l.startsWith('null-done ')).map((l) => (JSON.parse(l.slice('null-done '.length)) as { cpuMs: number }).cpuMs),
+    );
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     return {
       place: place.name,
@@ -222,6 +244,8 @@ async function runRow(place: Place, model: string, workers: number, knobs: Scale
       downloadMs: mean(measured.map((r) => r.downloadMs)),
       uploadMs: mean(measured.map((r) => r.uploadMs)),
       linkBytesPerRound: linkBefore !== null && linkAfter !== null ? (linkAfter - linkBefore) / total : null,
+      coordinatorCpuMs: (cpuAfter - cpuBefore) / total,
+      workersCpuMs: workersCpu.reduce((a, b) => a + b, 0) / total,
     };
   } finally {
     for (const p of started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
@@ -258,6 +282,8 @@ export const SCALE_COLUMNS = [
   'download ms',
   'upload ms',
   'link MB / round',
+  'coordinator CPU ms / round',
+  'workers CPU ms / round',
 ] as const;
 
 function rateName(bits: number | null): string {
@@ -286,6 +312,8 @@ export function formatRow(r: ScaleRow): string {
     r.downloadMs.toFixed(0),
     r.uploadMs.toFixed(0),
     r.linkBytesPerRound === null ? '-' : (r.linkBytesPerRound / 1e6).toFixed(1),
+    r.coordinatorCpuMs.toFixed(0),
+    r.workersCpuMs.toFixed(0),
   ].join('\t');
 }
 
@@ -295,7 +323,7 @@ export async function run(): Promise<void> {
     `scale-null: a real fleet coordinator and 1-32 null workers (fleet's gRPC client, the model's tensor set, no compute); ${knobs.rounds} rounds after ${knobs.warmup} warm-up, round time from one 'round closed' line to the next`,
   );
   console.log(
-    `null workers in at most ${knobs.processes} processes, each with its own gRPC channel; star model: 2 x workers x bytes at the coordinator's link rate; ring: 2 x (W-1)/W x bytes at a worker's link rate; coordinator GB/s: 2 x workers x bytes / measured round`,
+    `null workers in at most ${knobs.processes} processes, each with its own gRPC channel; star model: 2 x workers x bytes at the coordinator's link rate; ring: 2 x (W-1)/W x bytes at a worker's link rate; coordinator GB/s: 2 x workers x bytes / measured round; CPU ms / round: user + system over all rounds (warm-up included) / rounds`,
   );
   console.log(
     `load average at start: ${loadavg()

@@ -68,6 +68,8 @@ describe('bench scale-null at a small size', () => {
       expect(Number(r['coordinator GB/s'])).toBeGreaterThan(0);
       expect(Number(r['download ms'])).toBeGreaterThan(0);
       expect(Number(r['upload ms'])).toBeGreaterThan(0);
+      expect(Number(r['coordinator CPU ms / round'])).toBeGreaterThanOrEqual(0);
+      expect(Number(r['workers CPU ms / round'])).toBeGreaterThan(0);
     }
     const [loop, hosts] = rows;
     expect([loop!.link, loop!['star model ms'], loop!['ring model ms'], loop!['link MB / round']]).toEqual(['-', '-', '-', '-']);
