@@ -22,8 +22,8 @@
  *   node dist/bench/null-workers.js ADDRESS COUNT NAME
  *
  * prints one `null-round {...}` line per worker and round (download and
- * upload ms, bytes) and `null-done {...}` when the coordinator says the run
- * is over, with the process's CPU time since the model's layout was built.
+ * upload ms, bytes, the process's CPU time so far) and `null-done {...}`
+ * when the coordinator says the run is over.
  */
 import * as tf from '@tensorflow/tfjs';
 import { credentials } from '@grpc/grpc-js';
@@ -50,11 +50,10 @@ function layoutOfRun(configJson: string): WeightSlice[] {
   return layout;
 }
 
-/** What the null workers of one process share: the run's layout, the contribution's values, when the exchange began. */
+/** What the null workers of one process share: the run's layout and the contribution's values. */
 interface NullShared {
   layout: Promise<WeightSlice[]> | null;
   values: Float32Array | null;
-  cpuFrom: NodeJS.CpuUsage | null;
 }
 
 async function nullWorker(address: string, name: string, shared: NullShared): Promise<number> {
@@ -68,12 +67,7 @@ async function nullWorker(address: string, name: string, shared: NullShared): Pr
   });
   try {
     const reg = await client.register({ runId: '', workerName: name, backend: 'none' });
-    shared.layout ??= Promise.resolve().then(() => {
-      const built = layoutOfRun(reg.configJson);
-      // The exchange's CPU from here on (tfjs's start and the model's build are not the exchange's).
-      shared.cpuFrom = process.cpuUsage();
-      return built;
-    });
+    shared.layout ??= Promise.resolve().then(() => layoutOfRun(reg.configJson));
     layout = await shared.layout;
     shared.values ??= nullContribution(layoutLength(layout));
     const values = shared.values;
@@ -101,9 +95,10 @@ async function nullWorker(address: string, name: string, shared: NullShared): Pr
       });
       const t2 = performance.now();
       rounds++;
-      console.log(
-        `null-round ${JSON.stringify({ worker: name, round: work.round, downloadMs: t1 - t0, uploadMs: t2 - t1, bytes: values.byteLength })}`,
-      );
+      // cpuMs: the whole process's CPU time so far, so a reader can take the difference between two rounds.
+      const cpu = process.cpuUsage();
+      const line = { worker: name, round: work.round, downloadMs: t1 - t0, uploadMs: t2 - t1, bytes: values.byteLength };
+      console.log(`null-round ${JSON.stringify({ ...line, cpuMs: (cpu.user + cpu.system) / 1000 })}`);
     }
     return rounds;
   } finally {
@@ -115,10 +110,9 @@ async function nullWorker(address: string, name: string, shared: NullShared): Pr
 export async function runNullWorkers(address: string, count: number, name: string): Promise<void> {
   tuneHeapForTransfers();
   await tf.setBackend('cpu');
-  const shared: NullShared = { layout: null, values: null, cpuFrom: null };
+  const shared: NullShared = { layout: null, values: null };
   const rounds = await Promise.all(Array.from({ length: count }, (_, i) => nullWorker(address, `${name}-${i}`, shared)));
-  const cpu = process.cpuUsage(shared.cpuFrom ?? undefined);
-  console.log(`null-done ${JSON.stringify({ name, workers: count, rounds, cpuMs: (cpu.user + cpu.system) / 1000 })}`);
+  console.log(`null-done ${JSON.stringify({ name, workers: count, rounds })}`);
 }
 
 if (isMain(import.meta.url)) {

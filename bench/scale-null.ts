@@ -20,11 +20,13 @@
  *   container's EPERM).
  *
  * A run: `fleet coordinator --workers W --epochs 1 --batch-size 1` over
- * W x (warm-up + rounds) generated images, so the run ends after exactly
- * those rounds; --external-evaluator so no test set is scored. Round time:
- * from one 'round closed' log line of the coordinator to the next (so it
- * includes the coordinator's SGD step and the next round's start), the
- * warm-up rounds left out. Null workers are spread over at most
+ * W x (warm-up + rounds + 1) generated images, so the run ends after
+ * exactly those rounds; --external-evaluator so no test set is scored.
+ * Round time: from one 'round closed' log line of the coordinator to the
+ * next (so it includes the coordinator's SGD step and the next round's
+ * start), the warm-up rounds and the last one (the run's end follows it: a
+ * checkpoint) left out. CPU time per round, of the coordinator (from /proc)
+ * and of all null-worker processes together, over the same rounds. Null workers are spread over at most
  * FLEET_BENCH_PROCESSES processes, each with its own gRPC channel (see
  * null-workers.ts for what sharing a process means). Every process gets the
  * node flags fleet's launcher gives a cluster of that size.
@@ -142,9 +144,9 @@ export interface ScaleRow {
   uploadMs: number;
   /** What crossed the coordinator's cable per round (all rounds, warm-up included); null on loopback. */
   linkBytesPerRound: number | null;
-  /** The coordinator process's CPU time (user + system) per round, from 'listening' to the end (warm-up included). */
+  /** The coordinator process's CPU time (user + system) per measured round. */
   coordinatorCpuMs: number;
-  /** The null-worker processes' CPU time per round, all of them, from their model's layout to the end. */
+  /** The null-worker processes' CPU time per measured round, all of them together. */
   workersCpuMs: number;
 }
 
@@ -178,7 +180,9 @@ export function workersPerProcess(workers: number, processes: number): number[] 
 async function runRow(place: Place, model: string, workers: number, knobs: ScaleKnobs, dataDir: string, root: string): Promise<ScaleRow> {
   const groups = workersPerProcess(workers, knobs.processes);
   const flags = gcNodeFlags('auto', groups.length + 1);
-  const total = knobs.warmup + knobs.rounds;
+  // One more round after the measured ones, not timed: the run's end (a checkpoint) follows it.
+  const total = knobs.warmup + knobs.rounds + 1;
+  const lastMeasured = knobs.warmup + knobs.rounds - 1;
   const out = await mkdtemp(join(root, `${place.name}-${model}-${workers}-`));
   const started: LineProcess[] = [];
   try {
@@ -196,8 +200,14 @@ async function runRow(place: Place, model: string, workers: number, knobs: Scale
     started.push(coordinator);
     const listening = JSON.parse(await coordinator.waitFor(/"msg":"listening"/, 120_000)) as { port: number };
     const linkBefore = await place.linkBytes();
+    // The coordinator's CPU time as the round before the measured ones closes, and as the last measured one does.
     // `ip netns exec` execs the command: the child's pid is the coordinator's in either place.
-    const cpuBefore = await processCpuMs(coordinator.child.pid!);
+    const cpuAtClose = (round: number) =>
+      coordinator
+        .waitFor(new RegExp(`"round":${round},"epoch".*"msg":"round closed"`), 3_600_000)
+        .then(() => processCpuMs(coordinator.child.pid!));
+    const coordinatorCpu = Promise.all([cpuAtClose(knobs.warmup - 1), cpuAtClose(lastMeasured)]);
+    coordinatorCpu.catch(() => {}); // awaited below; a coordinator that exits early is reported by its exit code
     const address = `${place.address}:${listening.port}`;
     const procs = groups.map((count, i) => place.workers(i, [...flags, NULL_WORKERS, address, String(count), `null${i}`]));
     started.push(...procs);
@@ -206,7 +216,7 @@ async function runRow(place: Place, model: string, workers: number, knobs: Scale
     const timeoutMs = 180_000 + (total * 2 * workers * parameterGuess) / 20e3;
     const describe = () => [coordinator, ...procs].map((p) => p.lines.slice(-5).join('\n')).join('\n---\n');
     const workerExits = await withTimeout(Promise.all(procs.map((p) => p.exited)), timeoutMs, describe);
-    const cpuAfter = await processCpuMs(coordinator.child.pid!);
+    const [cpuBefore, cpuAfter] = await coordinatorCpu;
     // Every worker has heard the run is over: a stop signal ends the coordinator's --linger (exit 0).
     coordinator.child.kill('SIGTERM');
     const exits = [await withTimeout(coordinator.exited, 60_000, describe), ...workerExits];
@@ -221,17 +231,16 @@ async function runRow(place: Place, model: string, workers: number, knobs: Scale
         `scale-null: expected ${total} rounds with ${workers} contributions each, got ${closed.map((c) => c.contributed).join(',')}`,
       );
     }
-    const roundMs = closed.slice(knobs.warmup).map((c, i) => c.time - closed[knobs.warmup - 1 + i]!.time);
-    const perWorker = procs.flatMap((p) =>
-      jsonLines<{ round: number; downloadMs: number; uploadMs: number; bytes: number }>(
-        p.lines.filter((l) => l.startsWith('null-round ')).map((l) => l.slice('null-round '.length)),
-        () => true,
-      ),
+    const roundMs = closed.slice(knobs.warmup, lastMeasured + 1).map((c, i) => c.time - closed[knobs.warmup - 1 + i]!.time);
+    type NullRound = { round: number; downloadMs: number; uploadMs: number; bytes: number; cpuMs: number };
+    const perProcess = procs.map((p) =>
+      p.lines.filter((l) => l.startsWith('null-round ')).map((l) => JSON.parse(l.slice('null-round '.length)) as NullRound),
     );
-    const measured = perWorker.filter((r) => r.round >= knobs.warmup);
-    const workersCpu = procs.flatMap((p) =>
-      p.lines.filter((l) => l.startsWith('null-done ')).map((l) => (JSON.parse(l.slice('null-done '.length)) as { cpuMs: number }).cpuMs),
-    );
+    const perWorker = perProcess.flat();
+    const measured = perWorker.filter((r) => r.round >= knobs.warmup && r.round <= lastMeasured);
+    // Each process's CPU time from its last contribution to the round before the measured ones to its last to the last measured one.
+    const cpuAt = (lines: NullRound[], round: number) => Math.max(...lines.filter((r) => r.round === round).map((r) => r.cpuMs));
+    const workersCpu = perProcess.map((lines) => cpuAt(lines, lastMeasured) - cpuAt(lines, knobs.warmup - 1));
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     return {
       place: place.name,
@@ -244,8 +253,8 @@ async function runRow(place: Place, model: string, workers: number, knobs: Scale
       downloadMs: mean(measured.map((r) => r.downloadMs)),
       uploadMs: mean(measured.map((r) => r.uploadMs)),
       linkBytesPerRound: linkBefore !== null && linkAfter !== null ? (linkAfter - linkBefore) / total : null,
-      coordinatorCpuMs: (cpuAfter - cpuBefore) / total,
-      workersCpuMs: workersCpu.reduce((a, b) => a + b, 0) / total,
+      coordinatorCpuMs: (cpuAfter - cpuBefore) / knobs.rounds,
+      workersCpuMs: workersCpu.reduce((a, b) => a + b, 0) / knobs.rounds,
     };
   } finally {
     for (const p of started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
@@ -323,7 +332,7 @@ export async function run(): Promise<void> {
     `scale-null: a real fleet coordinator and 1-32 null workers (fleet's gRPC client, the model's tensor set, no compute); ${knobs.rounds} rounds after ${knobs.warmup} warm-up, round time from one 'round closed' line to the next`,
   );
   console.log(
-    `null workers in at most ${knobs.processes} processes, each with its own gRPC channel; star model: 2 x workers x bytes at the coordinator's link rate; ring: 2 x (W-1)/W x bytes at a worker's link rate; coordinator GB/s: 2 x workers x bytes / measured round; CPU ms / round: user + system over all rounds (warm-up included) / rounds`,
+    `null workers in at most ${knobs.processes} processes, each with its own gRPC channel; star model: 2 x workers x bytes at the coordinator's link rate; ring: 2 x (W-1)/W x bytes at a worker's link rate; coordinator GB/s: 2 x workers x bytes / measured round; CPU ms / round: user + system over the measured rounds; link MB / round: the coordinator's eth0, all rounds`,
   );
   console.log(
     `load average at start: ${loadavg()
@@ -333,7 +342,7 @@ export async function run(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'fleet-scale-null-'));
   let net: HostNet | null = null;
   try {
-    const total = knobs.warmup + knobs.rounds;
+    const total = knobs.warmup + knobs.rounds + 1;
     const dataDir = join(root, 'data');
     await writeCifar10Files(dataDir, { trainBatches: 1, perBatch: Math.max(...knobs.workers) * total, testCount: 10, seed: 18 });
     const places: Place[] = [];
