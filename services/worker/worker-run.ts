@@ -13,7 +13,8 @@ import { trainableParameters } from '../../src/training/model-parameters.js';
 import { SgdMomentum } from '../../src/training/sgd-momentum.js';
 import { TrainBatchMaker } from '../../src/training/train-batch.js';
 import type * as tf from '@tensorflow/tfjs';
-import { trainRound, type WorkerModel } from './step/train-round.js';
+import { prefetchFirstBatch, trainRound, type PrefetchedBatch, type WorkerModel } from './step/train-round.js';
+import { prefetchFromEnv } from './prefetch-knob.js';
 import { TrainingDivergedError } from '../../src/training/errors.js';
 import { allowedCpus } from '../../src/runtime/allowed-cpus.js';
 import type { ServiceEnd } from '../../src/runtime/stopped-exit.js';
@@ -64,6 +65,8 @@ export interface WorkerOptions {
   onLayout?: (layout: ReturnType<typeof weightLayout>) => void;
   /** Told of each contributed round (metrics). */
   onRound?: (r: RoundReport) => void;
+  /** Make a round's first batch while its parameters download (default: FLEET_PREFETCH, on unless 0). */
+  prefetch?: boolean;
 }
 
 export interface RoundReport {
@@ -164,6 +167,9 @@ export async function runWorker(
   }, registration.heartbeatIntervalMs);
   let rounds = 0;
   let fromRound = 0;
+  const prefetch = options.prefetch ?? prefetchFromEnv();
+  /** When the last contribution was accepted: from then on the worker waits for the next round to open. */
+  let lastRoundEnd = performance.now();
   let haveVersion = -1;
   /** Whether the model holds the master's frozen tensors (a full fetch since registering). */
   let haveFrozen = false;
@@ -193,22 +199,34 @@ export async function runWorker(
         end = 'finished';
         break;
       }
+      const assignedAt = performance.now();
       currentRound = work.round;
       fromRound = work.round + 1;
       if (work.batches.length === 0) continue; // nothing left for this member in the epoch's last round
       const roundLog = log.child({ round: work.round, epoch: work.epoch });
       let downloadMs = 0;
       let downloadBytes = 0;
+      let prefetched: PrefetchedBatch | null = null;
+      let prefetchMs = 0;
       const exchange = exchangeOf(work.epoch);
       if (haveVersion !== work.version) {
         const fetchStarted = performance.now();
         // In a frozen phase the frozen tensors never change: once this model has them all, the trainable subset is enough.
         const only: readonly WeightSlice[] | undefined = exchange.trainable && haveFrozen ? exchange.slices : undefined;
         let fetched: Awaited<ReturnType<CoordinatorClient['fetchParameters']>>;
+        const fetching = retryUnavailable('fetch parameters', options, log, signal, () =>
+          client.fetchParameters(workerId, work!.version, only),
+        );
+        if (prefetch) {
+          // The batch is made in slices while the parameters arrive (the I/O is the event loop's): the core works
+          // during the download. A failed fetch is handled below, once the batch is made.
+          fetching.catch(() => {});
+          const prefetchStarted = performance.now();
+          prefetched = await prefetchFirstBatch(worker, work);
+          prefetchMs = performance.now() - prefetchStarted;
+        }
         try {
-          fetched = await retryUnavailable('fetch parameters', options, log, signal, () =>
-            client.fetchParameters(workerId, work!.version, only),
-          );
+          fetched = await fetching;
         } catch (err) {
           // The round's version is gone: the master moved on while this worker was away (hung,
           // stopped, cut off) and it was evicted. The next round sorts it out (UnknownWorker: register again).
@@ -224,7 +242,14 @@ export async function runWorker(
       }
       const started = performance.now();
       const out = exchange.out;
-      const result = await trainRound(worker, work, kind === 'gradients' ? { kind } : { kind, optimizer }, out, exchange.trainable);
+      const result = await trainRound(
+        worker,
+        work,
+        kind === 'gradients' ? { kind } : { kind, optimizer },
+        out,
+        exchange.trainable,
+        prefetched,
+      );
       const trainMs = performance.now() - started;
       // A NaN loss means NaN gradients, which the coordinator would refuse anyway: say why.
       if (!Number.isFinite(result.lossSum)) throw new TrainingDivergedError(work.epoch, work.round, result.lossSum / result.sampleCount);
@@ -265,7 +290,11 @@ export async function runWorker(
       }
       haveVersion = -1; // the master moves on with this round
       rounds++;
-      const uploadMs = performance.now() - uploadStarted;
+      const roundEnd = performance.now();
+      const uploadMs = roundEnd - uploadStarted;
+      const waitMs = assignedAt - lastRoundEnd;
+      const roundMs = roundEnd - lastRoundEnd;
+      lastRoundEnd = roundEnd;
       options.onRound?.({
         run: registration.runId,
         samples: result.sampleCount,
@@ -285,6 +314,14 @@ export async function runWorker(
           uploadMs: Math.round(uploadMs),
           bytes: out.byteLength,
           downloadBytes,
+          // Where the round's time went: training, the transfers (the batch made meanwhile: prefetchMs, inside the
+          // download), waiting for the round to open (the others' compute, the coordinator's update); the rest is bookkeeping.
+          computeMs: Math.round(trainMs),
+          exchangeMs: Math.round(downloadMs + uploadMs),
+          waitMs: Math.round(waitMs),
+          roundMs: Math.round(roundMs),
+          prefetchMs: Math.round(prefetchMs),
+          prefetched: prefetched !== null,
         },
         'round contributed',
       );

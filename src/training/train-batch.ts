@@ -38,19 +38,58 @@ export class TrainBatchMaker {
 
   /** `batchKey` (the global step) seeds the batch-level Mixup/CutMix draw. */
   make(indices: ArrayLike<number>, epoch: number, batchKey: number): TrainBatch {
-    const { config, numClasses } = this;
+    this.fit(indices.length);
+    this.augmentRange(indices, epoch, 0, indices.length);
+    return this.finish(indices.length, epoch, batchKey);
+  }
+
+  /**
+   * make() in slices of `slice` images, awaiting `between()` after each, so
+   * the event loop runs while the batch is made (a worker's download in
+   * flight). The same batch as make(), to the bit: each image's augmentation
+   * is keyed by (seed, epoch, index), not by its position or its slice, and
+   * Mixup/CutMix run once on the whole batch at the end. The buffers are the
+   * same as make()'s: nothing else may make a batch meanwhile.
+   */
+  async makeInSlices(
+    indices: ArrayLike<number>,
+    epoch: number,
+    batchKey: number,
+    o: { slice: number; between: () => Promise<void> },
+  ): Promise<TrainBatch> {
     const n = indices.length;
-    // A balanced round (--balance speed) may hand this worker more than --batch-size.
+    this.fit(n);
+    for (let start = 0; start < n; start += o.slice) {
+      this.augmentRange(indices, epoch, start, Math.min(n, start + o.slice));
+      await o.between();
+    }
+    return this.finish(n, epoch, batchKey);
+  }
+
+  /** A balanced round (--balance speed) may hand this worker more than --batch-size. */
+  private fit(n: number): void {
     if (n > this.perm.length) this.allocate(n);
-    const { x, labels } = augmentBatch({
+  }
+
+  /** Images [start, end) of the batch, decoded and augmented into their places. */
+  private augmentRange(indices: ArrayLike<number>, epoch: number, start: number, end: number): void {
+    const { x, labels } = this.augmented;
+    augmentBatch({
       images: this.split.images,
       labels: this.split.labels,
-      indices,
+      indices: start === 0 && end === indices.length ? indices : (Array.prototype.slice.call(indices, start, end) as number[]),
       epoch,
-      seed: config.seed,
-      preset: config.augment,
-      out: this.augmented,
+      seed: this.config.seed,
+      preset: this.config.augment,
+      out: { x: x.subarray(start * IMAGE_LEN, end * IMAGE_LEN), labels: labels.subarray(start, end) },
     });
+  }
+
+  /** Targets (and Mixup/CutMix) of the first `n` images, once all are in place. */
+  private finish(n: number, epoch: number, batchKey: number): TrainBatch {
+    const { config, numClasses } = this;
+    const x = this.augmented.x.subarray(0, n * IMAGE_LEN);
+    const labels = this.augmented.labels.subarray(0, n);
     const targetsOut = this.targets.subarray(0, n * numClasses);
     const mixing = config.mixupAlpha > 0 || config.cutmixAlpha > 0;
     if (!mixing) {
