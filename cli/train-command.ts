@@ -4,6 +4,7 @@ import {
   AUGMENT_CHOICES,
   BACKEND_CHOICES,
   BALANCE_CHOICES,
+  COMPRESS_CHOICES,
   LR_SCALING_CHOICES,
   STEM_CHOICES,
   MODEL_CHOICES,
@@ -389,6 +390,15 @@ export function addTrainingOptions(command: Command, { workersAuto = false }: { 
     )
     .addOption(
       opt(
+        '--compress <format>',
+        'with --workers N: parameters and contributions travel as fp16 or bf16 (half the bytes); master, optimizer and sums stay float32. none: float32',
+        'FLEET_COMPRESS',
+      )
+        .choices([...COMPRESS_CHOICES])
+        .default('none'),
+    )
+    .addOption(
+      opt(
         '--freeze-epochs <n>',
         'train only the head (the final dense layer) for the first N epochs, then every layer',
         'FLEET_FREEZE_EPOCHS',
@@ -476,6 +486,7 @@ export function trainConfigFrom(flags: Record<string, unknown>, command: Command
       initFrom: flags.initFrom ?? null,
       stem: flags.stem,
       pretrained: flags.pretrained ?? null,
+      compress: flags.compress,
     },
     originOf(command),
   );

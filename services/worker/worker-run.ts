@@ -32,7 +32,12 @@ export interface CoordinatorClient {
   nextRound(workerId: string, fromRound: number): Promise<WorkAssignment | null>;
   /** The values may live in a buffer the next fetch overwrites: copy them out (into the model) before fetching again. */
   /** `only`: just these slices, packed (a frozen phase); every tensor when absent. */
-  fetchParameters(workerId: string, version: number, only?: readonly WeightSlice[]): Promise<{ version: number; values: Float32Array }>;
+  /** `wireBytes`: the data bytes received (half the values' with --compress fp16/bf16). */
+  fetchParameters(
+    workerId: string,
+    version: number,
+    only?: readonly WeightSlice[],
+  ): Promise<{ version: number; values: Float32Array; wireBytes: number }>;
   contribute(contribution: {
     workerId: string;
     round: number;
@@ -44,7 +49,9 @@ export interface CoordinatorClient {
     trainMs: number;
     values: Float32Array;
     layout: ReturnType<typeof weightLayout>;
-  }): Promise<{ round: number; nextVersion: number }>;
+    /** This worker's position among the round's members: keys stochastic rounding (--compress with --sync-every K > 1). */
+    memberIndex?: number;
+  }): Promise<{ round: number; nextVersion: number; wireBytes: number }>;
   heartbeat(workerId: string, round: number): Promise<boolean>;
   leave(workerId: string, reason: string): Promise<void>;
 }
@@ -236,7 +243,7 @@ export async function runWorker(
         }
         writeWeights(model, only ?? worker.layout, fetched.values);
         haveFrozen ||= only === undefined;
-        downloadBytes = fetched.values.byteLength;
+        downloadBytes = fetched.wireBytes;
         haveVersion = fetched.version;
         downloadMs = performance.now() - fetchStarted;
       }
@@ -254,11 +261,13 @@ export async function runWorker(
       // A NaN loss means NaN gradients, which the coordinator would refuse anyway: say why.
       if (!Number.isFinite(result.lossSum)) throw new TrainingDivergedError(work.epoch, work.round, result.lossSum / result.sampleCount);
       const uploadStarted = performance.now();
+      /** The contribution's data bytes as sent (0 when an earlier attempt had delivered it). */
+      let uploadBytes = 0;
       try {
         // Retried while the coordinator is unreachable: it refuses a second copy of an
         // accepted contribution (AlreadyContributed), so a retry after a lost answer
         // cannot count twice.
-        await retryUnavailable('contribute', options, log, signal, () =>
+        const ack = await retryUnavailable('contribute', options, log, signal, () =>
           client.contribute({
             workerId,
             round: work!.round,
@@ -268,8 +277,10 @@ export async function runWorker(
             trainMs,
             values: out,
             layout: exchange.slices,
+            memberIndex: work!.memberIndex,
           }),
         );
+        uploadBytes = ack.wireBytes;
       } catch (err) {
         const refusal = classify(err)?.errorClass;
         if (refusal === CoordinatorRefusal.AlreadyContributed) {
@@ -302,7 +313,7 @@ export async function runWorker(
         trainMs,
         downloadMs,
         uploadMs,
-        bytes: out.byteLength,
+        bytes: uploadBytes,
       });
       roundLog.info(
         {
@@ -312,7 +323,7 @@ export async function runWorker(
           trainMs: Math.round(trainMs),
           downloadMs: Math.round(downloadMs),
           uploadMs: Math.round(uploadMs),
-          bytes: out.byteLength,
+          bytes: uploadBytes,
           downloadBytes,
           // Where the round's time went: training, the transfers (the batch made meanwhile: prefetchMs, inside the
           // download), waiting for the round to open (the others' compute, the coordinator's update); the rest is bookkeeping.

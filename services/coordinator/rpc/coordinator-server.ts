@@ -1,7 +1,16 @@
 import { status as Status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import { entriesOf, TensorSetError } from '../../../src/exchange/tensor-wire.js';
 import { UnknownTensorError } from '../../../src/exchange/tensor-set-errors.js';
-import { TensorSetSink, chunkTensorSet, wrapTensorSet } from '../../../src/exchange/index.js';
+import {
+  FLOAT32_WIRE,
+  TensorSetSink,
+  chunkTensorSet,
+  encodeTensorSet,
+  parameterWire,
+  wireDtypeOf,
+  type TensorSet,
+  type WireFormat,
+} from '../../../src/exchange/index.js';
 import { readContribution, sendTensorChunks, sendTensorSet } from '../../../src/rpc/tensor-stream.js';
 import type { Logger } from '../../../src/runtime/logger.js';
 import type { TrainConfig } from '../../../src/runtime/config/train-config.js';
@@ -87,24 +96,34 @@ interface Encoding {
   values: Float32Array;
   messages: TensorChunk[];
   wire: Buffer;
+  /** The set's data bytes as sent (half the parameters' with --compress). */
+  bytes: number;
   senders: number;
 }
 
 /**
  * The current version's FetchParameters messages, encoded once for all the
- * workers that fetch it (CRC, manifest and data in wire form). The previous
- * encoding's memory is reused when no fetch is still sending it.
+ * workers that fetch it (in the run's wire format: --compress; CRC,
+ * manifest and data in wire form). The previous encoding's memory is
+ * reused when no fetch is still sending it; so is the 16-bit buffer, which
+ * the messages copy.
  */
 class ParameterEncodings {
   private current: Encoding | null = null;
-  constructor(private readonly entries: ReturnType<typeof entriesOf>) {}
+  private halves: Uint16Array | undefined;
+  constructor(
+    private readonly entries: ReturnType<typeof entriesOf>,
+    private readonly wire: WireFormat,
+  ) {}
 
   of(version: number, values: Float32Array): Encoding {
     const c = this.current;
     if (c && c.version === version && c.values === values) return c;
     const reuse = c && c.senders === 0 ? c.wire : undefined;
-    const { messages, wire } = encodeTensorChunks(chunkTensorSet(wrapTensorSet(this.entries, values, version)), reuse);
-    this.current = { version, values, messages, wire, senders: 0 };
+    const set = encodeTensorSet(this.entries, values, version, this.wire, this.halves);
+    if (this.wire.dtype !== 'float32') this.halves = new Uint16Array(set.buffer.buffer, set.buffer.byteOffset, set.buffer.byteLength / 2);
+    const { messages, wire } = encodeTensorChunks(chunkTensorSet(set), reuse);
+    this.current = { version, values, messages, wire, bytes: set.buffer.byteLength, senders: 0 };
     return this.current;
   }
 }
@@ -231,7 +250,20 @@ export async function startCoordinatorServer(
 function coordinatorService(controller: RoundController, context: ServeContext, options: ServeOptions): CoordinatorServer {
   const { config, layout, log } = context;
   const exchange = context.exchange ?? new ExchangeCounter();
-  const modelBytes = layout.reduce((n, s) => n + s.length * 4, 0);
+  // --compress: the run's wire format. Workers ask for it (they read it in the run config); the
+  // evaluator asks for float32, since it saves what it scores.
+  const runWire = parameterWire(config.compress);
+  const wireDtype = wireDtypeOf(config.compress);
+  const wireOf = (dtype: string | undefined): WireFormat => {
+    if (!dtype || dtype === 'float32') return FLOAT32_WIRE;
+    if (dtype === runWire.dtype) return runWire;
+    throw new TensorSetError(
+      `dtype ${dtype} asked for; this run sends float32 or ${runWire.dtype} (--compress ${config.compress})`,
+      null,
+      runWire.dtype,
+      dtype,
+    );
+  };
   const turn = new OneAtATime();
   const contributionIdleMs = options.contributionIdleMs ?? controller.heartbeatTimeoutMs;
   // Each contribution is summed as it arrives (WeightedSum.stage, TensorSetSink) through this
@@ -245,7 +277,7 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
   };
 
   const entries = entriesOf(layout);
-  const encodings = new ParameterEncodings(entries);
+  const encodings = new ParameterEncodings(entries, runWire);
   // The first version's encoding now: its memory is reused by every later version.
   const first = controller.acquireParameters(0);
   try {
@@ -297,7 +329,9 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
         let staged: StagedContribution | null = null;
         // What the open round exchanges: the whole model, or a frozen phase's trainable subset (--freeze-epochs).
         const slices = controller.exchangeSlices();
-        const contributionBytes = slices.reduce((n, s) => n + s.length * 4, 0);
+        // As it travels: in the run's dtype (--compress), which is the only one accepted.
+        const expected = entriesOf(slices, wireDtype);
+        const contributionBytes = expected.reduce((n, e) => n + e.byteLength, 0);
         try {
           // Idle-limited: a hung sender (SIGSTOP mid-upload) would otherwise hold the turn, and every other contribution, until its own deadline.
           const { header, receiver } = await readContribution(call, contributionIdleMs, (h) => {
@@ -305,7 +339,7 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
             staged = into;
             return new TensorSetSink((floats) => into.accumulate(floats), {
               maxTotalBytes: contributionBytes,
-              expected: slices === layout ? entries : entriesOf(slices),
+              expected,
               scratch: sinkScratch,
             });
           });
@@ -345,40 +379,56 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
     },
 
     fetchParameters(call: ServerWritableStream<FetchParametersRequest, TensorChunk>) {
+      // 'error' (not destroy): grpc-js then ends the stream with this status;
+      // a destroyed stream never sends one and the client waits for its deadline.
+      const refuse = (err: unknown) => {
+        if (toGrpcStatus(err, COORDINATOR_STATUS) === Status.INTERNAL) log.error({ err }, 'parameter fetch failed');
+        else log.warn({ err: (err as Error).message, version: call.request.version }, 'parameter fetch refused');
+        call.emit('error', Object.assign(new Error((err as Error).message), toServiceError(err, COORDINATOR_STATUS)));
+      };
+      let wire: WireFormat;
       let lease: ReturnType<RoundController['acquireParameters']>;
       try {
+        wire = wireOf(call.request.dtype);
         lease = controller.acquireParameters(call.request.version);
       } catch (err) {
-        // 'error' (not destroy): grpc-js then ends the stream with this status;
-        // a destroyed stream never sends one and the client waits for its deadline.
-        call.emit('error', Object.assign(new Error((err as Error).message), toServiceError(err, COORDINATOR_STATUS)));
+        refuse(err);
         return;
       }
       if (call.request.tensors.length > 0) {
         // A frozen phase's worker asks for the trainable subset only: small, packed and encoded per fetch.
-        let subset: { entries: ReturnType<typeof entriesOf>; values: Float32Array };
+        let set: TensorSet;
         try {
-          subset = packSubset(layout, call.request.tensors, lease.values);
+          const subset = packSubset(layout, call.request.tensors, lease.values);
+          set = encodeTensorSet(subset.entries, subset.values, lease.version, wire);
         } catch (err) {
           lease.release();
-          call.emit('error', Object.assign(new Error((err as Error).message), toServiceError(err, COORDINATOR_STATUS)));
+          refuse(err);
           return;
         }
         lease.release();
-        sendTensorSet(call, wrapTensorSet(subset.entries, subset.values, lease.version)).then(
+        sendTensorSet(call, set).then(
           () => {
-            exchange.out += subset.values.byteLength;
+            exchange.out += set.buffer.byteLength;
           },
           (err: unknown) => log.debug({ err: (err as Error).message, version: lease.version }, 'parameter transfer stopped'),
         );
         return;
       }
-      if (lease.version !== controller.currentVersion) {
-        // A retained checkpoint version (the evaluator): rare, encoded per fetch.
-        sendTensorSet(call, wrapTensorSet(entries, lease.values, lease.version))
+      if (lease.version !== controller.currentVersion || wire !== runWire) {
+        // A retained checkpoint version, or float32 in a compressed run (the evaluator): rare, encoded per fetch.
+        let set: TensorSet;
+        try {
+          set = encodeTensorSet(entries, lease.values, lease.version, wire);
+        } catch (err) {
+          lease.release();
+          refuse(err);
+          return;
+        }
+        sendTensorSet(call, set)
           .then(
             () => {
-              exchange.out += modelBytes;
+              exchange.out += set.buffer.byteLength;
             },
             (err: unknown) => {
               log.debug({ err: (err as Error).message, version: lease.version }, 'parameter transfer stopped');
@@ -391,14 +441,18 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
       let encoding: Encoding;
       try {
         encoding = encodings.of(lease.version, lease.values);
+      } catch (err) {
+        // A value --compress fp16 cannot carry (TensorOverflowError): the worker is told which.
+        refuse(err);
+        return;
       } finally {
         lease.release();
       }
       encoding.senders++;
       void (async () => {
         try {
-          await sendTensorChunks(call, encoding.messages, modelBytes);
-          exchange.out += modelBytes;
+          await sendTensorChunks(call, encoding.messages, encoding.bytes);
+          exchange.out += encoding.bytes;
         } catch (err) {
           // The worker went away mid-transfer (cancelled or closed): it will ask again.
           log.debug({ err: (err as Error).message }, 'parameter transfer stopped');

@@ -1,6 +1,7 @@
 import type { ServiceError } from '@grpc/grpc-js';
 import { entriesOf } from '../../../src/exchange/tensor-wire.js';
-import { tensorSetValues, wrapTensorSet } from '../../../src/exchange/index.js';
+import { contributionWire, encodeTensorSet, tensorSetValues, wireDtypeOf } from '../../../src/exchange/index.js';
+import { runConfigFields, type Compress } from '../../../src/runtime/config/run-config.js';
 import { receiveTensorSet, sendContribution, type EncodingBuffer } from '../../../src/rpc/tensor-stream.js';
 import { CHANNEL_OPTIONS } from '../../../src/rpc/channel-options.js';
 import { ContributionKind } from '../../../proto/gen/fleet/v1/coordinator.js';
@@ -23,7 +24,15 @@ export interface ClientOptions {
 
 const deadline = (ms: number) => new Date(Date.now() + ms);
 
-/** The worker's side of the coordinator protocol over @grpc/grpc-js; every call has a deadline. */
+/** What registration tells the client about the wire: --compress and the seed its stochastic rounding is keyed by. */
+const wireKeys = runConfigFields.pick({ compress: true, seed: true });
+
+/**
+ * The worker's side of the coordinator protocol over @grpc/grpc-js; every
+ * call has a deadline. Tensor sets travel in the run's format (--compress),
+ * which the client learns from the run config each registration returns:
+ * a worker needs no flag for it.
+ */
 export function createCoordinatorClient(
   address: string,
   layoutOf: () => readonly WeightSlice[],
@@ -36,6 +45,9 @@ export function createCoordinatorClient(
   let receiveBuffer: Uint8Array = new Uint8Array(0);
   // Contributions are encoded into one buffer kept across rounds (a call ends before the next starts).
   const uploadEncoding: EncodingBuffer = {};
+  // --compress: contributions are rounded into this buffer first (kept too: the messages copy it).
+  let uploadHalves: Uint16Array | undefined;
+  let wire: { compress: Compress; seed: number } = { compress: 'none', seed: 0 };
 
   const unary = <Req, Res>(
     method: (req: Req, meta: never, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown,
@@ -52,8 +64,14 @@ export function createCoordinatorClient(
     });
 
   return {
-    register(request) {
-      return unary(client.register as never, request, o.callTimeoutMs);
+    async register(request) {
+      const res = await unary<typeof request, Awaited<ReturnType<CoordinatorClient['register']>>>(
+        client.register as never,
+        request,
+        o.callTimeoutMs,
+      );
+      wire = wireKeys.parse(JSON.parse(res.configJson));
+      return res;
     },
 
     async nextRound(workerId, fromRound): Promise<WorkAssignment | null> {
@@ -83,26 +101,36 @@ export function createCoordinatorClient(
     async fetchParameters(workerId, version, only) {
       const layout = only ?? layoutOf();
       const tensors = only ? only.map((s) => s.name) : [];
-      const stream = client.fetchParameters({ workerId, version, tensors }, { deadline: deadline(o.transferTimeoutMs) });
+      // Asked for in the run's dtype, and only that one is accepted.
+      const dtype = wireDtypeOf(wire.compress);
+      const request = { workerId, version, tensors, ...(dtype === 'float32' ? {} : { dtype }) };
+      const stream = client.fetchParameters(request, { deadline: deadline(o.transferTimeoutMs) });
+      const expected = entriesOf(layout, dtype);
+      const wireBytes = expected.reduce((n, e) => n + e.byteLength, 0);
       const bytes = layout.reduce((n, s) => n + s.length * 4, 0);
       if (only) {
         // A frozen phase's subset (small): a buffer of its own, the model-sized one stays for full fetches.
-        const set = await receiveTensorSet(stream, { maxTotalBytes: bytes, expected: entriesOf(layout), into: new Uint8Array(bytes) });
-        return { version: set.version, values: tensorSetValues(set) };
+        const set = await receiveTensorSet(stream, { maxTotalBytes: wireBytes, expected, into: new Uint8Array(bytes) });
+        return { version: set.version, values: tensorSetValues(set), wireBytes: set.wireBytes };
       }
       if (receiveBuffer.byteLength !== bytes) {
         // In a vector memory of its own, the finite scan of each chunk runs in place (vector-math).
         const floats = VectorMemory.create(bytes / 4).zeros(bytes / 4);
         receiveBuffer = new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength);
       }
-      const set = await receiveTensorSet(stream, { maxTotalBytes: bytes, expected: entriesOf(layout), into: receiveBuffer });
-      return { version: set.version, values: tensorSetValues(set) };
+      const set = await receiveTensorSet(stream, { maxTotalBytes: wireBytes, expected, into: receiveBuffer });
+      return { version: set.version, values: tensorSetValues(set), wireBytes: set.wireBytes };
     },
 
     contribute(c) {
       return new Promise((resolve, reject) => {
+        // Encoded before the call starts: a value the format cannot hold (TensorOverflowError) is refused here.
+        const key = { seed: wire.seed, round: c.round, sender: c.memberIndex ?? 0 };
+        const set = encodeTensorSet(entriesOf(c.layout), c.values, c.version, contributionWire(wire.compress, c.kind, key), uploadHalves);
+        if (set.entries[0]?.dtype !== 'float32')
+          uploadHalves = new Uint16Array(set.buffer.buffer, set.buffer.byteOffset, set.buffer.byteLength / 2);
         const call = client.contribute({ deadline: deadline(o.transferTimeoutMs) }, (err, res) =>
-          err ? reject(err) : resolve({ round: res.round, nextVersion: res.nextVersion }),
+          err ? reject(err) : resolve({ round: res.round, nextVersion: res.nextVersion, wireBytes: set.buffer.byteLength }),
         );
         const header = {
           workerId: c.workerId,
@@ -115,9 +143,7 @@ export function createCoordinatorClient(
           kind: c.kind === 'gradients' ? ContributionKind.CONTRIBUTION_KIND_GRADIENTS : ContributionKind.CONTRIBUTION_KIND_PARAMETERS,
         };
         // A refusal ends the call early: the callback above reports it; the sender just stops.
-        sendContribution(call, header, wrapTensorSet(entriesOf(c.layout), c.values, c.version), { encoding: uploadEncoding }).catch(
-          () => {},
-        );
+        sendContribution(call, header, set, { encoding: uploadEncoding }).catch(() => {});
       });
     },
 

@@ -179,7 +179,7 @@ describe('compressed tensor sets (--compress fp16 / bf16)', () => {
     const tampered = withHalves(set, halves);
     const assembler = new TensorSetAssembler({ expected: entriesIn(SMALL_MODEL, dtype) });
     for (const c of delivered(tampered, 7)) assembler.push(c);
-    const refusals = [() => assembler.finish()];
+    const refusals: (() => unknown)[] = [() => assembler.finish()];
     const { s } = sink(entriesIn(SMALL_MODEL, dtype), 3);
     feed(s, delivered(tampered, 7));
     refusals.push(() => s.finish());
