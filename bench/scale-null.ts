@@ -37,6 +37,7 @@
  * (loopback,hosts), FLEET_BENCH_RATES (1gbit,10gbit).
  */
 import { spawnSync } from 'node:child_process';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,7 @@ import { ringRoundSeconds, starRoundSeconds } from './scale-models.js';
 
 const FLEET = fileURLToPath(new URL('../../cli/fleet.js', import.meta.url));
 const NULL_WORKERS = fileURLToPath(new URL('./null-workers.js', import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
 
 export interface ScaleKnobs {
   models: string[];
@@ -359,7 +361,12 @@ export async function run(): Promise<void> {
     }
     console.log(SCALE_COLUMNS.join('\t'));
     for (const place of places) {
-      if (place.name === 'hosts') await net!.hosts[0]!.setRate(place.rate);
+      if (place.name === 'hosts') {
+        const [coord, g0] = net!.hosts;
+        await coord!.setRate(place.rate);
+        const tcp = await rawTcpThroughCable(coord!, g0!, place.rate!);
+        console.log(`hosts at ${rateName(place.rate)}: one raw TCP stream g0 -> coord moved ${(tcp / 1e9).toFixed(2)} Gbit/s`);
+      }
       for (const model of knobs.models) {
         for (const workers of knobs.workers) console.log(formatRow(await runRow(place, model, workers, knobs, dataDir, root)));
       }
@@ -375,4 +382,56 @@ export async function run(): Promise<void> {
   }
 }
 
-if (isMain(import.meta.url)) await run();
+/** `tcp-sink HOST BYTES`: listens on HOST (port logged), takes one connection's BYTES, prints the ms from first to last byte. */
+async function tcpSink(host: string, bytes: number): Promise<void> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  console.log(`tcp-sink-port ${(server.address() as AddressInfo).port}`);
+  const ms = await new Promise<number>((resolve) => {
+    server.once('connection', (socket) => {
+      let got = 0;
+      let first = 0;
+      socket.on('data', (d: Buffer) => {
+        if (got === 0) first = performance.now();
+        got += d.length;
+        if (got >= bytes) {
+          resolve(performance.now() - first);
+          socket.destroy();
+        }
+      });
+    });
+  });
+  server.close();
+  console.log(`tcp-sink-ms ${ms}`);
+}
+
+/** `tcp-source HOST PORT BYTES`: sends BYTES to HOST:PORT in 1 MiB writes. */
+async function tcpSource(host: string, port: number, bytes: number): Promise<void> {
+  const chunk = Buffer.alloc(1 << 20, 7);
+  const socket = connect(port, host);
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  for (let sent = 0; sent < bytes; sent += chunk.length) {
+    if (!socket.write(chunk)) await new Promise((resolve) => socket.once('drain', resolve));
+  }
+  await new Promise((resolve) => socket.once('close', resolve));
+}
+
+/**
+ * One raw TCP stream from a worker host to the coordinator's host, two
+ * seconds' worth of bytes at the cable's rate (at least 250 MB: less is
+ * mostly TCP's slow start): what this machine pushes through the bridge and
+ * tbf with no gRPC, in bit/s.
+ */
+async function rawTcpThroughCable(coord: Host, from: Host, rate: number): Promise<number> {
+  const bytes = Math.max(250e6, Math.round(rate / 4));
+  const sink = coord.spawn(process.execPath, [SELF, 'tcp-sink', coord.address, String(bytes)]);
+  const port = Number((await sink.waitFor(/^tcp-sink-port /, 60_000)).split(' ')[1]);
+  from.spawn(process.execPath, [SELF, 'tcp-source', coord.address, String(port), String(bytes)]);
+  const ms = Number((await sink.waitFor(/^tcp-sink-ms /, 600_000)).split(' ')[1]);
+  return (bytes * 8) / (ms / 1000);
+}
+
+const [mode, a, b, c] = process.argv.slice(2);
+if (mode === 'tcp-sink') await tcpSink(a!, Number(b));
+else if (mode === 'tcp-source') await tcpSource(a!, Number(b), Number(c));
+else if (isMain(import.meta.url)) await run();
