@@ -34,7 +34,8 @@
  * Knobs: FLEET_BENCH_MODELS (cnn,resnet18; any model fleet builds: tiny,
  * resnet, ...), FLEET_BENCH_WORKERS (1,2,4,8,16,32), FLEET_BENCH_ROUNDS (3),
  * FLEET_BENCH_WARMUP (1), FLEET_BENCH_PROCESSES (8), FLEET_BENCH_PLACES
- * (loopback,hosts), FLEET_BENCH_RATES (1gbit,10gbit).
+ * (loopback,hosts), FLEET_BENCH_RATES (1gbit,10gbit), FLEET_BENCH_TCP_MB
+ * (the raw TCP probe at each rate: two seconds' worth, at least 250; 0: none).
  */
 import { spawnSync } from 'node:child_process';
 import { connect, createServer, type AddressInfo } from 'node:net';
@@ -62,6 +63,8 @@ export interface ScaleKnobs {
   places: ('loopback' | 'hosts')[];
   /** tbf rates of the coordinator's cable in the test bed, bits per second. */
   rates: number[];
+  /** Bytes of the raw TCP probe through the coordinator's cable; null: two seconds' worth at the rate, at least 250 MB; 0: none. */
+  tcpBytes: number | null;
 }
 
 function list(name: string, fallback: string): string[] {
@@ -89,6 +92,8 @@ export function scaleKnobs(): ScaleKnobs {
     processes: positiveInt('FLEET_BENCH_PROCESSES', process.env.FLEET_BENCH_PROCESSES ?? '8'),
     places: places as ScaleKnobs['places'],
     rates: list('FLEET_BENCH_RATES', '1gbit,10gbit').map((r) => parseRate(r)),
+    tcpBytes:
+      process.env.FLEET_BENCH_TCP_MB === undefined ? null : positiveInt('FLEET_BENCH_TCP_MB', process.env.FLEET_BENCH_TCP_MB, 0) * 1e6,
   };
 }
 
@@ -364,8 +369,13 @@ export async function run(): Promise<void> {
       if (place.name === 'hosts') {
         const [coord, g0] = net!.hosts;
         await coord!.setRate(place.rate);
-        const tcp = await rawTcpThroughCable(coord!, g0!, place.rate!);
-        console.log(`hosts at ${rateName(place.rate)}: one raw TCP stream g0 -> coord moved ${(tcp / 1e9).toFixed(2)} Gbit/s`);
+        const bytes = knobs.tcpBytes ?? Math.max(250e6, Math.round(place.rate! / 4));
+        if (bytes > 0) {
+          const tcp = await rawTcpThroughCable(coord!, g0!, bytes);
+          console.log(
+            `hosts at ${rateName(place.rate)}: one raw TCP stream g0 -> coord moved ${(tcp / 1e9).toFixed(2)} Gbit/s (${(bytes / 1e6).toFixed(0)} MB)`,
+          );
+        }
       }
       for (const model of knobs.models) {
         for (const workers of knobs.workers) console.log(formatRow(await runRow(place, model, workers, knobs, dataDir, root)));
@@ -417,13 +427,12 @@ async function tcpSource(host: string, port: number, bytes: number): Promise<voi
 }
 
 /**
- * One raw TCP stream from a worker host to the coordinator's host, two
- * seconds' worth of bytes at the cable's rate (at least 250 MB: less is
- * mostly TCP's slow start): what this machine pushes through the bridge and
- * tbf with no gRPC, in bit/s.
+ * One raw TCP stream of `bytes` from a worker host to the coordinator's
+ * host (by default two seconds' worth at the cable's rate, at least 250 MB:
+ * less is mostly TCP's slow start): what this machine pushes through the
+ * bridge and tbf with no gRPC, in bit/s.
  */
-async function rawTcpThroughCable(coord: Host, from: Host, rate: number): Promise<number> {
-  const bytes = Math.max(250e6, Math.round(rate / 4));
+async function rawTcpThroughCable(coord: Host, from: Host, bytes: number): Promise<number> {
   const sink = coord.spawn(process.execPath, [SELF, 'tcp-sink', coord.address, String(bytes)]);
   const port = Number((await sink.waitFor(/^tcp-sink-port /, 60_000)).split(' ')[1]);
   from.spawn(process.execPath, [SELF, 'tcp-source', coord.address, String(port), String(bytes)]);

@@ -4,7 +4,7 @@
  * processes (bench/null-workers.ts, fleet's gRPC client, ResNet-20's 0.27 M
  * floats, no compute), 2 measured rounds after 1 warm-up, on loopback and,
  * where network namespaces can be made, in the multi-host test bed with the
- * coordinator's cable at 1 Gbit. Checks that the rounds complete with every
+ * coordinator's cable at 1 Gbit (after a 20 MB raw TCP probe through it). Checks that the rounds complete with every
  * worker's contribution (the bench refuses a row otherwise) and the table's
  * fields, and that at least the star model's bytes crossed the
  * coordinator's cable; no timing is asserted.
@@ -44,6 +44,7 @@ describe('bench scale-null at a small size', () => {
       FLEET_BENCH_PROCESSES: '2',
       FLEET_BENCH_PLACES: 'loopback,hosts',
       FLEET_BENCH_RATES: '1gbit',
+      FLEET_BENCH_TCP_MB: '20',
     });
     expect(code, out).toBe(0);
     const lines = out.split('\n');
@@ -74,6 +75,7 @@ describe('bench scale-null at a small size', () => {
     const [loop, hosts] = rows;
     expect([loop!.link, loop!['star model ms'], loop!['ring model ms'], loop!['link MB / round']]).toEqual(['-', '-', '-', '-']);
     if (hosts) {
+      expect(out).toMatch(/hosts at 1 Gbit: one raw TCP stream g0 -> coord moved \d+\.\d\d Gbit\/s \(20 MB\)/);
       expect(hosts.link).toBe('1 Gbit');
       const bytes = Number(hosts.MB) * 1e6;
       // The models' figures, from the printed size (rounded to 0.1 MB, so within 5%).
