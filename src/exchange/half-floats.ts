@@ -6,10 +6,14 @@
  * digits). Encoding rounds from float32, to nearest (ties to even) or
  * stochastically from a seeded stream; decoding to float32 is exact.
  *
- * The loops work on the floats' bits (Uint32Array in, Uint16Array out, or
- * the reverse), so V8 keeps them in integer registers: no float is taken
- * to double and back.
+ * Rounding to nearest and decoding run as WebAssembly SIMD kernels
+ * (compute/vector-math/half-kernels.wat, about 10x a JS loop); the JS
+ * functions below are the reference they match bit for bit, and convert
+ * what the kernels leave (stochastic rounding, the last few values). They
+ * work on the floats' bits (Uint32Array in, Uint16Array out, or the
+ * reverse), so V8 keeps them in integer registers.
  */
+import { floatsToHalves, halvesToFloats } from '../compute/vector-math/index.js';
 
 export type HalfDtype = 'float16' | 'bfloat16';
 
@@ -168,13 +172,21 @@ export function encodeHalf(dtype: HalfDtype, src: Uint32Array, dst: Uint16Array,
   if (rounding === 'stochastic' && !stream) throw new RangeError('encodeHalf: stochastic rounding needs a stream');
   const inf = dtype === 'float16' ? 0x7c00 : 0x7f80;
   let overflow = -1;
+  // Values [0, done) converted by the kernel, which says whether any of them overflowed.
+  let done = 0;
+  let scanFrom = 0;
+  if (rounding === 'nearest') {
+    const bulk = floatsToHalves(dtype, src, dst);
+    done = bulk.converted;
+    if (!bulk.overflow) scanFrom = done;
+  }
   if (dtype === 'float16') {
-    if (rounding === 'nearest') for (let i = 0; i < n; i++) dst[i] = float16BitsNearest(src[i]!);
+    if (rounding === 'nearest') for (let i = done; i < n; i++) dst[i] = float16BitsNearest(src[i]!);
     else for (let i = 0; i < n; i++) dst[i] = float16BitsStochastic(src[i]!, stream!.next());
-  } else if (rounding === 'nearest') for (let i = 0; i < n; i++) dst[i] = bfloat16BitsNearest(src[i]!);
+  } else if (rounding === 'nearest') for (let i = done; i < n; i++) dst[i] = bfloat16BitsNearest(src[i]!);
   else for (let i = 0; i < n; i++) dst[i] = bfloat16BitsStochastic(src[i]!, stream!.next());
   // The overflow scan is its own loop: the rounding loops stay branch-free; infinities are rare.
-  for (let i = 0; i < n; i++) {
+  for (let i = scanFrom; i < n; i++) {
     if ((dst[i]! & 0x7fff) === inf && (src[i]! & 0x7fffffff) < 0x7f800000) {
       overflow = i;
       break;
@@ -187,6 +199,13 @@ export function encodeHalf(dtype: HalfDtype, src: Uint32Array, dst: Uint16Array,
 export function decodeHalf(dtype: HalfDtype, src: Uint16Array, dst: Uint32Array): void {
   const n = src.length;
   if (dst.length < n) throw new RangeError(`decodeHalf: ${n} values into ${dst.length}`);
+  const done = halvesToFloats(dtype, src, dst.length === n ? dst : dst.subarray(0, n));
+  decodeHalfScalar(dtype, src.subarray(done), dst.subarray(done, n));
+}
+
+/** decodeHalf in JS (the reference of the kernel, and the last few values). */
+export function decodeHalfScalar(dtype: HalfDtype, src: Uint16Array, dst: Uint32Array): void {
+  const n = src.length;
   if (dtype === 'float16') {
     const table = FLOAT16_TO_FLOAT32_BITS;
     for (let i = 0; i < n; i++) dst[i] = table[src[i]!]!;

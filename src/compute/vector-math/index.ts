@@ -1,1 +1,2 @@
 export { VectorMemory, axpy, firstNonFiniteWord, scale, sgdStep, vectorMemoryOf } from './vector-memory.js';
+export { floatsToHalves, halvesToFloats, type HalfFormat } from './half-kernels.js';

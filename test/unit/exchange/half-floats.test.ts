@@ -8,6 +8,7 @@ import {
   type HalfDtype,
   type Rounding,
 } from '../../../src/exchange/index.js';
+import { bfloat16BitsNearest, decodeHalfScalar, float16BitsNearest } from '../../../src/exchange/half-floats.js';
 import { mulberry32 } from '../../../src/runtime/seeded-random.js';
 
 /** float32 values through a 16-bit format and back. */
@@ -221,5 +222,38 @@ describe('16-bit floats: stochastic rounding', () => {
     const values = randomFloats(1000, 2, -10, 5);
     expect(roundTrip('bfloat16', values, 'stochastic', a)).toEqual(roundTrip('bfloat16', values, 'stochastic', a));
     expect(roundTrip('bfloat16', values, 'stochastic', a)).not.toEqual(roundTrip('bfloat16', values, 'stochastic', others[0]!));
+  });
+});
+
+describe('16-bit floats: the SIMD kernels match the JS reference bit for bit', () => {
+  it.each(['float16', 'bfloat16'] as const)(
+    '%s: 1,000,003 random float32 bit patterns (NaN, Inf, subnormals included) and every 16-bit pattern',
+    (dtype) => {
+      const rand = mulberry32(99);
+      const n = 1_000_003; // not a multiple of 8: the last values take the JS path
+      const bits = Uint32Array.from({ length: n }, () => Math.floor(rand() * 2 ** 32));
+      // Near the boundaries too: float16's range and subnormals, bfloat16's top.
+      for (let i = 0; i < 200_000; i++) bits[i] = (0x33000000 + Math.floor(rand() * (0x47800000 - 0x33000000))) | (i % 2 ? 0x80000000 : 0);
+      const halves = new Uint16Array(n);
+      encodeHalf(dtype, bits, halves, 'nearest');
+      const scalar = dtype === 'float16' ? float16BitsNearest : bfloat16BitsNearest;
+      const wrong: number[] = [];
+      for (let i = 0; i < n; i++) if (halves[i] !== scalar(bits[i]!)) wrong.push(bits[i]!);
+      expect(wrong.slice(0, 5).map((b) => b.toString(16))).toEqual([]);
+      const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+      const viaKernel = new Uint32Array(65536);
+      const viaJs = new Uint32Array(65536);
+      decodeHalf(dtype, all, viaKernel);
+      decodeHalfScalar(dtype, all, viaJs);
+      expect(Buffer.compare(Buffer.from(viaKernel.buffer), Buffer.from(viaJs.buffer))).toBe(0);
+    },
+  );
+
+  it('reports an overflow found by the kernel (in the first 8 values) and one in the JS tail, at its index', () => {
+    for (const at of [3, 17]) {
+      const src = new Float32Array(19).fill(1);
+      src[at] = 1e5;
+      expect(encodeHalf('float16', new Uint32Array(src.buffer), new Uint16Array(19), 'nearest')).toBe(at);
+    }
   });
 });
