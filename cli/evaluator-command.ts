@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../src/runtime/config/train-config.js';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { runEvaluatorService } from '../services/evaluator/evaluator-main.js';
+import { SCORE_CHECKPOINTS_CHOICES, type ScoreCheckpoints } from '../services/evaluator/checkpoint-schedule.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
 import { serviceIoFrom } from '../src/runtime/config/service-io.js';
 import { addConfigFileOption } from './config-stages.js';
@@ -10,11 +11,11 @@ import { addServiceIoOptions } from './service-options.js';
 import { stoppedExitCodeOpt } from './stopped-exit-code-option.js';
 import { exitAfter } from '../src/runtime/stopped-exit.js';
 
-/** `fleet evaluator`: scores every checkpoint of a run and keeps the best model. */
+/** `fleet evaluator`: scores a run's checkpoints (epoch ends by default) and keeps the best model. */
 export function evaluatorCommand(): Command {
   return addConfigFileOption(addGrpcSecurityOptions(addServiceIoOptions(new Command('evaluator')), 'client'))
     .description(
-      'Score each checkpoint of a run on the whole test set (checkpoint events on NATS, parameters from the coordinator over gRPC); keep the best model',
+      "Score a run's checkpoints on the whole test set (each epoch's end by default: --score-checkpoints; checkpoint events on NATS, parameters from the coordinator over gRPC); keep the best model",
     )
     .addOption(opt('--coordinator <host:port>', "the coordinator's address", 'FLEET_COORDINATOR').makeOptionMandatory())
     .addOption(opt('--run <id>', 'the run to evaluate (default: the latest run on the bus)', 'FLEET_RUN_ID'))
@@ -60,6 +61,7 @@ export function evaluatorCommand(): Command {
         'FLEET_KEEP_RUNNING',
       ).default(false),
     )
+    .addOption(scoreCheckpointsOpt())
     .addOption(stoppedExitCodeOpt())
     .action(async (flags: Record<string, unknown>) => {
       const security = await grpcSecurityFromFlags(flags, 'client');
@@ -78,6 +80,7 @@ export function evaluatorCommand(): Command {
           transferTimeoutMs: flags.transferTimeout as number,
           ackWaitMs: flags.ackWait as number,
           exitWhenFinished: flags.keepRunning !== true,
+          scoreCheckpoints: flags.scoreCheckpoints as ScoreCheckpoints,
           io: serviceIoFrom(flags),
           security,
         },
@@ -85,4 +88,15 @@ export function evaluatorCommand(): Command {
       );
       exitAfter(end, flags.stoppedExitCode as number, log);
     });
+}
+
+/** --score-checkpoints, on `fleet evaluator` and on `fleet train` (for the evaluator it starts). */
+export function scoreCheckpointsOpt(context = '') {
+  return opt(
+    '--score-checkpoints <which>',
+    `${context}epoch-ends: each epoch's end only; latest: periodic checkpoints too while no epoch end is scored, newest first, skipping superseded ones; every: each checkpoint in order`,
+    'FLEET_SCORE_CHECKPOINTS',
+  )
+    .choices([...SCORE_CHECKPOINTS_CHOICES])
+    .default('epoch-ends');
 }

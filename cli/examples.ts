@@ -65,7 +65,7 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   ],
   evaluator: [
     {
-      what: "score each checkpoint of the latest run; best/ and metrics.jsonl go to the run's --out",
+      what: "score each epoch end of the latest run; best/ and metrics.jsonl go to the run's --out",
       command: 'fleet evaluator --coordinator coordinator-host:7070 --nats nats://nats:4222',
     },
     {

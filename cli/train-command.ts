@@ -22,6 +22,8 @@ import { ChildLogs } from '../services/launcher/child-logs.js';
 import { ClusterView, viewModeOf } from '../services/launcher/cluster-view.js';
 import { summarizeRun } from '../services/launcher/run-summary.js';
 import { findTaskset, workerCpuSets, workerThreads } from '../services/launcher/cpu-sets.js';
+import { evaluatorNiceness } from '../services/launcher/evaluator-priority.js';
+import { scoreCheckpointsOpt } from './evaluator-command.js';
 import { allowedCpus } from '../src/runtime/allowed-cpus.js';
 import { SINGLE_THREADED_GC_CHOICES, cpuCount, gcNodeFlags, type SingleThreadedGc } from '../services/launcher/gc-threads.js';
 import { addConfigFileOption, originOf, resolvedFlags } from './config-stages.js';
@@ -76,6 +78,7 @@ export function trainCommand(): Command {
         10_000,
       ),
     )
+    .addOption(scoreCheckpointsOpt('with --workers N (or --nats), what the evaluator scores: '))
     .addOption(resumeOpt())
     .addOption(overwriteOpt())
     .addOption(checkpointEveryOpt('optimizer steps (with --workers N: rounds of --sync-every steps, rounded up)', 200))
@@ -129,6 +132,7 @@ export function trainCommand(): Command {
               verbose: flags.verbose === true,
               singleThreadedGc: flags.singleThreadedGc as SingleThreadedGc,
               stopGraceMs: flags.stopGrace as number,
+              scoreCheckpoints: flags.scoreCheckpoints as string,
               plan,
               coordinatorFlags: [
                 ...forwardedFlags(command),
@@ -175,6 +179,8 @@ interface Launch {
   verbose: boolean;
   /** The workers' GPUs, as each process's CUDA_VISIBLE_DEVICES. */
   plan: WorkerPlan;
+  /** --score-checkpoints, for the evaluator. */
+  scoreCheckpoints: string;
 }
 
 /** Errors a local cluster's run summary has reported (the process, its last error line, its log). */
@@ -199,6 +205,8 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
   const nodeArgs = gcNodeFlags(launch.singleThreadedGc, processes);
   log.info({ processes, cpus: cpuCount(), nodeArgs, gpus: launch.plan.gpus }, 'starting the local cluster');
   const logs = new ChildLogs(config.outDir);
+  const cpus = allowedCpus()?.length ?? cpuCount();
+  const threadsOf = workerThreads(config.threads, config.workers, cpus);
   const started = performance.now();
   let failure: { process: string | null; reason: string; interrupted: boolean } | null = null;
   view.start(broker.url !== null);
@@ -218,10 +226,7 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
       ],
       workerArgs: [...metrics],
       // Native kernels' threads: the machine's CPUs shared among the workers (OpenMP oversubscribed spins).
-      workerArgsOf: (i) => [
-        '--threads',
-        String(workerThreads(config.threads, config.workers, allowedCpus()?.length ?? cpuCount())[i] ?? 1),
-      ],
+      workerArgsOf: (i) => ['--threads', String(threadsOf[i] ?? 1)],
       pinning: launch.pin ? workerPinning(config.workers, log) : null,
       evaluatorArgs: broker.url
         ? [
@@ -236,11 +241,15 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
             // It scores while the workers train: one thread, not a share taken from them.
             '--threads',
             '1',
+            '--score-checkpoints',
+            launch.scoreCheckpoints,
             ...nats,
             ...(broker.url ? natsAuthFlags(io) : []),
             ...metrics,
           ]
         : null,
+      // Where the workers' threads take every CPU, the evaluator takes what they leave.
+      evaluatorNice: evaluatorNiceness(threadsOf, cpus),
       log,
       stopGraceMs: launch.stopGraceMs,
       // The children get every value as a flag; a config file meant for `fleet train` is not theirs to read.

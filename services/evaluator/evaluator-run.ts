@@ -1,6 +1,7 @@
 import { classify, isUnavailable } from '../../src/rpc/classify.js';
 import { CoordinatorRefusal } from '../../src/rpc/coordinator-refusals.js';
 import * as tf from '@tensorflow/tfjs';
+import { getPriority } from 'node:os';
 import { selectBackend } from '../../src/compute/index.js';
 import { parseTrainConfig, type BackendChoice, type TrainConfig } from '../../src/runtime/config/train-config.js';
 import { loadCifar10Split, readClassNames, resolveBatchesDir } from '../../src/dataset/index.js';
@@ -18,6 +19,7 @@ import { bestModelMeta, epochTrainingSchema, metricsLine, openRunRecord, type Ep
 import type { ParameterSource } from './client/parameter-source.js';
 import { EvaluatorStateFile } from './state/evaluator-state.js';
 import { readableScore } from '../../src/training/run-record/score-tables.js';
+import { CheckpointSchedule, type ScoreCheckpoints } from './checkpoint-schedule.js';
 
 export interface EvaluatorOptions {
   run: string;
@@ -31,6 +33,8 @@ export interface EvaluatorOptions {
   connectTimeoutMs: number;
   /** Exit once run.finished is seen (default), or keep following. */
   exitWhenFinished: boolean;
+  /** Which checkpoints are scored (checkpoint-schedule.ts); default epoch-ends. */
+  scoreCheckpoints?: ScoreCheckpoints;
 }
 
 /** An epoch-end checkpoint event without the epoch's training (a coordinator older than this evaluator). */
@@ -109,7 +113,12 @@ export async function runEvaluator(
   const state = await EvaluatorStateFile.open(runDir, o.run);
   const model = buildModel({ name: config.model, seed: config.seed, stem: config.stem });
   const layout = weightLayout(model);
-  log.info({ testSamples: data.test.count, runDir, evaluated: state.evaluatedCount }, 'evaluator ready');
+  const scoreCheckpoints = o.scoreCheckpoints ?? 'epoch-ends';
+  // nice: its OS priority (the local launcher lowers it where it shares the workers' CPUs).
+  log.info(
+    { testSamples: data.test.count, runDir, evaluated: state.evaluatedCount, scoreCheckpoints, nice: getPriority() },
+    'evaluator ready',
+  );
 
   const publish = async (e: EventPayloads['eval']) => {
     deps.events.publish('eval', e, { msgId: `eval:${o.run}:${e.version}` });
@@ -123,7 +132,8 @@ export async function runEvaluator(
     await deps.events.flush();
   };
 
-  const onCheckpoint = async (c: EventPayloads['checkpoint']) => {
+  /** Scores a version once, or publishes its recorded result again; `giveUp` ends a periodic one's scoring early. */
+  const onCheckpoint = async (c: EventPayloads['checkpoint'], giveUp?: AbortSignal) => {
     const done = state.evaluation(c.version);
     if (done) {
       log.info({ version: c.version }, 'checkpoint already evaluated: its result published again (stored once)');
@@ -156,7 +166,11 @@ export async function runEvaluator(
     }
     const training = c.epochEnd ? trainingOfCheckpoint(c) : null;
     const started = performance.now();
-    const evaluation = await scoreTestSet(model, data.test, { batchSize: config.evalBatchSize, weights: { layout, values } });
+    const evaluation = await scoreTestSet(model, data.test, {
+      batchSize: config.evalBatchSize,
+      weights: { layout, values },
+      ...(giveUp ? { signal: giveUp } : {}),
+    });
     const evalMs = performance.now() - started;
     const isBest = evaluation.accuracy > (state.best?.accuracy ?? -1);
     if (isBest) {
@@ -202,6 +216,12 @@ export async function runEvaluator(
     );
     await publish(result);
   };
+  const schedule = new CheckpointSchedule({
+    mode: scoreCheckpoints,
+    isDone: (version) => state.evaluation(version) !== undefined,
+    score: onCheckpoint,
+    log,
+  });
 
   let finish!: (how: ServiceEnd) => void;
   const ended = new Promise<ServiceEnd>((resolve) => {
@@ -213,7 +233,7 @@ export async function runEvaluator(
   const subscription = await deps.bus.consume(o.run, ['checkpoint', 'run.finished'], `evaluator-${o.run}`, async (e: AnyFleetEvent) => {
     if (e.type === 'checkpoint') {
       runOver = false;
-      await onCheckpoint(e.data as EventPayloads['checkpoint']);
+      await schedule.onCheckpoint(e.data as EventPayloads['checkpoint']);
     } else if (e.type === 'run.finished') {
       const f = e.data as EventPayloads['run.finished'];
       log.info({ status: f.status, version: f.version }, 'run finished');
@@ -231,6 +251,7 @@ export async function runEvaluator(
   } finally {
     signal.removeEventListener('abort', onAbort);
     await subscription.stop();
+    await schedule.close();
     model.dispose();
     tf.disposeVariables();
   }

@@ -98,6 +98,12 @@ export class ClusterProgress {
   readonly scores: EpochScore[] = [];
   /** The best test accuracy scored (any checkpoint), with its epoch. */
   best: { accuracy: number; epoch: number } | null = null;
+  /**
+   * The latest epoch end (its last round's close, by the coordinator's
+   * clock) and, once scored, the time from it to its score: at the run's
+   * end, from the end of training to the final score.
+   */
+  lastEpochEnd: { epoch: number; version: number | null; closedAt: number | null; scoredAfterMs: number | null } | null = null;
   private readonly tallies = new Map<string, Map<number, WorkerTally>>();
   /** Master versions written at an epoch's end: the evaluator's score of one is that epoch's result. */
   private readonly epochEndVersions = new Map<number, number>();
@@ -162,6 +168,7 @@ export class ClusterProgress {
       if (r.epochDone === true) {
         const version = num(r.version);
         if (version !== null) this.epochEndVersions.set(version, epoch);
+        this.lastEpochEnd = { epoch, version, closedAt: num(r.time), scoredAfterMs: null };
         const seconds = e.roundMs / 1000;
         this.pendingDone = {
           epoch,
@@ -186,6 +193,7 @@ export class ClusterProgress {
         { epoch, version: num(r.version), accuracy, loss: num(r.testLoss), trainLoss: num(r.trainLoss), ...readable(r, accuracy) },
         true,
         events,
+        num(r.time),
       );
     } else if (typeof r.msg === 'string' && r.msg.startsWith('worker evicted')) {
       const w = [...this.workers.values()].find((x) => x.id !== null && x.id === r.worker);
@@ -205,7 +213,7 @@ export class ClusterProgress {
       if (accuracy === null || epoch === null) return;
       const epochEnd = r.epochEnd === true || (version !== null && this.epochEndVersions.get(version) === epoch);
       const score: EpochScore = { epoch, version, accuracy, loss: num(r.loss), trainLoss: null, ...readable(r, accuracy) };
-      this.score(score, epochEnd, events);
+      this.score(score, epochEnd, events, num(r.time));
       events.push({ type: 'evaluator', status: `scored version ${version ?? '?'} (epoch ${epoch}): ${score.accuracyPercent}` });
     }
   }
@@ -277,9 +285,12 @@ export class ClusterProgress {
     events.push({ type: 'epoch.done', trained });
   }
 
-  private score(score: EpochScore, epochEnd: boolean, events: ClusterEvent[]): void {
+  private score(score: EpochScore, epochEnd: boolean, events: ClusterEvent[], at: number | null): void {
     if (!this.best || score.accuracy > this.best.accuracy) this.best = { accuracy: score.accuracy, epoch: score.epoch };
     if (!epochEnd) return;
+    const last = this.lastEpochEnd;
+    if (last && last.epoch === score.epoch && last.version === score.version && last.closedAt !== null && at !== null)
+      last.scoredAfterMs ??= Math.max(0, at - last.closedAt);
     this.scores.push(score);
     events.push({ type: 'epoch.scored', score });
   }

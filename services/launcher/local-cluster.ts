@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { FleetError } from '../../src/runtime/errors.js';
@@ -6,6 +7,7 @@ import type { Logger } from '../../src/runtime/logger.js';
 import { InterruptedError } from '../../src/training/errors.js';
 import { parseChildLine, type ChildLine } from './child-log-line.js';
 import type { ChildLogs } from './child-logs.js';
+import { findNice } from './evaluator-priority.js';
 
 const FLEET_BIN = fileURLToPath(new URL('../../../cli/fleet.js', import.meta.url));
 
@@ -33,6 +35,8 @@ export interface LocalClusterOptions {
   pinning?: { taskset: string; cpuSets: readonly string[] } | null;
   /** With NATS, an evaluator service scores the checkpoints: its flags (the coordinator's address is added). Null: none. */
   evaluatorArgs: string[] | null;
+  /** The evaluator's niceness (evaluator-priority.ts: it shares the workers' CPUs); null: the launcher's priority. */
+  evaluatorNice?: number | null;
   log: Logger;
   /** How long children get to stop after SIGTERM before SIGKILL. */
   stopGraceMs: number;
@@ -89,10 +93,15 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
   process.on('SIGTERM', onSignal);
 
   const closed: Promise<void>[] = [];
-  const start = (name: string, args: string[], cpuSet?: string, onLine?: (line: ChildLine) => void) => {
+  const start = (name: string, args: string[], cpuSet?: string, onLine?: (line: ChildLine) => void, nice?: string) => {
     const command = [process.execPath, ...(options.nodeArgs ?? []), FLEET_BIN, ...args];
-    // taskset execs node in place: the child's pid, signals and exit code are node's.
-    const argv = cpuSet !== undefined && options.pinning ? [options.pinning.taskset, '-c', cpuSet, ...command] : command;
+    // taskset and nice exec node in place: the child's pid, signals and exit code are node's.
+    const argv =
+      cpuSet !== undefined && options.pinning
+        ? [options.pinning.taskset, '-c', cpuSet, ...command]
+        : nice !== undefined
+          ? [nice, '-n', String(options.evaluatorNice), ...command]
+          : command;
     const child = spawn(argv[0]!, argv.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...options.env, ...options.envOf?.(name) },
@@ -152,7 +161,27 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
     log.info({ port, workers: options.workers }, 'coordinator listening: starting workers');
     let evaluatorExit: Promise<{ name: string; code: number | null; signal: string | null }> | null = null;
     if (options.evaluatorArgs) {
-      const child = start('evaluator', ['evaluator', '--coordinator', `127.0.0.1:${port}`, ...options.evaluatorArgs]);
+      const niceness = options.evaluatorNice ?? null;
+      const nice = niceness !== null ? (findNice() ?? undefined) : undefined;
+      const child = start(
+        'evaluator',
+        ['evaluator', '--coordinator', `127.0.0.1:${port}`, ...options.evaluatorArgs],
+        undefined,
+        undefined,
+        nice,
+      );
+      if (niceness !== null) {
+        try {
+          // Without nice(1): the main thread at least, where the scoring runs (wasm, or oneDNN at --threads 1).
+          if (nice === undefined && child.pid !== undefined) setPriority(child.pid, niceness);
+          log.info({ nice: niceness, via: nice ?? 'os.setPriority' }, "evaluator at a lower priority: it shares the workers' CPUs");
+        } catch (err) {
+          log.warn(
+            { err: (err as Error).message },
+            "the evaluator could not be given a lower priority: it competes with the workers' CPUs",
+          );
+        }
+      }
       // Training does not depend on the evaluator: its failure is reported, nothing is stopped.
       evaluatorExit = exitOf('evaluator', child).then((e) => {
         if (e.code !== 0 && !stopping)

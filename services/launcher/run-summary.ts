@@ -13,6 +13,8 @@ export interface RunSummary {
   epochsRun: number;
   epochs: number;
   wallSeconds: number;
+  /** Seconds from the end of training (the last epoch's last round closing) to its test score; null when not scored. */
+  finalScoreSeconds: number | null;
   runDir: string;
   logsDir: string;
   /** On failure: the process that failed, how, its last error line and its log file. */
@@ -38,6 +40,7 @@ export function summarizeRun(o: {
     epochsRun: o.progress.epochsTrained,
     epochs: o.epochs,
     wallSeconds: Math.round(o.wallMs / 100) / 10,
+    finalScoreSeconds: o.failure ? null : finalScoreSeconds(o.progress),
     runDir: o.runDir,
     logsDir: o.logs.dir,
     failed: o.failure
@@ -57,6 +60,7 @@ export function summaryLines(s: RunSummary, logFiles: readonly string[]): string
   const extent = `${s.epochsRun}/${s.epochs} epochs in ${formatSeconds(s.wallSeconds)}`;
   const headline = { finished: 'run finished', failed: 'run failed', interrupted: 'run stopped' }[s.status];
   const lines = s.failed ? [`${headline}: ${s.failed.reason}; ${extent}; ${best}`] : [`${headline}: ${best}; ${extent}`];
+  if (s.finalScoreSeconds !== null) lines.push(`  final score: ${formatSeconds(s.finalScoreSeconds)} after the end of training`);
   if (s.failed?.process) {
     lines.push(`  last error: ${s.failed.lastError ?? `(none logged by ${s.failed.process})`}`);
     lines.push(`  its log: ${s.failed.log}`);
@@ -64,6 +68,12 @@ export function summaryLines(s: RunSummary, logFiles: readonly string[]): string
   lines.push(`  run directory: ${s.runDir}`);
   lines.push(`  logs: ${s.logsDir}${logFiles.length > 0 ? ` (${logFiles.map((f) => basename(f)).join(', ')})` : ''}`);
   return lines;
+}
+
+/** A finished run's last epoch end (the end of its training) to its score. */
+function finalScoreSeconds(progress: ClusterProgress): number | null {
+  const ms = progress.lastEpochEnd?.scoredAfterMs ?? null;
+  return ms === null ? null : Math.round(ms / 100) / 10;
 }
 
 export function formatSeconds(seconds: number): string {

@@ -20,19 +20,22 @@ export type EvalBatches = (start: number, end: number) => Float32Array;
  * augmentation), in inference mode. Accuracy and loss are sums over counts,
  * never averages of batch averages. Yields to the event loop between batches:
  * a coordinator evaluating for minutes must still answer heartbeats and
- * HTTP/2 pings, and a trainer its signals.
+ * HTTP/2 pings, and a trainer its signals. An aborted `signal` ends it
+ * there (throwing its reason): an evaluator gives up a score that a newer
+ * checkpoint has made pointless.
  */
 export async function evaluate(
   model: tf.LayersModel,
   split: { count: number; labels: Uint8Array },
   batches: EvalBatches,
-  options: { batchSize: number; numClasses: number; onProgress?: (done: number) => void },
+  options: { batchSize: number; numClasses: number; onProgress?: (done: number) => void; signal?: AbortSignal },
 ): Promise<Evaluation> {
   const { batchSize, numClasses } = options;
   const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   let lossSum = 0;
   let correct = 0;
   for (let start = 0; start < split.count; start += batchSize) {
+    options.signal?.throwIfAborted();
     const end = Math.min(split.count, start + batchSize);
     const n = end - start;
     const labels = split.labels.subarray(start, end);
@@ -76,12 +79,18 @@ export interface TestSplit {
 export function scoreTestSet(
   model: tf.LayersModel,
   test: TestSplit,
-  options: { batchSize: number; weights?: { layout: readonly WeightSlice[]; values: Float32Array }; onProgress?: (done: number) => void },
+  options: {
+    batchSize: number;
+    weights?: { layout: readonly WeightSlice[]; values: Float32Array };
+    onProgress?: (done: number) => void;
+    signal?: AbortSignal;
+  },
 ): Promise<Evaluation> {
   if (options.weights) writeWeights(model, options.weights.layout, options.weights.values);
   return evaluate(model, test, testBatches(test), {
     batchSize: options.batchSize,
     numClasses: NUM_CLASSES,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
 }

@@ -635,7 +635,17 @@ describe('chaos: bad input (real processes)', () => {
         await nc.close();
       }
       const evaluator = cluster.track(
-        startFleet(['evaluator', '--coordinator', `127.0.0.1:${c.port}`, '--run', run, '--nats', server.url]),
+        startFleet([
+          'evaluator',
+          '--coordinator',
+          `127.0.0.1:${c.port}`,
+          '--run',
+          run,
+          '--nats',
+          server.url,
+          '--score-checkpoints',
+          'every',
+        ]),
       );
       const worker = cluster.worker(c.port, `${run}-w0`);
       const exits = await Promise.all([c.exited, worker.exited, evaluator.exited]);

@@ -387,7 +387,17 @@ describe('chaos: fuzz (real processes)', () => {
         // Half before anything of the run reaches the evaluator, half among the real checkpoints.
         await publish(malformed.slice(0, 80), 0);
         const evaluator = cluster.track(
-          startFleet(['evaluator', '--coordinator', `127.0.0.1:${c.port}`, '--run', run, '--nats', server.url]),
+          startFleet([
+            'evaluator',
+            '--coordinator',
+            `127.0.0.1:${c.port}`,
+            '--run',
+            run,
+            '--nats',
+            server.url,
+            '--score-checkpoints',
+            'every',
+          ]),
         );
         const worker = cluster.worker(c.port, `${run}-w0`);
         await evaluator.waitFor(/"msg":"checkpoint evaluated"/, 60_000);

@@ -43,7 +43,17 @@ describe.skipIf(!natsServerAvailable())('chaos: service faults (real processes, 
       extra: ['--nats', server.url, '--external-evaluator', '--evaluator-wait', '3'],
     });
     const evaluator = cluster.track(
-      startFleet(['evaluator', '--coordinator', `127.0.0.1:${c.port}`, '--run', 'evaldown', '--nats', server.url]),
+      startFleet([
+        'evaluator',
+        '--coordinator',
+        `127.0.0.1:${c.port}`,
+        '--run',
+        'evaldown',
+        '--nats',
+        server.url,
+        '--score-checkpoints',
+        'every',
+      ]),
     );
     await evaluator.waitFor(/"msg":"evaluator ready"/);
     const workers = cluster.workers(c, 2, 'evaldown');

@@ -125,6 +125,9 @@ async function startRun(name: string, natsUrl: string, extra: string[] = []) {
         name,
         '--nats',
         natsUrl,
+        // Every checkpoint, periodic ones too: these tests are about each one scored exactly once.
+        '--score-checkpoints',
+        'every',
         '--metrics-port',
         '0',
         '--metrics-host',

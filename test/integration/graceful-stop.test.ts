@@ -91,7 +91,22 @@ const coordinatorAt = (port: number, extra: string[] = []) =>
 const worker = (port: number, name: string) =>
   track(startFleet(['worker', '--coordinator', `127.0.0.1:${port}`, '--name', name, '--connect-timeout', '90']));
 const evaluator = (port: number) =>
-  track(startFleet(['evaluator', '--coordinator', `127.0.0.1:${port}`, '--nats', nats!.url, '--run', RUN, '--connect-timeout', '90']));
+  track(
+    startFleet([
+      'evaluator',
+      '--coordinator',
+      `127.0.0.1:${port}`,
+      '--nats',
+      nats!.url,
+      '--run',
+      RUN,
+      '--connect-timeout',
+      '90',
+      // The stop checkpoint is not an epoch end: every checkpoint is scored here.
+      '--score-checkpoints',
+      'every',
+    ]),
+  );
 
 const json = (line: string) => JSON.parse(line) as Record<string, unknown>;
 

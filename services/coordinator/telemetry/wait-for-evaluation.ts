@@ -37,7 +37,9 @@ export async function waitForEvaluation(
   log.info({ version, timeoutS: timeoutMs / 1000 }, 'waiting for the evaluator to score the last checkpoint');
   try {
     const ok = await seen;
-    if (!ok) log.warn({ version }, 'the evaluator did not score the last checkpoint in time: finishing without it');
+    // Called once the last round closed: the wait is the time from the end of training to the final score.
+    if (ok) log.info({ version, afterTrainingMs: Date.now() - started }, 'the evaluator scored the last checkpoint');
+    else log.warn({ version }, 'the evaluator did not score the last checkpoint in time: finishing without it');
     return ok;
   } finally {
     clearTimeout(timer);

@@ -16,6 +16,9 @@ import { readMetricsLines } from '../../../src/training/run-record/index.js';
 import { CoordinatorRefusal, ERROR_CLASS_KEY } from '../../../src/rpc/index.js';
 import { writeCifar10Files } from '../../fixtures/cifar10-files.js';
 import { testConfig } from '../../helpers/test-config.js';
+import { captureLog } from '../../helpers/capture-log.js';
+import type { ScoreCheckpoints } from '../../../services/evaluator/checkpoint-schedule.js';
+import type { Logger } from '../../../src/runtime/logger.js';
 
 /**
  * The evaluator's loop over the in-process bus, with the coordinator's
@@ -47,14 +50,23 @@ function versionUnavailable(version: number): Error {
   return Object.assign(new Error(`parameter version ${version} is not available`), { code: status.FAILED_PRECONDITION, metadata });
 }
 
-/** Parameters per version: different seeds give different models; a missing version is refused as the coordinator does. */
-function sourceOf(run: string, out: string, kept: Map<number, number>): ParameterSource & { fetched: number[] } {
+/**
+ * Parameters per version: different seeds give different models; a missing version is refused as the coordinator does.
+ * A version in `gates` is answered only once its gate is opened.
+ */
+function sourceOf(
+  run: string,
+  out: string,
+  kept: Map<number, number>,
+  gates: Map<number, Promise<void>> = new Map(),
+): ParameterSource & { fetched: number[] } {
   const fetched: number[] = [];
   return {
     fetched,
     describe: async () => ({ runId: run, configJson: JSON.stringify(configFor(run, out)), version: 9, retainedVersions: [...kept.keys()] }),
     fetch: async (version) => {
       fetched.push(version);
+      await gates.get(version);
       const seed = kept.get(version);
       if (seed === undefined) throw versionUnavailable(version);
       const model = buildModel({ name: 'tiny', seed });
@@ -82,18 +94,66 @@ const checkpoint = (version: number, epoch: number, epochEnd: boolean) => ({
   workers: epochEnd ? 2 : null,
 });
 
-async function evaluatorOnce(bus: EventBus, run: string, out: string, source: ParameterSource) {
+async function evaluatorOnce(
+  bus: EventBus,
+  run: string,
+  out: string,
+  source: ParameterSource,
+  o: { scoreCheckpoints?: ScoreCheckpoints; log?: Logger; finishedAt?: number } = {},
+) {
   const events = bus.publisher(run, `evaluator:${Math.random().toString(16).slice(2, 8)}`);
-  return runEvaluator(
-    { run, outDir: out, dataDir: null, backend: 'cpu', threads: null, connectTimeoutMs: 1000, exitWhenFinished: true },
+  const captured = o.log ? null : captureLog();
+  const ended = runEvaluator(
+    {
+      run,
+      outDir: out,
+      dataDir: null,
+      backend: 'cpu',
+      threads: null,
+      connectTimeoutMs: 1000,
+      exitWhenFinished: true,
+      ...(o.scoreCheckpoints ? { scoreCheckpoints: o.scoreCheckpoints } : {}),
+    },
     { bus, events, source, metrics: evaluatorMetrics({ run }) },
-    log,
+    o.log ?? captured!.log,
     new AbortController().signal,
   );
+  // run.finished only once the evaluator follows the run: found on the bus at its start, it would end at once (a finished run).
+  if (o.finishedAt !== undefined && captured) {
+    const ready = () => captured.lines.some((l) => l.msg === 'evaluator ready');
+    await Promise.race([until('evaluator ready', ready), ended]);
+    bus.publisher(run, 'coordinator:end').publish('run.finished', { status: 'finished', version: o.finishedAt, epochs: 2, reason: null });
+  }
+  return ended;
+}
+
+/** The versions of the eval events on the bus, in order. */
+async function evalVersions(bus: EventBus, run: string): Promise<number[]> {
+  const seen: AnyFleetEvent[] = [];
+  const sub = await bus.follow(run, (e) => seen.push(e), { from: 'start' });
+  await sub.stop();
+  return seen.filter((e) => e.type === 'eval').map((e) => (e.data as { version: number }).version);
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A promise and the function that resolves it. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
 }
 
 describe('the evaluator loop', () => {
-  it('scores each checkpoint once, skips a version the coordinator no longer keeps, keeps the best, and after a restart scores nothing again', async () => {
+  it('--score-checkpoints every: scores each checkpoint once, skips a version the coordinator no longer keeps, keeps the best, and after a restart scores nothing again', async () => {
     const run = 'evalunit';
     const out = join(root, run);
     const bus = createMemoryBus(log);
@@ -102,7 +162,6 @@ describe('the evaluator loop', () => {
     coordinator.publish('checkpoint', checkpoint(5, 1, true));
     coordinator.publish('checkpoint', checkpoint(7, 2, false)); // not kept any more: skipped
     coordinator.publish('checkpoint', checkpoint(9, 2, true));
-    coordinator.publish('run.finished', { status: 'finished', version: 9, epochs: 2, reason: null });
 
     const source = sourceOf(
       run,
@@ -113,7 +172,7 @@ describe('the evaluator loop', () => {
         [9, 13],
       ]),
     );
-    expect(await evaluatorOnce(bus, run, out, source)).toBe('finished');
+    expect(await evaluatorOnce(bus, run, out, source, { scoreCheckpoints: 'every', finishedAt: 9 })).toBe('finished');
     expect(source.fetched).toEqual([3, 5, 7, 9]);
 
     const seen: AnyFleetEvent[] = [];
@@ -175,12 +234,84 @@ describe('the evaluator loop', () => {
     );
     const fresh = createMemoryBus(log);
     const replay = fresh.publisher(run, 'coordinator:test');
-    for (const e of seen.filter((x) => x.type === 'checkpoint' || x.type === 'run.finished')) replay.publish(e.type, e.data as never);
-    expect(await evaluatorOnce(fresh, run, out, again)).toBe('finished');
+    for (const e of seen.filter((x) => x.type === 'checkpoint')) replay.publish(e.type, e.data as never);
+    expect(await evaluatorOnce(fresh, run, out, again, { scoreCheckpoints: 'every', finishedAt: 9 })).toBe('finished');
     expect(again.fetched).toEqual([]);
     expect((await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(2);
     await bus.close();
     await fresh.close();
+  });
+
+  it('by default scores only epoch ends: periodic checkpoints are acknowledged and left', async () => {
+    const run = 'evalepochs';
+    const out = join(root, run);
+    const bus = createMemoryBus(log);
+    const coordinator = bus.publisher(run, 'coordinator:test');
+    coordinator.publish('checkpoint', checkpoint(3, 1, false));
+    coordinator.publish('checkpoint', checkpoint(5, 1, true));
+    coordinator.publish('checkpoint', checkpoint(7, 2, false));
+    coordinator.publish('checkpoint', checkpoint(9, 2, true));
+    const source = sourceOf(run, out, new Map([3, 5, 7, 9].map((v) => [v, v + 10])));
+    expect(await evaluatorOnce(bus, run, out, source, { finishedAt: 9 })).toBe('finished');
+    expect(source.fetched).toEqual([5, 9]);
+    expect(await evalVersions(bus, run)).toEqual([5, 9]);
+    expect((await readMetricsLines(out)).map((l) => [l.epoch, l.version])).toEqual([
+      [1, 5],
+      [2, 9],
+    ]);
+    const state = JSON.parse(await readFile(join(out, EVALUATOR_STATE_FILE), 'utf8')) as { skipped: number[] };
+    expect(state.skipped).toEqual([]);
+    await bus.close();
+  });
+
+  it('--score-checkpoints latest: periodic checkpoints while idle, newest first; one superseded before its turn is skipped, one being scored when an epoch end arrives is given up', async () => {
+    const run = 'evallatest';
+    const out = join(root, run);
+    const bus = createMemoryBus(log);
+    const coordinator = bus.publisher(run, 'coordinator:test');
+    const captured = captureLog();
+    const said = (msg: string, version: number) => captured.lines.some((l) => l.msg === msg && l.version === version);
+    const [three, seven] = [gate(), gate()];
+    const source = sourceOf(
+      run,
+      out,
+      new Map([3, 4, 5, 6, 7, 8].map((v) => [v, v + 10])),
+      new Map([
+        [3, three.opened],
+        [7, seven.opened],
+      ]),
+    );
+    const evaluator = evaluatorOnce(bus, run, out, source, { scoreCheckpoints: 'latest', log: captured.log });
+
+    // Idle: 3 is taken at once. 4 and 5 arrive while it is scored: 5 supersedes 4.
+    coordinator.publish('checkpoint', checkpoint(3, 1, false));
+    await until('version 3 fetched', () => source.fetched.includes(3));
+    coordinator.publish('checkpoint', checkpoint(4, 1, false));
+    coordinator.publish('checkpoint', checkpoint(5, 1, false));
+    await until('4 superseded', () => said('periodic checkpoint superseded by a newer one: not scored', 4));
+    three.open();
+    await until('5 scored', async () => (await evalVersions(bus, run)).includes(5));
+    coordinator.publish('checkpoint', checkpoint(6, 1, true));
+    await until('6 scored', async () => (await evalVersions(bus, run)).includes(6));
+
+    // 7 is being scored when the epoch end 8 arrives: given up, and 8 scored.
+    coordinator.publish('checkpoint', checkpoint(7, 2, false));
+    await until('version 7 fetched', () => source.fetched.includes(7));
+    coordinator.publish('checkpoint', checkpoint(8, 2, true));
+    await until('7 given up', () => said('periodic checkpoint given up for an epoch end', 7));
+    seven.open();
+    coordinator.publish('run.finished', { status: 'finished', version: 8, epochs: 2, reason: null });
+    expect(await evaluator).toBe('finished');
+
+    expect(source.fetched).toEqual([3, 5, 6, 7, 8]);
+    expect(await evalVersions(bus, run)).toEqual([3, 5, 6, 8]);
+    expect(captured.lines.filter((l) => l.msg === 'checkpoint evaluated').map((l) => l.version)).toEqual([3, 5, 6, 8]);
+    expect((await readMetricsLines(out)).map((l) => [l.epoch, l.version])).toEqual([
+      [1, 6],
+      [2, 8],
+    ]);
+    expect(captured.lines.filter((l) => l.level >= 50)).toEqual([]);
+    await bus.close();
   });
 
   it("refuses to make a metrics line of an epoch-end checkpoint that lacks the epoch's training, naming the version and field", () => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseChildLine, readableLine } from '../../../services/launcher/child-log-line.js';
 import { ClusterProgress, type ClusterEvent } from '../../../services/launcher/cluster-progress.js';
+import { ChildLogs } from '../../../services/launcher/child-logs.js';
+import { summarizeRun, summaryLines } from '../../../services/launcher/run-summary.js';
 
 const line = (process: string, record: Record<string, unknown>) =>
   parseChildLine(process, 'stdout', JSON.stringify({ level: 30, ...record }));
@@ -144,5 +146,30 @@ describe('ClusterProgress: the local cluster folded from its log lines', () => {
       { type: 'worker', worker: expect.objectContaining({ status: 'stopped' }) },
     ]);
     expect(p.exited('evaluator', 1, null, false)).toEqual([{ type: 'evaluator', status: 'failed (code 1)' }]);
+  });
+
+  it('the end of training to the final score: from the last epoch end to its score, the evaluator’s or the coordinator’s own, in the run summary', () => {
+    const at = (time: number, l: ReturnType<typeof line>) => ({ ...l, record: { ...l.record!, time } });
+    const p = new ClusterProgress(['worker-0']);
+    p.take(at(1_000, closed(1, 1, 128, true)));
+    // A periodic checkpoint's score, then the first epoch end's, then the second (last) epoch's.
+    p.take(at(2_000, line('evaluator', { msg: 'checkpoint evaluated', version: 2, epoch: 1, accuracy: 0.2, epochEnd: false })));
+    p.take(at(4_500, line('evaluator', { msg: 'checkpoint evaluated', version: 3, epoch: 1, accuracy: 0.3, epochEnd: true })));
+    expect(p.lastEpochEnd).toEqual({ epoch: 1, version: 3, closedAt: 1_000, scoredAfterMs: 3_500 });
+    p.take(at(10_000, closed(3, 2, 128, true)));
+    expect(p.lastEpochEnd).toMatchObject({ epoch: 2, version: 5, scoredAfterMs: null });
+    const summaryOf = (progress: ClusterProgress) =>
+      summarizeRun({ progress, epochs: 2, wallMs: 30_000, runDir: '/runs/x', logs: new ChildLogs('/runs/x'), failure: null });
+    expect(summaryOf(p).finalScoreSeconds).toBeNull();
+    p.take(at(22_340, line('evaluator', { msg: 'checkpoint evaluated', version: 5, epoch: 2, accuracy: 0.4, epochEnd: true })));
+    const summary = summaryOf(p);
+    expect(summary.finalScoreSeconds).toBe(12.3);
+    expect(summaryLines(summary, [])).toContain('  final score: 12.3 s after the end of training');
+
+    // Without an evaluator the coordinator scores the epoch end itself ('epoch done', after its scoring).
+    const own = new ClusterProgress(['worker-0']);
+    own.take(at(1_000, closed(1, 1, 128, true)));
+    own.take(at(1_800, line('coordinator', { msg: 'epoch done', epoch: 1, version: 3, testAccuracy: 0.3, trainLoss: 2 })));
+    expect(summaryOf(own).finalScoreSeconds).toBe(0.8);
   });
 });
