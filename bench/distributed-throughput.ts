@@ -1,28 +1,36 @@
 /**
  * 2-worker training throughput against two independent single-process
  * trainings running at the same time, side by side in one run, on the real
- * data: the cnn at batch 64 per worker on the WASM backend. The 2-worker run
- * four times: the defaults (equal shards, workers where the OS puts them,
- * --single-threaded-gc auto); --balance speed (shards in proportion to each
- * worker's measured speed, services/coordinator/balance); the same with
- * V8's parallel GC (--single-threaded-gc off); and --balance speed with
- * --pin-workers on (each worker keeps its core).
- * FLEET_BENCH_STEPS (16) steps per worker, FLEET_BENCH_DATA (../shared/cifar10).
+ * data: the cnn at batch 64 per worker. The 2-worker variants
+ * (FLEET_BENCH_VARIANTS, all by default): `equal`, the defaults (equal
+ * shards, workers where the OS puts them, --single-threaded-gc auto, each
+ * round's first batch made during its download); `equal-no-prefetch`, the
+ * same with FLEET_PREFETCH=0 (the batch made after the download); `speed`
+ * (--balance speed: shards in proportion to each worker's measured speed,
+ * services/coordinator/balance); `speed-gc-off`, the same with V8's
+ * parallel GC; `speed-pinned`, --balance speed with --pin-workers on.
+ * Each variant's workers' rounds are split into compute, exchange (download
+ * + upload) and waiting for the round to open, from their 'round
+ * contributed' lines.
+ * FLEET_BENCH_STEPS (16) steps per worker, FLEET_BENCH_DATA (../shared/cifar10),
+ * FLEET_BENCH_BACKEND (wasm; onednn: fleet's oneDNN kernels, one thread a
+ * process on 2 CPUs), FLEET_BENCH_REPEATS (1): the reference and every
+ * variant that many times, interleaved, with mean +- std at the end.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMain } from './kernel-conv-shapes.js';
 
 const FLEET = fileURLToPath(new URL('../../cli/fleet.js', import.meta.url));
 
-function fleet(args: string[]): Promise<{ code: number | null; stdout: string }> {
+function fleet(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve) => {
     // debug: the one-process trainer logs every step ('step done'), timed like the rounds.
     const child = spawn(process.execPath, [FLEET, ...args], {
-      env: { ...process.env, FLEET_LOG_PRETTY: '0', LOG_LEVEL: 'debug' },
+      env: { ...process.env, FLEET_LOG_PRETTY: '0', LOG_LEVEL: 'debug', ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let stdout = '';
@@ -33,12 +41,15 @@ function fleet(args: string[]): Promise<{ code: number | null; stdout: string }>
   });
 }
 
-/** Images/s of a run from its log: samples trained between the first and the last step or round. */
-function rateFromLog(stdout: string, msg: string, samplesOf: (line: Record<string, unknown>) => number): number {
-  const lines = stdout
+const jsonLines = (text: string, msg: string) =>
+  text
     .split('\n')
     .filter((l) => l.includes(`"msg":"${msg}"`))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** Images/s of a run from its log: samples trained between the first and the last step or round. */
+function rateFromLog(stdout: string, msg: string, samplesOf: (line: Record<string, unknown>) => number): number {
+  const lines = jsonLines(stdout, msg);
   if (lines.length < 2) throw new Error(`too few '${msg}' lines to time`);
   const first = lines[0]!;
   const last = lines[lines.length - 1]!;
@@ -46,10 +57,68 @@ function rateFromLog(stdout: string, msg: string, samplesOf: (line: Record<strin
   return (samples * 1000) / ((last.time as number) - (first.time as number));
 }
 
+/** A worker round's time, ms: training, transfers, waiting for the round to open, the whole round. */
+interface RoundSplit {
+  compute: number;
+  exchange: number;
+  wait: number;
+  round: number;
+  prefetch: number;
+}
+
+/** Each worker's rounds after its first (start-up), from the run's logs/worker-*.log. */
+async function roundSplits(runDir: string): Promise<RoundSplit[]> {
+  const logs = join(runDir, 'logs');
+  const files = (await readdir(logs)).filter((f) => /^worker-\d+\.log$/.test(f));
+  const out: RoundSplit[] = [];
+  for (const f of files) {
+    const rounds = jsonLines(await readFile(join(logs, f), 'utf8'), 'round contributed');
+    for (const r of rounds.slice(1)) {
+      out.push({
+        compute: r.computeMs as number,
+        exchange: r.exchangeMs as number,
+        wait: r.waitMs as number,
+        round: r.roundMs as number,
+        prefetch: r.prefetchMs as number,
+      });
+    }
+  }
+  return out;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const std = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+const meanStd = (xs: number[], digits: number) =>
+  xs.length > 1 ? `${mean(xs).toFixed(digits)} +- ${std(xs).toFixed(digits)} (n=${xs.length})` : `${mean(xs).toFixed(digits)} (n=1)`;
+
+function describeSplit(splits: RoundSplit[]): string {
+  if (splits.length === 0) return 'no round lines';
+  const m = (k: keyof RoundSplit) => mean(splits.map((s) => s[k]));
+  const round = m('round');
+  const part = (k: keyof RoundSplit) => `${k} ${m(k).toFixed(0)} ms (${((100 * m(k)) / round).toFixed(1)}%)`;
+  return `a worker's round ${round.toFixed(0)} ms: ${part('compute')}, ${part('exchange')}, ${part('wait')}; batch made during the download ${m('prefetch').toFixed(1)} ms (n=${splits.length} rounds)`;
+}
+
+const VARIANTS: Record<string, { flags: string[]; env?: Record<string, string> }> = {
+  equal: { flags: ['--balance', 'equal'] },
+  'equal-no-prefetch': { flags: ['--balance', 'equal'], env: { FLEET_PREFETCH: '0' } },
+  speed: { flags: ['--balance', 'speed'] },
+  // --single-threaded-gc: auto (the default) turns it on here, where 4 processes share 2 CPUs; off shows its gain.
+  'speed-gc-off': { flags: ['--balance', 'speed', '--single-threaded-gc', 'off'] },
+  'speed-pinned': { flags: ['--balance', 'speed', '--pin-workers', 'on'] },
+};
+
 export async function run(): Promise<void> {
   const steps = Number(process.env.FLEET_BENCH_STEPS ?? 16);
   const data = process.env.FLEET_BENCH_DATA ?? fileURLToPath(new URL('../../../shared/cifar10', import.meta.url));
+  const backend = process.env.FLEET_BENCH_BACKEND ?? 'wasm';
+  const repeats = Number(process.env.FLEET_BENCH_REPEATS ?? 1);
+  const names = (process.env.FLEET_BENCH_VARIANTS ?? Object.keys(VARIANTS).join(',')).split(',').filter(Boolean);
+  for (const name of names)
+    if (!VARIANTS[name]) throw new Error(`FLEET_BENCH_VARIANTS: unknown variant ${name} (${Object.keys(VARIANTS).join(', ')})`);
   const batch = 64;
+  // Each of the two independent trainings gets half the CPUs, as each of the two workers does (the launcher's split).
+  const threads = String(Math.max(1, Math.floor(cpus().length / 2)));
   const dir = await mkdtemp(join(tmpdir(), 'fleet-bench-dist-'));
   const common = [
     '--model',
@@ -66,60 +135,75 @@ export async function run(): Promise<void> {
     '--limit-test',
     '100',
     '--backend',
-    'wasm',
+    backend,
     '--progress',
     'log',
   ];
+  console.log(
+    `distributed-throughput: cnn, batch ${batch} per worker, ${steps} steps a worker, ${backend}, ${repeats} repeat(s), ${new Date().toISOString()}, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const pair = (rs: number[]) => `${rs.map((r) => r.toFixed(2)).join(' + ')} = ${sum(rs).toFixed(2)}`;
+  const ratios = new Map<string, number[]>(names.map((n) => [n, []]));
+  const splits = new Map<string, RoundSplit[]>(names.map((n) => [n, []]));
   try {
     // Two independent one-process trainings at once, one step logged at a time.
-    const single = (i: number) =>
-      fleet(['train', '--workers', '1', ...common, '--limit-train', String(batch * steps), '--out', join(dir, `single-${i}`)]);
-    const independentPair = async (): Promise<number[]> => {
-      const singles = await Promise.all([single(0), single(1)]);
+    const single = (i: number, tag: string) =>
+      fleet([
+        'train',
+        '--workers',
+        '1',
+        ...common,
+        '--threads',
+        threads,
+        '--limit-train',
+        String(batch * steps),
+        '--out',
+        join(dir, `single-${tag}-${i}`),
+      ]);
+    const independentPair = async (tag: string): Promise<number[]> => {
+      const singles = await Promise.all([single(0, tag), single(1, tag)]);
       return singles.map((r, i) => {
         if (r.code !== 0) throw new Error(`independent training ${i} failed`);
         return rateFromLog(r.stdout, 'step done', () => batch);
       });
     };
-    // The reference is measured before and after the distributed runs: this machine's speed drifts over minutes.
-    const before = await independentPair();
-    // --single-threaded-gc: auto (the default) turns it on here, where 4 processes share 2 CPUs; off shows its gain.
-    const variants = [
-      ['--balance', 'equal'],
-      ['--balance', 'speed'],
-      ['--balance', 'speed', '--single-threaded-gc', 'off'],
-      ['--balance', 'speed', '--pin-workers', 'on'],
-    ];
-    const rates: number[] = [];
-    for (const [i, flags] of variants.entries()) {
-      const dist = await fleet([
-        'train',
-        '--workers',
-        '2',
-        ...common,
-        ...flags,
-        '--limit-train',
-        String(2 * batch * steps),
-        '--out',
-        join(dir, `dist-${i}`),
-      ]);
-      if (dist.code !== 0) throw new Error(`2-worker training (${flags.join(' ')}) failed`);
-      rates.push(rateFromLog(dist.stdout, 'round closed', () => 2 * batch));
-    }
-    const after = await independentPair();
-    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-    const together = (sum(before) + sum(after)) / 2;
-
-    console.log(`distributed-throughput: cnn, batch ${batch} per worker, ${steps} steps a worker, wasm, ${new Date().toISOString()}`);
-    const pair = (rs: number[]) => `${rs.map((r) => r.toFixed(2)).join(' + ')} = ${sum(rs).toFixed(2)}`;
-    console.log(
-      `two independent processes: before ${pair(before)}, after ${pair(after)} images/s (first step excluded); reference: their mean, ${together.toFixed(2)}`,
-    );
-    variants.forEach((flags, i) => {
+    for (let rep = 1; rep <= repeats; rep++) {
+      // The reference is measured before and after the distributed runs: this machine's speed drifts over minutes.
+      const before = await independentPair(`${rep}a`);
+      const rates: number[] = [];
+      for (const name of names) {
+        const v = VARIANTS[name]!;
+        const out = join(dir, `dist-${rep}-${name}`);
+        const dist = await fleet(
+          ['train', '--workers', '2', ...common, ...v.flags, '--limit-train', String(2 * batch * steps), '--out', out],
+          v.env ?? {},
+        );
+        if (dist.code !== 0) throw new Error(`2-worker training (${name}: ${v.flags.join(' ')}) failed`);
+        // The coordinator's own log (the launcher shows its lines only with --verbose).
+        rates.push(rateFromLog(await readFile(join(out, 'logs', 'coordinator.log'), 'utf8'), 'round closed', () => 2 * batch));
+        const s = await roundSplits(out);
+        splits.get(name)!.push(...s);
+        console.log(`  repeat ${rep}, ${name}: ${describeSplit(s)}`);
+      }
+      const after = await independentPair(`${rep}b`);
+      const together = (sum(before) + sum(after)) / 2;
       console.log(
-        `2 workers + coordinator over gRPC, ${flags.join(' ')}: ${rates[i]!.toFixed(2)} images/s (first round excluded), ratio ${(rates[i]! / together).toFixed(3)} (goal >= 0.9)`,
+        `repeat ${rep}: two independent processes: before ${pair(before)}, after ${pair(after)} images/s (first step excluded); reference: their mean, ${together.toFixed(2)}`,
       );
-    });
+      names.forEach((name, i) => {
+        const ratio = rates[i]! / together;
+        ratios.get(name)!.push(ratio);
+        console.log(
+          `repeat ${rep}: 2 workers + coordinator over gRPC, ${name} (${VARIANTS[name]!.flags.join(' ')}${VARIANTS[name]!.env ? ` ${Object.entries(VARIANTS[name]!.env!).map(([k, x]) => `${k}=${x}`)}` : ''}): ${rates[i]!.toFixed(2)} images/s (first round excluded), ratio ${ratio.toFixed(3)}`,
+        );
+      });
+    }
+    for (const name of names) {
+      console.log(`${name}: ratio ${meanStd(ratios.get(name)!, 3)} (goal >= 0.95); ${describeSplit(splits.get(name)!)}`);
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
