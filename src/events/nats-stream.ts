@@ -10,7 +10,7 @@ import {
 import { nanos } from '@nats-io/transport-node';
 import type { Logger } from '../runtime/logger.js';
 import { ALL_SUBJECTS, DUPLICATE_WINDOW_MS, runSubjects, STREAM_NAME, subjectOf, typeOfSubject } from './event-subjects.js';
-import { decodeEvent } from './event-codec.js';
+import { decodeEvent, MalformedEventError } from './event-codec.js';
 import type { EventPayloads } from './event-payloads.js';
 
 export interface StreamLimits {
@@ -87,7 +87,13 @@ export async function runEndIn(jsm: JetStreamManager, run: string): Promise<Even
   };
   const [started, finished] = await Promise.all([last(subjectOf(run, 'run.started')), last(subjectOf(run, 'run.finished'))]);
   if (finished === null || (started !== null && started.seq > finished.seq)) return null;
-  return decodeEvent(finished.subject, finished.data).data as EventPayloads['run.finished'];
+  try {
+    return decodeEvent(finished.subject, finished.data).data as EventPayloads['run.finished'];
+  } catch (err) {
+    // Anyone may publish on the subject: garbage proves nothing about the run's end (consumers report and skip it).
+    if (err instanceof MalformedEventError) return null;
+    throw err;
+  }
 }
 
 function isStreamNotFound(err: unknown): boolean {
