@@ -12,6 +12,9 @@
  * more with V8's default heap growth (runtime/heap-tuning.ts) and once with
  * V8's parallel GC, for each tuning's gain side by side.
  * FLEET_BENCH_WORKERS (1,2,4,8), FLEET_BENCH_ROUNDS (5), FLEET_BENCH_MODEL (resnet18).
+ * FLEET_BENCH_COMPRESS (unset): a comma list of --compress formats (none,fp16,bf16); each worker
+ * count then runs once per format, and two columns are added: the format and the bytes a round
+ * moved, as the coordinator's server counted them (its exchange counter, per fetch and contribution).
  *
  * This file is both the bench and, by its first argument, the processes it
  * spawns: `round` (the coordinator), `worker`, `tcp-round`, `tcp-round-worker`, `tcp-send`.
@@ -32,12 +35,24 @@ import { layoutLength, readWeights, weightLayout } from '../src/training/flat-we
 import { HEAP_GROWING_PERCENT, setHeapGrowingPercent, tuneHeapForTransfers } from '../src/runtime/heap-tuning.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
 import { gcNodeFlags } from '../services/launcher/gc-threads.js';
+import { ExchangeCounter } from '../services/coordinator/telemetry/run-reporter.js';
+import { COMPRESS_CHOICES, type Compress } from '../src/runtime/config/run-config.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const silent = pino({ level: 'silent' });
 
 /** FLEET_BENCH_MODEL (resnet18): the model whose tensor set a round moves. */
 const MODEL = (process.env.FLEET_BENCH_MODEL ?? 'resnet18') as 'resnet18' | 'cnn' | 'resnet';
+
+/** FLEET_BENCH_COMPRESS: the --compress formats to compare, or null (unset: float32 only, the original table). */
+function compressFormats(): Compress[] | null {
+  const raw = process.env.FLEET_BENCH_COMPRESS;
+  if (!raw) return null;
+  const list = raw.split(',').map((s) => s.trim());
+  const bad = list.find((c) => !(COMPRESS_CHOICES as readonly string[]).includes(c));
+  if (bad !== undefined) throw new Error(`FLEET_BENCH_COMPRESS: ${bad} is not one of ${COMPRESS_CHOICES.join(', ')}`);
+  return list as Compress[];
+}
 
 function modelLayout() {
   return weightLayout(buildModel({ name: MODEL, seed: 1 }));
@@ -209,7 +224,8 @@ async function roundBench(
   workers: number,
   rounds: number,
   growth: HeapGrowth,
-): Promise<{ roundMs: number[]; bytesPerRound: number; rssAboveMb: number; paramMb: number }> {
+  compress: Compress = 'none',
+): Promise<{ roundMs: number[]; bytesPerRound: number; wireBytesPerRound: number; rssAboveMb: number; paramMb: number }> {
   applyHeapGrowth(growth);
   await tf.setBackend('cpu');
   const model = buildModel({ name: MODEL, seed: 1 });
@@ -245,9 +261,13 @@ async function roundBench(
     progress: 'log',
     syncEvery: 1,
     lrScaling: 'none',
+    compress,
   });
   const count = workers * 1000;
   const closes: number[] = [];
+  // The bytes the server moved (its own count, per fetch and contribution), as each round closed.
+  const exchange = new ExchangeCounter();
+  const moved: number[] = [];
   const controller = new RoundController({
     config,
     plan: planTraining(config, count),
@@ -265,7 +285,10 @@ async function roundBench(
       { level: 'info' },
       {
         write: (line: string) => {
-          if (line.includes('"msg":"round closed"')) closes.push(performance.now());
+          if (line.includes('"msg":"round closed"')) {
+            closes.push(performance.now());
+            moved.push(exchange.in + exchange.out);
+          }
         },
       },
     ),
@@ -273,7 +296,7 @@ async function roundBench(
   });
   const server = await startCoordinatorServer(
     controller,
-    { config, layout, log: silent, vectors },
+    { config, layout, log: silent, vectors, exchange },
     { host: '127.0.0.1', port: 0, heartbeatIntervalMs: 60_000 },
   );
   global.gc?.();
@@ -293,7 +316,16 @@ async function roundBench(
   controller.close('bench over');
   await server.shutdown(1000);
   const roundMs = closes.slice(1).map((t, i) => t - closes[i]!);
-  return { roundMs, bytesPerRound: 2 * workers * params.byteLength, rssAboveMb: (peak - baseline) / 1e6, paramMb: params.byteLength / 1e6 };
+  // Between two closes: the next round's fetches and contributions (the warm-up round not counted).
+  const wireBytesPerRound = (moved[moved.length - 1]! - moved[0]!) / (moved.length - 1);
+  return {
+    roundMs,
+    // float32 rows keep the formula of the original table; compressed rows report what was moved.
+    bytesPerRound: compress === 'none' ? 2 * workers * params.byteLength : wireBytesPerRound,
+    wireBytesPerRound,
+    rssAboveMb: (peak - baseline) / 1e6,
+    paramMb: params.byteLength / 1e6,
+  };
 }
 
 /** V8's GC threads of a row: fleet's launcher rule (launcher/gc-threads.ts), or V8's parallel collector. */
@@ -322,6 +354,7 @@ const RESULT = 'RESULT ';
 export async function run(): Promise<void> {
   const workerCounts = (process.env.FLEET_BENCH_WORKERS ?? '1,2,4,8').split(',').map(Number);
   const rounds = Number(process.env.FLEET_BENCH_ROUNDS ?? 5);
+  const formats = compressFormats();
   console.log(
     `exchange-round: ${MODEL}-sized tensor set, ${rounds} rounds after 1 warm-up, loopback; a round = every worker downloads the parameters and uploads gradients`,
   );
@@ -331,17 +364,21 @@ export async function run(): Promise<void> {
   console.log(
     "the coordinator (and the raw TCP round's server) run in a child process with the node flags fleet's launcher gives a cluster of that size: --single-threaded-gc when the processes outnumber the CPUs (launcher/gc-threads.ts)",
   );
+  if (formats) console.log('--compress: GB/s and the raw TCP rows count the bytes a round moved in its format (the last column)');
   console.log(
-    'workers\theap growth\tGC\tround ms (mean +- std)\tGB/s\traw TCP round GB/s\tratio\traw TCP stream GB/s\tratio\tcoordinator RSS above baseline (MB)\tx parameter bytes',
+    `workers\theap growth\tGC\tround ms (mean +- std)\tGB/s\traw TCP round GB/s\tratio\traw TCP stream GB/s\tratio\tcoordinator RSS above baseline (MB)\tx parameter bytes${formats ? '\tcompress\tMB moved per round' : ''}`,
   );
-  const runs: [number, HeapGrowth, GcMode][] = workerCounts.map((w) => [w, 'tuned', 'auto']);
-  // Each tuning's gain, side by side: the largest round once more with V8's default heap growth, and with its parallel GC.
+  const runs: [number, HeapGrowth, GcMode, Compress][] = workerCounts.flatMap((w) =>
+    (formats ?? ['none' as const]).map((c): [number, HeapGrowth, GcMode, Compress] => [w, 'tuned', 'auto', c]),
+  );
+  // Each tuning's gain, side by side: the largest round once more with V8's default heap growth, and with its parallel GC
+  // (float32: the original table's rows; not repeated per format).
   const largest = Math.max(...workerCounts);
-  runs.push([largest, 'default', 'auto'], [largest, 'tuned', 'parallel']);
-  for (const [workers, growth, gc] of runs) {
+  if (!formats) runs.push([largest, 'default', 'auto', 'none'], [largest, 'tuned', 'parallel', 'none']);
+  for (const [workers, growth, gc, compress] of runs) {
     // The node flags fleet's launcher gives a cluster of workers + 1 processes, or none (V8's parallel GC).
     const flags = gcNodeFlags(gc === 'auto' ? 'auto' : 'off', workers + 1);
-    const r = await inChild<Awaited<ReturnType<typeof roundBench>>>('round', [workers, rounds, growth], flags);
+    const r = await inChild<Awaited<ReturnType<typeof roundBench>>>('round', [workers, rounds, growth, compress], flags);
     const { mean, std } = meanStd(r.roundMs);
     const gbps = r.bytesPerRound / 1e9 / (mean / 1000);
     // The raw TCP round with the same node flags, the tuned heap whatever the row.
@@ -362,15 +399,18 @@ export async function run(): Promise<void> {
         (gbps / tcpStream).toFixed(2),
         r.rssAboveMb.toFixed(0),
         (r.rssAboveMb / r.paramMb).toFixed(2),
+        ...(formats ? [compress, (r.wireBytesPerRound / 1e6).toFixed(1)] : []),
       ].join('\t'),
     );
   }
 }
 
-const [mode, a, b, c] = process.argv.slice(2);
+const [mode, a, b, c, d] = process.argv.slice(2);
 if (mode === 'worker') await workerMain(a!, Number(b), c === 'default' ? 'default' : 'tuned');
 else if (mode === 'round')
-  console.log(RESULT + JSON.stringify(await roundBench(Number(a), Number(b), c === 'default' ? 'default' : 'tuned')));
+  console.log(
+    RESULT + JSON.stringify(await roundBench(Number(a), Number(b), c === 'default' ? 'default' : 'tuned', (d ?? 'none') as Compress)),
+  );
 else if (mode === 'tcp-round') {
   tuneHeapForTransfers();
   console.log(RESULT + JSON.stringify(await rawTcpRound(Number(a), Number(b), Number(c))));

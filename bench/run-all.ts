@@ -12,6 +12,7 @@ import { run as exchangeTransport } from './exchange-transport.js';
 import { run as vectorKernels } from './vector-kernels.js';
 import { run as backendCompare } from './backend-compare.js';
 import { run as scaleNull } from './scale-null.js';
+import { run as compressRounding } from './compress-rounding.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   // Training images/s of the cnn at batch 128 on wasm, per-kernel split, fraction of forward conv GFLOP/s.
@@ -30,6 +31,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'exchange-transport': exchangeTransport,
   // A real coordinator with 1-32 null workers (no compute) at cnn and resnet18 size, on loopback and behind 1 and 10 Gbit links, beside the star and ring models.
   'scale-null': scaleNull,
+  // --compress on real cnn tensors: the error of one float16/bfloat16 transfer and of many rounds, to nearest and stochastic; codec speed.
+  'compress-rounding': compressRounding,
 };
 
 const only = process.env.FLEET_BENCH_ONLY?.split(',').filter(Boolean);
