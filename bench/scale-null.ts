@@ -38,7 +38,6 @@
  * (the raw TCP probe at each rate: two seconds' worth, at least 250; 0: none).
  */
 import { spawnSync } from 'node:child_process';
-import { connect, createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,10 +48,10 @@ import { hostsSupport, makeHosts, parseRate, type Host, type HostNet } from '../
 import { gcNodeFlags } from '../services/launcher/gc-threads.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
 import { ringRoundSeconds, starRoundSeconds } from './scale-models.js';
+import { rawTcpThroughCable } from './tcp-probe.js';
 
 const FLEET = fileURLToPath(new URL('../../cli/fleet.js', import.meta.url));
 const NULL_WORKERS = fileURLToPath(new URL('./null-workers.js', import.meta.url));
-const SELF = fileURLToPath(import.meta.url);
 
 export interface ScaleKnobs {
   models: string[];
@@ -74,7 +73,7 @@ function list(name: string, fallback: string): string[] {
     .filter(Boolean);
 }
 
-function positiveInt(name: string, value: string, min = 1): number {
+function intAtLeast(name: string, value: string, min = 1): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new Error(`${name}=${value}: an integer >= ${min}`);
   return n;
@@ -86,14 +85,14 @@ export function scaleKnobs(): ScaleKnobs {
   for (const p of places) if (p !== 'loopback' && p !== 'hosts') throw new Error(`FLEET_BENCH_PLACES: ${p} (loopback or hosts)`);
   return {
     models: list('FLEET_BENCH_MODELS', 'cnn,resnet18'),
-    workers: list('FLEET_BENCH_WORKERS', '1,2,4,8,16,32').map((w) => positiveInt('FLEET_BENCH_WORKERS', w)),
-    rounds: positiveInt('FLEET_BENCH_ROUNDS', process.env.FLEET_BENCH_ROUNDS ?? '3'),
-    warmup: positiveInt('FLEET_BENCH_WARMUP', process.env.FLEET_BENCH_WARMUP ?? '1'),
-    processes: positiveInt('FLEET_BENCH_PROCESSES', process.env.FLEET_BENCH_PROCESSES ?? '8'),
+    workers: list('FLEET_BENCH_WORKERS', '1,2,4,8,16,32').map((w) => intAtLeast('FLEET_BENCH_WORKERS', w)),
+    rounds: intAtLeast('FLEET_BENCH_ROUNDS', process.env.FLEET_BENCH_ROUNDS ?? '3'),
+    warmup: intAtLeast('FLEET_BENCH_WARMUP', process.env.FLEET_BENCH_WARMUP ?? '1'),
+    processes: intAtLeast('FLEET_BENCH_PROCESSES', process.env.FLEET_BENCH_PROCESSES ?? '8'),
     places: places as ScaleKnobs['places'],
     rates: list('FLEET_BENCH_RATES', '1gbit,10gbit').map((r) => parseRate(r)),
     tcpBytes:
-      process.env.FLEET_BENCH_TCP_MB === undefined ? null : positiveInt('FLEET_BENCH_TCP_MB', process.env.FLEET_BENCH_TCP_MB, 0) * 1e6,
+      process.env.FLEET_BENCH_TCP_MB === undefined ? null : intAtLeast('FLEET_BENCH_TCP_MB', process.env.FLEET_BENCH_TCP_MB, 0) * 1e6,
   };
 }
 
@@ -392,55 +391,4 @@ export async function run(): Promise<void> {
   }
 }
 
-/** `tcp-sink HOST BYTES`: listens on HOST (port logged), takes one connection's BYTES, prints the ms from first to last byte. */
-async function tcpSink(host: string, bytes: number): Promise<void> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  console.log(`tcp-sink-port ${(server.address() as AddressInfo).port}`);
-  const ms = await new Promise<number>((resolve) => {
-    server.once('connection', (socket) => {
-      let got = 0;
-      let first = 0;
-      socket.on('data', (d: Buffer) => {
-        if (got === 0) first = performance.now();
-        got += d.length;
-        if (got >= bytes) {
-          resolve(performance.now() - first);
-          socket.destroy();
-        }
-      });
-    });
-  });
-  server.close();
-  console.log(`tcp-sink-ms ${ms}`);
-}
-
-/** `tcp-source HOST PORT BYTES`: sends BYTES to HOST:PORT in 1 MiB writes. */
-async function tcpSource(host: string, port: number, bytes: number): Promise<void> {
-  const chunk = Buffer.alloc(1 << 20, 7);
-  const socket = connect(port, host);
-  await new Promise<void>((resolve) => socket.once('connect', resolve));
-  for (let sent = 0; sent < bytes; sent += chunk.length) {
-    if (!socket.write(chunk)) await new Promise((resolve) => socket.once('drain', resolve));
-  }
-  await new Promise((resolve) => socket.once('close', resolve));
-}
-
-/**
- * One raw TCP stream of `bytes` from a worker host to the coordinator's
- * host (by default two seconds' worth at the cable's rate, at least 250 MB:
- * less is mostly TCP's slow start): what this machine pushes through the
- * bridge and tbf with no gRPC, in bit/s.
- */
-async function rawTcpThroughCable(coord: Host, from: Host, bytes: number): Promise<number> {
-  const sink = coord.spawn(process.execPath, [SELF, 'tcp-sink', coord.address, String(bytes)]);
-  const port = Number((await sink.waitFor(/^tcp-sink-port /, 60_000)).split(' ')[1]);
-  from.spawn(process.execPath, [SELF, 'tcp-source', coord.address, String(port), String(bytes)]);
-  const ms = Number((await sink.waitFor(/^tcp-sink-ms /, 600_000)).split(' ')[1]);
-  return (bytes * 8) / (ms / 1000);
-}
-
-const [mode, a, b, c] = process.argv.slice(2);
-if (mode === 'tcp-sink') await tcpSink(a!, Number(b));
-else if (mode === 'tcp-source') await tcpSource(a!, Number(b), Number(c));
-else if (isMain(import.meta.url)) await run();
+if (isMain(import.meta.url)) await run();
