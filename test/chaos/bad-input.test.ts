@@ -527,7 +527,8 @@ describe('chaos: bad input (real processes)', () => {
     const results = await Promise.all(
       cases.map((c, i) =>
         runFleet([...c.args, '--data-dir', cluster.dataDir, '--allow-partial', '--out', join(cluster.root, `config-${i}`)], {
-          timeoutMs: 30_000,
+          // 14 processes start at once (about 2 s of CPU each to load): generous for a loaded 2-core machine.
+          timeoutMs: 100_000,
           ...(c.env ? { env: c.env } : {}),
         }),
       ),
@@ -539,7 +540,7 @@ describe('chaos: bad input (real processes)', () => {
       expect(r.stderr, args.join(' ')).toContain(flag);
       await expect(stat(join(cluster.root, `config-${i}`)), args.join(' ')).rejects.toThrow(/ENOENT/);
     }
-  });
+  }, 150_000);
 
   // The coordinator's own flags are range-checked like the training flags.
   it('fleet coordinator range-checks its own flags (--round-timeout, --heartbeat-timeout, --checkpoint-every, --keep-versions, --evaluator-wait, --port)', async () => {
