@@ -1,8 +1,9 @@
 import { classify, isUnavailable } from '../../src/rpc/classify.js';
 import { CoordinatorRefusal } from '../../src/rpc/coordinator-refusals.js';
 import * as tf from '@tensorflow/tfjs';
-import { getPriority } from 'node:os';
-import { selectBackend } from '../../src/compute/index.js';
+import { availableParallelism, getPriority } from 'node:os';
+import { selectBackend, setOnednnThreads } from '../../src/compute/index.js';
+import { allowedCpus } from '../../src/runtime/allowed-cpus.js';
 import { parseTrainConfig, type BackendChoice, type TrainConfig } from '../../src/runtime/config/train-config.js';
 import { loadCifar10Split, readClassNames, resolveBatchesDir } from '../../src/dataset/index.js';
 import type { AnyFleetEvent, EventBus, EventPayloads, EventPublisher } from '../../src/events/index.js';
@@ -101,7 +102,17 @@ export async function runEvaluator(
   const runDir = o.outDir ?? config.outDir;
   // Before the data is loaded: a run directory this machine cannot write is said at once (--out, default the run's).
   await checkOutDir(runDir, { mode: 'shared' });
-  await selectBackend(o.backend ?? config.backend, log, { threads: o.threads });
+  const backend = await selectBackend(o.backend ?? config.backend, log, { threads: o.threads });
+  const cpus = allowedCpus()?.length ?? availableParallelism();
+  /**
+   * Kernel threads for a version: the run's last epoch end is scored with
+   * every CPU this process may use (its workers are done: the end of
+   * training to the final score), others with --threads (beside them).
+   */
+  const threadsFor = (c: EventPayloads['checkpoint']) =>
+    backend.name === 'onednn' && backend.threads !== undefined && c.epochEnd && c.epoch >= config.epochs
+      ? Math.max(backend.threads, cpus)
+      : backend.threads;
   // The test split only: an evaluator machine needs no training data.
   const dir = await resolveBatchesDir(o.dataDir ?? config.dataDir);
   const data = {
@@ -166,11 +177,18 @@ export async function runEvaluator(
     }
     const training = c.epochEnd ? trainingOfCheckpoint(c) : null;
     const started = performance.now();
-    const evaluation = await scoreTestSet(model, data.test, {
-      batchSize: config.evalBatchSize,
-      weights: { layout, values },
-      ...(giveUp ? { signal: giveUp } : {}),
-    });
+    const threads = threadsFor(c);
+    if (threads !== backend.threads) setOnednnThreads(threads!);
+    let evaluation: Awaited<ReturnType<typeof scoreTestSet>>;
+    try {
+      evaluation = await scoreTestSet(model, data.test, {
+        batchSize: config.evalBatchSize,
+        weights: { layout, values },
+        ...(giveUp ? { signal: giveUp } : {}),
+      });
+    } finally {
+      if (threads !== backend.threads) setOnednnThreads(backend.threads!);
+    }
     const evalMs = performance.now() - started;
     const isBest = evaluation.accuracy > (state.best?.accuracy ?? -1);
     if (isBest) {
@@ -210,6 +228,7 @@ export async function runEvaluator(
         loss: evaluation.loss,
         best: isBest,
         evalMs: Math.round(evalMs),
+        ...(threads !== undefined ? { threads } : {}),
         ...readableScore({ ...evaluation, classNames: data.classNames }),
       },
       'checkpoint evaluated',

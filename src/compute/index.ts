@@ -10,3 +10,4 @@ export {
   replacedKernelNames,
 } from './wasm/install-kernels.js';
 export { UnsupportedConvError } from './wasm/conv-geometry.js';
+export { setOnednnThreads } from './onednn/index.js';

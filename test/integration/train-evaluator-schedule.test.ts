@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { natsServerAvailable } from '../helpers/nats-server.js';
+import { loadOnednn } from '../../src/compute/onednn/addon.js';
+import { allowedCpus } from '../../src/runtime/allowed-cpus.js';
+import { availableParallelism } from 'node:os';
 import { logLines, runFleet } from '../helpers/run-fleet.js';
 
 /**
@@ -11,8 +14,11 @@ import { logLines, runFleet } from '../helpers/run-fleet.js';
  * scores epoch ends only (periodic checkpoints are written and left), runs
  * at a lower OS priority when the workers' threads take every CPU (they do
  * by default), and the run says how long after the end of training its
- * final score came. Real processes, the launcher's own nats-server.
+ * final score came; with oneDNN it scores that last epoch end with every
+ * CPU (the workers are done), the others with one thread. Real processes,
+ * the launcher's own nats-server.
  */
+const backend = loadOnednn() ? 'onednn' : 'wasm';
 let root: string;
 let dataDir: string;
 
@@ -50,7 +56,7 @@ describe.skipIf(!natsServerAvailable())('fleet train --workers 2: the evaluator 
         dataDir,
         '--allow-partial',
         '--backend',
-        'wasm',
+        backend,
         '--checkpoint-every',
         '2',
         '--progress',
@@ -79,6 +85,12 @@ describe.skipIf(!natsServerAvailable())('fleet train --workers 2: the evaluator 
     const skipped = evaluator.filter((l) => String(l.msg).startsWith('checkpoint version can no longer be fetched')).map((l) => l.version);
     expect([...skipped, ...scored].sort((a, b) => Number(a) - Number(b))).toEqual(epochEnds);
     expect(scored.at(-1)).toBe(epochEnds.at(-1));
+    if (backend === 'onednn') {
+      const threads = evaluator.filter((l) => l.msg === 'checkpoint evaluated').map((l) => [l.version, l.threads]);
+      const cpus = allowedCpus()?.length ?? availableParallelism();
+      expect(threads.at(-1)).toEqual([epochEnds.at(-1), Math.max(1, cpus)]);
+      for (const [, t] of threads.slice(0, -1)) expect(t).toBe(1);
+    }
 
     // The end of training to the final score: the coordinator's wait, and the launcher's summary.
     const waited = coordinator.find((l) => l.msg === 'the evaluator scored the last checkpoint');
