@@ -1,13 +1,17 @@
 /**
- * Any command as a child process whose output is collected line by line,
- * with the same shape as fleet-processes.ts's FleetProcess (waitFor, lines,
- * exited), so the chaos helpers (logsWith) work on it too. net-hosts.ts
- * starts its processes through this, prefixed with `ip netns exec NAME`.
+ * Any command as a child process whose output is collected line by line:
+ * startFleet runs fleet through it, net-hosts.ts its processes prefixed with
+ * `ip netns exec NAME`, so the chaos helpers (logsWith) work on both.
  */
-import { spawn } from 'node:child_process';
-import type { FleetProcess } from './fleet-processes.js';
+import { type ChildProcess, spawn } from 'node:child_process';
 
-export type LineProcess = FleetProcess;
+export interface LineProcess {
+  child: ChildProcess;
+  lines: string[];
+  /** Resolves with the first line matching, or rejects when the process exits first. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
 
 export function startLineProcess(command: string, args: readonly string[], env: Record<string, string> = {}): LineProcess {
   const child = spawn(command, [...args], { env: { ...process.env, FLEET_LOG_PRETTY: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
