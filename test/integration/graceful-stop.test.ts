@@ -10,7 +10,7 @@ import { natsServerAvailable, startNatsServer, type NatsServerHandle } from '../
 import { runFleet } from '../helpers/run-fleet.js';
 
 /**
- * A cluster's pods stopped and restarted (issue 17), with separate
+ * A cluster's pods stopped and restarted, with separate
  * coordinator, worker and evaluator processes and a real nats-server:
  * SIGTERM on the coordinator mid-run stops it gracefully (exit 0, a
  * checkpoint, run.finished 'stopped'), a coordinator restarted with
