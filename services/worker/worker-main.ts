@@ -73,7 +73,7 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
     metrics.loss.set(r.loss);
     if (r.downloadMs > 0) {
       metrics.exchangeSeconds.observe({ direction: 'download' }, r.downloadMs / 1000);
-      metrics.exchangeBytes.inc({ direction: 'in' }, r.bytes);
+      metrics.exchangeBytes.inc({ direction: 'in' }, r.downloadBytes);
     }
     metrics.exchangeSeconds.observe({ direction: 'upload' }, r.uploadMs / 1000);
     metrics.exchangeBytes.inc({ direction: 'out' }, r.bytes);

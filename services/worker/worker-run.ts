@@ -84,7 +84,10 @@ export interface RoundReport {
   /** 0 when the round needed no download (the parameters were current). */
   downloadMs: number;
   uploadMs: number;
+  /** The contribution's data bytes as sent (0 when an earlier attempt had delivered it). */
   bytes: number;
+  /** The parameters' data bytes received this round (0 without a download). */
+  downloadBytes: number;
 }
 
 /** The coordinator no longer knows this worker (evicted, or restarted): register again. */
@@ -314,6 +317,7 @@ export async function runWorker(
         downloadMs,
         uploadMs,
         bytes: uploadBytes,
+        downloadBytes,
       });
       roundLog.info(
         {
