@@ -13,6 +13,7 @@ export {
 export { runConfigRecord, runConfigRecordSchema, type RunConfigRecord } from './run-config-record.js';
 export { fileTime, readOptionalRecordFile, readRecordFile } from './read-record-file.js';
 export { isRunDirectory, NotARunDirectoryError, readRunDirectory, type RunDirectoryFiles } from './read-run-files.js';
+export { listRuns, type RunRow, type RunStatus } from './list-runs.js';
 export { checkedRecord, RunRecordError } from './record-error.js';
 export { openRunRecord, readMetricsLines, type RunRecord } from './run-record.js';
 export {
