@@ -66,6 +66,7 @@ export async function runEvaluatorService(options: EvaluatorServiceOptions, root
       log.info({ url: metricsServer.url }, 'metrics');
     }
     const events = bus.publisher(run, `evaluator:${randomBytes(3).toString('hex')}`);
+    metrics.eventsPending.track(events);
     const outcome = await runEvaluator({ ...options, run }, { bus, events, source, metrics }, log, stop.signal);
     log.info({ outcome }, 'evaluator done');
     return outcome;

@@ -219,6 +219,7 @@ export async function runEvaluator(
     deps.metrics.testAccuracy.set(evaluation.accuracy);
     deps.metrics.testLoss.set(evaluation.loss);
     deps.metrics.parameterVersion.set(c.version);
+    deps.metrics.lastEvaluationTimestamp.set(Date.now() / 1000);
     if (state.best) deps.metrics.bestTestAccuracy.set(state.best.accuracy);
     log.info(
       {

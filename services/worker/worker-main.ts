@@ -56,6 +56,8 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
   const name = options.name ?? `${hostname()}-${process.pid}`;
   let metrics: WorkerMetrics | null = null;
   let metricsServer: Promise<MetricsServer> | null = null;
+  /** When the previous round's report came (performance.now()): the wall time between two is split into phases. */
+  let lastReportAt: number | null = null;
   const onRound = (r: RoundReport) => {
     if (!options.metrics) return;
     if (!metrics) {
@@ -77,6 +79,17 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
     }
     metrics.exchangeSeconds.observe({ direction: 'upload' }, r.uploadMs / 1000);
     metrics.exchangeBytes.inc({ direction: 'out' }, r.bytes);
+    // Wait: the rest of the wall time since the last report (the round opening, the others); none before the first
+    // round (that was loading data). Clamped: a prefetched batch trains during the download, so phases can overlap.
+    const now = performance.now();
+    const worked = r.downloadMs + r.trainMs + r.uploadMs;
+    const waitMs = lastReportAt === null ? 0 : Math.max(0, now - lastReportAt - worked);
+    lastReportAt = now;
+    metrics.phaseSeconds.inc({ phase: 'download' }, r.downloadMs / 1000);
+    metrics.phaseSeconds.inc({ phase: 'train' }, r.trainMs / 1000);
+    metrics.phaseSeconds.inc({ phase: 'upload' }, r.uploadMs / 1000);
+    metrics.phaseSeconds.inc({ phase: 'wait' }, waitMs / 1000);
+    metrics.lastRoundTimestamp.set(Date.now() / 1000);
   };
   try {
     const { end } = await runWorker(

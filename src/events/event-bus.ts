@@ -23,6 +23,8 @@ export interface EventPublisher {
   publish<T extends EventType>(type: T, data: EventPayloads[T], options?: PublishOptions): void;
   /** Resolves once everything queued so far is stored by the server (rejects after timeoutMs, default 30 s, with a FlushTimeoutError saying how many are still queued). */
   flush(timeoutMs?: number): Promise<void>;
+  /** Events queued and not yet stored by the server (the metrics' backlog); absent where publish stores at once. */
+  readonly pending?: number;
 }
 
 export interface Subscription {

@@ -32,7 +32,9 @@ export class RunReporter {
     private readonly metrics: CoordinatorMetrics,
     private readonly exchange: ExchangeCounter,
     private readonly log: Logger,
-  ) {}
+  ) {
+    metrics.eventsPending.track(events);
+  }
 
   started(data: EventPayloads['run.started']): void {
     this.metrics.parameterVersion.set(data.version);
@@ -86,6 +88,7 @@ export class RunReporter {
     this.metrics.imagesPerSecond.set(s.roundMs > 0 ? (s.samples * 1000) / s.roundMs : 0);
     this.metrics.parameterVersion.set(s.version);
     this.metrics.epoch.set(s.epoch);
+    this.metrics.lastRoundTimestamp.set(Date.now() / 1000);
     this.emit('round', {
       round: s.round,
       epoch: s.epoch,
@@ -136,6 +139,7 @@ export class RunReporter {
   }
 
   checkpoint(data: EventPayloads['checkpoint']): void {
+    this.metrics.checkpointVersion.set({ kind: data.epochEnd ? 'epoch_end' : 'periodic' }, data.version);
     // One id per version: a coordinator resumed from an older checkpoint re-announces it once.
     this.emit('checkpoint', data, `checkpoint:${this.run}:${data.version}`);
   }

@@ -4,8 +4,12 @@ export {
   coordinatorMetrics,
   evaluatorMetrics,
   workerMetrics,
+  WORKER_PHASES,
   type CoordinatorMetrics,
   type EvaluatorMetrics,
+  type EventBacklogGauge,
+  type EventBacklogSource,
   type ServiceName,
   type WorkerMetrics,
+  type WorkerPhase,
 } from './service-metrics.js';

@@ -9,7 +9,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  *
  * Label values in use: direction of `fleet_exchange_bytes_total` is `in` |
  * `out` as seen by the service that counts (a worker's download is `in`);
- * direction of `fleet_worker_exchange_seconds` is `download` | `upload`.
+ * direction of `fleet_worker_exchange_seconds` is `download` | `upload`;
+ * phase of `fleet_worker_phase_seconds_total` is one of WORKER_PHASES; kind
+ * of `fleet_checkpoint_version` is `epoch_end` | `periodic`.
  */
 
 export type ServiceName = 'coordinator' | 'worker' | 'evaluator';
@@ -20,6 +22,41 @@ const ROUND_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 
 const EXCHANGE_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 /** A pass over the 10 000 test images: about a second natively, minutes on plain JavaScript. */
 const EVALUATION_BUCKETS_S = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+/** Where a worker's round time goes; `wait` is the rest of the wall time between two rounds' ends. */
+export const WORKER_PHASES = ['download', 'train', 'upload', 'wait'] as const;
+export type WorkerPhase = (typeof WORKER_PHASES)[number];
+
+/** What a publisher has queued and not yet had stored by the server (the events outbox); `pending` absent: nothing ever waits. */
+export interface EventBacklogSource {
+  readonly pending?: number;
+}
+
+/**
+ * `fleet_events_pending`, read at each scrape from the publisher given to
+ * `track` (0 until one is): the outbox's backlog is the publisher's state,
+ * not something to copy on every publish.
+ */
+export interface EventBacklogGauge {
+  track(source: EventBacklogSource): void;
+}
+
+function eventBacklogGauge(registers: Registry[]): EventBacklogGauge {
+  let source: EventBacklogSource | null = null;
+  new Gauge({
+    name: 'fleet_events_pending',
+    help: 'Events queued for NATS JetStream and not yet acknowledged as stored (the outbox backlog).',
+    registers,
+    collect() {
+      this.set(source?.pending ?? 0);
+    },
+  });
+  return {
+    track(s) {
+      source = s;
+    },
+  };
+}
 
 function serviceRegistry(service: ServiceName, labels: Record<string, string>): Registry {
   const register = new Registry();
@@ -41,6 +78,9 @@ export interface CoordinatorMetrics {
   testAccuracy: Gauge;
   bestTestAccuracy: Gauge;
   workerImagesPerSecond: Gauge<'worker'>;
+  checkpointVersion: Gauge<'kind'>;
+  lastRoundTimestamp: Gauge;
+  eventsPending: EventBacklogGauge;
   contributionsRefused: Counter<'reason'>;
   unauthenticatedCalls: Counter<'method'>;
 }
@@ -96,6 +136,18 @@ export function coordinatorMetrics(labels: { run: string }): CoordinatorMetrics 
       labelNames: ['worker'] as const,
       registers,
     }),
+    checkpointVersion: new Gauge({
+      name: 'fleet_checkpoint_version',
+      help: 'Parameter version of the last checkpoint written; kind=epoch_end (what the evaluator scores by default) or periodic.',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    lastRoundTimestamp: new Gauge({
+      name: 'fleet_last_round_timestamp_seconds',
+      help: 'Unix time at which the last round was committed.',
+      registers,
+    }),
+    eventsPending: eventBacklogGauge(registers),
     contributionsRefused: new Counter({
       name: 'fleet_contributions_refused_total',
       help: 'Worker contributions refused, by the error class sent to the worker (e.g. StaleContributionError, TensorSetShapeError).',
@@ -119,6 +171,8 @@ export interface WorkerMetrics {
   exchangeSeconds: Histogram<'direction'>;
   exchangeBytes: Counter<'direction'>;
   loss: Gauge;
+  phaseSeconds: Counter<'phase'>;
+  lastRoundTimestamp: Gauge;
 }
 
 export function workerMetrics(labels: { run: string; worker: string }): WorkerMetrics {
@@ -141,8 +195,21 @@ export function workerMetrics(labels: { run: string; worker: string }): WorkerMe
   exchangeSeconds.zero({ direction: 'upload' });
   exchangeBytes.inc({ direction: 'in' }, 0);
   exchangeBytes.inc({ direction: 'out' }, 0);
+  const phaseSeconds = new Counter({
+    name: 'fleet_worker_phase_seconds_total',
+    help: 'Wall time spent per phase of the rounds: download, train, upload, wait (for the next round to open, for the others).',
+    labelNames: ['phase'] as const,
+    registers,
+  });
+  for (const phase of WORKER_PHASES) phaseSeconds.inc({ phase }, 0);
   return {
     registry,
+    phaseSeconds,
+    lastRoundTimestamp: new Gauge({
+      name: 'fleet_worker_last_round_timestamp_seconds',
+      help: "Unix time at which this worker's last contribution was accepted.",
+      registers,
+    }),
     rounds: new Counter({ name: 'fleet_worker_rounds_total', help: 'Rounds this worker contributed to.', registers }),
     imagesPerSecond: new Gauge({
       name: 'fleet_worker_images_per_second',
@@ -170,6 +237,8 @@ export interface EvaluatorMetrics {
   bestTestAccuracy: Gauge;
   parameterVersion: Gauge;
   versionsSkipped: Counter;
+  lastEvaluationTimestamp: Gauge;
+  eventsPending: EventBacklogGauge;
 }
 
 export function evaluatorMetrics(labels: { run: string }): EvaluatorMetrics {
@@ -205,5 +274,11 @@ export function evaluatorMetrics(labels: { run: string }): EvaluatorMetrics {
       help: 'Parameter versions not evaluated: the coordinator no longer kept them, or stayed unreachable.',
       registers,
     }),
+    lastEvaluationTimestamp: new Gauge({
+      name: 'fleet_last_evaluation_timestamp_seconds',
+      help: 'Unix time at which the last evaluation finished.',
+      registers,
+    }),
+    eventsPending: eventBacklogGauge(registers),
   };
 }
