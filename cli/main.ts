@@ -13,6 +13,7 @@ import { showCommand } from './show-command.js';
 import { runsCommand } from './runs-command.js';
 import { predictCommand } from './predict-command.js';
 import { watchCommand } from './watch-command.js';
+import { dashboardCommand } from './dashboard-command.js';
 import { sweepCommand } from './sweep-command.js';
 import { reportCommand } from './report-command.js';
 import { applyConfigStages } from './config-stages.js';
@@ -41,6 +42,7 @@ export function fleetProgram(): Command {
       .addCommand(runsCommand())
       .addCommand(predictCommand())
       .addCommand(watchCommand())
+      .addCommand(dashboardCommand())
       .addCommand(sweepCommand())
       .addCommand(reportCommand())
       .addCommand(dataCommand()),

@@ -1,0 +1,210 @@
+import type { RunDetail, WorkerRow } from '../api-types.js';
+import { confusionHeatmap, lineChart, PALETTE } from './charts.js';
+import { h } from './dom.js';
+import { duration, lr, ms, num, percent } from './format.js';
+import { badge } from './list-view.js';
+
+/** One run: its state, curves, lr schedule, workers, evaluations, best model and confusion matrix. */
+export function runView(d: RunDetail): HTMLElement {
+  const r = d.summary;
+  const p = d.progress;
+  const facts: [string, string][] = [
+    ['model', r.model ?? '-'],
+    ['workers', r.workers === null ? '-' : String(r.workers)],
+    [
+      'epoch',
+      p.epoch === null
+        ? '-'
+        : `${p.epoch}/${r.epochs ?? '?'}${p.epochFraction !== null && r.status === 'running' ? ` (${percent(p.epochFraction, 0)})` : ''}`,
+    ],
+    ['step', p.globalStep === null ? '-' : `${p.globalStep}/${p.totalSteps ?? '?'}`],
+    ['images/s', num(p.imagesPerSecond)],
+    ['ETA', r.status === 'running' ? duration(p.etaMs) : '-'],
+    ['best', percent(r.bestAccuracy)],
+  ];
+  const header = h(
+    'section',
+    { class: 'card wide head' },
+    h('h1', {}, h('span', { class: 'run-id', id: 'run-id' }, r.id), ' ', badge(r.status)),
+    h('dl', { class: 'facts' }, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    d.finished?.reason ? h('p', { class: 'reason' }, d.finished.reason) : null,
+    d.dir ? h('p', { class: 'muted' }, `directory: ${d.dir}`) : null,
+  );
+  const curves = d.curves;
+  const loss = lineChart(
+    [
+      { label: 'train loss', color: PALETTE[0]!, dashed: true, points: pts(curves, (c) => c.trainLoss) },
+      { label: 'test loss', color: PALETTE[1]!, points: pts(curves, (c) => c.testLoss) },
+    ],
+    { title: 'Loss', xLabel: 'epoch', name: 'loss' },
+  );
+  const accuracy = lineChart(
+    [
+      { label: 'train accuracy', color: PALETTE[0]!, dashed: true, points: pts(curves, (c) => c.trainAccuracy) },
+      { label: 'test accuracy', color: PALETTE[1]!, points: pts(curves, (c) => c.testAccuracy) },
+    ],
+    { title: 'Accuracy', xLabel: 'epoch', name: 'accuracy', yDomain: [0, 1], yFormat: (y) => `${Math.round(y * 100)}%` },
+  );
+  const lrChart = lineChart(
+    [{ label: 'learning rate', color: PALETTE[2]!, line: true, points: d.lr.map((x) => ({ x: x.step, y: x.lr })) }],
+    {
+      title: 'Learning rate',
+      xLabel: 'step',
+      name: 'lr',
+      yFormat: lr,
+    },
+  );
+  return h(
+    'div',
+    { class: 'page' },
+    header,
+    h('section', { class: 'card' }, loss),
+    h('section', { class: 'card' }, accuracy),
+    h('section', { class: 'card' }, lrChart),
+    h('section', { class: 'card' }, h('h2', {}, 'Best model'), bestCard(d)),
+    h('section', { class: 'card wide' }, h('h2', {}, 'Workers'), workersTable(d)),
+    h('section', { class: 'card' }, h('h2', {}, 'Evaluations'), evaluationsTable(d)),
+    h(
+      'section',
+      { class: 'card' },
+      h(
+        'h2',
+        {},
+        d.confusion
+          ? `Confusion matrix, epoch ${d.confusion.epoch}${d.confusion.version === null ? '' : ` (version ${d.confusion.version})`}`
+          : 'Confusion matrix',
+      ),
+      d.confusion
+        ? confusionHeatmap(d.confusion.matrix, d.classNames, d.confusion.perClassAccuracy)
+        : h('p', { class: 'muted' }, 'no evaluation yet'),
+    ),
+  );
+}
+
+function pts<T extends { epoch: number }>(rows: T[], f: (row: T) => number | null): { x: number; y: number }[] {
+  return rows.flatMap((row) => {
+    const y = f(row);
+    return y === null ? [] : [{ x: row.epoch, y }];
+  });
+}
+
+function bestCard(d: RunDetail): HTMLElement {
+  if (d.best === null) return h('p', { class: 'muted' }, 'none yet');
+  return h(
+    'dl',
+    { class: 'facts', id: 'best' },
+    h('dt', {}, 'accuracy'),
+    h('dd', {}, percent(d.best.accuracy)),
+    h('dt', {}, 'epoch'),
+    h('dd', {}, d.best.epoch),
+    h('dt', {}, 'version'),
+    h('dd', {}, d.best.version ?? '-'),
+    h('dt', {}, 'files'),
+    h('dd', { class: 'path' }, d.best.path ?? '(being written)'),
+  );
+}
+
+function workersTable(d: RunDetail): HTMLElement {
+  if (d.workers.length === 0) {
+    return h(
+      'p',
+      { class: 'muted' },
+      d.summary.source === 'directory' ? 'a run directory records no per-worker rounds: its events do' : 'no worker yet',
+    );
+  }
+  const maxRound = Math.max(1, ...d.workers.map((w) => w.split?.roundMs ?? 0));
+  return h(
+    'div',
+    {},
+    h(
+      'table',
+      { class: 'list', id: 'workers' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['worker', 'status', 'images/s', 'loss', 'round', 'round time: train / exchange / waiting', 'last of the round'].map((t) =>
+            h('th', {}, t),
+          ),
+        ),
+      ),
+      h('tbody', {}, ...d.workers.map((w) => workerRow(w, maxRound, d.windowRounds))),
+    ),
+    h(
+      'p',
+      { class: 'muted small' },
+      "Each worker's mean over its last rounds: its own training, the exchange (the parameters' download and its upload, with making the batch), and waiting for the others and the update. ",
+      'The straggler arrives last in most recent rounds and keeps the others waiting.',
+    ),
+  );
+}
+
+function workerRow(w: WorkerRow, maxRoundMs: number, windowRounds: number): HTMLElement {
+  const split = w.split;
+  const bar =
+    split === null
+      ? h('span', { class: 'muted' }, '-')
+      : h(
+          'div',
+          { class: 'split' },
+          segment('train', split.trainMs, maxRoundMs),
+          segment('exchange', split.exchangeMs, maxRoundMs),
+          segment('wait', split.waitMs, maxRoundMs),
+          h(
+            'span',
+            { class: 'split-text' },
+            `${ms(split.trainMs)} / ${ms(split.exchangeMs)} / ${ms(split.waitMs)} of ${ms(split.roundMs)}`,
+          ),
+        );
+  return h(
+    'tr',
+    { class: `${w.straggler ? 'straggler' : ''} ${w.status}`, 'data-worker': w.id },
+    h(
+      'td',
+      {},
+      h('span', { class: 'worker-name' }, w.name),
+      w.name !== w.id ? h('span', { class: 'muted' }, ` ${w.id}`) : null,
+      w.straggler ? h('span', { class: 'badge straggler' }, 'straggler') : null,
+    ),
+    h('td', {}, w.status === 'left' ? h('span', { title: w.leftReason ?? '' }, `left: ${w.leftReason ?? ''}`) : 'active'),
+    h('td', { class: 'n' }, num(w.imagesPerSecond)),
+    h('td', { class: 'n' }, num(w.loss, 3)),
+    h('td', { class: 'n' }, w.round ?? '-'),
+    h('td', {}, bar),
+    h('td', { class: 'n' }, windowRounds > 0 ? `${w.straggledRounds}/${windowRounds}` : '-'),
+  );
+}
+
+function segment(kind: string, value: number, max: number): HTMLElement {
+  const el = h('span', { class: `seg ${kind}`, title: `${kind}: ${ms(value)}` });
+  el.style.width = `${Math.max(0, (value / max) * 100).toFixed(2)}%`;
+  return el;
+}
+
+function evaluationsTable(d: RunDetail): HTMLElement {
+  if (d.evaluations.length === 0) return h('p', { class: 'muted' }, 'none yet');
+  return h(
+    'table',
+    { class: 'list', id: 'evaluations' },
+    h('thead', {}, h('tr', {}, ...['version', 'epoch', 'accuracy', 'loss', ''].map((t) => h('th', {}, t)))),
+    h(
+      'tbody',
+      {},
+      ...[...d.evaluations]
+        .reverse()
+        .map((e) =>
+          h(
+            'tr',
+            { class: e.best ? 'best' : '' },
+            h('td', { class: 'n' }, e.version ?? '-'),
+            h('td', { class: 'n' }, `${e.epoch}${e.epochEnd ? '' : ' (mid)'}`),
+            h('td', { class: 'n' }, percent(e.accuracy)),
+            h('td', { class: 'n' }, num(e.loss, 3)),
+            h('td', {}, e.best ? h('span', { class: 'badge best' }, 'best') : null),
+          ),
+        ),
+    ),
+  );
+}
