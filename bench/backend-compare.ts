@@ -15,7 +15,10 @@
  * (full preset), forward, backward, soft-target cross-entropy and the SGD
  * update (momentum 0.9, weight decay 5e-4), on the real CIFAR-10 files.
  *   npm run build && node dist/bench/backend-compare.js
- * FLEET_BENCH_MODELS (cnn,resnet18), FLEET_BENCH_BACKENDS (wasm,onednn,pytorch),
+ * Recorded (figures.ts): each row's images/s against PyTorch's row of the
+ * same model and cores when PyTorch ran (goal for oneDNN's cnn >= 0.8x),
+ * else oneDNN's against WASM's.
+ * FLEET_BENCH_MODELS (cnn; resnet18 adds about 10 minutes), FLEET_BENCH_BACKENDS (wasm,onednn,pytorch),
  * FLEET_BENCH_CORES (1,2), FLEET_BENCH_ROUNDS (2), FLEET_BENCH_STEPS (3 per
  * process), FLEET_BENCH_WARMUP (1), FLEET_BENCH_BATCH (128),
  * FLEET_BENCH_RESNET18_BATCH (64), FLEET_BENCH_DATA (../shared/cifar10),
@@ -37,6 +40,7 @@ import { TrainBatchMaker } from '../src/training/train-batch.js';
 import { computeGradients } from '../src/training/train-step.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
 import { gitSha } from './git-sha.js';
+import { benchCommand, figureOf, recordFigure } from './figures.js';
 
 type Peer = 'wasm' | 'onednn' | 'pytorch';
 
@@ -206,7 +210,7 @@ function layout(peer: Peer, cores: number, processes: number): string {
 }
 
 export async function run(): Promise<void> {
-  const models = list('FLEET_BENCH_MODELS', 'cnn,resnet18') as ModelName[];
+  const models = list('FLEET_BENCH_MODELS', 'cnn') as ModelName[];
   const peers = list('FLEET_BENCH_BACKENDS', 'wasm,onednn,pytorch') as Peer[];
   const coreCounts = list('FLEET_BENCH_CORES', '1,2').map(Number);
   const steps = Number(process.env.FLEET_BENCH_STEPS ?? 3);
@@ -269,6 +273,47 @@ export async function run(): Promise<void> {
     );
   }
   console.log(`load average at the end: ${loadavg()[0]!.toFixed(2)}`);
+  recordRows(rows, batchOf);
+}
+
+/** Each measured row as a figure: against PyTorch's row when it ran, else oneDNN's against WASM's. */
+function recordRows(rows: Row[], batchOf: (m: ModelName) => number): void {
+  const bench = 'backend-compare';
+  const command = benchCommand(bench);
+  for (const r of rows) {
+    if ('skipped' in r.outcome) continue;
+    const same = (peer: Peer, processes?: number) =>
+      rows.find(
+        (t) => t.peer === peer && t.model === r.model && t.cores === r.cores && (processes === undefined || t.processes === processes),
+      );
+    const torch = same('pytorch');
+    const wasm = same('wasm');
+    const ref =
+      torch && !('skipped' in torch.outcome) && r.peer !== 'pytorch'
+        ? torch
+        : r.peer === 'onednn' && wasm && !('skipped' in wasm.outcome)
+          ? wasm
+          : undefined;
+    const refName = ref ? `${ref.peer === 'pytorch' ? 'PyTorch 1.13' : 'WASM'}, ${layout(ref.peer, ref.cores, ref.processes)}` : '';
+    const goal =
+      ref?.peer === 'pytorch' && r.peer === 'onednn' && r.model === 'cnn'
+        ? { goal: { of: 'ratio' as const, op: '>=' as const, value: 0.8 } }
+        : {};
+    recordFigure(
+      figureOf(
+        {
+          bench,
+          name: `${r.model} at batch ${batchOf(r.model)}, ${r.cores} core(s), ${r.peer}, ${layout(r.peer, r.cores, r.processes)}: training images/s (n = windows)`,
+          unit: 'images/s',
+          ...(ref && !('skipped' in ref.outcome) ? { reference: { name: refName, mean: meanStd(ref.outcome.imagesPerSecond).mean } } : {}),
+          ...goal,
+          limits: `1-minute load average ${r.load.map((l) => l.toFixed(1)).join(', ')} at the rounds' starts: other work takes the cores the row counts on`,
+          command,
+        },
+        r.outcome.imagesPerSecond,
+      ),
+    );
+  }
 }
 
 if (isMain(import.meta.url)) {

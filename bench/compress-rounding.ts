@@ -18,6 +18,10 @@
  *    values: the share of the exact displacement the master made, and its
  *    error relative to it.
  * 3. Encoding and decoding time per float, over the model's size.
+ * 4. The bytes a round of 2 workers moves with none, fp16 and bf16, as the
+ *    coordinator's server counts them (exchange-round's round, the model's
+ *    tensor set): each format against none, goal <= 0.5 plus 1% (the
+ *    manifest and framing do not shrink).
  *
  * FLEET_BENCH_DATA (../shared/cifar10), FLEET_BENCH_ROUNDS (50), FLEET_BENCH_MODEL (cnn).
  */
@@ -34,7 +38,9 @@ import { TrainBatchMaker } from '../src/training/train-batch.js';
 import { computeGradients } from '../src/training/train-step.js';
 import { epochPermutation } from '../src/training/epoch-order.js';
 import { RoundingStream, decodeHalf, encodeHalf, roundingSeed, type HalfDtype, type Rounding } from '../src/exchange/index.js';
-import { isMain } from './kernel-conv-shapes.js';
+import { isMain, meanStd } from './kernel-conv-shapes.js';
+import { benchCommand, figureOf, recordFigure } from './figures.js';
+import { compressedRounds } from './exchange-round.js';
 import { mulberry32 } from '../src/runtime/seeded-random.js';
 
 const MODEL = (process.env.FLEET_BENCH_MODEL ?? 'cnn') as 'cnn' | 'resnet18';
@@ -149,7 +155,60 @@ function manyRounds(
   return { kept: dot / exactSq, error: Math.sqrt(errSq / exactSq) };
 }
 
+/** The bytes a 2-worker round moves per format (a real coordinator server and 2 gRPC clients), against none's. */
+async function roundBytes(command: string): Promise<void> {
+  const bench = 'compress-rounding';
+  const workers = 2;
+  const rounds = 3;
+  const results = await compressedRounds(MODEL, workers, rounds, ['none', 'fp16', 'bf16']);
+  const none = results.get('none')!;
+  console.log(`\n${MODEL}, ${workers} workers, ${rounds} rounds on loopback\t--compress\tMB a round (server's count)\tx none\tround ms`);
+  for (const [format, r] of results) {
+    const { mean, std } = meanStd(r.roundMs);
+    console.log(
+      [
+        '',
+        format,
+        (r.wireBytesPerRound / 1e6).toFixed(3),
+        (r.wireBytesPerRound / none.wireBytesPerRound).toFixed(4),
+        `${mean.toFixed(0)} +- ${std.toFixed(0)}`,
+      ].join('\t'),
+    );
+    const name = `${MODEL}, ${workers} workers, --compress ${format}`;
+    const reference = format === 'none' ? {} : { reference: { name: 'the same round with --compress none', mean: none.wireBytesPerRound } };
+    recordFigure(
+      figureOf(
+        {
+          bench,
+          name: `${name}: bytes a round moved, the coordinator's server counting (n=1: the mean over ${rounds} rounds)`,
+          unit: 'bytes',
+          ...reference,
+          ...(format === 'none' ? {} : { goal: { of: 'ratio' as const, op: '<=' as const, value: 0.505 } }),
+          limits: format === 'none' ? undefined : 'the tensor data halves; the manifest (names, shapes) and the message framing do not',
+          command,
+        },
+        [r.wireBytesPerRound],
+      ),
+    );
+    recordFigure(
+      figureOf(
+        {
+          bench,
+          name: `${name}: round time on loopback (n = rounds)`,
+          unit: 'ms',
+          ...(format === 'none' ? {} : { reference: { name: 'the same round with --compress none', mean: meanStd(none.roundMs).mean } }),
+          limits: "loopback: the bytes cost CPU (gRPC's copies, the coordinator's thread), not a link's time",
+          command,
+        },
+        r.roundMs,
+      ),
+    );
+  }
+}
+
 export async function run(): Promise<void> {
+  const command = benchCommand('compress-rounding');
+  await roundBytes(command);
   const dataDir = process.env.FLEET_BENCH_DATA ?? fileURLToPath(new URL('../../../shared/cifar10', import.meta.url));
   const rounds = Number(process.env.FLEET_BENCH_ROUNDS ?? 50);
   const backend = await selectBackend('auto', undefined, { threads: 1 });
@@ -228,6 +287,18 @@ export async function run(): Promise<void> {
   ] as const) {
     for (const [dtype, rounding] of FORMATS) {
       const t = oneTransfer(v, dtype, rounding);
+      if (name !== 'local-SGD parameter change')
+        recordFigure(
+          figureOf(
+            {
+              bench: 'compress-rounding',
+              name: `one transfer of the ${name}, ${dtype} ${rounding}: relative L2 error (n=1 tensor set)`,
+              unit: '',
+              command,
+            },
+            [t.error],
+          ),
+        );
       console.log(
         [
           '',
@@ -259,6 +330,19 @@ export async function run(): Promise<void> {
       const label = ex.kind === 'gradients' ? 'gradients (--sync-every 1)' : `parameters (--sync-every ${LOCAL_STEPS})`;
       const updates = `${ex.updates}${ex.scale !== 1 ? `, x${ex.scale} (lr / ${1 / ex.scale})` : ''}`;
       console.log(['', label, updates, dtype, rounding, r.kept.toFixed(4), r.error.toExponential(2)].join('\t'));
+      if (ex.updates === 'varying')
+        recordFigure(
+          figureOf(
+            {
+              bench: 'compress-rounding',
+              name: `${rounds} rounds of ${label}, ${updates}, ${dtype} ${rounding}: share of the exact displacement the master made (n=1)`,
+              unit: '',
+              limits: r.kept < 0.95 ? 'updates smaller than half a 16-bit step are rounded away every round' : undefined,
+              command,
+            },
+            [r.kept],
+          ),
+        );
     }
   }
   console.log('\nspeed over the model\tformat\trounding\tencode ns/float\tdecode ns/float');
@@ -281,6 +365,12 @@ export async function run(): Promise<void> {
     }
     const best = (xs: number[]) => Math.min(...xs).toFixed(2);
     console.log(['', dtype, rounding, best(enc), best(dec)].join('\t'));
+    const codec = `${dtype} ${rounding}, ${n} floats`;
+    recordFigure(figureOf({ bench: 'compress-rounding', name: `encode ${codec}: ns a float (n = repeats)`, unit: 'ns', command }, enc));
+    if (rounding === 'nearest')
+      recordFigure(
+        figureOf({ bench: 'compress-rounding', name: `decode ${dtype}, ${n} floats: ns a float (n = repeats)`, unit: 'ns', command }, dec),
+      );
   }
   model.dispose();
 }

@@ -12,10 +12,14 @@
  * Each variant's workers' rounds are split into compute, exchange (download
  * + upload) and waiting for the round to open, from their 'round
  * contributed' lines.
- * FLEET_BENCH_STEPS (16) steps per worker, FLEET_BENCH_DATA (../shared/cifar10),
- * FLEET_BENCH_BACKEND (wasm; onednn: fleet's oneDNN kernels, one thread a
- * process on 2 CPUs), FLEET_BENCH_REPEATS (1): the reference and every
- * variant that many times, interleaved, with mean +- std at the end.
+ * FLEET_BENCH_STEPS (24) steps per worker, FLEET_BENCH_DATA (../shared/cifar10),
+ * FLEET_BENCH_BACKEND (onednn when the addon is built, fleet's oneDNN kernels
+ * with one thread a process on 2 CPUs; else wasm), FLEET_BENCH_VARIANTS
+ * (equal: the defaults; the others on request, 1-2 minutes each),
+ * FLEET_BENCH_REPEATS (2): the reference and every variant that many times,
+ * interleaved, with mean +- std at the end. The figures (figures.ts): each
+ * variant's images/s against the reference, its ratio per repeat (goal >=
+ * 0.95), and a worker's round split into compute, exchange and wait.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -23,6 +27,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMain } from './kernel-conv-shapes.js';
+import { loadOnednn } from '../src/compute/onednn/addon.js';
+import { benchCommand, figureOf, recordFigure } from './figures.js';
 
 const FLEET = fileURLToPath(new URL('../../cli/fleet.js', import.meta.url));
 
@@ -108,12 +114,85 @@ const VARIANTS: Record<string, { flags: string[]; env?: Record<string, string> }
   'speed-pinned': { flags: ['--balance', 'speed', '--pin-workers', 'on'] },
 };
 
+/** The figures of a run, for docs/benchmarks.json. */
+function recordFigures(
+  names: string[],
+  m: {
+    ratios: Map<string, number[]>;
+    rates: Map<string, number[]>;
+    splits: Map<string, RoundSplit[]>;
+    references: number[];
+    backend: string;
+    steps: number;
+    batch: number;
+  },
+): void {
+  const bench = 'distributed-throughput';
+  const command = benchCommand(bench);
+  const setup = `cnn, batch ${m.batch} a worker, ${m.steps} steps, ${m.backend}`;
+  const referenceName = 'two independent one-process trainings at once, before and after (their mean)';
+  recordFigure(figureOf({ bench, name: `${referenceName}: images/s summed (n = pairs run)`, unit: 'images/s', command }, m.references));
+  const refMean = mean(m.references);
+  for (const name of names) {
+    const split = m.splits.get(name)!;
+    const share = (k: keyof RoundSplit) =>
+      split.length ? (100 * mean(split.map((s) => s[k]))) / mean(split.map((s) => s.round)) : Number.NaN;
+    const limits = split.length
+      ? `a worker's round is ${share('compute').toFixed(1)}% compute, ${share('exchange').toFixed(1)}% exchange, ${share('wait').toFixed(1)}% wait: against processes that only compute, the ratio is bounded near the compute share at equal speed`
+      : 'no round lines to split';
+    const variant = `${name} (${[...VARIANTS[name]!.flags, ...Object.entries(VARIANTS[name]!.env ?? {}).map(([k, v]) => `${k}=${v}`)].join(' ')})`;
+    recordFigure(
+      figureOf(
+        {
+          bench,
+          name: `2 workers over gRPC, ${variant}, ${setup}: images/s (n = repeats)`,
+          unit: 'images/s',
+          reference: { name: referenceName, mean: refMean },
+          limits,
+          command,
+        },
+        m.rates.get(name)!,
+      ),
+    );
+    recordFigure(
+      figureOf(
+        {
+          bench,
+          name: `2 workers, ${name}: ratio to the independent pair of the same repeat (n = repeats)`,
+          unit: 'ratio',
+          goal: { of: 'mean', op: '>=', value: 0.95 },
+          limits,
+          command,
+        },
+        m.ratios.get(name)!,
+      ),
+    );
+    if (split.length === 0) continue;
+    const round = { name: "a worker's whole round", mean: mean(split.map((s) => s.round)) };
+    for (const part of ['compute', 'exchange', 'wait'] as const) {
+      recordFigure(
+        figureOf(
+          {
+            bench,
+            name: `2 workers, ${name}: a worker's round, ${part} (n = rounds, both workers, first left out)`,
+            unit: 'ms',
+            reference: round,
+            command,
+          },
+          split.map((s) => s[part]),
+        ),
+      );
+    }
+  }
+}
+
 export async function run(): Promise<void> {
-  const steps = Number(process.env.FLEET_BENCH_STEPS ?? 16);
+  const steps = Number(process.env.FLEET_BENCH_STEPS ?? 24);
   const data = process.env.FLEET_BENCH_DATA ?? fileURLToPath(new URL('../../../shared/cifar10', import.meta.url));
-  const backend = process.env.FLEET_BENCH_BACKEND ?? 'wasm';
-  const repeats = Number(process.env.FLEET_BENCH_REPEATS ?? 1);
-  const names = (process.env.FLEET_BENCH_VARIANTS ?? Object.keys(VARIANTS).join(',')).split(',').filter(Boolean);
+  // oneDNN where built: a WASM repeat takes minutes, and oneDNN is what a worker here would run.
+  const backend = process.env.FLEET_BENCH_BACKEND ?? (loadOnednn() ? 'onednn' : 'wasm');
+  const repeats = Number(process.env.FLEET_BENCH_REPEATS ?? 2);
+  const names = (process.env.FLEET_BENCH_VARIANTS ?? 'equal').split(',').filter(Boolean);
   for (const name of names)
     if (!VARIANTS[name]) throw new Error(`FLEET_BENCH_VARIANTS: unknown variant ${name} (${Object.keys(VARIANTS).join(', ')})`);
   const batch = 64;
@@ -147,6 +226,8 @@ export async function run(): Promise<void> {
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   const pair = (rs: number[]) => `${rs.map((r) => r.toFixed(2)).join(' + ')} = ${sum(rs).toFixed(2)}`;
   const ratios = new Map<string, number[]>(names.map((n) => [n, []]));
+  const rates2 = new Map<string, number[]>(names.map((n) => [n, []]));
+  const references: number[] = [];
   const splits = new Map<string, RoundSplit[]>(names.map((n) => [n, []]));
   try {
     // Two independent one-process trainings at once, one step logged at a time.
@@ -190,12 +271,14 @@ export async function run(): Promise<void> {
       }
       const after = await independentPair(`${rep}b`);
       const together = (sum(before) + sum(after)) / 2;
+      references.push(sum(before), sum(after));
       console.log(
         `repeat ${rep}: two independent processes: before ${pair(before)}, after ${pair(after)} images/s (first step excluded); reference: their mean, ${together.toFixed(2)}`,
       );
       names.forEach((name, i) => {
         const ratio = rates[i]! / together;
         ratios.get(name)!.push(ratio);
+        rates2.get(name)!.push(rates[i]!);
         console.log(
           `repeat ${rep}: 2 workers + coordinator over gRPC, ${name} (${VARIANTS[name]!.flags.join(' ')}${VARIANTS[name]!.env ? ` ${Object.entries(VARIANTS[name]!.env!).map(([k, x]) => `${k}=${x}`)}` : ''}): ${rates[i]!.toFixed(2)} images/s (first round excluded), ratio ${ratio.toFixed(3)}`,
         );
@@ -204,6 +287,7 @@ export async function run(): Promise<void> {
     for (const name of names) {
       console.log(`${name}: ratio ${meanStd(ratios.get(name)!, 3)} (goal >= 0.95); ${describeSplit(splits.get(name)!)}`);
     }
+    recordFigures(names, { ratios, rates: rates2, splits, references, backend, steps, batch });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

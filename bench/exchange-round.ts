@@ -11,10 +11,13 @@
  * cluster of that size (launcher/gc-threads.ts); the largest round runs once
  * more with V8's default heap growth (runtime/heap-tuning.ts) and once with
  * V8's parallel GC, for each tuning's gain side by side.
- * FLEET_BENCH_WORKERS (1,2,4,8), FLEET_BENCH_ROUNDS (5), FLEET_BENCH_MODEL (resnet18).
+ * FLEET_BENCH_WORKERS (2,8; the full table 1,2,4,8), FLEET_BENCH_ROUNDS (5), FLEET_BENCH_MODEL (resnet18).
  * FLEET_BENCH_COMPRESS (unset): a comma list of --compress formats (none,fp16,bf16); each worker
  * count then runs once per format, and two columns are added: the format and the bytes a round
  * moved, as the coordinator's server counted them (its exchange counter, per fetch and contribution).
+ * Recorded (figures.ts): each row's GB/s against the raw TCP round's (goal >= 0.5 with 2-8 workers),
+ * the tunings' rows against the tuned row, the coordinator's memory (goal < 3x the parameter bytes).
+ * compressedRounds() measures the bytes a round moves per format for compress-rounding.
  *
  * This file is both the bench and, by its first argument, the processes it
  * spawns: `round` (the coordinator), `worker`, `tcp-round`, `tcp-round-worker`, `tcp-send`.
@@ -34,6 +37,7 @@ import { createCoordinatorClient } from '../services/worker/client/grpc-coordina
 import { layoutLength, readWeights, weightLayout } from '../src/training/flat-weights.js';
 import { HEAP_GROWING_PERCENT, setHeapGrowingPercent, tuneHeapForTransfers } from '../src/runtime/heap-tuning.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
+import { benchCommand, figureOf, recordFigure } from './figures.js';
 import { gcNodeFlags } from '../services/launcher/gc-threads.js';
 import { ExchangeCounter } from '../services/coordinator/telemetry/run-reporter.js';
 import { COMPRESS_CHOICES, type Compress } from '../src/runtime/config/run-config.js';
@@ -335,9 +339,12 @@ type GcMode = 'auto' | 'parallel';
  * Runs `mode` of this file in a child process with node `flags` (its
  * children inherit them), and returns the JSON it reports on its RESULT line.
  */
-function inChild<T>(mode: string, args: (string | number)[], flags: readonly string[]): Promise<T> {
+function inChild<T>(mode: string, args: (string | number)[], flags: readonly string[], env: Record<string, string> = {}): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...flags, SELF, mode, ...args.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...flags, SELF, mode, ...args.map(String)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -350,9 +357,29 @@ function inChild<T>(mode: string, args: (string | number)[], flags: readonly str
   });
 }
 const RESULT = 'RESULT ';
+const average = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+type RoundResult = Awaited<ReturnType<typeof roundBench>>;
+
+/**
+ * The bytes one round of `model` moves with `workers` workers in each format, as the coordinator's server counted
+ * them, and the round times: `rounds` rounds a format after one warm-up, each format in its own coordinator process.
+ */
+export async function compressedRounds(
+  model: string,
+  workers: number,
+  rounds: number,
+  formats: readonly Compress[],
+): Promise<Map<Compress, RoundResult>> {
+  const out = new Map<Compress, RoundResult>();
+  const flags = gcNodeFlags('auto', workers + 1);
+  for (const compress of formats)
+    out.set(compress, await inChild<RoundResult>('round', [workers, rounds, 'tuned', compress], flags, { FLEET_BENCH_MODEL: model }));
+  return out;
+}
 
 export async function run(): Promise<void> {
-  const workerCounts = (process.env.FLEET_BENCH_WORKERS ?? '1,2,4,8').split(',').map(Number);
+  const workerCounts = (process.env.FLEET_BENCH_WORKERS ?? '2,8').split(',').map(Number);
   const rounds = Number(process.env.FLEET_BENCH_ROUNDS ?? 5);
   const formats = compressFormats();
   console.log(
@@ -375,10 +402,14 @@ export async function run(): Promise<void> {
   // (float32: the original table's rows; not repeated per format).
   const largest = Math.max(...workerCounts);
   if (!formats) runs.push([largest, 'default', 'auto', 'none'], [largest, 'tuned', 'parallel', 'none']);
+  const bench = 'exchange-round';
+  const command = benchCommand(bench);
+  // The tuned rows' GB/s by worker count and format: the reference of the tunings' rows.
+  const tunedGbps = new Map<string, number>();
   for (const [workers, growth, gc, compress] of runs) {
     // The node flags fleet's launcher gives a cluster of workers + 1 processes, or none (V8's parallel GC).
     const flags = gcNodeFlags(gc === 'auto' ? 'auto' : 'off', workers + 1);
-    const r = await inChild<Awaited<ReturnType<typeof roundBench>>>('round', [workers, rounds, growth, compress], flags);
+    const r = await inChild<RoundResult>('round', [workers, rounds, growth, compress], flags);
     const { mean, std } = meanStd(r.roundMs);
     const gbps = r.bytesPerRound / 1e9 / (mean / 1000);
     // The raw TCP round with the same node flags, the tuned heap whatever the row.
@@ -386,6 +417,55 @@ export async function run(): Promise<void> {
     const tcpRound = r.bytesPerRound / 1e9 / (meanStd(tcpTimes).mean / 1000);
     const tcpStream = (await rawTcpStream(r.bytesPerRound)) / 1000;
     const gcName = flags.includes('--single-threaded-gc') ? 'single-threaded' : 'parallel';
+    const perRound = r.roundMs.map((ms) => r.bytesPerRound / 1e9 / (ms / 1000));
+    const what = `${workers} worker(s), ${MODEL}${compress !== 'none' ? `, --compress ${compress}` : ''}`;
+    const tuning = growth === 'tuned' && gc === 'auto' ? '' : growth !== 'tuned' ? ", V8's default heap growth" : ", V8's parallel GC";
+    const limits = `one gRPC stream a worker through the coordinator's one JS thread, on 2 cores shared by ${workers + 1} processes`;
+    if (!tuning) {
+      tunedGbps.set(`${workers} ${compress}`, average(perRound));
+      recordFigure(
+        figureOf(
+          {
+            bench,
+            name: `${what}: a round's GB/s (n = rounds)`,
+            unit: 'GB/s',
+            reference: { name: 'a raw TCP round of the same shape', mean: tcpRound },
+            ...(workers >= 2 ? { goal: { of: 'ratio' as const, op: '>=' as const, value: 0.5 } } : {}),
+            limits,
+            command,
+          },
+          perRound,
+        ),
+      );
+      recordFigure(
+        figureOf(
+          {
+            bench,
+            name: `${what}: the coordinator's RSS above its baseline, x the parameter bytes (n=1 run)`,
+            unit: 'x',
+            goal: { of: 'mean', op: '<=', value: 3 },
+            command,
+          },
+          [r.rssAboveMb / r.paramMb],
+        ),
+      );
+    } else {
+      const ref = tunedGbps.get(`${workers} ${compress}`);
+      recordFigure(
+        figureOf(
+          {
+            bench,
+            name: `${what}${tuning}: a round's GB/s (n = rounds)`,
+            unit: 'GB/s',
+            ...(ref !== undefined
+              ? { reference: { name: `the same round with fleet's tuning (${HEAP_GROWING_PERCENT}% heap growth, its GC rule)`, mean: ref } }
+              : {}),
+            command,
+          },
+          perRound,
+        ),
+      );
+    }
     console.log(
       [
         workers,

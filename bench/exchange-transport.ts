@@ -8,7 +8,8 @@
  * runs with both codecs: fleet's (rpc/coordinator-service.ts: data chunks
  * written with one copy, read as views) and ts-proto's generated one.
  * The TCP receiver copies into one preallocated buffer, as the assembler does.
- * FLEET_BENCH_RUNS (5) timed runs after one warm-up.
+ * FLEET_BENCH_RUNS (5) timed runs after one warm-up. Recorded (figures.ts):
+ * each gRPC transfer's MB/s against raw TCP's in the same direction.
  *
  * The server side runs in this process; the client side in a child process
  * (`node exchange-transport.js client PORTS...`), so sender and receiver have
@@ -52,6 +53,7 @@ import {
 } from '../src/rpc/index.js';
 import { tuneHeapForTransfers } from '../src/runtime/heap-tuning.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
+import { benchCommand, figureOf, recordFigure } from './figures.js';
 import { gitSha } from './git-sha.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -285,6 +287,31 @@ export async function run(): Promise<void> {
     const mbps = (timings[key] ?? []).map((ms) => total / MB / (ms / 1000));
     return meanStd(mbps);
   };
+  const bench = 'exchange-transport';
+  const command = benchCommand(bench);
+  const samples = (key: string) => (timings[key] ?? []).map((ms) => total / MB / (ms / 1000));
+  for (const direction of ['download', 'upload']) {
+    const raw = recordFigure(
+      figureOf(
+        { bench, name: `raw TCP ${direction}, one ${(total / MB).toFixed(1)} MB set: MB/s (n = transfers)`, unit: 'MB/s', command },
+        samples(`tcp ${direction}`),
+      ),
+    );
+    for (const codec of ['fleet', 'generated']) {
+      recordFigure(
+        figureOf(
+          {
+            bench,
+            name: `gRPC ${direction}, ${codec === 'fleet' ? "fleet's chunk codec" : "ts-proto's generated codec"}: MB/s (n = transfers)`,
+            unit: 'MB/s',
+            reference: { name: `raw TCP ${direction}`, mean: raw.mean },
+            command,
+          },
+          samples(`grpc ${codec} ${direction}`),
+        ),
+      );
+    }
+  }
   console.log('transfer\tMB/s (mean +- std)\tvs raw TCP');
   for (const direction of ['download', 'upload']) {
     const raw = rate(`tcp ${direction}`);

@@ -5,6 +5,7 @@
  * them with takeFigures() after each benchmark. Run alone, a benchmark still
  * prints its figures and nothing is written.
  */
+import { fleetEnvPrefix } from './bench-machine.js';
 import { meanStd } from './kernel-conv-shapes.js';
 
 /** A reference figure measured in the same run, and this figure's ratio to it. */
@@ -70,4 +71,9 @@ export function recordFigure(figure: Figure): Figure {
 /** The figures recorded since the last call, in order. */
 export function takeFigures(): Figure[] {
   return recorded.splice(0, recorded.length);
+}
+
+/** The command that runs only `bench` with this run's FLEET_* knobs: every figure's `command`. */
+export function benchCommand(bench: string): string {
+  return `${fleetEnvPrefix(['FLEET_BENCH_ONLY'])}FLEET_BENCH_ONLY=${bench} npm run bench`;
 }

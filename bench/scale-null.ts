@@ -31,11 +31,18 @@
  * null-workers.ts for what sharing a process means). Every process gets the
  * node flags fleet's launcher gives a cluster of that size.
  *
- * Knobs: FLEET_BENCH_MODELS (cnn,resnet18; any model fleet builds: tiny,
- * resnet, ...), FLEET_BENCH_WORKERS (1,2,4,8,16,32), FLEET_BENCH_ROUNDS (3),
- * FLEET_BENCH_WARMUP (1), FLEET_BENCH_PROCESSES (8), FLEET_BENCH_PLACES
- * (loopback,hosts), FLEET_BENCH_RATES (1gbit,10gbit), FLEET_BENCH_TCP_MB
- * (the raw TCP probe at each rate: two seconds' worth, at least 250; 0: none).
+ * Knobs, defaults sized for `npm run bench` (a few minutes; the full table
+ * of docs/scaling.md: FLEET_BENCH_MODELS=cnn,resnet18
+ * FLEET_BENCH_WORKERS=1,2,4,8,16,32 FLEET_BENCH_PLACES=loopback,hosts
+ * FLEET_BENCH_RATES=1gbit,10gbit): FLEET_BENCH_MODELS (cnn; any model fleet
+ * builds: resnet18, tiny, resnet, ...), FLEET_BENCH_WORKERS (16,32),
+ * FLEET_BENCH_ROUNDS (3), FLEET_BENCH_WARMUP (1), FLEET_BENCH_PROCESSES (8),
+ * FLEET_BENCH_PLACES (hosts where the test bed can be made, else loopback),
+ * FLEET_BENCH_RATES (1gbit), FLEET_BENCH_TCP_MB (the raw TCP probe at each
+ * rate: two seconds' worth, at least 250; 0: none).
+ * Recorded (figures.ts): each row's round time against the star and the
+ * ring model at its link's rate, with the link's bytes and the
+ * coordinator's CPU as what limits it.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -47,7 +54,8 @@ import { startLineProcess, type LineProcess } from '../test/helpers/line-process
 import { hostsSupport, makeHosts, parseRate, type Host, type HostNet } from '../test/helpers/net-hosts.js';
 import { gcNodeFlags } from '../services/launcher/gc-threads.js';
 import { isMain, meanStd } from './kernel-conv-shapes.js';
-import { ringRoundSeconds, starRoundSeconds } from './scale-models.js';
+import { ringRoundSeconds, starRoundBytes, starRoundSeconds } from './scale-models.js';
+import { benchCommand, figureOf, recordFigure } from './figures.js';
 import { rawTcpThroughCable } from './tcp-probe.js';
 
 const FLEET = fileURLToPath(new URL('../../cli/fleet.js', import.meta.url));
@@ -81,16 +89,16 @@ function intAtLeast(name: string, value: string, min = 1): number {
 
 /** The knobs from FLEET_BENCH_*, each checked with its variable's name in the error. */
 export function scaleKnobs(): ScaleKnobs {
-  const places = list('FLEET_BENCH_PLACES', 'loopback,hosts');
+  const places = list('FLEET_BENCH_PLACES', hostsSupport.ok ? 'hosts' : 'loopback');
   for (const p of places) if (p !== 'loopback' && p !== 'hosts') throw new Error(`FLEET_BENCH_PLACES: ${p} (loopback or hosts)`);
   return {
-    models: list('FLEET_BENCH_MODELS', 'cnn,resnet18'),
-    workers: list('FLEET_BENCH_WORKERS', '1,2,4,8,16,32').map((w) => intAtLeast('FLEET_BENCH_WORKERS', w)),
+    models: list('FLEET_BENCH_MODELS', 'cnn'),
+    workers: list('FLEET_BENCH_WORKERS', '16,32').map((w) => intAtLeast('FLEET_BENCH_WORKERS', w)),
     rounds: intAtLeast('FLEET_BENCH_ROUNDS', process.env.FLEET_BENCH_ROUNDS ?? '3'),
     warmup: intAtLeast('FLEET_BENCH_WARMUP', process.env.FLEET_BENCH_WARMUP ?? '1'),
     processes: intAtLeast('FLEET_BENCH_PROCESSES', process.env.FLEET_BENCH_PROCESSES ?? '8'),
     places: places as ScaleKnobs['places'],
-    rates: list('FLEET_BENCH_RATES', '1gbit,10gbit').map((r) => parseRate(r)),
+    rates: list('FLEET_BENCH_RATES', '1gbit').map((r) => parseRate(r)),
     tcpBytes:
       process.env.FLEET_BENCH_TCP_MB === undefined ? null : intAtLeast('FLEET_BENCH_TCP_MB', process.env.FLEET_BENCH_TCP_MB, 0) * 1e6,
   };
@@ -306,6 +314,51 @@ function rateName(bits: number | null): string {
   return bits >= 1e9 ? `${bits / 1e9} Gbit` : `${bits / 1e6} Mbit`;
 }
 
+/** A row's round time against the star and the ring model (at a link's rate), for docs/benchmarks.json. */
+function recordRow(r: ScaleRow): void {
+  const bench = 'scale-null';
+  const command = benchCommand(bench);
+  const { mean } = meanStd(r.roundMs);
+  const where = r.rate === null ? 'loopback' : `the coordinator's link at ${rateName(r.rate)}`;
+  const name = `${r.model} (${(r.parameterBytes / 1e6).toFixed(1)} MB), ${r.workers} null workers, ${where}: round time (n = rounds)`;
+  const cpu = `the coordinator's CPU ${r.coordinatorCpuMs.toFixed(0)} ms a round (${((100 * r.coordinatorCpuMs) / mean).toFixed(0)}% of it)`;
+  const limits =
+    r.linkBytesPerRound === null
+      ? `${cpu}; the null workers' ${r.workersCpuMs.toFixed(0)} ms together, on the same 2 cores`
+      : `the link carried ${(r.linkBytesPerRound / 1e6).toFixed(1)} MB a round, ${(r.linkBytesPerRound / starRoundBytes(r.workers, r.parameterBytes)).toFixed(3)}x the star model's bytes; ${cpu}`;
+  if (r.rate === null) {
+    recordFigure(figureOf({ bench, name, unit: 'ms', limits, command }, r.roundMs));
+    return;
+  }
+  const star = starRoundSeconds(r.workers, r.parameterBytes, r.rate) * 1000;
+  const ring = ringRoundSeconds(r.workers, r.parameterBytes, r.rate) * 1000;
+  recordFigure(
+    figureOf(
+      {
+        bench,
+        name,
+        unit: 'ms',
+        reference: { name: `the star model (2 x ${r.workers} x the bytes at ${rateName(r.rate)})`, mean: star },
+        limits,
+        command,
+      },
+      r.roundMs,
+    ),
+  );
+  recordFigure(
+    figureOf(
+      {
+        bench,
+        name: name.replace('round time', 'the same rounds against a ring'),
+        unit: 'ms',
+        reference: { name: `a ring all-reduce's model (2 x (W-1)/W x the bytes a worker link, at ${rateName(r.rate)})`, mean: ring },
+        command,
+      },
+      r.roundMs,
+    ),
+  );
+}
+
 /** One table line: the measured round beside the star and ring models at the row's link rate. */
 export function formatRow(r: ScaleRow): string {
   const { mean, std } = meanStd(r.roundMs);
@@ -377,7 +430,11 @@ export async function run(): Promise<void> {
         }
       }
       for (const model of knobs.models) {
-        for (const workers of knobs.workers) console.log(formatRow(await runRow(place, model, workers, knobs, dataDir, root)));
+        for (const workers of knobs.workers) {
+          const row = await runRow(place, model, workers, knobs, dataDir, root);
+          console.log(formatRow(row));
+          recordRow(row);
+        }
       }
     }
     console.log(

@@ -1,0 +1,72 @@
+/**
+ * What each benchmark measures and its knobs with their defaults, for the
+ * table at the top of docs/benchmarks.md. The defaults are sized so a full
+ * `npm run bench` stays under 25 minutes on a 2-core machine; the knobs give
+ * the bigger runs. A benchmark missing here still gets its section.
+ */
+import type { CatalogEntry } from './render-benchmarks.js';
+
+export const BENCH_CATALOG: CatalogEntry[] = [
+  {
+    name: 'step-profile',
+    measures:
+      'the `cnn` at batch 128 on the WASM backend, one process: images/s, the per-kernel split of a step, the step GFLOP/s as a fraction of the forward conv2d GFLOP/s measured in the same run',
+    knobs: '`FLEET_BENCH_MODES` (untuned,fleet; add `upstream`, slow), `FLEET_BENCH_STEPS` (5), `FLEET_BENCH_BATCH` (128)',
+  },
+  {
+    name: 'backend-compare',
+    measures:
+      "training images/s on 1 and 2 cores for fleet's WASM backend, its oneDNN backend (when the addon is built) and the PyTorch reference peer (bench/reference, when python3-torch is installed), with fleet/PyTorch and oneDNN/WASM ratios; fresh processes per row, rows repeated in rounds",
+    knobs:
+      '`FLEET_BENCH_MODELS` (cnn; add resnet18, about 10 min more), `FLEET_BENCH_BACKENDS` (wasm,onednn,pytorch), `FLEET_BENCH_CORES` (1,2), `FLEET_BENCH_ROUNDS` (2), `FLEET_BENCH_STEPS` (3 per process), `FLEET_BENCH_WARMUP` (1), `FLEET_BENCH_BATCH` (128), `FLEET_BENCH_RESNET18_BATCH` (64), `FLEET_BENCH_PYTHON`',
+  },
+  {
+    name: 'kernel-filter-grad',
+    measures: 'the filter gradient, the largest kernel of a step, per conv shape and variant: GFLOP/s',
+    knobs: '`FLEET_BENCH_VARIANTS`, `FLEET_BENCH_SHAPES`, `FLEET_BENCH_REPS` (5), `FLEET_BENCH_BATCH` (128)',
+  },
+  {
+    name: 'distributed-throughput',
+    measures:
+      "2 workers over gRPC against two independent one-process trainings at the same time, measured before and after the distributed runs (the reference is their mean), on the real data (cnn, batch 64 a worker); each variant's worker rounds split into compute, exchange and wait",
+    knobs:
+      '`FLEET_BENCH_BACKEND` (onednn when the addon is built, else wasm), `FLEET_BENCH_VARIANTS` (equal; also equal-no-prefetch, speed, speed-gc-off, speed-pinned), `FLEET_BENCH_REPEATS` (2), `FLEET_BENCH_STEPS` (24), `FLEET_BENCH_DATA` (../shared/cifar10)',
+  },
+  {
+    name: 'vector-kernels',
+    measures:
+      "the coordinator's per-float loops (sum, finite scan, SGD) on 11.2 M floats: JS loops against the WebAssembly SIMD kernels of src/compute/vector-math, in place and staged, ns a float",
+    knobs: '`FLEET_BENCH_REPEATS` (7)',
+  },
+  {
+    name: 'exchange-round',
+    measures:
+      "one round (every worker downloads the parameters and uploads a gradient set) of a ResNet-18-sized set (11.2 M floats, 44.7 MB) on loopback, beside raw TCP moving the same bytes in a round of the same shape and in one stream; the coordinator's resident memory above its baseline; the largest round again with V8's default heap growth and with its parallel GC",
+    knobs:
+      '`FLEET_BENCH_WORKERS` (2,8; the full table 1,2,4,8), `FLEET_BENCH_ROUNDS` (5), `FLEET_BENCH_MODEL` (resnet18), `FLEET_BENCH_COMPRESS` (unset; e.g. none,fp16,bf16: each worker count once per format, with the bytes a round moved)',
+  },
+  {
+    name: 'exchange-transport',
+    measures: "one 44.7 MB tensor set downloaded and uploaded over gRPC (fleet's chunk codec and the generated one) against raw TCP, MB/s",
+    knobs: '`FLEET_BENCH_RUNS` (5)',
+  },
+  {
+    name: 'scale-null',
+    measures:
+      "a real `fleet coordinator` with null workers (fleet's gRPC client, the model's tensor set, no compute) in the multi-host test bed, the coordinator's link held to a rate by tbf (or on loopback): round time beside the star model (2 x workers x bytes / link rate) and a ring all-reduce's, the bytes on the coordinator's link, CPU per round; [scaling.md](scaling.md)",
+    knobs:
+      '`FLEET_BENCH_MODELS` (cnn; resnet18 is 3.4x the bytes), `FLEET_BENCH_WORKERS` (16,32; the full table 1,2,4,8,16,32), `FLEET_BENCH_PLACES` (hosts; also loopback), `FLEET_BENCH_RATES` (1gbit; also 10gbit), `FLEET_BENCH_ROUNDS` (3), `FLEET_BENCH_WARMUP` (1), `FLEET_BENCH_PROCESSES` (8), `FLEET_BENCH_TCP_MB` (two seconds of the link, at least 250)',
+  },
+  {
+    name: 'compress-rounding',
+    measures:
+      "`--compress` on the `cnn`: the bytes a 2-worker round moves with none, fp16 and bf16 (the coordinator's server counting them); on its real tensors after 20 SGD steps on CIFAR-10, the error of one float16/bfloat16 transfer and of many rounds of gradients and of local SGD's parameters, to nearest and stochastic; ns a float to encode and decode",
+    knobs: '`FLEET_BENCH_ROUNDS` (50), `FLEET_BENCH_MODEL` (cnn), `FLEET_BENCH_DATA` (../shared/cifar10)',
+  },
+  {
+    name: 'compress-accuracy',
+    measures:
+      '`--compress` on real data: test accuracy after 1 epoch of 2 workers (cnn, 10,000 images of data_batch_1.bin, seed 1) with none, fp16 and bf16, one after another. Not part of `npm run bench` (about an hour here); its figures are carried in docs/benchmarks.json with their own date and commit',
+    knobs: '-',
+  },
+];
