@@ -59,7 +59,7 @@ export function selectorsIn(expr: string): { name: string; service: string | nul
   const out: { name: string; service: string | null }[] = [];
   for (const m of expr.matchAll(/\b(fleet_[a-zA-Z0-9_]+)\s*(\{[^}]*\})?/g)) {
     const service = m[2] ? (/service\s*=\s*"([^"]*)"/.exec(m[2])?.[1] ?? null) : null;
-    out.push({ name: m[1], service });
+    out.push({ name: m[1]!, service });
   }
   return out;
 }
@@ -78,7 +78,7 @@ export async function exportedNames(): Promise<Map<ServiceName, Set<string>>> {
   for (const [service, registry] of Object.entries(registries) as [ServiceName, (typeof registries)['worker']][]) {
     const names = new Set<string>();
     for (const m of await registry.getMetricsAsJSON()) {
-      if (m.type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s);
+      if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s);
       else names.add(m.name);
     }
     out.set(service, names);
