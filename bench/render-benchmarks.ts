@@ -61,7 +61,9 @@ function formatLoad(xs: readonly number[]): string {
 }
 
 function formatMachine(m: MachineInfo): string {
-  return `${m.cpu}, ${m.cores} cores, ${formatNumber(m.memoryGb)} GB, node ${m.node}, backends ${m.backends.join(' and ')}`;
+  // 0: not recorded (a run carried from before the file existed).
+  const memory = m.memoryGb > 0 ? `, ${formatNumber(m.memoryGb)} GB` : '';
+  return `${m.cpu}, ${m.cores} cores${memory}, node ${m.node}, backends ${m.backends.join(' and ')}`;
 }
 
 function formatDate(iso: string): string {

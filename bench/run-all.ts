@@ -4,7 +4,7 @@
  * docs/benchmarks.json and docs/benchmarks.md is rendered from it.
  * FLEET_BENCH_ONLY=step-profile,... runs a subset: only those benchmarks'
  * sections are replaced, the others are kept. FLEET_BENCH_NO_WRITE=1 prints
- * only.
+ * only; `--render` only renders the page again from the JSON.
  */
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
@@ -41,6 +41,14 @@ const BENCHES: Record<string, () => Promise<void>> = {
 const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
 const JSON_PATH = `${DOCS}benchmarks.json`;
 const MD_PATH = `${DOCS}benchmarks.md`;
+
+// `node dist/bench/run-all.js --render`: docs/benchmarks.md again from docs/benchmarks.json, nothing measured.
+if (process.argv.includes('--render')) {
+  const file = parseBenchmarksFile(await readFile(JSON_PATH, 'utf8'), JSON_PATH);
+  await writeFile(MD_PATH, renderBenchmarks(file, BENCH_CATALOG));
+  console.log(`rendered ${MD_PATH} from ${JSON_PATH}`);
+  process.exit(0);
+}
 
 const only = process.env.FLEET_BENCH_ONLY?.split(',').filter(Boolean) ?? null;
 for (const name of only ?? [])
