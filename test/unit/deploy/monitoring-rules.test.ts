@@ -105,6 +105,16 @@ describe('the names the rules and the dashboard read', () => {
     expect(fleetNamesIn('rate(fleet_round_second_count[5m])').every((n) => anywhere.has(n))).toBe(false);
   });
 
+  it('docs/metrics.md documents every fleet metric the services export, every recording rule and every alert', async () => {
+    const doc = readFileSync(new URL('../../../docs/metrics.md', import.meta.url), 'utf8');
+    const exported = [...new Set([...(await exportedNames()).values()].flatMap((s) => [...s]))]
+      .filter((n) => n.startsWith('fleet_'))
+      .map((n) => n.replace(/_(bucket|sum|count)$/, ''));
+    const ruleNames = rules.flatMap((g) => g.rules.map((r) => r.record ?? r.alert ?? ''));
+    const missing = [...new Set([...exported, ...ruleNames])].filter((n) => !doc.includes(`\`${n}\``));
+    expect(missing).toEqual([]);
+  });
+
   it('the dashboard has the panels the issue asks for, each querying fleet series, with the run variable', () => {
     const dashboard = readDashboard();
     const titles = dashboard.panels.map((p) => p.title);
