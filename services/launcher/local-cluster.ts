@@ -16,10 +16,17 @@ export class ClusterFailedError extends FleetError {
     readonly process: string,
     readonly code: number | null,
     readonly signal: string | null,
+    detail?: string,
   ) {
-    super(`${process} exited with ${code !== null ? `code ${code}` : `signal ${signal}`}; the other processes were stopped`);
+    super(
+      `${process} exited with ${code !== null ? `code ${code}` : `signal ${signal}`}${detail ? ` (${detail})` : ''}; the other processes were stopped`,
+    );
   }
 }
+
+/** Restarts of an evaluator that dies before the run ends, and the first delay (doubled each time). */
+export const DEFAULT_EVALUATOR_RESTARTS = 3;
+const EVALUATOR_RESTART_DELAY_MS = 1000;
 
 export interface LocalClusterOptions {
   workers: number;
@@ -35,6 +42,8 @@ export interface LocalClusterOptions {
   pinning?: { taskset: string; cpuSets: readonly string[] } | null;
   /** With NATS, an evaluator service scores the checkpoints: its flags (the coordinator's address is added). Null: none. */
   evaluatorArgs: string[] | null;
+  /** How many times a failed evaluator is restarted before the run fails (default DEFAULT_EVALUATOR_RESTARTS). */
+  evaluatorRestarts?: number;
   /** The evaluator's niceness (evaluator-priority.ts: it shares the workers' CPUs); null: the launcher's priority. */
   evaluatorNice?: number | null;
   log: Logger;
@@ -159,38 +168,50 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
     // The run has started (the coordinator has checked and taken its run directory): the logs folder may be made.
     await options.logs.open();
     log.info({ port, workers: options.workers }, 'coordinator listening: starting workers');
+    // The evaluator is restarted when it dies (its state makes a restart resume where it was); when it keeps
+    // failing, the run fails at once saying so, rather than the coordinator waiting --evaluator-wait for a score
+    // that cannot come.
     let evaluatorExit: Promise<{ name: string; code: number | null; signal: string | null }> | null = null;
     if (options.evaluatorArgs) {
+      const evaluatorArgs = options.evaluatorArgs;
       const niceness = options.evaluatorNice ?? null;
       const nice = niceness !== null ? (findNice() ?? undefined) : undefined;
-      const child = start(
-        'evaluator',
-        ['evaluator', '--coordinator', `127.0.0.1:${port}`, ...options.evaluatorArgs],
-        undefined,
-        undefined,
-        nice,
-      );
-      if (niceness !== null) {
-        try {
-          // Without nice(1): the main thread at least, where the scoring runs (wasm, or oneDNN at --threads 1).
-          if (nice === undefined && child.pid !== undefined) setPriority(child.pid, niceness);
-          log.info({ nice: niceness, via: nice ?? 'os.setPriority' }, "evaluator at a lower priority: it shares the workers' CPUs");
-        } catch (err) {
-          log.warn(
-            { err: (err as Error).message },
-            "the evaluator could not be given a lower priority: it competes with the workers' CPUs",
-          );
+      const startEvaluator = () => {
+        const child = start('evaluator', ['evaluator', '--coordinator', `127.0.0.1:${port}`, ...evaluatorArgs], undefined, undefined, nice);
+        if (niceness !== null) {
+          try {
+            // Without nice(1): the main thread at least, where the scoring runs (wasm, or oneDNN at --threads 1).
+            if (nice === undefined && child.pid !== undefined) setPriority(child.pid, niceness);
+            log.info({ nice: niceness, via: nice ?? 'os.setPriority' }, "evaluator at a lower priority: it shares the workers' CPUs");
+          } catch (err) {
+            log.warn(
+              { err: (err as Error).message },
+              "the evaluator could not be given a lower priority: it competes with the workers' CPUs",
+            );
+          }
         }
-      }
-      // Training does not depend on the evaluator: its failure is reported, nothing is stopped.
-      evaluatorExit = exitOf('evaluator', child).then((e) => {
-        if (e.code !== 0 && !stopping)
-          log.error(
-            { code: e.code, signal: e.signal },
-            'the evaluator failed: training goes on; the coordinator waits --evaluator-wait at the end',
-          );
-        return e;
-      });
+        return exitOf('evaluator', child);
+      };
+      const restarts = options.evaluatorRestarts ?? DEFAULT_EVALUATOR_RESTARTS;
+      evaluatorExit = (async () => {
+        for (let attempt = 0; ; attempt++) {
+          const e = await startEvaluator();
+          if (e.code === 0 || stopping) return e;
+          if (attempt >= restarts) {
+            log.error(
+              { code: e.code, signal: e.signal, restarts },
+              'the evaluator keeps failing: stopping the local cluster (its log says why)',
+            );
+            stopAll('SIGTERM');
+            throw new ClusterFailedError('evaluator', e.code, e.signal, `failed ${attempt + 1} times`);
+          }
+          const delayMs = EVALUATOR_RESTART_DELAY_MS * 2 ** attempt;
+          log.warn({ code: e.code, signal: e.signal, restart: attempt + 1, of: restarts, delayMs }, 'the evaluator failed: restarting it');
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          if (stopping) return e;
+        }
+      })();
+      evaluatorExit.catch(() => {});
     }
     for (let i = 0; i < options.workers; i++) {
       const name = workerProcessName(i);
@@ -221,12 +242,13 @@ export async function runLocalCluster(options: LocalClusterOptions): Promise<num
         return e;
       }),
     );
+    if (evaluatorExit) failures.push(evaluatorExit);
     // Read after the coordinator exits: mark them handled now, or Node ends the process on the first rejection.
     for (const f of failures) f.catch(() => {});
     const coordinatorResult = await coordinatorExit;
     // The evaluator ends by itself at run.finished; give it a moment to write its last lines.
     if (evaluatorExit && coordinatorResult.code === 0) {
-      await Promise.race([evaluatorExit, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+      await Promise.race([evaluatorExit.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
     }
     stopAll('SIGTERM');
     const workerResults = await Promise.allSettled(failures);
