@@ -122,6 +122,15 @@ export async function runEvaluator(
   const record = await openRunRecord(runDir);
   const bestDir = record.bestDir;
   const state = await EvaluatorStateFile.open(runDir, o.run);
+  // A restarted evaluator reports where it is from the start: otherwise its version reads 0 until the next score,
+  // and the evaluation lag (rule fleet:evaluation_lag_versions) would count every version of the run as waiting.
+  const latest = state.latest;
+  if (latest) {
+    deps.metrics.parameterVersion.set(latest.version);
+    deps.metrics.testAccuracy.set(latest.accuracy);
+    deps.metrics.testLoss.set(latest.loss);
+  }
+  if (state.best) deps.metrics.bestTestAccuracy.set(state.best.accuracy);
   const model = buildModel({ name: config.model, seed: config.seed, stem: config.stem });
   const layout = weightLayout(model);
   const scoreCheckpoints = o.scoreCheckpoints ?? 'epoch-ends';

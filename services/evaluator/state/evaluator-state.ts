@@ -76,6 +76,13 @@ export class EvaluatorStateFile {
     return this.state.metricsLines.find((l) => l.version === version);
   }
 
+  /** The newest version scored (a restarted evaluator's metrics start from it). */
+  get latest(): EventPayloads['eval'] | undefined {
+    let latest: EventPayloads['eval'] | undefined;
+    for (const e of Object.values(this.state.evaluated)) if (!latest || e.version > latest.version) latest = e;
+    return latest;
+  }
+
   get evaluatedCount(): number {
     return Object.keys(this.state.evaluated).length;
   }

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryBus, type AnyFleetEvent, type EventBus } from '../../../src/events/index.js';
-import { evaluatorMetrics } from '../../../src/runtime/metrics/index.js';
+import { evaluatorMetrics, type EvaluatorMetrics } from '../../../src/runtime/metrics/index.js';
+import { samplesOf } from '../../helpers/prometheus-text.js';
 import { buildModel } from '../../../src/model/index.js';
 import type { ParameterSource } from '../../../services/evaluator/client/parameter-source.js';
 import { IncompleteCheckpointError, runEvaluator, trainingOfCheckpoint } from '../../../services/evaluator/evaluator-run.js';
@@ -99,7 +100,7 @@ async function evaluatorOnce(
   run: string,
   out: string,
   source: ParameterSource,
-  o: { scoreCheckpoints?: ScoreCheckpoints; log?: Logger; finishedAt?: number } = {},
+  o: { scoreCheckpoints?: ScoreCheckpoints; log?: Logger; finishedAt?: number; metrics?: EvaluatorMetrics } = {},
 ) {
   const events = bus.publisher(run, `evaluator:${Math.random().toString(16).slice(2, 8)}`);
   const captured = o.log ? null : captureLog();
@@ -114,7 +115,7 @@ async function evaluatorOnce(
       exitWhenFinished: true,
       ...(o.scoreCheckpoints ? { scoreCheckpoints: o.scoreCheckpoints } : {}),
     },
-    { bus, events, source, metrics: evaluatorMetrics({ run }) },
+    { bus, events, source, metrics: o.metrics ?? evaluatorMetrics({ run }) },
     o.log ?? captured!.log,
     new AbortController().signal,
   );
@@ -235,8 +236,14 @@ describe('the evaluator loop', () => {
     const fresh = createMemoryBus(log);
     const replay = fresh.publisher(run, 'coordinator:test');
     for (const e of seen.filter((x) => x.type === 'checkpoint')) replay.publish(e.type, e.data as never);
-    expect(await evaluatorOnce(fresh, run, out, again, { scoreCheckpoints: 'every', finishedAt: 9 })).toBe('finished');
+    const metrics = evaluatorMetrics({ run });
+    expect(await evaluatorOnce(fresh, run, out, again, { scoreCheckpoints: 'every', finishedAt: 9, metrics })).toBe('finished');
     expect(again.fetched).toEqual([]);
+    // Its metrics start where the state file says it is (the evaluation lag would count every version otherwise).
+    const scraped = await metrics.registry.metrics();
+    expect(samplesOf(scraped, 'fleet_parameter_version', 'run').get(run)).toBe(9);
+    expect(samplesOf(scraped, 'fleet_test_accuracy', 'run').get(run)).toBe(evals[2]!.accuracy);
+    expect(samplesOf(scraped, 'fleet_best_test_accuracy', 'run').get(run)).toBe(bestAccuracy);
     expect((await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(2);
     await bus.close();
     await fresh.close();
