@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConfigMap } from 'kubernetes-models/v1';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kubectl, render } from '../../helpers/kustomize.js';
 import {
@@ -128,6 +129,8 @@ describe('the names the rules and the dashboard read', () => {
       }
     }
     expect(dashboard.templating.list.map((v) => v.name)).toEqual(['datasource', 'run']);
+    const ids = dashboard.panels.map((p) => (p as unknown as { id: number }).id);
+    expect(new Set(ids).size, 'panel ids are unique').toBe(ids.length);
   });
 
   it('every alert waits (for:), has a severity, and its summary and description name the run', () => {
@@ -164,6 +167,9 @@ describe.skipIf(!kubectl())('deploy/monitoring as kustomize renders it', () => {
     expect(prometheus?.data?.['prometheus.yml']).toBe(readFileSync(join(MONITORING_DIR, 'prometheus.yml'), 'utf8'));
     expect(prometheus?.data?.['rules.yml']).toBe(readFileSync(join(MONITORING_DIR, 'rules.yml'), 'utf8'));
     expect(grafana?.metadata.labels?.grafana_dashboard).toBe('1');
+    // Valid ConfigMaps (the Kubernetes 1.27 schema), and nothing else in the kustomization.
+    for (const o of objects) new ConfigMap(o as never).validate();
+    expect(objects.map((o) => o.kind)).toEqual(['ConfigMap', 'ConfigMap']);
     expect(JSON.parse(grafana?.data?.['fleet.json'] ?? 'null')).toEqual(readDashboard());
   });
 });
