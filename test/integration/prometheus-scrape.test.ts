@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeLocalPort } from '../../services/launcher/nats-server-process.js';
 import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { startCoordinator, startFleet, type FleetProcess } from '../helpers/fleet-processes.js';
-import { dashboardQueries, findBinary, fleetNamesIn, MONITORING_DIR } from '../helpers/monitoring.js';
+import { dashboardQueries, findBinary, fleetNamesIn, MONITORING_DIR, readRules } from '../helpers/monitoring.js';
 import { natsServerAvailable, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { until } from '../helpers/wait.js';
 
@@ -163,6 +163,13 @@ describe.skipIf(!prometheusBinary || !natsServerAvailable())(
         30_000,
         500,
       );
+      // Every rule of rules.yml loaded and evaluated without error on the live series (a many-to-many match would show here).
+      const rules = (await (await fetch(`${base}/api/v1/rules`)).json()) as {
+        data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+      };
+      const loaded = rules.data.groups.flatMap((g) => g.rules);
+      expect(loaded.length).toBe(readRules().flatMap((g) => g.rules).length);
+      expect(loaded.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`)).toEqual([]);
       // The dashboard's run variable (label_values(fleet_members, run)) lists the run.
       const labels = (await (await fetch(`${base}/api/v1/label/run/values?match[]=fleet_members`)).json()) as { data: string[] };
       expect(labels.data).toContain(RUN);
