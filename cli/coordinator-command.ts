@@ -13,6 +13,10 @@ import { addServiceIoOptions } from './service-options.js';
 import { stoppedExitCodeOpt } from './stopped-exit-code-option.js';
 import { exitAfter } from '../src/runtime/stopped-exit.js';
 import { addTrainingOptions, trainConfigFrom } from './train-command.js';
+import { parseInteger } from './parse-flag.js';
+import { FlagError } from '../src/runtime/config/flag-error.js';
+import { clientChannelFrom, type GrpcSecurity } from '../src/rpc/security/index.js';
+import { startLocalAggregators } from '../services/coordinator/shards/local-aggregators.js';
 
 /** `fleet coordinator`: the training flags plus where to listen and how rounds are kept. */
 export function coordinatorCommand(): Command {
@@ -90,6 +94,29 @@ export function coordinatorCommand(): Command {
       ),
     )
     .addOption(stoppedExitCodeOpt())
+    .addOption(
+      opt(
+        '--shards <k>',
+        'split the parameters across K aggregators (this coordinator and K-1 fleet aggregator processes), each summing and updating its slice: the bytes through any one link fall K-fold, the result is bit-identical',
+        'FLEET_SHARDS',
+      )
+        .argParser(parseInteger)
+        .default(1),
+    )
+    .addOption(
+      opt(
+        '--aggregators <host:port,...>',
+        'with --shards K: the K-1 fleet aggregator processes to use, as workers reach them (default: start them on this machine, on --aggregator-host)',
+        'FLEET_AGGREGATORS',
+      ),
+    )
+    .addOption(
+      opt(
+        '--aggregator-host <host>',
+        'with --shards K and no --aggregators: the address the local aggregators listen on and workers reach them at',
+        'FLEET_AGGREGATOR_HOST',
+      ).default('127.0.0.1'),
+    )
     .addOption(opt('--ledger', 'record how often each sample was applied, per epoch (applied-epoch-N.json)', 'FLEET_LEDGER').default(false))
     .action(async (flags: Record<string, unknown>, command: Command) => {
       // Checked first: a bad TLS file or token fails before the run directory is touched.
@@ -105,29 +132,36 @@ export function coordinatorCommand(): Command {
       // As fleet train does: the coordinator reads the test set (and the train set's size) itself.
       await downloadIfAsked(config, log);
       const heartbeatTimeoutMs = flags.heartbeatTimeout as number;
-      const end = await runCoordinatorService(
-        {
-          config,
-          resume: point !== null,
-          roundTimeoutMs: flags.roundTimeout as number,
-          heartbeatTimeoutMs,
-          heartbeatIntervalMs: Math.max(200, Math.round(heartbeatTimeoutMs / 5)),
-          checkpointEveryRounds: flags.checkpointEvery as number,
-          ledger: flags.ledger === true,
-          host: flags.host as string,
-          port: flags.port as number,
-          lingerMs: flags.linger as number,
-          shutdownGraceMs: flags.shutdownGrace as number,
-          drainTimeoutMs: flags.drainTimeout as number,
-          externalEvaluator: flags.externalEvaluator === true,
-          evaluatorWaitMs: flags.evaluatorWait as number,
-          retainVersions: flags.keepVersions as number,
-          io: serviceIoFrom(flags),
-          security,
-          overwrite: outMode === 'overwrite',
-        },
-        log,
-      );
+      const shards = await shardsFrom(flags, security, log);
+      let end: Awaited<ReturnType<typeof runCoordinatorService>>;
+      try {
+        end = await runCoordinatorService(
+          {
+            config,
+            resume: point !== null,
+            roundTimeoutMs: flags.roundTimeout as number,
+            heartbeatTimeoutMs,
+            heartbeatIntervalMs: Math.max(200, Math.round(heartbeatTimeoutMs / 5)),
+            checkpointEveryRounds: flags.checkpointEvery as number,
+            ledger: flags.ledger === true,
+            host: flags.host as string,
+            port: flags.port as number,
+            lingerMs: flags.linger as number,
+            shutdownGraceMs: flags.shutdownGrace as number,
+            drainTimeoutMs: flags.drainTimeout as number,
+            externalEvaluator: flags.externalEvaluator === true,
+            evaluatorWaitMs: flags.evaluatorWait as number,
+            retainVersions: flags.keepVersions as number,
+            io: serviceIoFrom(flags),
+            security,
+            overwrite: outMode === 'overwrite',
+            ...(shards ? { shards: { aggregators: shards.addresses, channel: shards.channel } } : {}),
+          },
+          log,
+        );
+      } finally {
+        shards?.stop();
+      }
       exitAfter(end, flags.stoppedExitCode as number, log);
     });
 }
@@ -143,4 +177,44 @@ function describeProgressHere(command: Command): Command {
       "no effect on a coordinator (accepted as fleet train passes it on): its progress is its 'round closed' and 'epoch done' log lines and its events (fleet watch)";
   }
   return command;
+}
+
+/**
+ * --shards K: the K-1 aggregators, listed (--aggregators) or started here,
+ * and the channel the coordinator calls them on (its token; TLS to them is
+ * not supported yet). null for one aggregator.
+ */
+async function shardsFrom(
+  flags: Record<string, unknown>,
+  security: GrpcSecurity,
+  log: ReturnType<typeof createRootLogger>,
+): Promise<{ addresses: string[]; channel: Awaited<ReturnType<typeof clientChannelFrom>>; stop: () => void } | null> {
+  const k = flags.shards as number;
+  if (!Number.isInteger(k) || k < 1)
+    throw new FlagError('--shards', k, `--shards ${k}: must be 1 (one aggregator: this coordinator) or more`);
+  const listed =
+    typeof flags.aggregators === 'string'
+      ? flags.aggregators
+          .split(',')
+          .map((a) => a.trim())
+          .filter((a) => a !== '')
+      : null;
+  if (k === 1) {
+    if (listed && listed.length > 0)
+      throw new FlagError('--aggregators', flags.aggregators, '--aggregators needs --shards K > 1 (K-1 addresses)');
+    return null;
+  }
+  if (security.tls !== null)
+    throw new FlagError(
+      '--shards',
+      k,
+      '--shards with --tls-cert is not supported yet: the coordinator calls its aggregators with its token over plaintext',
+    );
+  if (listed && listed.length !== k - 1)
+    throw new FlagError('--aggregators', flags.aggregators, `--shards ${k} needs ${k - 1} --aggregators addresses, got ${listed.length}`);
+  const channel = await clientChannelFrom({ ...security, tls: null });
+  if (listed) return { addresses: listed, channel, stop: () => {} };
+  const host = flags.aggregatorHost as string;
+  const local = await startLocalAggregators(k - 1, { host, advertise: host, token: security.token, log });
+  return { ...local, channel };
 }

@@ -5,6 +5,7 @@ import { dataCommand } from './data-command.js';
 import { trainCommand } from './train-command.js';
 import { coordinatorCommand } from './coordinator-command.js';
 import { workerCommand } from './worker-command.js';
+import { aggregatorCommand } from './aggregator-command.js';
 import { evaluatorCommand } from './evaluator-command.js';
 import { healthCommand } from './health-command.js';
 import { evalCommand } from './eval-command.js';
@@ -35,6 +36,7 @@ export function fleetProgram(): Command {
       .addCommand(trainCommand())
       .addCommand(coordinatorCommand())
       .addCommand(workerCommand())
+      .addCommand(aggregatorCommand())
       .addCommand(evaluatorCommand())
       .addCommand(healthCommand())
       .addCommand(evalCommand())

@@ -103,7 +103,7 @@ async function serve(
   }
   server.serve(
     coordinator.controller,
-    { config: options.config, layout: coordinator.layout, log, exchange, vectors: coordinator.vectors },
+    { config: options.config, layout: coordinator.layout, log, exchange, vectors: coordinator.vectors, shards: coordinator.shardMap },
     {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       onContributionRefused: (errorClass) => reporter.contributionRefused(errorClass),
@@ -156,6 +156,8 @@ async function serve(
     throw err;
   } finally {
     stopListening();
+    // The aggregators (--shards) exit with the run; a stopped run's restart loads them again.
+    await coordinator.finishShards(stopSignal ? `signal ${stopSignal}` : 'run over');
     await server.shutdown(options.shutdownGraceMs);
     coordinator.close();
   }

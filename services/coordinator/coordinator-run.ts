@@ -23,6 +23,10 @@ import type { RunReporter } from './telemetry/run-reporter.js';
 import { VectorMemory } from '../../src/compute/vector-math/index.js';
 import { SINK_SCRATCH_FLOATS } from './rpc/coordinator-server.js';
 import { readableScore } from '../../src/training/run-record/score-tables.js';
+import { assignShards, type ShardSlice } from '../../src/exchange/shard-assignment.js';
+import type { ClientChannel } from '../../src/rpc/security/index.js';
+import { FlagError } from '../../src/runtime/config/flag-error.js';
+import { ShardPeers } from './shards/shard-peers.js';
 
 export interface CoordinatorOptions {
   config: TrainConfig;
@@ -37,6 +41,8 @@ export interface CoordinatorOptions {
   /** Checkpoint versions kept fetchable for the evaluator. */
   retainVersions: number;
   reporter: RunReporter;
+  /** --shards K > 1: the other K-1 slices' aggregators (their addresses, as workers reach them) and how to call them. */
+  shards?: { aggregators: string[]; channel: ClientChannel };
 }
 
 /** Model-sized arrays in the coordinator's vector memory: master, momentum, the round's sum and the staged one. */
@@ -68,6 +74,10 @@ export async function createCoordinator(
   layout: WeightSlice[];
   vectors: VectorMemory;
   runDir: string;
+  /** --shards K > 1: who aggregates which tensors (shard 0 here, address empty), for the workers at registration. */
+  shardMap: { address: string; tensors: string[] }[];
+  /** Tells the aggregators the run is over (they exit); nothing without --shards. */
+  finishShards: (reason: string) => Promise<void>;
   /** A graceful stop's checkpoint, after the drain: written unless the file already holds this state. */
   checkpointStop: () => Promise<boolean>;
   close: () => void;
@@ -86,6 +96,7 @@ export async function createCoordinator(
   if (config.pretrained !== null && !options.resume)
     log.info(importSummary(config.pretrained, loadTorchvisionResNet(model, config.pretrained)), 'pretrained weights loaded');
   const layout = weightLayout(model);
+  const sharding = shardsOf(options, layout, log);
   const ledger = options.ledger ? new AppliedLedger(data.train.count) : undefined;
 
   let params: Float32Array = readWeights(model, layout, new Float32Array(layoutLength(layout)));
@@ -139,6 +150,7 @@ export async function createCoordinator(
 
   const checkpoint = async (reason: string, epochEnd: EpochTraining | null) => {
     const snap = controller.snapshot();
+    await gatherShards(snap);
     const state: CheckpointState = {
       writer: 'coordinator',
       config,
@@ -175,6 +187,8 @@ export async function createCoordinator(
   // epoch-end checkpoint event. Either way the line is metricsLine(training, evaluation) through the run record.
   const onEpochEnd = async (totals: EpochTotals, version: number) => {
     const snap = controller.snapshot();
+    // Scored (and checkpointed) whole: the other slices come from their aggregators first.
+    await gatherShards(snap);
     const training = reporter.epochEnded(totals, { version, step: snap.globalStep, workers: controller.memberCount() });
     if (options.externalEvaluator) {
       if (ledger) await record.writeJson(`applied-epoch-${totals.epoch}.json`, ledger.report(totals.epoch));
@@ -222,6 +236,14 @@ export async function createCoordinator(
     await checkpoint('epoch end', training);
   };
 
+  /** Sharded: the master here is current in shard 0 only; a checkpoint or a score takes the other slices from their aggregators. */
+  let gatheredVersion = -1;
+  const gatherShards = async (snap: { params: Float32Array; momentum: Float32Array; version: number }) => {
+    if (!sharding || gatheredVersion === snap.version) return;
+    await sharding.peers.gather(snap.params, snap.momentum, snap.version);
+    gatheredVersion = snap.version;
+  };
+
   const vectors = coordinatorVectorMemory(params.length);
   params = vectors.adopt(params);
   momentum = vectors.adopt(momentum);
@@ -231,6 +253,8 @@ export async function createCoordinator(
     layout,
     // --freeze-epochs: a frozen epoch's rounds exchange the trainable subset only (the workers derive the same).
     ...(config.freezeEpochs > 0 ? { exchangeOf: (epoch: number) => exchangeSlices(model, layout, config, epoch) } : {}),
+    // --shards: this coordinator sums and updates shard 0's tensors; the aggregators the others.
+    ...(sharding ? { exchangeOf: () => sharding.plan[0]!.slices, shards: sharding.peers } : {}),
     params,
     momentum,
     sampler,
@@ -249,6 +273,16 @@ export async function createCoordinator(
     },
     ...(resume ? { resume } : {}),
   });
+  if (sharding) {
+    // Every aggregator starts from this master (fresh, or the checkpoint's on a resume): the same values, momentum and step count.
+    await sharding.peers.load(config.runId, config, {
+      params,
+      momentum,
+      version: controller.currentVersion,
+      optimizerSteps: resume?.optimizerSteps ?? 0,
+    });
+    gatheredVersion = controller.currentVersion;
+  }
   reporter.started({
     workers: config.workers,
     model: config.model,
@@ -266,6 +300,12 @@ export async function createCoordinator(
     layout,
     vectors,
     runDir: record.path,
+    shardMap: sharding
+      ? sharding.plan.map((slice, k) => ({ address: k === 0 ? '' : options.shards!.aggregators[k - 1]!, tensors: slice.tensors }))
+      : [],
+    finishShards: async (reason) => {
+      await sharding?.peers.finish(reason);
+    },
     checkpointStop: async () => {
       // An epoch end (or a periodic checkpoint) just wrote this state: a second copy would only publish it again.
       if (saved?.version === controller.currentVersion && saved.round === controller.snapshot().round) {
@@ -281,6 +321,28 @@ export async function createCoordinator(
       tf.disposeVariables();
     },
   };
+}
+
+/**
+ * --shards K > 1: the byte-balanced map (shard 0 is this coordinator's) and
+ * the clients of the K-1 aggregators; null for one aggregator.
+ */
+function shardsOf(
+  options: CoordinatorOptions,
+  layout: readonly WeightSlice[],
+  log: Logger,
+): { plan: ShardSlice[]; peers: ShardPeers } | null {
+  const s = options.shards;
+  if (!s || s.aggregators.length === 0) return null;
+  if (options.config.freezeEpochs > 0)
+    throw new FlagError(
+      '--shards',
+      s.aggregators.length + 1,
+      '--shards with --freeze-epochs is not supported: a frozen phase exchanges a subset of the tensors',
+    );
+  const plan = assignShards(layout, s.aggregators.length + 1);
+  log.info({ shards: plan.map((p) => ({ shard: p.shard, tensors: p.tensors.length, floats: p.floats })) }, 'parameters sharded');
+  return { plan, peers: new ShardPeers(layout, plan, s.aggregators, s.channel, log) };
 }
 
 /** The run checkpoint's state as the coordinator writes it: the common fields, its rounds' counters and the sampler. */

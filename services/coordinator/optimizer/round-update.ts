@@ -63,10 +63,15 @@ export class RoundUpdate {
     });
   }
 
-  /** The SGD step over a frozen phase's subset: each packed slice onto its place in the master copy. */
+  /** The SGD step over a subset (a frozen phase's, or this coordinator's shard): each packed slice onto its place in the master copy. */
   private applySubset(store: ParameterStore, averaged: Float32Array, lr: number, slices: readonly WeightSlice[]): number {
     const at = new Map(this.layout.map((s) => [s.name, s.offset]));
     return store.update((params, momentum) => {
+      if (this.kind === 'parameters') {
+        // A shard's slices (--shards) with --sync-every > 1: the average is the new value, as for the whole model.
+        for (const slice of slices) params.set(averaged.subarray(slice.offset, slice.offset + slice.length), at.get(slice.name)!);
+        return;
+      }
       const hyper = { lr, momentum: this.config.momentum, weightDecay: this.config.weightDecay };
       for (const slice of slices) {
         const offset = at.get(slice.name)!;

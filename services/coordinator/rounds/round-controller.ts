@@ -6,7 +6,15 @@ import { Membership } from '../membership/membership.js';
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import { ParameterStore, type ParameterLease } from '../parameters/parameter-store.js';
 import { RoundRunner, type DrainOutcome } from './round-runner.js';
-import type { Assignment, Contribution, ControllerHooks, ControllerState, ResumeCounters, RoundSampler } from './round-types.js';
+import type {
+  Assignment,
+  Contribution,
+  ControllerHooks,
+  ControllerState,
+  ResumeCounters,
+  RoundSampler,
+  ShardRounds,
+} from './round-types.js';
 
 export type { MembershipChange } from '../membership/membership.js';
 export type { ParameterLease } from '../parameters/parameter-store.js';
@@ -19,6 +27,8 @@ export interface ControllerOptions {
   layout: readonly WeightSlice[];
   /** The slices a round of an epoch exchanges (--freeze-epochs: the trainable subset); the whole layout when absent. */
   exchangeOf?: (epoch: number) => readonly WeightSlice[];
+  /** --shards K > 1: the other slices' aggregators (this controller sums and updates shard 0, which exchangeOf names). */
+  shards?: ShardRounds;
   /** The master parameters (taken over, updated in place unless a fetch is reading them). */
   params: Float32Array;
   momentum: Float32Array;

@@ -2,7 +2,7 @@ import { WeightedSum, type StagedContribution } from '../aggregator/weighted-sum
 import { WorkerSpeeds } from '../balance/worker-speeds.js';
 import { RoundUpdate } from '../optimizer/round-update.js';
 import { EpochProgress } from './epoch-progress.js';
-import { CoordinatorClosedError, UnknownWorkerError } from './errors.js';
+import { CoordinatorClosedError, StaleContributionError, UnknownWorkerError } from './errors.js';
 import { assignmentOf, checkContribution, closedFields, planFields, recordArrival, summaryOf, type OpenRound } from './open-round.js';
 import { RoundWaiters } from './round-waiters.js';
 import type { Assignment, Contribution, ControllerState, EpochTotals, RoundRunnerOptions } from './round-types.js';
@@ -156,6 +156,8 @@ export class RoundRunner {
     if (!this.o.membership.has(worker)) throw new UnknownWorkerError(worker);
     const open = this.open;
     checkContribution(open, worker, c);
+    // Sharded: the aggregators were asked which contributions count when the round began to close; a later one counts nowhere.
+    if (this.closing && this.o.shards) throw new StaleContributionError(worker, c.round, open.plan.round, 'the round is closing');
     this.sum.commit(c.values);
     const trainMs = c.trainMs ?? 0;
     recordArrival(open, worker, c, trainMs);
@@ -237,6 +239,10 @@ export class RoundRunner {
     // A contribution still arriving is dropped with the staged sum; its commit is refused (no open round).
     sum.reset();
     this.open = null;
+    // The aggregators drop theirs too (a late slice of this round is refused there).
+    this.o.shards
+      ?.abort(open.plan.round, open.version)
+      .catch((err: unknown) => this.o.log.warn({ err: (err as Error).message, round: open.plan.round }, 'aggregators: abort failed'));
     this.o.log.warn(
       { round: open.plan.round, epoch: open.plan.epoch, contributed: open.contributed.size, members: open.plan.waitFor.length },
       'round abandoned at the drain timeout: its batches are trained again after a resume',
@@ -299,6 +305,27 @@ export class RoundRunner {
 
   private async finishRound(open: OpenRound, why: CloseReason): Promise<void> {
     const round = open.plan.round;
+    // Sharded: every aggregator must hold exactly the contributions this one counts, or the round is run again.
+    const shards = this.o.shards;
+    const counted = this.sum.contributions > 0;
+    if (shards && counted) {
+      const contributors = open.arrivals.map((a) => ({ workerId: a.worker, sampleCount: a.samples }));
+      const mismatch = await shards.prepare(round, open.version, contributors);
+      if (mismatch !== null) {
+        await shards.abort(round, open.version);
+        this.o.sampler.abort(open.plan);
+        this.sum.reset();
+        this.open = null;
+        this.closing = false;
+        this.o.log.warn({ round, mismatch }, 'round dropped: the aggregators disagree on its contributions; its batches are planned again');
+        if (this.draining) this.drainWaiter?.settle('abandoned');
+        else this.startRound();
+        return;
+      }
+    } else if (shards) {
+      // Nothing counts here: whatever an aggregator holds of the round goes.
+      await shards.abort(round, open.version);
+    }
     // The epoch's totals take a round's contributions when it closes, so an abandoned round (drain) leaves none.
     for (const a of open.arrivals) this.progress.add(a.samples, a.lossSum, a.correct);
     const contributed = [...open.contributed];
@@ -312,7 +339,8 @@ export class RoundRunner {
         }),
     );
     this.o.sampler.commit(open.plan, contributed);
-    if (this.sum.contributions > 0) {
+    if (counted) {
+      await shards?.commit(round, open.version, open.lrs[0]!);
       this.update.apply(this.o.parameters, this.sum.average(), open.lrs[0]!, this.slicesOf(open.plan.epoch));
       this.globalStep += open.lrs.length;
     }

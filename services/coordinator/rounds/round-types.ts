@@ -97,7 +97,20 @@ export interface ResumeCounters {
 }
 
 /** What RoundRunner is built from (RoundController composes it). */
+/**
+ * The other aggregators of a sharded run (--shards K): each round's close
+ * runs on them too, in two phases (services/coordinator/shards/shard-peers.ts).
+ */
+export interface ShardRounds {
+  /** null when every aggregator holds exactly these contributions of `round`, else what differs. */
+  prepare(round: number, version: number, contributors: readonly { workerId: string; sampleCount: number }[]): Promise<string | null>;
+  commit(round: number, version: number, lr: number): Promise<void>;
+  abort(round: number, version: number): Promise<void>;
+}
+
 export interface RoundRunnerOptions {
+  /** --shards K > 1: the aggregators of the other slices; this coordinator's round sums and updates its own. */
+  shards?: ShardRounds;
   config: TrainConfig;
   plan: TrainPlan;
   layout: readonly WeightSlice[];

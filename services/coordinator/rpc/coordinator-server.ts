@@ -74,7 +74,7 @@ export interface ServerOptions {
  * holds their senders). The round's sum then needs one staging buffer
  * however many workers there are.
  */
-class OneAtATime {
+export class OneAtATime {
   private busy = false;
   private waiting: (() => void)[] = [];
   async take(): Promise<() => void> {
@@ -135,6 +135,8 @@ export interface ServeContext {
   log: Logger;
   exchange?: ExchangeCounter;
   vectors?: VectorMemory;
+  /** --shards K > 1: who aggregates which tensors, told to every worker at registration (shard 0: this coordinator). */
+  shards?: { address: string; tensors: string[] }[];
 }
 
 /** Where and how the server listens. */
@@ -295,7 +297,13 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
       }
       try {
         const workerId = controller.register(req.workerName || call.getPeer());
-        cb(null, { workerId, runId: config.runId, configJson: JSON.stringify(config), heartbeatIntervalMs: options.heartbeatIntervalMs });
+        cb(null, {
+          workerId,
+          runId: config.runId,
+          configJson: JSON.stringify(config),
+          heartbeatIntervalMs: options.heartbeatIntervalMs,
+          shards: context.shards ?? [],
+        });
       } catch (err) {
         fail(cb as sendUnaryData<never>, err, 'register');
       }

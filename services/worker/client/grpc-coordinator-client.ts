@@ -10,6 +10,10 @@ import { insecureChannel, type ClientChannel } from '../../../src/rpc/security/i
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import type { CoordinatorClient, WorkAssignment } from '../worker-run.js';
 import { VectorMemory } from '../../../src/compute/vector-math/index.js';
+import { packShard, shardSliceOf, unpackShard, type ShardSlice } from '../../../src/exchange/shard-assignment.js';
+import { classify } from '../../../src/rpc/classify.js';
+import { CoordinatorRefusal } from '../../../src/rpc/coordinator-refusals.js';
+import { FleetError } from '../../../src/runtime/errors.js';
 
 export interface ClientOptions {
   /** Deadline of short calls (register, heartbeat, leave). */
@@ -24,6 +28,11 @@ export interface ClientOptions {
 
 const deadline = (ms: number) => new Date(Date.now() + ms);
 
+type Contribution = Parameters<CoordinatorClient['contribute']>[0];
+
+/** The coordinator's shard map does not fit this worker's model (another model, another build). */
+export class ShardMapError extends FleetError {}
+
 /** What registration tells the client about the wire: --compress and the seed its stochastic rounding is keyed by. */
 const wireKeys = runConfigFields.pick({ compress: true, seed: true });
 
@@ -37,7 +46,7 @@ export function createCoordinatorClient(
   address: string,
   layoutOf: () => readonly WeightSlice[],
   o: ClientOptions,
-): CoordinatorClient & { close(): void } {
+): CoordinatorClient & { close(): void; useWire(w: { compress: Compress; seed: number }): void } {
   const channel = o.channel ?? insecureChannel();
   const client = new FleetCoordinatorClient(address, channel.credentials, { ...CHANNEL_OPTIONS, ...channel.options });
   // Parameters arrive into one buffer reused every round (the caller copies them
@@ -48,6 +57,11 @@ export function createCoordinatorClient(
   // --compress: contributions are rounded into this buffer first (kept too: the messages copy it).
   let uploadHalves: Uint16Array | undefined;
   let wire: { compress: Compress; seed: number } = { compress: 'none', seed: 0 };
+  let shardMap: { address: string; tensors: string[] }[] = [];
+  let sharded = false;
+  let resolved: ReturnType<typeof shards> | null = null;
+  /** The sharded fetch's model-sized buffer, reused (the caller copies it into the model before the next fetch). */
+  let shardFull = new Float32Array(0);
 
   const unary = <Req, Res>(
     method: (req: Req, meta: never, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown,
@@ -65,12 +79,14 @@ export function createCoordinatorClient(
 
   return {
     async register(request) {
-      const res = await unary<typeof request, Awaited<ReturnType<CoordinatorClient['register']>>>(
-        client.register as never,
-        request,
-        o.callTimeoutMs,
-      );
+      const res = await unary<
+        typeof request,
+        Awaited<ReturnType<CoordinatorClient['register']>> & { shards: { address: string; tensors: string[] }[] }
+      >(client.register as never, request, o.callTimeoutMs);
       wire = wireKeys.parse(JSON.parse(res.configJson));
+      closeShards();
+      shardMap = res.shards.length > 1 ? res.shards : [];
+      sharded = shardMap.length > 1;
       return res;
     },
 
@@ -99,6 +115,45 @@ export function createCoordinatorClient(
     },
 
     async fetchParameters(workerId, version, only) {
+      if (sharded && !only) return fetchSharded(workerId, version);
+      return fetchDirect(workerId, version, only);
+    },
+
+    contribute(c) {
+      if (sharded) return contributeSharded(c);
+      return contributeDirect(c);
+    },
+
+    async heartbeat(workerId, round) {
+      const res = await unary<{ workerId: string; round: number; stepsDone: number }, { known: boolean }>(
+        client.heartbeat as never,
+        { workerId, round, stepsDone: 0 },
+        o.callTimeoutMs,
+      );
+      return res.known;
+    },
+
+    async leave(workerId, reason) {
+      await unary(client.leave as never, { workerId, reason }, o.callTimeoutMs);
+    },
+
+    /** An aggregator's client learns the wire format from the coordinator's registration, not its own. */
+    useWire(w) {
+      wire = w;
+    },
+
+    close() {
+      closeShards();
+      client.close();
+    },
+  };
+
+  async function fetchDirect(
+    workerId: string,
+    version: number,
+    only?: readonly WeightSlice[],
+  ): Promise<{ version: number; values: Float32Array; wireBytes: number }> {
+    {
       const layout = only ?? layoutOf();
       const tensors = only ? only.map((s) => s.name) : [];
       // Asked for in the run's dtype, and only that one is accepted.
@@ -120,48 +175,105 @@ export function createCoordinatorClient(
       }
       const set = await receiveTensorSet(stream, { maxTotalBytes: wireBytes, expected, into: receiveBuffer });
       return { version: set.version, values: tensorSetValues(set), wireBytes: set.wireBytes };
-    },
+    }
+  }
 
-    contribute(c) {
-      return new Promise((resolve, reject) => {
-        // Encoded before the call starts: a value the format cannot hold (TensorOverflowError) is refused here.
-        const key = { seed: wire.seed, round: c.round, sender: c.memberIndex ?? 0 };
-        const set = encodeTensorSet(entriesOf(c.layout), c.values, c.version, contributionWire(wire.compress, c.kind, key), uploadHalves);
-        if (set.entries[0]?.dtype !== 'float32')
-          uploadHalves = new Uint16Array(set.buffer.buffer, set.buffer.byteOffset, set.buffer.byteLength / 2);
-        const call = client.contribute({ deadline: deadline(o.transferTimeoutMs) }, (err, res) =>
-          err ? reject(err) : resolve({ round: res.round, nextVersion: res.nextVersion, wireBytes: set.buffer.byteLength }),
-        );
-        const header = {
-          workerId: c.workerId,
-          round: c.round,
-          version: c.version,
-          sampleCount: c.sampleCount,
-          lossSum: c.lossSum,
-          correct: c.correct,
-          trainMs: c.trainMs,
-          kind: c.kind === 'gradients' ? ContributionKind.CONTRIBUTION_KIND_GRADIENTS : ContributionKind.CONTRIBUTION_KIND_PARAMETERS,
-        };
-        // A refusal ends the call early: the callback above reports it; the sender just stops.
-        sendContribution(call, header, set, { encoding: uploadEncoding }).catch(() => {});
-      });
-    },
-
-    async heartbeat(workerId, round) {
-      const res = await unary<{ workerId: string; round: number; stepsDone: number }, { known: boolean }>(
-        client.heartbeat as never,
-        { workerId, round, stepsDone: 0 },
-        o.callTimeoutMs,
+  function contributeDirect(c: Contribution): Promise<{ round: number; nextVersion: number; wireBytes: number }> {
+    return new Promise((resolve, reject) => {
+      // Encoded before the call starts: a value the format cannot hold (TensorOverflowError) is refused here.
+      const key = { seed: wire.seed, round: c.round, sender: c.memberIndex ?? 0 };
+      const set = encodeTensorSet(entriesOf(c.layout), c.values, c.version, contributionWire(wire.compress, c.kind, key), uploadHalves);
+      if (set.entries[0]?.dtype !== 'float32')
+        uploadHalves = new Uint16Array(set.buffer.buffer, set.buffer.byteOffset, set.buffer.byteLength / 2);
+      const call = client.contribute({ deadline: deadline(o.transferTimeoutMs) }, (err, res) =>
+        err ? reject(err) : resolve({ round: res.round, nextVersion: res.nextVersion, wireBytes: set.buffer.byteLength }),
       );
-      return res.known;
-    },
+      const header = {
+        workerId: c.workerId,
+        round: c.round,
+        version: c.version,
+        sampleCount: c.sampleCount,
+        lossSum: c.lossSum,
+        correct: c.correct,
+        trainMs: c.trainMs,
+        kind: c.kind === 'gradients' ? ContributionKind.CONTRIBUTION_KIND_GRADIENTS : ContributionKind.CONTRIBUTION_KIND_PARAMETERS,
+      };
+      // A refusal ends the call early: the callback above reports it; the sender just stops.
+      sendContribution(call, header, set, { encoding: uploadEncoding }).catch(() => {});
+    });
+  }
 
-    async leave(workerId, reason) {
-      await unary(client.leave as never, { workerId, reason }, o.callTimeoutMs);
-    },
+  /**
+   * --shards K > 1: the shard map the coordinator gave at registration, with
+   * a client per aggregator (shard 0 is the coordinator). Resolved at the
+   * first transfer: the model's layout is known only after registration.
+   */
+  function shards(): {
+    layout: readonly WeightSlice[];
+    slices: ShardSlice[];
+    peers: ReturnType<typeof createCoordinatorClient>[];
+    packed: Float32Array[];
+  } {
+    if (resolved) return resolved;
+    const layout = layoutOf();
+    const slices = shardMap.map((s, k) => shardSliceOf(layout, k, s.tensors));
+    const covered = slices.reduce((n, s) => n + s.floats, 0);
+    const total = layout.reduce((n, s) => n + s.length, 0);
+    if (covered !== total) throw new ShardMapError(`the coordinator's shard map covers ${covered} of the model's ${total} values`);
+    const peers = shardMap.slice(1).map((s, k) => {
+      const peer = createCoordinatorClient(s.address, () => slices[k + 1]!.slices, o);
+      peer.useWire(wire);
+      return peer;
+    });
+    resolved = { layout, slices, peers, packed: slices.map((s) => new Float32Array(s.floats)) };
+    return resolved;
+  }
 
-    close() {
-      client.close();
-    },
-  };
+  function closeShards(): void {
+    for (const p of resolved?.peers ?? []) p.close();
+    resolved = null;
+  }
+
+  /** Each shard's tensors from its aggregator, in parallel, into one model-sized buffer. */
+  async function fetchSharded(workerId: string, version: number): Promise<{ version: number; values: Float32Array; wireBytes: number }> {
+    const s = shards();
+    const parts = await Promise.all([
+      fetchDirect(workerId, version, s.slices[0]!.slices),
+      ...s.peers.map((p) => p.fetchParameters(workerId, version)),
+    ]);
+    if (shardFull.length !== s.packed.reduce((n, p) => n + p.length, 0))
+      shardFull = new Float32Array(s.packed.reduce((n, p) => n + p.length, 0));
+    let wireBytes = 0;
+    for (const [k, part] of parts.entries()) {
+      if (part.version !== version) throw new ShardMapError(`shard ${k} sent version ${part.version}, asked for ${version}`);
+      unpackShard(s.layout, s.slices[k]!, part.values, shardFull);
+      wireBytes += part.wireBytes;
+    }
+    return { version, values: shardFull, wireBytes };
+  }
+
+  /**
+   * Each shard's tensors to its aggregator, in parallel; the coordinator's
+   * last, once every aggregator holds its part: the coordinator counts a
+   * contribution only then. A part an earlier attempt delivered is refused as
+   * already there, which is what a retry wants.
+   */
+  async function contributeSharded(c: Contribution): Promise<{ round: number; nextVersion: number; wireBytes: number }> {
+    const s = shards();
+    if (c.layout.length !== s.layout.length) throw new ShardMapError('a subset of the tensors (a frozen phase) cannot be sharded');
+    const parts = s.slices.map((slice, k) => packShard(s.layout, slice, c.values, s.packed[k]!));
+    const delivered = await Promise.all(
+      s.peers.map((p, k) =>
+        p.contribute({ ...c, values: parts[k + 1]!, layout: s.slices[k + 1]!.slices }).then(
+          (ack) => ack.wireBytes,
+          (err: unknown) => {
+            if (classify(err)?.errorClass === CoordinatorRefusal.AlreadyContributed) return 0;
+            throw err;
+          },
+        ),
+      ),
+    );
+    const own = await contributeDirect({ ...c, values: parts[0]!, layout: s.slices[0]!.slices });
+    return { ...own, wireBytes: own.wireBytes + delivered.reduce((a, b) => a + b, 0) };
+  }
 }
