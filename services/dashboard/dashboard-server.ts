@@ -93,6 +93,7 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
     const path = new URL(req.url ?? '/', 'http://dashboard').pathname;
     const file = PAGE_FILES[path];
     if (file !== undefined) return send(res, 200, file.type, page.get(file.file)!);
+    if (path === '/favicon.ico') return send(res, 204, 'image/x-icon', '');
     if (path === '/api/list') return json(res, o.board.list());
     if (path === '/api/stream') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });

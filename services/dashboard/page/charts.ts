@@ -24,15 +24,17 @@ export interface ChartOptions {
   yFormat?: (y: number) => string;
   /** Marks the chart for tests and styles: data-chart="...". */
   name: string;
+  /** A chart across the page: drawn on a wider canvas so its text keeps the size of the others'. */
+  wide?: boolean;
 }
 
-const W = 520;
-const H = 250;
 const M = { left: 52, right: 14, top: 12, bottom: 36 };
 
 export const PALETTE = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#475569', '#ea580c'];
 
 export function lineChart(series: Series[], o: ChartOptions): HTMLElement {
+  const W = o.wide ? 1100 : 520;
+  const H = o.wide ? 300 : 250;
   const all = series.flatMap((x) => x.points);
   const legend = h(
     'div',

@@ -134,9 +134,14 @@ function workersTable(d: RunDetail): HTMLElement {
     ),
     h(
       'p',
-      { class: 'muted small' },
-      "Each worker's mean over its last rounds: its own training, the exchange (the parameters' download and its upload, with making the batch), and waiting for the others and the update. ",
-      'The straggler arrives last in most recent rounds and keeps the others waiting.',
+      { class: 'muted small split-key' },
+      `Each worker's mean over its last ${Math.min(20, d.windowRounds) || ''} rounds:`,
+      h('span', { class: 'seg train' }),
+      'its own training',
+      h('span', { class: 'seg exchange' }),
+      "the exchange (the parameters' download, making the batch, the upload)",
+      h('span', { class: 'seg wait' }),
+      'waiting for the others and the update. The straggler arrives last in most recent rounds and keeps the others waiting.',
     ),
   );
 }
@@ -148,10 +153,14 @@ function workerRow(w: WorkerRow, maxRoundMs: number, windowRounds: number): HTML
       ? h('span', { class: 'muted' }, '-')
       : h(
           'div',
-          { class: 'split' },
-          segment('train', split.trainMs, maxRoundMs),
-          segment('exchange', split.exchangeMs, maxRoundMs),
-          segment('wait', split.waitMs, maxRoundMs),
+          { class: 'split-cell' },
+          h(
+            'div',
+            { class: 'split' },
+            segment('train', split.trainMs, maxRoundMs),
+            segment('exchange', split.exchangeMs, maxRoundMs),
+            segment('wait', split.waitMs, maxRoundMs),
+          ),
           h(
             'span',
             { class: 'split-text' },

@@ -18,7 +18,13 @@ export function sweepView(d: SweepDetail): HTMLElement {
       dashed: t.status === 'pruned' || t.status === 'failed',
       points: t.curve.map((p) => ({ x: p.epoch, y: p.value })),
     })),
-    { title: `${x.metric ?? 'metric'} by epoch, every trial`, xLabel: 'epoch', name: 'trials', yFormat: (y) => `${(y * 100).toFixed(0)}%` },
+    {
+      title: `${x.metric ?? 'metric'} by epoch, every trial`,
+      xLabel: 'epoch',
+      name: 'trials',
+      wide: true,
+      yFormat: (y) => `${(y * 100).toFixed(0)}%`,
+    },
   );
   const table = h(
     'table',
