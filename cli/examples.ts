@@ -118,6 +118,17 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
       command: 'fleet watch --nats nats://nats:4222 --sweep augmentation-20250101-120000-ab12',
     },
   ],
+  dashboard: [
+    {
+      what: 'the runs on this NATS server, live, and those in runs/, at http://127.0.0.1:7080/',
+      command: 'fleet dashboard --nats nats://nats:4222',
+    },
+    { what: 'finished runs and sweeps from their directories, without NATS', command: 'fleet dashboard --runs /shared/runs --port 8080' },
+    {
+      what: 'for other machines: a token required (open http://HOST:7080/?token=TOKEN once)',
+      command: 'FLEET_DASHBOARD_TOKEN=$(cat dashboard.token) fleet dashboard --host 0.0.0.0 --nats nats://nats:4222',
+    },
+  ],
   sweep: [
     {
       what: "exercise 2's quick scale: 3 trials, 2 at a time, into sweeps/<sweep id>",

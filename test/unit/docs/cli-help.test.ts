@@ -37,6 +37,7 @@ const EXAMPLED = [
   'runs',
   'predict',
   'watch',
+  'dashboard',
   'sweep',
   'report',
   'data download',
