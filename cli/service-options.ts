@@ -34,5 +34,9 @@ export function addNatsOptions(command: Command): Command {
     .addOption(opt('--nats-user <user>', 'NATS user (with --nats-password)', 'NATS_USER'))
     .addOption(opt('--nats-password <password>', 'NATS password', 'NATS_PASSWORD'))
     .addOption(opt('--nats-token <token>', 'NATS token', 'NATS_TOKEN'))
-    .addOption(opt('--nats-creds <file>', 'NATS credentials file (JWT + nkey)', 'NATS_CREDS'));
+    .addOption(opt('--nats-creds <file>', 'NATS credentials file (JWT + nkey)', 'NATS_CREDS'))
+    .addOption(opt('--nats-nkey <file>', "NATS nkey seed file (the user's SU... seed; the server lists its public key)", 'NATS_NKEY'))
+    .addOption(opt('--nats-ca <file>', "CA certificate (PEM) that signed the NATS server's: connects with TLS", 'NATS_CA'))
+    .addOption(opt('--nats-cert <file>', 'client certificate (PEM) for a NATS server that verifies clients (with --nats-key)', 'NATS_CERT'))
+    .addOption(opt('--nats-key <file>', "the client certificate's private key (PEM)", 'NATS_KEY'));
 }

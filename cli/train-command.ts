@@ -13,7 +13,7 @@ import {
   parseTrainConfig,
   type TrainConfig,
 } from '../src/runtime/config/train-config.js';
-import { serviceIoFrom, type ServiceIo } from '../src/runtime/config/service-io.js';
+import { NATS_AUTH_VARIABLES, type NatsAuth, serviceIoFrom, type ServiceIo } from '../src/runtime/config/service-io.js';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { newRunId } from '../src/runtime/run-dir.js';
 import { runTraining } from '../services/trainer/train-run.js';
@@ -197,7 +197,7 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
   });
   const log = view.log;
   const broker = await chooseEventBroker({ natsUrl: io.natsUrl, auth: io.natsAuth, log });
-  // The coordinator has the credentials among its forwarded flags; the evaluator gets them here.
+  // The children get the NATS credentials as variables (natsAuthEnv).
   const nats = broker.url ? ['--nats', broker.url] : [];
   const metrics = ['--metrics-port', '0', '--metrics-host', '127.0.0.1'];
   // The coordinator, the workers and (with NATS) the evaluator.
@@ -244,7 +244,6 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
             '--score-checkpoints',
             launch.scoreCheckpoints,
             ...nats,
-            ...(broker.url ? natsAuthFlags(io) : []),
             ...metrics,
           ]
         : null,
@@ -256,7 +255,7 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
       // Nor an inherited FLEET_STOPPED_EXIT_CODE: the launcher stops its children itself (Ctrl-C, the run's end,
       // a failed sibling) and says so with its own exit code (130/143); a child's non-zero exit outside such a
       // stop ends the local cluster as a failure, so a worker stopped alone must keep exiting 0 (the run goes on).
-      env: { FLEET_CONFIG: undefined, FLEET_STOPPED_EXIT_CODE: undefined },
+      env: { FLEET_CONFIG: undefined, FLEET_STOPPED_EXIT_CODE: undefined, ...(broker.url ? natsAuthEnv(io) : {}) },
       envOf: processEnvOf(launch.plan),
       logs,
       onLine: (line) => view.line(line),
@@ -292,15 +291,15 @@ function logPlan(plan: WorkerPlan, log: Logger): void {
     log.warn({ gpus: plan.gpus }, "--gpus not checked: neither nvidia-smi nor /proc/driver/nvidia/gpus lists this machine's GPUs");
 }
 
-/** The NATS credentials as flags, for the evaluator (the coordinator gets them with the forwarded flags). */
-function natsAuthFlags(io: ServiceIo): string[] {
-  const a = io.natsAuth;
-  return [
-    ...(a.user !== undefined ? ['--nats-user', a.user] : []),
-    ...(a.pass !== undefined ? ['--nats-password', a.pass] : []),
-    ...(a.token !== undefined ? ['--nats-token', a.token] : []),
-    ...(a.credsFile !== undefined ? ['--nats-creds', a.credsFile] : []),
-  ];
+/**
+ * The NATS credentials as variables for the children (the coordinator also has them among its forwarded flags):
+ * not on the evaluator's command line, where `ps` would show them.
+ */
+function natsAuthEnv(io: ServiceIo): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(io.natsAuth) as [keyof NatsAuth, string | undefined][])
+    if (value !== undefined) env[NATS_AUTH_VARIABLES[key]] = value;
+  return env;
 }
 
 /** taskset and one CPU list per worker, or null (logged) when the workers cannot each have their own CPUs. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNatsReader } from '../../src/events/index.js';
 import { FleetError } from '../../src/runtime/errors.js';
+import type { NatsAuth } from '../../src/runtime/config/service-io.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { findNatsServer, freeLocalPort, startNatsServerProcess } from './nats-server-process.js';
 
@@ -38,7 +39,7 @@ const PROBE_TIMEOUT_MS = 5_000;
  */
 export async function chooseEventBroker(o: {
   natsUrl: string | null;
-  auth?: { user?: string; pass?: string; token?: string; credsFile?: string };
+  auth?: NatsAuth;
   /** Our own server's JetStream store; default a temporary folder, removed at stop. */
   storeDir?: string;
   log: Logger;

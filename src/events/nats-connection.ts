@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import type { NatsAuth } from '../runtime/config/service-io.js';
 import { FleetError } from '../runtime/errors.js';
 import type { Logger } from '../runtime/logger.js';
 
@@ -10,7 +11,7 @@ export interface NatsConnectionSettings {
   servers: string;
   /** The connection's name on the server's monitoring pages, e.g. evaluator:3f9a. */
   name: string;
-  auth?: { user?: string; pass?: string; token?: string; credsFile?: string };
+  auth?: NatsAuth;
   /** The first connection must succeed within this (default 10 s); later outages are ridden out for ever. */
   connectTimeoutMs?: number;
 }
@@ -45,10 +46,48 @@ export function connectionOptions(o: NatsConnectionSettings): NodeConnectionOpti
   if (auth.pass !== undefined) options.pass = auth.pass;
   if (auth.token !== undefined) options.token = auth.token;
   if (auth.credsFile !== undefined) {
-    const creds = readFileSync(auth.credsFile);
-    options.authenticator = credsAuthenticator(new Uint8Array(creds));
+    options.authenticator = credsAuthenticator(new Uint8Array(readSecret(auth.credsFile, '--nats-creds')));
+  } else if (auth.nkeyFile !== undefined) {
+    const seed = readSecret(auth.nkeyFile, '--nats-nkey').toString('utf8').trim();
+    // A user seed: 'SU' then base32. Anything else would fail later as a bare "Authorization Violation".
+    if (!/^SU[A-Z2-7]{56}$/.test(seed))
+      throw new NatsCredentialsError('--nats-nkey', auth.nkeyFile, "not an nkey user seed (one line 'SU...')");
+    options.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
+  }
+  if (auth.caFile !== undefined || auth.certFile !== undefined) {
+    // Read here so a missing file is named at once, not as a TLS handshake failure.
+    for (const [file, flag] of [
+      [auth.caFile, '--nats-ca'],
+      [auth.certFile, '--nats-cert'],
+      [auth.keyFile, '--nats-key'],
+    ] as const)
+      if (file !== undefined) readSecret(file, flag);
+    options.tls = {
+      ...(auth.caFile !== undefined ? { caFile: auth.caFile } : {}),
+      ...(auth.certFile !== undefined ? { certFile: auth.certFile } : {}),
+      ...(auth.keyFile !== undefined ? { keyFile: auth.keyFile } : {}),
+    };
   }
   return options;
+}
+
+/** A credentials, key or certificate file that cannot be used: the flag, the file and why. */
+export class NatsCredentialsError extends FleetError {
+  constructor(
+    readonly flag: string,
+    readonly file: string,
+    reason: string,
+  ) {
+    super(`${flag} ${file}: ${reason}`);
+  }
+}
+
+function readSecret(file: string, flag: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new NatsCredentialsError(flag, file, `cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
 }
 
 /** Logs the connection's life (disconnect warn, reconnect info) and tells reconnect listeners. */
