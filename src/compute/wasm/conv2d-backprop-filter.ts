@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { convGeometry, type ConvBackpropAttrs, type ConvGeometry } from './conv-geometry.js';
+import { simdFilterGradient } from './filter-grad-simd.js';
 import { up } from './upstream-kernels.js';
 import { asWasmBackend, disposeView, makeView, reshaped, type WasmBackend } from './wasm-backend.js';
 
@@ -78,15 +79,17 @@ function chooseChunk(g: ConvGeometry): number {
 }
 
 /**
- * How the filter gradient is laid out as a forward convolution:
+ * How the filter gradient is computed:
+ *   'simd':  fleet's own SIMD kernel (filter-grad-simd.ts); the chunk is ignored.
+ * or laid out as an XNNPACK forward convolution:
  *   'batch': ci is the conv batch, 3x3 = 9 output pixels per image. XNNPACK
  *            tiles output pixels per image (6 or 4 rows), so 9 wastes 25%.
  *   'wide':  one image whose width axis is (W, ci) flattened, filter dilated
  *            by ci along it: kh x (kw * ci) output pixels (576 for ci = 64),
  *            full tiles, and the output is already [kh, kw, ci, co].
  */
-export type FilterGradLayout = 'batch' | 'wide';
-let layout: FilterGradLayout = 'wide';
+export type FilterGradLayout = 'batch' | 'wide' | 'simd';
+let layout: FilterGradLayout = 'simd';
 
 export function setFilterGradLayout(l: FilterGradLayout): void {
   layout = l;
@@ -97,6 +100,7 @@ export function getFilterGradLayout(): FilterGradLayout {
 }
 
 export function filterGradient(backend: WasmBackend, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry, chunk: number): tf.TensorInfo {
+  if (layout === 'simd') return simdFilterGradient(backend, x, dy, g);
   return layout === 'wide' ? filterGradientWide(backend, x, dy, g, chunk) : filterGradientBatch(backend, x, dy, g, chunk);
 }
 

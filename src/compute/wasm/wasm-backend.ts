@@ -16,6 +16,8 @@ export interface WasmTensorData {
 export interface WasmBackend {
   wasm: {
     HEAPF32: Float32Array;
+    /** The module's exports; `memory` is the WebAssembly.Memory fleet's own SIMD kernels import. */
+    asm: { memory: object };
     tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void };
   };
   dataIdMap: { get(dataId: object): WasmTensorData | undefined; delete(dataId: object): boolean };

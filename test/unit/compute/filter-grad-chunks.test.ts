@@ -24,7 +24,7 @@ const settings = [
   { batch: 8, chunk: 'all' as const, stride: 2, pad: 'same' as const },
   { batch: 5, chunk: 'all' as const, stride: 1, pad: 'same' as const },
 ];
-const cases = (['wide', 'batch'] as FilterGradLayout[]).flatMap((layout) => settings.map((s) => ({ ...s, layout })));
+const cases = (['wide', 'batch', 'simd'] as FilterGradLayout[]).flatMap((layout) => settings.map((s) => ({ ...s, layout })));
 
 describe('chunked wasm Conv2DBackpropFilter vs cpu, both layouts', () => {
   it.each(cases)('layout $layout batch $batch chunk $chunk stride $stride pad $pad', async ({ layout, batch, chunk, stride, pad }) => {
