@@ -19,6 +19,8 @@ export interface Series {
 export interface ChartOptions {
   title: string;
   xLabel: string;
+  /** Fixed x range, e.g. the run's epochs, so a running run's curve shows how far it has come; else from the data. */
+  xDomain?: [number, number];
   /** Fixed y range, e.g. [0, 1] for accuracy; else from the data. */
   yDomain?: [number, number];
   yFormat?: (y: number) => string;
@@ -47,7 +49,7 @@ export function lineChart(series: Series[], o: ChartOptions): HTMLElement {
     return figure;
   }
   const xs = all.map((p) => p.x);
-  const [x0, x1] = padDomain(Math.min(...xs), Math.max(...xs));
+  const [x0, x1] = padDomain(Math.min(o.xDomain?.[0] ?? Infinity, ...xs), Math.max(o.xDomain?.[1] ?? -Infinity, ...xs));
   const ys = all.map((p) => p.y);
   const [y0, y1] = o.yDomain ?? padDomain(Math.min(...ys), Math.max(...ys));
   const px = (x: number): number => M.left + ((x - x0) / (x1 - x0)) * (W - M.left - M.right);

@@ -31,19 +31,20 @@ export function runView(d: RunDetail): HTMLElement {
     d.dir ? h('p', { class: 'muted' }, `directory: ${d.dir}`) : null,
   );
   const curves = d.curves;
+  const epochs: [number, number] | undefined = r.epochs !== null && r.epochs > 1 ? [1, r.epochs] : undefined;
   const loss = lineChart(
     [
       { label: 'train loss', color: PALETTE[0]!, dashed: true, points: pts(curves, (c) => c.trainLoss) },
       { label: 'test loss', color: PALETTE[1]!, points: pts(curves, (c) => c.testLoss) },
     ],
-    { title: 'Loss', xLabel: 'epoch', name: 'loss' },
+    { title: 'Loss', xLabel: 'epoch', name: 'loss', xDomain: epochs },
   );
   const accuracy = lineChart(
     [
       { label: 'train accuracy', color: PALETTE[0]!, dashed: true, points: pts(curves, (c) => c.trainAccuracy) },
       { label: 'test accuracy', color: PALETTE[1]!, points: pts(curves, (c) => c.testAccuracy) },
     ],
-    { title: 'Accuracy', xLabel: 'epoch', name: 'accuracy', yDomain: [0, 1], yFormat: (y) => `${Math.round(y * 100)}%` },
+    { title: 'Accuracy', xLabel: 'epoch', name: 'accuracy', xDomain: epochs, yDomain: [0, 1], yFormat: (y) => `${Math.round(y * 100)}%` },
   );
   const lrChart = lineChart(
     [{ label: 'learning rate', color: PALETTE[2]!, line: true, points: d.lr.map((x) => ({ x: x.step, y: x.lr })) }],
@@ -51,6 +52,7 @@ export function runView(d: RunDetail): HTMLElement {
       title: 'Learning rate',
       xLabel: 'step',
       name: 'lr',
+      xDomain: p.totalSteps !== null && p.totalSteps > 0 ? [0, p.totalSteps] : undefined,
       yFormat: lr,
     },
   );
@@ -135,7 +137,7 @@ function workersTable(d: RunDetail): HTMLElement {
     h(
       'p',
       { class: 'muted small split-key' },
-      `Each worker's mean over its last ${Math.min(20, d.windowRounds) || ''} rounds:`,
+      "Each worker's mean over its recent rounds (up to 20):",
       h('span', { class: 'seg train' }),
       'its own training',
       h('span', { class: 'seg exchange' }),
