@@ -4,17 +4,21 @@ import type { Subscription } from '../../src/events/event-bus.js';
 import type { Logger } from '../../src/runtime/logger.js';
 
 /**
- * Feeds the board from NATS: looks for runs and sweeps in the stream every
- * `pollMs` and follows each new one from its start (an ordered consumer per
- * key, through EventReader.follow, which rides out reconnects). Only the
- * `maxKeys` most recently active are followed; older ones stay readable
- * from their directories. It only reads: the stream is the publishers'.
+ * Feeds the board from NATS: follows each run and sweep in the stream from
+ * its start (an ordered consumer per key, through EventReader.follow, which
+ * rides out reconnects). The newest run to start is looked up every
+ * `pollMs` (one look-up by subject), so a new run shows within a second;
+ * every `scanMs` the whole stream's keys are listed (a look-up per key), which
+ * finds sweeps and runs that started meanwhile. Only the `maxKeys` most
+ * recently active are followed; older ones stay readable from their
+ * directories. It only reads: the stream is the publishers'.
  */
 export interface NatsFeedOptions {
   reader: EventReader;
   onEvent: (event: FleetEvent) => void;
   log: Logger;
   pollMs?: number;
+  scanMs?: number;
   maxKeys?: number;
 }
 
@@ -28,6 +32,8 @@ export const DEFAULT_MAX_FOLLOWED = 50;
 
 export function startNatsFeed(o: NatsFeedOptions): NatsFeed {
   const pollMs = o.pollMs ?? 1000;
+  const scanMs = o.scanMs ?? 10_000;
+  let lastScan = -Infinity;
   const maxKeys = o.maxKeys ?? DEFAULT_MAX_FOLLOWED;
   const followed = new Map<string, Subscription>();
   let stopping = false;
@@ -41,8 +47,15 @@ export function startNatsFeed(o: NatsFeedOptions): NatsFeed {
         said = 'no-stream';
         return;
       }
-      const { runs } = await o.reader.knownRuns(maxKeys);
-      for (const key of runs) {
+      let keys: string[];
+      if (Date.now() - lastScan >= scanMs) {
+        keys = (await o.reader.knownRuns(maxKeys)).runs;
+        lastScan = Date.now();
+      } else {
+        const latest = await o.reader.latestRun();
+        keys = latest === null ? [] : [latest];
+      }
+      for (const key of keys) {
         if (stopping || followed.has(key)) continue;
         const sub = await o.reader.follow(key, o.onEvent, { from: 'start' });
         followed.set(key, sub);
