@@ -72,7 +72,15 @@ async function run(name: string, extra: string[], aggregators: FleetProcess[] = 
   const workers = [0, 1].map((i) =>
     track(startFleet(['worker', '--coordinator', `127.0.0.1:${coordinator.port}`, '--name', `${name}-${i}`])),
   );
-  const exits = await Promise.all([coordinator.exited, ...workers.map((w) => w.exited), ...aggregators.map((a) => a.exited)]);
+  const all = [coordinator, ...workers, ...aggregators];
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${name} did not end:\n${all.map((p) => p.lines.slice(-4).join('\n')).join('\n---\n')}`)),
+      120_000,
+    );
+  });
+  const exits = await Promise.race([Promise.all(all.map((p) => p.exited)), stuck]).finally(() => clearTimeout(timer));
   expect(
     exits.map((e) => e.code),
     [...coordinator.lines.slice(-5), ...workers.flatMap((w) => w.lines.slice(-3)), ...aggregators.flatMap((a) => a.lines.slice(-3))].join(

@@ -11,7 +11,9 @@ export class LocalAggregatorError extends FleetError {}
  * this machine (`host`, any free port each), started with this process's
  * node and CLI entry; the token reaches them in their environment
  * (FLEET_TOKEN), not on a command line. Their log lines go to this
- * process's stdout. Resolves with their addresses once each is listening.
+ * process's stderr, but for their 'listening' lines: launchers and tests take
+ * the first 'listening' line of a coordinator for its port ('local aggregators
+ * started' names theirs). Resolves with their addresses once each is listening.
  */
 export async function startLocalAggregators(
   count: number,
@@ -42,9 +44,9 @@ export async function startLocalAggregators(
             reject(new LocalAggregatorError(`aggregator ${i + 1} exited before it listened (${signal ?? `code ${code}`})`));
           });
           createInterface({ input: child.stdout! }).on('line', (line) => {
-            process.stdout.write(`${line}\n`);
             const port = /"msg":"listening"/.test(line) ? /"port":(\d+)/.exec(line)?.[1] : undefined;
-            if (port) {
+            if (!port) process.stderr.write(`${line}\n`);
+            else {
               clearTimeout(timer);
               resolve(`${o.advertise}:${port}`);
             }
