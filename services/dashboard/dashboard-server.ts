@@ -104,7 +104,12 @@ export async function startDashboardServer(o: DashboardServerOptions): Promise<D
     }
     const m = /^\/api\/(runs|sweeps)\/([^/]+)$/.exec(path);
     if (m !== null) {
-      const id = decodeURIComponent(m[2]!);
+      let id: string;
+      try {
+        id = decodeURIComponent(m[2]!);
+      } catch {
+        return send(res, 400, 'text/plain; charset=utf-8', `fleet dashboard: ${m[2]} is not a URL-encoded id\n`);
+      }
       const detail = m[1] === 'runs' ? await o.board.run(id) : await o.board.sweep(id);
       if (detail === null)
         return send(res, 404, 'application/json', JSON.stringify({ error: `no ${m[1] === 'runs' ? 'run' : 'sweep'} ${id}` }));

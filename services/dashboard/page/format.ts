@@ -22,7 +22,7 @@ export function duration(msValue: number | null | undefined): string {
 export function when(iso: string | null): string {
   if (iso === null) return '-';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').slice(0, 19);
+  return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().replace('T', ' ').slice(0, 19)} UTC`;
 }
 
 export function lr(x: number): string {
