@@ -158,6 +158,9 @@ describe.skipIf(!natsServerAvailable())('fleet dashboard --token', () => {
     const list = (await bearer.json()) as { runs: { id: string }[]; sweeps: { id: string }[] };
     expect(list.runs.map((r) => r.id).sort()).toEqual([MARKUP, 'markup-run'].sort());
     expect(list.sweeps.map((s) => s.id)).toEqual(['sweep-1']);
+    // The raw event whose run id is markup reached the stream; the dashboard read it and refused it (the contract).
+    const refused = await dashboard.waitFor(/"msg":"malformed event skipped"/, 15_000);
+    expect(refused).toContain('fleet.markup-raw.run.started');
 
     const opened = await fetch(`${url}?token=${TOKEN}`, { redirect: 'manual' });
     expect(opened.status).toBe(303);
