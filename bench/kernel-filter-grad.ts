@@ -1,5 +1,6 @@
 /**
- * Filter-gradient variants against the forward conv2d on the CNN's conv
+ * Filter-gradient variants and the input gradient (XNNPACK and fleet's SIMD
+ * kernel) against the forward conv2d on the CNN's conv
  * shapes, on wasm, interleaved in one run (the machine is shared: compare
  * side by side). Prints GFLOP/s per shape and variant.
  *   npm run build && node dist/bench/kernel-filter-grad.js
@@ -19,6 +20,7 @@ import {
   type FilterGradLayout,
 } from '../src/compute/wasm/conv2d-backprop-filter.js';
 import { convGeometry } from '../src/compute/wasm/conv-geometry.js';
+import { getInputGradLayout, setInputGradLayout, type InputGradLayout } from '../src/compute/wasm/conv2d-backprop-input.js';
 import { getFilterGradBlocking, setFilterGradBlocking } from '../src/compute/wasm/filter-grad-simd.js';
 import { CNN_CONV_SHAPES, convFlops, isMain, median, type ConvShape } from './kernel-conv-shapes.js';
 
@@ -61,11 +63,12 @@ export async function run(): Promise<void> {
       return { layout: layout as FilterGradLayout, chunk: parsed, block, label: `${layout}:${chunk}` };
     });
   const initialLayout = getFilterGradLayout();
+  const initialInputLayout = getInputGradLayout();
   installWasmKernels();
   await tf.setBackend('wasm');
   await tf.ready();
   console.log(`backend wasm, batch ${batch}, median of ${reps}, ${cpuClock ? 'CPU' : 'wall'} time; GFLOP/s (ms)`);
-  console.log(['shape', 'forward', 'input-grad', ...variantSpecs.map((v) => `filter ${v.label}`)].join('\t'));
+  console.log(['shape', 'forward', 'input xnnpack', 'input simd', ...variantSpecs.map((v) => `filter ${v.label}`)].join('\t'));
   const only = process.env.FLEET_BENCH_SHAPES?.split(',');
   for (const s of CNN_CONV_SHAPES.filter((c) => !only || only.includes(c.name))) {
     const x = tf.randomUniform([batch, s.height, s.width, s.inChannels]) as tf.Tensor4D;
@@ -74,7 +77,13 @@ export async function run(): Promise<void> {
     const key = filterKey(s, batch);
     const variants: Array<[string, () => void]> = [
       ['forward', () => tf.conv2d(x, w, 1, 'same').dispose()],
-      ['input', () => tf.conv2dTranspose(dy, w, x.shape, 1, 'same').dispose()],
+      ...(['xnnpack', 'simd'] as InputGradLayout[]).map((l): [string, () => void] => [
+        `input ${l}`,
+        () => {
+          setInputGradLayout(l);
+          tf.conv2dTranspose(dy, w, x.shape, 1, 'same').dispose();
+        },
+      ]),
       ...variantSpecs.map(({ layout, chunk, block, label }): [string, () => void] => [
         label,
         () => {
@@ -99,6 +108,7 @@ export async function run(): Promise<void> {
   }
   setFilterGradLayout(initialLayout);
   setFilterGradBlocking(defaultBlocking);
+  setInputGradLayout(initialInputLayout);
 }
 
 if (isMain(import.meta.url)) await run();

@@ -9,9 +9,17 @@
  *   untuned   the best state known before (WASM-NOTES): composed conv gradients
  *             with the unchunked 'batch' filter gradient, fixed matMuls, fleet
  *             BatchNorm; upstream Sum/Mean/MaxPoolGrad/Identity
- *   fleet     every fleet kernel as installed (chunked 'wide' filter gradient)
+ *   wide      every fleet kernel, the filter gradient as chunked XNNPACK
+ *             convolutions ('wide' layout: the state before the SIMD kernel)
+ *   fleet     every fleet kernel as installed (the filter gradient on fleet's
+ *             SIMD kernel, filter-grad-simd.ts)
+ * Step times are taken on the wall clock and in CPU time (user + system of
+ * the process; wasm runs on one thread): on a machine loaded past its cores
+ * the wall clock mostly counts waiting for a core, so the fraction of the
+ * forward conv rate is given on both clocks, each against the forward conv
+ * measured on the same clock in the same round.
  *   npm run build && node dist/bench/step-profile.js
- * FLEET_BENCH_MODES (untuned,fleet), FLEET_BENCH_STEPS (5), FLEET_BENCH_BATCH (128).
+ * FLEET_BENCH_MODES (wide,fleet), FLEET_BENCH_STEPS (5), FLEET_BENCH_BATCH (128).
  */
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
@@ -29,17 +37,30 @@ import { IMAGE_SHAPE, NUM_CLASSES } from '../src/dataset/cifar10-constants.js';
 import { buildModel } from '../src/model/index.js';
 import { CNN_CONV_SHAPES, convFlops, isMain, meanStd, median } from './kernel-conv-shapes.js';
 import { gitSha } from './git-sha.js';
+import { benchCommand, figureOf, recordFigure } from './figures.js';
 
 /** FLOPs of one training image of the CNN (3x forward, less the input layer's dx). */
 export const CNN_TRAIN_FLOPS_PER_IMAGE = 925.7e6;
 
-type Mode = 'upstream' | 'untuned' | 'fleet';
+const MODES = ['upstream', 'untuned', 'wide', 'fleet'] as const;
+type Mode = (typeof MODES)[number];
 
 interface Runner {
   mode: Mode;
   model: tf.LayersModel;
   optimizer: tf.Optimizer;
   stepMs: number[];
+  stepCpuMs: number[];
+}
+
+/** Wall and CPU milliseconds of `f`. */
+function timed(f: () => void): { wall: number; cpu: number } {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  f();
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 };
 }
 
 /** The CNN from raw tf.layers with tfjs's BatchNormalization (the "before" model). */
@@ -74,6 +95,10 @@ function enterMode(mode: Mode, tuned: { chunk: FilterGradChunk; layout: FilterGr
     useWasmKernels(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul']);
     setFilterGradChunk('all');
     setFilterGradLayout('batch');
+  } else if (mode === 'wide') {
+    installWasmKernels();
+    setFilterGradChunk('auto');
+    setFilterGradLayout('wide');
   } else {
     installWasmKernels();
     setFilterGradChunk(tuned.chunk);
@@ -81,8 +106,7 @@ function enterMode(mode: Mode, tuned: { chunk: FilterGradChunk; layout: FilterGr
   }
 }
 
-function trainStep(r: Runner, x: tf.Tensor, y: tf.Tensor): number {
-  const t0 = performance.now();
+function trainStep(r: Runner, x: tf.Tensor, y: tf.Tensor): void {
   const loss = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(
       () => tf.losses.softmaxCrossEntropy(y, r.model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
@@ -92,22 +116,22 @@ function trainStep(r: Runner, x: tf.Tensor, y: tf.Tensor): number {
   });
   loss.dataSync();
   loss.dispose();
-  return performance.now() - t0;
 }
 
-/** Forward conv2d over the CNN's six conv shapes: total FLOPs / total time. */
-function forwardConvGflops(batch: number, tensors: Array<{ x: tf.Tensor4D; w: tf.Tensor4D }>): number {
+/** Forward conv2d over the CNN's six conv shapes: total FLOPs / total time, on both clocks. */
+function forwardConvGflops(batch: number, tensors: Array<{ x: tf.Tensor4D; w: tf.Tensor4D }>): { wall: number; cpu: number } {
   let flops = 0;
-  let ms = 0;
+  let wall = 0;
+  let cpu = 0;
   CNN_CONV_SHAPES.forEach((s, i) => {
     const t = tensors[i];
     if (!t) return;
-    const t0 = performance.now();
-    tf.conv2d(t.x, t.w, 1, 'same').dispose();
-    ms += performance.now() - t0;
+    const ms = timed(() => tf.conv2d(t.x, t.w, 1, 'same').dispose());
+    wall += ms.wall;
+    cpu += ms.cpu;
     flops += convFlops(s, batch);
   });
-  return flops / ms / 1e6;
+  return { wall: flops / wall / 1e6, cpu: flops / cpu / 1e6 };
 }
 
 interface KernelRow {
@@ -140,7 +164,8 @@ async function profileStep(r: Runner, x: tf.Tensor, y: tf.Tensor): Promise<{ row
 export async function run(): Promise<void> {
   const batch = Number(process.env.FLEET_BENCH_BATCH ?? 128);
   const steps = Number(process.env.FLEET_BENCH_STEPS ?? 5);
-  const modes = (process.env.FLEET_BENCH_MODES ?? 'untuned,fleet').split(',') as Mode[];
+  const modes = (process.env.FLEET_BENCH_MODES ?? 'wide,fleet').split(',') as Mode[];
+  for (const m of modes) if (!MODES.includes(m)) throw new Error(`FLEET_BENCH_MODES: unknown mode '${m}' (${MODES.join(', ')})`);
   installWasmKernels();
   const tunedChunk = { chunk: getFilterGradChunk(), layout: getFilterGradLayout() };
   await tf.setBackend('wasm');
@@ -156,12 +181,14 @@ export async function run(): Promise<void> {
     model: mode === 'upstream' ? rawCnn() : buildModel({ name: 'cnn', seed: 1 }),
     optimizer: tf.train.momentum(0.01, 0.9),
     stepMs: [],
+    stepCpuMs: [],
   }));
   const convTensors = CNN_CONV_SHAPES.map((s) => ({
     x: tf.randomUniform([batch, s.height, s.width, s.inChannels]) as tf.Tensor4D,
     w: tf.randomUniform([3, 3, s.inChannels, s.outChannels]) as tf.Tensor4D,
   }));
   const convRates: number[] = [];
+  const convCpuRates: number[] = [];
 
   for (const r of runners) {
     enterMode(r.mode, tunedChunk);
@@ -172,32 +199,48 @@ export async function run(): Promise<void> {
   for (let s = 0; s < steps; s++) {
     for (const r of runners) {
       enterMode(r.mode, tunedChunk);
-      r.stepMs.push(trainStep(r, x, y));
+      const ms = timed(() => trainStep(r, x, y));
+      r.stepMs.push(ms.wall);
+      r.stepCpuMs.push(ms.cpu);
     }
-    convRates.push(forwardConvGflops(batch, convTensors));
+    const rate = forwardConvGflops(batch, convTensors);
+    convRates.push(rate.wall);
+    convCpuRates.push(rate.cpu);
   }
   const leaked = tf.memory().numTensors - tensorsBefore;
   const convRate = median(convRates);
   const convStats = meanStd(convRates);
 
+  const convCpu = meanStd(convCpuRates);
   console.log(
-    `\nforward conv2d on the model's 6 conv shapes: ${convRate.toFixed(2)} GFLOP/s median (${convStats.mean.toFixed(2)} +- ${convStats.std.toFixed(2)}, n=${convRates.length})`,
+    `\nforward conv2d on the model's 6 conv shapes: ${convRate.toFixed(2)} GFLOP/s median (${convStats.mean.toFixed(2)} +- ${convStats.std.toFixed(2)}, n=${convRates.length}); CPU time: ${median(convCpuRates).toFixed(2)} (${convCpu.mean.toFixed(2)} +- ${convCpu.std.toFixed(2)})`,
   );
-  console.log('mode\timages/s median\timages/s mean +- std\tstep ms median\tstep GFLOP/s\tfraction of forward conv');
-  for (const r of runners) {
+  console.log(
+    'mode\timages/s median\timages/s mean +- std\tstep ms median\tstep GFLOP/s\tfraction of forward conv\tCPU: step ms median\tCPU: fraction mean +- std',
+  );
+  // Per step: the step's GFLOP/s over the forward conv's of the same round, on the same clock.
+  const fractions = (stepMs: number[], rates: number[]): number[] =>
+    stepMs.map((ms, i) => (batch * CNN_TRAIN_FLOPS_PER_IMAGE) / ms / 1e6 / (rates[i] as number));
+  const results = runners.map((r) => {
     const ips = r.stepMs.map((ms) => (batch * 1000) / ms);
     const { mean, std } = meanStd(ips);
     const med = median(ips);
     const gflops = (med * CNN_TRAIN_FLOPS_PER_IMAGE) / 1e9;
+    const wall = fractions(r.stepMs, convRates);
+    const cpu = fractions(r.stepCpuMs, convCpuRates);
+    const cpuStats = meanStd(cpu);
     console.log(
-      `${r.mode}\t${med.toFixed(2)}\t${mean.toFixed(2)} +- ${std.toFixed(2)}\t${median(r.stepMs).toFixed(0)}\t${gflops.toFixed(2)}\t${(gflops / convRate).toFixed(3)}`,
+      `${r.mode}\t${med.toFixed(2)}\t${mean.toFixed(2)} +- ${std.toFixed(2)}\t${median(r.stepMs).toFixed(0)}\t${gflops.toFixed(2)}\t${(gflops / convRate).toFixed(3)}\t${median(r.stepCpuMs).toFixed(0)}\t${cpuStats.mean.toFixed(3)} +- ${cpuStats.std.toFixed(3)}`,
     );
-  }
+    return { mode: r.mode, ips, wall, cpu };
+  });
   console.log(`live tensors after ${steps} rounds of steps: ${leaked >= 0 ? '+' : ''}${leaked}`);
 
+  const splits = new Map<Mode, string>();
   for (const r of runners) {
     enterMode(r.mode, tunedChunk);
     const { rows, stepMs } = await profileStep(r, x, y);
+    splits.set(r.mode, splitSummary(rows, stepMs));
     const total = rows.reduce((a, k) => a + k.ms, 0);
     console.log(`\nper-kernel split, mode ${r.mode}: profiled step ${stepMs.toFixed(0)} ms, kernels ${total.toFixed(0)} ms`);
     console.log('kernel\tcalls\tms\t% of step');
@@ -212,6 +255,72 @@ export async function run(): Promise<void> {
   }
   tf.dispose([x, y, ...convTensors.flatMap((t) => [t.x, t.w])]);
   for (const r of runners) r.model.dispose();
+
+  const bench = 'step-profile';
+  const command = benchCommand(bench);
+  const before = results.find((r) => r.mode === 'wide');
+  for (const r of results) {
+    const isFleet = r.mode === 'fleet';
+    const goal = isFleet ? { goal: { of: 'mean' as const, op: '>=' as const, value: 0.85 } } : {};
+    const limits = `per-kernel split of a profiled ${r.mode} step: ${splits.get(r.mode) ?? 'not profiled'}`;
+    const ref = (values: (b: (typeof results)[number]) => number[], name: string) =>
+      isFleet && before ? { reference: { name, mean: meanStd(values(before)).mean } } : {};
+    const label = `cnn batch ${batch}, 1 process, ${r.mode} kernels`;
+    recordFigure(
+      figureOf(
+        {
+          bench,
+          name: `${label}: step GFLOP/s as a fraction of forward conv2d GFLOP/s, CPU time (n = steps)`,
+          unit: 'ratio',
+          ...ref((b) => b.cpu, 'wide (filter gradient as XNNPACK convolutions), same run'),
+          ...goal,
+          limits,
+          command,
+        },
+        r.cpu,
+      ),
+    );
+    recordFigure(
+      figureOf(
+        {
+          bench,
+          name: `${label}: step GFLOP/s as a fraction of forward conv2d GFLOP/s, wall clock (n = steps)`,
+          unit: 'ratio',
+          ...ref((b) => b.wall, 'wide (filter gradient as XNNPACK convolutions), same run'),
+          ...goal,
+          limits: `${limits}; the wall clock also counts waiting for a core on a loaded machine`,
+          command,
+        },
+        r.wall,
+      ),
+    );
+    recordFigure(
+      figureOf(
+        {
+          bench,
+          name: `${label}: training images/s, wall clock (n = steps)`,
+          unit: 'images/s',
+          ...ref((b) => b.ips, 'wide (filter gradient as XNNPACK convolutions), same run'),
+          limits,
+          command,
+        },
+        r.ips,
+      ),
+    );
+  }
+}
+
+/** The conv kernels' shares of a profiled step and the rest, for a figure's `limits`. */
+function splitSummary(rows: KernelRow[], stepMs: number): string {
+  const pct = (name: string): number => (100 * (rows.find((k) => k.name === name)?.ms ?? 0)) / stepMs;
+  const named = ['FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput'];
+  const rest = 100 - named.reduce((a, n) => a + pct(n), 0);
+  const top = rows
+    .filter((k) => !named.includes(k.name))
+    .slice(0, 3)
+    .map((k) => `${k.name} ${((100 * k.ms) / stepMs).toFixed(1)}%`)
+    .join(', ');
+  return `forward conv ${pct('FusedConv2D').toFixed(1)}%, filter gradient ${pct('Conv2DBackpropFilter').toFixed(1)}%, input gradient ${pct('Conv2DBackpropInput').toFixed(1)}%, everything else ${rest.toFixed(1)}% (largest: ${top}); the other kernels do next to none of the step's FLOPs, so with every conv at the forward rate the fraction would be about 1 - their share`;
 }
 
 if (isMain(import.meta.url)) await run();

@@ -2,7 +2,23 @@ import type * as tf from '@tensorflow/tfjs';
 
 import { convGeometry, type ConvBackpropAttrs, type ConvGeometry } from './conv-geometry.js';
 import { up } from './upstream-kernels.js';
+import { simdInputGradient, simdInputGradientFits } from './input-grad-simd.js';
 import { asWasmBackend, heapF32, type WasmBackend } from './wasm-backend.js';
+
+/**
+ * 'simd': fleet's own SIMD kernel (input-grad-simd.ts) where it fits (rows of
+ * at least 4 pixels), else XNNPACK; 'xnnpack': one XNNPACK forward convolution.
+ */
+export type InputGradLayout = 'simd' | 'xnnpack';
+let inputLayout: InputGradLayout = 'simd';
+
+export function setInputGradLayout(l: InputGradLayout): void {
+  inputLayout = l;
+}
+
+export function getInputGradLayout(): InputGradLayout {
+  return inputLayout;
+}
 
 /**
  * Conv2DBackpropInput as one XNNPACK forward convolution (upstream is a naive
@@ -30,6 +46,7 @@ export function conv2dBackpropInputKernel(args: {
 }
 
 export function inputGradient(backend: WasmBackend, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo {
+  if (inputLayout === 'simd' && simdInputGradientFits(g)) return simdInputGradient(backend, dy, filter, g);
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padTop: pt, padLeft: pl } = g;
   // [kh,kw,ci,co] -> flipped in space, [kh,kw,co,ci]. Fresh id each call, so
   // XNNPACK's per-filter-id operator cache never serves stale weights.
