@@ -39,9 +39,9 @@ export function coordinatorCommand(): Command {
     .addOption(
       durationOpt(
         '--heartbeat-timeout <duration>',
-        'a member silent this long is evicted; must exceed the longest training step (a worker is busy during one)',
+        "a member silent this long is evicted (a worker's heartbeats come from a thread of their own: a long step does not delay them)",
         'FLEET_HEARTBEAT_TIMEOUT',
-        120_000,
+        10_000,
       ),
     )
     .addOption(checkpointEveryOpt('rounds', 50))

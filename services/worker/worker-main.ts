@@ -6,6 +6,7 @@ import type { ServiceEnd } from '../../src/runtime/stopped-exit.js';
 import type { WeightSlice } from '../../src/training/flat-weights.js';
 import { createCoordinatorClient } from './client/grpc-coordinator-client.js';
 import { runWorker, type RoundReport } from './worker-run.js';
+import { startHeartbeatThread } from './heartbeat/heartbeat-thread.js';
 import { startMetricsServer, workerMetrics, type MetricsServer, type WorkerMetrics } from '../../src/runtime/metrics/index.js';
 import { routeGrpcLogs } from '../../src/rpc/grpc-logging.js';
 import { isUnavailable } from '../../src/rpc/classify.js';
@@ -106,6 +107,16 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
           layout = l;
         },
         onRound,
+        heartbeats: (workerId, intervalMs) =>
+          startHeartbeatThread(
+            { coordinator: options.coordinator, security, workerId, intervalMs, callTimeoutMs: options.callTimeoutMs },
+            {
+              onError: (err) =>
+                log.error({ err: err.message }, 'the heartbeat thread failed: heartbeats from the main thread, delayed by steps'),
+              onFailedBeat: (message) => log.debug({ err: message }, 'heartbeat failed'),
+              beatHere: (id, round) => client.heartbeat(id, round),
+            },
+          ),
       },
       log,
       stop.signal,

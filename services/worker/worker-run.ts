@@ -18,6 +18,8 @@ import { prefetchFromEnv } from './prefetch-knob.js';
 import { TrainingDivergedError } from '../../src/training/errors.js';
 import { allowedCpus } from '../../src/runtime/allowed-cpus.js';
 import type { ServiceEnd } from '../../src/runtime/stopped-exit.js';
+import type { HeartbeatSender, HeartbeatUpdate } from './heartbeat/heartbeat-thread.js';
+import { faultStepBlock } from './step/fault-step-block.js';
 
 export type WorkAssignment = RoundWork;
 
@@ -74,6 +76,11 @@ export interface WorkerOptions {
   onRound?: (r: RoundReport) => void;
   /** Make a round's first batch while its parameters download (default: FLEET_PREFETCH, on unless 0). */
   prefetch?: boolean;
+  /**
+   * Starts the heartbeats once registered (fleet worker: a thread of their own, heartbeat-thread.ts); default:
+   * timers on this thread, which a training step holds up.
+   */
+  heartbeats?: (workerId: string, intervalMs: number) => HeartbeatSender;
 }
 
 export interface RoundReport {
@@ -123,6 +130,27 @@ export async function runWorker(
   );
   const raw = JSON.parse(registration.configJson) as Record<string, unknown>;
   let log = rootLog.child({ run: registration.runId, worker: registration.workerId });
+  // From registration on: loading the data and building the model may take longer than the heartbeat timeout.
+  const beats = (options.heartbeats ?? mainThreadHeartbeats(client, log))(registration.workerId, registration.heartbeatIntervalMs);
+  try {
+    return await trainRegistered(client, options, rootLog, signal, registration, raw, log, beats);
+  } finally {
+    await beats.stop();
+  }
+}
+
+async function trainRegistered(
+  client: CoordinatorClient,
+  options: WorkerOptions,
+  rootLog: Logger,
+  signal: AbortSignal,
+  registered: Awaited<ReturnType<CoordinatorClient['register']>>,
+  raw: Record<string, unknown>,
+  registeredLog: Logger,
+  beats: HeartbeatSender,
+): Promise<{ rounds: number; end: ServiceEnd }> {
+  let registration = registered;
+  let log = registeredLog;
   let config: TrainConfig;
   let backend: Awaited<ReturnType<typeof selectBackend>>;
   let train: Awaited<ReturnType<typeof loadCifar10Split>>;
@@ -171,10 +199,6 @@ export async function runWorker(
   );
 
   let workerId = registration.workerId;
-  let currentRound = 0;
-  const beat = setInterval(() => {
-    client.heartbeat(workerId, currentRound).catch((err: unknown) => log.debug({ err }, 'heartbeat failed'));
-  }, registration.heartbeatIntervalMs);
   let rounds = 0;
   let fromRound = 0;
   const prefetch = options.prefetch ?? prefetchFromEnv();
@@ -198,6 +222,7 @@ export async function runWorker(
           client.register({ runId: registration.runId, workerName: options.name, backend: backend.name }),
         );
         workerId = registration.workerId;
+        beats.update({ workerId, round: 0 });
         fromRound = 0; // a restarted coordinator may number rounds from an older checkpoint
         haveVersion = -1;
         haveFrozen = false;
@@ -210,7 +235,7 @@ export async function runWorker(
         break;
       }
       const assignedAt = performance.now();
-      currentRound = work.round;
+      beats.update({ workerId, round: work.round });
       fromRound = work.round + 1;
       if (work.batches.length === 0) continue; // nothing left for this member in the epoch's last round
       const roundLog = log.child({ round: work.round, epoch: work.epoch });
@@ -251,6 +276,7 @@ export async function runWorker(
         downloadMs = performance.now() - fetchStarted;
       }
       const started = performance.now();
+      faultStepBlock();
       const out = exchange.out;
       const result = await trainRound(
         worker,
@@ -344,7 +370,6 @@ export async function runWorker(
       await new Promise((resolve) => setImmediate(resolve));
     }
   } finally {
-    clearInterval(beat);
     optimizer.dispose();
     model.dispose();
   }
@@ -373,4 +398,23 @@ function roundExchange(
   const slices = exchangeSlices(worker.model, worker.layout, config, epoch);
   const set = trainableSetFor(worker.model, worker.params, config, epoch);
   return { slices, out: new Float32Array(layoutLength(slices)), trainable: { params: set.params, training: set.training, slices } };
+}
+
+/** Heartbeats from this thread's timers: for in-process workers (tests); a step delays them. */
+function mainThreadHeartbeats(client: CoordinatorClient, log: Logger) {
+  return (workerId: string, intervalMs: number): HeartbeatSender => {
+    let state: HeartbeatUpdate = { workerId, round: 0 };
+    const timer = setInterval(() => {
+      if (state.workerId === null) return;
+      client.heartbeat(state.workerId, state.round).catch((err: unknown) => log.debug({ err }, 'heartbeat failed'));
+    }, intervalMs);
+    return {
+      update(u) {
+        state = u;
+      },
+      async stop() {
+        clearInterval(timer);
+      },
+    };
+  };
 }

@@ -22,7 +22,8 @@ export interface RunShape {
   /** Images used (--limit-train); the data files hold TRAIN_IMAGES. */
   limitTrain?: number;
   batchSize?: number;
-  heartbeatTimeoutS?: number;
+  /** 'default': the coordinator's own default (no flag). */
+  heartbeatTimeoutS?: number | 'default';
   roundTimeoutS?: number;
   checkpointEvery?: number;
   /** Anything else for the coordinator (--nats, --external-evaluator, ...). */
@@ -85,8 +86,7 @@ export class ChaosCluster {
       String(TEST_IMAGES),
       '--eval-batch-size',
       '50',
-      '--heartbeat-timeout',
-      String(shape.heartbeatTimeoutS ?? 2),
+      ...(shape.heartbeatTimeoutS === 'default' ? [] : ['--heartbeat-timeout', String(shape.heartbeatTimeoutS ?? 2)]),
       '--round-timeout',
       String(shape.roundTimeoutS ?? 20),
       '--checkpoint-every',
@@ -111,8 +111,8 @@ export class ChaosCluster {
     return { ...p, port: previous.port, out: previous.out, args: previous.args };
   }
 
-  worker(port: number, name: string, extra: string[] = []): FleetProcess {
-    const p = startFleet(['worker', '--coordinator', `127.0.0.1:${port}`, '--name', name, '--connect-timeout', '60', ...extra]);
+  worker(port: number, name: string, extra: string[] = [], env: Record<string, string> = {}): FleetProcess {
+    const p = startFleet(['worker', '--coordinator', `127.0.0.1:${port}`, '--name', name, '--connect-timeout', '60', ...extra], env);
     this.started.push(p);
     return p;
   }
