@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectNatsBus } from '../../src/events/index.js';
 import { readMetricsLines } from '../../src/training/run-record/index.js';
+import { samplePayloads } from '../fixtures/event-samples.js';
+import { captureLog } from '../helpers/capture-log.js';
 import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { type FleetProcess, startFleet } from '../helpers/fleet-processes.js';
 import { natsServerAvailable, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
@@ -171,4 +174,50 @@ describe.skipIf(skipReason !== null)(`fleet dashboard in a browser${skipReason ?
     offline.process.child.kill('SIGTERM');
     await offline.process.exited;
   }, 150_000);
+  it('marks the straggler in the workers table: the worker that keeps the others waiting round after round', async () => {
+    const bus = await connectNatsBus({ servers: server.url, name: 'dashboard-straggler', log: captureLog().log });
+    const p = bus.publisher('straggling', 'coordinator:s1');
+    p.publish('run.started', { ...samplePayloads['run.started'], workers: 3, epochs: 4 });
+    for (const [i, name] of ['gpu-a', 'gpu-b', 'slow-cpu'].entries()) p.publish('worker.joined', { worker: `w${i}`, name, members: i + 1 });
+    for (let r = 1; r <= 12; r++) {
+      for (const [i, trainMs] of [180, 190, 520].entries()) {
+        p.publish('worker.progress', {
+          worker: `w${i}`,
+          round: r,
+          epoch: 1,
+          samples: 64,
+          loss: 2 - r * 0.05,
+          trainMs,
+          imagesPerSecond: (64 * 1000) / trainMs,
+          arrivedMs: trainMs + 60,
+        });
+      }
+      p.publish('round', {
+        ...samplePayloads.round,
+        round: r,
+        epoch: 1,
+        globalStep: r,
+        roundMs: 600,
+        straggler: 'w2',
+        straggleMs: 330,
+        lr: 0.1,
+      });
+    }
+    await p.flush();
+    await bus.close(1000);
+    const dashboard = await startDashboard(['--nats', server.url]);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${dashboard.url}#/run/straggling`);
+    await expect.poll(() => page.locator('#workers tbody tr').count(), { timeout: 15_000 }).toBe(3);
+    expect(await page.locator('#workers tr.straggler .worker-name').allTextContents()).toEqual(['slow-cpu']);
+    expect(await page.locator('#workers .badge.straggler').count()).toBe(1);
+    // slow-cpu: 520 ms training, 60 exchange, 20 waiting of 600; gpu-a waits 360.
+    expect(await page.locator('#workers tr.straggler .split-text').textContent()).toBe('520 ms / 60 ms / 20 ms of 600 ms');
+    expect(await page.locator('#workers tbody tr').first().locator('.split-text').textContent()).toBe('180 ms / 60 ms / 360 ms of 600 ms');
+    await page.locator('#workers').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'dashboard-straggler.png'), fullPage: true });
+    await page.close();
+    dashboard.process.child.kill('SIGTERM');
+    await dashboard.process.exited;
+  }, 60_000);
 });
