@@ -19,7 +19,7 @@
  * same model and cores when PyTorch ran (goal for oneDNN's cnn >= 0.8x),
  * else oneDNN's against WASM's.
  * FLEET_BENCH_MODELS (cnn; resnet18 adds about 10 minutes), FLEET_BENCH_BACKENDS (wasm,onednn,pytorch),
- * FLEET_BENCH_CORES (1,2), FLEET_BENCH_ROUNDS (2), FLEET_BENCH_STEPS (3 per
+ * FLEET_BENCH_CORES (1,2), FLEET_BENCH_ROUNDS (1; 2 meets the drifting load at two times, twice as long), FLEET_BENCH_STEPS (3 per
  * process), FLEET_BENCH_WARMUP (1), FLEET_BENCH_BATCH (128),
  * FLEET_BENCH_RESNET18_BATCH (64), FLEET_BENCH_DATA (../shared/cifar10),
  * FLEET_BENCH_PYTHON (/usr/bin/python3 when present).
@@ -214,7 +214,7 @@ export async function run(): Promise<void> {
   const peers = list('FLEET_BENCH_BACKENDS', 'wasm,onednn,pytorch') as Peer[];
   const coreCounts = list('FLEET_BENCH_CORES', '1,2').map(Number);
   const steps = Number(process.env.FLEET_BENCH_STEPS ?? 3);
-  const rounds = Number(process.env.FLEET_BENCH_ROUNDS ?? 2);
+  const rounds = Number(process.env.FLEET_BENCH_ROUNDS ?? 1);
   const warmup = Number(process.env.FLEET_BENCH_WARMUP ?? 1);
   const batchOf = (m: ModelName) =>
     Number(

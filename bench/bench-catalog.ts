@@ -18,7 +18,7 @@ export const BENCH_CATALOG: CatalogEntry[] = [
     measures:
       "training images/s on 1 and 2 cores for fleet's WASM backend, its oneDNN backend (when the addon is built) and the PyTorch reference peer (bench/reference, when python3-torch is installed), with fleet/PyTorch and oneDNN/WASM ratios; fresh processes per row, rows repeated in rounds",
     knobs:
-      '`FLEET_BENCH_MODELS` (cnn; add resnet18, about 10 min more), `FLEET_BENCH_BACKENDS` (wasm,onednn,pytorch), `FLEET_BENCH_CORES` (1,2), `FLEET_BENCH_ROUNDS` (2), `FLEET_BENCH_STEPS` (3 per process), `FLEET_BENCH_WARMUP` (1), `FLEET_BENCH_BATCH` (128), `FLEET_BENCH_RESNET18_BATCH` (64), `FLEET_BENCH_PYTHON`',
+      '`FLEET_BENCH_MODELS` (cnn; add resnet18, about 10 min more), `FLEET_BENCH_BACKENDS` (wasm,onednn,pytorch), `FLEET_BENCH_CORES` (1,2), `FLEET_BENCH_ROUNDS` (1; 2 for rows measured at two times), `FLEET_BENCH_STEPS` (3 per process), `FLEET_BENCH_WARMUP` (1), `FLEET_BENCH_BATCH` (128), `FLEET_BENCH_RESNET18_BATCH` (64), `FLEET_BENCH_PYTHON`',
   },
   {
     name: 'kernel-filter-grad',

@@ -54,10 +54,13 @@ export function load1(): number {
   return loadavg()[0] ?? 0;
 }
 
+/** Settings that say where the figures go, not what is measured: left out of the commands. */
+const OUTPUT_ONLY = ['FLEET_BENCH_DOCS', 'FLEET_BENCH_NO_WRITE'];
+
 /** The FLEET_* settings of this process, as a command prefix ("" when none). */
 export function fleetEnvPrefix(skip: readonly string[] = []): string {
   return Object.entries(process.env)
-    .filter(([k, v]) => k.startsWith('FLEET_') && v !== undefined && !skip.includes(k))
+    .filter(([k, v]) => k.startsWith('FLEET_') && v !== undefined && !skip.includes(k) && !OUTPUT_ONLY.includes(k))
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `${k}=${v} `)
     .join('');

@@ -4,7 +4,8 @@
  * docs/benchmarks.json and docs/benchmarks.md is rendered from it.
  * FLEET_BENCH_ONLY=step-profile,... runs a subset: only those benchmarks'
  * sections are replaced, the others are kept. FLEET_BENCH_NO_WRITE=1 prints
- * only; `--render` only renders the page again from the JSON.
+ * only; `--render` only renders the page again from the JSON; FLEET_BENCH_DOCS
+ * writes both files into another folder.
  */
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
@@ -38,7 +39,10 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'compress-rounding': compressRounding,
 };
 
-const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
+// FLEET_BENCH_DOCS: another folder for the two files (the test of a partial run writes into a temporary one).
+const DOCS = process.env.FLEET_BENCH_DOCS
+  ? `${process.env.FLEET_BENCH_DOCS.replace(/\/$/, '')}/`
+  : fileURLToPath(new URL('../../docs/', import.meta.url));
 const JSON_PATH = `${DOCS}benchmarks.json`;
 const MD_PATH = `${DOCS}benchmarks.md`;
 
