@@ -44,6 +44,11 @@ describe('wasm MaxPoolGrad vs cpu', () => {
     { shape: [2, 10, 10, 3], size: 3, stride: 2, pad: 'same' as const }, // overlapping, padded bottom/right
     { shape: [2, 9, 9, 3], size: 3, stride: 1, pad: 'same' as const }, // overlapping, padded on all sides
     { shape: [2, 9, 9, 3], size: 3, stride: 1, pad: 'valid' as const }, // overlapping
+    // Channels a multiple of 4 and 2x2 windows at stride 2: the SIMD kernel.
+    { shape: [2, 8, 8, 8], size: 2, stride: 2, pad: 'valid' as const },
+    { shape: [1, 7, 9, 4], size: 2, stride: 2, pad: 'valid' as const }, // odd sizes: last row and column get 0
+    { shape: [2, 6, 10, 12], size: 2, stride: 2, pad: 'same' as const }, // even: no padding
+    { shape: [2, 7, 7, 8], size: 2, stride: 2, pad: 'same' as const }, // padded: the JS loop
   ])('input $shape pool $size stride $stride pad $pad', async ({ shape, size, stride, pad }) => {
     const [err] = await compareBackends(() => {
       const x = t(shape, 5);
@@ -53,10 +58,18 @@ describe('wasm MaxPoolGrad vs cpu', () => {
     expect(err).toBeLessThan(1e-6);
   });
 
-  it('sends the gradient of a tied window to its first maximum, like cpu (ReLU outputs tie at 0)', async () => {
+  it.each([3, 8])('sends the gradient of a tied window to its first maximum, like cpu (ReLU outputs tie at 0), %i channels', async (c) => {
     const [err] = await compareBackends(() => {
-      const x = tf.relu(t([2, 6, 6, 3], 7));
-      return tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'))(x, t([2, 3, 3, 3], 8));
+      const x = tf.relu(t([2, 6, 6, c], 7));
+      return tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'))(x, t([2, 3, 3, c], 8));
+    });
+    expect(err).toBeLessThan(1e-6);
+  });
+
+  it('breaks ties between any two of the four inputs of a window like cpu (values 0, 1, 2 only)', async () => {
+    const [err] = await compareBackends(() => {
+      const x = tf.round(tf.add(t([3, 8, 8, 16], 9), 1));
+      return tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'))(x, t([3, 4, 4, 16], 10));
     });
     expect(err).toBeLessThan(1e-6);
   });
