@@ -32,7 +32,7 @@ import { COORDINATOR_STATUS } from '../rpc/coordinator-status.js';
 import { SINK_SCRATCH_FLOATS } from '../rpc/coordinator-server.js';
 import { ShardAggregate, ShardStateError } from './shard-aggregate.js';
 import type { StagedContribution } from '../aggregator/weighted-sum.js';
-import { MASTER_PREFIX, MOMENTUM_PREFIX, withMomentum } from './shard-wire.js';
+import { MASTER_PREFIX, MOMENTUM_PREFIX, PREPARE_WAIT_MS, withMomentum } from './shard-wire.js';
 import { OneAtATime } from '../rpc/coordinator-server.js';
 
 const AGGREGATOR_STATUS: readonly StatusRule[] = [[ShardStateError, Status.FAILED_PRECONDITION], ...COORDINATOR_STATUS];
@@ -257,8 +257,14 @@ export async function startAggregatorServer(o: AggregatorServerOptions): Promise
         const c = need();
         const r = call.request;
         if (r.phase === ClosePhase.CLOSE_PHASE_PREPARE) {
-          const mismatch = c.aggregate.prepare(r.round, r.version, r.contributors);
-          cb(null, { ready: mismatch === null, mismatch: mismatch ?? '', version: c.aggregate.version });
+          // Slices still on their way are waited for (a bounded wait: a worker lost mid-upload makes the round run again).
+          c.aggregate.whenHolding(r.round, r.contributors, PREPARE_WAIT_MS).then(
+            () => {
+              const mismatch = c.aggregate.prepare(r.round, r.version, r.contributors);
+              cb(null, { ready: mismatch === null, mismatch: mismatch ?? '', version: c.aggregate.version });
+            },
+            (err: unknown) => fail(cb as sendUnaryData<never>, err, 'close round'),
+          );
         } else if (r.phase === ClosePhase.CLOSE_PHASE_COMMIT) {
           const version = c.aggregate.commitRound(r.round, r.lr);
           cb(null, { ready: true, mismatch: '', version });

@@ -46,6 +46,8 @@ export class ShardAggregate {
   /** Rounds up to this one are closed (committed or aborted): a late slice of one is refused. */
   private closedThrough = -1;
   private readonly contributors = new Map<string, number>();
+  /** PREPAREs waiting for contributions still on their way (a worker's slices travel in parallel). */
+  private waiters: { round: number; expected: readonly Contributor[]; done: () => void }[] = [];
   readonly floats: number;
 
   constructor(private readonly o: ShardAggregateOptions) {
@@ -117,6 +119,40 @@ export class ShardAggregate {
     if (this.contributors.has(workerId)) throw new AlreadyContributedError(workerId, round);
     this.sum.commit(staged);
     this.contributors.set(workerId, staged.weight);
+    this.waiters = this.waiters.filter((w) => {
+      if (!this.holds(w.round, w.expected)) return true;
+      w.done();
+      return false;
+    });
+  }
+
+  private holds(round: number, expected: readonly Contributor[]): boolean {
+    return this.round === round && expected.every((c) => this.contributors.has(c.workerId));
+  }
+
+  /**
+   * Resolves once the sum holds a contribution of every worker in
+   * `expected` for `round`, or after `timeoutMs` (then prepare names what is
+   * missing). A worker sends its slices to every aggregator at once, so the
+   * coordinator may count a contribution whose slice here is still arriving.
+   */
+  whenHolding(round: number, expected: readonly Contributor[], timeoutMs: number): Promise<void> {
+    if (this.holds(round, expected)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter = {
+        round,
+        expected,
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve();
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
   }
 
   discard(staged: StagedContribution): void {

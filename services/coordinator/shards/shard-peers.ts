@@ -10,7 +10,7 @@ import type { Logger } from '../../../src/runtime/logger.js';
 import type { TrainConfig } from '../../../src/runtime/config/train-config.js';
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import { FleetError } from '../../../src/runtime/errors.js';
-import { withMomentum } from './shard-wire.js';
+import { PREPARE_WAIT_MS, withMomentum } from './shard-wire.js';
 import type { Contributor } from './shard-aggregate.js';
 
 /** An aggregator that could not be reached or refused the coordinator's call; names which and what. */
@@ -97,9 +97,12 @@ export class ShardPeers {
   /** PREPARE on every aggregator: null when all hold exactly `contributors`, else the first difference. */
   async prepare(round: number, version: number, contributors: readonly Contributor[]): Promise<string | null> {
     const answers = await this.each('prepare', (p) =>
-      this.unary<CloseRoundResponse>(p, 'closeRound', { round, version, phase: ClosePhase.CLOSE_PHASE_PREPARE, contributors, lr: 0 }).then(
-        (r) => (r.ready ? null : `aggregator ${p.address} (shard ${p.shard.shard}): ${r.mismatch}`),
-      ),
+      this.unary<CloseRoundResponse>(
+        p,
+        'closeRound',
+        { round, version, phase: ClosePhase.CLOSE_PHASE_PREPARE, contributors, lr: 0 },
+        CONTROL_MS + PREPARE_WAIT_MS,
+      ).then((r) => (r.ready ? null : `aggregator ${p.address} (shard ${p.shard.shard}): ${r.mismatch}`)),
     );
     return answers.find((a) => a !== null) ?? null;
   }
@@ -151,12 +154,12 @@ export class ShardPeers {
     );
   }
 
-  private unary<T>(p: Peer, method: 'configure' | 'closeRound' | 'finish', request: object): Promise<T> {
+  private unary<T>(p: Peer, method: 'configure' | 'closeRound' | 'finish', request: object, deadlineMs = CONTROL_MS): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       (p.client[method] as unknown as (r: object, o: { deadline: Date }, cb: (err: ServiceError | null, res: T) => void) => void).call(
         p.client,
         request,
-        { deadline: new Date(Date.now() + CONTROL_MS) },
+        { deadline: new Date(Date.now() + deadlineMs) },
         (err, res) => (err ? reject(err) : resolve(res)),
       );
     });

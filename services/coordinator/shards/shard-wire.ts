@@ -16,3 +16,6 @@ export function withMomentum(shard: Pick<ShardSlice, 'slices' | 'floats'>): Weig
     ...shard.slices.map((s) => ({ ...s, name: MOMENTUM_PREFIX + s.name, offset: s.offset + shard.floats })),
   ];
 }
+
+/** How long an aggregator's PREPARE waits for slices of contributions the coordinator already counts (still arriving). */
+export const PREPARE_WAIT_MS = 60_000;

@@ -196,6 +196,9 @@ export function createCoordinatorClient(
         lossSum: c.lossSum,
         correct: c.correct,
         trainMs: c.trainMs,
+        downloadMs: c.downloadMs,
+        previousUploadMs: c.previousUpload?.ms,
+        previousUploadRound: c.previousUpload?.round,
         kind: c.kind === 'gradients' ? ContributionKind.CONTRIBUTION_KIND_GRADIENTS : ContributionKind.CONTRIBUTION_KIND_PARAMETERS,
       };
       // A refusal ends the call early: the callback above reports it; the sender just stops.
@@ -253,27 +256,30 @@ export function createCoordinatorClient(
   }
 
   /**
-   * Each shard's tensors to its aggregator, in parallel; the coordinator's
-   * last, once every aggregator holds its part: the coordinator counts a
-   * contribution only then. A part an earlier attempt delivered is refused as
-   * already there, which is what a retry wants.
+   * Each shard's tensors to its aggregator, all at once (each link carries
+   * its slice while the others carry theirs). The coordinator counts the
+   * contribution when its slice 0 arrives; the round's close then waits for
+   * every aggregator to hold its part. A part an earlier attempt delivered is
+   * refused as already there, which is what a retry wants; any other
+   * failure of a part fails the call (retried as a whole when unavailable).
    */
   async function contributeSharded(c: Contribution): Promise<{ round: number; nextVersion: number; wireBytes: number }> {
     const s = shards();
     if (c.layout.length !== s.layout.length) throw new ShardMapError('a subset of the tensors (a frozen phase) cannot be sharded');
     const parts = s.slices.map((slice, k) => packShard(s.layout, slice, c.values, s.packed[k]!));
-    const delivered = await Promise.all(
-      s.peers.map((p, k) =>
-        p.contribute({ ...c, values: parts[k + 1]!, layout: s.slices[k + 1]!.slices }).then(
-          (ack) => ack.wireBytes,
-          (err: unknown) => {
-            if (classify(err)?.errorClass === CoordinatorRefusal.AlreadyContributed) return 0;
-            throw err;
-          },
-        ),
-      ),
-    );
-    const own = await contributeDirect({ ...c, values: parts[0]!, layout: s.slices[0]!.slices });
-    return { ...own, wireBytes: own.wireBytes + delivered.reduce((a, b) => a + b, 0) };
+    const sends = [
+      contributeDirect({ ...c, values: parts[0]!, layout: s.slices[0]!.slices }),
+      ...s.peers.map((p, k) => p.contribute({ ...c, values: parts[k + 1]!, layout: s.slices[k + 1]!.slices })),
+    ];
+    const settled = await Promise.allSettled(sends);
+    let wireBytes = 0;
+    for (const r of settled) {
+      if (r.status === 'fulfilled') wireBytes += r.value.wireBytes;
+      else if (classify(r.reason)?.errorClass !== CoordinatorRefusal.AlreadyContributed) throw r.reason;
+    }
+    const own = settled[0]!;
+    // The coordinator's part was delivered by an earlier attempt: say so as a single coordinator would.
+    if (own.status === 'rejected' && settled.every((r) => r.status === 'rejected')) throw own.reason;
+    return { round: c.round, nextVersion: c.version + 1, wireBytes };
   }
 }
