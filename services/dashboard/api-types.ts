@@ -53,10 +53,17 @@ export interface EpochPoint {
   testAccuracy: number | null;
 }
 
-/** A worker's mean round over its recent rounds, in ms: its own training, the exchange (download + upload), waiting for the others. */
+/**
+ * A worker's mean round over its recent rounds, in ms: the parameters' download, its own training, the
+ * upload, waiting for the rest of the round. Download and upload are null for events from before workers
+ * timed them: then only the exchange (from the round's start to its arrival, less the training) is known.
+ */
 export interface RoundSplit {
   rounds: number;
+  downloadMs: number | null;
   trainMs: number;
+  uploadMs: number | null;
+  /** download + upload, or the older events' estimate. */
   exchangeMs: number;
   waitMs: number;
   roundMs: number;

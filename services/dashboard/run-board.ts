@@ -1,6 +1,7 @@
 import type { FleetEvent } from '../../src/events/event-payloads.js';
 import { asTyped, RunView, WATCH_RULES } from '../../src/events/run-view.js';
-import type { EpochPoint, EvaluationRow, RoundSplit, RunDetail, RunStatus, RunSummary, WorkerRow } from './api-types.js';
+import type { EpochPoint, EvaluationRow, RunDetail, RunStatus, RunSummary, WorkerRow } from './api-types.js';
+import { RoundSplits } from './round-splits.js';
 
 /**
  * One run's events folded into what the dashboard draws (pure: no clock, no
@@ -16,11 +17,6 @@ const MAX_LR_POINTS = 2000;
 /** Evaluations listed at most (the newest). */
 const MAX_EVALUATIONS = 500;
 
-interface Arrival {
-  trainMs: number;
-  arrivedMs: number;
-}
-
 export class RunBoard {
   private readonly view: RunView;
   private readonly lastSeq = new Map<string, number>();
@@ -30,9 +26,7 @@ export class RunBoard {
   private lrSeen = 0;
   private evaluations: EvaluationRow[] = [];
   private confusion: RunDetail['confusion'] = null;
-  /** Progress of rounds not yet closed: round -> worker -> arrival. */
-  private readonly pending = new Map<number, Map<string, Arrival>>();
-  private readonly splits = new Map<string, RoundSplit[]>();
+  private readonly splits = new RoundSplits(SPLIT_WINDOW_ROUNDS);
   private started: string | null = null;
   private bestAccuracy: number | null = null;
 
@@ -50,35 +44,14 @@ export class RunBoard {
     switch (e.type) {
       case 'run.started':
         this.started ??= e.time;
-        this.pending.clear();
+        this.splits.restarted();
         break;
-      case 'worker.progress': {
-        const d = e.data;
-        let round = this.pending.get(d.round);
-        if (round === undefined) {
-          round = new Map();
-          this.pending.set(d.round, round);
-        }
-        round.set(d.worker, { trainMs: d.trainMs, arrivedMs: d.arrivedMs });
+      case 'worker.progress':
+        this.splits.progress(e.data);
         break;
-      }
       case 'round': {
         const d = e.data;
-        for (const [worker, a] of this.pending.get(d.round) ?? []) {
-          const list = this.splits.get(worker) ?? [];
-          list.push({
-            rounds: 1,
-            trainMs: a.trainMs,
-            // arrivedMs counts from the round's start: the download, the training and the upload.
-            exchangeMs: Math.max(0, a.arrivedMs - a.trainMs),
-            waitMs: Math.max(0, d.roundMs - a.arrivedMs),
-            roundMs: d.roundMs,
-          });
-          if (list.length > SPLIT_WINDOW_ROUNDS) list.shift();
-          this.splits.set(worker, list);
-        }
-        // Progress of this round and any older one left unclosed (a worker evicted mid-round).
-        for (const r of this.pending.keys()) if (r <= d.round) this.pending.delete(r);
+        this.splits.closed(d.round, d.roundMs);
         this.addLr(d.globalStep, d.lr);
         break;
       }
@@ -150,7 +123,7 @@ export class RunBoard {
       imagesPerSecond: m.imagesPerSecondEma,
       loss: m.lossEma,
       round: m.round,
-      split: meanSplit(this.splits.get(m.worker) ?? []),
+      split: this.splits.mean(m.worker),
       straggledRounds: m.straggledRounds,
       straggler: s.straggler?.worker === m.worker,
     }));
@@ -195,16 +168,4 @@ export class RunBoard {
       this.lrStride *= 2;
     }
   }
-}
-
-function meanSplit(list: readonly RoundSplit[]): RoundSplit | null {
-  if (list.length === 0) return null;
-  const mean = (f: (s: RoundSplit) => number): number => list.reduce((a, s) => a + f(s), 0) / list.length;
-  return {
-    rounds: list.length,
-    trainMs: mean((s) => s.trainMs),
-    exchangeMs: mean((s) => s.exchangeMs),
-    waitMs: mean((s) => s.waitMs),
-    roundMs: mean((s) => s.roundMs),
-  };
 }

@@ -49,6 +49,10 @@ export interface CoordinatorClient {
     lossSum: number;
     correct: number;
     trainMs: number;
+    /** This round's parameter fetch, wall time (0: the parameters were current). */
+    downloadMs?: number;
+    /** The previous accepted contribution's send, wall time until acknowledged, and its round. */
+    previousUpload?: { ms: number; round: number };
     values: Float32Array;
     layout: ReturnType<typeof weightLayout>;
     /** This worker's position among the round's members: keys stochastic rounding (--compress with --sync-every K > 1). */
@@ -125,11 +129,11 @@ export async function runWorker(
   rootLog: Logger,
   signal: AbortSignal,
 ): Promise<{ rounds: number; end: ServiceEnd }> {
-  let registration = await retryUnavailable('register', options, rootLog, signal, () =>
+  const registration = await retryUnavailable('register', options, rootLog, signal, () =>
     client.register({ runId: options.runId, workerName: options.name, backend: options.backend ?? 'auto' }),
   );
   const raw = JSON.parse(registration.configJson) as Record<string, unknown>;
-  let log = rootLog.child({ run: registration.runId, worker: registration.workerId });
+  const log = rootLog.child({ run: registration.runId, worker: registration.workerId });
   // From registration on: loading the data and building the model may take longer than the heartbeat timeout.
   const beats = (options.heartbeats ?? mainThreadHeartbeats(client, log))(registration.workerId, registration.heartbeatIntervalMs);
   try {
@@ -204,6 +208,8 @@ async function trainRegistered(
   const prefetch = options.prefetch ?? prefetchFromEnv();
   /** When the last contribution was accepted: from then on the worker waits for the next round to open. */
   let lastRoundEnd = performance.now();
+  /** The last accepted contribution's upload: known only once accepted, so the next contribution carries it. */
+  let previousUpload: { ms: number; round: number } | undefined;
   let haveVersion = -1;
   /** Whether the model holds the master's frozen tensors (a full fetch since registering). */
   let haveFrozen = false;
@@ -224,6 +230,7 @@ async function trainRegistered(
         workerId = registration.workerId;
         beats.update({ workerId, round: 0 });
         fromRound = 0; // a restarted coordinator may number rounds from an older checkpoint
+        previousUpload = undefined; // it belongs to the old id
         haveVersion = -1;
         haveFrozen = false;
         log = rootLog.child({ run: registration.runId, worker: workerId });
@@ -304,6 +311,8 @@ async function trainRegistered(
             kind,
             ...result,
             trainMs,
+            downloadMs,
+            previousUpload,
             values: out,
             layout: exchange.slices,
             memberIndex: work!.memberIndex,
@@ -332,6 +341,7 @@ async function trainRegistered(
       rounds++;
       const roundEnd = performance.now();
       const uploadMs = roundEnd - uploadStarted;
+      previousUpload = { ms: uploadMs, round: work.round };
       const waitMs = assignedAt - lastRoundEnd;
       const roundMs = roundEnd - lastRoundEnd;
       lastRoundEnd = roundEnd;

@@ -44,6 +44,14 @@ export const eventPayloadSchemas = {
     imagesPerSecond: z.number().min(0),
     /** From the round's start until this worker's contribution was in. */
     arrivedMs: z.number().min(0),
+    /** The worker's wall time fetching this round's parameters (0: they were current). Absent from older workers and events. */
+    downloadMs: z.number().min(0).optional(),
+    /**
+     * The worker's wall time sending its contribution to `uploadRound`, until acknowledged: its previous
+     * accepted one (a round's upload is known only once accepted). Absent on its first contribution.
+     */
+    uploadMs: z.number().min(0).optional(),
+    uploadRound: count.optional(),
   }),
   /** A closed round: the master moved to `version`. */
   round: z.object({

@@ -68,6 +68,8 @@ export function recordArrival(open: OpenRound, worker: string, c: Contribution, 
     correct: c.correct,
     trainMs,
     arrivedMs: Date.now() - open.startedMs,
+    ...(c.downloadMs !== undefined ? { downloadMs: c.downloadMs } : {}),
+    ...(c.previousUpload !== undefined ? { previousUpload: c.previousUpload } : {}),
   });
 }
 

@@ -39,6 +39,16 @@ export interface Contribution {
   values: StagedContribution;
   /** The worker's own training time for the round's batches (0 when unknown). */
   trainMs?: number;
+  /** The worker's wall time fetching this round's parameters (absent from older workers). */
+  downloadMs?: number;
+  /** The worker's wall time sending its previous accepted contribution, and that contribution's round. */
+  previousUpload?: WorkerUpload;
+}
+
+/** A worker's upload of its contribution to `round`, as the worker timed it (until acknowledged). */
+export interface WorkerUpload {
+  ms: number;
+  round: number;
 }
 
 /** One member's contribution as the round saw it arrive. */
@@ -50,6 +60,9 @@ export interface Arrival {
   trainMs: number;
   /** From the round's start until the contribution was accepted. */
   arrivedMs: number;
+  /** As the worker reported them (Contribution). */
+  downloadMs?: number;
+  previousUpload?: WorkerUpload;
 }
 
 /** A closed round, for events and metrics. */

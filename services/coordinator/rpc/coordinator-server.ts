@@ -32,6 +32,7 @@ import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import { FleetCoordinatorService, encodeTensorChunks } from '../../../src/rpc/coordinator-service.js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { RoundController } from '../rounds/round-controller.js';
+import type { Contribution } from '../rounds/round-types.js';
 import { ExchangeCounter } from '../telemetry/run-reporter.js';
 import type { VectorMemory } from '../../../src/compute/vector-math/index.js';
 import type { StagedContribution } from '../aggregator/weighted-sum.js';
@@ -280,6 +281,8 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
 
   const entries = entriesOf(layout);
   const encodings = new ParameterEncodings(entries, runWire);
+  /** The last subset encoded for the current version (every worker of a sharded run asks for the same one). */
+  let subsetEncoding: { key: string; set: TensorSet } | null = null;
   // The first version's encoding now: its memory is reused by every later version.
   const first = controller.acquireParameters(0);
   try {
@@ -368,6 +371,7 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
             correct: header.correct,
             values: staged!,
             trainMs: header.trainMs,
+            ...workerTimes(header),
           });
           exchange.in += contributionBytes;
           cb(null, { round: result.round, nextVersion: result.nextVersion });
@@ -404,11 +408,17 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
         return;
       }
       if (call.request.tensors.length > 0) {
-        // A frozen phase's worker asks for the trainable subset only: small, packed and encoded per fetch.
+        // A frozen phase's worker asks for the trainable subset, a sharded run's (--shards) for this coordinator's
+        // slice: packed and encoded once per version and set of names (a snapshot: the master may move on).
         let set: TensorSet;
         try {
-          const subset = packSubset(layout, call.request.tensors, lease.values);
-          set = encodeTensorSet(subset.entries, subset.values, lease.version, wire);
+          const key = `${lease.version}/${wire.dtype}/${call.request.tensors.join(',')}`;
+          if (subsetEncoding?.key === key) set = subsetEncoding.set;
+          else {
+            const subset = packSubset(layout, call.request.tensors, lease.values);
+            set = encodeTensorSet(subset.entries, subset.values, lease.version, wire);
+            if (lease.version === controller.currentVersion) subsetEncoding = { key, set };
+          }
         } catch (err) {
           lease.release();
           refuse(err);
@@ -513,4 +523,25 @@ function packSubset(
   for (const [i, s] of layout.filter((x) => wanted.has(x.name)).entries())
     out.set(values.subarray(s.offset, s.offset + s.length), slices[i]!.offset);
   return { entries: entriesOf(slices), values: out };
+}
+
+/**
+ * The worker's own download and previous upload times from a contribution's
+ * header, for the events. Only plausible values pass (finite, >= 0, an
+ * earlier round): a figure is informative, so a bad one is dropped, never
+ * a reason to refuse the contribution.
+ */
+function workerTimes(header: {
+  round: number;
+  downloadMs?: number | undefined;
+  previousUploadMs?: number | undefined;
+  previousUploadRound?: number | undefined;
+}): Pick<Contribution, 'downloadMs' | 'previousUpload'> {
+  const ms = (x: number | undefined): x is number => x !== undefined && Number.isFinite(x) && x >= 0;
+  const out: Pick<Contribution, 'downloadMs' | 'previousUpload'> = {};
+  if (ms(header.downloadMs)) out.downloadMs = header.downloadMs;
+  const round = header.previousUploadRound;
+  if (ms(header.previousUploadMs) && round !== undefined && Number.isInteger(round) && round < header.round)
+    out.previousUpload = { ms: header.previousUploadMs, round };
+  return out;
 }

@@ -77,6 +77,8 @@ export class RunReporter {
         trainMs: a.trainMs,
         imagesPerSecond,
         arrivedMs: a.arrivedMs,
+        ...(a.downloadMs !== undefined ? { downloadMs: a.downloadMs } : {}),
+        ...(a.previousUpload !== undefined ? { uploadMs: a.previousUpload.ms, uploadRound: a.previousUpload.round } : {}),
       });
     }
     this.epochRounds = { ms: this.epochRounds.ms + s.roundMs, samples: this.epochRounds.samples + s.samples, lr: s.lr };

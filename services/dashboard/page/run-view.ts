@@ -1,4 +1,4 @@
-import type { RunDetail, WorkerRow } from '../api-types.js';
+import type { RoundSplit, RunDetail, WorkerRow } from '../api-types.js';
 import { confusionHeatmap, lineChart, PALETTE } from './charts.js';
 import { h } from './dom.js';
 import { duration, lr, ms, num, percent } from './format.js';
@@ -115,6 +115,9 @@ function workersTable(d: RunDetail): HTMLElement {
     );
   }
   const maxRound = Math.max(1, ...d.workers.map((w) => w.split?.roundMs ?? 0));
+  // Events from before workers timed their transfers give the exchange as one.
+  const older = d.workers.some((w) => w.split !== null && (w.split.downloadMs === null || w.split.uploadMs === null));
+  const parts = older ? 'train / exchange / waiting' : 'download / train / upload / waiting';
   return h(
     'div',
     {},
@@ -127,9 +130,7 @@ function workersTable(d: RunDetail): HTMLElement {
         h(
           'tr',
           {},
-          ...['worker', 'status', 'images/s', 'loss', 'round', 'round time: train / exchange / waiting', 'last of the round'].map((t) =>
-            h('th', {}, t),
-          ),
+          ...['worker', 'status', 'images/s', 'loss', 'round', `round time: ${parts}`, 'last of the round'].map((t) => h('th', {}, t)),
         ),
       ),
       h('tbody', {}, ...d.workers.map((w) => workerRow(w, maxRound, d.windowRounds))),
@@ -138,10 +139,21 @@ function workersTable(d: RunDetail): HTMLElement {
       'p',
       { class: 'muted small split-key' },
       "Each worker's mean over its recent rounds (up to 20):",
-      h('span', { class: 'seg train' }),
-      'its own training',
-      h('span', { class: 'seg exchange' }),
-      "the exchange (the parameters' download, making the batch, the upload)",
+      ...(older
+        ? [
+            h('span', { class: 'seg train' }),
+            'its own training',
+            h('span', { class: 'seg exchange' }),
+            "the exchange (the parameters' download, making the batch, the upload)",
+          ]
+        : [
+            h('span', { class: 'seg download' }),
+            "the parameters' download (the first batch made meanwhile)",
+            h('span', { class: 'seg train' }),
+            'its own training',
+            h('span', { class: 'seg upload' }),
+            'the upload of its contribution, as the worker timed them',
+          ]),
       h('span', { class: 'seg wait' }),
       'waiting for the others and the update. The straggler arrives last in most recent rounds and keeps the others waiting.',
     ),
@@ -156,17 +168,13 @@ function workerRow(w: WorkerRow, maxRoundMs: number, windowRounds: number): HTML
       : h(
           'div',
           { class: 'split-cell' },
-          h(
-            'div',
-            { class: 'split' },
-            segment('train', split.trainMs, maxRoundMs),
-            segment('exchange', split.exchangeMs, maxRoundMs),
-            segment('wait', split.waitMs, maxRoundMs),
-          ),
+          h('div', { class: 'split' }, ...splitParts(split).map(([kind, value]) => segment(kind, value, maxRoundMs))),
           h(
             'span',
             { class: 'split-text' },
-            `${ms(split.trainMs)} / ${ms(split.exchangeMs)} / ${ms(split.waitMs)} of ${ms(split.roundMs)}`,
+            `${splitParts(split)
+              .map(([, value]) => ms(value))
+              .join(' / ')} of ${ms(split.roundMs)}`,
           ),
         );
   return h(
@@ -186,6 +194,22 @@ function workerRow(w: WorkerRow, maxRoundMs: number, windowRounds: number): HTML
     h('td', {}, bar),
     h('td', { class: 'n' }, windowRounds > 0 ? `${w.straggledRounds}/${windowRounds}` : '-'),
   );
+}
+
+/** The split's segments in round order: four when the worker timed its transfers, else the exchange as one. */
+function splitParts(s: RoundSplit): [string, number][] {
+  if (s.downloadMs !== null && s.uploadMs !== null)
+    return [
+      ['download', s.downloadMs],
+      ['train', s.trainMs],
+      ['upload', s.uploadMs],
+      ['wait', s.waitMs],
+    ];
+  return [
+    ['train', s.trainMs],
+    ['exchange', s.exchangeMs],
+    ['wait', s.waitMs],
+  ];
 }
 
 function segment(kind: string, value: number, max: number): HTMLElement {

@@ -50,8 +50,9 @@ describe('RunBoard', () => {
     const d = b.detail(T0 + 10_000, ['a', 'b']);
     const [fast, slow] = d.workers;
     // w1: trains 50 of its 80 ms to arrive, then waits for w2 (round 300 ms).
-    expect(fast!.split).toEqual({ rounds: 10, trainMs: 50, exchangeMs: 30, waitMs: 220, roundMs: 300 });
-    expect(slow!.split).toEqual({ rounds: 10, trainMs: 230, exchangeMs: 50, waitMs: 20, roundMs: 300 });
+    // Events from before workers timed their transfers: the exchange as one.
+    expect(fast!.split).toEqual({ rounds: 10, downloadMs: null, trainMs: 50, uploadMs: null, exchangeMs: 30, waitMs: 220, roundMs: 300 });
+    expect(slow!.split).toEqual({ rounds: 10, downloadMs: null, trainMs: 230, uploadMs: null, exchangeMs: 50, waitMs: 20, roundMs: 300 });
     expect(d.workers.map((w) => [w.name, w.straggler, w.straggledRounds])).toEqual([
       ['fast', false, 0],
       ['slow', true, 10],
@@ -59,6 +60,43 @@ describe('RunBoard', () => {
     expect(d.lr).toHaveLength(10);
     expect(d.lr[0]).toEqual({ step: 1, lr: 0.099 });
     expect(d.classNames).toEqual(['a', 'b']);
+  });
+
+  it("splits each worker's round into download, training, upload and waiting, each upload put back in its own round", () => {
+    const b = new RunBoard('r1');
+    b.apply(ev('run.started', { ...samplePayloads['run.started'], workers: 2, epochs: 2 }));
+    b.apply(ev('worker.joined', { worker: 'w1', name: 'fast', members: 1 }));
+    b.apply(ev('worker.joined', { worker: 'w2', name: 'slow', members: 2 }));
+    const progress = { epoch: 1, samples: 32, loss: 1, imagesPerSecond: 300 };
+    for (let r = 1; r <= 4; r++) {
+      // Round r's upload is sent with the worker's next contribution: w1 uploads round k in 10 + k ms, w2 in 30 ms.
+      const previous = (ms: number) => (r > 1 ? { uploadMs: ms, uploadRound: r - 1 } : {});
+      b.apply(
+        ev('worker.progress', { ...progress, worker: 'w1', round: r, trainMs: 50, arrivedMs: 80, downloadMs: 20, ...previous(10 + r - 1) }),
+      );
+      b.apply(
+        ev('worker.progress', { ...progress, worker: 'w2', round: r, trainMs: 200, arrivedMs: 260, downloadMs: 4 * r, ...previous(30) }),
+      );
+      b.apply(ev('round', { ...samplePayloads.round, round: r, epoch: 1, globalStep: r, roundMs: 300, straggler: 'w2', straggleMs: 180 }));
+    }
+    const [fast, slow] = b.detail(T0, []).workers;
+    // Downloads over the 4 rounds; uploads over the 3 whose upload is known (rounds 1-3: 11, 12, 13 ms).
+    expect(fast!.split).toEqual({ rounds: 4, downloadMs: 20, trainMs: 50, uploadMs: 12, exchangeMs: 32, waitMs: 218, roundMs: 300 });
+    expect(slow!.split).toEqual({ rounds: 4, downloadMs: 10, trainMs: 200, uploadMs: 30, exchangeMs: 40, waitMs: 60, roundMs: 300 });
+    // An upload for a round the board never saw close changes nothing.
+    b.apply(
+      ev('worker.progress', {
+        ...progress,
+        worker: 'w1',
+        round: 9,
+        trainMs: 50,
+        arrivedMs: 80,
+        downloadMs: 20,
+        uploadMs: 999,
+        uploadRound: 7,
+      }),
+    );
+    expect(b.detail(T0, []).workers[0]!.split?.uploadMs).toBe(12);
   });
 
   it('draws the epoch curves from epoch and epoch-end eval events; an evaluation scored again replaces its row; a redelivered event counts once', () => {
