@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNatsBus } from '../../src/events/index.js';
+import { type AnyFleetEvent, connectNatsBus } from '../../src/events/index.js';
 import { readMetricsLines } from '../../src/training/run-record/index.js';
 import { samplePayloads } from '../fixtures/event-samples.js';
 import { captureLog } from '../helpers/capture-log.js';
@@ -108,7 +108,7 @@ describe.skipIf(skipReason !== null)(`fleet dashboard in a browser${skipReason ?
     await expect.poll(() => page.locator('#run-id').textContent()).toBe(RUN);
 
     // While it trains, sample what the page shows: the workers table fills, the epoch curves gain points.
-    const samples: { status: string | null; workers: number; splits: number; loss: number }[] = [];
+    const samples: { status: string | null; workers: number; splits: number; uploads: number; downloads: number; loss: number }[] = [];
     let training = true;
     let shotLive = false;
     void train.exited.then(() => {
@@ -123,11 +123,14 @@ describe.skipIf(skipReason !== null)(`fleet dashboard in a browser${skipReason ?
           .catch(() => null),
         workers: await page.locator('#workers tbody tr').count(),
         splits: await page.locator('#workers .split').count(),
+        // The four-way split: once a worker's second contribution brought its first upload time.
+        downloads: await page.locator('#workers .split .seg.download').count(),
+        uploads: await page.locator('#workers .split .seg.upload').count(),
         loss: await chartPoints(page, 'loss'),
       });
       const now = samples.at(-1)!;
-      // The view mid-run: the first sample with an epoch's points and both workers' rounds.
-      if (!shotLive && now.status === 'running' && now.loss > 0 && now.splits === 2) {
+      // The view mid-run: the first sample with an epoch's points and both workers' rounds split four ways.
+      if (!shotLive && now.status === 'running' && now.loss > 0 && now.uploads === 2) {
         shotLive = true;
         await page.screenshot({ path: join(SHOTS, 'dashboard-live-run.png'), fullPage: true });
       }
@@ -136,9 +139,30 @@ describe.skipIf(skipReason !== null)(`fleet dashboard in a browser${skipReason ?
     expect((await train.exited).code, train.lines.slice(-10).join('\n')).toBe(0);
     const running = samples.filter((x) => x.status === 'running');
     expect(
-      running.some((x) => x.workers === 2 && x.splits === 2),
+      running.some((x) => x.workers === 2 && x.splits === 2 && x.downloads === 2 && x.uploads === 2),
       JSON.stringify(samples),
     ).toBe(true);
+
+    // The run's events: every worker's progress carries its download of the round, and from its second
+    // contribution on the upload of its previous one (the round it belongs to named), as the worker timed them.
+    const bus = await connectNatsBus({ servers: server.url, name: 'dashboard-live-events', log: captureLog().log });
+    const events: AnyFleetEvent[] = [];
+    await bus.follow(RUN, (e) => events.push(e), { from: 'start' });
+    await expect.poll(() => events.some((e) => e.type === 'run.finished'), { timeout: 15_000 }).toBe(true);
+    await bus.close(1000);
+    const progress = new Map<string, { round: number; downloadMs?: number; uploadMs?: number; uploadRound?: number }[]>();
+    for (const e of events) if (e.type === 'worker.progress') progress.set(e.data.worker, [...(progress.get(e.data.worker) ?? []), e.data]);
+    expect(progress.size).toBe(2);
+    for (const list of progress.values()) {
+      expect(list.length).toBeGreaterThanOrEqual(10);
+      expect(list[0]!.uploadMs).toBeUndefined();
+      for (const [i, p] of list.entries()) {
+        expect(p.downloadMs, JSON.stringify(p)).toBeGreaterThanOrEqual(0);
+        if (i === 0) continue;
+        expect(p.uploadMs, JSON.stringify(p)).toBeGreaterThanOrEqual(0);
+        expect(p.uploadRound).toBe(list[i - 1]!.round);
+      }
+    }
     const pointCounts = [...new Set(running.map((x) => x.loss))];
     // At least two epochs' points came in while the page was open, one after the other.
     expect(pointCounts.filter((n) => n > 0).length, JSON.stringify(pointCounts)).toBeGreaterThanOrEqual(2);
@@ -149,6 +173,10 @@ describe.skipIf(skipReason !== null)(`fleet dashboard in a browser${skipReason ?
     await expect.poll(() => page.locator('.head .badge').first().textContent(), { timeout: 20_000 }).toBe('finished');
     await expect.poll(() => chartPoints(page, 'loss'), { timeout: 20_000 }).toBe(3 + lines.length);
     expect(await page.locator('#workers tbody tr').count()).toBe(2);
+    // download / train / upload / waiting of the round, in ms.
+    const times = /^\d+ ms \/ \d+ ms \/ \d+ ms \/ \d+ ms of \d+ ms$/;
+    for (const text of await page.locator('#workers .split-text').allTextContents()) expect(text).toMatch(times);
+    expect(await page.locator('#workers th').allTextContents()).toContain('round time: download / train / upload / waiting');
     // The lr of every round (the run's 3 epochs of 256 images at a global batch of 32: 24 rounds).
     expect(await page.locator('[data-chart="lr"]').getAttribute('data-points')).toBe('24');
     expect(await page.locator('[data-chart="confusion"] tbody tr').count()).toBe(10);
