@@ -1,7 +1,7 @@
 /**
  * One CNN training step (classic CIFAR-10 CNN, batch 128) on the wasm backend:
  * images/s (median, mean +- std over several steps after warm-up), the
- * per-kernel time split of one profiled step, the step's GFLOP/s, the forward
+ * per-kernel CPU-time split of one profiled step, the step's GFLOP/s, the forward
  * conv2d GFLOP/s on the model's own conv shapes measured in the same run, and
  * their ratio. Modes run interleaved step by step, so they see the same load:
  *   upstream  upstream kernels + only the missing filter gradient (unchunked),
@@ -9,10 +9,13 @@
  *   untuned   the best state known before (WASM-NOTES): composed conv gradients
  *             with the unchunked 'batch' filter gradient, fixed matMuls, fleet
  *             BatchNorm; upstream Sum/Mean/MaxPoolGrad/Identity
- *   wide      every fleet kernel, the filter gradient as chunked XNNPACK
- *             convolutions ('wide' layout: the state before the SIMD kernel)
- *   fleet     every fleet kernel as installed (the filter gradient on fleet's
- *             SIMD kernel, filter-grad-simd.ts)
+ *   wide      every fleet kernel, both conv gradients as XNNPACK convolutions
+ *             (the filter gradient chunked, 'wide' layout): the state before
+ *             fleet's SIMD conv kernels
+ *   filter    as wide, but the filter gradient on fleet's SIMD kernel
+ *   fleet     every fleet kernel as installed (both conv gradients on fleet's
+ *             SIMD kernels, filter-grad-simd.ts and input-grad-simd.ts, and
+ *             MaxPoolGrad's; wide and filter keep MaxPoolGrad's JS loop)
  * Step times are taken on the wall clock and in CPU time (user + system of
  * the process; wasm runs on one thread): on a machine loaded past its cores
  * the wall clock mostly counts waiting for a core, so the fraction of the
@@ -33,16 +36,18 @@ import {
   type FilterGradChunk,
   type FilterGradLayout,
 } from '../src/compute/wasm/conv2d-backprop-filter.js';
+import { getInputGradLayout, setInputGradLayout, type InputGradLayout } from '../src/compute/wasm/conv2d-backprop-input.js';
+import { setMaxPoolGradPath } from '../src/compute/wasm/max-pool-grad.js';
 import { IMAGE_SHAPE, NUM_CLASSES } from '../src/dataset/cifar10-constants.js';
 import { buildModel } from '../src/model/index.js';
 import { CNN_CONV_SHAPES, convFlops, isMain, meanStd, median } from './kernel-conv-shapes.js';
 import { gitSha } from './git-sha.js';
-import { benchCommand, figureOf, recordFigure } from './figures.js';
+import { benchCommand, figureOf, recordFigure, type Figure } from './figures.js';
 
 /** FLOPs of one training image of the CNN (3x forward, less the input layer's dx). */
 export const CNN_TRAIN_FLOPS_PER_IMAGE = 925.7e6;
 
-const MODES = ['upstream', 'untuned', 'wide', 'fleet'] as const;
+const MODES = ['upstream', 'untuned', 'wide', 'filter', 'fleet'] as const;
 type Mode = (typeof MODES)[number];
 
 interface Runner {
@@ -84,7 +89,9 @@ export function rawCnn(numClasses = NUM_CLASSES): tf.LayersModel {
 }
 
 /** Kernel registrations of a mode; the bench switches them between steps. */
-function enterMode(mode: Mode, tuned: { chunk: FilterGradChunk; layout: FilterGradLayout }): void {
+function enterMode(mode: Mode, tuned: { chunk: FilterGradChunk; layout: FilterGradLayout; input: InputGradLayout }): void {
+  setInputGradLayout(mode === 'fleet' ? tuned.input : 'xnnpack');
+  setMaxPoolGradPath(mode === 'fleet' ? 'simd' : 'js');
   if (mode === 'upstream') {
     useWasmKernels(['Conv2DBackpropFilter']);
     setFilterGradChunk('all');
@@ -99,6 +106,10 @@ function enterMode(mode: Mode, tuned: { chunk: FilterGradChunk; layout: FilterGr
     installWasmKernels();
     setFilterGradChunk('auto');
     setFilterGradLayout('wide');
+  } else if (mode === 'filter') {
+    installWasmKernels();
+    setFilterGradChunk(tuned.chunk);
+    setFilterGradLayout(tuned.layout);
   } else {
     installWasmKernels();
     setFilterGradChunk(tuned.chunk);
@@ -140,25 +151,46 @@ interface KernelRow {
   ms: number;
 }
 
-async function profileStep(r: Runner, x: tf.Tensor, y: tf.Tensor): Promise<{ rows: KernelRow[]; stepMs: number }> {
-  const t0 = performance.now();
-  const info = await tf.profile(() => {
-    trainStep(r, x, y);
-  });
-  const stepMs = performance.now() - t0;
+/**
+ * One step with every wasm kernel wrapped to take its CPU time (user +
+ * system of the process, so other load on the machine hardly counts). A
+ * kernel that calls others (ours call upstream kernels) is timed as a whole:
+ * only the outermost call is counted. The wrappers are removed afterwards.
+ */
+function profileStep(r: Runner, x: tf.Tensor, y: tf.Tensor): { rows: KernelRow[]; stepMs: number } {
+  const originals = tf.getKernelsForBackend('wasm');
   const byName = new Map<string, KernelRow>();
-  for (const k of info.kernels) {
-    // Op scopes (customGrad forwards such as fusedConv2d__op or BatchNorm's)
-    // are listed too and contain the kernels they ran: count kernels only.
-    if (!tf.getKernel(k.name, 'wasm')) continue;
-    const t = await k.kernelTimeMs;
-    const ms = typeof t === 'number' ? t : 0;
-    const row = byName.get(k.name) ?? { name: k.name, calls: 0, ms: 0 };
-    row.calls += 1;
-    row.ms += ms;
-    byName.set(k.name, row);
+  let depth = 0;
+  for (const k of originals) {
+    const row: KernelRow = { name: k.kernelName, calls: 0, ms: 0 };
+    byName.set(k.kernelName, row);
+    const kernelFunc: tf.KernelFunc = (args) => {
+      if (depth > 0) return k.kernelFunc(args);
+      depth++;
+      const c0 = process.cpuUsage();
+      try {
+        return k.kernelFunc(args);
+      } finally {
+        const c = process.cpuUsage(c0);
+        depth--;
+        row.calls += 1;
+        row.ms += (c.user + c.system) / 1000;
+      }
+    };
+    tf.unregisterKernel(k.kernelName, 'wasm');
+    tf.registerKernel({ ...k, kernelFunc });
   }
-  return { rows: [...byName.values()].sort((a, b) => b.ms - a.ms), stepMs };
+  let stepMs = 0;
+  try {
+    stepMs = timed(() => trainStep(r, x, y)).cpu;
+  } finally {
+    for (const k of originals) {
+      tf.unregisterKernel(k.kernelName, 'wasm');
+      tf.registerKernel(k);
+    }
+  }
+  const rows = [...byName.values()].filter((k) => k.calls > 0).sort((a, b) => b.ms - a.ms);
+  return { rows, stepMs };
 }
 
 export async function run(): Promise<void> {
@@ -167,7 +199,7 @@ export async function run(): Promise<void> {
   const modes = (process.env.FLEET_BENCH_MODES ?? 'wide,fleet').split(',') as Mode[];
   for (const m of modes) if (!MODES.includes(m)) throw new Error(`FLEET_BENCH_MODES: unknown mode '${m}' (${MODES.join(', ')})`);
   installWasmKernels();
-  const tunedChunk = { chunk: getFilterGradChunk(), layout: getFilterGradLayout() };
+  const tunedChunk = { chunk: getFilterGradChunk(), layout: getFilterGradLayout(), input: getInputGradLayout() };
   await tf.setBackend('wasm');
   await tf.ready();
   console.log(
@@ -239,11 +271,11 @@ export async function run(): Promise<void> {
   const splits = new Map<Mode, string>();
   for (const r of runners) {
     enterMode(r.mode, tunedChunk);
-    const { rows, stepMs } = await profileStep(r, x, y);
+    const { rows, stepMs } = profileStep(r, x, y);
     splits.set(r.mode, splitSummary(rows, stepMs));
     const total = rows.reduce((a, k) => a + k.ms, 0);
-    console.log(`\nper-kernel split, mode ${r.mode}: profiled step ${stepMs.toFixed(0)} ms, kernels ${total.toFixed(0)} ms`);
-    console.log('kernel\tcalls\tms\t% of step');
+    console.log(`\nper-kernel split (CPU time), mode ${r.mode}: profiled step ${stepMs.toFixed(0)} ms, kernels ${total.toFixed(0)} ms`);
+    console.log('kernel\tcalls\tCPU ms\t% of step');
     for (const k of rows) {
       if (k.ms < 0.005 * total) continue;
       console.log(`${k.name}\t${k.calls}\t${k.ms.toFixed(1)}\t${((100 * k.ms) / stepMs).toFixed(1)}`);
@@ -251,6 +283,9 @@ export async function run(): Promise<void> {
     const rest = rows.filter((k) => k.ms < 0.005 * total);
     console.log(
       `(${rest.length} other kernels)\t${rest.reduce((a, k) => a + k.calls, 0)}\t${rest.reduce((a, k) => a + k.ms, 0).toFixed(1)}\t${((100 * rest.reduce((a, k) => a + k.ms, 0)) / stepMs).toFixed(1)}`,
+    );
+    console.log(
+      `(outside kernels: tape, optimizer, JS)\t\t${(stepMs - total).toFixed(1)}\t${((100 * (stepMs - total)) / stepMs).toFixed(1)}`,
     );
   }
   tf.dispose([x, y, ...convTensors.flatMap((t) => [t.x, t.w])]);
@@ -266,13 +301,13 @@ export async function run(): Promise<void> {
     const ref = (values: (b: (typeof results)[number]) => number[], name: string) =>
       isFleet && before ? { reference: { name, mean: meanStd(values(before)).mean } } : {};
     const label = `cnn batch ${batch}, 1 process, ${r.mode} kernels`;
-    recordFigure(
+    show(
       figureOf(
         {
           bench,
           name: `${label}: step GFLOP/s as a fraction of forward conv2d GFLOP/s, CPU time (n = steps)`,
           unit: 'ratio',
-          ...ref((b) => b.cpu, 'wide (filter gradient as XNNPACK convolutions), same run'),
+          ...ref((b) => b.cpu, 'wide (conv gradients as XNNPACK convolutions), same run'),
           ...goal,
           limits,
           command,
@@ -280,13 +315,13 @@ export async function run(): Promise<void> {
         r.cpu,
       ),
     );
-    recordFigure(
+    show(
       figureOf(
         {
           bench,
           name: `${label}: step GFLOP/s as a fraction of forward conv2d GFLOP/s, wall clock (n = steps)`,
           unit: 'ratio',
-          ...ref((b) => b.wall, 'wide (filter gradient as XNNPACK convolutions), same run'),
+          ...ref((b) => b.wall, 'wide (conv gradients as XNNPACK convolutions), same run'),
           ...goal,
           limits: `${limits}; the wall clock also counts waiting for a core on a loaded machine`,
           command,
@@ -294,13 +329,13 @@ export async function run(): Promise<void> {
         r.wall,
       ),
     );
-    recordFigure(
+    show(
       figureOf(
         {
           bench,
           name: `${label}: training images/s, wall clock (n = steps)`,
           unit: 'images/s',
-          ...ref((b) => b.ips, 'wide (filter gradient as XNNPACK convolutions), same run'),
+          ...ref((b) => b.ips, 'wide (conv gradients as XNNPACK convolutions), same run'),
           limits,
           command,
         },
@@ -308,6 +343,14 @@ export async function run(): Promise<void> {
       ),
     );
   }
+}
+
+/** Records a figure for run-all and prints it. */
+function show(f: Figure): void {
+  recordFigure(f);
+  const goal = f.goal ? `, goal ${f.goal.of} ${f.goal.op} ${f.goal.value}` : '';
+  const ref = f.reference ? `, ${f.reference.ratio.toFixed(3)}x ${f.reference.name} (${f.reference.mean.toFixed(3)})` : '';
+  console.log(`figure: ${f.name}: ${f.mean.toFixed(3)} +- ${f.std.toFixed(3)} ${f.unit}, n=${f.n}${ref}${goal}`);
 }
 
 /** The conv kernels' shares of a profiled step and the rest, for a figure's `limits`. */
