@@ -32,7 +32,7 @@ import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import { FleetCoordinatorService, encodeTensorChunks } from '../../../src/rpc/coordinator-service.js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { RoundController } from '../rounds/round-controller.js';
-import type { Contribution } from '../rounds/round-types.js';
+import { workerTimes } from './worker-times.js';
 import { ExchangeCounter } from '../telemetry/run-reporter.js';
 import type { VectorMemory } from '../../../src/compute/vector-math/index.js';
 import type { StagedContribution } from '../aggregator/weighted-sum.js';
@@ -523,25 +523,4 @@ function packSubset(
   for (const [i, s] of layout.filter((x) => wanted.has(x.name)).entries())
     out.set(values.subarray(s.offset, s.offset + s.length), slices[i]!.offset);
   return { entries: entriesOf(slices), values: out };
-}
-
-/**
- * The worker's own download and previous upload times from a contribution's
- * header, for the events. Only plausible values pass (finite, >= 0, an
- * earlier round): a figure is informative, so a bad one is dropped, never
- * a reason to refuse the contribution.
- */
-function workerTimes(header: {
-  round: number;
-  downloadMs?: number | undefined;
-  previousUploadMs?: number | undefined;
-  previousUploadRound?: number | undefined;
-}): Pick<Contribution, 'downloadMs' | 'previousUpload'> {
-  const ms = (x: number | undefined): x is number => x !== undefined && Number.isFinite(x) && x >= 0;
-  const out: Pick<Contribution, 'downloadMs' | 'previousUpload'> = {};
-  if (ms(header.downloadMs)) out.downloadMs = header.downloadMs;
-  const round = header.previousUploadRound;
-  if (ms(header.previousUploadMs) && round !== undefined && Number.isInteger(round) && round < header.round)
-    out.previousUpload = { ms: header.previousUploadMs, round };
-  return out;
 }
