@@ -156,8 +156,9 @@ async function serve(
     throw err;
   } finally {
     stopListening();
-    // The aggregators (--shards) exit with the run; a stopped run's restart loads them again.
-    await coordinator.finishShards(stopSignal ? `signal ${stopSignal}` : 'run over');
+    // The aggregators (--shards) exit with the run; after a stop they stay up, and a restarted coordinator
+    // (--resume) loads them again from its checkpoint (the ones it started itself end with it).
+    if (!stopSignal) await coordinator.finishShards('run over');
     await server.shutdown(options.shutdownGraceMs);
     coordinator.close();
   }

@@ -12,6 +12,9 @@ export class ShardCountError extends FleetError {
   }
 }
 
+/** A shard map that does not fit this model (another model, another build): a tensor it names is not there. */
+export class ShardMapError extends FleetError {}
+
 /** One aggregator's slice of the parameters: whole tensors, packed in layout order. */
 export interface ShardSlice {
   shard: number;

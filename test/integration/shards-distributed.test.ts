@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,7 @@ function track<T extends FleetProcess>(p: T): T {
 }
 
 interface Run {
+  out: string;
   params: Float32Array;
   momentum: Float32Array;
   rounds: Record<string, unknown>[];
@@ -60,14 +61,19 @@ async function startAggregator(): Promise<FleetProcess & { port: number }> {
 }
 
 /** A coordinator with `extra` and 2 workers to the end of 1 epoch; `aggregators` are waited for too. */
-async function run(name: string, extra: string[], aggregators: FleetProcess[] = []): Promise<Run> {
+async function run(name: string, extra: string[], aggregators: FleetProcess[] = [], resumeFrom?: string): Promise<Run> {
   const out = join(root, name);
+  if (resumeFrom) await cp(resumeFrom, out, { recursive: true });
   const coordinator = track(
-    await startCoordinator([
-      ...['--model', 'tiny-bn', '--lr', '0.05', '--warmup-epochs', '0', '--data-dir', dataDir, '--allow-partial'],
-      ...['--backend', 'wasm', '--augment', 'none', '--seed', '9', '--batch-size', '32', '--workers', '2', '--epochs', '1'],
-      ...['--ledger', '--out', out, '--checkpoint-every', '2', ...extra],
-    ]),
+    await startCoordinator(
+      resumeFrom
+        ? ['--resume', '--epochs', '2', '--out', out, '--data-dir', dataDir, '--allow-partial', '--ledger', ...extra]
+        : [
+            ...['--model', 'tiny-bn', '--lr', '0.05', '--warmup-epochs', '0', '--data-dir', dataDir, '--allow-partial'],
+            ...['--backend', 'wasm', '--augment', 'none', '--seed', '9', '--batch-size', '32', '--workers', '2', '--epochs', '1'],
+            ...['--ledger', '--out', out, '--checkpoint-every', '2', ...extra],
+          ],
+    ),
   );
   const workers = [0, 1].map((i) =>
     track(startFleet(['worker', '--coordinator', `127.0.0.1:${coordinator.port}`, '--name', `${name}-${i}`])),
@@ -87,10 +93,12 @@ async function run(name: string, extra: string[], aggregators: FleetProcess[] = 
       '\n',
     ),
   ).toEqual(exits.map(() => 0));
-  const ledger = JSON.parse(await readFile(join(out, 'applied-epoch-1.json'), 'utf8'));
-  expect(ledger).toMatchObject({ epoch: 1, ok: true, missingCount: 0, repeatedCount: 0 });
+  const epoch = resumeFrom ? 2 : 1;
+  const ledger = JSON.parse(await readFile(join(out, `applied-epoch-${epoch}.json`), 'utf8'));
+  expect(ledger).toMatchObject({ epoch, ok: true, missingCount: 0, repeatedCount: 0 });
   const checkpoint = await readCheckpoint(join(out, CHECKPOINT_FILE));
   return {
+    out,
     params: checkpoint.arrays.params!,
     momentum: checkpoint.arrays.momentum!,
     rounds: workers.flatMap((w) => logLines(w.lines.join('\n')).filter((l) => l.msg === 'round contributed')),
@@ -99,6 +107,8 @@ async function run(name: string, extra: string[], aggregators: FleetProcess[] = 
 }
 
 const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+/** The first test's runs, which the resume test continues. */
+const ended: Record<string, Run> = {};
 
 describe('--shards K: the parameters split across K aggregators', () => {
   it('K = 2 (a local aggregator) and K = 3 (two listed) end bit-identical to one aggregator', async () => {
@@ -109,6 +119,7 @@ describe('--shards K: the parameters split across K aggregators', () => {
       run('k3', ['--shards', '3', '--aggregators', listed.map((a) => `127.0.0.1:${a.port}`).join(',')], listed),
     ]);
     // 256 images, 2 workers at batch 32: 4 rounds, each worker contributing every round, in every run.
+    Object.assign(ended, { one, two });
     for (const r of [one, two, three]) expect(r.rounds).toHaveLength(8);
     expect(two.coordinator.some((l) => l.includes('"msg":"parameters sharded"'))).toBe(true);
     expect(three.coordinator.some((l) => l.includes('"msg":"parameters sharded"'))).toBe(true);
@@ -127,6 +138,16 @@ describe('--shards K: the parameters split across K aggregators', () => {
       expect(new Set(r.rounds.map((l) => l.downloadBytes))).toEqual(new Set([modelBytes]));
     }
   }, 180_000);
+
+  it('a resume loads the checkpoint into the aggregators: a second epoch at K = 2 ends as at K = 1', async () => {
+    expect(ended.one && ended.two, 'the first test ran').toBeTruthy();
+    // The checkpoint is the one-aggregator format whatever K wrote it: K = 2's resumed with K = 1, K = 1's with K = 2.
+    const [a, b] = await Promise.all([run('k1-resumed', [], [], ended.two!.out), run('k2-resumed', ['--shards', '2'], [], ended.one!.out)]);
+    expect(a.rounds).toHaveLength(8);
+    expect(Buffer.compare(bytesOf(a.params), bytesOf(ended.one!.params))).not.toBe(0);
+    expect(Buffer.compare(bytesOf(b.params), bytesOf(a.params))).toBe(0);
+    expect(Buffer.compare(bytesOf(b.momentum), bytesOf(a.momentum))).toBe(0);
+  }, 120_000);
 
   it('refuses a shard count the model cannot take, naming it', async () => {
     for (const [k, pattern] of [

@@ -10,10 +10,9 @@ import { insecureChannel, type ClientChannel } from '../../../src/rpc/security/i
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import type { CoordinatorClient, WorkAssignment } from '../worker-run.js';
 import { VectorMemory } from '../../../src/compute/vector-math/index.js';
-import { packShard, shardSliceOf, unpackShard, type ShardSlice } from '../../../src/exchange/shard-assignment.js';
+import { ShardMapError, packShard, shardSliceOf, unpackShard, type ShardSlice } from '../../../src/exchange/shard-assignment.js';
 import { classify } from '../../../src/rpc/classify.js';
 import { CoordinatorRefusal } from '../../../src/rpc/coordinator-refusals.js';
-import { FleetError } from '../../../src/runtime/errors.js';
 
 export interface ClientOptions {
   /** Deadline of short calls (register, heartbeat, leave). */
@@ -29,9 +28,6 @@ export interface ClientOptions {
 const deadline = (ms: number) => new Date(Date.now() + ms);
 
 type Contribution = Parameters<CoordinatorClient['contribute']>[0];
-
-/** The coordinator's shard map does not fit this worker's model (another model, another build). */
-export class ShardMapError extends FleetError {}
 
 /** What registration tells the client about the wire: --compress and the seed its stochastic rounding is keyed by. */
 const wireKeys = runConfigFields.pick({ compress: true, seed: true });
