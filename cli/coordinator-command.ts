@@ -17,6 +17,7 @@ import { parseInteger } from './parse-flag.js';
 import { FlagError } from '../src/runtime/config/flag-error.js';
 import { clientChannelFrom, type GrpcSecurity } from '../src/rpc/security/index.js';
 import { startLocalAggregators } from '../services/coordinator/shards/local-aggregators.js';
+import { AggregatorJoins } from '../services/coordinator/shards/aggregator-joins.js';
 
 /** `fleet coordinator`: the training flags plus where to listen and how rounds are kept. */
 export function coordinatorCommand(): Command {
@@ -106,7 +107,7 @@ export function coordinatorCommand(): Command {
     .addOption(
       opt(
         '--aggregators <host:port,...>',
-        'with --shards K: the K-1 fleet aggregator processes to use, as workers reach them (default: start them on this machine, on --aggregator-host)',
+        "with --shards K: the K-1 fleet aggregator processes to use, as workers reach them; 'join': wait for K-1 to join (fleet aggregator --coordinator) before the run starts (default: start them on this machine, on --aggregator-host)",
         'FLEET_AGGREGATORS',
       ),
     )
@@ -180,7 +181,8 @@ function describeProgressHere(command: Command): Command {
 }
 
 /**
- * --shards K: the K-1 aggregators, listed (--aggregators) or started here,
+ * --shards K: the K-1 aggregators, listed (--aggregators), joining
+ * (--aggregators join) or started here,
  * and the channel the coordinator calls them on (its token; TLS to them is
  * not supported yet). null for one aggregator.
  */
@@ -188,20 +190,20 @@ async function shardsFrom(
   flags: Record<string, unknown>,
   security: GrpcSecurity,
   log: ReturnType<typeof createRootLogger>,
-): Promise<{ addresses: string[]; channel: Awaited<ReturnType<typeof clientChannelFrom>>; stop: () => void } | null> {
+): Promise<{ addresses: string[] | AggregatorJoins; channel: Awaited<ReturnType<typeof clientChannelFrom>>; stop: () => void } | null> {
   const k = flags.shards as number;
   if (!Number.isInteger(k) || k < 1)
     throw new FlagError('--shards', k, `--shards ${k}: must be 1 (one aggregator: this coordinator) or more`);
+  const given = typeof flags.aggregators === 'string' ? flags.aggregators.trim() : null;
   const listed =
-    typeof flags.aggregators === 'string'
-      ? flags.aggregators
+    given === null || given === 'join'
+      ? null
+      : given
           .split(',')
           .map((a) => a.trim())
-          .filter((a) => a !== '')
-      : null;
+          .filter((a) => a !== '');
   if (k === 1) {
-    if (listed && listed.length > 0)
-      throw new FlagError('--aggregators', flags.aggregators, '--aggregators needs --shards K > 1 (K-1 addresses)');
+    if (given !== null) throw new FlagError('--aggregators', flags.aggregators, '--aggregators needs --shards K > 1');
     return null;
   }
   if (security.tls !== null)
@@ -213,6 +215,7 @@ async function shardsFrom(
   if (listed && listed.length !== k - 1)
     throw new FlagError('--aggregators', flags.aggregators, `--shards ${k} needs ${k - 1} --aggregators addresses, got ${listed.length}`);
   const channel = await clientChannelFrom({ ...security, tls: null });
+  if (given === 'join') return { addresses: new AggregatorJoins(k - 1), channel, stop: () => {} };
   if (listed) return { addresses: listed, channel, stop: () => {} };
   const host = flags.aggregatorHost as string;
   const local = await startLocalAggregators(k - 1, { host, advertise: host, token: security.token, log });

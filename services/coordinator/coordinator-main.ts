@@ -15,6 +15,7 @@ import { describeGrpcSecurity, INSECURE, type GrpcSecurity } from '../../src/rpc
 import { ExchangeCounter, RunReporter } from './telemetry/run-reporter.js';
 import { waitForEvaluation } from './telemetry/wait-for-evaluation.js';
 import { stopGracefully } from './graceful-stop.js';
+import { AggregatorJoins } from './shards/aggregator-joins.js';
 
 export interface CoordinatorServiceOptions extends Omit<CoordinatorOptions, 'reporter'> {
   host: string;
@@ -87,9 +88,14 @@ async function serve(
     log,
     security: options.security ?? INSECURE,
     onUnauthenticated: (call) => reporter.callUnauthenticated(call.method),
+    ...(options.shards?.aggregators instanceof AggregatorJoins ? { joins: options.shards.aggregators } : {}),
   }).catch((err: unknown) => {
     throw listenError(err, options.host, options.port);
   });
+  if (options.shards?.aggregators instanceof AggregatorJoins) {
+    // Aggregators started elsewhere need this port (--port 0: this line says it; 'listening' comes once they joined).
+    log.info({ host: options.host, port: server.port, expected: options.shards.aggregators.expected }, 'aggregators may join');
+  }
   let coordinator: Awaited<ReturnType<typeof createCoordinator>>;
   try {
     if (options.overwrite) {

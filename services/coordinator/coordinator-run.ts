@@ -27,6 +27,7 @@ import { assignShards, type ShardSlice } from '../../src/exchange/shard-assignme
 import type { ClientChannel } from '../../src/rpc/security/index.js';
 import { FlagError } from '../../src/runtime/config/flag-error.js';
 import { ShardPeers } from './shards/shard-peers.js';
+import { AggregatorJoins } from './shards/aggregator-joins.js';
 
 export interface CoordinatorOptions {
   config: TrainConfig;
@@ -41,8 +42,11 @@ export interface CoordinatorOptions {
   /** Checkpoint versions kept fetchable for the evaluator. */
   retainVersions: number;
   reporter: RunReporter;
-  /** --shards K > 1: the other K-1 slices' aggregators (their addresses, as workers reach them) and how to call them. */
-  shards?: { aggregators: string[]; channel: ClientChannel };
+  /**
+   * --shards K > 1: the other K-1 slices' aggregators (their addresses, as workers reach them; or those that
+   * join, once all have) and how to call them.
+   */
+  shards?: { aggregators: string[] | AggregatorJoins; channel: ClientChannel };
 }
 
 /** Model-sized arrays in the coordinator's vector memory: master, momentum, the round's sum and the staged one. */
@@ -96,7 +100,7 @@ export async function createCoordinator(
   if (config.pretrained !== null && !options.resume)
     log.info(importSummary(config.pretrained, loadTorchvisionResNet(model, config.pretrained)), 'pretrained weights loaded');
   const layout = weightLayout(model);
-  const sharding = shardsOf(options, layout, log);
+  const sharding = await shardsOf(options, layout, log);
   const ledger = options.ledger ? new AppliedLedger(data.train.count) : undefined;
 
   let params: Float32Array = readWeights(model, layout, new Float32Array(layoutLength(layout)));
@@ -301,7 +305,7 @@ export async function createCoordinator(
     vectors,
     runDir: record.path,
     shardMap: sharding
-      ? sharding.plan.map((slice, k) => ({ address: k === 0 ? '' : options.shards!.aggregators[k - 1]!, tensors: slice.tensors }))
+      ? sharding.plan.map((slice, k) => ({ address: k === 0 ? '' : sharding.addresses[k - 1]!, tensors: slice.tensors }))
       : [],
     finishShards: async (reason) => {
       await sharding?.peers.finish(reason);
@@ -327,22 +331,26 @@ export async function createCoordinator(
  * --shards K > 1: the byte-balanced map (shard 0 is this coordinator's) and
  * the clients of the K-1 aggregators; null for one aggregator.
  */
-function shardsOf(
+async function shardsOf(
   options: CoordinatorOptions,
   layout: readonly WeightSlice[],
   log: Logger,
-): { plan: ShardSlice[]; peers: ShardPeers } | null {
+): Promise<{ plan: ShardSlice[]; peers: ShardPeers; addresses: string[] } | null> {
   const s = options.shards;
-  if (!s || s.aggregators.length === 0) return null;
+  if (!s) return null;
+  const k = (s.aggregators instanceof AggregatorJoins ? s.aggregators.expected : s.aggregators.length) + 1;
+  if (k === 1) return null;
   if (options.config.freezeEpochs > 0)
-    throw new FlagError(
-      '--shards',
-      s.aggregators.length + 1,
-      '--shards with --freeze-epochs is not supported: a frozen phase exchanges a subset of the tensors',
-    );
-  const plan = assignShards(layout, s.aggregators.length + 1);
+    throw new FlagError('--shards', k, '--shards with --freeze-epochs is not supported: a frozen phase exchanges a subset of the tensors');
+  // Checked before waiting for anyone to join: a K the model cannot take fails at once.
+  const plan = assignShards(layout, k);
+  let addresses: string[];
+  if (s.aggregators instanceof AggregatorJoins) {
+    log.info({ expected: k - 1, joined: s.aggregators.count }, 'waiting for the aggregators to join');
+    addresses = await s.aggregators.addresses();
+  } else addresses = s.aggregators;
   log.info({ shards: plan.map((p) => ({ shard: p.shard, tensors: p.tensors.length, floats: p.floats })) }, 'parameters sharded');
-  return { plan, peers: new ShardPeers(layout, plan, s.aggregators, s.channel, log) };
+  return { plan, peers: new ShardPeers(layout, plan, addresses, s.channel, log), addresses };
 }
 
 /** The run checkpoint's state as the coordinator writes it: the common fields, its rounds' counters and the sampler. */

@@ -54,18 +54,30 @@ interface Run {
   coordinator: string[];
 }
 
-async function startAggregator(): Promise<FleetProcess & { port: number }> {
-  const p = track(startFleet(['aggregator', '--host', '127.0.0.1', '--port', '0']));
+async function startAggregator(extra: string[] = []): Promise<FleetProcess & { port: number }> {
+  const p = track(startFleet(['aggregator', '--host', '127.0.0.1', '--port', '0', ...extra]));
   const line = await p.waitFor(/"msg":"listening"/);
   return { ...p, port: Number(/"port":(\d+)/.exec(line)![1]) };
 }
 
-/** A coordinator with `extra` and 2 workers to the end of 1 epoch; `aggregators` are waited for too. */
-async function run(name: string, extra: string[], aggregators: FleetProcess[] = [], resumeFrom?: string): Promise<Run> {
+/**
+ * A coordinator with `extra` and 2 workers to the end of 1 epoch (or, from `resumeFrom`'s checkpoint, of
+ * epoch 2); `aggregators` are waited for too. `joining` aggregators join the coordinator once it says where
+ * (--shards K --aggregators join: its 'listening' line comes once they have).
+ */
+async function run(name: string, extra: string[], aggregators: FleetProcess[] = [], resumeFrom?: string, joining = 0): Promise<Run> {
   const out = join(root, name);
   if (resumeFrom) await cp(resumeFrom, out, { recursive: true });
+  const start = async (args: string[]) => {
+    if (joining === 0) return startCoordinator(args);
+    const p = startFleet(['coordinator', '--host', '127.0.0.1', '--port', '0', ...args]);
+    const port = Number(/"port":(\d+)/.exec(await p.waitFor(/"msg":"aggregators may join"/))![1]);
+    for (let i = 0; i < joining; i++) aggregators.push(await startAggregator(['--coordinator', `127.0.0.1:${port}`]));
+    await p.waitFor(/"msg":"listening"/);
+    return { ...p, port };
+  };
   const coordinator = track(
-    await startCoordinator(
+    await start(
       resumeFrom
         ? ['--resume', '--epochs', '2', '--out', out, '--data-dir', dataDir, '--allow-partial', '--ledger', ...extra]
         : [
@@ -139,10 +151,15 @@ describe('--shards K: the parameters split across K aggregators', () => {
     }
   }, 180_000);
 
-  it('a resume loads the checkpoint into the aggregators: a second epoch at K = 2 ends as at K = 1', async () => {
+  it('a resume loads the checkpoint into the aggregators (one that joined): a second epoch at K = 2 ends as at K = 1', async () => {
     expect(ended.one && ended.two, 'the first test ran').toBeTruthy();
-    // The checkpoint is the one-aggregator format whatever K wrote it: K = 2's resumed with K = 1, K = 1's with K = 2.
-    const [a, b] = await Promise.all([run('k1-resumed', [], [], ended.two!.out), run('k2-resumed', ['--shards', '2'], [], ended.one!.out)]);
+    // The checkpoint is the one-aggregator format whatever K wrote it: K = 2's resumed with K = 1, K = 1's with K = 2,
+    // whose aggregator joins from elsewhere (fleet aggregator --coordinator), as from another host.
+    const [a, b] = await Promise.all([
+      run('k1-resumed', [], [], ended.two!.out),
+      run('k2-resumed', ['--shards', '2', '--aggregators', 'join'], [], ended.one!.out, 1),
+    ]);
+    expect(b.coordinator.some((l) => l.includes('"msg":"aggregator joined"'))).toBe(true);
     expect(a.rounds).toHaveLength(8);
     expect(Buffer.compare(bytesOf(a.params), bytesOf(ended.one!.params))).not.toBe(0);
     expect(Buffer.compare(bytesOf(b.params), bytesOf(a.params))).toBe(0);

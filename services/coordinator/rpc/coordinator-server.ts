@@ -1,4 +1,12 @@
-import { status as Status, type ServerReadableStream, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import {
+  status as Status,
+  type ServerReadableStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
+import { AggregatorJoinService, type JoinRequest, type JoinResponse } from '../../../proto/gen/fleet/v1/aggregator.js';
+import type { AggregatorJoins } from '../shards/aggregator-joins.js';
 import { entriesOf, TensorSetError } from '../../../src/exchange/tensor-wire.js';
 import { UnknownTensorError } from '../../../src/exchange/tensor-set-errors.js';
 import {
@@ -141,7 +149,11 @@ export interface ServeContext {
 }
 
 /** Where and how the server listens. */
-export type ListenOptions = Pick<ServerOptions, 'host' | 'port' | 'security' | 'onUnauthenticated'> & { log: Logger };
+export type ListenOptions = Pick<ServerOptions, 'host' | 'port' | 'security' | 'onUnauthenticated'> & {
+  log: Logger;
+  /** --shards K --aggregators join: aggregators join here (fleet.v1.AggregatorJoin), also while the run is starting. */
+  joins?: AggregatorJoins;
+};
 
 /** How the service answers, once it has a run. */
 export type ServeOptions = Omit<ServerOptions, 'host' | 'port' | 'security' | 'onUnauthenticated'>;
@@ -195,6 +207,21 @@ export async function bindCoordinatorServer(options: ListenOptions): Promise<Coo
     },
   );
   server.addService(FleetCoordinatorService, gated);
+  const joins = options.joins;
+  if (joins) {
+    server.addService(AggregatorJoinService, {
+      join(call: ServerUnaryCall<JoinRequest, JoinResponse>, cb: sendUnaryData<JoinResponse>) {
+        try {
+          const shard = joins.join(call.request.address);
+          log.info({ address: call.request.address, shard, joined: joins.count, expected: joins.expected }, 'aggregator joined');
+          cb(null, { shard });
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'aggregator join refused');
+          cb({ code: Status.FAILED_PRECONDITION, details: (err as Error).message }, null);
+        }
+      },
+    });
+  }
   // The standard grpc.health.v1 service: '' and 'fleet.v1.Coordinator' are SERVING
   // while the run goes on (Kubernetes' native gRPC probes ask it), not while it starts.
   const health = new HealthImplementation({ '': 'NOT_SERVING', 'fleet.v1.Coordinator': 'NOT_SERVING' });

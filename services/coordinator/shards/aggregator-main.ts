@@ -4,6 +4,7 @@ import { routeGrpcLogs } from '../../../src/rpc/grpc-logging.js';
 import { describeGrpcSecurity, INSECURE, type GrpcSecurity } from '../../../src/rpc/security/index.js';
 import { listenError } from '../coordinator-main.js';
 import { startAggregatorServer } from './aggregator-server.js';
+import { joinCoordinator } from './join-coordinator.js';
 
 export interface AggregatorServiceOptions {
   host: string;
@@ -11,6 +12,8 @@ export interface AggregatorServiceOptions {
   security?: GrpcSecurity;
   contributionIdleMs: number;
   shutdownGraceMs: number;
+  /** Join this coordinator (--shards K --aggregators join), saying `advertise`:port is where to reach this aggregator. */
+  join?: { coordinator: string; advertise: string; timeoutMs: number };
 }
 
 /**
@@ -32,10 +35,19 @@ export async function runAggregatorService(options: AggregatorServiceOptions, lo
   });
   log.info({ host: options.host, port: server.port, security: describeGrpcSecurity(security, 'server') }, 'listening');
   let stopListening = () => {};
+  const stop = new AbortController();
   const stopped = new Promise<'stopped'>((resolve) => {
-    stopListening = onStopSignal(() => resolve('stopped'));
+    stopListening = onStopSignal(() => {
+      stop.abort();
+      resolve('stopped');
+    });
   });
   try {
+    if (options.join) {
+      const address = `${options.join.advertise}:${server.port}`;
+      const shard = await joinCoordinator(options.join.coordinator, address, security, options.join.timeoutMs, log, stop.signal);
+      log.info({ coordinator: options.join.coordinator, address, shard }, 'joined the coordinator');
+    }
     const end = await Promise.race([server.finished.then(() => 'finished' as const), stopped]);
     log.info({ end }, end === 'finished' ? 'run over: aggregator done' : 'aggregator stopped');
     return end;
