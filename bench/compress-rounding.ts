@@ -19,11 +19,11 @@
  *    error relative to it.
  * 3. Encoding and decoding time per float, over the model's size.
  * 4. The bytes a round of 2 workers moves with none, fp16 and bf16, as the
- *    coordinator's server counts them (exchange-round's round, the model's
- *    tensor set): each format against none, goal <= 0.5 plus 1% (the
- *    manifest and framing do not shrink).
+ *    coordinator's exchange counter counts them (tensor data; exchange-round's
+ *    round, the model's tensor set): each format against none, goal <= 0.5
+ *    plus 1% (the manifest and framing, not counted, do not shrink).
  *
- * FLEET_BENCH_DATA (../shared/cifar10), FLEET_BENCH_ROUNDS (50), FLEET_BENCH_MODEL (cnn).
+ * FLEET_BENCH_DATA (../shared/cifar10), FLEET_BENCH_ROUNDS (20; the table of docs/benchmark-history.md had 50), FLEET_BENCH_MODEL (cnn).
  */
 import * as tf from '@tensorflow/tfjs';
 import { fileURLToPath } from 'node:url';
@@ -180,11 +180,14 @@ async function roundBytes(command: string): Promise<void> {
       figureOf(
         {
           bench,
-          name: `${name}: bytes a round moved, the coordinator's server counting (n=1: the mean over ${rounds} rounds)`,
+          name: `${name}: tensor bytes a round moved, by the coordinator's exchange counter (data only, not the manifest or gRPC framing; n=1: the mean over ${rounds} rounds)`,
           unit: 'bytes',
           ...reference,
           ...(format === 'none' ? {} : { goal: { of: 'ratio' as const, op: '<=' as const, value: 0.505 } }),
-          limits: format === 'none' ? undefined : 'the tensor data halves; the manifest (names, shapes) and the message framing do not',
+          limits:
+            format === 'none'
+              ? undefined
+              : '16-bit values are half the float32 data; the manifest and the framing, not counted here, do not shrink',
           command,
         },
         [r.wireBytesPerRound],
@@ -210,7 +213,7 @@ export async function run(): Promise<void> {
   const command = benchCommand('compress-rounding');
   await roundBytes(command);
   const dataDir = process.env.FLEET_BENCH_DATA ?? fileURLToPath(new URL('../../../shared/cifar10', import.meta.url));
-  const rounds = Number(process.env.FLEET_BENCH_ROUNDS ?? 50);
+  const rounds = Number(process.env.FLEET_BENCH_ROUNDS ?? 20);
   const backend = await selectBackend('auto', undefined, { threads: 1 });
   const split = await loadCifar10Split({
     dir: dataDir,
