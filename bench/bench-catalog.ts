@@ -41,9 +41,9 @@ export const BENCH_CATALOG: CatalogEntry[] = [
   {
     name: 'exchange-round',
     measures:
-      "one round (every worker downloads the parameters and uploads a gradient set) of a ResNet-18-sized set (11.2 M floats, 44.7 MB) on loopback, beside raw TCP moving the same bytes in a round of the same shape and in one stream; the coordinator's resident memory above its baseline; the largest round again with V8's default heap growth and with its parallel GC",
+      "one round (every worker downloads the parameters and uploads a gradient set) of a ResNet-18-sized set (11.2 M floats, 44.7 MB) on loopback, beside raw TCP moving the same bytes in a round of the same shape and in one stream; the coordinator's resident memory above its baseline; with `FLEET_BENCH_TUNINGS=1` the largest round again with V8's default heap growth and with its parallel GC",
     knobs:
-      '`FLEET_BENCH_WORKERS` (2,8; the full table 1,2,4,8), `FLEET_BENCH_ROUNDS` (5), `FLEET_BENCH_MODEL` (resnet18), `FLEET_BENCH_COMPRESS` (unset; e.g. none,fp16,bf16: each worker count once per format, with the bytes a round moved)',
+      '`FLEET_BENCH_WORKERS` (2,8; the full table 1,2,4,8), `FLEET_BENCH_ROUNDS` (5), `FLEET_BENCH_MODEL` (resnet18), `FLEET_BENCH_COMPRESS` (unset; e.g. none,fp16,bf16: each worker count once per format, with the bytes a round moved), `FLEET_BENCH_TUNINGS` (unset; 1)',
   },
   {
     name: 'exchange-transport',

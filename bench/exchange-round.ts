@@ -8,10 +8,11 @@
  * one stream carrying all the round's bytes one way. Also the coordinator's
  * resident memory above its baseline. The coordinator and the raw TCP
  * server run in child processes with the node flags fleet's launcher gives a
- * cluster of that size (launcher/gc-threads.ts); the largest round runs once
+ * cluster of that size (launcher/gc-threads.ts); with FLEET_BENCH_TUNINGS=1 the largest round runs once
  * more with V8's default heap growth (runtime/heap-tuning.ts) and once with
  * V8's parallel GC, for each tuning's gain side by side.
- * FLEET_BENCH_WORKERS (2,8; the full table 1,2,4,8), FLEET_BENCH_ROUNDS (5), FLEET_BENCH_MODEL (resnet18).
+ * FLEET_BENCH_WORKERS (2,8; the full table 1,2,4,8), FLEET_BENCH_ROUNDS (5), FLEET_BENCH_MODEL (resnet18),
+ * FLEET_BENCH_TUNINGS (unset; 1: the largest round again with V8's default heap growth and with its parallel GC).
  * FLEET_BENCH_COMPRESS (unset): a comma list of --compress formats (none,fp16,bf16); each worker
  * count then runs once per format, and two columns are added: the format and the bytes a round
  * moved, as the coordinator's server counted them (its exchange counter, per fetch and contribution).
@@ -401,7 +402,9 @@ export async function run(): Promise<void> {
   // Each tuning's gain, side by side: the largest round once more with V8's default heap growth, and with its parallel GC
   // (float32: the original table's rows; not repeated per format).
   const largest = Math.max(...workerCounts);
-  if (!formats) runs.push([largest, 'default', 'auto', 'none'], [largest, 'tuned', 'parallel', 'none']);
+  // FLEET_BENCH_TUNINGS=1 only: two more of the largest, slowest rows (each tuning was decided on them; see benchmark-history.md).
+  if (!formats && process.env.FLEET_BENCH_TUNINGS === '1')
+    runs.push([largest, 'default', 'auto', 'none'], [largest, 'tuned', 'parallel', 'none']);
   const bench = 'exchange-round';
   const command = benchCommand(bench);
   // The tuned rows' GB/s by worker count and format: the reference of the tunings' rows.
