@@ -175,13 +175,14 @@ async function roundBytes(command: string): Promise<void> {
       ].join('\t'),
     );
     const name = `${MODEL}, ${workers} workers, --compress ${format}`;
-    const reference = format === 'none' ? {} : { reference: { name: 'the same round with --compress none', mean: none.wireBytesPerRound } };
+    const reference =
+      format === 'none' ? {} : { reference: { name: 'the same round with --compress none', mean: none.wireBytesPerRound / 1e6 } };
     recordFigure(
       figureOf(
         {
           bench,
-          name: `${name}: tensor bytes a round moved, by the coordinator's exchange counter (data only, not the manifest or gRPC framing; n=1: the mean over ${rounds} rounds)`,
-          unit: 'bytes',
+          name: `${name}: tensor MB a round moved, by the coordinator's exchange counter (data only, not the manifest or gRPC framing; n=1: the mean over ${rounds} rounds)`,
+          unit: 'MB',
           ...reference,
           ...(format === 'none' ? {} : { goal: { of: 'ratio' as const, op: '<=' as const, value: 0.505 } }),
           limits:
@@ -190,7 +191,7 @@ async function roundBytes(command: string): Promise<void> {
               : '16-bit values are half the float32 data; the manifest and the framing, not counted here, do not shrink',
           command,
         },
-        [r.wireBytesPerRound],
+        [r.wireBytesPerRound / 1e6],
       ),
     );
     recordFigure(
