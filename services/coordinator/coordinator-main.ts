@@ -109,7 +109,15 @@ async function serve(
   }
   server.serve(
     coordinator.controller,
-    { config: options.config, layout: coordinator.layout, log, exchange, vectors: coordinator.vectors, shards: coordinator.shardMap },
+    {
+      config: options.config,
+      layout: coordinator.layout,
+      log,
+      exchange,
+      vectors: coordinator.vectors,
+      shards: coordinator.shardMap,
+      ...(coordinator.shardZero ? { shardZero: coordinator.shardZero } : {}),
+    },
     {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       onContributionRefused: (errorClass) => reporter.contributionRefused(errorClass),

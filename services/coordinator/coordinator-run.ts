@@ -80,6 +80,8 @@ export async function createCoordinator(
   runDir: string;
   /** --shards K > 1: who aggregates which tensors (shard 0 here, address empty), for the workers at registration. */
   shardMap: { address: string; tensors: string[] }[];
+  /** --shards K > 1: this coordinator's own slice. */
+  shardZero?: ShardSlice;
   /** Tells the aggregators the run is over (they exit); nothing without --shards. */
   finishShards: (reason: string) => Promise<void>;
   /** A graceful stop's checkpoint, after the drain: written unless the file already holds this state. */
@@ -307,6 +309,7 @@ export async function createCoordinator(
     shardMap: sharding
       ? sharding.plan.map((slice, k) => ({ address: k === 0 ? '' : sharding.addresses[k - 1]!, tensors: slice.tensors }))
       : [],
+    ...(sharding ? { shardZero: sharding.plan[0]! } : {}),
     finishShards: async (reason) => {
       await sharding?.peers.finish(reason);
     },

@@ -3,6 +3,7 @@ import { phasedLearningRate } from '../../../src/training/trainable-set.js';
 import type { ParameterStore } from '../parameters/parameter-store.js';
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import { applySgd } from './sgd-update.js';
+import { originOf } from '../../../src/exchange/shard-assignment.js';
 
 export type UpdateKind = 'gradients' | 'parameters';
 
@@ -51,7 +52,10 @@ export class RoundUpdate {
    * `slices`: what the average holds, packed (a frozen phase's subset); the rest of the master stays as it is.
    */
   apply(store: ParameterStore, averaged: Float32Array, lr: number, slices: readonly WeightSlice[] = this.layout): number {
-    if (slices !== this.layout && slices.length !== this.layout.length) return this.applySubset(store, averaged, lr, slices);
+    // A subset: a frozen phase's, or a shard's (--shards), which may have as many pieces as the model has tensors.
+    const whole =
+      slices === this.layout || (slices.length === this.layout.length && slices.every((s, i) => s.name === this.layout[i]!.name));
+    if (!whole) return this.applySubset(store, averaged, lr, slices);
     return store.update((params, momentum) => {
       if (this.kind === 'parameters') {
         params.set(averaged);
@@ -69,12 +73,12 @@ export class RoundUpdate {
     return store.update((params, momentum) => {
       if (this.kind === 'parameters') {
         // A shard's slices (--shards) with --sync-every > 1: the average is the new value, as for the whole model.
-        for (const slice of slices) params.set(averaged.subarray(slice.offset, slice.offset + slice.length), at.get(slice.name)!);
+        for (const slice of slices) params.set(averaged.subarray(slice.offset, slice.offset + slice.length), originOf(slice, at));
         return;
       }
       const hyper = { lr, momentum: this.config.momentum, weightDecay: this.config.weightDecay };
       for (const slice of slices) {
-        const offset = at.get(slice.name)!;
+        const offset = originOf(slice, at);
         const region = { ...slice, offset: 0 };
         applySgd(
           params.subarray(offset, offset + slice.length),

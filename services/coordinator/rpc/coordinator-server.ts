@@ -7,6 +7,7 @@ import {
 } from '@grpc/grpc-js';
 import { AggregatorJoinService, type JoinRequest, type JoinResponse } from '../../../proto/gen/fleet/v1/aggregator.js';
 import type { AggregatorJoins } from '../shards/aggregator-joins.js';
+import { packShard, type ShardSlice } from '../../../src/exchange/shard-assignment.js';
 import { entriesOf, TensorSetError } from '../../../src/exchange/tensor-wire.js';
 import { UnknownTensorError } from '../../../src/exchange/tensor-set-errors.js';
 import {
@@ -146,6 +147,8 @@ export interface ServeContext {
   vectors?: VectorMemory;
   /** --shards K > 1: who aggregates which tensors, told to every worker at registration (shard 0: this coordinator). */
   shards?: { address: string; tensors: string[] }[];
+  /** --shards K > 1: this coordinator's own slice (tensors, ranges of tensors), which its workers fetch. */
+  shardZero?: ShardSlice;
 }
 
 /** Where and how the server listens. */
@@ -442,7 +445,11 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
           const key = `${lease.version}/${wire.dtype}/${call.request.tensors.join(',')}`;
           if (subsetEncoding?.key === key) set = subsetEncoding.set;
           else {
-            const subset = packSubset(layout, call.request.tensors, lease.values);
+            const own = context.shardZero;
+            const subset =
+              own && key.endsWith(`/${own.tensors.join(',')}`)
+                ? { entries: entriesOf(own.slices), values: packShard(layout, own, lease.values, new Float32Array(own.floats)) }
+                : packSubset(layout, call.request.tensors, lease.values);
             set = encodeTensorSet(subset.entries, subset.values, lease.version, wire);
             if (lease.version === controller.currentVersion) subsetEncoding = { key, set };
           }

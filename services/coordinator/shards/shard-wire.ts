@@ -1,4 +1,3 @@
-import type { ShardSlice } from '../../../src/exchange/shard-assignment.js';
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 
 /**
@@ -10,7 +9,7 @@ export const MASTER_PREFIX = 'master/';
 export const MOMENTUM_PREFIX = 'momentum/';
 
 /** A shard's master slices, then the same tensors' momentum after them, packed. */
-export function withMomentum(shard: Pick<ShardSlice, 'slices' | 'floats'>): WeightSlice[] {
+export function withMomentum(shard: { slices: readonly WeightSlice[]; floats: number }): WeightSlice[] {
   return [
     ...shard.slices.map((s) => ({ ...s, name: MASTER_PREFIX + s.name })),
     ...shard.slices.map((s) => ({ ...s, name: MOMENTUM_PREFIX + s.name, offset: s.offset + shard.floats })),
