@@ -26,7 +26,7 @@ const settings = [
 ];
 const cases = (['wide', 'batch', 'simd'] as FilterGradLayout[]).flatMap((layout) => settings.map((s) => ({ ...s, layout })));
 
-describe('chunked wasm Conv2DBackpropFilter vs cpu, both layouts', () => {
+describe('wasm Conv2DBackpropFilter vs cpu, every layout (chunk settings for the XNNPACK ones)', () => {
   it.each(cases)('layout $layout batch $batch chunk $chunk stride $stride pad $pad', async ({ layout, batch, chunk, stride, pad }) => {
     setFilterGradLayout(layout);
     setFilterGradChunk(chunk);
