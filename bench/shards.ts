@@ -10,9 +10,8 @@
  *
  * The model: each aggregator's link carries 2 x workers x its shard's bytes
  * a round (every worker downloads and uploads its slice), so the busiest
- * link's bytes at the link rate is the round's floor: 2 x W x P / K with a
- * perfectly even cut, 2 x W x (the largest shard) with fleet's whole-tensor
- * cut (src/exchange/shard-assignment.ts). Beside it: the bytes that crossed
+ * link's bytes at the link rate is the round's floor: 2 x W x P / K
+ * (fleet's cut, src/exchange/shard-assignment.ts, is even to a float). Beside it: the bytes that crossed
  * the busiest aggregator's eth0 a round, and the CPU time a round of the
  * coordinator and of the busiest aggregator (the machine's 2 cores are
  * shared by every process of the bed).
@@ -22,10 +21,9 @@
  * next, the warm-up rounds and the last one (a checkpoint follows it) left out.
  *
  * Knobs (defaults keep `npm run bench` near 2-3 minutes here):
- * FLEET_BENCH_SHARDS (1,2,4), FLEET_BENCH_SHARD_MODEL (resnet: 1.1 MB, cut
- * within 8% of even at K = 4; resnet18 within 6%, but at 1 Gbit its
- * rounds here are bound by the 2 cores every process of the bed shares;
- * the cnn's fc1 kernel is 64% of it, so whole tensors cannot balance it),
+ * FLEET_BENCH_SHARDS (1,2,4), FLEET_BENCH_SHARD_MODEL (resnet: 1.1 MB; at
+ * 1 Gbit resnet18's rounds here are bound by the 2 cores every process of
+ * the bed shares, not by the link),
  * FLEET_BENCH_SHARD_WORKERS (8), FLEET_BENCH_SHARD_RATE (25mbit: the link,
  * not this machine's CPU, sets the round),
  * FLEET_BENCH_SHARD_ROUNDS (3), FLEET_BENCH_SHARD_WARMUP (1),
@@ -238,7 +236,7 @@ export async function run(): Promise<void> {
     `shards: fleet coordinator --shards K with K-1 fleet aggregators, each on its own host with its cable at ${rateName(o.rate)} (tbf, both ways); ${o.workers} null workers in ${Math.min(o.workers, o.processes)} processes on unlimited hosts; ${o.model}, ${(bytes / 1e6).toFixed(1)} MB; ${o.rounds} rounds after ${o.warmup} warm-up`,
   );
   console.log(
-    'model: the busiest link carries 2 x workers x its shard a round (even cut: 2 x W x P / K); at the link rate that is the round floor',
+    'model: the busiest link carries 2 x workers x its shard a round (2 x W x P / K: the cut is even to a float); at the link rate that is the round floor',
   );
   console.log(
     `load average at start: ${loadavg()

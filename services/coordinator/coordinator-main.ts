@@ -144,11 +144,14 @@ async function serve(
     stop.abort();
   });
   const version = () => coordinator.controller.currentVersion;
+  /** Stopped before the run's end (a restart resumes it): the aggregators stay up for it. */
+  let runStopped = false;
   try {
     const first = await Promise.race([coordinator.controller.finished.then(() => 'finished' as const), aborted(stop.signal)]);
     const status =
       first === 'finished' ? 'finished' : await stopGracefully(coordinator, `signal ${stopSignal}`, options.drainTimeoutMs, log);
     if (status === 'stopped') {
+      runStopped = true;
       reporter.finished({ status: 'stopped', version: version(), epochs: options.config.epochs, reason: `signal ${stopSignal}` });
       log.info({ runDir: coordinator.runDir, version: version() }, 'run stopped: a coordinator started with --resume auto continues it');
       return 'stopped';
@@ -172,7 +175,7 @@ async function serve(
     stopListening();
     // The aggregators (--shards) exit with the run; after a stop they stay up, and a restarted coordinator
     // (--resume) loads them again from its checkpoint (the ones it started itself end with it).
-    if (!stopSignal) await coordinator.finishShards('run over');
+    if (!runStopped) await coordinator.finishShards('run over');
     await server.shutdown(options.shutdownGraceMs);
     coordinator.close();
   }
