@@ -117,6 +117,7 @@ async function serve(
       vectors: coordinator.vectors,
       shards: coordinator.shardMap,
       ...(coordinator.shardZero ? { shardZero: coordinator.shardZero } : {}),
+      ...(coordinator.isWhole ? { isWhole: coordinator.isWhole } : {}),
     },
     {
       heartbeatIntervalMs: options.heartbeatIntervalMs,

@@ -82,6 +82,8 @@ export async function createCoordinator(
   shardMap: { address: string; tensors: string[] }[];
   /** --shards K > 1: this coordinator's own slice. */
   shardZero?: ShardSlice;
+  /** --shards K > 1: whether the master holds all of `version` (gathered at a checkpoint). */
+  isWhole?: (version: number) => boolean;
   /** Tells the aggregators the run is over (they exit); nothing without --shards. */
   finishShards: (reason: string) => Promise<void>;
   /** A graceful stop's checkpoint, after the drain: written unless the file already holds this state. */
@@ -309,7 +311,7 @@ export async function createCoordinator(
     shardMap: sharding
       ? sharding.plan.map((slice, k) => ({ address: k === 0 ? '' : sharding.addresses[k - 1]!, tensors: slice.tensors }))
       : [],
-    ...(sharding ? { shardZero: sharding.plan[0]! } : {}),
+    ...(sharding ? { shardZero: sharding.plan[0]!, isWhole: (version: number) => version === gatheredVersion } : {}),
     finishShards: async (reason) => {
       await sharding?.peers.finish(reason);
     },

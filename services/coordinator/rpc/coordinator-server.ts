@@ -46,6 +46,7 @@ import { ExchangeCounter } from '../telemetry/run-reporter.js';
 import type { VectorMemory } from '../../../src/compute/vector-math/index.js';
 import type { StagedContribution } from '../aggregator/weighted-sum.js';
 import { FleetError } from '../../../src/runtime/errors.js';
+import { VersionUnavailableError } from '../rounds/errors.js';
 
 /** A worker started with --run-id of another run (CoordinatorRefusal.RunMismatch). */
 export class RunMismatchError extends FleetError {
@@ -57,6 +58,18 @@ export class RunMismatchError extends FleetError {
   }
 }
 const RUN_MISMATCH_STATUS = [[RunMismatchError, Status.FAILED_PRECONDITION]] as const;
+
+/**
+ * --shards: a whole-model fetch of a version whose other slices are still
+ * with the aggregators (only checkpoint versions are whole here). A
+ * VersionUnavailableError: clients already know to take a kept version.
+ */
+export class ShardedVersionError extends VersionUnavailableError {
+  constructor(version: number, retained: readonly number[]) {
+    super(version, version, retained);
+    this.message = `parameter version ${version} is held in slices by the aggregators (--shards): fetch a checkpoint version${retained.length ? ` (kept: ${retained.join(', ')})` : ''}, or each slice from its aggregator`;
+  }
+}
 
 /** 256 KiB: a contribution's floats pass through it on their way into the sum, and stay in cache. */
 export const SINK_SCRATCH_FLOATS = 65536;
@@ -149,6 +162,8 @@ export interface ServeContext {
   shards?: { address: string; tensors: string[] }[];
   /** --shards K > 1: this coordinator's own slice (tensors, ranges of tensors), which its workers fetch. */
   shardZero?: ShardSlice;
+  /** --shards K > 1: whether the master holds all of `version` (gathered from the aggregators at a checkpoint). */
+  isWhole?: (version: number) => boolean;
 }
 
 /** Where and how the server listens. */
@@ -465,6 +480,12 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
           },
           (err: unknown) => log.debug({ err: (err as Error).message, version: lease.version }, 'parameter transfer stopped'),
         );
+        return;
+      }
+      if (context.isWhole && lease.version === controller.currentVersion && !context.isWhole(lease.version)) {
+        // --shards: the other slices of this version are with the aggregators until a checkpoint gathers them.
+        lease.release();
+        refuse(new ShardedVersionError(lease.version, controller.retainedVersions()));
         return;
       }
       if (lease.version !== controller.currentVersion || wire !== runWire) {
