@@ -41,6 +41,14 @@ export async function runAggregatorService(options: AggregatorServiceOptions, lo
       stop.abort();
       resolve('stopped');
     });
+    if (process.env.FLEET_EXIT_WITH_PARENT === '1') {
+      // Started by a coordinator (--shards K without --aggregators): its end, even a SIGKILL, closes this pipe.
+      process.stdin.on('close', () => {
+        stop.abort();
+        resolve('stopped');
+      });
+      process.stdin.resume();
+    }
   });
   try {
     if (options.join) {

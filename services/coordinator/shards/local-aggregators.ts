@@ -28,10 +28,12 @@ export async function startLocalAggregators(
   try {
     const addresses = await Promise.all(
       Array.from({ length: count }, (_, i) => {
-        const env = { ...process.env, ...(o.token !== null ? { FLEET_TOKEN: o.token } : {}) };
+        // FLEET_EXIT_WITH_PARENT: the child ends when its stdin (a pipe from this process) closes, so a coordinator
+        // killed with SIGKILL leaves no aggregator behind.
+        const env = { ...process.env, FLEET_EXIT_WITH_PARENT: '1', ...(o.token !== null ? { FLEET_TOKEN: o.token } : {}) };
         const child = spawn(process.execPath, [entry, 'aggregator', '--host', o.host, '--port', '0'], {
           env,
-          stdio: ['ignore', 'pipe', 'inherit'],
+          stdio: ['pipe', 'pipe', 'inherit'],
         });
         children.push(child);
         return new Promise<string>((resolve, reject) => {
