@@ -65,6 +65,13 @@ export const BENCH_CATALOG: CatalogEntry[] = [
       '`FLEET_BENCH_ROUNDS` (20; 50 for the table in benchmark-history.md, 2.5x as long), `FLEET_BENCH_MODEL` (cnn), `FLEET_BENCH_DATA` (../shared/cifar10)',
   },
   {
+    name: 'shards',
+    measures:
+      "`--shards K`: 8 null workers against a coordinator and K-1 aggregators, each on its own host of the multi-host test bed with a tbf-limited link: round time for K = 1, 2, 4 beside the model (the busiest link's bytes, 2 x workers x parameter bytes / K, at the link's rate) and the busiest link's measured bytes",
+    knobs:
+      '`FLEET_BENCH_SHARDS` (1,2,4), `FLEET_BENCH_SHARD_MODEL` (resnet, 1.1 MB), `FLEET_BENCH_SHARD_RATE` (25mbit), `FLEET_BENCH_SHARD_WORKERS` (8), `FLEET_BENCH_SHARD_ROUNDS` (3), `FLEET_BENCH_SHARD_WARMUP` (1), `FLEET_BENCH_SHARD_PROCESSES` (8)',
+  },
+  {
     name: 'compress-accuracy',
     measures:
       '`--compress` on real data: test accuracy after 1 epoch of 2 workers (cnn, 10,000 images of data_batch_1.bin, seed 1) with none, fp16 and bf16, one after another. Not part of `npm run bench` (about an hour here); its figures are carried in docs/benchmarks.json with their own date and commit',

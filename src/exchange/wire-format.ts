@@ -26,7 +26,7 @@ export function parameterWire(compress: Compress): WireFormat {
  * stall where its values are large); rounded stochastically it survives in
  * expectation. The draws are keyed by the run's seed, the round, the
  * worker's position among the round's members and the tensor, so a run
- * is reproducible. Measured: docs/benchmarks.md, "Compressed exchange".
+ * is reproducible. Measured: docs/benchmarks.md (compress-rounding) and docs/benchmark-history.md, "Compressed exchange".
  */
 export function contributionWire(compress: Compress, kind: 'gradients' | 'parameters', key: RoundingKey): WireFormat {
   const dtype = wireDtypeOf(compress);
