@@ -2,6 +2,7 @@ import type { FleetEvent } from '../../src/events/event-payloads.js';
 import { asTyped, RunView, WATCH_RULES } from '../../src/events/run-view.js';
 import type { EpochPoint, EvaluationRow, RunDetail, RunStatus, RunSummary, WorkerRow } from './api-types.js';
 import { RoundSplits } from './round-splits.js';
+import { SeenEvents } from './seen-events.js';
 
 /**
  * One run's events folded into what the dashboard draws (pure: no clock, no
@@ -19,7 +20,7 @@ const MAX_EVALUATIONS = 500;
 
 export class RunBoard {
   private readonly view: RunView;
-  private readonly lastSeq = new Map<string, number>();
+  private readonly seen = new SeenEvents();
   private readonly epochs = new Map<number, EpochPoint>();
   private lr: { step: number; lr: number }[] = [];
   private lrStride = 1;
@@ -36,9 +37,7 @@ export class RunBoard {
 
   apply(event: FleetEvent): void {
     if (event.run !== this.id) return;
-    const seen = this.lastSeq.get(event.source);
-    if (seen !== undefined && event.seq <= seen) return;
-    this.lastSeq.set(event.source, event.seq);
+    if (!this.seen.first(event)) return;
     this.view.apply(event);
     const e = asTyped(event);
     switch (e.type) {
@@ -94,7 +93,7 @@ export class RunBoard {
 
   /** Seen any event of the run yet. */
   get hasEvents(): boolean {
-    return this.lastSeq.size > 0;
+    return this.seen.any;
   }
 
   summary(nowMs: number): RunSummary {

@@ -2,6 +2,7 @@ import type { FleetEvent } from '../../src/events/event-payloads.js';
 import { asTyped } from '../../src/events/run-view.js';
 import { SweepView } from '../../src/events/sweep-table.js';
 import type { SweepDetail, SweepSummary } from './api-types.js';
+import { SeenEvents } from './seen-events.js';
 
 /**
  * A sweep's events folded into its trial table (fleet watch's SweepView) and
@@ -9,7 +10,7 @@ import type { SweepDetail, SweepSummary } from './api-types.js';
  */
 export class SweepBoard {
   private readonly view: SweepView;
-  private readonly lastSeq = new Map<string, number>();
+  private readonly seen = new SeenEvents();
   private readonly curves = new Map<string, Map<number, number>>();
   private started: string | null = null;
 
@@ -19,9 +20,7 @@ export class SweepBoard {
 
   apply(event: FleetEvent): void {
     if (event.run !== this.id) return;
-    const seen = this.lastSeq.get(event.source);
-    if (seen !== undefined && event.seq <= seen) return;
-    this.lastSeq.set(event.source, event.seq);
+    if (!this.seen.first(event)) return;
     this.view.apply(event);
     const e = asTyped(event);
     if (e.type === 'sweep.started') this.started ??= e.time;
