@@ -47,6 +47,15 @@ export function coordinatorCommand(): Command {
     )
     .addOption(checkpointEveryOpt('rounds', 50))
     .addOption(
+      durationOpt(
+        '--checkpoint-every-seconds <duration>',
+        'also checkpoint once this long has passed since the last checkpoint, whatever the round count (0: by rounds only)',
+        'FLEET_CHECKPOINT_EVERY_SECONDS',
+        300_000,
+        { allowZero: true },
+      ),
+    )
+    .addOption(
       opt(
         '--external-evaluator',
         'a fleet evaluator scores the checkpoints (and writes metrics lines and best/); the coordinator does not score the test set itself and, at the end, waits --evaluator-wait for the last score',
@@ -144,6 +153,7 @@ export function coordinatorCommand(): Command {
             heartbeatTimeoutMs,
             heartbeatIntervalMs: Math.max(200, Math.round(heartbeatTimeoutMs / 5)),
             checkpointEveryRounds: flags.checkpointEvery as number,
+            checkpointEveryMs: flags.checkpointEverySeconds as number,
             ledger: flags.ledger === true,
             host: flags.host as string,
             port: flags.port as number,

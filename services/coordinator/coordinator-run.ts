@@ -35,6 +35,8 @@ export interface CoordinatorOptions {
   roundTimeoutMs: number;
   heartbeatTimeoutMs: number;
   checkpointEveryRounds: number;
+  /** Also a checkpoint once this long has passed since the last (--checkpoint-every-seconds); 0: by rounds only. */
+  checkpointEveryMs: number;
   /** Keep a per-index ledger and write it at each epoch end (tests, debugging). */
   ledger: boolean;
   /** An evaluator service scores the checkpoints (fleet evaluator); else the coordinator scores the test set at epoch ends. */
@@ -271,11 +273,12 @@ export async function createCoordinator(
     roundTimeoutMs: options.roundTimeoutMs,
     heartbeatTimeoutMs: options.heartbeatTimeoutMs,
     checkpointEveryRounds: options.checkpointEveryRounds,
+    checkpointEveryMs: options.checkpointEveryMs,
     log,
     retainVersions: options.retainVersions,
     hooks: {
       onEpochEnd,
-      onCheckpoint: () => checkpoint('every N rounds', null),
+      onCheckpoint: (_round, reason) => checkpoint(reason, null),
       onMembership: (change) => reporter.membership(change),
       onRoundClosed: (summary) => reporter.roundClosed(summary, data.train.count),
     },

@@ -7,6 +7,10 @@ export interface EpochProgressOptions {
   epochs: number;
   /** A checkpoint every N rounds between epoch ends; 0 = only at epoch ends. */
   checkpointEveryRounds: number;
+  /** Also one once this long has passed since the last (epoch end, periodic, or the start); 0 = by rounds only. */
+  checkpointEveryMs?: number;
+  /** The clock for checkpointEveryMs (tests pass their own). */
+  now?: () => number;
 }
 
 /**
@@ -16,12 +20,16 @@ export interface EpochProgressOptions {
  */
 export class EpochProgress {
   private totals: EpochTotals;
+  private readonly now: () => number;
+  private lastCheckpointAt: number;
 
   constructor(
     private readonly o: EpochProgressOptions,
     resumed?: EpochTotals,
   ) {
     this.totals = resumed ? { ...resumed } : fresh(o.sampler.epoch);
+    this.now = o.now ?? Date.now;
+    this.lastCheckpointAt = this.now();
   }
 
   /** A copy of the totals so far. */
@@ -40,11 +48,19 @@ export class EpochProgress {
     if (this.o.sampler.epochDone) {
       const totals = this.totals;
       await this.o.hooks.onEpochEnd(totals, version);
+      this.lastCheckpointAt = this.now();
       if (totals.epoch >= this.o.epochs) return 'finished';
       this.o.sampler.nextEpoch();
       this.totals = fresh(this.o.sampler.epoch);
-    } else if (this.o.checkpointEveryRounds > 0 && (round + 1) % this.o.checkpointEveryRounds === 0) {
-      await this.o.hooks.onCheckpoint(round);
+    } else {
+      const everyMs = this.o.checkpointEveryMs ?? 0;
+      const byRounds = this.o.checkpointEveryRounds > 0 && (round + 1) % this.o.checkpointEveryRounds === 0;
+      // By time too: with long rounds (big models, slow links) N rounds can be hours of work at risk.
+      const byTime = everyMs > 0 && this.now() - this.lastCheckpointAt >= everyMs;
+      if (byRounds || byTime) {
+        await this.o.hooks.onCheckpoint(round, byRounds ? 'every N rounds' : 'every N seconds');
+        this.lastCheckpointAt = this.now();
+      }
     }
     return 'continue';
   }

@@ -40,6 +40,8 @@ export interface ControllerOptions {
   roundTimeoutMs: number;
   heartbeatTimeoutMs: number;
   checkpointEveryRounds: number;
+  /** Also checkpoint once this long has passed since the last; 0 or absent: by rounds only. */
+  checkpointEveryMs?: number;
   log: Logger;
   hooks: ControllerHooks;
   /** Checkpoint versions kept fetchable after the master moves on (for the evaluator); default 2. */

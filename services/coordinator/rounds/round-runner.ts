@@ -55,7 +55,13 @@ export class RoundRunner {
     this.fullSum = new WeightedSum(o.parameters.values.length, o.vectors);
     this.update = new RoundUpdate(o.config, o.plan, o.layout, o.resume?.optimizerSteps ?? 0);
     this.progress = new EpochProgress(
-      { sampler: o.sampler, hooks: o.hooks, epochs: o.config.epochs, checkpointEveryRounds: o.checkpointEveryRounds },
+      {
+        sampler: o.sampler,
+        hooks: o.hooks,
+        epochs: o.config.epochs,
+        checkpointEveryRounds: o.checkpointEveryRounds,
+        ...(o.checkpointEveryMs !== undefined ? { checkpointEveryMs: o.checkpointEveryMs } : {}),
+      },
       o.resume?.epochTotals,
     );
     this.lastRound = o.resume?.round ?? 0;

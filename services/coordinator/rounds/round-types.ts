@@ -92,8 +92,8 @@ export interface EpochTotals {
 export interface ControllerHooks {
   /** Epoch end: evaluate, write metrics, checkpoint. The next round waits for it. */
   onEpochEnd(totals: EpochTotals, version: number): Promise<void>;
-  /** Every `checkpointEveryRounds` rounds. */
-  onCheckpoint(round: number): Promise<void>;
+  /** Every `checkpointEveryRounds` rounds, or `checkpointEveryMs` after the last checkpoint; `reason` says which. */
+  onCheckpoint(round: number, reason: string): Promise<void>;
   /** A member joined or left (left, evicted): for events; must not throw. */
   onMembership?(change: MembershipChange): void;
   /** After each round that closed, before the epoch-end or checkpoint hooks; must not throw. */
@@ -138,6 +138,8 @@ export interface RoundRunnerOptions {
   expectedWorkers: number;
   roundTimeoutMs: number;
   checkpointEveryRounds: number;
+  /** Also checkpoint once this long has passed since the last; 0 or absent: by rounds only. */
+  checkpointEveryMs?: number;
   log: Logger;
   hooks: ControllerHooks;
   resume?: Omit<ResumeCounters, 'version'>;
