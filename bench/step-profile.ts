@@ -6,12 +6,12 @@
  * their ratio. Modes run interleaved step by step, so they see the same load:
  *   upstream  upstream kernels + only the missing filter gradient (unchunked),
  *             tfjs's own BatchNormalization
- *   untuned   the best state known before (WASM-NOTES): composed conv gradients
- *             with the unchunked 'batch' filter gradient, fixed matMuls, fleet
- *             BatchNorm; upstream Sum/Mean/MaxPoolGrad/Identity
+ *   untuned   composed conv gradients with the unchunked 'batch' filter
+ *             gradient, fixed matMuls, fleet BatchNorm; upstream
+ *             Sum/Mean/MaxPoolGrad/Identity (the compositions WASM-NOTES lists)
  *   wide      every fleet kernel, both conv gradients as XNNPACK convolutions
- *             (the filter gradient chunked, 'wide' layout): the state before
- *             fleet's SIMD conv kernels
+ *             (the filter gradient chunked, 'wide' layout): the reference the
+ *             SIMD conv kernels are measured against
  *   filter    as wide, but the filter gradient on fleet's SIMD kernel
  *   fleet     every fleet kernel as installed (both conv gradients on fleet's
  *             SIMD kernels, filter-grad-simd.ts and input-grad-simd.ts, and
@@ -68,7 +68,7 @@ function timed(f: () => void): { wall: number; cpu: number } {
   return { wall, cpu: (c.user + c.system) / 1000 };
 }
 
-/** The CNN from raw tf.layers with tfjs's BatchNormalization (the "before" model). */
+/** The CNN from raw tf.layers with tfjs's BatchNormalization (the upstream mode's model). */
 export function rawCnn(numClasses = NUM_CLASSES): tf.LayersModel {
   const input = tf.input({ shape: [...IMAGE_SHAPE] });
   let x: tf.SymbolicTensor = input;
@@ -97,8 +97,8 @@ function enterMode(mode: Mode, tuned: { chunk: FilterGradChunk; layout: FilterGr
     setFilterGradChunk('all');
     setFilterGradLayout('batch');
   } else if (mode === 'untuned') {
-    // The best state known before this work (WASM-NOTES): composed conv
-    // gradients, unchunked filter gradient, fixed matMuls, closed-form BN.
+    // Compositions only (WASM-NOTES): composed conv gradients, unchunked
+    // filter gradient, fixed matMuls, closed-form BN.
     useWasmKernels(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul']);
     setFilterGradChunk('all');
     setFilterGradLayout('batch');
@@ -293,13 +293,13 @@ export async function run(): Promise<void> {
 
   const bench = 'step-profile';
   const command = benchCommand(bench);
-  const before = results.find((r) => r.mode === 'wide');
+  const wide = results.find((r) => r.mode === 'wide');
   for (const r of results) {
     const isFleet = r.mode === 'fleet';
     const goal = isFleet ? { goal: { of: 'mean' as const, op: '>=' as const, value: 0.85 } } : {};
     const limits = `per-kernel split of a profiled ${r.mode} step: ${splits.get(r.mode) ?? 'not profiled'}`;
     const ref = (values: (b: (typeof results)[number]) => number[], name: string) =>
-      isFleet && before ? { reference: { name, mean: meanStd(values(before)).mean } } : {};
+      isFleet && wide ? { reference: { name, mean: meanStd(values(wide)).mean } } : {};
     const label = `cnn batch ${batch}, 1 process, ${r.mode} kernels`;
     show(
       figureOf(

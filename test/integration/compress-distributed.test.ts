@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel } from '../../src/model/index.js';
@@ -8,9 +7,9 @@ import { readCheckpoint } from '../../src/training/checkpoint/checkpoint-file.js
 import { CHECKPOINT_FILE } from '../../services/coordinator/coordinator-run.js';
 import { layoutLength, weightLayout } from '../../src/training/flat-weights.js';
 import { decodeHalf, encodeHalf } from '../../src/exchange/index.js';
-import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { startCoordinator, startFleet, type FleetProcess } from '../helpers/fleet-processes.js';
 import { logLines } from '../helpers/run-fleet.js';
+import { processScratch, type ProcessScratch } from '../helpers/process-scratch.js';
 
 /**
  * --compress with a real coordinator and 2 real workers over gRPC: the
@@ -24,27 +23,20 @@ import { logLines } from '../helpers/run-fleet.js';
 let root: string;
 let dataDir: string;
 let modelBytes: number;
-const started: FleetProcess[] = [];
+let scratch: ProcessScratch;
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'fleet-compress-'));
-  dataDir = join(root, 'data');
-  await writeCifar10Files(dataDir, { trainBatches: 1, perBatch: 256, testCount: 40, pattern: 'learnable', seed: 21 });
+  scratch = await processScratch('fleet-compress-', 21);
+  ({ root, dataDir } = scratch);
   await tf.setBackend('cpu');
   const model = buildModel({ name: 'tiny-bn', seed: 9 });
   modelBytes = layoutLength(weightLayout(model)) * 4;
   model.dispose();
 });
 
-afterAll(async () => {
-  for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  await rm(root, { recursive: true, force: true });
-});
+afterAll(() => scratch.dispose());
 
-function track<T extends FleetProcess>(p: T): T {
-  started.push(p);
-  return p;
-}
+const track = <T extends FleetProcess>(p: T): T => scratch.track(p);
 
 interface Run {
   out: string;

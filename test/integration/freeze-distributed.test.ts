@@ -1,15 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel } from '../../src/model/index.js';
 import { readCheckpoint } from '../../src/training/checkpoint/checkpoint-file.js';
 import { CHECKPOINT_FILE } from '../../services/coordinator/coordinator-run.js';
 import { layoutLength, readWeights, weightLayout, type WeightSlice } from '../../src/training/flat-weights.js';
-import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { startCoordinator, startFleet, type FleetProcess } from '../helpers/fleet-processes.js';
 import { logLines } from '../helpers/run-fleet.js';
+import { processScratch, type ProcessScratch } from '../helpers/process-scratch.js';
 
 /**
  * --freeze-epochs with a coordinator and 2 workers (tiny-bn: conv1 -> bn1 ->
@@ -24,12 +22,11 @@ let root: string;
 let dataDir: string;
 let layout: WeightSlice[];
 let initial: Float32Array;
-const started: FleetProcess[] = [];
+let scratch: ProcessScratch;
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'fleet-freeze-distributed-'));
-  dataDir = join(root, 'data');
-  await writeCifar10Files(dataDir, { trainBatches: 1, perBatch: 256, testCount: 40, pattern: 'learnable', seed: 21 });
+  scratch = await processScratch('fleet-freeze-distributed-', 21);
+  ({ root, dataDir } = scratch);
   await tf.setBackend('cpu');
   const model = buildModel({ name: 'tiny-bn', seed: 9 });
   layout = weightLayout(model);
@@ -37,15 +34,9 @@ beforeAll(async () => {
   model.dispose();
 });
 
-afterAll(async () => {
-  for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  await rm(root, { recursive: true, force: true });
-});
+afterAll(() => scratch.dispose());
 
-function track<T extends FleetProcess>(p: T): T {
-  started.push(p);
-  return p;
-}
+const track = <T extends FleetProcess>(p: T): T => scratch.track(p);
 
 /** A coordinator and 2 workers to the end; the final master parameters and the workers' round lines. */
 async function run(

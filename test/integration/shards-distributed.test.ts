@@ -1,15 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel } from '../../src/model/index.js';
 import { readCheckpoint } from '../../src/training/checkpoint/checkpoint-file.js';
 import { CHECKPOINT_FILE } from '../../services/coordinator/coordinator-run.js';
 import { layoutLength, weightLayout } from '../../src/training/flat-weights.js';
-import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { startCoordinator, startFleet, type FleetProcess } from '../helpers/fleet-processes.js';
 import { logLines } from '../helpers/run-fleet.js';
+import { processScratch, type ProcessScratch } from '../helpers/process-scratch.js';
 
 /**
  * --shards K with real processes: a coordinator, K-1 aggregators and 2
@@ -24,27 +23,20 @@ import { logLines } from '../helpers/run-fleet.js';
 let root: string;
 let dataDir: string;
 let modelBytes: number;
-const started: FleetProcess[] = [];
+let scratch: ProcessScratch;
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'fleet-shards-'));
-  dataDir = join(root, 'data');
-  await writeCifar10Files(dataDir, { trainBatches: 1, perBatch: 256, testCount: 40, pattern: 'learnable', seed: 23 });
+  scratch = await processScratch('fleet-shards-', 23);
+  ({ root, dataDir } = scratch);
   await tf.setBackend('cpu');
   const model = buildModel({ name: 'tiny-bn', seed: 9 });
   modelBytes = layoutLength(weightLayout(model)) * 4;
   model.dispose();
 });
 
-afterAll(async () => {
-  for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  await rm(root, { recursive: true, force: true });
-});
+afterAll(() => scratch.dispose());
 
-function track<T extends FleetProcess>(p: T): T {
-  started.push(p);
-  return p;
-}
+const track = <T extends FleetProcess>(p: T): T => scratch.track(p);
 
 interface Run {
   out: string;

@@ -52,3 +52,12 @@ export async function compareBackends(f: () => tf.Tensor | tf.Tensor[]): Promise
   const got = await runOn('wasm', f);
   return ref.map((r, i) => relativeError(got[i] as Float32Array, r));
 }
+
+/** A convolution to check a gradient kernel on: input NHWC, filter size, output channels, strides, padding. */
+export interface ConvCase {
+  x: [number, number, number, number];
+  k: [number, number];
+  cout: number;
+  stride: [number, number];
+  pad: 'same' | 'valid' | number;
+}

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { getFilterGradLayout, setFilterGradLayout } from '../../../src/compute/wasm/conv2d-backprop-filter.js';
 import { getFilterGradBlocking, setFilterGradBlocking, type FilterGradBlocking } from '../../../src/compute/wasm/filter-grad-simd.js';
-import { compareBackends, randomValues, useBackend } from './backend-compare.js';
+import { compareBackends, type ConvCase as Case, randomValues, useBackend } from './backend-compare.js';
 
 const initialLayout = getFilterGradLayout();
 const initialBlocking = getFilterGradBlocking();
@@ -11,14 +11,6 @@ afterAll(() => {
   setFilterGradLayout(initialLayout);
   setFilterGradBlocking(initialBlocking);
 });
-
-interface Case {
-  x: [number, number, number, number];
-  k: [number, number];
-  cout: number;
-  stride: [number, number];
-  pad: 'same' | 'valid' | number;
-}
 
 // Odd channel counts (kw*ci and co not multiples of the 4 x 8 tile), strides
 // 1 and 2 (and unequal), both paddings, batch 1, 1x1 and 5x5 filters,

@@ -2,18 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { getInputGradLayout, setInputGradLayout, type InputGradLayout } from '../../../src/compute/wasm/conv2d-backprop-input.js';
-import { compareBackends, randomValues, useBackend } from './backend-compare.js';
+import { compareBackends, type ConvCase as Case, randomValues, useBackend } from './backend-compare.js';
 
 const initial = getInputGradLayout();
 afterAll(() => setInputGradLayout(initial));
-
-interface Case {
-  x: [number, number, number, number];
-  k: [number, number];
-  cout: number;
-  stride: [number, number];
-  pad: 'same' | 'valid' | number;
-}
 
 // Rows of 5 and 7 pixels (the last 4-pixel tile overlaps the one before),
 // rows of 4, rows of 3 (too narrow: XNNPACK), input channels not a multiple
