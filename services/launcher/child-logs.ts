@@ -85,8 +85,12 @@ export class ChildLogs {
     let file = this.files.get(process);
     if (!file) {
       file = createWriteStream(this.pathOf(process), { flags: 'a' });
-      // A full disk must not end the run: the terminal view goes on.
-      file.on('error', () => {});
+      // A full disk must not end the run: the terminal view goes on, the lines meanwhile are lost, and the
+      // next line opens the file again (a failed stream is destroyed), so logging resumes once there is space.
+      const failed = file;
+      failed.on('error', () => {
+        if (this.files.get(process) === failed) this.files.delete(process);
+      });
       this.files.set(process, file);
     }
     return file;

@@ -24,7 +24,8 @@ export interface RunDir {
    * Writes the line of `line.epoch`, replacing one already there: a resumed
    * run, or an evaluator given a checkpoint again, writes an epoch's line
    * again and must not leave two. metrics.jsonl is rewritten atomically, so a
-   * reader never sees a torn line.
+   * reader never sees a torn line. When the write fails (a full disk) the file
+   * stays as it was and the line is kept in memory: the next write adds it.
    */
   putMetricsLine(line: EpochLine): Promise<void>;
   /**
@@ -43,11 +44,19 @@ export async function openRunDir(path: string): Promise<RunDir> {
   // A writer killed in the middle of replacing best/ left the previous one aside.
   await recoverDirectory(join(path, BEST_DIR));
   const metricsPath = join(path, METRICS_JSONL);
+  // Lines whose write failed (a full disk): the next rewrite carries them, so a later epoch's write retries them.
+  let unwritten: EpochLine[] = [];
   const rewrite = async (keep: (epoch: number) => boolean, add: EpochLine[]) => {
     const text = await readIfExists(metricsPath);
-    const lines = [...parseEpochLines(text).filter((l) => keep(l.epoch)), ...add].sort((a, b) => a.epoch - b.epoch);
+    const addEpochs = new Set(add.map((l) => l.epoch));
+    const carried = unwritten.filter((l) => keep(l.epoch) && !addEpochs.has(l.epoch));
+    const carriedEpochs = new Set(carried.map((l) => l.epoch));
+    const onDisk = parseEpochLines(text).filter((l) => keep(l.epoch) && !carriedEpochs.has(l.epoch));
+    const lines = [...onDisk, ...carried, ...add].sort((a, b) => a.epoch - b.epoch);
     const next = lines.map((l) => `${JSON.stringify(l)}\n`).join('');
+    unwritten = [...carried, ...add];
     if (next !== text) await writeFileAtomic(metricsPath, next);
+    unwritten = [];
   };
   return {
     path,
