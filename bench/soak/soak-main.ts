@@ -1,0 +1,454 @@
+/**
+ * The soak run (not in `npm test`): a multi-worker training of about an hour
+ * on real CIFAR-10, with faults from a schedule given as data
+ * (fault-schedule.ts), beside a clean run of the same flags and seed. At the
+ * end it prints the chaos suite's summary line for what it did, then the
+ * rounds completed and the final test accuracy against the clean run's.
+ *
+ *   npm run soak                                   # bench/soak/schedule.json, ~1 hour
+ *   npm run soak -- --schedule my.json --epochs 4  # shorter
+ *
+ * The soak cluster is what a real one is: nats-server (JetStream on disk),
+ * `fleet coordinator --external-evaluator`, `fleet evaluator`, N `fleet
+ * worker`s, each its own process, each restarted by a supervisor when it
+ * dies (as a Deployment would); the run directory is a tmpfs when the soak
+ * runs as root (so the disk can fill up). The clean run is a coordinator
+ * scoring its own epochs with N workers, no NATS, no faults.
+ */
+import { mkdir, open, rm, unlink } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readMetricsLines } from '../../src/training/run-record/run-record.js';
+import { createRootLogger } from '../../src/runtime/logger.js';
+import {
+  findNatsServer,
+  freeLocalPort,
+  startNatsServerProcess,
+  type NatsServerProcess,
+} from '../../services/launcher/nats-server-process.js';
+import { chaosSummaryLine, chaosTotals, type ChaosRecord } from '../../test/helpers/chaos-totals.js';
+import { readLedger } from '../../test/helpers/chaos-cluster.js';
+import { readSchedule, scheduleEnd, type Fault, type FaultSchedule } from './fault-schedule.js';
+import { SoakProcess } from './soak-process.js';
+
+const log = createRootLogger({ service: 'soak', run: 'soak' });
+
+const { values: flags } = parseArgs({
+  options: {
+    schedule: { type: 'string', default: 'bench/soak/schedule.json' },
+    'data-dir': { type: 'string', default: '../shared/cifar10' },
+    out: { type: 'string' },
+    workers: { type: 'string', default: '3' },
+    model: { type: 'string', default: 'cnn' },
+    backend: { type: 'string', default: 'auto' },
+    epochs: { type: 'string', default: '10' },
+    'batch-size': { type: 'string', default: '32' },
+    'limit-train': { type: 'string', default: '10000' },
+    'limit-test': { type: 'string', default: '2000' },
+    lr: { type: 'string', default: '0.05' },
+    seed: { type: 'string', default: '1' },
+    'time-limit': { type: 'string', default: '100' },
+    'no-clean': { type: 'boolean', default: false },
+    'tmpfs-size': { type: 'string', default: '512m' },
+  },
+});
+
+const workers = Number(flags.workers);
+const epochs = Number(flags.epochs);
+const timeLimitMs = Number(flags['time-limit']) * 60_000;
+const limitTrain = Number(flags['limit-train']);
+if (!(Number.isInteger(workers) && workers >= 2)) throw new Error(`--workers must be an integer >= 2, got ${flags.workers}`);
+if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`--epochs must be an integer >= 1, got ${flags.epochs}`);
+if (!(timeLimitMs > 0)) throw new Error(`--time-limit (minutes) must be > 0, got ${flags['time-limit']}`);
+
+const RUN_ID = 'soak';
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The flags both runs share: the same training, seed and data. */
+function trainingFlags(out: string): string[] {
+  return [
+    '--out',
+    out,
+    '--data-dir',
+    resolve(flags['data-dir']),
+    '--model',
+    flags.model,
+    '--backend',
+    flags.backend,
+    // The run's membership: a worker may be missing (killed, stopped) and a garbage one may join.
+    '--workers',
+    `${workers - 1}:${workers + 1}`,
+    '--epochs',
+    String(epochs),
+    '--batch-size',
+    flags['batch-size'],
+    '--limit-train',
+    String(limitTrain),
+    '--limit-test',
+    flags['limit-test'],
+    '--lr',
+    flags.lr,
+    '--seed',
+    flags.seed,
+    '--ledger',
+    '--checkpoint-every-seconds',
+    '60',
+  ];
+}
+
+interface Cluster {
+  coordinator: SoakProcess;
+  workers: SoakProcess[];
+  evaluator?: SoakProcess;
+  /** Every process, garbage workers included, for the final stop. */
+  all: SoakProcess[];
+  /** host:port the workers dial. */
+  address: string;
+  rounds: { last: number; closes: number };
+  /** Coordinator lines that mention a quarantine. */
+  readonly quarantined: number;
+}
+
+function supervised(
+  name: string,
+  args: string[],
+  logDir: string,
+  cluster: Pick<Cluster, 'all'>,
+  extra: Partial<ConstructorParameters<typeof SoakProcess>[0]> = {},
+): SoakProcess {
+  const p = new SoakProcess({
+    name,
+    args,
+    logFile: join(logDir, `${name}.log`),
+    restartDelayMs: 5000,
+    onEvent: (what, fields) => log.warn(fields, `${name}: ${what}`),
+    ...extra,
+  });
+  cluster.all.push(p);
+  return p;
+}
+
+async function startCluster(kind: 'soak' | 'clean', root: string, runOut: string, nats?: NatsServerProcess): Promise<Cluster> {
+  const port = await freeLocalPort([4222]);
+  const logDir = join(root, `${kind}-logs`);
+  await mkdir(logDir, { recursive: true });
+  const all: SoakProcess[] = [];
+  const rounds = { last: 0, closes: 0 };
+  const counts = { quarantined: 0 };
+  const base = ['coordinator', '--host', '127.0.0.1', '--port', String(port), '--run-id', `${RUN_ID}-${kind}`, ...trainingFlags(runOut)];
+  const withNats = nats ? ['--nats', nats.url, '--external-evaluator'] : [];
+  const coordinator = supervised(
+    `${kind}-coordinator`,
+    [...base, ...withNats],
+    logDir,
+    { all },
+    {
+      restartArgs: [...base, ...withNats, '--resume'],
+      onLine: (line) => {
+        if (!line.includes('"msg":"round closed"')) {
+          if (line.includes('quarantined')) counts.quarantined += 1;
+          return;
+        }
+        const round = Number(/"round":(\d+)/.exec(line)?.[1] ?? 0);
+        rounds.closes += 1;
+        rounds.last = Math.max(rounds.last, round);
+      },
+    },
+  );
+  coordinator.start();
+  await coordinator.waitFor(/"msg":"listening"/, 120_000);
+  const address = `127.0.0.1:${port}`;
+  const evaluator = nats
+    ? supervised(
+        `${kind}-evaluator`,
+        [
+          'evaluator',
+          '--coordinator',
+          address,
+          '--nats',
+          nats.url,
+          '--run',
+          `${RUN_ID}-${kind}`,
+          '--out',
+          runOut,
+          '--connect-timeout',
+          '10m',
+        ],
+        logDir,
+        { all },
+      )
+    : undefined;
+  evaluator?.start();
+  const members = Array.from({ length: workers }, (_, i) =>
+    supervised(`${kind}-worker-${i}`, ['worker', '--coordinator', address, '--name', `${kind}-w${i}`, '--connect-timeout', '10m'], logDir, {
+      all,
+    }),
+  );
+  for (const w of members) w.start();
+  return {
+    coordinator,
+    workers: members,
+    ...(evaluator ? { evaluator } : {}),
+    all,
+    address,
+    rounds,
+    get quarantined() {
+      return counts.quarantined;
+    },
+  };
+}
+
+/** The run directory on a tmpfs of its own when this process may mount one (root), so the disk can be filled. */
+async function runDirectory(root: string): Promise<{ dir: string; tmpfs: boolean; why?: string }> {
+  const dir = join(root, 'soak-run');
+  await mkdir(dir, { recursive: true });
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${flags['tmpfs-size']}`, 'tmpfs', dir], { encoding: 'utf8' });
+  if (mounted.status === 0) return { dir, tmpfs: true };
+  return { dir, tmpfs: false, why: (mounted.stderr || mounted.error?.message || 'mount failed').trim() };
+}
+
+/** Writes zeros until the disk says ENOSPC; returns the filler's path and size. */
+async function fillDisk(dir: string): Promise<{ path: string; bytes: number }> {
+  const path = join(dir, '.soak-filler');
+  const handle = await open(path, 'w');
+  const chunk = Buffer.alloc(1 << 20);
+  let bytes = 0;
+  try {
+    for (;;) {
+      try {
+        const { bytesWritten } = await handle.write(chunk);
+        bytes += bytesWritten;
+        if (bytesWritten < chunk.length) break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
+        throw err;
+      }
+    }
+    // The last few KB too: a 1 MB write may fail with room left for a small file.
+    const small = Buffer.alloc(4096);
+    for (;;) {
+      try {
+        const { bytesWritten } = await handle.write(small);
+        bytes += bytesWritten;
+        if (bytesWritten < small.length) break;
+      } catch {
+        break;
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+  return { path, bytes };
+}
+
+interface Applied {
+  fault: Fault;
+  startedAt: number;
+  skipped?: string;
+}
+
+async function applyFault(
+  f: Fault,
+  soak: Cluster,
+  nats: NatsServerProcess,
+  disk: { dir: string; tmpfs: boolean; why?: string },
+  logDir: string,
+  garbageIndex: number,
+): Promise<string | undefined> {
+  switch (f.kind) {
+    case 'kill-worker': {
+      const w = soak.workers[f.worker]!;
+      if (!w.signal('SIGKILL')) return `${w.name} was not running`;
+      await w.exited();
+      await sleep(f.restartAfter);
+      w.start();
+      return undefined;
+    }
+    case 'stop-worker': {
+      const w = soak.workers[f.worker]!;
+      if (!w.signal('SIGSTOP')) return `${w.name} was not running`;
+      await sleep(f.for);
+      w.signal('SIGCONT');
+      return undefined;
+    }
+    case 'kill-coordinator': {
+      soak.coordinator.signal('SIGKILL');
+      await soak.coordinator.exited();
+      await sleep(f.restartAfter);
+      soak.coordinator.start();
+      return undefined;
+    }
+    case 'kill-evaluator': {
+      const e = soak.evaluator;
+      if (!e?.signal('SIGKILL')) return 'the evaluator was not running';
+      await e.exited();
+      await sleep(f.restartAfter);
+      e.start();
+      return undefined;
+    }
+    case 'restart-nats': {
+      await nats.kill();
+      await sleep(f.down);
+      await nats.restart();
+      return undefined;
+    }
+    case 'disk-full': {
+      if (!disk.tmpfs) return `the run directory is not a tmpfs (${disk.why})`;
+      const filler = await fillDisk(disk.dir);
+      log.warn({ bytes: filler.bytes, for: f.for }, 'disk full');
+      await sleep(f.for);
+      await unlink(filler.path);
+      return undefined;
+    }
+    case 'garbage-worker': {
+      const g = supervised(
+        `soak-garbage-${garbageIndex}`,
+        ['worker', '--coordinator', soak.address, '--name', `soak-garbage-${garbageIndex}`, '--connect-timeout', '1m'],
+        logDir,
+        soak,
+        {
+          env: { FLEET_FAULT_GRADIENT: f.gradient },
+          restart: false,
+        },
+      );
+      g.start();
+      await Promise.race([g.exited(), sleep(f.for)]);
+      await sleep(1000);
+      if (g.running) {
+        await g.stop();
+        return `still running after ${f.for / 1000}s: not quarantined`;
+      }
+      return undefined;
+    }
+  }
+}
+
+async function finalAccuracy(runOut: string): Promise<number | null> {
+  try {
+    const lines = await readMetricsLines(join(runOut, 'metrics.jsonl'));
+    const last = lines.filter((l) => l.epoch === epochs).at(-1) ?? lines.at(-1);
+    return last ? last.testAccuracy : null;
+  } catch {
+    return null;
+  }
+}
+
+async function main(): Promise<void> {
+  const schedule: FaultSchedule = await readSchedule(flags.schedule, workers);
+  const natsBinary = findNatsServer();
+  if (!natsBinary) throw new Error('nats-server not found: the soak runs its own (apt-get install nats-server)');
+  const root = resolve(flags.out ?? `/tmp/fleet-soak-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  await mkdir(root, { recursive: true });
+  const disk = await runDirectory(root);
+  if (!disk.tmpfs) log.warn({ why: disk.why }, 'the run directory is not a tmpfs: disk-full faults will be skipped');
+  const natsStore = join(root, 'nats-store');
+  await mkdir(natsStore, { recursive: true });
+  const nats = await startNatsServerProcess({ binary: natsBinary, port: await freeLocalPort([4222]), storeDir: natsStore });
+  log.info(
+    {
+      root,
+      schedule: flags.schedule,
+      faults: schedule.faults.length,
+      scheduleEndsAfterS: scheduleEnd(schedule) / 1000,
+      workers,
+      epochs,
+      model: flags.model,
+    },
+    'soak starting',
+  );
+
+  const startedAt = Date.now();
+  const soak = await startCluster('soak', root, disk.dir, nats);
+  const cleanOut = join(root, 'clean-run');
+  const clean = flags['no-clean'] ? undefined : await startCluster('clean', root, cleanOut);
+
+  const applied: Applied[] = [];
+  let faultsRunning = 0;
+  const timers = schedule.faults.map((fault, i) =>
+    setTimeout(
+      () => {
+        const record: Applied = { fault, startedAt: Date.now() };
+        applied.push(record);
+        faultsRunning += 1;
+        log.warn({ fault }, `fault ${i + 1} of ${schedule.faults.length}: ${fault.kind}`);
+        applyFault(fault, soak, nats, disk, join(root, 'soak-logs'), i)
+          .then((skipped) => {
+            if (skipped) {
+              record.skipped = skipped;
+              log.warn({ fault: fault.kind, skipped }, 'fault not applied');
+            }
+          })
+          .catch((err: Error) => {
+            record.skipped = err.message;
+            log.error({ fault: fault.kind, err: err.message }, 'fault failed');
+          })
+          .finally(() => {
+            faultsRunning -= 1;
+          });
+      },
+      Math.max(0, fault.at - (Date.now() - startedAt)),
+    ),
+  );
+
+  const progress = setInterval(() => {
+    log.info(
+      {
+        minutes: Number(((Date.now() - startedAt) / 60_000).toFixed(1)),
+        round: soak.rounds.last,
+        cleanRound: clean?.rounds.last,
+        faultsDone: applied.length,
+        faultsRunning,
+      },
+      'soak progress',
+    );
+  }, 60_000);
+
+  const finished = Promise.all([soak.coordinator.done, soak.evaluator?.done, clean?.coordinator.done]).then(() => 'finished' as const);
+  const outcome = await Promise.race([finished, sleep(timeLimitMs).then(() => 'time limit' as const)]);
+  clearInterval(progress);
+  for (const t of timers) clearTimeout(t);
+  const minutes = (Date.now() - startedAt) / 60_000;
+  // Workers exit once they see the run finished; give them a moment, then stop whatever is left.
+  await sleep(3000);
+  for (const p of [...soak.all, ...(clean?.all ?? [])]) await p.stop();
+  await nats.stop();
+
+  const ledger = await readLedger(disk.dir, epochs, limitTrain);
+  const cleanLedger = clean ? await readLedger(cleanOut, epochs, limitTrain) : undefined;
+  const done = applied.filter((a) => !a.skipped);
+  const records: ChaosRecord[] = done.map((a) => ({ scenario: `soak: ${a.fault.kind}`, faultsInjected: 1 }));
+  records.push({ scenario: 'soak: ledger', samplesLost: ledger.lost, samplesRepeated: ledger.repeated });
+  const accuracy = await finalAccuracy(disk.dir);
+  const cleanAccuracy = clean ? await finalAccuracy(cleanOut) : null;
+  const unplanned = soak.all.reduce((n, p) => n + p.unplannedExits, 0);
+  const pct = (a: number | null) => (a === null ? 'none' : `${(a * 100).toFixed(2)}%`);
+
+  log.info(
+    {
+      outcome,
+      skipped: applied.filter((a) => a.skipped).map((a) => ({ kind: a.fault.kind, at: a.fault.at / 1000, why: a.skipped })),
+      notReached: schedule.faults.length - applied.length,
+      ledger: ledger.reports,
+      cleanLedger: cleanLedger?.reports,
+    },
+    'soak finished',
+  );
+  process.stdout.write(`\n${chaosSummaryLine(chaosTotals(records))}\n`);
+  process.stdout.write(
+    `soak: ${outcome} after ${minutes.toFixed(1)} min; ${soak.rounds.last} rounds completed (${soak.rounds.closes} closed, ` +
+      `${soak.rounds.closes - soak.rounds.last} redone after restarts); clean run ${clean ? `${clean.rounds.last} rounds` : 'not run'}; ` +
+      `final test accuracy ${pct(accuracy)} against ${pct(cleanAccuracy)} clean (seed ${flags.seed}); ` +
+      `${done.length} of ${schedule.faults.length} faults applied (${applied.length - done.length} skipped); ` +
+      `${unplanned} unplanned exits; ${soak.quarantined} quarantine lines\n`,
+  );
+  if (disk.tmpfs) {
+    // Keep the run's files for a look afterwards: the tmpfs goes with the unmount.
+    spawnSync('cp', ['-a', disk.dir, join(root, 'soak-run-files')]);
+    spawnSync('umount', [disk.dir]);
+  }
+  if (outcome !== 'finished' || ledger.lost > 0 || ledger.repeated > 0) process.exitCode = 1;
+  await rm(natsStore, { recursive: true, force: true });
+}
+
+await main();
