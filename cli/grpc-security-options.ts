@@ -42,6 +42,15 @@ export function addGrpcSecurityOptions(command: Command, role: SecurityRole): Co
         ),
       );
   }
+  if (server) {
+    command.addOption(
+      opt(
+        '--token-rotation-window <seconds>',
+        'with --token-file: the file is re-read when it changes (or on SIGHUP), and the previous token stays accepted this long (default 600)',
+        'FLEET_TOKEN_ROTATION_WINDOW',
+      ),
+    );
+  }
   return command
     .addOption(
       opt(
@@ -55,7 +64,9 @@ export function addGrpcSecurityOptions(command: Command, role: SecurityRole): Co
     .addOption(
       opt(
         '--token-file <file>',
-        'read the token from this file (trailing whitespace dropped), e.g. a mounted Kubernetes secret',
+        server
+          ? 'read the token from this file (trailing whitespace dropped), e.g. a mounted Kubernetes secret; followed as it changes (token rotation: docs/security.md)'
+          : 'read the token from this file (trailing whitespace dropped), e.g. a mounted Kubernetes secret; followed as it changes, and re-read when a call is refused',
         'FLEET_TOKEN_FILE',
       ),
     );
@@ -74,6 +85,7 @@ export function grpcSecurityFromFlags(flags: Record<string, unknown>, role: Secu
       tls: flags.tls === true,
       token: str(flags.token),
       tokenFile: str(flags.tokenFile),
+      tokenRotationWindow: str(flags.tokenRotationWindow),
     },
     role,
   );

@@ -4,6 +4,9 @@ import { CHANNEL_OPTIONS, FLOW_CONTROL_WINDOW_BYTES } from './channel-options.js
 import { INSECURE, type GrpcSecurity } from './security/grpc-security.js';
 import { serverTokenInterceptor, type RefusedCall } from './security/server-token-interceptor.js';
 import { serverCredentialsFrom } from './security/tls-credentials.js';
+import { TokenFileWatch } from './security/token-file-watch.js';
+import { callLimitInterceptor, wireLimitsFromEnv, wireServerOptions, type LimitedCall, type WireLimits } from './wire-limits.js';
+import type { Logger } from '../runtime/logger.js';
 
 // grpc-js applies 'grpc-node.flow_control_window' to clients only. A server's
 // stream window is an http2 setting of the server it creates at bind time,
@@ -25,7 +28,21 @@ export interface ServerSecurityOptions {
   security: GrpcSecurity;
   /** Each call refused for a missing or wrong token (nothing ran for it). */
   onUnauthenticated?: (call: RefusedCall) => void;
+  /** The limits of what clients may hold (default DEFAULT_WIRE_LIMITS, or FLEET_WIRE_LIMITS_JSON in tests). */
+  limits?: WireLimits;
+  /** Each call refused for a limit (RESOURCE_EXHAUSTED, nothing ran for it). */
+  onLimited?: (call: LimitedCall) => void;
+  /** Where token rotations, refused connections and calls over a limit are logged. */
+  log?: Pick<Logger, 'info' | 'warn'>;
 }
+
+/** What a server holds besides grpc-js's own: its limits and the watch of its token file, ended with it. */
+interface ServerExtras {
+  limits: WireLimits;
+  log?: Pick<Logger, 'info' | 'warn'>;
+  close(): void;
+}
+const extras = new WeakMap<Server, ServerExtras>();
 
 /**
  * A grpc-js server with fleet's channel options and large HTTP/2 receive
@@ -33,14 +50,46 @@ export interface ServerSecurityOptions {
  * health service's must carry it (a server interceptor, before any handler).
  */
 export function createGrpcServer(options: ChannelOptions = {}, access: ServerSecurityOptions = { security: INSECURE }): Server {
-  const { token } = access.security;
-  const interceptors =
-    token === null ? [] : [serverTokenInterceptor(token, access.onUnauthenticated ? { onRefused: access.onUnauthenticated } : {})];
-  const server = new Server({ ...CHANNEL_OPTIONS, ...options, interceptors });
+  const { security, log } = access;
+  const limits = access.limits ?? wireLimitsFromEnv();
+  let watch: TokenFileWatch | null = null;
+  let onHangup: (() => void) | null = null;
+  if (security.token !== null && security.tokenFile !== undefined) {
+    // Token rotation: the file is followed (and re-read on SIGHUP); the previous token stays accepted for the window.
+    const path = security.tokenFile;
+    const tokenWatch = new TokenFileWatch(path, security.token, {
+      ...(security.tokenRotationWindowMs !== undefined ? { windowMs: security.tokenRotationWindowMs } : {}),
+      onRotated: (r) => log?.info({ tokenFile: path, previousAcceptedUntil: new Date(r.previousUntil).toISOString() }, 'token rotated'),
+      onError: (reason) => log?.warn({ tokenFile: path, reason }, 'token file not usable: the tokens held are kept'),
+    });
+    watch = tokenWatch;
+    onHangup = () => tokenWatch.reload();
+    process.on('SIGHUP', onHangup);
+  }
+  const tokenCheck = watch ?? security.token;
+  const interceptors = [
+    // The token first: an unauthenticated call is refused before it is counted or anything is allocated for it.
+    ...(tokenCheck === null
+      ? []
+      : [serverTokenInterceptor(tokenCheck, access.onUnauthenticated ? { onRefused: access.onUnauthenticated } : {})]),
+    callLimitInterceptor(limits, (call) => {
+      log?.warn({ method: call.method, peer: call.peer, limit: call.limit, open: call.open }, 'call refused: over its limit');
+      access.onLimited?.(call);
+    }),
+  ];
+  const server = new Server({ ...CHANNEL_OPTIONS, ...wireServerOptions(limits), ...options, interceptors });
   const internals = server as unknown as ServerInternals;
   if (internals.commonServerOptions) {
     internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: FLOW_CONTROL_WINDOW_BYTES };
   }
+  extras.set(server, {
+    limits,
+    ...(log ? { log } : {}),
+    close() {
+      watch?.close();
+      if (onHangup) process.removeListener('SIGHUP', onHangup);
+    },
+  });
   return server;
 }
 
@@ -63,6 +112,13 @@ export async function bindGrpcServer(server: Server, host: string, port: number,
   const sockets = socketsOf(server);
   for (const h2 of (server as unknown as ServerInternals).http2Servers?.keys() ?? []) {
     h2.on('connection', (socket) => {
+      const extra = extras.get(server);
+      if (extra && sockets.size >= extra.limits.maxConnections) {
+        // Over the cap: closed before any HTTP/2 session (and its buffers) exists for it.
+        extra.log?.warn({ peer: `${socket.remoteAddress}:${socket.remotePort}`, open: sockets.size }, 'connection refused: too many open');
+        socket.destroy();
+        return;
+      }
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
@@ -104,6 +160,7 @@ function socketsOf(server: Server): Set<Socket> {
  * and that socket would keep the process alive after its work is done.
  */
 export function shutdownGrpcServer(server: Server, graceMs: number): Promise<void> {
+  extras.get(server)?.close();
   return new Promise<void>((resolve) => {
     const force = setTimeout(() => {
       server.forceShutdown();

@@ -1,6 +1,6 @@
 import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { OversizedTensorSetError, TensorSetError } from '../exchange/index.js';
-import { StalledStreamError, TensorStreamClosedError } from './rpc-errors.js';
+import { StalledStreamError, TensorStreamClosedError, UploadDeadlineError } from './rpc-errors.js';
 
 /** An error class and the status a call refused with it ends with. */
 export type StatusRule = readonly [errorClass: abstract new (...args: never[]) => Error, code: Status];
@@ -16,6 +16,7 @@ export const TRANSPORT_STATUS: readonly StatusRule[] = [
   [TensorSetError, Status.INVALID_ARGUMENT],
   [TensorStreamClosedError, Status.CANCELLED],
   [StalledStreamError, Status.DEADLINE_EXCEEDED],
+  [UploadDeadlineError, Status.DEADLINE_EXCEEDED],
 ];
 
 /** The status of `err` under `rules`; anything unlisted is a bug on the server's side: INTERNAL. */

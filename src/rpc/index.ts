@@ -8,7 +8,7 @@ export { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from './grpc-ser
 export { classify, isUnavailable, type CallFailure } from './classify.js';
 export { CoordinatorRefusal } from './coordinator-refusals.js';
 export { ERROR_CLASS_KEY, ERROR_TENSOR_KEY, TRANSPORT_STATUS, toGrpcStatus, toServiceError, type StatusRule } from './grpc-status.js';
-export { StalledStreamError, TensorStreamClosedError } from './rpc-errors.js';
+export { StalledStreamError, TensorStreamClosedError, UploadDeadlineError } from './rpc-errors.js';
 export {
   readContribution,
   receiveContribution,

@@ -27,3 +27,18 @@ export class StalledStreamError extends FleetError {
     super(`the stream sent nothing for ${idleMs} ms (after ${messagesReceived} messages)`);
   }
 }
+
+/**
+ * A contribution whose data did not all arrive within `uploadMs` of its
+ * header being accepted (a sender trickling just fast enough to escape the
+ * idle limit): refused with DEADLINE_EXCEEDED and its staging freed, so it
+ * cannot hold the coordinator's one contribution slot for long.
+ */
+export class UploadDeadlineError extends FleetError {
+  constructor(
+    readonly uploadMs: number,
+    readonly messagesReceived: number,
+  ) {
+    super(`the upload did not finish within ${uploadMs} ms of its header (after ${messagesReceived} messages)`);
+  }
+}

@@ -9,7 +9,7 @@ import {
 } from '../exchange/index.js';
 import { FleetError } from '../runtime/errors.js';
 import type { ContributionChunk, ContributionHeader, TensorChunk, TensorManifest } from '../../proto/gen/fleet/v1/coordinator.js';
-import { StalledStreamError, TensorStreamClosedError } from './rpc-errors.js';
+import { StalledStreamError, TensorStreamClosedError, UploadDeadlineError } from './rpc-errors.js';
 import { encodeTensorChunks } from './coordinator-service.js';
 
 type Listener = (...args: unknown[]) => void;
@@ -168,26 +168,38 @@ export interface ChunkReceiver {
   onData(chunk: Uint8Array): void;
 }
 
+/** Time limits of an upload: no message for `idleMs`; not all of it within `uploadMs` of its header being opened. */
+export interface UploadLimits {
+  idleMs?: number | undefined;
+  uploadMs?: number | undefined;
+}
+
 /**
  * Contribute's server side with the receiver chosen from the header (the
  * coordinator sums the data into a contribution staged with the header's
  * sample count); resolves once the stream ends, before any final check,
- * which is the receiver's (`finish`). `idleMs` as in ReceiveLimits.
+ * which is the receiver's (`finish`). `open` may wait (for the coordinator's
+ * one contribution slot): the time limits do not run while it does; the
+ * upload's starts once it resolves. `idleMs` (a number) as in ReceiveLimits.
  */
 export async function readContribution<R extends ChunkReceiver>(
   stream: AsyncIterable<ContributionChunk>,
-  idleMs: number | undefined,
-  open: (header: ContributionHeader) => R,
+  limits: number | undefined | UploadLimits,
+  open: (header: ContributionHeader) => R | Promise<R>,
 ): Promise<{ header: ContributionHeader; receiver: R }> {
+  const { idleMs, uploadMs } = typeof limits === 'object' ? limits : { idleMs: limits, uploadMs: undefined };
   let header: ContributionHeader | null = null;
   let receiver: R | null = null;
-  for await (const message of idleMs === undefined ? stream : idleLimited(stream, idleMs)) {
+  const deadline: Deadline = { at: null, uploadMs: uploadMs ?? 0 };
+  const limited = idleMs === undefined && uploadMs === undefined ? stream : timeLimited(stream, idleMs, deadline);
+  for await (const message of limited) {
     const part = message.part;
     if (part?.$case === 'header') {
       if (header) throw new TensorStreamProtocolError('a second header');
       if (!part.value.manifest) throw new TensorStreamProtocolError('a header without a manifest');
       header = part.value;
-      receiver = open(header);
+      receiver = await open(header);
+      if (uploadMs !== undefined) deadline.at = Date.now() + uploadMs;
       receiver.onManifest(part.value.manifest);
     } else if (part?.$case === 'data') {
       if (!receiver) throw new TensorStreamProtocolError('data before the header');
@@ -200,26 +212,40 @@ export async function readContribution<R extends ChunkReceiver>(
   return { header, receiver };
 }
 
+interface Deadline {
+  at: number | null;
+  uploadMs: number;
+}
+
 /**
  * The messages of `stream`, refused with StalledStreamError when none comes
- * for `idleMs`. The stalled read is left to settle when the call ends (the
- * refusal's status ends it); the source is released without waiting, as a
- * for-await over it would.
+ * for `idleMs`, and with UploadDeadlineError once `deadline.at` (set when the
+ * header is opened) passes. The stalled read is left to settle when the call
+ * ends (the refusal's status ends it); the source is released without
+ * waiting, as a for-await over it would.
  */
-async function* idleLimited<T>(stream: AsyncIterable<T>, idleMs: number): AsyncGenerator<T> {
+async function* timeLimited<T>(stream: AsyncIterable<T>, idleMs: number | undefined, deadline: Deadline): AsyncGenerator<T> {
   const source = stream[Symbol.asyncIterator]();
   let received = 0;
   try {
     for (;;) {
+      // Also between messages that keep coming: many tiny chunks must not outlast the deadline either.
+      if (deadline.at !== null && Date.now() >= deadline.at) throw new UploadDeadlineError(deadline.uploadMs, received);
       const next = source.next();
+      const left = deadline.at === null ? Number.POSITIVE_INFINITY : deadline.at - Date.now();
+      const wait = Math.min(idleMs ?? Number.POSITIVE_INFINITY, left);
       let timer: NodeJS.Timeout | undefined;
-      const idle = new Promise<'idle'>((resolve) => {
-        timer = setTimeout(() => resolve('idle'), idleMs);
-      });
-      const result = await Promise.race([next, idle]).finally(() => clearTimeout(timer));
-      if (result === 'idle') {
+      const timeout =
+        wait === Number.POSITIVE_INFINITY
+          ? null
+          : new Promise<'timeout'>((resolve) => {
+              timer = setTimeout(() => resolve('timeout'), Math.max(0, wait));
+            });
+      const result = await (timeout ? Promise.race([next, timeout]) : next).finally(() => clearTimeout(timer));
+      if (result === 'timeout') {
         next.catch(() => {});
-        throw new StalledStreamError(idleMs, received);
+        if (deadline.at !== null && Date.now() >= deadline.at) throw new UploadDeadlineError(deadline.uploadMs, received);
+        throw new StalledStreamError(idleMs ?? 0, received);
       }
       if (result.done) return;
       received++;

@@ -26,6 +26,7 @@ import type { TrainConfig } from '../../../src/runtime/config/train-config.js';
 import { toGrpcStatus, toServiceError } from '../../../src/rpc/grpc-status.js';
 import { COORDINATOR_STATUS } from './coordinator-status.js';
 import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../../../src/rpc/grpc-server.js';
+import { wireLimitsFromEnv } from '../../../src/rpc/wire-limits.js';
 import { INSECURE, type GrpcSecurity, type RefusedCall } from '../../../src/rpc/security/index.js';
 import {
   ContributionKind,
@@ -46,7 +47,7 @@ import { ExchangeCounter } from '../telemetry/run-reporter.js';
 import type { VectorMemory } from '../../../src/compute/vector-math/index.js';
 import type { StagedContribution } from '../aggregator/weighted-sum.js';
 import { FleetError } from '../../../src/runtime/errors.js';
-import { VersionUnavailableError } from '../rounds/errors.js';
+import { UnknownWorkerError, VersionUnavailableError } from '../rounds/errors.js';
 
 /** A worker started with --run-id of another run (CoordinatorRefusal.RunMismatch). */
 export class RunMismatchError extends FleetError {
@@ -84,6 +85,12 @@ export interface ServerOptions {
    * heartbeat timeout (such a member is evicted anyway).
    */
   contributionIdleMs?: number;
+  /**
+   * A contribution whose data has not all arrived this long after its header
+   * took the turn is refused (DEADLINE_EXCEEDED, UploadDeadlineError); default
+   * four idle limits, at least 60 s.
+   */
+  contributionUploadMs?: number;
   /** TLS / mutual TLS and the token every call must carry; default none (plaintext, open). */
   security?: GrpcSecurity;
   /** Each call refused for its token, after it was logged. */
@@ -214,6 +221,7 @@ export async function bindCoordinatorServer(options: ListenOptions): Promise<Coo
     {},
     {
       security: options.security ?? INSECURE,
+      log,
       onUnauthenticated: (call) => {
         unauthenticated++;
         log.warn(
@@ -314,6 +322,8 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
   };
   const turn = new OneAtATime();
   const contributionIdleMs = options.contributionIdleMs ?? controller.heartbeatTimeoutMs;
+  const contributionUploadMs =
+    options.contributionUploadMs ?? wireLimitsFromEnv().contributionUploadMs ?? Math.max(4 * contributionIdleMs, 60_000);
   // Each contribution is summed as it arrives (WeightedSum.stage, TensorSetSink) through this
   // scratch, in the controller's vector memory: no model-sized receive buffer.
   const sinkScratch = context.vectors?.zeros(SINK_SCRATCH_FLOATS) ?? new Float32Array(SINK_SCRATCH_FLOATS);
@@ -381,24 +391,32 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
 
     contribute(call: ServerReadableStream<ContributionChunk, ContributeResponse>, cb: sendUnaryData<ContributeResponse>) {
       void (async () => {
-        const release = await turn.take();
+        let release: (() => void) | null = null;
         let staged: StagedContribution | null = null;
-        // What the open round exchanges: the whole model, or a frozen phase's trainable subset (--freeze-epochs).
-        const slices = controller.exchangeSlices();
-        // As it travels: in the run's dtype (--compress), which is the only one accepted.
-        const expected = entriesOf(slices, wireDtype);
-        const contributionBytes = expected.reduce((n, e) => n + e.byteLength, 0);
+        let contributionBytes = 0;
         try {
           // Idle-limited: a hung sender (SIGSTOP mid-upload) would otherwise hold the turn, and every other contribution, until its own deadline.
-          const { header, receiver } = await readContribution(call, contributionIdleMs, (h) => {
-            const into = controller.stageContribution(h.sampleCount);
-            staged = into;
-            return new TensorSetSink((floats) => into.accumulate(floats), {
-              maxTotalBytes: contributionBytes,
-              expected,
-              scratch: sinkScratch,
-            });
-          });
+          // The turn is taken once the header names a member, and the upload must then end within contributionUploadMs:
+          // a stream from no member, or one trickling data, cannot hold the turn (wire limits, docs/security.md).
+          const { header, receiver } = await readContribution(
+            call,
+            { idleMs: contributionIdleMs, uploadMs: contributionUploadMs },
+            async (h) => {
+              if (!controller.heartbeat(h.workerId)) throw new UnknownWorkerError(h.workerId);
+              release = await turn.take();
+              // What the open round exchanges: the whole model, or a frozen phase's trainable subset (--freeze-epochs).
+              // As it travels: in the run's dtype (--compress), which is the only one accepted.
+              const expected = entriesOf(controller.exchangeSlices(), wireDtype);
+              contributionBytes = expected.reduce((n, e) => n + e.byteLength, 0);
+              const into = controller.stageContribution(h.sampleCount);
+              staged = into;
+              return new TensorSetSink((floats) => into.accumulate(floats), {
+                maxTotalBytes: contributionBytes,
+                expected,
+                scratch: sinkScratch,
+              });
+            },
+          );
           receiver.finish();
           const kind =
             header.kind === ContributionKind.CONTRIBUTION_KIND_GRADIENTS
@@ -430,7 +448,7 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
         } finally {
           // A refused contribution leaves no trace in the sum (a no-op once committed).
           if (staged) controller.discardContribution(staged);
-          release();
+          (release as (() => void) | null)?.();
         }
       })();
     },

@@ -308,7 +308,7 @@ export async function startAggregatorServer(o: AggregatorServerOptions): Promise
     optimizerSteps: number;
   } | null = null;
 
-  const server = createGrpcServer({}, { security: o.security ?? INSECURE });
+  const server = createGrpcServer({}, { security: o.security ?? INSECURE, log });
   server.addService(FleetCoordinatorService, data);
   server.addService(AggregatorService, control);
   new HealthImplementation({ '': 'SERVING', 'fleet.v1.Aggregator': 'SERVING' }).addToServer(server);

@@ -14,6 +14,10 @@ export interface GrpcSecurity {
   tls: TlsFiles | null;
   token: string | null;
   serverName?: string;
+  /** --token-file: where `token` came from; re-read when it changes (token rotation, TokenFileWatch). */
+  tokenFile?: string;
+  /** Servers, with tokenFile: how long the previous token stays accepted after the file changes (default 10 min). */
+  tokenRotationWindowMs?: number;
 }
 
 export const INSECURE: GrpcSecurity = { tls: null, token: null };
@@ -28,6 +32,8 @@ export interface RawGrpcSecurity {
   tls?: boolean | undefined;
   token?: string | undefined;
   tokenFile?: string | undefined;
+  /** Servers: --token-rotation-window, in seconds. */
+  tokenRotationWindow?: string | undefined;
 }
 
 export type SecurityRole = 'server' | 'client';
@@ -75,6 +81,15 @@ export async function parseGrpcSecurity(raw: RawGrpcSecurity, role: SecurityRole
     await readTlsFiles(files);
   }
   const security: GrpcSecurity = { tls: useTls ? files : null, token: await tokenFrom(raw) };
+  if (raw.tokenFile !== undefined) security.tokenFile = raw.tokenFile;
+  if (raw.tokenRotationWindow !== undefined) {
+    const seconds = Number(raw.tokenRotationWindow);
+    if (raw.tokenRotationWindow.trim() === '' || !Number.isFinite(seconds) || seconds < 0)
+      throw securityFlagError('--token-rotation-window', raw.tokenRotationWindow, 'seconds, a number >= 0');
+    if (raw.tokenFile === undefined)
+      throw securityFlagError('--token-rotation-window', raw.tokenRotationWindow, 'rotation re-reads --token-file: give it as well');
+    security.tokenRotationWindowMs = Math.round(seconds * 1000);
+  }
   if (role === 'client' && serverName !== undefined) security.serverName = serverName;
   return security;
 }

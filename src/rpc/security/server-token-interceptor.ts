@@ -16,18 +16,28 @@ export interface RefusedCall {
   reason: 'missing' | 'invalid';
 }
 
+/** What a server accepts when its token can rotate (TokenFileWatch: the current token, and the previous one for a while). */
+export interface AcceptedTokens {
+  accepts(authorization: string | undefined): boolean;
+}
+
 export interface ServerTokenOptions {
   /** Called once per refused call, after the refusal was sent. */
   onRefused?: (call: RefusedCall) => void;
 }
 
 /**
- * Checks every call's `authorization` metadata against `token` when the
+ * Checks every call's `authorization` metadata against `token` (or the
+ * tokens a rotation accepts) when the
  * call's headers arrive, before grpc-js hands the call to its handler: a
  * refused call is answered UNAUTHENTICATED and never reaches the service,
  * so it changes nothing. Health methods are exempt.
  */
-export function serverTokenInterceptor(token: string, options: ServerTokenOptions = {}): ServerInterceptor {
+export function serverTokenInterceptor(token: string | AcceptedTokens, options: ServerTokenOptions = {}): ServerInterceptor {
+  const accepts =
+    typeof token === 'string'
+      ? (value: string | undefined) => bearerMatches(token, value)
+      : (value: string | undefined) => token.accepts(value);
   return (method, call) => {
     if (method.path.startsWith(HEALTH_SERVICE_PREFIX)) return new ServerInterceptingCall(call);
     return new ServerInterceptingCall(call, {
@@ -36,7 +46,7 @@ export function serverTokenInterceptor(token: string, options: ServerTokenOption
           onReceiveMetadata(metadata: Metadata, nextMetadata: (m: Metadata) => void) {
             const values = metadata.get(AUTHORIZATION_KEY);
             const value = values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
-            if (bearerMatches(token, value)) {
+            if (accepts(value)) {
               nextMetadata(metadata);
               return;
             }
