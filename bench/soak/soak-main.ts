@@ -40,6 +40,8 @@ const { values: flags } = parseArgs({
     'data-dir': { type: 'string', default: '../shared/cifar10' },
     out: { type: 'string' },
     workers: { type: 'string', default: '3' },
+    /** The coordinator's --workers (default N-1:N+1: a worker may be missing, a garbage one may join). */
+    membership: { type: 'string' },
     model: { type: 'string', default: 'cnn' },
     backend: { type: 'string', default: 'auto' },
     epochs: { type: 'string', default: '10' },
@@ -72,13 +74,14 @@ function trainingFlags(out: string): string[] {
     out,
     '--data-dir',
     resolve(flags['data-dir']),
+    // The shared copy holds data_batch_1.bin only.
+    '--allow-partial',
     '--model',
     flags.model,
     '--backend',
     flags.backend,
-    // The run's membership: a worker may be missing (killed, stopped) and a garbage one may join.
     '--workers',
-    `${workers - 1}:${workers + 1}`,
+    flags.membership ?? `${workers - 1}:${workers + 1}`,
     '--epochs',
     String(epochs),
     '--batch-size',
@@ -144,7 +147,8 @@ async function startCluster(kind: 'soak' | 'clean', root: string, runOut: string
     logDir,
     { all },
     {
-      restartArgs: [...base, ...withNats, '--resume'],
+      // auto: a kill before the first checkpoint starts the run again instead of failing.
+    restartArgs: [...base, ...withNats, '--resume', 'auto'],
       onLine: (line) => {
         if (!line.includes('"msg":"round closed"')) {
           if (line.includes('quarantined')) counts.quarantined += 1;
@@ -157,7 +161,18 @@ async function startCluster(kind: 'soak' | 'clean', root: string, runOut: string
     },
   );
   coordinator.start();
-  await coordinator.waitFor(/"msg":"listening"/, 120_000);
+  // A first start that fails (bad flags, no data) will not get better by restarting: stop the soak.
+  let listening = false;
+  const failedFirst = coordinator.exited().then(() => {
+    if (!listening) throw new Error(`${kind} coordinator exited at its first start:\n${coordinator.lastLines.slice(-5).join('\n')}`);
+  });
+  failedFirst.catch(() => {});
+  await Promise.race([
+    coordinator.waitFor(/"msg":"listening"/, 120_000).then(() => {
+      listening = true;
+    }),
+    failedFirst,
+  ]);
   const address = `127.0.0.1:${port}`;
   const evaluator = nats
     ? supervised(
