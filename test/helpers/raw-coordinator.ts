@@ -82,11 +82,14 @@ export class RawCoordinator {
   constructor(
     readonly address: string,
     readonly defaultDeadlineMs = 10_000,
+    /** A connection of its own (not shared with other clients of the same address): the server's per-connection limits. */
+    ownConnection = false,
   ) {
     // No receive limit of our own: the server's limits are under test, not ours.
     this.client = new BytesClient(address, credentials.createInsecure(), {
       'grpc.max_receive_message_length': -1,
       'grpc.max_send_message_length': -1,
+      ...(ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
     }) as never;
     this.health = new HealthClient(address, credentials.createInsecure()) as never;
   }
@@ -164,6 +167,29 @@ export class RawCoordinator {
     );
   }
 
+  /**
+   * A Contribute call left open: the test writes messages when it likes
+   * (a trickle, a stall) and reads how the call ended from `outcome`.
+   */
+  openContribute(options: StreamOptions = {}): {
+    write(m: ContributionChunk): boolean;
+    end(): void;
+    cancel(): void;
+    outcome: Promise<CallOutcome>;
+  } {
+    let writable: Writable | null = null;
+    const outcome = this.clientStream('contribute', [], { ...options, end: false }, (w) => {
+      writable = w;
+    });
+    const w = writable as unknown as Writable;
+    return {
+      write: (m) => w.write(FleetCoordinatorService.contribute.requestSerialize(m)),
+      end: () => w.end(),
+      cancel: () => w.cancel(),
+      outcome,
+    };
+  }
+
   /** grpc.health.v1 Check of `service` ('' the server, 'fleet.v1.Coordinator' the run). */
   healthOf(service: string): Promise<string> {
     return new Promise((resolve, reject) => {
@@ -217,7 +243,12 @@ export class RawCoordinator {
     });
   }
 
-  private clientStream(method: MethodName, messages: readonly Buffer[], options: StreamOptions): Promise<CallOutcome> {
+  private clientStream(
+    method: MethodName,
+    messages: readonly Buffer[],
+    options: StreamOptions,
+    opened?: (call: Writable) => void,
+  ): Promise<CallOutcome> {
     const started = performance.now();
     return new Promise((resolve) => {
       const call = (this.client[method] as ClientStream).call(
@@ -248,6 +279,7 @@ export class RawCoordinator {
         },
       );
       call.on('error', () => {}); // reported through the callback
+      opened?.(call);
       for (const m of messages) call.write(m);
       if (options.end ?? true) call.end();
       const cancel = options.cancelAfterMs === undefined ? undefined : setTimeout(() => call.cancel(), options.cancelAfterMs);

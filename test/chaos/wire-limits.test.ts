@@ -1,0 +1,172 @@
+/**
+ * Chaos: resource limits on the wire. A real coordinator trains a real
+ * worker pair while raw clients misbehave: many streams from one
+ * connection, an oversized message, an upload longer than its manifest, one
+ * from no member, one that trickles data forever, and sockets that connect
+ * and never call. Each is refused or cut with its status, the pair finishes
+ * its run with the ledger exact, and the coordinator's memory stays bounded.
+ * The limits are shrunk for the test through FLEET_WIRE_LIMITS_JSON
+ * (test-only): idle connections closed after 1.5 s, 40 connections at most,
+ * an upload must finish within 3 s of its header.
+ */
+import { status as Status } from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chunkTensorSet, wrapTensorSet, type TensorSet } from '../../src/exchange/index.js';
+import { ContributionKind, type ContributionChunk, type ContributionHeader } from '../../proto/gen/fleet/v1/coordinator.js';
+import { ChaosCluster, logsWith, readLedger } from '../helpers/chaos-cluster.js';
+import { recordChaos } from '../helpers/chaos-ledger.js';
+import { RawCoordinator } from '../helpers/raw-coordinator.js';
+
+let cluster: ChaosCluster;
+
+beforeAll(async () => {
+  cluster = await ChaosCluster.create('wire-limits');
+});
+
+afterAll(async () => {
+  await cluster.dispose();
+});
+
+const LIMITS = { maxConnectionIdleMs: 1500, maxConnections: 40, contributionUploadMs: 3000 };
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) * 1024;
+}
+
+/** The header then data chunks of `set`, as a worker sends them. */
+function contribution(set: TensorSet, header: Omit<ContributionHeader, 'manifest'>, chunkBytes = 64 * 1024): ContributionChunk[] {
+  return [...chunkTensorSet(set, chunkBytes)].map((c): ContributionChunk => {
+    const part = c.part!;
+    return part.$case === 'manifest'
+      ? { part: { $case: 'header', value: { ...header, manifest: part.value } } }
+      : { part: { $case: 'data', value: part.value } };
+  });
+}
+
+const data = (bytes: number): ContributionChunk => ({ part: { $case: 'data', value: Buffer.alloc(bytes) } });
+
+/** Resolves once every socket has closed (the server closed it: the test never does). */
+function allClosed(sockets: Socket[]): Promise<void> {
+  return Promise.all(
+    sockets.map((s) => (s.closed ? Promise.resolve() : new Promise<void>((resolve) => s.once('close', () => resolve())))),
+  ).then(() => {});
+}
+
+describe('chaos: resource limits on the wire (real processes)', () => {
+  it('many streams, an oversized message, an endless, a foreign and a trickling upload, and silent connections are refused or cut with their status while a worker pair finishes its run; the coordinator stays within a memory bound', async () => {
+    const epochs = 3;
+    const samples = 256;
+    const c = await cluster.coordinator('abuse', {
+      workers: 2,
+      epochs,
+      limitTrain: samples,
+      heartbeatTimeoutS: 3,
+      roundTimeoutS: 30,
+      env: { FLEET_WIRE_LIMITS_JSON: JSON.stringify(LIMITS) },
+    });
+    const workers = cluster.workers(c, 2, 'abuse');
+    await c.waitFor(/"msg":"round closed"/);
+    const memberId = String(logsWith(c, 'worker registered')[0]!.worker);
+    const pid = c.child.pid!;
+    const raw = new RawCoordinator(`127.0.0.1:${c.port}`, 15_000);
+    const crowd = new RawCoordinator(`127.0.0.1:${c.port}`, 15_000, true);
+    const model = await raw.fetch(0);
+    const modelBytes = model.buffer.byteLength;
+    const baseline = rssBytes(pid);
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      try {
+        peak = Math.max(peak, rssBytes(pid));
+      } catch {
+        /* the coordinator has exited */
+      }
+    }, 100);
+    const header = (workerId: string): Omit<ContributionHeader, 'manifest'> => ({
+      workerId,
+      round: 0,
+      version: 1,
+      sampleCount: 16,
+      kind: ContributionKind.CONTRIBUTION_KIND_GRADIENTS,
+      lossSum: 0,
+      correct: 0,
+      trainMs: 1,
+    });
+    const zeros = wrapTensorSet(model.entries, new Float32Array(modelBytes / 4), 1);
+    const [head] = contribution(zeros, header(memberId));
+    let tried = 0;
+    const abuseStart = Date.now();
+    let abuseEnd = abuseStart;
+    try {
+      // Many streams from one connection: two Contribute calls held open (no header yet), the rest refused at once.
+      const streams = Array.from({ length: 10 }, () => crowd.openContribute({ deadlineMs: 20_000 }));
+      const [held, refused] = [streams.slice(0, 2), streams.slice(2)];
+      for (const s of refused) {
+        const o = await s.outcome;
+        expect([Status[o.code], o.details]).toEqual([
+          'RESOURCE_EXHAUSTED',
+          'too many open Contribute calls from this connection (at most 2)',
+        ]);
+      }
+      tried += streams.length;
+
+      // Silent connections (TCP, never a byte of HTTP/2), more than the server takes: over the cap closed on
+      // arrival, the others once idle. Started now so they are cut while the uploads below run.
+      const sockets = Array.from({ length: 50 }, () => {
+        const s = connect(c.port, '127.0.0.1');
+        s.on('error', () => {});
+        s.resume(); // reading, so the server's close is seen
+        return s;
+      });
+      tried += sockets.length;
+
+      // A message larger than any chunk: refused from its length prefix.
+      const oversized = await raw.contribute([head!, data(2 * 1024 * 1024)]);
+      expect(Status[oversized.code]).toBe('RESOURCE_EXHAUSTED');
+      expect(oversized.details).toMatch(/larger than max/);
+      // An upload that goes on past its manifest's length: refused at the chunk that goes over.
+      const endless = await raw.contribute([head!, ...Array.from({ length: Math.ceil(modelBytes / 65536) + 8 }, () => data(65536))]);
+      expect([Status[endless.code], endless.errorClass]).toEqual(['INVALID_ARGUMENT', 'TensorSetOverflowError']);
+      // From no member: refused at its header, before it takes the contribution slot.
+      const foreign = await raw.contribute(contribution(zeros, header('w999999-nobody')));
+      expect([Status[foreign.code], foreign.errorClass]).toEqual(['NOT_FOUND', 'UnknownWorkerError']);
+      // A trickle: a chunk every 500 ms (under the 3 s idle limit), forever; cut at the upload deadline.
+      const trickle = raw.openContribute({ deadlineMs: 30_000 });
+      trickle.write(head!);
+      const drip = setInterval(() => trickle.write(data(1024)), 500);
+      const cut = await trickle.outcome.finally(() => clearInterval(drip));
+      expect([Status[cut.code], cut.errorClass]).toEqual(['DEADLINE_EXCEEDED', 'UploadDeadlineError']);
+      tried += 4;
+
+      // The held streams never sent a header: cut by the idle limit (the heartbeat timeout), their slots freed.
+      for (const s of held) expect(Status[(await s.outcome).code]).toBe('DEADLINE_EXCEEDED');
+      const again = crowd.openContribute({ deadlineMs: 20_000 });
+      again.cancel();
+      expect(Status[(await again.outcome).code]).toBe('CANCELLED');
+      await allClosed(sockets);
+      expect(logsWith(c, 'connection refused: too many open').length).toBeGreaterThan(0);
+      abuseEnd = Date.now();
+    } finally {
+      clearInterval(sampler);
+      raw.close();
+      crowd.close();
+    }
+    // The pair finishes the run, nothing lost or applied twice.
+    const exits = await Promise.all([c, ...workers].map((p) => p.exited));
+    expect(exits.map((e) => e.code)).toEqual([0, 0, 0]);
+    // ...and kept closing rounds while the abuse went on.
+    const during = logsWith(c, 'round closed').filter((l) => (l.time as number) >= abuseStart && (l.time as number) <= abuseEnd);
+    expect(during.length).toBeGreaterThan(0);
+    const ledger = await readLedger(c.out, epochs, samples);
+    expect([ledger.lost, ledger.repeated]).toEqual([0, 0]);
+    // Memory: a generous bound, not a measurement (bench/wire-abuse.ts measures).
+    const grown = peak - baseline;
+    expect(grown).toBeLessThan(64 * 1024 * 1024 + 8 * modelBytes);
+    recordChaos({
+      scenario: 'wire abuse: streams, oversized, endless, foreign and trickling uploads, silent connections',
+      badInputsTried: tried,
+    });
+  }, 60_000);
+});
