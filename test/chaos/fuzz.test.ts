@@ -20,6 +20,7 @@ import {
   DescribeRunRequest,
   FetchParametersRequest,
   HeartbeatRequest,
+  AttendRequest,
   LeaveRequest,
   NextRoundRequest,
   RegisterRequest,
@@ -166,6 +167,7 @@ describe('chaos: fuzz (real processes)', () => {
         contribute: contributionMessages[0]!,
         fetchParameters: Buffer.from(FetchParametersRequest.encode({ workerId: 'evaluator', version: 999, tensors: [] }).finish()),
         heartbeat: Buffer.from(HeartbeatRequest.encode({ workerId: FUZZ_WORKER, round: 3, stepsDone: 1 }).finish()),
+        attend: Buffer.from(AttendRequest.encode({ workerId: FUZZ_WORKER }).finish()),
         leave: Buffer.from(LeaveRequest.encode({ workerId: FUZZ_WORKER, reason: 'fuzz' }).finish()),
         describeRun: Buffer.from(DescribeRunRequest.encode({}).finish()),
       };

@@ -213,6 +213,10 @@ export async function bindCoordinatorServer(options: ListenOptions): Promise<Coo
       else call.emit('error', Object.assign(new Error(STARTING), { code: Status.UNAVAILABLE, details: STARTING }));
     },
     heartbeat: (call, cb) => (impl ? impl.heartbeat(call, cb) : starting(cb as sendUnaryData<never>)),
+    attend: (call) => {
+      if (impl) impl.attend(call);
+      else call.emit('error', Object.assign(new Error(STARTING), { code: Status.UNAVAILABLE, details: STARTING }));
+    },
     describeRun: (call, cb) => (impl ? impl.describeRun(call, cb) : starting(cb as sendUnaryData<never>)),
     leave: (call, cb) => (impl ? impl.leave(call, cb) : starting(cb as sendUnaryData<never>)),
   };
@@ -555,6 +559,26 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
 
     heartbeat(call, cb) {
       cb(null, { known: controller.heartbeat(call.request.workerId) });
+    },
+
+    attend(call) {
+      const worker = call.request.workerId;
+      if (!controller.heartbeat(worker)) {
+        const details = `unknown worker ${worker}: register (again) first`;
+        call.emit('error', Object.assign(new Error(details), { code: Status.NOT_FOUND, details }));
+        return;
+      }
+      // Held open, nothing sent. The client's process dying closes its connection, and with it this
+      // stream: the member goes at once rather than at the heartbeat timeout. A member that already
+      // left or re-registered under a new id is not one any more: leave() is then a no-op.
+      let ended = false;
+      const dropped = () => {
+        if (ended) return;
+        ended = true;
+        controller.leave(worker, 'connection dropped');
+      };
+      call.on('cancelled', dropped);
+      call.on('error', dropped);
     },
 
     describeRun(_call, cb) {

@@ -111,6 +111,14 @@ export async function startAggregatorServer(o: AggregatorServerOptions): Promise
     register: (_call, cb) => notHere(cb as sendUnaryData<never>, 'Register'),
     nextRound: (_call, cb) => notHere(cb as sendUnaryData<never>, 'NextRound'),
     heartbeat: (_call, cb) => notHere(cb as sendUnaryData<never>, 'Heartbeat'),
+    attend: (call) =>
+      call.emit(
+        'error',
+        Object.assign(new Error("Attend is the coordinator's"), {
+          code: Status.UNIMPLEMENTED,
+          details: "this is a fleet aggregator (a shard of the parameters): Attend is the coordinator's",
+        }),
+      ),
     leave: (_call, cb) => notHere(cb as sendUnaryData<never>, 'Leave'),
     describeRun: (_call, cb) => notHere(cb as sendUnaryData<never>, 'DescribeRun'),
 
