@@ -109,8 +109,9 @@ interface Cluster {
   /** host:port the workers dial. */
   address: string;
   rounds: { last: number; closes: number };
-  /** Coordinator lines that mention a quarantine. */
+  /** Workers the coordinator quarantined, and contributions it refused (its log lines). */
   readonly quarantined: number;
+  readonly refused: number;
 }
 
 function supervised(
@@ -138,7 +139,7 @@ async function startCluster(kind: 'soak' | 'clean', root: string, runOut: string
   await mkdir(logDir, { recursive: true });
   const all: SoakProcess[] = [];
   const rounds = { last: 0, closes: 0 };
-  const counts = { quarantined: 0 };
+  const counts = { quarantined: 0, refused: 0 };
   const base = ['coordinator', '--host', '127.0.0.1', '--port', String(port), '--run-id', `${RUN_ID}-${kind}`, ...trainingFlags(runOut)];
   const withNats = nats ? ['--nats', nats.url, '--external-evaluator'] : [];
   const coordinator = supervised(
@@ -148,7 +149,7 @@ async function startCluster(kind: 'soak' | 'clean', root: string, runOut: string
     { all },
     {
       // auto: a kill before the first checkpoint starts the run again instead of failing.
-    restartArgs: [...base, ...withNats, '--resume', 'auto'],
+      restartArgs: [...base, ...withNats, '--resume', 'auto'],
       onLine: (line) => {
         if (!line.includes('"msg":"round closed"')) {
           if (line.includes('quarantined')) counts.quarantined += 1;
@@ -211,6 +212,9 @@ async function startCluster(kind: 'soak' | 'clean', root: string, runOut: string
     get quarantined() {
       return counts.quarantined;
     },
+    get refused() {
+      return counts.refused;
+    },
   };
 }
 
@@ -260,8 +264,14 @@ async function fillDisk(dir: string): Promise<{ path: string; bytes: number }> {
 interface Applied {
   fault: Fault;
   startedAt: number;
+  /** Not done, and why (no tmpfs, the process was not running). */
   skipped?: string;
+  /** Done, but fleet did not handle it as it must (a garbage worker not quarantined). */
+  failed?: string;
 }
+
+/** A fault's result: nothing when applied and handled. */
+type Outcome = string | { failed: string } | undefined;
 
 async function applyFault(
   f: Fault,
@@ -270,7 +280,7 @@ async function applyFault(
   disk: { dir: string; tmpfs: boolean; why?: string },
   logDir: string,
   garbageIndex: number,
-): Promise<string | undefined> {
+): Promise<Outcome> {
   switch (f.kind) {
     case 'kill-worker': {
       const w = soak.workers[f.worker]!;
@@ -332,7 +342,7 @@ async function applyFault(
       await sleep(1000);
       if (g.running) {
         await g.stop();
-        return `still running after ${f.for / 1000}s: not quarantined`;
+        return { failed: `the garbage worker was still a member after ${f.for / 1000}s: not quarantined` };
       }
       return undefined;
     }
@@ -443,6 +453,7 @@ async function main(): Promise<void> {
     {
       outcome,
       skipped: applied.filter((a) => a.skipped).map((a) => ({ kind: a.fault.kind, at: a.fault.at / 1000, why: a.skipped })),
+      notHandled: applied.filter((a) => a.failed).map((a) => ({ kind: a.fault.kind, at: a.fault.at / 1000, why: a.failed })),
       notReached: schedule.faults.length - applied.length,
       ledger: ledger.reports,
       cleanLedger: cleanLedger?.reports,
@@ -454,15 +465,17 @@ async function main(): Promise<void> {
     `soak: ${outcome} after ${minutes.toFixed(1)} min; ${soak.rounds.last} rounds completed (${soak.rounds.closes} closed, ` +
       `${soak.rounds.closes - soak.rounds.last} redone after restarts); clean run ${clean ? `${clean.rounds.last} rounds` : 'not run'}; ` +
       `final test accuracy ${pct(accuracy)} against ${pct(cleanAccuracy)} clean (seed ${flags.seed}); ` +
-      `${done.length} of ${schedule.faults.length} faults applied (${applied.length - done.length} skipped); ` +
-      `${unplanned} unplanned exits; ${soak.quarantined} quarantine lines\n`,
+      `${done.length} of ${schedule.faults.length} faults applied (${applied.length - done.length} skipped, ` +
+      `${applied.filter((a) => a.failed).length} not handled); ` +
+      `${unplanned} unplanned exits; ${soak.refused} contributions refused and ${soak.quarantined} workers quarantined ` +
+      `(clean run: ${clean ? `${clean.refused} and ${clean.quarantined}` : '-'})\n`,
   );
   if (disk.tmpfs) {
     // Keep the run's files for a look afterwards: the tmpfs goes with the unmount.
     spawnSync('cp', ['-a', disk.dir, join(root, 'soak-run-files')]);
     spawnSync('umount', [disk.dir]);
   }
-  if (outcome !== 'finished' || ledger.lost > 0 || ledger.repeated > 0) process.exitCode = 1;
+  if (outcome !== 'finished' || ledger.lost > 0 || ledger.repeated > 0 || applied.some((a) => a.failed)) process.exitCode = 1;
   await rm(natsStore, { recursive: true, force: true });
 }
 
