@@ -398,10 +398,13 @@ async function main(): Promise<void> {
         faultsRunning += 1;
         log.warn({ fault }, `fault ${i + 1} of ${schedule.faults.length}: ${fault.kind}`);
         applyFault(fault, soak, nats, disk, join(root, 'soak-logs'), i)
-          .then((skipped) => {
-            if (skipped) {
-              record.skipped = skipped;
-              log.warn({ fault: fault.kind, skipped }, 'fault not applied');
+          .then((outcome) => {
+            if (typeof outcome === 'string') {
+              record.skipped = outcome;
+              log.warn({ fault: fault.kind, skipped: outcome }, 'fault not applied');
+            } else if (outcome) {
+              record.failed = outcome.failed;
+              log.error({ fault: fault.kind, failed: outcome.failed }, 'fault not handled');
             }
           })
           .catch((err: Error) => {
