@@ -27,6 +27,8 @@ import { assignShards, type ShardSlice } from '../../src/exchange/shard-assignme
 import type { ClientChannel } from '../../src/rpc/security/index.js';
 import { FlagError } from '../../src/runtime/config/flag-error.js';
 import { ShardPeers } from './shards/shard-peers.js';
+import { DiskWrites, MAX_CONSECUTIVE_CHECKPOINT_FAILURES, WriteFailedError, type WriteFailure } from '../../src/runtime/disk-writes.js';
+import { METRICS_JSONL } from '../../src/runtime/run-dir.js';
 import { AggregatorJoins } from './shards/aggregator-joins.js';
 
 export interface CoordinatorOptions {
@@ -158,7 +160,13 @@ export async function createCoordinator(
     await writeConfig();
   }
 
-  const checkpoint = async (reason: string, epochEnd: EpochTraining | null) => {
+  // A full disk (ENOSPC, EIO...): the previous file stays, the failure is logged and published, training goes on.
+  const writes = new DiskWrites(log, (f) => reporter.writeFailed(f));
+  /** The run stops (the round fails, exit 1): the last checkpoint written stays resumable. */
+  const stopOn = (f: WriteFailure, reason: string) => new WriteFailedError(f.what, f.path, f.code, reason);
+
+  /** `mustWrite`: the run's last checkpoint, or a stop's: its failure ends the run with WriteFailedError. */
+  const checkpoint = async (reason: string, epochEnd: EpochTraining | null, mustWrite = false) => {
     const snap = controller.snapshot();
     await gatherShards(snap);
     const state: CheckpointState = {
@@ -173,24 +181,43 @@ export async function createCoordinator(
       sampler: snap.sampler,
       best,
     };
-    await writeCheckpoint(checkpointPath, state as unknown as Record<string, unknown>, { params: snap.params, momentum: snap.momentum });
-    saved = { version: snap.version, round: snap.round };
+    const epoch = epochEnd?.epoch ?? snap.epochTotals.epoch;
+    const failed = await writes.attempt('checkpoint', checkpointPath, { round: snap.round, epoch }, () =>
+      writeCheckpoint(checkpointPath, state as unknown as Record<string, unknown>, { params: snap.params, momentum: snap.momentum }),
+    );
+    if (failed) {
+      if (mustWrite) throw stopOn(failed, `the run's ${reason === 'stop' ? 'stop' : 'last'} checkpoint`);
+      if (failed.consecutive >= MAX_CONSECUTIVE_CHECKPOINT_FAILURES)
+        throw stopOn(failed, `${failed.consecutive} checkpoints in a row failed`);
+    } else {
+      saved = { version: snap.version, round: snap.round };
+      log.info({ round: snap.round, version: snap.version, reason }, 'checkpoint written');
+    }
+    // Fetchable for the evaluator whether or not the file was written: it scores the epoch and writes its line.
     controller.retainCurrentVersion();
-    log.info({ round: snap.round, version: snap.version, reason }, 'checkpoint written');
-    reporter.checkpoint({
-      version: snap.version,
-      round: snap.round,
-      epoch: epochEnd?.epoch ?? snap.epochTotals.epoch,
-      globalStep: snap.globalStep,
-      epochEnd: epochEnd !== null,
-      trainLoss: epochEnd?.trainLoss ?? null,
-      trainAccuracy: epochEnd?.trainAccuracy ?? null,
-      trainSamples: epochEnd?.trainSamples ?? null,
-      lr: epochEnd?.lr ?? null,
-      epochSeconds: epochEnd?.epochSeconds ?? null,
-      imagesPerSecond: epochEnd?.imagesPerSecond ?? null,
-      workers: epochEnd?.workers ?? null,
-    });
+    reporter.checkpoint(
+      {
+        version: snap.version,
+        round: snap.round,
+        epoch: epochEnd?.epoch ?? snap.epochTotals.epoch,
+        globalStep: snap.globalStep,
+        epochEnd: epochEnd !== null,
+        trainLoss: epochEnd?.trainLoss ?? null,
+        trainAccuracy: epochEnd?.trainAccuracy ?? null,
+        trainSamples: epochEnd?.trainSamples ?? null,
+        lr: epochEnd?.lr ?? null,
+        epochSeconds: epochEnd?.epochSeconds ?? null,
+        imagesPerSecond: epochEnd?.imagesPerSecond ?? null,
+        workers: epochEnd?.workers ?? null,
+      },
+      failed === null,
+    );
+  };
+  /** The applied-samples ledger of an epoch (--ledger): a run file like the others on a full disk. */
+  const writeLedger = async (epoch: number) => {
+    if (!ledger) return;
+    const name = `applied-epoch-${epoch}.json`;
+    await writes.attempt('run-file', join(record.path, name), { epoch }, () => record.writeJson(name, ledger.report(epoch)));
   };
 
   // Who writes an epoch's line: this coordinator, or, with --external-evaluator, the evaluator from the
@@ -200,15 +227,19 @@ export async function createCoordinator(
     // Scored (and checkpointed) whole: the other slices come from their aggregators first.
     await gatherShards(snap);
     const training = reporter.epochEnded(totals, { version, step: snap.globalStep, workers: controller.memberCount() });
+    // The run's last epoch end must be kept whole: else the run stops, resumable from the checkpoint before it.
+    const last = totals.epoch >= config.epochs;
     if (options.externalEvaluator) {
-      if (ledger) await record.writeJson(`applied-epoch-${totals.epoch}.json`, ledger.report(totals.epoch));
-      await checkpoint('epoch end', training);
+      await writeLedger(totals.epoch);
+      await checkpoint('epoch end', training, last);
       return;
     }
     const evalStarted = performance.now();
     const evaluation = await scoreTestSet(model, data.test, { batchSize: config.evalBatchSize, weights: { layout, values: snap.params } });
     const line = metricsLine(training, evaluation);
-    await record.recordEpoch(line);
+    const metricsFailed = await writes.attempt('metrics', join(record.path, METRICS_JSONL), { epoch: totals.epoch }, () =>
+      record.recordEpoch(line),
+    );
     log.info(
       {
         epoch: totals.epoch,
@@ -220,13 +251,14 @@ export async function createCoordinator(
       },
       'epoch done',
     );
-    const isBest = evaluation.accuracy > best.accuracy;
+    // Best only once best/ holds it: a best/ the disk refused leaves the previous one, and a later epoch may beat that.
+    let isBest = evaluation.accuracy > best.accuracy;
+    let bestFailed: WriteFailure | null = null;
     if (isBest) {
-      best = { epoch: totals.epoch, accuracy: evaluation.accuracy };
-      await record.saveBest(
-        model,
-        bestModelMeta({ config, classNames: data.classNames, evaluation, epoch: totals.epoch, step: line.step, version }),
-      );
+      const meta = bestModelMeta({ config, classNames: data.classNames, evaluation, epoch: totals.epoch, step: line.step, version });
+      bestFailed = await writes.attempt('best', record.bestDir, { epoch: totals.epoch }, () => record.saveBest(model, meta));
+      if (bestFailed) isBest = false;
+      else best = { epoch: totals.epoch, accuracy: evaluation.accuracy };
     }
     reporter.evaluated({
       version,
@@ -242,8 +274,11 @@ export async function createCoordinator(
       best: isBest,
     });
     if (isBest) reporter.best({ version, epoch: totals.epoch, accuracy: evaluation.accuracy, path: record.bestDir });
-    if (ledger) await record.writeJson(`applied-epoch-${totals.epoch}.json`, ledger.report(totals.epoch));
-    await checkpoint('epoch end', training);
+    await writeLedger(totals.epoch);
+    // The last epoch's line or best model lost: no final checkpoint (a resume would find the run finished).
+    const lost = metricsFailed ?? bestFailed;
+    if (last && lost) throw stopOn(lost, "the run's last epoch");
+    await checkpoint('epoch end', training, last);
   };
 
   /** Sharded: the master here is current in shard 0 only; a checkpoint or a score takes the other slices from their aggregators. */
@@ -324,7 +359,7 @@ export async function createCoordinator(
         log.info({ version: saved.version, round: saved.round }, 'checkpoint already up to date');
         return false;
       }
-      await checkpoint('stop', null);
+      await checkpoint('stop', null, true);
       return true;
     },
     close: () => {

@@ -21,6 +21,9 @@ import type { ParameterSource } from './client/parameter-source.js';
 import { EvaluatorStateFile } from './state/evaluator-state.js';
 import { readableScore } from '../../src/training/run-record/score-tables.js';
 import { CheckpointSchedule, type ScoreCheckpoints } from './checkpoint-schedule.js';
+import { DiskWrites, WriteFailedError, type WriteFailure } from '../../src/runtime/disk-writes.js';
+import { METRICS_JSONL } from '../../src/runtime/run-dir.js';
+import { join } from 'node:path';
 
 export interface EvaluatorOptions {
   run: string;
@@ -140,6 +143,16 @@ export async function runEvaluator(
     'evaluator ready',
   );
 
+  // A full disk (ENOSPC, EIO...): the previous file stays, the failure is logged, counted and published, scoring goes on.
+  const writes = new DiskWrites(log, (f) => {
+    deps.metrics.writeFailures.inc({ what: f.what });
+    const { what, path, code, message, consecutive, round, epoch } = f;
+    deps.events.publish('run.write_failed', { what, path, code, message: message.slice(0, 2000), consecutive, round, epoch });
+  });
+  const metricsPath = join(record.path, METRICS_JSONL);
+  const writeLine = (line: NonNullable<ReturnType<typeof state.metricsLine>>) =>
+    writes.attempt('metrics', metricsPath, { epoch: line.epoch }, () => record.recordEpoch(line));
+
   const publish = async (e: EventPayloads['eval']) => {
     deps.events.publish('eval', e, { msgId: `eval:${o.run}:${e.version}` });
     if (e.best)
@@ -159,7 +172,7 @@ export async function runEvaluator(
       log.info({ version: c.version }, 'checkpoint already evaluated: its result published again (stored once)');
       // A crash between the state and metrics.jsonl loses no line: writing it again replaces it.
       const line = state.metricsLine(c.version);
-      if (line) await record.recordEpoch(line);
+      if (line) await writeLine(line);
       await publish(done);
       return;
     }
@@ -179,7 +192,7 @@ export async function runEvaluator(
           "checkpoint version can no longer be fetched from the coordinator: skipped (raise the coordinator's --keep-versions if the evaluator falls behind)",
         );
         deps.metrics.versionsSkipped.inc();
-        await state.recordSkip(c.version);
+        await writes.attempt('evaluator-state', state.path, { epoch: c.epoch }, () => state.recordSkip(c.version));
         return;
       }
       throw err;
@@ -199,12 +212,18 @@ export async function runEvaluator(
       if (threads !== backend.threads) setOnednnThreads(backend.threads!);
     }
     const evalMs = performance.now() - started;
-    const isBest = evaluation.accuracy > (state.best?.accuracy ?? -1);
+    // Best only once best/ holds it: a best/ the disk refused leaves the previous one, and a later version may beat that.
+    let isBest = evaluation.accuracy > (state.best?.accuracy ?? -1);
     if (isBest) {
-      await record.saveBest(
-        model,
-        bestModelMeta({ config, classNames: data.classNames, evaluation, epoch: c.epoch, step: c.globalStep, version: c.version }),
-      );
+      const meta = bestModelMeta({
+        config,
+        classNames: data.classNames,
+        evaluation,
+        epoch: c.epoch,
+        step: c.globalStep,
+        version: c.version,
+      });
+      if (await writes.attempt('best', bestDir, { epoch: c.epoch }, () => record.saveBest(model, meta))) isBest = false;
     }
     const result: EventPayloads['eval'] = {
       version: c.version,
@@ -221,8 +240,8 @@ export async function runEvaluator(
     };
     // The line a coordinator scoring by itself, or a one-process run, writes at an epoch end.
     const line = training ? metricsLine(training, evaluation) : null;
-    await state.recordEvaluation(result, line);
-    if (line) await record.recordEpoch(line);
+    await writes.attempt('evaluator-state', state.path, { epoch: c.epoch }, () => state.recordEvaluation(result, line));
+    if (line) await writeLine(line);
     deps.metrics.evaluations.inc();
     deps.metrics.evaluationSeconds.observe(evalMs / 1000);
     deps.metrics.testAccuracy.set(evaluation.accuracy);
@@ -275,13 +294,38 @@ export async function runEvaluator(
   const onAbort = () => finish(runOver ? 'finished' : 'stopped');
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort, { once: true });
+  let end: ServiceEnd;
   try {
-    return await ended;
+    end = await ended;
   } finally {
     signal.removeEventListener('abort', onAbort);
     await subscription.stop();
     await schedule.close();
     model.dispose();
     tf.disposeVariables();
+  }
+  await retryRefusedWrites(state, writes, (line) => writeLine(line));
+  return end;
+}
+
+/**
+ * Before the evaluator exits: the state and metrics lines a full disk refused are written once more (the disk
+ * may have space again). Still refused: the evaluator fails, naming the file and the errno; a restarted one
+ * scores from the state file it finds (best/ keeps the last model it could write).
+ */
+async function retryRefusedWrites(
+  state: EvaluatorStateFile,
+  writes: DiskWrites,
+  writeLine: (line: NonNullable<EvaluatorStateFile['lastMetricsLine']>) => Promise<WriteFailure | null>,
+): Promise<void> {
+  if (writes.consecutive('evaluator-state') > 0) {
+    const failed = await writes.attempt('evaluator-state', state.path, {}, () => state.flush());
+    if (failed) throw new WriteFailedError(failed.what, failed.path, failed.code, 'the evaluator state at exit');
+  }
+  const line = state.lastMetricsLine;
+  if (line && writes.consecutive('metrics') > 0) {
+    // Any write of metrics.jsonl carries the lines refused before it.
+    const failed = await writeLine(line);
+    if (failed) throw new WriteFailedError(failed.what, failed.path, failed.code, 'the metrics lines at exit');
   }
 }

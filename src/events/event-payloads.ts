@@ -121,6 +121,19 @@ export const eventPayloadSchemas = {
     accuracy: fraction,
     path: z.string().min(1),
   }),
+  /**
+   * A run file was not written: the disk refused it (ENOSPC, EDQUOT, EIO, EROFS). The previous file is kept
+   * and a later write retries; `consecutive` counts this target's failures in a row (src/runtime/disk-writes.ts).
+   */
+  'run.write_failed': z.object({
+    what: z.enum(['checkpoint', 'metrics', 'best', 'evaluator-state', 'run-file']),
+    path: z.string().min(1).max(4096),
+    code: z.string().min(1).max(50),
+    message: z.string().max(2000),
+    consecutive: z.number().int().min(1),
+    round: count.nullable(),
+    epoch: z.number().int().min(1).nullable(),
+  }),
   /** The coordinator ended: every epoch done (finished), an error (failed), or a stop signal after a checkpoint (stopped: a restart resumes it). */
   'run.finished': z.object({
     status: z.enum(['finished', 'failed', 'stopped']),

@@ -1,6 +1,7 @@
 import type { EventPayloads, EventPublisher } from '../../../src/events/index.js';
 import type { CoordinatorMetrics } from '../../../src/runtime/metrics/index.js';
 import type { Logger } from '../../../src/runtime/logger.js';
+import type { WriteFailure } from '../../../src/runtime/disk-writes.js';
 import { epochTraining, rate, type EpochTraining } from '../../../src/training/run-record/index.js';
 import type { EpochTotals, MembershipChange, RoundSummary } from '../rounds/round-controller.js';
 
@@ -140,8 +141,9 @@ export class RunReporter {
     return training;
   }
 
-  checkpoint(data: EventPayloads['checkpoint']): void {
-    this.metrics.checkpointVersion.set({ kind: data.epochEnd ? 'epoch_end' : 'periodic' }, data.version);
+  /** `written` false: the file was not written (a full disk), the version is still fetchable for the evaluator. */
+  checkpoint(data: EventPayloads['checkpoint'], written = true): void {
+    if (written) this.metrics.checkpointVersion.set({ kind: data.epochEnd ? 'epoch_end' : 'periodic' }, data.version);
     // One id per version: a coordinator resumed from an older checkpoint re-announces it once.
     this.emit('checkpoint', data, `checkpoint:${this.run}:${data.version}`);
   }
@@ -154,6 +156,13 @@ export class RunReporter {
   best(data: EventPayloads['best']): void {
     this.metrics.bestTestAccuracy.set(data.accuracy);
     this.emit('best', data, `best:${this.run}:${data.version}`);
+  }
+
+  /** A run file the disk refused (already logged): counted and published. */
+  writeFailed(f: WriteFailure): void {
+    this.metrics.writeFailures.inc({ what: f.what });
+    const { what, path, code, message, consecutive, round, epoch } = f;
+    this.emit('run.write_failed', { what, path, code, message: message.slice(0, 2000), consecutive, round, epoch });
   }
 
   finished(data: EventPayloads['run.finished']): void {

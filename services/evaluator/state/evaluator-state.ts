@@ -101,8 +101,26 @@ export class EvaluatorStateFile {
     await this.save({ ...this.state, skipped: [...this.state.skipped, version] });
   }
 
+  /** Writes the state held in memory again (after a write the disk refused). */
+  async flush(): Promise<void> {
+    await this.save(this.state);
+  }
+
+  /** The newest metrics line recorded. */
+  get lastMetricsLine(): MetricsLine | undefined {
+    return this.state.metricsLines.reduce<MetricsLine | undefined>((last, l) => (!last || l.epoch > last.epoch ? l : last), undefined);
+  }
+
+  get path(): string {
+    return join(this.dir, EVALUATOR_STATE_FILE);
+  }
+
+  /**
+   * Held in memory before the write: when the disk refuses it (a full disk) the file keeps its previous
+   * content, the evaluator goes on from memory, and the next save writes everything.
+   */
   private async save(next: EvaluatorState): Promise<void> {
-    await writeFileAtomic(join(this.dir, EVALUATOR_STATE_FILE), `${JSON.stringify(next)}\n`);
     this.state = next;
+    await writeFileAtomic(this.path, `${JSON.stringify(next)}\n`);
   }
 }

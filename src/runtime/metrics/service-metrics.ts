@@ -58,6 +58,16 @@ function eventBacklogGauge(registers: Registry[]): EventBacklogGauge {
   };
 }
 
+/** Run files the disk refused (src/runtime/disk-writes.ts): alert on any increase. */
+function writeFailuresCounter(registers: Registry[]): Counter<'what'> {
+  return new Counter({
+    name: 'fleet_write_failures_total',
+    help: 'Run files not written because the disk refused them (ENOSPC, EDQUOT, EIO, EROFS), by what: checkpoint, metrics, best, evaluator-state, run-file.',
+    labelNames: ['what'] as const,
+    registers,
+  });
+}
+
 function serviceRegistry(service: ServiceName, labels: Record<string, string>): Registry {
   const register = new Registry();
   register.setDefaultLabels({ service, ...labels });
@@ -81,6 +91,7 @@ export interface CoordinatorMetrics {
   checkpointVersion: Gauge<'kind'>;
   lastRoundTimestamp: Gauge;
   eventsPending: EventBacklogGauge;
+  writeFailures: Counter<'what'>;
   contributionsRefused: Counter<'reason'>;
   unauthenticatedCalls: Counter<'method'>;
 }
@@ -148,6 +159,7 @@ export function coordinatorMetrics(labels: { run: string }): CoordinatorMetrics 
       registers,
     }),
     eventsPending: eventBacklogGauge(registers),
+    writeFailures: writeFailuresCounter(registers),
     contributionsRefused: new Counter({
       name: 'fleet_contributions_refused_total',
       help: 'Worker contributions refused, by the error class sent to the worker (e.g. StaleContributionError, TensorSetShapeError).',
@@ -239,6 +251,7 @@ export interface EvaluatorMetrics {
   versionsSkipped: Counter;
   lastEvaluationTimestamp: Gauge;
   eventsPending: EventBacklogGauge;
+  writeFailures: Counter<'what'>;
 }
 
 export function evaluatorMetrics(labels: { run: string }): EvaluatorMetrics {
@@ -280,5 +293,6 @@ export function evaluatorMetrics(labels: { run: string }): EvaluatorMetrics {
       registers,
     }),
     eventsPending: eventBacklogGauge(registers),
+    writeFailures: writeFailuresCounter(registers),
   };
 }
