@@ -59,7 +59,11 @@ export function createGrpcServer(options: ChannelOptions = {}, access: ServerSec
     const path = security.tokenFile;
     const tokenWatch = new TokenFileWatch(path, security.token, {
       ...(security.tokenRotationWindowMs !== undefined ? { windowMs: security.tokenRotationWindowMs } : {}),
-      onRotated: (r) => log?.info({ tokenFile: path, previousAcceptedUntil: new Date(r.previousUntil).toISOString() }, 'token rotated'),
+      onRotated: (r) =>
+        log?.info(
+          { tokenFile: path, tokens: r.tokens, retired: r.retired, retiredAcceptedUntil: new Date(r.retiredUntil).toISOString() },
+          'token rotated',
+        ),
       onError: (reason) => log?.warn({ tokenFile: path, reason }, 'token file not usable: the tokens held are kept'),
     });
     watch = tokenWatch;

@@ -9,8 +9,10 @@
  * (test-only): idle connections closed after 1.5 s, 40 connections at most,
  * an upload must finish within 3 s of its header.
  */
-import { status as Status } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkTensorSet, wrapTensorSet, type TensorSet } from '../../src/exchange/index.js';
@@ -18,6 +20,27 @@ import { ContributionKind, type ContributionChunk, type ContributionHeader } fro
 import { ChaosCluster, logsWith, readLedger } from '../helpers/chaos-cluster.js';
 import { recordChaos } from '../helpers/chaos-ledger.js';
 import { RawCoordinator } from '../helpers/raw-coordinator.js';
+import { FleetCoordinatorService } from '../../src/rpc/coordinator-service.js';
+import { clientTokenInterceptor } from '../../src/rpc/security/index.js';
+
+const CoordinatorClient = makeGenericClientConstructor(FleetCoordinatorService, 'fleet.v1.Coordinator');
+
+/** DescribeRun with `token` on a connection of its own: how it ended. */
+function describeWith(port: number, token: string): Promise<string> {
+  const client = new CoordinatorClient(`127.0.0.1:${port}`, credentials.createInsecure(), {
+    interceptors: [clientTokenInterceptor(token)],
+    'grpc.use_local_subchannel_pool': 1,
+  }) as unknown as { describeRun(req: object, opts: object, cb: (e: ServiceError | null) => void): void; close(): void };
+  return new Promise<string>((resolve) => {
+    client.describeRun({}, { deadline: new Date(Date.now() + 5000) }, (err) => resolve(err ? Status[err.code] : 'OK'));
+  }).finally(() => client.close());
+}
+
+/** Replaces the file's content in one step, as a Kubernetes Secret update does (a new file swapped in). */
+async function replaceFile(path: string, text: string): Promise<void> {
+  await writeFile(`${path}.new`, text);
+  await rename(`${path}.new`, path);
+}
 
 let cluster: ChaosCluster;
 
@@ -67,7 +90,8 @@ describe('chaos: resource limits on the wire (real processes)', () => {
       roundTimeoutS: 30,
       env: { FLEET_WIRE_LIMITS_JSON: JSON.stringify(LIMITS) },
     });
-    const workers = cluster.workers(c, 2, 'abuse');
+    // Steps held 60 ms (test-only FLEET_FAULT_STEP_BLOCK_MS): the run outlasts the abuse.
+    const workers = [0, 1].map((i) => cluster.worker(c.port, `abuse-w${i}`, [], { FLEET_FAULT_STEP_BLOCK_MS: '60' }));
     await c.waitFor(/"msg":"round closed"/);
     const memberId = String(logsWith(c, 'worker registered')[0]!.worker);
     const pid = c.child.pid!;
@@ -168,5 +192,45 @@ describe('chaos: resource limits on the wire (real processes)', () => {
       scenario: 'wire abuse: streams, oversized, endless, foreign and trickling uploads, silent connections',
       badInputsTried: tried,
     });
+  }, 60_000);
+
+  it('a token rotated mid-run (the file replaced): the workers go on, the old token is accepted during the window and refused after it, the new one accepted', async () => {
+    const epochs = 3;
+    const samples = 256;
+    const tokenFile = join(cluster.root, 'token');
+    await writeFile(tokenFile, 'old-token-1\n');
+    const c = await cluster.coordinator('rotate', {
+      workers: 2,
+      epochs,
+      limitTrain: samples,
+      heartbeatTimeoutS: 3,
+      extra: ['--token-file', tokenFile, '--token-rotation-window', '2'],
+    });
+    // Steps held 150 ms (test-only FLEET_FAULT_STEP_BLOCK_MS): the run outlasts the rotation window.
+    const workers = [0, 1].map((i) =>
+      cluster.worker(c.port, `rotate-w${i}`, ['--token-file', tokenFile], { FLEET_FAULT_STEP_BLOCK_MS: '150' }),
+    );
+    await c.waitFor(/"msg":"round closed"/);
+    expect(await describeWith(c.port, 'old-token-1')).toBe('OK');
+    await replaceFile(tokenFile, 'new-token-2\n');
+    await c.waitFor(/"msg":"token rotated"/);
+    const rotatedAt = Date.now();
+    // Within the window (2 s from the rotation) both are accepted; the call is made at once so it lands inside.
+    const [oldDuring, newDuring] = await Promise.all([describeWith(c.port, 'old-token-1'), describeWith(c.port, 'new-token-2')]);
+    const checkedWithin = Date.now() - rotatedAt < 2000;
+    if (checkedWithin) expect(oldDuring).toBe('OK');
+    expect(newDuring).toBe('OK');
+    // After the window: the old token is refused, the new one accepted.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, rotatedAt + 2500 - Date.now())));
+    expect(await describeWith(c.port, 'old-token-1')).toBe('UNAUTHENTICATED');
+    expect(await describeWith(c.port, 'new-token-2')).toBe('OK');
+    // The workers followed the file: the run finishes, nothing lost, and the coordinator kept closing rounds after the window.
+    const exits = await Promise.all([c, ...workers].map((p) => p.exited));
+    expect(exits.map((e) => e.code)).toEqual([0, 0, 0]);
+    const ledger = await readLedger(c.out, epochs, samples);
+    expect([ledger.lost, ledger.repeated]).toEqual([0, 0]);
+    const after = logsWith(c, 'round closed').filter((l) => (l.time as number) > rotatedAt + 2000);
+    expect(after.length).toBeGreaterThan(0);
+    recordChaos({ scenario: 'token rotated mid-run', unauthenticatedTried: 1, unauthenticatedAccepted: 0 });
   }, 60_000);
 });

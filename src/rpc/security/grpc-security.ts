@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isValidTokenText } from './bearer-token.js';
 import { securityFlagError, TlsFileError } from './errors.js';
+import { parseTokenFile } from './token-file-watch.js';
 import { readTlsFiles, type TlsFiles } from './tls-files.js';
 import { checkTlsPairing } from './tls-credentials.js';
 
@@ -54,9 +55,15 @@ async function tokenFrom(raw: RawGrpcSecurity): Promise<string | null> {
   }
   if (token === undefined) return null;
   // The value itself never goes into an error message: it is a secret.
-  if (token.length === 0) throw securityFlagError(flag, raw.tokenFile ?? '', 'the token is empty (a missing secret?)');
+  if (raw.tokenFile !== undefined) {
+    // A file may list several tokens, one per line (a rotation, docs/security.md): the first is sent, all are accepted.
+    const parsed = parseTokenFile(token);
+    if (typeof parsed === 'string') throw securityFlagError(flag, raw.tokenFile, parsed);
+    return parsed[0]!;
+  }
+  if (token.length === 0) throw securityFlagError(flag, '', 'the token is empty (a missing secret?)');
   if (!isValidTokenText(token))
-    throw securityFlagError(flag, raw.tokenFile ?? '(hidden)', 'a token is visible ASCII without spaces (it travels as an HTTP/2 header)');
+    throw securityFlagError(flag, '(hidden)', 'a token is visible ASCII without spaces (it travels as an HTTP/2 header)');
   return token;
 }
 

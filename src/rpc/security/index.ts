@@ -4,7 +4,14 @@
 export { AUTHORIZATION_KEY, UNAUTHENTICATED_DETAILS, bearerMatches, bearerValue } from './bearer-token.js';
 export { clientChannelFrom, insecureChannel, type ClientChannel } from './client-channel.js';
 export { TOKEN_ROTATED_DETAILS, clientTokenInterceptor, type RotatingToken } from './client-token-interceptor.js';
-export { DEFAULT_TOKEN_ROTATION_WINDOW_MS, TokenFileWatch, type TokenFileWatchOptions, type TokenRotation } from './token-file-watch.js';
+export {
+  CLIENT_ROTATION_GRACE_MS,
+  DEFAULT_TOKEN_ROTATION_WINDOW_MS,
+  TokenFileWatch,
+  parseTokenFile,
+  type TokenFileWatchOptions,
+  type TokenRotation,
+} from './token-file-watch.js';
 export { TlsFileError } from './errors.js';
 export { TokenRefusedError, explainTokenRefusal } from './token-refused.js';
 export {

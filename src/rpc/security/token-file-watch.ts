@@ -1,7 +1,7 @@
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import { bearerMatches, isValidTokenText } from './bearer-token.js';
 
-/** How long the previous token stays accepted after a rotation (--token-rotation-window): 10 minutes. */
+/** How long a token dropped from the file stays accepted (--token-rotation-window): 10 minutes. */
 export const DEFAULT_TOKEN_ROTATION_WINDOW_MS = 10 * 60_000;
 
 /**
@@ -11,34 +11,54 @@ export const DEFAULT_TOKEN_ROTATION_WINDOW_MS = 10 * 60_000;
  */
 const POLL_MS = 1000;
 
+/**
+ * A client refused within this long of its file changing retries: the
+ * server may not have read its own copy yet (a Secret reaches each pod at
+ * its own time, within the kubelet's sync period, about a minute).
+ */
+export const CLIENT_ROTATION_GRACE_MS = 90_000;
+
+/** The tokens of a token file: one per line, blank lines ignored; the first is the one a client sends. */
+export function parseTokenFile(text: string): string[] | string {
+  const tokens = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+  if (tokens.length === 0) return 'the token is empty (a missing secret?)';
+  if (!tokens.every(isValidTokenText)) return 'a token is visible ASCII without spaces (it travels as an HTTP/2 header), one per line';
+  return tokens;
+}
+
 export interface TokenRotation {
-  /** When the previous token stops being accepted (ms since the epoch). */
-  previousUntil: number;
+  /** How many tokens the file lists now (the first is sent by clients, all are accepted). */
+  tokens: number;
+  /** Tokens dropped from the file by this change, accepted until `retiredUntil`. */
+  retired: number;
+  retiredUntil: number;
 }
 
 export interface TokenFileWatchOptions {
-  /** Servers: how long the token before the last change stays accepted (default 10 min). */
+  /** Servers: how long a token dropped from the file stays accepted (default 10 min). */
   windowMs?: number;
-  /** Each rotation seen (never the tokens themselves). */
+  /** Each change seen (never the tokens themselves). */
   onRotated?: (rotation: TokenRotation) => void;
   /** A re-read that failed (unreadable, empty, not token text): the tokens held are kept. */
   onError?: (reason: string) => void;
-  /** Keep watching the file; false: read only on reload() (clients re-read on a refusal). Default true. */
-  watch?: boolean;
 }
 
 /**
- * The token of a --token-file, re-read when the file changes (or on
- * reload(): SIGHUP, a refused call), so a token can be rotated without a
- * restart. A server accepts the current token and, for `windowMs` after a
- * change, the one before it: clients pick up the new file at their own pace
- * during that window. A file that cannot be read, or holds no valid token,
- * changes nothing (an operator halfway through an edit must not lock the
- * run out). The watch does not keep the process alive.
+ * The tokens of a --token-file, re-read when the file changes (and on
+ * reload(): SIGHUP, a refused call), so tokens rotate without a restart.
+ * The file lists one token per line: a server accepts every one listed,
+ * and for `windowMs` each one just dropped; a client sends the first. A
+ * file that cannot be read, or holds no valid token, changes nothing (an
+ * operator halfway through an edit must not lock the run out). The watch
+ * does not keep the process alive. Procedure: docs/security.md.
  */
 export class TokenFileWatch {
-  private currentToken: string;
-  private previous: { token: string; until: number } | null = null;
+  private listed: string[];
+  private readonly retired = new Map<string, number>();
+  private changedAtMs = Number.NEGATIVE_INFINITY;
   private closed = false;
   private readonly listener = (curr: Stats, prev: Stats) => {
     if (curr.mtimeMs !== prev.mtimeMs || curr.ino !== prev.ino || curr.size !== prev.size) this.reload();
@@ -50,41 +70,61 @@ export class TokenFileWatch {
     private readonly options: TokenFileWatchOptions = {},
     private readonly now: () => number = Date.now,
   ) {
-    this.currentToken = initial;
-    if (options.watch ?? true) watchFile(path, { interval: POLL_MS, persistent: false }, this.listener);
+    this.listed = [initial];
+    this.read(false);
+    watchFile(path, { interval: POLL_MS, persistent: false }, this.listener);
   }
 
+  /** The token a client sends: the file's first. */
   get current(): string {
-    return this.currentToken;
+    return this.listed[0]!;
   }
 
-  /** Whether an `authorization` value carries the current token, or the previous one within its window. */
+  /** Whether the file changed within `ms`. */
+  changedWithin(ms: number): boolean {
+    return this.now() - this.changedAtMs < ms;
+  }
+
+  /** Whether an `authorization` value carries a listed token, or one dropped within the window. */
   accepts(value: string | undefined): boolean {
-    // Both compared every time (constant time each): which one matched does not show in the timing.
-    const current = bearerMatches(this.currentToken, value);
-    const prev = this.previous !== null && this.now() < this.previous.until && bearerMatches(this.previous.token, value);
-    return current || prev;
+    // Every candidate compared (constant time each): which one matched does not show in the timing.
+    let ok = false;
+    for (const token of this.listed) ok = bearerMatches(token, value) || ok;
+    const now = this.now();
+    for (const [token, until] of this.retired) {
+      if (now >= until) this.retired.delete(token);
+      else ok = bearerMatches(token, value) || ok;
+    }
+    return ok;
   }
 
-  /** Reads the file now; true when it held a new valid token (now the current one). */
+  /** Reads the file now; true when its tokens changed. */
   reload(): boolean {
+    return this.read(true);
+  }
+
+  private read(report: boolean): boolean {
     if (this.closed) return false;
-    let text: string;
+    let parsed: string[] | string;
     try {
-      text = readFileSync(this.path, 'utf8').trim();
+      parsed = parseTokenFile(readFileSync(this.path, 'utf8'));
     } catch (err) {
-      this.options.onError?.(`cannot read ${this.path} (${(err as Error).message})`);
+      if (report) this.options.onError?.(`cannot read ${this.path} (${(err as Error).message})`);
       return false;
     }
-    if (text === this.currentToken) return false;
-    if (text.length === 0 || !isValidTokenText(text)) {
-      this.options.onError?.(`${this.path} holds no valid token (empty, or not visible ASCII without spaces): the tokens held are kept`);
+    if (typeof parsed === 'string') {
+      if (report) this.options.onError?.(`${this.path}: ${parsed}; the tokens held are kept`);
       return false;
     }
+    if (parsed.length === this.listed.length && parsed.every((t, i) => t === this.listed[i])) return false;
     const until = this.now() + (this.options.windowMs ?? DEFAULT_TOKEN_ROTATION_WINDOW_MS);
-    this.previous = { token: this.currentToken, until };
-    this.currentToken = text;
-    this.options.onRotated?.({ previousUntil: until });
+    const dropped = this.listed.filter((t) => !parsed.includes(t));
+    for (const t of dropped) this.retired.set(t, until);
+    for (const t of parsed) this.retired.delete(t);
+    this.listed = parsed;
+    if (!report) return true;
+    this.changedAtMs = this.now();
+    this.options.onRotated?.({ tokens: parsed.length, retired: dropped.length, retiredUntil: until });
     return true;
   }
 
