@@ -29,6 +29,9 @@ import { weightLayout } from '../../src/training/flat-weights.js';
 import { dropoutCalls, readTrainerCheckpoint, writeTrainerCheckpoint, type TrainerCheckpointState } from './trainer-checkpoint.js';
 import { computeGradients } from '../../src/training/train-step.js';
 import { readableScore } from '../../src/training/run-record/score-tables.js';
+import { DiskWrites, MAX_CONSECUTIVE_CHECKPOINT_FAILURES, WriteFailedError, type WriteFailure } from '../../src/runtime/disk-writes.js';
+import { METRICS_JSONL } from '../../src/runtime/run-dir.js';
+import { join } from 'node:path';
 
 export interface RunSummary {
   runDir: string;
@@ -129,7 +132,15 @@ export async function runTraining(
   };
   const summary: RunSummary = { runDir: record.path, plan, epochs: [], best: best.epoch > 0 ? best : null };
   let globalStep = start.globalStep;
-  const checkpoint = async (state: Omit<TrainerCheckpointState, 'writer' | 'config' | 'globalStep' | 'best' | 'rng'>, reason: string) => {
+  // A full disk (ENOSPC, EIO...): the previous file stays, the failure is logged, training goes on (as the coordinator's).
+  const writes = new DiskWrites(log);
+  const stopOn = (f: WriteFailure, reason: string) => new WriteFailedError(f.what, f.path, f.code, reason);
+  /** `mustWrite`: the run's last checkpoint, or a stop's: its failure ends the run with WriteFailedError. */
+  const checkpoint = async (
+    state: Omit<TrainerCheckpointState, 'writer' | 'config' | 'globalStep' | 'best' | 'rng'>,
+    reason: string,
+    mustWrite = false,
+  ) => {
     const full: TrainerCheckpointState = {
       writer: 'trainer',
       config,
@@ -138,7 +149,15 @@ export async function runTraining(
       rng: { dropoutCalls: dropoutCalls(model) },
       ...state,
     };
-    await writeTrainerCheckpoint(checkpointPath, full, { model, layout, optimizer });
+    const failed = await writes.attempt('checkpoint', checkpointPath, { epoch: state.epochTotals.epoch }, () =>
+      writeTrainerCheckpoint(checkpointPath, full, { model, layout, optimizer }),
+    );
+    if (failed) {
+      if (mustWrite) throw stopOn(failed, `the run's ${reason.startsWith('signal') ? 'stop' : 'last'} checkpoint`);
+      if (failed.consecutive >= MAX_CONSECUTIVE_CHECKPOINT_FAILURES)
+        throw stopOn(failed, `${failed.consecutive} checkpoints in a row failed`);
+      return;
+    }
     log.info({ epoch: state.epochTotals.epoch, step: state.step, globalStep, reason }, 'checkpoint written');
   };
   try {
@@ -162,7 +181,7 @@ export async function runTraining(
         if (interrupted) {
           // Between steps the state is whole: keep it, so --resume loses nothing of a stopped run.
           const seconds = (performance.now() - started) / 1000;
-          await checkpoint({ epochTotals: { ...totals }, epochDone: false, step, epochSeconds: seconds }, `signal ${interrupted}`);
+          await checkpoint({ epochTotals: { ...totals }, epochDone: false, step, epochSeconds: seconds }, `signal ${interrupted}`, true);
           throw new InterruptedError(interrupted);
         }
         const indices = order.subarray(step * config.batchSize, (step + 1) * config.batchSize);
@@ -202,7 +221,7 @@ export async function runTraining(
       const training = epochTraining(totals, { step: globalStep, lr, epochSeconds, imagesPerSecond: rate(totals.samples, epochSeconds) });
       const metrics = metricsLine(training, evaluation);
       summary.epochs.push(metrics);
-      await record.recordEpoch(metrics);
+      const metricsFailed = await writes.attempt('metrics', join(record.path, METRICS_JSONL), { epoch }, () => record.recordEpoch(metrics));
       epochLog.info(
         {
           trainLoss: metrics.trainLoss,
@@ -215,14 +234,23 @@ export async function runTraining(
         'epoch done',
       );
 
+      // Best only once best/ holds it: a best/ the disk refused leaves the previous one, and a later epoch may beat that.
+      let bestFailed: WriteFailure | null = null;
       if (evaluation.accuracy > best.accuracy) {
-        best = { epoch, accuracy: evaluation.accuracy };
-        summary.best = best;
-        await record.saveBest(model, bestModelMeta({ config, classNames: data.classNames, evaluation, epoch, step: globalStep }));
-        epochLog.info({ accuracy: evaluation.accuracy, dir: record.bestDir }, 'new best model saved');
+        const meta = bestModelMeta({ config, classNames: data.classNames, evaluation, epoch, step: globalStep });
+        bestFailed = await writes.attempt('best', record.bestDir, { epoch }, () => record.saveBest(model, meta));
+        if (!bestFailed) {
+          best = { epoch, accuracy: evaluation.accuracy };
+          summary.best = best;
+          epochLog.info({ accuracy: evaluation.accuracy, dir: record.bestDir }, 'new best model saved');
+        }
       }
+      // The last epoch's line or best model lost: no final checkpoint (a resume would find the run finished).
+      const last = epoch >= config.epochs;
+      const lost = metricsFailed ?? bestFailed;
+      if (last && lost) throw stopOn(lost, "the run's last epoch");
       // After the metrics line and best/: a resume from here starts the next epoch.
-      await checkpoint({ epochTotals: totals, epochDone: true, step: plan.stepsPerEpoch, epochSeconds }, 'epoch end');
+      await checkpoint({ epochTotals: totals, epochDone: true, step: plan.stepsPerEpoch, epochSeconds }, 'epoch end', last);
     }
   } finally {
     stopListening();
