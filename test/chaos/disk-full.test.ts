@@ -112,7 +112,8 @@ describe.skipIf(skip !== null)('chaos: a disk that fills up (tmpfs, real process
       epochs,
       limitTrain: samples,
       checkpointEvery: 2,
-      extra: ['--out', disk.dir, '--nats', server.url],
+      // The failed coordinator closes its server at once (calls in flight: the worker's, which retries).
+      extra: ['--out', disk.dir, '--nats', server.url, '--shutdown-grace', '0.2s'],
       env: COORDINATOR_ENV,
     });
     const [worker] = cluster.workers(c, 1, 'full-out');
