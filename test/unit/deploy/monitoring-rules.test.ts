@@ -143,6 +143,7 @@ describe('the names the rules and the dashboard read', () => {
         'FleetNatsBacklog',
         'FleetRoundTimeRising',
         'FleetWorkerNoRounds',
+        'FleetWriteFailures',
       ].sort(),
     );
     for (const a of alerts) {
