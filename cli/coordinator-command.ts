@@ -18,13 +18,19 @@ import { FlagError } from '../src/runtime/config/flag-error.js';
 import { clientChannelFrom, type GrpcSecurity } from '../src/rpc/security/index.js';
 import { startLocalAggregators } from '../services/coordinator/shards/local-aggregators.js';
 import { AggregatorJoins } from '../services/coordinator/shards/aggregator-joins.js';
+import type { WorkerRange } from '../src/runtime/config/worker-range.js';
 
 /** `fleet coordinator`: the training flags plus where to listen and how rounds are kept. */
 export function coordinatorCommand(): Command {
   return addConfigFileOption(
-    addGrpcSecurityOptions(addServiceIoOptions(describeProgressHere(addTrainingOptions(new Command('coordinator')))), 'server'),
+    addGrpcSecurityOptions(
+      addServiceIoOptions(describeProgressHere(addTrainingOptions(new Command('coordinator'), { workersRange: true }))),
+      'server',
+    ),
   )
-    .description('Coordinate a distributed run: waits for --workers workers, then runs rounds until the last epoch')
+    .description(
+      'Coordinate a distributed run: waits for --workers workers (MIN of MIN:MAX), admits more up to MAX, then runs rounds until the last epoch',
+    )
     .addOption(opt('--host <host>', 'address to listen on', 'FLEET_HOST').default('0.0.0.0'))
     .addOption(opt('--port <port>', 'port to listen on (0: any free port, logged)', 'FLEET_PORT').argParser(parsePort).default(7070))
     .addOption(resumeOpt())
@@ -136,6 +142,9 @@ export function coordinatorCommand(): Command {
       const outMode = await checkRunOut(flags, fromFlags.outDir);
       const point = await resumeFrom(flags, command, fromFlags);
       const config = point?.config ?? fromFlags;
+      // The cluster's, from this command line even on a resume (not given there: the checkpoint's count, plain).
+      const workers =
+        workersGiven(command) || !point ? (flags.workers as WorkerRange) : { min: config.workers, max: config.workers, elastic: false };
       const log = createRootLogger({ service: 'coordinator', run: config.runId });
       // A finished run exits 0 whatever --stopped-exit-code says: a Job's pod restarted after the end completes.
       if (finishedAlready(point, flags, log)) return;
@@ -148,6 +157,7 @@ export function coordinatorCommand(): Command {
         end = await runCoordinatorService(
           {
             config,
+            workers,
             resume: point !== null,
             roundTimeoutMs: flags.roundTimeout as number,
             heartbeatTimeoutMs,
@@ -175,6 +185,12 @@ export function coordinatorCommand(): Command {
       }
       exitAfter(end, flags.stoppedExitCode as number, log);
     });
+}
+
+/** --workers given (flag, variable or config file), not its default. */
+function workersGiven(command: Command): boolean {
+  const source = command.getOptionValueSource('workers');
+  return source === 'cli' || source === 'env' || source === 'config';
 }
 
 /**

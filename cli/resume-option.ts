@@ -15,7 +15,7 @@ const MACHINE_FLAGS = MACHINE_KEYS.map((k) => FLAG_OF[k]).join(', ');
 export function resumeOpt(): Option {
   return opt(
     '--resume [when]',
-    `continue from --out's checkpoint.fleet, with the run config saved in it (only this machine's ${MACHINE_FLAGS}, and --epochs to extend the run, are taken from the flags); 'auto': when there is one, else start the run (a restarted pod)`,
+    `continue from --out's checkpoint.fleet, with the run config saved in it (only this machine's ${MACHINE_FLAGS}, --epochs to extend the run, and --workers for a distributed run (its global batch stays the checkpoint's) are taken from the flags; any other run flag given is ignored with a warning naming it); 'auto': when there is one, else start the run (a restarted pod)`,
     'FLEET_RESUME',
   ).default(false);
 }
@@ -69,8 +69,18 @@ export async function resumeFrom(flags: Record<string, unknown>, command: Comman
     machineConfigOf(fromFlags),
     given('epochs') ? { epochs: { value: fromFlags.epochs, flag: origin('epochs') } } : {},
   );
+  // The worker count belongs to the cluster, not the run: a coordinator's run (elastic, its global batch fixed) takes
+  // --workers from this command line. A one-process checkpoint continues in one process: --workers is ignored there.
+  const takesWorkers = given('workers') && point.writer !== 'trainer';
+  if (takesWorkers) point.config.workers = fromFlags.workers;
   const ignored = RUN_KEYS.filter(
-    (key) => key !== 'epochs' && given(key) && JSON.stringify(fromFlags[key]) !== JSON.stringify(point.config[key]),
+    (key) =>
+      key !== 'epochs' &&
+      // No flag of its own: --batch-size (a run key too) is what is named when it differs.
+      key !== 'globalBatch' &&
+      !(key === 'workers' && takesWorkers) &&
+      given(key) &&
+      JSON.stringify(fromFlags[key]) !== JSON.stringify(point.config[key]),
   ).map((key) => ({ flag: origin(key), given: fromFlags[key], kept: point.config[key] }));
   return { ...point, ignored };
 }
@@ -86,7 +96,7 @@ export function finishedAlready(point: ResumeStart | null, flags: Record<string,
   if (point && point.ignored.length > 0) {
     log.warn(
       { ignored: point.ignored },
-      `resumed with the run config of the checkpoint: ${point.ignored.map((i) => i.flag).join(', ')} ignored (a resume takes only --epochs and this machine's flags)`,
+      `resumed with the run config of the checkpoint: ${point.ignored.map((i) => i.flag).join(', ')} ignored (a resume takes only --epochs, --workers and this machine's flags)`,
     );
   }
   if (!point?.finished) return false;

@@ -41,6 +41,7 @@ import { FleetError } from '../src/runtime/errors.js';
 import { checkPretrained } from './pretrained-option.js';
 import { gpusOpt, setPlannedWorkers, workerPlanner } from './worker-plan-option.js';
 import { processEnvOf, type WorkerPlan } from '../services/launcher/worker-plan.js';
+import { isWorkerRange, workersRangeOpt } from './workers-option.js';
 
 /** Where `fleet train` looks for CIFAR-10 unless told otherwise. */
 export const DEFAULT_DATA_DIR = 'data/cifar10';
@@ -99,10 +100,10 @@ export function trainCommand(): Command {
       const fromFlags = trainConfigFrom(flags, command);
       // Before any download, data or process: a bad or occupied --out is refused with nothing written.
       const outMode = await checkRunOut(flags, fromFlags.outDir);
-      // Resumed: the run keys (--workers too) are the checkpoint's, and its writer continues it.
+      // Resumed: the run keys are the checkpoint's (its global batch too), and its writer continues it.
       const point = await resumeFrom(flags, command, fromFlags);
       const config = point?.config ?? fromFlags;
-      // Resumed: as many workers as the checkpoint's run had, whatever --workers says.
+      // Resumed: --workers when given (the global batch is cut among them), else as many as the checkpoint's run had.
       const plan = planFor(point ? config.workers : null);
       const log = createRootLogger({ service: 'train', run: config.runId });
       if (finishedAlready(point, flags, log)) return;
@@ -323,18 +324,23 @@ function workerPinning(workers: number, log: Logger): { taskset: string; cpuSets
  * flag can also come from a FLEET_* variable (flag wins), so a Kubernetes
  * manifest or a sweep script sets them either way.
  */
-export function addTrainingOptions(command: Command, { workersAuto = false }: { workersAuto?: boolean } = {}): Command {
+export function addTrainingOptions(
+  command: Command,
+  { workersAuto = false, workersRange = false }: { workersAuto?: boolean; workersRange?: boolean } = {},
+): Command {
   return command
     .addOption(
-      workersAuto
-        ? opt(
-            '--workers <n>',
-            'worker processes (data-parallel replicas); auto: one per GPU when @tensorflow/tfjs-node-gpu is installed and GPUs are listed, else one per CPU',
-            'FLEET_WORKERS',
-          )
-            .argParser(parseWorkerCount)
-            .default(1)
-        : opt('--workers <n>', 'worker processes (data-parallel replicas)', 'FLEET_WORKERS').argParser(parseInteger).default(1),
+      workersRange
+        ? workersRangeOpt()
+        : workersAuto
+          ? opt(
+              '--workers <n>',
+              'worker processes (data-parallel replicas); auto: one per GPU when @tensorflow/tfjs-node-gpu is installed and GPUs are listed, else one per CPU',
+              'FLEET_WORKERS',
+            )
+              .argParser(parseWorkerCount)
+              .default(1)
+          : opt('--workers <n>', 'worker processes (data-parallel replicas)', 'FLEET_WORKERS').argParser(parseInteger).default(1),
     )
     .addOption(choicesOf(opt('--model <name>', 'architecture', 'FLEET_MODEL'), MODEL_CHOICES, TEST_MODEL_CHOICES).default('cnn'))
     .addOption(opt('--epochs <n>', 'passes over the training set', 'FLEET_EPOCHS').argParser(parseInteger).default(30))
@@ -460,7 +466,8 @@ export function trainConfigFrom(flags: Record<string, unknown>, command: Command
   const config = parseTrainConfig(
     {
       runId,
-      workers: flags.workers,
+      // fleet coordinator's MIN:MAX: the run config holds MAX (the global batch is --batch-size x MAX at the start).
+      workers: isWorkerRange(flags.workers) ? flags.workers.max : flags.workers,
       model,
       epochs: flags.epochs,
       batchSize: flags.batchSize,
@@ -498,6 +505,8 @@ export function trainConfigFrom(flags: Record<string, unknown>, command: Command
     },
     originOf(command),
   );
+  // Recorded when the run starts and fixed from then on (a resume keeps the checkpoint's): MAX workers' batches.
+  config.globalBatch = config.batchSize * config.workers;
   return checkPretrained(config, originOf(command));
 }
 

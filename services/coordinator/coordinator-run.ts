@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { selectBackend } from '../../src/compute/index.js';
-import { planTraining, type TrainConfig } from '../../src/runtime/config/train-config.js';
+import { globalBatchOf, planTraining, type TrainConfig } from '../../src/runtime/config/train-config.js';
 import { loadRunData } from '../../src/dataset/index.js';
 import { buildModel, importSummary, loadTorchvisionResNet } from '../../src/model/index.js';
 import { initFromModel } from '../../src/training/init-from.js';
@@ -33,6 +33,11 @@ import { AggregatorJoins } from './shards/aggregator-joins.js';
 
 export interface CoordinatorOptions {
   config: TrainConfig;
+  /**
+   * --workers: the run starts with `min` members and admits up to `max`; `elastic` (MIN:MAX written): no round
+   * starts below `min`; plain N: the run goes on with fewer after a loss. Absent: config.workers, plain.
+   */
+  workers?: { min: number; max: number; elastic: boolean };
   resume: boolean;
   roundTimeoutMs: number;
   heartbeatTimeoutMs: number;
@@ -113,8 +118,10 @@ export async function createCoordinator(
 
   let params: Float32Array = readWeights(model, layout, new Float32Array(layoutLength(layout)));
   let momentum: Float32Array = new Float32Array(params.length);
+  // The global batch is fixed for the run; each round cuts it among the members present (elastic membership).
+  const globalBatch = globalBatchOf(config);
   let sampler = new EpochSampler(
-    { seed: config.seed, count: data.train.count, batchSize: config.batchSize, syncEvery: config.syncEvery, epoch: 1 },
+    { seed: config.seed, count: data.train.count, batchSize: config.batchSize, syncEvery: config.syncEvery, globalBatch, epoch: 1 },
     ledger ? { ledger } : {},
   );
   const writeConfig = () =>
@@ -136,7 +143,7 @@ export async function createCoordinator(
     }
     params = loaded.arrays.params!;
     momentum = loaded.arrays.momentum!;
-    sampler = EpochSampler.fromState(s.sampler, { count: data.train.count }, ledger ? { ledger } : {});
+    sampler = EpochSampler.fromState(s.sampler, { count: data.train.count, globalBatch }, ledger ? { ledger } : {});
     let epochTotals = s.epochTotals;
     if (sampler.epochDone) {
       // Written at an epoch end (its metrics line, best/ and ledger were written before it).
@@ -304,7 +311,10 @@ export async function createCoordinator(
     momentum,
     sampler,
     vectors,
-    expectedWorkers: config.workers,
+    // --workers MIN:MAX (the cluster's, from this command line even on a resume); plain N: start with N, admit N.
+    expectedWorkers: options.workers?.min ?? config.workers,
+    minWorkers: options.workers?.elastic ? options.workers.min : 1,
+    maxWorkers: options.workers?.max ?? config.workers,
     roundTimeoutMs: options.roundTimeoutMs,
     heartbeatTimeoutMs: options.heartbeatTimeoutMs,
     checkpointEveryRounds: options.checkpointEveryRounds,

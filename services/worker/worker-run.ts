@@ -116,6 +116,38 @@ function retryUnavailable<T>(what: string, options: WorkerOptions, log: Logger, 
   return retryWithBackoff({ what, ...target, timeoutMs: options.reconnectTimeoutMs, retriable: isUnavailable, log, signal }, call);
 }
 
+/** The run has its --workers MAX members (RESOURCE_EXHAUSTED, RunFullError). */
+export function isRunFull(err: unknown): boolean {
+  return classify(err)?.errorClass === CoordinatorRefusal.RunFull;
+}
+
+/** The longest wait between registrations refused because the run is full. */
+const RUN_FULL_MAX_BACKOFF_MS = 10_000;
+
+/**
+ * Registration: retried while the coordinator is unavailable (up to the
+ * reconnect timeout) and, while the run is full, for as long as it takes
+ * (backoff up to 10 s): a spare takes the place of a member that leaves or
+ * is evicted. A stop signal ends the waiting.
+ */
+async function registerRetrying<T>(options: WorkerOptions, log: Logger, signal: AbortSignal, call: () => Promise<T>): Promise<T> {
+  let backoffMs = 500;
+  for (;;) {
+    try {
+      return await retryUnavailable('register', options, log, signal, call);
+    } catch (err) {
+      if (!isRunFull(err) || signal.aborted) throw err;
+      log.warn({ retryInMs: backoffMs, err: (err as Error).message }, 'run is full: waiting for a place');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, backoffMs);
+        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+      if (signal.aborted) throw err;
+      backoffMs = Math.min(RUN_FULL_MAX_BACKOFF_MS, backoffMs * 2);
+    }
+  }
+}
+
 /**
  * A worker's life: register, load the data and build the model the run's
  * config names, then per round fetch the round's parameters, train the
@@ -129,7 +161,7 @@ export async function runWorker(
   rootLog: Logger,
   signal: AbortSignal,
 ): Promise<{ rounds: number; end: ServiceEnd }> {
-  const registration = await retryUnavailable('register', options, rootLog, signal, () =>
+  const registration = await registerRetrying(options, rootLog, signal, () =>
     client.register({ runId: options.runId, workerName: options.name, backend: options.backend ?? 'auto' }),
   );
   const raw = JSON.parse(registration.configJson) as Record<string, unknown>;
@@ -224,7 +256,7 @@ async function trainRegistered(
         // Asked to stop while the coordinator is away (stopping itself, restarting): nothing to finish.
         if (signal.aborted && isUnavailable(err)) break;
         if (!isEvicted(err)) throw err;
-        registration = await retryUnavailable('register', options, log, signal, () =>
+        registration = await registerRetrying(options, log, signal, () =>
           client.register({ runId: registration.runId, workerName: options.name, backend: backend.name }),
         );
         workerId = registration.workerId;

@@ -19,6 +19,8 @@ export const CoordinatorRefusal = {
   RunMismatch: 'RunMismatchError',
   /** The coordinator is shutting down or the run is over. */
   CoordinatorClosed: 'CoordinatorClosedError',
+  /** The run has its --workers MAX members: retry with backoff (a place frees when a member leaves or is evicted). */
+  RunFull: 'RunFullError',
 } as const;
 
 export type CoordinatorRefusal = (typeof CoordinatorRefusal)[keyof typeof CoordinatorRefusal];

@@ -17,7 +17,8 @@ import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { startCoordinator, startFleet, type FleetProcess } from './fleet-processes.js';
 
 export interface RunShape {
-  workers: number;
+  /** --workers: N, or 'MIN:MAX'. */
+  workers: number | string;
   epochs?: number;
   /** Images used (--limit-train); the data files hold TRAIN_IMAGES. */
   limitTrain?: number;

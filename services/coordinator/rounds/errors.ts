@@ -52,3 +52,13 @@ export class VersionUnavailableError extends FleetError {
 
 /** The coordinator is shutting down or the run is over. */
 export class CoordinatorClosedError extends FleetError {}
+
+/** A registration while the run has its --workers MAX members: the worker retries with backoff (a spare takes a place that frees). */
+export class RunFullError extends FleetError {
+  constructor(
+    readonly max: number,
+    readonly worker: string,
+  ) {
+    super(`run is full: ${max} workers`);
+  }
+}

@@ -6,6 +6,7 @@ import { Membership } from '../membership/membership.js';
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import { ParameterStore, type ParameterLease } from '../parameters/parameter-store.js';
 import { RoundRunner, type DrainOutcome } from './round-runner.js';
+import { RunFullError } from './errors.js';
 import type {
   Assignment,
   Contribution,
@@ -35,8 +36,12 @@ export interface ControllerOptions {
   sampler: RoundSampler;
   /** Where the round's sums live (beside params, momentum and the receive scratch): the SIMD kernels then run in place. */
   vectors?: VectorMemory;
-  /** Workers the first round waits for. */
+  /** Workers the first round waits for (--workers N, or MIN of MIN:MAX). */
   expectedWorkers: number;
+  /** Below this many members no round starts (MIN of --workers MIN:MAX); default 1. */
+  minWorkers?: number;
+  /** Registrations beyond this many members are refused with RunFullError (MAX); default: no limit. */
+  maxWorkers?: number;
   roundTimeoutMs: number;
   heartbeatTimeoutMs: number;
   checkpointEveryRounds: number;
@@ -114,8 +119,11 @@ export class RoundController {
     return this.membership.size;
   }
 
+  /** A new member; RunFullError when the run has its --workers MAX (the worker retries: a spare waits for a place). */
   register(name: string): string {
     this.rounds.assertAlive();
+    const max = this.o.maxWorkers;
+    if (max !== undefined && this.membership.size >= max) throw new RunFullError(max, name);
     const id = this.membership.join(name);
     this.rounds.joined();
     return id;

@@ -10,6 +10,9 @@ import { layoutLength, type WeightSlice } from '../../../src/training/flat-weigh
 
 type CloseReason = 'complete' | 'deadline' | 'no work';
 
+/** How often a run below --workers MIN says so. */
+const WAIT_LOG_MS = 30_000;
+
 /**
  * How a drain (a graceful stop) left the rounds: no round was in hand
  * ('idle'), the round in hand closed ('closed') or was abandoned at the
@@ -95,6 +98,9 @@ export class RoundRunner {
   assertAlive(): void {
     if (this.lifecycle === 'failed' || this.lifecycle === 'stopped') throw new CoordinatorClosedError('coordinator is closed');
   }
+
+  /** While fewer than --workers MIN are members between rounds: the timer that says so every ~30 s. */
+  private belowMin: NodeJS.Timeout | null = null;
 
   /** A member joined: the run starts once the expected workers are there; an idle run resumes. */
   joined(): void {
@@ -182,6 +188,7 @@ export class RoundRunner {
    */
   close(reason: string, how: 'failed' | 'stopped' = 'failed'): void {
     this.o.membership.stop();
+    this.stopWaitingBelowMin();
     if (this.open) clearTimeout(this.open.timer);
     if (this.lifecycle === 'finished' || this.lifecycle === 'failed' || this.lifecycle === 'stopped') return;
     this.lifecycle = how;
@@ -272,6 +279,12 @@ export class RoundRunner {
     const { membership, config } = this.o;
     const members = membership.ids();
     if (members.length === 0) return; // waits for the next registration
+    // --workers MIN:MAX: below MIN no round starts; a registration (joined()) starts the next once MIN are back.
+    if (members.length < (this.o.minWorkers ?? 1)) {
+      this.waitBelowMin();
+      return;
+    }
+    this.stopWaitingBelowMin();
     membership.excuseSilence();
     const now = Date.now();
     this.speeds.keepOnly(members);
@@ -295,6 +308,24 @@ export class RoundRunner {
     this.o.log.debug(planFields(this.open), 'round started');
     this.wakeWaiters();
     if (plan.waitFor.length === 0) this.closeRound('no work');
+  }
+
+  /** Says now and every WAIT_LOG_MS how many of MIN are members, until a round starts or the run closes. */
+  private waitBelowMin(): void {
+    const say = () =>
+      this.o.log.warn(
+        { members: this.o.membership.size, min: this.o.minWorkers, round: this.lastRound + 1 },
+        `waiting for workers: ${this.o.membership.size} of --workers MIN ${this.o.minWorkers} present; no round starts until MIN are back`,
+      );
+    if (this.belowMin) return;
+    say();
+    this.belowMin = setInterval(say, WAIT_LOG_MS);
+    this.belowMin.unref();
+  }
+
+  private stopWaitingBelowMin(): void {
+    if (this.belowMin) clearInterval(this.belowMin);
+    this.belowMin = null;
   }
 
   private closeRound(why: CloseReason): void {

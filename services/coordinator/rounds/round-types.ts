@@ -134,8 +134,12 @@ export interface RoundRunnerOptions {
   parameters: ParameterStore;
   /** Where the round's sums live (beside params, momentum and the receive scratch): the SIMD kernels then run in place. */
   vectors?: VectorMemory;
-  /** Workers the first round waits for. */
+  /** Workers the first round waits for (--workers N, or MIN of MIN:MAX). */
   expectedWorkers: number;
+  /** Below this many members no round starts: the run waits for joiners (MIN of --workers MIN:MAX); default 1. */
+  minWorkers?: number;
+  /** Registrations beyond this many members are refused (RunFullError); default: no limit. */
+  maxWorkers?: number;
   roundTimeoutMs: number;
   checkpointEveryRounds: number;
   /** Also checkpoint once this long has passed since the last; 0 or absent: by rounds only. */

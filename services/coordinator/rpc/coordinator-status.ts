@@ -4,6 +4,7 @@ import { WeightedSumError } from '../aggregator/weighted-sum.js';
 import {
   CoordinatorClosedError,
   NotAMemberError,
+  RunFullError,
   StaleContributionError,
   UnknownWorkerError,
   VersionUnavailableError,
@@ -21,5 +22,6 @@ export const COORDINATOR_STATUS: readonly StatusRule[] = [
   [VersionUnavailableError, Status.FAILED_PRECONDITION],
   [WeightedSumError, Status.INVALID_ARGUMENT],
   [CoordinatorClosedError, Status.UNAVAILABLE],
+  [RunFullError, Status.RESOURCE_EXHAUSTED],
   ...TRANSPORT_STATUS,
 ];

@@ -9,6 +9,15 @@
  * JSON-safe (`state()`), restored with `EpochSampler.fromState`, and the
  * order of every later round is a pure function of it and the member lists.
  *
+ * Elastic membership. With `globalBatch` G (what fleet's coordinator always
+ * gives: --batch-size x MAX workers at the run's start) a round takes
+ * G * syncEvery indices whoever is present, cut evenly among the members:
+ * each member's batch is ceil(G / members), so 3 members of a G = 48 run
+ * train batches of 16 and 2 members batches of 24, and the run's steps and
+ * learning-rate schedule do not depend on the membership. Without it, G is
+ * members * batchSize (every member's batch fixed; the round grows and
+ * shrinks with the membership), which the rest of this note describes.
+ *
  * A round. `planRound(members)` (ids sorted ascending, distinct) takes the
  * round's sequence: up to members * syncEvery * batchSize indices, first from
  * the pool in the order returned, then from the permutation at the cursor.
@@ -90,6 +99,8 @@ export class EpochSampler {
   readonly count: number;
   readonly batchSize: number;
   readonly syncEvery: number;
+  /** Samples per local step over all members (fixed), or null: members * batchSize. */
+  readonly globalBatch: number | null;
   private currentEpoch: number;
   private order: Uint32Array;
   private cursor: number;
@@ -105,6 +116,7 @@ export class EpochSampler {
     this.count = o.count;
     this.batchSize = o.batchSize;
     this.syncEvery = o.syncEvery;
+    this.globalBatch = o.globalBatch;
     this.currentEpoch = o.epoch;
     this.order = epochPermutation(o.seed, o.epoch, o.count);
     this.cursor = 0;
@@ -115,10 +127,12 @@ export class EpochSampler {
   }
 
   /** Restores a sampler from `state()` output (e.g. read from a checkpoint); throws SamplerStateError if it is not one. */
-  static fromState(state: unknown, expected: { count?: number } = {}, extras: SamplerExtras = {}): EpochSampler {
+  /** `expected.globalBatch`: the run's, for a state written before the sampler kept it. */
+  static fromState(state: unknown, expected: { count?: number; globalBatch?: number } = {}, extras: SamplerExtras = {}): EpochSampler {
     const s = parseSamplerState(state, expected);
+    const globalBatch = s.globalBatch ?? expected.globalBatch ?? null;
     const sampler = new EpochSampler(
-      { seed: s.seed, count: s.count, batchSize: s.batchSize, syncEvery: s.syncEvery, epoch: s.epoch },
+      { seed: s.seed, count: s.count, batchSize: s.batchSize, syncEvery: s.syncEvery, globalBatch, epoch: s.epoch },
       extras,
     );
     sampler.cursor = s.cursor;
@@ -136,6 +150,7 @@ export class EpochSampler {
       count: this.count,
       batchSize: this.batchSize,
       syncEvery: this.syncEvery,
+      ...(this.globalBatch !== null ? { globalBatch: this.globalBatch } : {}),
       epoch: this.currentEpoch,
       cursor: this.cursor,
       pool: [...this.pool],
@@ -201,13 +216,16 @@ export class EpochSampler {
     if (this.epochDone) throw new EpochCompleteError(this.currentEpoch);
 
     const available = this.pool.length + (this.count - this.cursor);
-    const take = Math.min(members.length * this.syncEvery * this.batchSize, available);
+    // The global batch cut among the members present: each member's batch grows as members leave (at most global / MIN).
+    const global = this.globalBatch ?? members.length * this.batchSize;
+    const memberBatch = Math.ceil(global / members.length);
+    const take = Math.min(global * this.syncEvery, available);
     const fromPool = Math.min(this.pool.length, take);
     const fromOrder = take - fromPool;
     const sequence = this.pool.slice(0, fromPool);
     for (let pos = this.cursor; pos < this.cursor + fromOrder; pos++) sequence.push(this.order[pos]!);
 
-    const assignments = layoutRound(sequence, members, this.batchSize, shares, this.syncEvery);
+    const assignments = layoutRound(sequence, members, memberBatch, shares, this.syncEvery);
     const plan: RoundPlan = Object.freeze({
       round: this.nextRound,
       epoch: this.currentEpoch,

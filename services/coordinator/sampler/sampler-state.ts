@@ -14,6 +14,8 @@ export interface SamplerState {
   readonly count: number;
   readonly batchSize: number;
   readonly syncEvery: number;
+  /** The run's fixed global batch (SamplerOptions.globalBatch); absent in states written before it existed. */
+  readonly globalBatch?: number;
   /** Current epoch, from 1. */
   readonly epoch: number;
   /** Positions 0..cursor-1 of the epoch's permutation have been served. */
@@ -26,7 +28,7 @@ export interface SamplerState {
   readonly nextRound: number;
 }
 
-type Field = Exclude<keyof SamplerState, 'format' | 'pool'>;
+type Field = Exclude<keyof SamplerState, 'format' | 'pool' | 'globalBatch'>;
 
 const RANGES: [Field, number, number][] = [
   ['seed', 0, MAX_SEED],
@@ -80,5 +82,9 @@ export function parseSamplerState(value: unknown, expected: { count?: number } =
       throw new SamplerStateError(`pool[${i}]`, index, `not served yet (permutation position ${position[index]} >= cursor ${cursor})`);
     seen[index] = 1;
   });
-  return { format: 1, ...numbers, pool: [...(pool as number[])] };
+  const globalBatch = raw.globalBatch;
+  if (globalBatch !== undefined && !checkInteger(globalBatch, 1, MAX_BATCH_SIZE * 64)) {
+    throw new SamplerStateError('globalBatch', globalBatch, `expected an integer from 1 to ${MAX_BATCH_SIZE * 64}`);
+  }
+  return { format: 1, ...numbers, ...(globalBatch !== undefined ? { globalBatch } : {}), pool: [...(pool as number[])] };
 }

@@ -58,6 +58,10 @@ export const runConfigFields = z.object({
   pretrained: z.string().min(1).nullable().default(null),
   // The exchange's wire format (src/exchange/wire-format.ts); the master, optimizer and sums stay float32.
   compress: z.enum(COMPRESS_CHOICES).default('none'),
+  // Samples per optimizer step over all workers, fixed for the whole run whatever the membership (docs/architecture.md,
+  // elastic membership): --batch-size x the run's first --workers (MAX). Null in a checkpoint saved before it existed:
+  // batchSize x workers then (globalBatchOf).
+  globalBatch: z.number().int().min(1).max(67_108_864).nullable().default(null),
 });
 
 /** Rules across keys, applied wherever run keys are validated. */

@@ -75,6 +75,8 @@ export const FLAG_OF: Record<keyof TrainConfig, string> = {
   stem: '--stem',
   pretrained: '--pretrained',
   compress: '--compress',
+  // No flag of its own: --batch-size x --workers when the run starts.
+  globalBatch: '--batch-size',
 };
 
 /** Where a key's value came from, as the user wrote it (default: its flag). */
@@ -125,17 +127,29 @@ export interface TrainPlan {
  * of a smoke test) still trains mostly at the requested rate.
  */
 export function planTraining(config: RunConfig, trainCount: number): TrainPlan {
-  // A step is one global batch: every worker's batch (local steps count once each).
-  const stepsPerEpoch = Math.ceil(trainCount / (config.batchSize * config.workers));
+  // A step is one global batch, cut among the members present (local steps count once each): membership does not change it.
+  const stepsPerEpoch = Math.ceil(trainCount / globalBatchOf(config));
   const totalSteps = stepsPerEpoch * config.epochs;
   const warmupSteps = Math.min(Math.round(config.warmupEpochs * stepsPerEpoch), Math.floor(totalSteps / 5));
   return { trainCount, stepsPerEpoch, totalSteps, warmupSteps };
 }
 
 /**
+ * The run's global batch: samples per optimizer step over all workers, fixed
+ * for the whole run (elastic membership cuts it among the members present).
+ * Recorded when the run starts; a config without it (an older checkpoint, a
+ * one-process run) has batchSize x workers.
+ */
+export function globalBatchOf(config: Pick<RunConfig, 'batchSize' | 'workers' | 'globalBatch'>): number {
+  return config.globalBatch ?? config.batchSize * config.workers;
+}
+
+/**
  * The peak learning rate: as given, or scaled linearly with the global batch
- * (Goyal et al.: lr * workers, with warm-up) when --lr-scaling linear.
+ * (Goyal et al.: lr * global / --batch-size, i.e. lr * the run's first worker
+ * count, with warm-up) when --lr-scaling linear. Fixed with the global batch:
+ * workers joining or leaving do not change it.
  */
 export function peakLearningRate(config: RunConfig): number {
-  return config.lrScaling === 'linear' ? config.lr * config.workers : config.lr;
+  return config.lrScaling === 'linear' ? (config.lr * globalBatchOf(config)) / config.batchSize : config.lr;
 }

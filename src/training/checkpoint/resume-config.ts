@@ -26,7 +26,7 @@ export interface ResumePoint extends CheckpointProgress {
 
 /**
  * On --resume the run's keys are the checkpoint's (run id, model, schedule,
- * seed...), validated like flags; only the machine keys come from this
+ * seed, the global batch...), validated like flags; only the machine keys come from this
  * command line, and --epochs when given (a finished run extended). A
  * checkpoint whose config is not a run config of this version is refused
  * naming the file and the key; --epochs below the epoch the checkpoint
@@ -42,7 +42,12 @@ export async function resumePoint(checkpointFile: string, machine: MachineConfig
   const result = runConfigSchema.safeParse(raw);
   if (!result.success) throw configProblems(result.error, raw, (key) => `${checkpointFile}: config.${key}`);
   const progress = checkpointProgress(checkpointFile, header.state);
-  const config: TrainConfig = { ...result.data, ...machine };
+  // The global batch defines the run: a checkpoint saved before it was recorded had batchSize x workers.
+  const config: TrainConfig = {
+    ...result.data,
+    globalBatch: result.data.globalBatch ?? result.data.batchSize * result.data.workers,
+    ...machine,
+  };
   const epochs = overrides.epochs;
   if (epochs !== undefined) {
     if (epochs.value < progress.epoch) {
