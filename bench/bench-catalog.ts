@@ -72,6 +72,12 @@ export const BENCH_CATALOG: CatalogEntry[] = [
       '`FLEET_BENCH_SHARDS` (1,2,4), `FLEET_BENCH_SHARD_MODEL` (resnet, 1.1 MB), `FLEET_BENCH_SHARD_RATE` (25mbit), `FLEET_BENCH_SHARD_WORKERS` (8), `FLEET_BENCH_SHARD_ROUNDS` (3), `FLEET_BENCH_SHARD_WARMUP` (1), `FLEET_BENCH_SHARD_PROCESSES` (8)',
   },
   {
+    name: 'wire-abuse',
+    measures:
+      "a real coordinator and 2 workers (generated images) undisturbed, then as long again while raw clients misbehave (open Contribute crowds, 2 MiB messages, uploads past their manifest and from no member, fetch floods, silent TCP connections), in one run: the workers' round time and the coordinator's resident memory in each phase, and what the wire limits refused",
+    knobs: '`FLEET_BENCH_SECONDS` (20 a phase), `FLEET_BENCH_MODEL` (cnn), `FLEET_BENCH_BATCH` (32)',
+  },
+  {
     name: 'compress-accuracy',
     measures:
       '`--compress` on real data: test accuracy after 1 epoch of 2 workers (cnn, 10,000 images of data_batch_1.bin, seed 1) with none, fp16 and bf16, one after another. Not part of `npm run bench` (about an hour here); its figures are carried in docs/benchmarks.json with their own date and commit',

@@ -21,6 +21,7 @@ import { run as backendCompare } from './backend-compare.js';
 import { run as scaleNull } from './scale-null.js';
 import { run as compressRounding } from './compress-rounding.js';
 import { run as shards } from './shards.js';
+import { run as wireAbuse } from './wire-abuse.js';
 import { benchCommand, takeFigures } from './figures.js';
 import { commitOfTree, fleetEnvPrefix, load1, machineInfo, onednnMissing } from './bench-machine.js';
 import { emptyBenchmarksFile, mergeRun, parseBenchmarksFile, type BenchSection, type BenchmarksFile } from './benchmarks-file.js';
@@ -39,6 +40,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'scale-null': scaleNull,
   'compress-rounding': compressRounding,
   shards,
+  'wire-abuse': wireAbuse,
 };
 
 // FLEET_BENCH_DOCS: another folder for the two files (the test of a partial run writes into a temporary one).

@@ -46,7 +46,7 @@ export function addGrpcSecurityOptions(command: Command, role: SecurityRole): Co
     command.addOption(
       opt(
         '--token-rotation-window <seconds>',
-        'with --token-file: the file is re-read when it changes (or on SIGHUP), and the previous token stays accepted this long (default 600)',
+        'with --token-file (one token per line, all accepted, re-read when it changes or on SIGHUP): a token dropped from the file stays accepted this long (default 600)',
         'FLEET_TOKEN_ROTATION_WINDOW',
       ),
     );
@@ -65,8 +65,8 @@ export function addGrpcSecurityOptions(command: Command, role: SecurityRole): Co
       opt(
         '--token-file <file>',
         server
-          ? 'read the token from this file (trailing whitespace dropped), e.g. a mounted Kubernetes secret; followed as it changes (token rotation: docs/security.md)'
-          : 'read the token from this file (trailing whitespace dropped), e.g. a mounted Kubernetes secret; followed as it changes, and re-read when a call is refused',
+          ? 'read the tokens from this file (one a line, all accepted), e.g. a mounted Kubernetes secret; followed as it changes (token rotation: docs/security.md)'
+          : 'read the token from this file (its first line), e.g. a mounted Kubernetes secret; followed as it changes, and re-read when a call is refused',
         'FLEET_TOKEN_FILE',
       ),
     );

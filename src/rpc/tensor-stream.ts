@@ -171,7 +171,8 @@ export interface ChunkReceiver {
 /** Time limits of an upload: no message for `idleMs`; not all of it within `uploadMs` of its header being opened. */
 export interface UploadLimits {
   idleMs?: number | undefined;
-  uploadMs?: number | undefined;
+  /** A number, or one computed once the header is opened (from the expected size). */
+  uploadMs?: number | (() => number) | undefined;
 }
 
 /**
@@ -190,7 +191,7 @@ export async function readContribution<R extends ChunkReceiver>(
   const { idleMs, uploadMs } = typeof limits === 'object' ? limits : { idleMs: limits, uploadMs: undefined };
   let header: ContributionHeader | null = null;
   let receiver: R | null = null;
-  const deadline: Deadline = { at: null, uploadMs: uploadMs ?? 0 };
+  const deadline: Deadline = { at: null, uploadMs: 0 };
   const limited = idleMs === undefined && uploadMs === undefined ? stream : timeLimited(stream, idleMs, deadline);
   for await (const message of limited) {
     const part = message.part;
@@ -199,7 +200,10 @@ export async function readContribution<R extends ChunkReceiver>(
       if (!part.value.manifest) throw new TensorStreamProtocolError('a header without a manifest');
       header = part.value;
       receiver = await open(header);
-      if (uploadMs !== undefined) deadline.at = Date.now() + uploadMs;
+      if (uploadMs !== undefined) {
+        deadline.uploadMs = typeof uploadMs === 'function' ? uploadMs() : uploadMs;
+        deadline.at = Date.now() + deadline.uploadMs;
+      }
       receiver.onManifest(part.value.manifest);
     } else if (part?.$case === 'data') {
       if (!receiver) throw new TensorStreamProtocolError('data before the header');

@@ -33,7 +33,7 @@ export interface WireLimits {
   /**
    * Contribute (coordinator and aggregators): all of an upload's data must
    * arrive this long after its header took the contribution slot (UploadDeadlineError,
-   * DEADLINE_EXCEEDED). Unset: four idle limits (the heartbeat timeout), at least 60 s.
+   * DEADLINE_EXCEEDED). Unset: uploadDeadlineMs (the idle limit plus the upload's bytes at 4 MiB/s).
    */
   contributionUploadMs?: number;
 }
@@ -142,4 +142,17 @@ export function callLimitInterceptor(limits: WireLimits, onLimited?: (call: Limi
       },
     });
   };
+}
+
+/** The slowest upload rate a contribution may have by default: 4 MiB/s (32 Mbit/s), far below any training cluster's links. */
+export const MIN_UPLOAD_BYTES_PER_SECOND = 4 * 1024 * 1024;
+
+/**
+ * How long a contribution of `bytes` may take once it holds the
+ * contribution slot: the idle limit, plus its bytes at
+ * MIN_UPLOAD_BYTES_PER_SECOND. A sender trickling data just fast enough to
+ * escape the idle limit is cut then (UploadDeadlineError).
+ */
+export function uploadDeadlineMs(idleMs: number, bytes: number): number {
+  return Math.ceil(idleMs + (bytes / MIN_UPLOAD_BYTES_PER_SECOND) * 1000);
 }

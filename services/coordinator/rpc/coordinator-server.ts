@@ -26,7 +26,7 @@ import type { TrainConfig } from '../../../src/runtime/config/train-config.js';
 import { toGrpcStatus, toServiceError } from '../../../src/rpc/grpc-status.js';
 import { COORDINATOR_STATUS } from './coordinator-status.js';
 import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../../../src/rpc/grpc-server.js';
-import { wireLimitsFromEnv } from '../../../src/rpc/wire-limits.js';
+import { uploadDeadlineMs, wireLimitsFromEnv } from '../../../src/rpc/wire-limits.js';
 import { INSECURE, type GrpcSecurity, type RefusedCall } from '../../../src/rpc/security/index.js';
 import {
   ContributionKind,
@@ -88,7 +88,7 @@ export interface ServerOptions {
   /**
    * A contribution whose data has not all arrived this long after its header
    * took the turn is refused (DEADLINE_EXCEEDED, UploadDeadlineError); default
-   * four idle limits, at least 60 s.
+   * uploadDeadlineMs: the idle limit plus its bytes at 4 MiB/s.
    */
   contributionUploadMs?: number;
   /** TLS / mutual TLS and the token every call must carry; default none (plaintext, open). */
@@ -326,8 +326,7 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
   };
   const turn = new OneAtATime();
   const contributionIdleMs = options.contributionIdleMs ?? controller.heartbeatTimeoutMs;
-  const contributionUploadMs =
-    options.contributionUploadMs ?? wireLimitsFromEnv().contributionUploadMs ?? Math.max(4 * contributionIdleMs, 60_000);
+  const uploadLimit = options.contributionUploadMs ?? wireLimitsFromEnv().contributionUploadMs;
   // Each contribution is summed as it arrives (WeightedSum.stage, TensorSetSink) through this
   // scratch, in the controller's vector memory: no model-sized receive buffer.
   const sinkScratch = context.vectors?.zeros(SINK_SCRATCH_FLOATS) ?? new Float32Array(SINK_SCRATCH_FLOATS);
@@ -404,7 +403,7 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
           // a stream from no member, or one trickling data, cannot hold the turn (wire limits, docs/security.md).
           const { header, receiver } = await readContribution(
             call,
-            { idleMs: contributionIdleMs, uploadMs: contributionUploadMs },
+            { idleMs: contributionIdleMs, uploadMs: () => uploadLimit ?? uploadDeadlineMs(contributionIdleMs, contributionBytes) },
             async (h) => {
               if (!controller.heartbeat(h.workerId)) throw new UnknownWorkerError(h.workerId);
               release = await turn.take();
