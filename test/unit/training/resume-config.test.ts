@@ -67,9 +67,15 @@ async function checkpointWith(name: string, config: unknown, progress: { epoch?:
 
 describe('configForResume', () => {
   it('takes the run keys from the checkpoint and every machine key from this command line', async () => {
-    const config = await configForResume(await checkpointWith('ok.fleet', saved), machine);
-    expect(runConfigOf(config)).toEqual(runConfigOf(saved));
+    const config = await configForResume(await checkpointWith('ok.fleet', { ...saved, globalBatch: 96 }), machine);
+    expect(runConfigOf(config)).toEqual(runConfigOf({ ...saved, globalBatch: 96 }));
     for (const key of MACHINE_KEYS) expect(config[key], key).toEqual(machine[key]);
+  });
+
+  it('gives a checkpoint saved before the global batch was recorded its batch x workers', async () => {
+    const { globalBatch: _, ...older } = saved;
+    const config = await configForResume(await checkpointWith('no-global.fleet', older), machine);
+    expect(config.globalBatch).toBe(saved.batchSize * saved.workers);
   });
 
   it('defaults keys added since the checkpoint was written (balance)', async () => {
