@@ -179,31 +179,41 @@ describe.skipIf(skip !== null)('chaos: a disk that fills up (tmpfs, real process
     expect(filled).toBeGreaterThan(0);
   }, 60_000);
 
-  it('fleet train --workers 1 (one process) on a full --out: checkpoints refused and logged, training goes on between them, then exit 1 naming the file and ENOSPC, the epoch-1 checkpoint, metrics line and best/ whole', async () => {
+  it("fleet train --workers 1 (one process): the run's last epoch end cannot be written, so it writes no final checkpoint and exits 1 naming metrics.jsonl and ENOSPC; the epoch-1 checkpoint, line and best/ are whole, and --resume after freeing trains epoch 2 again and finishes", async () => {
     const disk = await tmpfs('disk-full-trainer', 2048);
-    // fleet train --workers 1 on the chaos cluster's data: tiny model, 256 images, batch 16 (16 steps an epoch).
+    // fleet train --workers 1 on the chaos cluster's data: tiny model, 256 images, batch 16; checkpoints at epoch ends only.
     const args = ['--run-id', 'full-train', '--out', disk.dir, '--data-dir', cluster.dataDir, '--allow-partial', '--model', 'tiny'];
     args.push('--backend', 'wasm', '--augment', 'basic', '--lr', '0.02', '--warmup-epochs', '0', '--seed', '4', '--workers', '1');
-    args.push('--epochs', '3', '--batch-size', '16', '--limit-train', '256', '--limit-test', '50', '--eval-batch-size', '50');
-    args.push('--checkpoint-every', '2', '--progress', 'log');
+    args.push('--epochs', '2', '--batch-size', '16', '--limit-train', '256', '--limit-test', '50', '--eval-batch-size', '50');
+    args.push('--checkpoint-every', '0', '--progress', 'log');
     const p = cluster.track(startFleet(['train', ...args]));
     await p.waitFor(/"reason":"epoch end","msg":"checkpoint written"/, 60_000);
     await disk.fill();
     const died = await p.exited;
     expect(died.code, p.lines.slice(-5).join('\n')).toBe(1);
-    const file = join(disk.dir, CHECKPOINT_FILE);
-    const failures = logsWith(p, 'checkpoint not written (ENOSPC): the previous file is kept, a later write retries');
-    expect(failures.map((f) => f.consecutive)).toEqual([1, 2, 3]);
-    const stderr = p.lines.filter((l) => l.includes(`cannot write the checkpoint ${file} (ENOSPC): 3 checkpoints in a row failed`));
-    expect(stderr.length, p.lines.slice(-5).join('\n')).toBeGreaterThan(0);
-    const kept = await readCheckpoint(file);
-    // The last one written before the disk filled (the trainer may have gone on a step or two before the filler).
-    const written = logsWith(p, 'checkpoint written').at(-1)!;
-    expect(kept.header.state).toMatchObject({ writer: 'trainer', globalStep: written.globalStep });
-    expect((await metricsEpochs(disk.dir))[0]).toBe(1);
+    const metrics = join(disk.dir, 'metrics.jsonl');
+    expect(logsWith(p, 'metrics not written (ENOSPC): the previous file is kept, a later write retries')).toMatchObject([
+      { what: 'metrics', path: metrics, code: 'ENOSPC', epoch: 2 },
+    ]);
+    const message = `cannot write the metrics ${metrics} (ENOSPC): the run's last epoch`;
+    expect(
+      p.lines.some((l) => l.includes(message)),
+      p.lines.slice(-5).join('\n'),
+    ).toBe(true);
+    // Epoch 1's end, whole: not a "finished" checkpoint a resume would refuse.
+    const kept = await readCheckpoint(join(disk.dir, CHECKPOINT_FILE));
+    expect(kept.header.state).toMatchObject({ writer: 'trainer', epochDone: true, epochTotals: { epoch: 1 } });
+    expect(await metricsEpochs(disk.dir)).toEqual([1]);
     JSON.parse(await readFile(join(disk.dir, 'best', 'model.json'), 'utf8'));
     expect(await tempsUnder(disk.dir)).toEqual([]);
-    recordChaos({ scenario: 'fleet train --workers 1 with a full --out (tmpfs ENOSPC)', faultsInjected: 1 });
+
+    await disk.free();
+    const resumed = cluster.track(startFleet(['train', ...args, '--resume']));
+    const end = await resumed.exited;
+    expect(end.code, resumed.lines.slice(-5).join('\n')).toBe(0);
+    expect(await metricsEpochs(disk.dir)).toEqual([1, 2]);
+    expect(await tempsUnder(disk.dir)).toEqual([]);
+    recordChaos({ scenario: 'fleet train --workers 1, the last epoch end on a full --out (tmpfs ENOSPC), --resume', faultsInjected: 1 });
   }, 60_000);
 
   it("the evaluator's --out fills up: its state and metrics lines (and best/ when beaten) are refused (logged, published), it goes on scoring; once space is back the next write carries what was refused, and every file is whole", async () => {
