@@ -389,14 +389,18 @@ export function addTrainingOptions(
         .default(1),
     )
     .addOption(
-      opt('--lr-scaling <rule>', 'none, or linear: lr x workers for the larger global batch', 'FLEET_LR_SCALING')
+      opt(
+        '--lr-scaling <rule>',
+        "none, or linear: lr x global batch / --batch-size (the run's --workers, MAX, at its start: fixed however many are present)",
+        'FLEET_LR_SCALING',
+      )
         .choices([...LR_SCALING_CHOICES])
         .default('none'),
     )
     .addOption(
       opt(
         '--balance <rule>',
-        "equal: every worker's batch is --batch-size; speed: the global batch split by each worker's measured speed",
+        "equal: the global batch (--batch-size x --workers at the start) cut evenly among the workers present; speed: split by each worker's measured speed",
         'FLEET_BALANCE',
       )
         .choices([...BALANCE_CHOICES])
