@@ -83,4 +83,11 @@ export const BENCH_CATALOG: CatalogEntry[] = [
       '`--compress` on real data: test accuracy after 1 epoch of 2 workers (cnn, 10,000 images of data_batch_1.bin, seed 1) with none, fp16 and bf16, one after another. Not part of `npm run bench` (about an hour here); its figures are carried in docs/benchmarks.json with their own date and commit',
     knobs: '-',
   },
+  {
+    name: 'garbage-worker',
+    measures:
+      "the contribution check against a worker that computes garbage: 3 workers on a subset of the real data, clean at 3 seeds (final test accuracy, mean +- std) and with one worker uploading scaled x100, sign-flipped or random gradients from a given round; each faulty run's accuracy against the clean spread, its refusals and quarantine, the ledger; the honest figures (norm over the window median, cosine with the round's earlier contributions)",
+    knobs:
+      '`FLEET_BENCH_MODEL` (tiny), `FLEET_BENCH_TRAIN` (3000), `FLEET_BENCH_TEST` (1000), `FLEET_BENCH_EPOCHS` (3), `FLEET_BENCH_BATCH` (48 a worker), `FLEET_BENCH_SEEDS` (1,2,3), `FLEET_BENCH_FAULTS` (scale:100,sign-flip,random), `FLEET_BENCH_FAULT_ROUND` (8), `FLEET_BENCH_DATA` (../shared/cifar10)',
+  },
 ];

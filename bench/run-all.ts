@@ -22,6 +22,7 @@ import { run as scaleNull } from './scale-null.js';
 import { run as compressRounding } from './compress-rounding.js';
 import { run as shards } from './shards.js';
 import { run as wireAbuse } from './wire-abuse.js';
+import { run as garbageWorker } from './garbage-worker.js';
 import { benchCommand, takeFigures } from './figures.js';
 import { commitOfTree, fleetEnvPrefix, load1, machineInfo, onednnMissing } from './bench-machine.js';
 import { emptyBenchmarksFile, mergeRun, parseBenchmarksFile, type BenchSection, type BenchmarksFile } from './benchmarks-file.js';
@@ -41,6 +42,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'compress-rounding': compressRounding,
   shards,
   'wire-abuse': wireAbuse,
+  'garbage-worker': garbageWorker,
 };
 
 // FLEET_BENCH_DOCS: another folder for the two files (the test of a partial run writes into a temporary one).

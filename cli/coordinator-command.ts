@@ -6,7 +6,7 @@ import { runCoordinatorService } from '../services/coordinator/coordinator-main.
 import { addConfigFileOption } from './config-stages.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
 import { durationOpt, opt } from './option.js';
-import { parseCount, parsePort } from './parse-flag.js';
+import { parseCount, parseNumber, parsePort } from './parse-flag.js';
 import { checkpointEveryOpt, finishedAlready, resumeFrom, resumeOpt } from './resume-option.js';
 import { checkRunOut, overwriteOpt } from './out-dir-options.js';
 import { addServiceIoOptions } from './service-options.js';
@@ -133,6 +133,24 @@ export function coordinatorCommand(): Command {
         'FLEET_AGGREGATOR_HOST',
       ).default('127.0.0.1'),
     )
+    .addOption(
+      opt(
+        '--contribution-check <mode>',
+        "refuse a worker's gradients whose norm is far from the median of recent ones (--contribution-norm-factor) or that point against the recent direction (cosine < -0.2), and quarantine a worker refused 3 times in 5 rounds (docs/architecture.md, Contribution check); auto: on unless --shards > 1 or --sync-every > 1, where it does not run",
+        'FLEET_CONTRIBUTION_CHECK',
+      )
+        .choices(['auto', 'on', 'off'])
+        .default('auto'),
+    )
+    .addOption(
+      opt(
+        '--contribution-norm-factor <f>',
+        'the contribution check refuses a norm above F times, or below 1/F of, the median norm of the last 20 rounds',
+        'FLEET_CONTRIBUTION_NORM_FACTOR',
+      )
+        .argParser(parseNumber)
+        .default(8),
+    )
     .addOption(opt('--ledger', 'record how often each sample was applied, per epoch (applied-epoch-N.json)', 'FLEET_LEDGER').default(false))
     .action(async (flags: Record<string, unknown>, command: Command) => {
       // Checked first: a bad TLS file or token fails before the run directory is touched.
@@ -151,6 +169,7 @@ export function coordinatorCommand(): Command {
       // As fleet train does: the coordinator reads the test set (and the train set's size) itself.
       await downloadIfAsked(config, log);
       const heartbeatTimeoutMs = flags.heartbeatTimeout as number;
+      const contributionCheck = contributionCheckFrom(flags, config.syncEvery);
       const shards = await shardsFrom(flags, security, log);
       let end: Awaited<ReturnType<typeof runCoordinatorService>>;
       try {
@@ -173,6 +192,7 @@ export function coordinatorCommand(): Command {
             externalEvaluator: flags.externalEvaluator === true,
             evaluatorWaitMs: flags.evaluatorWait as number,
             retainVersions: flags.keepVersions as number,
+            ...(contributionCheck ? { contributionCheck } : {}),
             io: serviceIoFrom(flags),
             security,
             overwrite: outMode === 'overwrite',
@@ -204,6 +224,30 @@ function describeProgressHere(command: Command): Command {
       "no effect on a coordinator (accepted as fleet train passes it on): its progress is its 'round closed' and 'epoch done' log lines and its events (fleet watch)";
   }
   return command;
+}
+
+/**
+ * --contribution-check and --contribution-norm-factor: the check's settings,
+ * or null when it is off. It judges gradients (--sync-every 1) as this
+ * coordinator sums them whole: with --shards K > 1 it would see only its own
+ * slice while the aggregators had already taken the rest, so 'on' is refused
+ * there (and with --sync-every > 1, whose contributions are parameters)
+ * rather than half-done; 'auto' then leaves it off.
+ */
+function contributionCheckFrom(flags: Record<string, unknown>, syncEvery: number): { normFactor: number } | null {
+  const mode = flags.contributionCheck as 'auto' | 'on' | 'off';
+  const normFactor = flags.contributionNormFactor as number;
+  if (!(normFactor > 1))
+    throw new FlagError('--contribution-norm-factor', normFactor, `--contribution-norm-factor ${normFactor}: must be above 1`);
+  const shards = flags.shards as number;
+  const unsupported = shards > 1 ? `--shards ${shards}` : syncEvery > 1 ? `--sync-every ${syncEvery}` : null;
+  if (unsupported && mode === 'on')
+    throw new FlagError(
+      '--contribution-check',
+      mode,
+      `--contribution-check on: not supported with ${unsupported} (it judges whole gradients summed here); use auto or off`,
+    );
+  return mode === 'off' || unsupported ? null : { normFactor };
 }
 
 /**

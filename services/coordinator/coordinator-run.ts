@@ -27,6 +27,7 @@ import { assignShards, type ShardSlice } from '../../src/exchange/shard-assignme
 import type { ClientChannel } from '../../src/rpc/security/index.js';
 import { FlagError } from '../../src/runtime/config/flag-error.js';
 import { ShardPeers } from './shards/shard-peers.js';
+import { ContributionCheck, type ContributionCheckOptions } from './aggregator/contribution-check.js';
 import { DiskWrites, MAX_CONSECUTIVE_CHECKPOINT_FAILURES, WriteFailedError, type WriteFailure } from '../../src/runtime/disk-writes.js';
 import { METRICS_JSONL } from '../../src/runtime/run-dir.js';
 import { AggregatorJoins } from './shards/aggregator-joins.js';
@@ -48,6 +49,8 @@ export interface CoordinatorOptions {
   ledger: boolean;
   /** An evaluator service scores the checkpoints (fleet evaluator); else the coordinator scores the test set at epoch ends. */
   externalEvaluator: boolean;
+  /** The contribution check's settings (--contribution-check); absent: off. */
+  contributionCheck?: Partial<ContributionCheckOptions>;
   /** Checkpoint versions kept fetchable for the evaluator. */
   retainVersions: number;
   reporter: RunReporter;
@@ -310,6 +313,7 @@ export async function createCoordinator(
     params,
     momentum,
     sampler,
+    ...(options.contributionCheck ? { contributionCheck: new ContributionCheck(options.contributionCheck) } : {}),
     vectors,
     // --workers MIN:MAX (the cluster's, from this command line even on a resume); plain N: start with N, admit N.
     expectedWorkers: options.workers?.min ?? config.workers,
@@ -325,6 +329,7 @@ export async function createCoordinator(
       onEpochEnd,
       onCheckpoint: (_round, reason) => checkpoint(reason, null),
       onMembership: (change) => reporter.membership(change),
+      onContributionRefused: (refusal) => reporter.contributionChecked(refusal),
       onRoundClosed: (summary) => reporter.roundClosed(summary, data.train.count),
     },
     ...(resume ? { resume } : {}),

@@ -19,6 +19,7 @@ import { TrainingDivergedError } from '../../src/training/errors.js';
 import { allowedCpus } from '../../src/runtime/allowed-cpus.js';
 import type { ServiceEnd } from '../../src/runtime/stopped-exit.js';
 import type { HeartbeatSender, HeartbeatUpdate } from './heartbeat/heartbeat-thread.js';
+import { faultGradient, gradientFault } from './step/fault-gradient.js';
 import { faultStepBlock } from './step/fault-step-block.js';
 
 export type WorkAssignment = RoundWork;
@@ -328,6 +329,9 @@ async function trainRegistered(
       const trainMs = performance.now() - started;
       // A NaN loss means NaN gradients, which the coordinator would refuse anyway: say why.
       if (!Number.isFinite(result.lossSum)) throw new TrainingDivergedError(work.epoch, work.round, result.lossSum / result.sampleCount);
+      // Test-only (FLEET_FAULT_GRADIENT): garbage in place of the gradients, as a failing device sends.
+      if (kind === 'gradients' && faultGradient(out, work.round))
+        log.warn({ round: work.round, fault: gradientFault() }, 'fault injected: gradients corrupted');
       const uploadStarted = performance.now();
       /** The contribution's data bytes as sent (0 when an earlier attempt had delivered it). */
       let uploadBytes = 0;

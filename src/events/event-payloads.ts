@@ -32,6 +32,38 @@ export const eventPayloadSchemas = {
   }),
   'worker.joined': z.object({ worker, name: z.string().max(200), members: count }),
   'worker.left': z.object({ worker, reason: z.string().max(500), members: count }),
+  /** A contribution the coordinator's contribution check refused (finite but far off): its batches are trained again by others. */
+  'worker.contribution_refused': z.object({
+    worker,
+    name: z.string().max(200),
+    round: count,
+    epoch: z.number().int().min(1),
+    /**
+     * norm-above (above the factor x the recent median), cosine (against the round's other contributions), or
+     * probation (refused recently and first to arrive: held back until one in good standing is in; not counted).
+     */
+    rule: z.enum(['norm-above', 'cosine', 'probation']),
+    norm: z.number().min(0).nullable(),
+    medianNorm: z.number().min(0).nullable(),
+    cosine: finite.nullable(),
+    normFactor: z.number().min(1),
+    cosineMin: finite,
+    /** Refusals within the worker's recent rounds, this one included. */
+    recentRefusals: count,
+  }),
+  /** A worker refused repeatedly, evicted and its name refused for the rest of the run; the figures of its last refusal. */
+  'worker.quarantined': z.object({
+    worker,
+    name: z.string().max(200),
+    round: count,
+    rule: z.enum(['norm-above', 'cosine']),
+    norm: z.number().min(0).nullable(),
+    medianNorm: z.number().min(0).nullable(),
+    cosine: finite.nullable(),
+    normFactor: z.number().min(1),
+    cosineMin: finite,
+    recentRefusals: count,
+  }),
   /** One worker's part of a closed round, as the coordinator saw it arrive. */
   'worker.progress': z.object({
     worker,

@@ -1,5 +1,6 @@
 import { FleetError } from '../../../src/runtime/errors.js';
 import { scale, vectorMemoryOf, type VectorMemory } from '../../../src/compute/vector-math/index.js';
+import { FigureSums } from './contribution-check.js';
 
 /** A contribution the sum cannot take (wrong length, bad weight, not finite) or a staging call out of turn. */
 export class WeightedSumError extends FleetError {
@@ -27,6 +28,8 @@ export class WeightedSum {
   private staging: StagedContribution | null = null;
   private totalWeight = 0;
   private count = 0;
+  /** With the contribution check: each staged contribution's figures are summed as it arrives. */
+  private figures = false;
 
   constructor(
     readonly length: number,
@@ -49,12 +52,25 @@ export class WeightedSum {
     checkWeight(weight, this.length, 0);
     if (this.staging) throw new WeightedSumError('a staged contribution is already open', this.length, 0);
     this.spare ??= new Float32Array(this.length);
-    const staged = new StagedContribution(weight, this.length, (offset, values) => {
-      // The round closed meanwhile (reset): the rest is read and dropped; the round's checks refuse it.
-      if (this.staging !== staged) return -1;
-      const end = offset + values.length;
-      return vectorMemoryOf(this.spare!).accumulate(this.spare!.subarray(offset, end), this.sum.subarray(offset, end), values, weight);
-    });
+    const figures = this.figures ? new FigureSums(this.count) : null;
+    const staged = new StagedContribution(
+      weight,
+      this.length,
+      (offset, values) => {
+        // The round closed meanwhile (reset): the rest is read and dropped; the round's checks refuse it.
+        if (this.staging !== staged) return -1;
+        const end = offset + values.length;
+        const at = vectorMemoryOf(this.spare!).accumulate(
+          this.spare!.subarray(offset, end),
+          this.sum.subarray(offset, end),
+          values,
+          weight,
+        );
+        if (at < 0) figures?.add(values, this.count > 0 ? this.sum.subarray(offset, end) : null);
+        return at;
+      },
+      figures,
+    );
     this.staging = staged;
     return staged;
   }
@@ -104,6 +120,11 @@ export class WeightedSum {
     this.commit(this.stageWhole(values, weight));
   }
 
+  /** From now on each staged contribution's figures (its norm, its cosine with the round's sum so far) are summed as it arrives. */
+  trackFigures(): void {
+    this.figures = true;
+  }
+
   get contributions(): number {
     return this.count;
   }
@@ -144,6 +165,8 @@ export class StagedContribution {
     readonly weight: number,
     readonly length: number,
     private readonly sumInto: (offset: number, values: Float32Array) => number,
+    /** Its norm and cosine, summed chunk by chunk (WeightedSum.trackFigures); null when not tracked. */
+    readonly figures: FigureSums | null = null,
   ) {}
 
   get filled(): number {

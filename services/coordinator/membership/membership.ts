@@ -70,6 +70,11 @@ export class Membership {
     return id;
   }
 
+  /** The name `worker` registered with (undefined when not a member). */
+  nameOf(worker: string): string | undefined {
+    return this.members.get(worker)?.name;
+  }
+
   heartbeat(worker: string): boolean {
     const member = this.members.get(worker);
     if (member) member.lastSeenMs = Date.now();

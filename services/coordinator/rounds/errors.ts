@@ -37,6 +37,15 @@ export class AlreadyContributedError extends NotAMemberError {
   }
 }
 
+/** A worker name quarantined for garbage contributions (the contribution check) registers again: refused for the rest of the run. */
+export class QuarantinedWorkerError extends FleetError {
+  constructor(readonly workerName: string) {
+    super(
+      `worker name ${workerName} is quarantined for the rest of this run: its contributions were refused repeatedly by the contribution check (see the coordinator's worker.quarantined event); check the host's hardware`,
+    );
+  }
+}
+
 /** Asked for a parameter version the coordinator no longer (or not yet) holds. */
 export class VersionUnavailableError extends FleetError {
   constructor(

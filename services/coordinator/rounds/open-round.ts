@@ -14,6 +14,8 @@ export interface OpenRound {
   /** Members when the round started, sorted (the plan's member order). */
   members: string[];
   contributed: Set<string>;
+  /** Members whose contribution the contribution check refused: not waited for, their batches back to the pool. */
+  refused: Set<string>;
   kind: UpdateKind;
   deadlineUnixMs: number;
   startedMs: number;

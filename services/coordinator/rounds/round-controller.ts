@@ -2,6 +2,7 @@ import type { VectorMemory } from '../../../src/compute/vector-math/index.js';
 import type { TrainConfig, TrainPlan } from '../../../src/runtime/config/train-config.js';
 import type { Logger } from '../../../src/runtime/logger.js';
 import type { StagedContribution } from '../aggregator/weighted-sum.js';
+import type { ContributionCheck } from '../aggregator/contribution-check.js';
 import { Membership } from '../membership/membership.js';
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import { ParameterStore, type ParameterLease } from '../parameters/parameter-store.js';
@@ -34,6 +35,8 @@ export interface ControllerOptions {
   params: Float32Array;
   momentum: Float32Array;
   sampler: RoundSampler;
+  /** The contribution check (--contribution-check): garbage gradients refused, repeat offenders quarantined. */
+  contributionCheck?: ContributionCheck;
   /** Where the round's sums live (beside params, momentum and the receive scratch): the SIMD kernels then run in place. */
   vectors?: VectorMemory;
   /** Workers the first round waits for (--workers N, or MIN of MIN:MAX). */
@@ -124,6 +127,7 @@ export class RoundController {
     this.rounds.assertAlive();
     const max = this.o.maxWorkers;
     if (max !== undefined && this.membership.size >= max) throw new RunFullError(max, name);
+    this.rounds.assertNotQuarantined(name);
     const id = this.membership.join(name);
     this.rounds.joined();
     return id;

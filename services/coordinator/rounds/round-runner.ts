@@ -2,7 +2,7 @@ import { WeightedSum, type StagedContribution } from '../aggregator/weighted-sum
 import { WorkerSpeeds } from '../balance/worker-speeds.js';
 import { RoundUpdate } from '../optimizer/round-update.js';
 import { EpochProgress } from './epoch-progress.js';
-import { CoordinatorClosedError, StaleContributionError, UnknownWorkerError } from './errors.js';
+import { CoordinatorClosedError, NotAMemberError, QuarantinedWorkerError, StaleContributionError, UnknownWorkerError } from './errors.js';
 import { assignmentOf, checkContribution, closedFields, planFields, recordArrival, summaryOf, type OpenRound } from './open-round.js';
 import { RoundWaiters } from './round-waiters.js';
 import type { Assignment, Contribution, ControllerState, EpochTotals, RoundRunnerOptions } from './round-types.js';
@@ -45,6 +45,8 @@ export class RoundRunner {
   private readonly waiters = new RoundWaiters();
   /** Measured by every contribution; used to cut rounds only with --balance speed. */
   private readonly speeds = new WorkerSpeeds();
+  /** Names quarantined by the contribution check: refused at registration for the rest of the run. */
+  private readonly quarantined = new Set<string>();
   /** Set by drain(): no round starts from then on. */
   private draining = false;
   /** The drain waiting for the round in hand. */
@@ -56,6 +58,7 @@ export class RoundRunner {
 
   constructor(private readonly o: RoundRunnerOptions) {
     this.fullSum = new WeightedSum(o.parameters.values.length, o.vectors);
+    if (o.contributionCheck) this.fullSum.trackFigures();
     this.update = new RoundUpdate(o.config, o.plan, o.layout, o.resume?.optimizerSteps ?? 0);
     this.progress = new EpochProgress(
       {
@@ -117,7 +120,7 @@ export class RoundRunner {
   left(): void {
     const open = this.open;
     if (!open || this.closing) return;
-    const pending = open.plan.waitFor.filter((w) => !open.contributed.has(w) && this.o.membership.has(w));
+    const pending = open.plan.waitFor.filter((w) => !open.contributed.has(w) && !open.refused.has(w) && this.o.membership.has(w));
     if (pending.length === 0) this.closeRound('complete');
   }
 
@@ -147,6 +150,7 @@ export class RoundRunner {
     let sum = this.subsetSums.get(length);
     if (!sum) {
       sum = new WeightedSum(length);
+      if (this.o.contributionCheck) sum.trackFigures();
       this.subsetSums.set(length, sum);
     }
     return sum;
@@ -170,6 +174,8 @@ export class RoundRunner {
     checkContribution(open, worker, c);
     // Sharded: the aggregators were asked which contributions count when the round began to close; a later one counts nowhere.
     if (this.closing && this.o.shards) throw new StaleContributionError(worker, c.round, open.plan.round, 'the round is closing');
+    const refusal = this.checkFigures(open, worker, c);
+    if (refusal) throw refusal;
     this.sum.commit(c.values);
     const trainMs = c.trainMs ?? 0;
     recordArrival(open, worker, c, trainMs);
@@ -178,6 +184,65 @@ export class RoundRunner {
     const nextVersion = this.o.parameters.version + 1;
     this.left();
     return { round: open.plan.round, nextVersion };
+  }
+
+  /** Throws when `name` was quarantined in this run. */
+  assertNotQuarantined(name: string): void {
+    if (this.quarantined.has(name)) throw new QuarantinedWorkerError(name);
+  }
+
+  /**
+   * The contribution check (gradients only): null when `c` counts, else the
+   * error its sender is answered with. A refused member is not waited for
+   * and its batches go back to the pool at the close, as a member evicted
+   * at the deadline's do; a repeat offender is quarantined (evicted, its
+   * name refused from then on).
+   */
+  private checkFigures(open: OpenRound, worker: string, c: Contribution): Error | null {
+    const check = this.o.contributionCheck;
+    const sums = c.values.figures;
+    if (!check || !sums || c.kind !== 'gradients') return null;
+    const round = open.plan.round;
+    // A shard well below the batch (an epoch's leftover, the pool's remains) is judged by the norm-above rule only.
+    const partial = c.sampleCount * 2 <= this.o.config.batchSize;
+    const othersPending = open.plan.waitFor.filter(
+      (w) => w !== worker && !open.contributed.has(w) && !open.refused.has(w) && this.o.membership.has(w),
+    );
+    const verdict = check.judge(worker, round, sums.figures(), { partial, othersPending });
+    if (verdict.accepted) {
+      this.o.log.debug({ worker, round, samples: c.sampleCount, ...verdict.figures }, 'contribution figures');
+      return null;
+    }
+    open.refused.add(worker);
+    const name = this.o.membership.nameOf(worker) ?? worker;
+    const fields = {
+      worker,
+      name,
+      round,
+      epoch: open.plan.epoch,
+      rule: verdict.rule,
+      recentRefusals: verdict.recentRefusals,
+      ...verdict.figures,
+    };
+    if (verdict.rule === 'probation')
+      this.o.log.info(fields, 'contribution held back: on probation and first in its round; its batches go back to the pool');
+    else this.o.log.warn(fields, 'contribution refused by the contribution check: its batches go back to the pool');
+    this.o.hooks.onContributionRefused?.({ worker, name, round, epoch: open.plan.epoch, verdict });
+    if (verdict.quarantine) {
+      this.quarantined.add(name);
+      check.forget(worker);
+      this.o.membership.evict(worker, {
+        summary: `quarantined (${verdict.recentRefusals} contributions refused by the contribution check, the last by its ${verdict.rule} rule)`,
+        reason: `quarantined: ${verdict.recentRefusals} contributions refused (${verdict.rule})`,
+        fields,
+      });
+    }
+    this.left();
+    return new NotAMemberError(
+      worker,
+      round,
+      `contribution refused by the contribution check (${verdict.rule}: norm ${verdict.figures.norm.toPrecision(3)}, median ${verdict.figures.medianNorm?.toPrecision(3) ?? 'none'}, cosine ${verdict.figures.cosine?.toFixed(3) ?? 'none'})${verdict.quarantine ? '; quarantined' : ''}`,
+    );
   }
 
   /**
@@ -299,6 +364,7 @@ export class RoundRunner {
       lrs: this.update.learningRates(this.globalStep, steps),
       members,
       contributed: new Set(),
+      refused: new Set(),
       kind: this.update.kind,
       deadlineUnixMs: now + this.o.roundTimeoutMs,
       startedMs: now,
@@ -369,6 +435,7 @@ export class RoundRunner {
     const evicted = open.plan.waitFor.filter(
       (worker) =>
         !open.contributed.has(worker) &&
+        !open.refused.has(worker) &&
         this.o.membership.evict(worker, {
           summary: 'no contribution by the deadline',
           reason: `no contribution to round ${round} by the deadline`,
@@ -391,7 +458,9 @@ export class RoundRunner {
         epoch: open.plan.epoch,
         version,
         contributed: contributed.length,
-        evicted: open.plan.waitFor.length - contributed.length,
+        evicted: open.plan.waitFor.length - contributed.length - open.refused.size,
+        // The contribution check's refusals (their batches back to the pool, as an evicted member's).
+        refused: open.refused.size,
         why,
         ...closedFields(open, {
           globalStep: this.globalStep,

@@ -4,6 +4,7 @@ import type { TrainConfig, TrainPlan } from '../../../src/runtime/config/train-c
 import type { Logger } from '../../../src/runtime/logger.js';
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import type { StagedContribution } from '../aggregator/weighted-sum.js';
+import type { CheckVerdict, ContributionCheck } from '../aggregator/contribution-check.js';
 import type { Membership, MembershipChange } from '../membership/membership.js';
 import type { UpdateKind } from '../optimizer/round-update.js';
 import type { ParameterStore } from '../parameters/parameter-store.js';
@@ -96,8 +97,19 @@ export interface ControllerHooks {
   onCheckpoint(round: number, reason: string): Promise<void>;
   /** A member joined or left (left, evicted): for events; must not throw. */
   onMembership?(change: MembershipChange): void;
+  /** A contribution refused by the contribution check (and whether its member is now quarantined); must not throw. */
+  onContributionRefused?(refusal: ContributionRefusal): void;
   /** After each round that closed, before the epoch-end or checkpoint hooks; must not throw. */
   onRoundClosed?(summary: RoundSummary): void;
+}
+
+/** A contribution the contribution check refused (ContributionCheck). */
+export interface ContributionRefusal {
+  worker: string;
+  name: string;
+  round: number;
+  epoch: number;
+  verdict: CheckVerdict;
 }
 
 /** Counters restored from a checkpoint. */
@@ -130,6 +142,8 @@ export interface RoundRunnerOptions {
   /** The slices a round of an epoch exchanges (--freeze-epochs: the trainable subset); the whole layout when absent. */
   exchangeOf?: (epoch: number) => readonly WeightSlice[];
   sampler: RoundSampler;
+  /** The contribution check (gradients only); absent: every finite contribution counts. */
+  contributionCheck?: ContributionCheck;
   membership: Membership;
   parameters: ParameterStore;
   /** Where the round's sums live (beside params, momentum and the receive scratch): the SIMD kernels then run in place. */

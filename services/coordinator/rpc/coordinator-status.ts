@@ -5,6 +5,7 @@ import {
   CoordinatorClosedError,
   NotAMemberError,
   RunFullError,
+  QuarantinedWorkerError,
   StaleContributionError,
   UnknownWorkerError,
   VersionUnavailableError,
@@ -16,6 +17,7 @@ import {
  */
 export const COORDINATOR_STATUS: readonly StatusRule[] = [
   [UnknownWorkerError, Status.NOT_FOUND],
+  [QuarantinedWorkerError, Status.PERMISSION_DENIED],
   // AlreadyContributedError is a NotAMemberError: the same code, told apart by its class.
   [StaleContributionError, Status.FAILED_PRECONDITION],
   [NotAMemberError, Status.FAILED_PRECONDITION],

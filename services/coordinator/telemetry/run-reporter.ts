@@ -3,7 +3,7 @@ import type { CoordinatorMetrics } from '../../../src/runtime/metrics/index.js';
 import type { Logger } from '../../../src/runtime/logger.js';
 import type { WriteFailure } from '../../../src/runtime/disk-writes.js';
 import { epochTraining, rate, type EpochTraining } from '../../../src/training/run-record/index.js';
-import type { EpochTotals, MembershipChange, RoundSummary } from '../rounds/round-controller.js';
+import type { ContributionRefusal, EpochTotals, MembershipChange, RoundSummary } from '../rounds/round-controller.js';
 
 /** Bytes the server moved since the last round closed (counted per fetch and contribution). */
 export class ExchangeCounter {
@@ -60,6 +60,25 @@ export class RunReporter {
       this.metrics.workerImagesPerSecond.remove({ worker: change.worker });
       this.emit('worker.left', { worker: change.worker, reason: change.reason, members: change.members });
     }
+  }
+
+  /** The contribution check refused a contribution (and perhaps quarantined its worker). */
+  contributionChecked(r: ContributionRefusal): void {
+    const f = r.verdict.figures;
+    const figures = {
+      rule: r.verdict.rule ?? 'norm-above',
+      // A norm that overflowed to Infinity is not JSON: null.
+      norm: Number.isFinite(f.norm) ? f.norm : null,
+      medianNorm: f.medianNorm,
+      cosine: f.cosine !== null && Number.isFinite(f.cosine) ? f.cosine : null,
+      normFactor: f.normFactor,
+      cosineMin: f.cosineMin,
+      recentRefusals: r.verdict.recentRefusals,
+    };
+    this.emit('worker.contribution_refused', { worker: r.worker, name: r.name, round: r.round, epoch: r.epoch, ...figures });
+    // A quarantine follows a counted refusal (norm-above or cosine), never a probation hold-back.
+    if (r.verdict.quarantine && figures.rule !== 'probation')
+      this.emit('worker.quarantined', { worker: r.worker, name: r.name, round: r.round, ...figures, rule: figures.rule });
   }
 
   roundClosed(s: RoundSummary, epochSamples: number): void {

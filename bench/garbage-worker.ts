@@ -1,0 +1,196 @@
+/**
+ * The garbage-worker scenario's accuracy (issue 20, part 4): a real cluster
+ * (a coordinator and 3 workers) on a subset of the real CIFAR-10, clean at
+ * FLEET_BENCH_SEEDS seeds, then at the first seed with one worker uploading
+ * garbage (FLEET_FAULT_GRADIENT: scaled, sign-flipped, random) from round
+ * FLEET_BENCH_FAULT_ROUND on. Prints the clean runs' final test accuracy
+ * (mean +- std), each faulty run's and whether it lies inside the clean
+ * spread (within 2 std of the clean mean, or inside [min, max]); and the
+ * contribution check's honest figures (accepted norms against their window
+ * median, cosines) from the coordinators' debug lines: the margin the
+ * thresholds have.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startLineProcess, type LineProcess } from '../test/helpers/line-process.js';
+import { isMain, meanStd } from './kernel-conv-shapes.js';
+import { benchCommand, figureOf, recordFigure } from './figures.js';
+
+const BENCH = 'garbage-worker';
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const FLEET = join(ROOT, 'cli/fleet.js');
+
+type FleetProcess = LineProcess;
+const startFleet = (args: string[], env: Record<string, string> = {}): FleetProcess =>
+  startLineProcess(process.execPath, [FLEET, ...args], env);
+
+function knobs() {
+  const env = process.env;
+  return {
+    data: resolve(ROOT, env.FLEET_BENCH_DATA ?? '../shared/cifar10'),
+    model: env.FLEET_BENCH_MODEL ?? 'tiny',
+    train: Number(env.FLEET_BENCH_TRAIN ?? 3000),
+    test: Number(env.FLEET_BENCH_TEST ?? 1000),
+    epochs: Number(env.FLEET_BENCH_EPOCHS ?? 3),
+    batch: Number(env.FLEET_BENCH_BATCH ?? 48),
+    seeds: (env.FLEET_BENCH_SEEDS ?? '1,2,3').split(',').map(Number),
+    faults: (env.FLEET_BENCH_FAULTS ?? 'scale:100,sign-flip,random').split(',').filter(Boolean),
+    faultRound: Number(env.FLEET_BENCH_FAULT_ROUND ?? 8),
+  };
+}
+
+interface RunResult {
+  accuracy: number;
+  refused: number;
+  quarantined: string[];
+  ledgerOk: boolean;
+  /** Accepted contributions' norm over the window median, and cosines (debug lines). */
+  normRatios: number[];
+  cosines: number[];
+  seconds: number;
+}
+
+async function runOnce(o: ReturnType<typeof knobs>, root: string, seed: number, fault: string | null): Promise<RunResult> {
+  const name = `s${seed}-${(fault ?? 'clean').replace(/[^a-z0-9]/gi, '')}`;
+  const out = join(root, name);
+  const started = performance.now();
+  const coordinator = startFleet(
+    [
+      'coordinator',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--run-id',
+      name,
+      '--out',
+      out,
+      '--data-dir',
+      o.data,
+      // The shared copy holds data_batch_1.bin only (10,000 images): enough for a subset.
+      '--allow-partial',
+      '--model',
+      o.model,
+      '--backend',
+      'wasm',
+      '--seed',
+      String(seed),
+      '--workers',
+      '3',
+      '--epochs',
+      String(o.epochs),
+      '--batch-size',
+      String(o.batch),
+      '--limit-train',
+      String(o.train),
+      '--limit-test',
+      String(o.test),
+      '--checkpoint-every',
+      '0',
+      '--round-timeout',
+      '120',
+      '--ledger',
+    ],
+    { LOG_LEVEL: 'debug' },
+  );
+  const workers: FleetProcess[] = [];
+  try {
+    const port = Number(/"port":(\d+)/.exec(await coordinator.waitFor(/"msg":"listening"/, 120_000))![1]);
+    for (let i = 0; i < 3; i++) {
+      const env: Record<string, string> = i === 2 && fault ? { FLEET_FAULT_GRADIENT: `${fault}@${o.faultRound}` } : {};
+      workers.push(startFleet(['worker', '--coordinator', `127.0.0.1:${port}`, '--name', `${name}-w${i}`, '--threads', '1'], env));
+    }
+    const exit = await coordinator.exited;
+    if (exit.code !== 0) throw new Error(`${name}: coordinator exited ${exit.code}: ${coordinator.lines.slice(-5).join('\n')}`);
+    await Promise.all(workers.map((w) => w.exited));
+  } finally {
+    for (const p of [coordinator, ...workers]) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  }
+  const parsed = coordinator.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const epochs = parsed.filter((l) => l.msg === 'epoch done');
+  const accuracy = Number(epochs.at(-1)?.testAccuracy);
+  const figures = parsed.filter((l) => l.msg === 'contribution figures');
+  let ledgerOk = true;
+  for (let e = 1; e <= o.epochs; e++) {
+    const report = JSON.parse(await readFile(join(out, `applied-epoch-${e}.json`), 'utf8')) as { ok: boolean };
+    ledgerOk &&= report.ok;
+  }
+  return {
+    accuracy,
+    refused: parsed.filter((l) => String(l.msg).startsWith('contribution refused by the contribution check')).length,
+    quarantined: parsed.filter((l) => String(l.msg).startsWith('worker evicted: quarantined')).map((l) => String(l.name)),
+    ledgerOk,
+    normRatios: figures.filter((l) => typeof l.medianNorm === 'number').map((l) => Number(l.norm) / Number(l.medianNorm)),
+    cosines: figures.filter((l) => typeof l.cosine === 'number').map((l) => Number(l.cosine)),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+function quantiles(xs: number[]): string {
+  if (xs.length === 0) return 'none';
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!.toFixed(3);
+  return `min ${s[0]!.toFixed(3)}, p1 ${q(0.01)}, median ${q(0.5)}, p99 ${q(0.99)}, max ${s.at(-1)!.toFixed(3)} (n ${s.length})`;
+}
+
+export async function run(): Promise<void> {
+  const o = knobs();
+  console.log(
+    `garbage-worker: ${o.model}, ${o.train} train / ${o.test} test images of ${o.data}, ${o.epochs} epochs, batch ${o.batch}, 3 workers; clean at seeds ${o.seeds.join(',')}; faults ${o.faults.join(', ')} in worker 2 from round ${o.faultRound}, seed ${o.seeds[0]}`,
+  );
+  const root = await mkdtemp(join(tmpdir(), 'fleet-garbage-'));
+  try {
+    const clean: RunResult[] = [];
+    for (const seed of o.seeds) {
+      const r = await runOnce(o, root, seed, null);
+      clean.push(r);
+      console.log(
+        `clean seed ${seed}: test accuracy ${r.accuracy.toFixed(4)}, refused ${r.refused}, ledger ${r.ledgerOk ? 'exact' : 'NOT exact'}, ${r.seconds.toFixed(0)} s`,
+      );
+    }
+    const accs = clean.map((r) => r.accuracy);
+    const { mean, std } = meanStd(accs);
+    const lo = Math.min(...accs);
+    const hi = Math.max(...accs);
+    console.log(`clean: ${mean.toFixed(4)} +- ${std.toFixed(4)} (min ${lo.toFixed(4)}, max ${hi.toFixed(4)})`);
+    console.log(`honest figures, norm / window median: ${quantiles(clean.flatMap((r) => r.normRatios))}`);
+    console.log(`honest figures, cosine with the recent direction: ${quantiles(clean.flatMap((r) => r.cosines))}`);
+    recordFigure(
+      figureOf(
+        {
+          bench: BENCH,
+          name: `${o.model}, ${o.train} images, ${o.epochs} epochs, 3 workers, clean: final test accuracy (n = seeds)`,
+          unit: 'accuracy',
+          command: benchCommand(BENCH),
+        },
+        accs,
+      ),
+    );
+    for (const fault of o.faults) {
+      const r = await runOnce(o, root, o.seeds[0]!, fault);
+      const inside = Math.abs(r.accuracy - mean) <= 2 * std || (r.accuracy >= lo && r.accuracy <= hi);
+      console.log(
+        `fault ${fault}@${o.faultRound}: test accuracy ${r.accuracy.toFixed(4)} (${inside ? 'inside' : 'OUTSIDE'} the clean spread), refused ${r.refused}, quarantined ${r.quarantined.join(',') || 'none'}, ledger ${r.ledgerOk ? 'exact' : 'NOT exact'}, ${r.seconds.toFixed(0)} s`,
+      );
+      recordFigure(
+        figureOf(
+          {
+            bench: BENCH,
+            name: `${o.model}, one worker of 3 uploading ${fault} from round ${o.faultRound}: final test accuracy`,
+            unit: 'accuracy',
+            reference: { name: 'the clean runs (mean)', mean },
+            limits: `refused ${r.refused}, quarantined ${r.quarantined.length}, ledger ${r.ledgerOk ? 'exact' : 'not exact'}; ${inside ? 'inside' : 'outside'} the clean spread (mean +- 2 std or [min, max])`,
+            command: benchCommand(BENCH),
+          },
+          [r.accuracy],
+        ),
+      );
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+if (isMain(import.meta.url)) await run();

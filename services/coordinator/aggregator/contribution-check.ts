@@ -1,0 +1,201 @@
+/**
+ * The contribution check: a worker whose gradients are finite but wrong (a
+ * failing GPU, a bad host: silent data corruption) is told apart from the
+ * others by two figures computed while its contribution is summed (no second
+ * pass over memory): the L2 norm of its per-sample gradient, and its cosine
+ * with the sum of the contributions the round accepted before it (the same
+ * parameters, other samples). The rule (docs/architecture.md, "Contribution
+ * check"):
+ *
+ * - norm: refused when above `normFactor` x the median norm of the accepted
+ *   contributions of the last `windowRounds` rounds (all workers). A median
+ *   is not moved by one bad worker among three. There is no lower bound: a
+ *   tiny gradient adds next to nothing, and honest norms fall by far more
+ *   than any safe factor as the loss goes to zero (measured: 0.03x the
+ *   window's median on the test data).
+ * - cosine: refused when below `cosineMin`: honest gradients of one round
+ *   point the same way (measured cosines: median 0.65), a sign-flipped one
+ *   the other way. Norm alone cannot see a sign flip. Judged only when the
+ *   round already holds a contribution (the first to arrive has nothing to
+ *   be compared with: the run's recent direction, tried, is too noisy for a
+ *   rule, median cosine 0.06) and only for full shards.
+ *
+ * The first `warmupRounds` rounds only collect (no median yet).
+ * A member refused `quarantineAfter` times within the last `quarantineWithin`
+ * rounds it took part in is quarantined: evicted, and its name refused for
+ * the rest of the run.
+ */
+export interface ContributionCheckOptions {
+  normFactor: number;
+  cosineMin: number;
+  warmupRounds: number;
+  windowRounds: number;
+  quarantineAfter: number;
+  quarantineWithin: number;
+}
+
+export const CONTRIBUTION_CHECK_DEFAULTS: ContributionCheckOptions = {
+  normFactor: 8,
+  cosineMin: -0.3,
+  warmupRounds: 5,
+  windowRounds: 20,
+  quarantineAfter: 3,
+  quarantineWithin: 5,
+};
+
+/** What a contribution looked like as it was summed. */
+export interface ContributionFigures {
+  /** L2 norm of the per-sample (averaged) gradient. */
+  norm: number;
+  /** Cosine with the round's earlier contributions; null for the round's first. */
+  cosine: number | null;
+}
+
+/** probation: refused recently and first in its round (nothing to compare it with) while a member in good standing is to come: held back, not counted. */
+export type CheckRule = 'norm-above' | 'cosine' | 'probation';
+
+export interface CheckVerdict {
+  accepted: boolean;
+  /** Why it was refused (absent when accepted). */
+  rule?: CheckRule;
+  /** The figures and the bounds they were held to. */
+  figures: ContributionFigures & { medianNorm: number | null; normFactor: number; cosineMin: number };
+  /** Refused, and this member's refusals reached the quarantine limit. */
+  quarantine: boolean;
+  /** Refusals within the member's last `quarantineWithin` rounds, this one included. */
+  recentRefusals: number;
+}
+
+/** The rule's state over the run: recent accepted norms by round, each member's recent outcomes. */
+export class ContributionCheck {
+  readonly o: ContributionCheckOptions;
+  /** Accepted norms of recent rounds, oldest first. */
+  private readonly norms: { round: number; values: number[] }[] = [];
+  /** Rounds with at least one accepted contribution, seen so far. */
+  private roundsSeen = 0;
+  /** Per member: its last outcomes (true = refused), newest last. */
+  private readonly outcomes = new Map<string, boolean[]>();
+
+  constructor(options: Partial<ContributionCheckOptions> = {}) {
+    this.o = { ...CONTRIBUTION_CHECK_DEFAULTS, ...options };
+    if (!(this.o.normFactor > 1)) throw new RangeError(`normFactor must be > 1, got ${this.o.normFactor}`);
+  }
+
+  /** The median of the window's accepted norms, or null while warming up. */
+  medianNorm(): number | null {
+    if (this.roundsSeen < this.o.warmupRounds) return null;
+    const all = this.norms.flatMap((r) => r.values).sort((a, b) => a - b);
+    if (all.length === 0) return null;
+    const mid = all.length >> 1;
+    return all.length % 2 ? all[mid]! : (all[mid - 1]! + all[mid]!) / 2;
+  }
+
+  /**
+   * Judges `member`'s contribution to `round` and records the outcome (an
+   * accepted norm joins the window). `partial`: fewer samples than a full
+   * shard (half a batch or less): its gradient's norm is not comparable and
+   * its direction noisier, so only the norm-above rule applies to it, and
+   * its norm stays out of the window.
+   */
+  judge(
+    member: string,
+    round: number,
+    f: ContributionFigures,
+    o: { partial?: boolean; othersPending?: readonly string[] } = {},
+  ): CheckVerdict {
+    const partial = o.partial ?? false;
+    const medianNorm = this.medianNorm();
+    const { normFactor, cosineMin } = this.o;
+    let rule: CheckRule | undefined;
+    if (!Number.isFinite(f.norm)) rule = 'norm-above';
+    else if (medianNorm !== null) {
+      if (f.norm > normFactor * medianNorm) rule = 'norm-above';
+      // A partial contribution (an epoch's leftover samples): its direction is noisier.
+      else if (!partial && f.cosine !== null && f.cosine < cosineMin) rule = 'cosine';
+      // Accepted first, a sign-flipped gradient would make the honest ones after it look flipped: a member
+      // refused recently waits for one in good standing to arrive first (its samples go back to the pool).
+      else if (f.cosine === null && this.onProbation(member) && (o.othersPending ?? []).some((m) => !this.onProbation(m)))
+        rule = 'probation';
+    }
+    const accepted = rule === undefined;
+    if (accepted && !partial) this.noteNorm(round, f.norm);
+    const history = this.outcomes.get(member) ?? [];
+    if (rule !== 'probation') {
+      history.push(!accepted);
+      while (history.length > this.o.quarantineWithin) history.shift();
+      this.outcomes.set(member, history);
+    }
+    const recentRefusals = history.filter(Boolean).length;
+    return {
+      accepted,
+      ...(rule ? { rule } : {}),
+      figures: { ...f, medianNorm, normFactor, cosineMin },
+      quarantine: !accepted && rule !== 'probation' && recentRefusals >= this.o.quarantineAfter,
+      recentRefusals,
+    };
+  }
+
+  /** Refused within its last `quarantineWithin` judged rounds. */
+  onProbation(member: string): boolean {
+    return this.outcomes.get(member)?.includes(true) ?? false;
+  }
+
+  /** Forgets a member (left, evicted, quarantined). */
+  forget(member: string): void {
+    this.outcomes.delete(member);
+  }
+
+  private noteNorm(round: number, norm: number): void {
+    let last = this.norms.at(-1);
+    if (!last || last.round !== round) {
+      last = { round, values: [] };
+      this.norms.push(last);
+      this.roundsSeen++;
+      while (this.norms.length > this.o.windowRounds) this.norms.shift();
+    }
+    last.values.push(norm);
+  }
+}
+
+/**
+ * Running sums of a contribution's figures, chunk by chunk: its squared
+ * norm, and its dot product with the round's sum so far (the contributions
+ * accepted before it in this round, at the same parameters) with that sum's
+ * squared norm. One pass over the chunk, as it is summed.
+ */
+export class FigureSums {
+  sumSq = 0;
+  roundDot = 0;
+  roundSq = 0;
+
+  /** `roundCount`: how many contributions the round's sum held when this one was staged. */
+  constructor(private readonly roundCount = 0) {}
+
+  /** `roundSum`: the round's sum at the chunk's offset (null when the round has none yet). */
+  add(values: Float32Array, roundSum: Float32Array | null): void {
+    let sq = 0;
+    let rdot = 0;
+    let rsq = 0;
+    if (roundSum) {
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i]!;
+        const r = roundSum[i]!;
+        sq += v * v;
+        rdot += v * r;
+        rsq += r * r;
+      }
+    } else {
+      for (let i = 0; i < values.length; i++) sq += values[i]! * values[i]!;
+    }
+    this.sumSq += sq;
+    this.roundDot += rdot;
+    this.roundSq += rsq;
+  }
+
+  /** The norm, and the cosine with the round's earlier contributions (null for the round's first). */
+  figures(): ContributionFigures {
+    const norm = Math.sqrt(this.sumSq);
+    if (this.roundCount === 0) return { norm, cosine: null };
+    return { norm, cosine: norm > 0 && this.roundSq > 0 ? this.roundDot / (norm * Math.sqrt(this.roundSq)) : 0 };
+  }
+}

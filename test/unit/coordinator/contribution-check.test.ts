@@ -1,0 +1,123 @@
+/**
+ * The contribution check's rule (services/coordinator/aggregator/contribution-check.ts):
+ * honest figures pass, garbage (scaled, sign-flipped, random, not finite) is
+ * refused once the warm-up is over, repeat offenders are quarantined; and the
+ * figures come out of WeightedSum's staging as the chunks arrive.
+ */
+import { describe, expect, it } from 'vitest';
+import { ContributionCheck, type ContributionFigures } from '../../../services/coordinator/aggregator/contribution-check.js';
+import { WeightedSum } from '../../../services/coordinator/aggregator/weighted-sum.js';
+
+/** Honest figures of a run: norms around 2 (within 0.6x-1.6x), cosines 0.05-0.6. */
+function honest(round: number, k: number): ContributionFigures {
+  const wobble = Math.sin(round * 7.3 + k * 3.1);
+  return { norm: 2 * (1.1 + 0.5 * wobble), cosine: 0.3 + 0.25 * Math.cos(round * 5.1 + k) };
+}
+
+/** A check past its warm-up: `rounds` rounds of 3 honest members. */
+function warmed(rounds = 10): ContributionCheck {
+  const check = new ContributionCheck();
+  for (let r = 1; r <= rounds; r++) for (let k = 0; k < 3; k++) expect(check.judge(`w${k}`, r, honest(r, k)).accepted).toBe(true);
+  return check;
+}
+
+describe('contribution check: the rule', () => {
+  it('accepts honest figures over a long run, and collects without judging during the warm-up', () => {
+    const check = new ContributionCheck();
+    // Warm-up: the first 5 rounds only collect (no median yet): anything at all is accepted.
+    for (let r = 1; r <= 5; r++) {
+      expect(check.medianNorm()).toBeNull();
+      expect(check.judge('w0', r, { norm: 1000 * r, cosine: -1 }).accepted).toBe(true);
+    }
+    expect(check.medianNorm()).toBe(3000);
+    const fresh = warmed(200);
+    expect(fresh.medianNorm()).toBeGreaterThan(1.5);
+    expect(fresh.medianNorm()).toBeLessThan(3);
+  });
+
+  it('has no lower bound on the norm: a tiny gradient (the loss near zero) is accepted', () => {
+    expect(warmed().judge('w2', 11, { norm: 0.02, cosine: 0.3 }).accepted).toBe(true);
+  });
+
+  it('judges a partial contribution (an epoch leftover) by its norm only', () => {
+    const check = warmed();
+    expect(check.judge('w1', 11, { norm: 2, cosine: -0.9 }, { partial: true }).accepted).toBe(true);
+    expect(check.judge('w1', 12, { norm: 300, cosine: 0.5 }, { partial: true }).rule).toBe('norm-above');
+  });
+
+  it('holds back a member refused recently when it arrives first and a member in good standing is to come (not counted)', () => {
+    const check = warmed();
+    expect(check.judge('w2', 11, { norm: 2, cosine: -0.7 }).rule).toBe('cosine');
+    // First in round 12 (no cosine): held back while w0 is still to come; not when only members on probation are left.
+    const held = check.judge('w2', 12, { norm: 2, cosine: null }, { othersPending: ['w0', 'w1'] });
+    expect([held.rule, held.quarantine, held.recentRefusals]).toEqual(['probation', false, 1]);
+    expect(check.judge('w2', 13, { norm: 2, cosine: null }, { othersPending: [] }).accepted).toBe(true);
+    // Honest members are never on probation, and the first to arrive is accepted.
+    expect(check.judge('w0', 14, { norm: 2, cosine: null }, { othersPending: ['w1', 'w2'] }).accepted).toBe(true);
+  });
+
+  it.each([
+    ['scaled x100', { norm: 220, cosine: 0.3 }, 'norm-above'],
+    ['random values (norm of sqrt(n/3), n = 100k)', { norm: 182, cosine: 0.001 }, 'norm-above'],
+    ['sign-flipped', { norm: 2.2, cosine: -0.6 }, 'cosine'],
+    ['not finite', { norm: Number.POSITIVE_INFINITY, cosine: 0.3 }, 'norm-above'],
+  ] as const)('refuses %s by its %s rule', (_what, figures, rule) => {
+    const verdict = warmed().judge('w2', 11, figures);
+    expect(verdict.accepted).toBe(false);
+    expect(verdict.rule).toBe(rule);
+    expect(verdict.figures.medianNorm).toBeGreaterThan(1.5);
+    expect(verdict.quarantine).toBe(false);
+  });
+
+  it('keeps a refused norm out of the window: a worker sending garbage every round does not move the median', () => {
+    const check = warmed();
+    const before = check.medianNorm()!;
+    for (let r = 11; r <= 30; r++) {
+      for (let k = 0; k < 2; k++) check.judge(`w${k}`, r, honest(r, k));
+      check.judge('w2', r, { norm: 500, cosine: 0.2 });
+    }
+    expect(check.medianNorm()! / before).toBeGreaterThan(0.7);
+    expect(check.medianNorm()! / before).toBeLessThan(1.4);
+  });
+
+  it('quarantines a member refused 3 times within its last 5 rounds, not one refused now and then', () => {
+    const check = warmed();
+    const flipped = { norm: 2, cosine: -0.6 };
+    // Refused twice in 5 rounds, again only after those left the window: never quarantined.
+    const sometimes = [true, false, false, true, false, false, false, true, false, false];
+    for (const [i, bad] of sometimes.entries()) {
+      const v = check.judge('w1', 11 + i, bad ? flipped : honest(11 + i, 1));
+      expect(v.quarantine).toBe(false);
+    }
+    // Refused in 3 rounds of 5: the third refusal quarantines.
+    const verdicts = [flipped, honest(21, 2), flipped, flipped].map((f, i) => check.judge('w2', 21 + i, f));
+    expect(verdicts.map((v) => v.quarantine)).toEqual([false, false, false, true]);
+    expect(verdicts.at(-1)!.recentRefusals).toBe(3);
+  });
+});
+
+describe('contribution check: the figures, summed while staging', () => {
+  it("gives a contribution's norm, and its cosine with the round's earlier contributions, chunk by chunk", () => {
+    const sum = new WeightedSum(6);
+    sum.trackFigures();
+    // The round's first: a norm, no cosine (nothing to compare with).
+    const first = sum.stage(2);
+    first.accumulate(new Float32Array([3, 4, 0]));
+    first.accumulate(new Float32Array([0, 0, 0]));
+    expect(first.figures!.figures()).toEqual({ norm: 5, cosine: null });
+    sum.commit(first);
+    // Against the round's sum so far (2 x (3, 4, 0, 0, 0, 0)): the same way, the opposite, orthogonal.
+    const cases: [number[], number][] = [
+      [[6, 8, 0, 0, 0, 0], 1],
+      [[-3, -4, 0, 0, 0, 0], -1],
+      [[0, 0, 1, 0, 0, 1], 0],
+    ];
+    for (const [values, cosine] of cases) {
+      const staged = sum.stage(1);
+      staged.accumulate(new Float32Array(values.slice(0, 4)));
+      staged.accumulate(new Float32Array(values.slice(4)));
+      expect(staged.figures!.figures().cosine).toBeCloseTo(cosine, 6);
+      sum.discard(staged);
+    }
+  });
+});
