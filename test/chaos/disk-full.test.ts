@@ -287,7 +287,7 @@ describe.skipIf(skip !== null)('chaos: a disk that fills up (tmpfs, real process
     const disk = await tmpfs('disk-full-jetstream', 1024);
     // The server sizes its store limit from the free space at start (too small for the stream's 1 GiB): say a larger one,
     // as a store disk that was big enough once and filled up later would have.
-    const conf = join(disk.dir, '..', `${disk.dir.split('/').at(-1)}.conf`);
+    const conf = join(cluster.root, 'jetstream-store.conf');
     await writeFile(conf, 'jetstream { max_file_store: 10G }\n');
     const server = await startNatsServer({ storeDir: disk.dir, args: ['-c', conf] });
     servers.push(server);
