@@ -100,9 +100,16 @@ async function runOnce(o: ReturnType<typeof knobs>, root: string, seed: number, 
     const port = Number(/"port":(\d+)/.exec(await coordinator.waitFor(/"msg":"listening"/, 120_000))![1]);
     for (let i = 0; i < 3; i++) {
       const env: Record<string, string> = i === 2 && fault ? { FLEET_FAULT_GRADIENT: `${fault}@${o.faultRound}` } : {};
-      workers.push(startFleet(['worker', '--coordinator', `127.0.0.1:${port}`, '--name', `${name}-w${i}`, '--threads', '1'], env));
+      workers.push(startFleet(['worker', '--coordinator', `127.0.0.1:${port}`, '--name', `${name}-w${i}`], env));
     }
-    const exit = await coordinator.exited;
+    // An honest worker that fails would leave the coordinator waiting: that ends the run at once.
+    const honestFailed = workers.slice(0, fault ? 2 : 3).map((w) =>
+      w.exited.then((e) => {
+        if (e.code !== 0) throw new Error(`${name}: a worker exited ${e.code}: ${w.lines.slice(-3).join('\n')}`);
+        return new Promise<never>(() => {});
+      }),
+    );
+    const exit = await Promise.race([coordinator.exited, ...honestFailed]);
     if (exit.code !== 0) throw new Error(`${name}: coordinator exited ${exit.code}: ${coordinator.lines.slice(-5).join('\n')}`);
     await Promise.all(workers.map((w) => w.exited));
   } finally {

@@ -136,7 +136,7 @@ export function coordinatorCommand(): Command {
     .addOption(
       opt(
         '--contribution-check <mode>',
-        "refuse a worker's gradients whose norm is far from the median of recent ones (--contribution-norm-factor) or that point against the recent direction (cosine < -0.2), and quarantine a worker refused 3 times in 5 rounds (docs/architecture.md, Contribution check); auto: on unless --shards > 1 or --sync-every > 1, where it does not run",
+        "refuse a worker's gradients whose norm is above --contribution-norm-factor times the median of the last 20 rounds, or whose cosine with the round's other gradients is below -0.3, and quarantine a worker refused 3 times in its last 5 rounds (docs/architecture.md, Contribution check); auto: on unless --shards > 1 or --sync-every > 1, where on is refused",
         'FLEET_CONTRIBUTION_CHECK',
       )
         .choices(['auto', 'on', 'off'])
@@ -145,7 +145,7 @@ export function coordinatorCommand(): Command {
     .addOption(
       opt(
         '--contribution-norm-factor <f>',
-        'the contribution check refuses a norm above F times, or below 1/F of, the median norm of the last 20 rounds',
+        'the contribution check refuses a norm above F times the median norm of the accepted contributions of the last 20 rounds (must be above 1)',
         'FLEET_CONTRIBUTION_NORM_FACTOR',
       )
         .argParser(parseNumber)
