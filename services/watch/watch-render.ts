@@ -55,6 +55,14 @@ export function renderView(s: WatchSnapshot, options: RenderOptions): string {
       [`  last in ${s.straggler.rounds}/${s.straggler.windowRounds} rounds`, 'dim'],
     ]);
   }
+  if (s.writeFailed !== null) {
+    const w = s.writeFailed;
+    const service = w.source.split(':')[0] ?? w.source;
+    lines.push([
+      [`disk: ${w.count} write${w.count === 1 ? '' : 's'} refused`, 'red'],
+      [`  last: the ${service}'s ${w.what} ${w.path} (${w.code}, ${w.consecutive} in a row)`, 'dim'],
+    ]);
+  }
   if (s.finished !== null) {
     lines.push(
       s.finished.status === 'finished'

@@ -117,6 +117,17 @@ export interface FinishedView {
   epochs: number;
 }
 
+/** Run files the disk refused (run.write_failed): how many, and the last. */
+export interface WriteFailedView {
+  count: number;
+  what: string;
+  path: string;
+  code: string;
+  /** The last one's target's failures in a row. */
+  consecutive: number;
+  source: string;
+}
+
 export interface WatchSnapshot {
   run: string | null;
   config: RunConfigView | null;
@@ -148,6 +159,7 @@ export interface WatchSnapshot {
   best: BestView | null;
   straggler: StragglerView | null;
   finished: FinishedView | null;
+  writeFailed: WriteFailedView | null;
   events: number;
   /** Publisher time of the latest event, and nowMs minus it (clamped at 0): a stalled run shows here. */
   lastEventMs: number | null;
@@ -179,6 +191,7 @@ export class RunView {
   private latestEval: EvalView | null = null;
   private best: BestView | null = null;
   private finished: FinishedView | null = null;
+  private writeFailed: WriteFailedView | null = null;
   private events = 0;
   private lastEventMs: number | null = null;
 
@@ -293,6 +306,12 @@ export class RunView {
         // Authoritative: the evaluator wrote these files.
         this.best = { version: e.data.version, epoch: e.data.epoch, accuracy: e.data.accuracy, path: e.data.path };
         break;
+      case 'run.write_failed': {
+        const d = e.data;
+        const count = (this.writeFailed?.count ?? 0) + 1;
+        this.writeFailed = { count, what: d.what, path: d.path, code: d.code, consecutive: d.consecutive, source: e.source };
+        break;
+      }
       case 'run.finished':
         this.finished = { status: e.data.status, reason: e.data.reason, version: e.data.version, epochs: e.data.epochs };
         break;
@@ -351,6 +370,7 @@ export class RunView {
       best: this.best,
       straggler: namedStraggler(this.rounds, this.workers),
       finished: this.finished,
+      writeFailed: this.writeFailed,
       events: this.events,
       lastEventMs: this.lastEventMs,
       sinceEventMs: this.lastEventMs === null ? null : Math.max(0, nowMs - this.lastEventMs),

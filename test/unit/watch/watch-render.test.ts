@@ -73,6 +73,23 @@ describe('renderView', () => {
     expect(done).toContain('ETA 0s');
   });
 
+  it('shows the run files a full disk refused: how many, and the last (service, file, errno, in a row)', () => {
+    const script = new RunScript().start().join('w0').rounds(3);
+    expect(renderView(snapshotOf(script), plain)).not.toContain('disk:');
+    const refused = (consecutive: number, what: 'checkpoint' | 'metrics', source = script.coordinator) =>
+      script.emit(
+        'run.write_failed',
+        { what, path: `/runs/r1/${what}`, code: 'ENOSPC', message: 'no space left', consecutive, round: 3, epoch: 1 },
+        source,
+      );
+    refused(1, 'checkpoint');
+    refused(2, 'checkpoint');
+    refused(1, 'metrics', script.evaluator);
+    expect(renderView(snapshotOf(script), plain)).toContain(
+      "disk: 3 writes refused  last: the evaluator's metrics /runs/r1/metrics (ENOSPC, 1 in a row)",
+    );
+  });
+
   it('flags a worker the run goes on without, or a run with no events', () => {
     const script = new RunScript().start().join('w0').join('w1').rounds(10, { roundMs: 5000 });
     // w1's last 8 contributions never came (the coordinator closed the rounds without it).
