@@ -248,7 +248,8 @@ async function* timeLimited<T>(stream: AsyncIterable<T>, idleMs: number | undefi
       const result = await (timeout ? Promise.race([next, timeout]) : next).finally(() => clearTimeout(timer));
       if (result === 'timeout') {
         next.catch(() => {});
-        if (deadline.at !== null && Date.now() >= deadline.at) throw new UploadDeadlineError(deadline.uploadMs, received);
+        // Which bound the wait had (a timer may fire a millisecond before Date.now() reaches the deadline).
+        if (left <= (idleMs ?? Number.POSITIVE_INFINITY)) throw new UploadDeadlineError(deadline.uploadMs, received);
         throw new StalledStreamError(idleMs ?? 0, received);
       }
       if (result.done) return;

@@ -14,6 +14,7 @@ import {
 import { readContribution, receiveTensorSet, sendTensorChunks, sendTensorSet } from '../../../src/rpc/tensor-stream.js';
 import { toGrpcStatus, toServiceError, type StatusRule } from '../../../src/rpc/grpc-status.js';
 import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../../../src/rpc/grpc-server.js';
+import { uploadDeadlineMs, wireLimitsFromEnv } from '../../../src/rpc/wire-limits.js';
 import { FleetCoordinatorService, encodeTensorChunks } from '../../../src/rpc/coordinator-service.js';
 import { INSECURE, type GrpcSecurity } from '../../../src/rpc/security/index.js';
 import type { Logger } from '../../../src/runtime/logger.js';
@@ -171,7 +172,9 @@ export async function startAggregatorServer(o: AggregatorServerOptions): Promise
           const slice = c;
           const expected = entriesOf(slice.slices, slice.wireDtype);
           const contributionBytes = expected.reduce((n, e) => n + e.byteLength, 0);
-          const { header, receiver } = await readContribution(call, o.contributionIdleMs, (h) => {
+          // Idle-limited, and cut at the upload deadline: a trickling sender cannot hold its staging for long (docs/security.md).
+          const uploadMs = () => wireLimitsFromEnv().contributionUploadMs ?? uploadDeadlineMs(o.contributionIdleMs, contributionBytes);
+          const { header, receiver } = await readContribution(call, { idleMs: o.contributionIdleMs, uploadMs }, (h) => {
             const kind = kindOf(h.kind);
             const into = slice.aggregate.stage(h.workerId, h.round, h.version, kind, h.sampleCount);
             staged = into;
