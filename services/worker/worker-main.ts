@@ -5,7 +5,7 @@ import { onStopSignal } from '../../src/runtime/stop-signals.js';
 import type { ServiceEnd } from '../../src/runtime/stopped-exit.js';
 import type { WeightSlice } from '../../src/training/flat-weights.js';
 import { createCoordinatorClient } from './client/grpc-coordinator-client.js';
-import { runWorker, type RoundReport } from './worker-run.js';
+import { isRunFull, runWorker, type RoundReport } from './worker-run.js';
 import { startHeartbeatThread } from './heartbeat/heartbeat-thread.js';
 import { startMetricsServer, workerMetrics, type MetricsServer, type WorkerMetrics } from '../../src/runtime/metrics/index.js';
 import { routeGrpcLogs } from '../../src/rpc/grpc-logging.js';
@@ -123,8 +123,9 @@ export async function runWorkerService(options: WorkerServiceOptions, log: Logge
     );
     return end;
   } catch (err) {
-    // Stopped while the coordinator was away: nothing was lost (a round in hand is trained again), not a failure.
-    if (stop.signal.aborted && isUnavailable(err)) {
+    // Stopped while the coordinator was away, or while waiting for a place in a full run (--workers MAX): nothing
+    // was lost (a round in hand is trained again), not a failure.
+    if (stop.signal.aborted && (isUnavailable(err) || isRunFull(err))) {
       log.info({ outcome: 'stopped', err: (err as Error).message }, 'worker done');
       return 'stopped';
     }
