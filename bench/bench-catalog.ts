@@ -75,7 +75,8 @@ export const BENCH_CATALOG: CatalogEntry[] = [
     name: 'wire-abuse',
     measures:
       "a real coordinator and 2 workers (generated images) undisturbed, then as long again while raw clients misbehave (open Contribute crowds, 2 MiB messages, uploads past their manifest and from no member, fetch floods, silent TCP connections), in one run: the workers' round time and the coordinator's resident memory in each phase, and what the wire limits refused",
-    knobs: '`FLEET_BENCH_SECONDS` (20 a phase), `FLEET_BENCH_MODEL` (cnn), `FLEET_BENCH_BATCH` (32)',
+    knobs:
+      '`FLEET_BENCH_SECONDS` (20 a phase), `FLEET_BENCH_MODEL` (cnn), `FLEET_BENCH_BATCH` (32), `FLEET_BENCH_ABUSE` (crowd,uploads,fetch,silent)',
   },
   {
     name: 'compress-accuracy',
@@ -88,6 +89,6 @@ export const BENCH_CATALOG: CatalogEntry[] = [
     measures:
       "the contribution check against a worker that computes garbage: 3 workers on a subset of the real data, clean at 3 seeds (final test accuracy, mean +- std) and with one worker uploading scaled x100, sign-flipped or random gradients from a given round; each faulty run's accuracy against the clean spread, its refusals and quarantine, the ledger; the honest figures (norm over the window median, cosine with the round's earlier contributions)",
     knobs:
-      '`FLEET_BENCH_MODEL` (tiny), `FLEET_BENCH_TRAIN` (3000), `FLEET_BENCH_TEST` (1000), `FLEET_BENCH_EPOCHS` (3), `FLEET_BENCH_BATCH` (48 a worker), `FLEET_BENCH_SEEDS` (1,2,3), `FLEET_BENCH_FAULTS` (scale:100,sign-flip,random), `FLEET_BENCH_FAULT_ROUND` (8), `FLEET_BENCH_DATA` (../shared/cifar10)',
+      '`FLEET_BENCH_MODEL` (tiny), `FLEET_BENCH_TRAIN` (2400), `FLEET_BENCH_TEST` (1000), `FLEET_BENCH_EPOCHS` (2), `FLEET_BENCH_BATCH` (48 a worker), `FLEET_BENCH_LR` (0.02 a worker), `FLEET_BENCH_SEEDS` (1,2,3), `FLEET_BENCH_FAULTS` (scale:100,sign-flip,random), `FLEET_BENCH_FAULT_ROUND` (8), `FLEET_BENCH_DATA` (../shared/cifar10)',
   },
 ];

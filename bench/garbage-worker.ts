@@ -10,7 +10,7 @@
  * median, cosines) from the coordinators' debug lines: the margin the
  * thresholds have.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,10 +31,12 @@ function knobs() {
   return {
     data: resolve(ROOT, env.FLEET_BENCH_DATA ?? '../shared/cifar10'),
     model: env.FLEET_BENCH_MODEL ?? 'tiny',
-    train: Number(env.FLEET_BENCH_TRAIN ?? 3000),
+    train: Number(env.FLEET_BENCH_TRAIN ?? 2400),
     test: Number(env.FLEET_BENCH_TEST ?? 1000),
-    epochs: Number(env.FLEET_BENCH_EPOCHS ?? 3),
+    epochs: Number(env.FLEET_BENCH_EPOCHS ?? 2),
     batch: Number(env.FLEET_BENCH_BATCH ?? 48),
+    // Per worker; peak lr = lr x workers (linear scaling). 0.02 as the chaos suite: fleet's default spikes on the tiny model.
+    lr: env.FLEET_BENCH_LR ?? '0.02',
     seeds: (env.FLEET_BENCH_SEEDS ?? '1,2,3').split(',').map(Number),
     faults: (env.FLEET_BENCH_FAULTS ?? 'scale:100,sign-flip,random').split(',').filter(Boolean),
     faultRound: Number(env.FLEET_BENCH_FAULT_ROUND ?? 8),
@@ -83,6 +85,8 @@ async function runOnce(o: ReturnType<typeof knobs>, root: string, seed: number, 
       String(o.epochs),
       '--batch-size',
       String(o.batch),
+      '--lr',
+      o.lr,
       '--limit-train',
       String(o.train),
       '--limit-test',
@@ -112,6 +116,11 @@ async function runOnce(o: ReturnType<typeof knobs>, root: string, seed: number, 
     const exit = await Promise.race([coordinator.exited, ...honestFailed]);
     if (exit.code !== 0) throw new Error(`${name}: coordinator exited ${exit.code}: ${coordinator.lines.slice(-5).join('\n')}`);
     await Promise.all(workers.map((w) => w.exited));
+  } catch (err) {
+    // The coordinator's lines (debug: every contribution's figures) for the post-mortem.
+    const dump = join(tmpdir(), `fleet-garbage-${name}-coordinator.log`);
+    await writeFile(dump, coordinator.lines.join('\n'));
+    throw new Error(`${(err as Error).message}\n(the coordinator's log: ${dump})`);
   } finally {
     for (const p of [coordinator, ...workers]) if (p.child.exitCode === null) p.child.kill('SIGKILL');
   }

@@ -149,7 +149,7 @@ export function coordinatorCommand(): Command {
         'FLEET_CONTRIBUTION_NORM_FACTOR',
       )
         .argParser(parseNumber)
-        .default(8),
+        .default(20),
     )
     .addOption(opt('--ledger', 'record how often each sample was applied, per epoch (applied-epoch-N.json)', 'FLEET_LEDGER').default(false))
     .action(async (flags: Record<string, unknown>, command: Command) => {

@@ -35,7 +35,7 @@ export interface ContributionCheckOptions {
 }
 
 export const CONTRIBUTION_CHECK_DEFAULTS: ContributionCheckOptions = {
-  normFactor: 8,
+  normFactor: 20,
   cosineMin: -0.3,
   warmupRounds: 5,
   windowRounds: 20,
