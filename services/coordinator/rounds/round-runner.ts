@@ -10,7 +10,7 @@ import { layoutLength, type WeightSlice } from '../../../src/training/flat-weigh
 
 type CloseReason = 'complete' | 'deadline' | 'no work';
 
-/** How often a run below --workers MIN says so. */
+/** How often a run waiting for members says so. */
 const WAIT_LOG_MS = 30_000;
 
 /**
@@ -102,7 +102,7 @@ export class RoundRunner {
     if (this.lifecycle === 'failed' || this.lifecycle === 'stopped') throw new CoordinatorClosedError('coordinator is closed');
   }
 
-  /** While fewer than --workers MIN are members between rounds: the timer that says so every ~30 s. */
+  /** While fewer than the members needed (at the start, or below --workers MIN): the timer that says so every ~30 s. */
   private belowMin: NodeJS.Timeout | null = null;
 
   /** A member joined: the run starts once the expected workers are there; an idle run resumes. */
@@ -111,6 +111,8 @@ export class RoundRunner {
     if (this.lifecycle === 'waiting' && this.o.membership.size >= this.o.expectedWorkers) {
       this.lifecycle = 'running';
       this.startRound();
+    } else if (this.lifecycle === 'waiting') {
+      this.waitForMembers(this.o.expectedWorkers, 'the run starts');
     } else if (this.lifecycle === 'running' && !this.open && !this.closing) {
       this.startRound();
     }
@@ -253,7 +255,7 @@ export class RoundRunner {
    */
   close(reason: string, how: 'failed' | 'stopped' = 'failed'): void {
     this.o.membership.stop();
-    this.stopWaitingBelowMin();
+    this.stopWaitingForMembers();
     if (this.open) clearTimeout(this.open.timer);
     if (this.lifecycle === 'finished' || this.lifecycle === 'failed' || this.lifecycle === 'stopped') return;
     this.lifecycle = how;
@@ -346,10 +348,10 @@ export class RoundRunner {
     if (members.length === 0) return; // waits for the next registration
     // --workers MIN:MAX: below MIN no round starts; a registration (joined()) starts the next once MIN are back.
     if (members.length < (this.o.minWorkers ?? 1)) {
-      this.waitBelowMin();
+      this.waitForMembers(this.o.minWorkers ?? 1, 'no round starts');
       return;
     }
-    this.stopWaitingBelowMin();
+    this.stopWaitingForMembers();
     membership.excuseSilence();
     const now = Date.now();
     this.speeds.keepOnly(members);
@@ -376,12 +378,16 @@ export class RoundRunner {
     if (plan.waitFor.length === 0) this.closeRound('no work');
   }
 
-  /** Says now and every WAIT_LOG_MS how many of MIN are members, until a round starts or the run closes. */
-  private waitBelowMin(): void {
+  /**
+   * Says now and every WAIT_LOG_MS how many of the `need` members (--workers N, or MIN) are present, until a round
+   * starts or the run closes: at the start, and with MIN:MAX whenever fewer than MIN are left.
+   */
+  private waitForMembers(need: number, until: string): void {
+    // A run that has started and lost members is worth a warning; one still gathering its first members is not.
     const say = () =>
-      this.o.log.warn(
-        { members: this.o.membership.size, min: this.o.minWorkers, round: this.lastRound + 1 },
-        `waiting for workers: ${this.o.membership.size} of --workers MIN ${this.o.minWorkers} present; no round starts until MIN are back`,
+      this.o.log[this.lifecycle === 'waiting' ? 'info' : 'warn'](
+        { members: this.o.membership.size, need, round: this.lastRound + 1 },
+        `waiting for workers: ${this.o.membership.size} of ${need} (--workers) present; ${until} when ${need} are`,
       );
     if (this.belowMin) return;
     say();
@@ -389,7 +395,7 @@ export class RoundRunner {
     this.belowMin.unref();
   }
 
-  private stopWaitingBelowMin(): void {
+  private stopWaitingForMembers(): void {
     if (this.belowMin) clearInterval(this.belowMin);
     this.belowMin = null;
   }
