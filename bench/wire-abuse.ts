@@ -34,6 +34,7 @@ function knobs() {
     seconds: Number(env.FLEET_BENCH_SECONDS ?? 20),
     model: env.FLEET_BENCH_MODEL ?? 'cnn',
     batch: Number(env.FLEET_BENCH_BATCH ?? 32),
+    abuse: new Set((env.FLEET_BENCH_ABUSE ?? 'crowd,uploads,fetch,silent').split(',').filter(Boolean)),
   };
 }
 
@@ -64,7 +65,12 @@ async function measure(coordinator: LineProcess, ms: number): Promise<Phase> {
 }
 
 /** The misbehaving clients, each in a loop until `stop`; counts of how their calls ended. */
-function abuse(port: number, memberId: string, model: { entries: ReturnType<typeof wrapTensorSet>['entries']; bytes: number }) {
+function abuse(
+  port: number,
+  memberId: string,
+  model: { entries: ReturnType<typeof wrapTensorSet>['entries']; bytes: number },
+  kinds: Set<string>,
+) {
   const address = `127.0.0.1:${port}`;
   const outcomes = new Map<string, number>();
   const count = (what: string, o: CallOutcome) => {
@@ -98,38 +104,42 @@ function abuse(port: number, memberId: string, model: { entries: ReturnType<type
   const sockets: Socket[] = [];
   const tasks = [
     // Crowds of Contribute streams with no header, left open until their own 2 s deadline.
-    ...crowds.map((c) =>
+    ...(kinds.has('crowd') ? crowds : []).map((c) =>
       loop(async () => {
         const streams = Array.from({ length: 6 }, () => c.openContribute({ deadlineMs: 2000 }));
         for (const s of streams) count('crowd contribute', await s.outcome);
       }),
     ),
     // A 2 MiB message, an upload past its manifest (as a member), one from no member.
-    loop(async () => {
-      count('2 MiB message', await raw.contribute([headOf(memberId), data(2 * 1024 * 1024)]));
-      count(
-        'endless upload',
-        await raw.contribute([headOf(memberId), ...Array.from({ length: Math.ceil(model.bytes / 262144) + 4 }, () => data(262144))]),
-      );
-      count('foreign upload', await raw.contribute([headOf('w999999-nobody'), data(1024)]));
-    }),
+    ...(kinds.has('uploads') ? [0] : []).map(() =>
+      loop(async () => {
+        count('2 MiB message', await raw.contribute([headOf(memberId), data(2 * 1024 * 1024)]));
+        count(
+          'endless upload',
+          await raw.contribute([headOf(memberId), ...Array.from({ length: Math.ceil(model.bytes / 262144) + 4 }, () => data(262144))]),
+        );
+        count('foreign upload', await raw.contribute([headOf('w999999-nobody'), data(1024)]));
+      }),
+    ),
     // Fetch floods: four connections, six fetches each at once (the per-connection limit is 4).
-    ...fetchers.map((f) =>
+    ...(kinds.has('fetch') ? fetchers : []).map((f) =>
       loop(async () => {
         const all = await Promise.all(Array.from({ length: 6 }, () => f.fetchOutcome(0)));
         for (const o of all) count('fetch flood', o);
       }),
     ),
     // Silent TCP connections, 20 every second (never a byte of HTTP/2).
-    loop(async () => {
-      for (let i = 0; i < 20; i++) {
-        const s = connect(port, '127.0.0.1');
-        s.on('error', () => {});
-        s.resume();
-        sockets.push(s);
-      }
-      await sleep(1000);
-    }),
+    ...(kinds.has('silent') ? [0] : []).map(() =>
+      loop(async () => {
+        for (let i = 0; i < 20; i++) {
+          const s = connect(port, '127.0.0.1');
+          s.on('error', () => {});
+          s.resume();
+          sockets.push(s);
+        }
+        await sleep(1000);
+      }),
+    ),
   ];
   return {
     outcomes,
@@ -174,7 +184,7 @@ export async function run(): Promise<void> {
     const model = { entries: set.entries, bytes: set.buffer.byteLength };
     await sleep(2000); // past the first rounds' warm-up
     const clean = await measure(c, o.seconds * 1000);
-    const abuser = abuse(port, memberId, model);
+    const abuser = abuse(port, memberId, model, o.abuse);
     const abused = await measure(c, o.seconds * 1000);
     const stillOpen = await abuser.stop();
     const refused = [...abuser.outcomes].map(([k, n]) => `${k} x${n}`).join(', ');
@@ -192,7 +202,7 @@ export async function run(): Promise<void> {
     summary('abused', abused);
     const cleanRound = meanStd(clean.roundMs).mean;
     const cleanPeak = Math.max(...clean.rss);
-    const limits = `abuse: ${refused}; ${abuser.sockets.length} silent sockets`;
+    const limits = `abuse (${[...o.abuse].join(',')}): ${refused}; ${abuser.sockets.length} silent sockets`;
     recordFigure(
       figureOf(
         { bench: BENCH, name: `${o.model}, 2 workers: round time, undisturbed`, unit: 'ms', command: benchCommand(BENCH) },

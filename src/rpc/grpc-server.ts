@@ -11,11 +11,17 @@ import type { Logger } from '../runtime/logger.js';
 // grpc-js applies 'grpc-node.flow_control_window' to clients only. A server's
 // stream window is an http2 setting of the server it creates at bind time,
 // and its connection window can only be raised on each live session.
+interface H2Session {
+  setLocalWindowSize(n: number): void;
+  destroy(): void;
+  once(event: 'stream' | 'close', cb: () => void): void;
+}
+
 interface ServerInternals {
   commonServerOptions?: { settings?: Record<string, number> };
   http2Servers?: Map<
     {
-      on(event: 'session', cb: (s: { setLocalWindowSize(n: number): void }) => void): void;
+      on(event: 'session', cb: (s: H2Session) => void): void;
       on(event: 'tlsClientError', cb: (err: Error, socket: { remoteAddress?: string; remotePort?: number }) => void): void;
       on(event: 'connection', cb: (socket: Socket) => void): void;
     },
@@ -131,6 +137,14 @@ export async function bindGrpcServer(server: Server, host: string, port: number,
         session.setLocalWindowSize(FLOW_CONTROL_WINDOW_BYTES);
       } catch {
         /* the session closed first: nothing to raise */
+      }
+      // A connection that never calls is closed after firstCallMs, not held for the idle limit.
+      const firstCallMs = extras.get(server)?.limits.firstCallMs;
+      if (firstCallMs !== undefined && firstCallMs > 0) {
+        const timer = setTimeout(() => session.destroy(), firstCallMs);
+        timer.unref();
+        session.once('stream', () => clearTimeout(timer));
+        session.once('close', () => clearTimeout(timer));
       }
     });
     // An extra listener: http2's own still closes the socket.

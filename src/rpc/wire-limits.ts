@@ -25,6 +25,12 @@ export interface WireLimits {
   maxConcurrentStreams: number;
   /** A connection with no call open this long is closed (GOAWAY; a real client reconnects on its next call). */
   maxConnectionIdleMs: number;
+  /**
+   * A connection that has not opened its first call this long after its
+   * HTTP/2 session began is closed: one that connects and never calls holds
+   * a connection slot for seconds, not for the idle limit.
+   */
+  firstCallMs: number;
   /** Connections at once; one more is closed on arrival. Each may hold up to a flow-control window of buffered data. */
   maxConnections: number;
   /** Per method name (the last part of the path: Contribute, FetchParameters...); others take `otherMethods`. */
@@ -42,6 +48,7 @@ export const DEFAULT_WIRE_LIMITS: WireLimits = {
   maxRequestBytes: DEFAULT_CHUNK_BYTES + 64 * 1024,
   maxConcurrentStreams: 32,
   maxConnectionIdleMs: 5 * 60_000,
+  firstCallMs: 10_000,
   maxConnections: 256,
   methods: {
     // A worker has one upload open; a second covers a retry racing its cancelled predecessor's close.
