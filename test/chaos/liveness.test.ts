@@ -52,18 +52,15 @@ describe('chaos: liveness with steps longer than the heartbeat timeout (real pro
     const faultAt = Date.now();
     w2.child.kill('SIGKILL');
     w1.child.kill('SIGSTOP');
-    // The killed one's connection closes with its process: it goes at once ('connection dropped', from
+    // The killed one's connection closes with its process: it is evicted at once ('connection dropped', from
     // its Attend stream); the stopped one keeps its connection and goes at the heartbeat timeout.
-    const dropped = JSON.parse(
-      await c.waitFor(/"msg":"worker left".*"reason":"connection dropped"|"reason":"connection dropped".*"msg":"worker left"/, 30_000),
-    ) as { worker: string };
+    await c.waitFor(/"name":"live-w2".*"msg":"worker evicted: connection dropped"/, 30_000);
     const droppedAfterMs = Date.now() - faultAt;
     const stopped = JSON.parse(await c.waitFor(/"name":"live-w1".*"msg":"worker evicted: no heartbeat"/, 30_000)) as { round: number };
     expect(Date.now() - faultAt).toBeLessThan(15_000);
     expect(logsWith(c, 'worker evicted: no heartbeat').map((l) => l.name)).toEqual(['live-w1']);
     // Well before the 10 s heartbeat timeout could have fired (generous for a loaded machine).
     expect(droppedAfterMs).toBeLessThan(8_000);
-    expect(logsWith(c, 'worker registered').find((l) => l.worker === dropped.worker)?.name).toBe('live-w2');
     // The round they were in closes with w0 alone, within the same 15 s (the round deadline is 120 s).
     await c.waitFor(new RegExp(`"round":${stopped.round},.*"msg":"round closed"`), 30_000);
     expect(Date.now() - faultAt).toBeLessThan(15_000);

@@ -141,6 +141,18 @@ export class RoundController {
     if (this.membership.leave(worker, reason)) this.rounds.left();
   }
 
+  /** The member's connection dropped (its Attend stream was cancelled: the process died): evicted at once. */
+  connectionDropped(worker: string): void {
+    const name = this.membership.nameOf(worker);
+    const round = this.rounds.openRound()?.round;
+    const evicted = this.membership.evict(worker, {
+      summary: 'connection dropped',
+      reason: 'connection dropped',
+      fields: { name, ...(round !== undefined ? { round } : {}) },
+    });
+    if (evicted) this.rounds.left();
+  }
+
   /** Resolves with the worker's assignment in the first round numbered `fromRound` or later, or null when the run is over. */
   nextRound(worker: string, fromRound: number): Promise<Assignment | null> {
     return this.rounds.nextRound(worker, fromRound);

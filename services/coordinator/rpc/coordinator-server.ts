@@ -569,12 +569,12 @@ function coordinatorService(controller: RoundController, context: ServeContext, 
       }
       // Held open, nothing sent. The client's process dying closes its connection, and with it this
       // stream: the member goes at once rather than at the heartbeat timeout. A member that already
-      // left or re-registered under a new id is not one any more: leave() is then a no-op.
+      // left or re-registered under a new id is not one any more: nothing happens then.
       let ended = false;
       const dropped = () => {
         if (ended) return;
         ended = true;
-        controller.leave(worker, 'connection dropped');
+        controller.connectionDropped(worker);
       };
       call.on('cancelled', dropped);
       call.on('error', dropped);
