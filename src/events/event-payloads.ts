@@ -40,9 +40,11 @@ export const eventPayloadSchemas = {
     epoch: z.number().int().min(1),
     /**
      * norm-above (above the factor x the recent median), cosine (against the round's other contributions), or
-     * probation (refused recently and first to arrive: held back until one in good standing is in; not counted).
+     * probation (refused recently and first to arrive: held back until one in good standing is in; not counted),
+     * conflict (it and the round's one earlier contribution point against each other, neither on probation:
+     * both dropped, neither counted).
      */
-    rule: z.enum(['norm-above', 'cosine', 'probation']),
+    rule: z.enum(['norm-above', 'cosine', 'probation', 'conflict']),
     norm: z.number().min(0).nullable(),
     medianNorm: z.number().min(0).nullable(),
     cosine: finite.nullable(),

@@ -51,8 +51,10 @@ export interface ContributionFigures {
   cosine: number | null;
 }
 
-/** probation: refused recently and first in its round (nothing to compare it with) while a member in good standing is to come: held back, not counted. */
-export type CheckRule = 'norm-above' | 'cosine' | 'probation';
+/**
+ * conflict: the round held one contribution and this one points against it: which is wrong cannot be
+ * told, so both are dropped, neither counted. probation: refused recently and first in its round (nothing to compare it with) while a member in good standing is to come: held back, not counted. */
+export type CheckRule = 'norm-above' | 'cosine' | 'probation' | 'conflict';
 
 export interface CheckVerdict {
   accepted: boolean;
@@ -64,6 +66,12 @@ export interface CheckVerdict {
   quarantine: boolean;
   /** Refusals within the member's last `quarantineWithin` rounds, this one included. */
   recentRefusals: number;
+  /**
+   * The round's one earlier contribution, to drop from the sum: it and this one point against each
+   * other and it is the one on probation (`refusal`: its counted refusal), or it cannot be told which
+   * is wrong (`refusal` absent: this one is refused too, as a conflict).
+   */
+  dropEarlier?: { member: string; refusal?: CheckVerdict };
 }
 
 /** The rule's state over the run: recent accepted norms by round, each member's recent outcomes. */
@@ -101,13 +109,46 @@ export class ContributionCheck {
     member: string,
     round: number,
     f: ContributionFigures,
-    o: { partial?: boolean; othersPending?: readonly string[] } = {},
+    o: {
+      partial?: boolean;
+      othersPending?: readonly string[];
+      /** The round's sum holds exactly one contribution, this member's. */
+      alone?: string;
+      /** Refuse without judging, counted, by this rule (an earlier contribution found bad: dropEarlier). */
+      blame?: CheckRule;
+    } = {},
   ): CheckVerdict {
     const partial = o.partial ?? false;
+    // Against a single earlier contribution, a cosine refusal blames the one on probation, or neither.
+    if (o.alone !== undefined && !partial && f.cosine !== null && f.cosine < this.o.cosineMin) {
+      const mine = this.onProbation(member);
+      const theirs = this.onProbation(o.alone);
+      if (!(mine && !theirs)) {
+        const against = { norm: f.norm, cosine: f.cosine };
+        if (theirs && !mine) {
+          const refusal = this.judge(o.alone, round, against, { blame: 'cosine' });
+          return {
+            ...this.judge(member, round, { ...f, cosine: null }, { partial }),
+            dropEarlier: { member: o.alone, refusal: { ...refusal, figures: { ...refusal.figures, ...against } } },
+          };
+        }
+        return {
+          accepted: false,
+          rule: 'conflict',
+          figures: { ...f, medianNorm: this.medianNorm(), normFactor: this.o.normFactor, cosineMin: this.o.cosineMin },
+          quarantine: false,
+          recentRefusals: (this.outcomes.get(member) ?? []).filter(Boolean).length,
+          dropEarlier: { member: o.alone },
+        };
+      }
+    }
+    const blame = o.blame;
     const medianNorm = this.medianNorm();
     const { normFactor, cosineMin } = this.o;
-    let rule: CheckRule | undefined;
-    if (!Number.isFinite(f.norm)) rule = 'norm-above';
+    let rule: CheckRule | undefined = blame;
+    if (blame) {
+      // A counted refusal of an earlier contribution (dropEarlier): no figures of its own to judge.
+    } else if (!Number.isFinite(f.norm)) rule = 'norm-above';
     else if (medianNorm !== null) {
       if (f.norm > normFactor * medianNorm) rule = 'norm-above';
       // A partial contribution (an epoch's leftover samples): its direction is noisier.

@@ -92,6 +92,21 @@ export class WeightedSum {
     this.staging = null;
   }
 
+  /**
+   * Takes the sum's one committed contribution out of it, and out of `staged`
+   * (complete, not yet committed, which was summed onto it): the sum is empty
+   * again and `staged` holds its own values alone, ready to commit or discard.
+   */
+  dropEarlier(staged: StagedContribution): void {
+    if (this.staging !== staged || this.count !== 1 || staged.filled !== this.length)
+      throw new WeightedSumError('dropEarlier needs one committed contribution and a complete staged one', this.length, staged.filled);
+    const spare = this.spare!;
+    for (let i = 0; i < spare.length; i++) spare[i] = spare[i]! - this.sum[i]!;
+    this.sum.fill(0);
+    this.totalWeight = 0;
+    this.count = 0;
+  }
+
   /** Drops a staged contribution (a no-op once committed or dropped). */
   discard(staged: StagedContribution): void {
     if (this.staging === staged) this.staging = null;

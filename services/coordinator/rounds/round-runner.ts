@@ -1,4 +1,5 @@
 import { WeightedSum, type StagedContribution } from '../aggregator/weighted-sum.js';
+import type { CheckVerdict } from '../aggregator/contribution-check.js';
 import { WorkerSpeeds } from '../balance/worker-speeds.js';
 import { RoundUpdate } from '../optimizer/round-update.js';
 import { EpochProgress } from './epoch-progress.js';
@@ -210,11 +211,40 @@ export class RoundRunner {
     const othersPending = open.plan.waitFor.filter(
       (w) => w !== worker && !open.contributed.has(w) && !open.refused.has(w) && this.o.membership.has(w),
     );
-    const verdict = check.judge(worker, round, sums.figures(), { partial, othersPending });
+    // The round's sum holds exactly one contribution: a conflict with it may be its fault (see ContributionCheck.judge).
+    const alone = this.sum.contributions === 1 && open.arrivals.length === 1 ? open.arrivals[0]!.worker : undefined;
+    const verdict = check.judge(worker, round, sums.figures(), { partial, othersPending, ...(alone ? { alone } : {}) });
+    if (verdict.dropEarlier) {
+      // Out of the sum (this one's staged copy too) and out of the round: its batches go back to the pool.
+      const earlier = verdict.dropEarlier.member;
+      this.sum.dropEarlier(c.values);
+      open.contributed.delete(earlier);
+      open.arrivals = open.arrivals.filter((a) => a.worker !== earlier);
+      open.refused.add(earlier);
+      const refusal = verdict.dropEarlier.refusal;
+      if (refusal) this.refused(open, earlier, refusal, true);
+      else
+        this.o.log.info(
+          { worker: earlier, name: this.o.membership.nameOf(earlier) ?? earlier, round, droppedAfterAcceptance: true },
+          'accepted contribution dropped: it and a later one point against each other; its batches go back to the pool',
+        );
+    }
     if (verdict.accepted) {
       this.o.log.debug({ worker, round, samples: c.sampleCount, ...verdict.figures }, 'contribution figures');
       return null;
     }
+    this.refused(open, worker, verdict);
+    this.left();
+    return new NotAMemberError(
+      worker,
+      round,
+      `contribution refused by the contribution check (${verdict.rule}: norm ${verdict.figures.norm.toPrecision(3)}, median ${verdict.figures.medianNorm?.toPrecision(3) ?? 'none'}, cosine ${verdict.figures.cosine?.toFixed(3) ?? 'none'})${verdict.quarantine ? '; quarantined' : ''}`,
+    );
+  }
+
+  /** A refusal: logged, told (event), and when it is the member's limit, its quarantine. */
+  private refused(open: OpenRound, worker: string, verdict: CheckVerdict, droppedAfterAcceptance = false): void {
+    const round = open.plan.round;
     open.refused.add(worker);
     const name = this.o.membership.nameOf(worker) ?? worker;
     const fields = {
@@ -225,26 +255,27 @@ export class RoundRunner {
       rule: verdict.rule,
       recentRefusals: verdict.recentRefusals,
       ...verdict.figures,
+      // Accepted when it arrived (its worker was answered so), taken out of the sum when a later one showed it wrong.
+      ...(droppedAfterAcceptance ? { droppedAfterAcceptance } : {}),
     };
     if (verdict.rule === 'probation')
       this.o.log.info(fields, 'contribution held back: on probation and first in its round; its batches go back to the pool');
+    else if (verdict.rule === 'conflict')
+      this.o.log.info(
+        fields,
+        "contribution dropped: it and the round's one earlier contribution point against each other; both batches go back to the pool",
+      );
     else this.o.log.warn(fields, 'contribution refused by the contribution check: its batches go back to the pool');
     this.o.hooks.onContributionRefused?.({ worker, name, round, epoch: open.plan.epoch, verdict });
     if (verdict.quarantine) {
       this.quarantined.add(name);
-      check.forget(worker);
+      this.o.contributionCheck?.forget(worker);
       this.o.membership.evict(worker, {
         summary: `quarantined (${verdict.recentRefusals} contributions refused by the contribution check, the last by its ${verdict.rule} rule)`,
         reason: `quarantined: ${verdict.recentRefusals} contributions refused (${verdict.rule})`,
         fields,
       });
     }
-    this.left();
-    return new NotAMemberError(
-      worker,
-      round,
-      `contribution refused by the contribution check (${verdict.rule}: norm ${verdict.figures.norm.toPrecision(3)}, median ${verdict.figures.medianNorm?.toPrecision(3) ?? 'none'}, cosine ${verdict.figures.cosine?.toFixed(3) ?? 'none'})${verdict.quarantine ? '; quarantined' : ''}`,
-    );
   }
 
   /**

@@ -77,7 +77,7 @@ export class RunReporter {
     };
     this.emit('worker.contribution_refused', { worker: r.worker, name: r.name, round: r.round, epoch: r.epoch, ...figures });
     // A quarantine follows a counted refusal (norm-above or cosine), never a probation hold-back.
-    if (r.verdict.quarantine && figures.rule !== 'probation')
+    if (r.verdict.quarantine && (figures.rule === 'norm-above' || figures.rule === 'cosine'))
       this.emit('worker.quarantined', { worker: r.worker, name: r.name, round: r.round, ...figures, rule: figures.rule });
   }
 

@@ -56,6 +56,25 @@ describe('contribution check: the rule', () => {
     expect(check.judge('w0', 14, { norm: 2, cosine: null }, { othersPending: ['w1', 'w2'] }).accepted).toBe(true);
   });
 
+  it("blames a conflict with the round's one earlier contribution on the member on probation, else on neither", () => {
+    const check = warmed();
+    // Neither on probation: which is wrong cannot be told; both go, neither counted.
+    const both = check.judge('w1', 11, { norm: 2, cosine: -0.8 }, { alone: 'w2' });
+    expect([both.accepted, both.rule, both.dropEarlier, both.recentRefusals]).toEqual([false, 'conflict', { member: 'w2' }, 0]);
+    // w2 refused once: a later conflict with it is its fault (counted), the later one stays.
+    check.judge('w2', 12, { norm: 2, cosine: -0.7 });
+    const theirs = check.judge('w0', 13, { norm: 2, cosine: -0.8 }, { alone: 'w2' });
+    expect([
+      theirs.accepted,
+      theirs.dropEarlier?.member,
+      theirs.dropEarlier?.refusal?.rule,
+      theirs.dropEarlier?.refusal?.recentRefusals,
+    ]).toEqual([true, 'w2', 'cosine', 2]);
+    // The one on probation arriving second against one in good standing: refused, counted (the third quarantines).
+    const mine = check.judge('w2', 14, { norm: 2, cosine: -0.8 }, { alone: 'w0' });
+    expect([mine.rule, mine.dropEarlier, mine.quarantine]).toEqual(['cosine', undefined, true]);
+  });
+
   it.each([
     ['scaled x100', { norm: 220, cosine: 0.3 }, 'norm-above'],
     ['random values (norm of sqrt(n/3), n = 100k)', { norm: 182, cosine: 0.001 }, 'norm-above'],
@@ -97,6 +116,16 @@ describe('contribution check: the rule', () => {
 });
 
 describe('contribution check: the figures, summed while staging', () => {
+  it("takes the round's one earlier contribution out of the sum (dropEarlier): the later one alone remains", () => {
+    const sum = new WeightedSum(2);
+    sum.trackFigures();
+    sum.add(new Float32Array([1, 2]), 3);
+    const later = sum.stageWhole(new Float32Array([5, -4]), 2);
+    sum.dropEarlier(later);
+    sum.commit(later);
+    expect([sum.contributions, sum.weight, ...sum.average()]).toEqual([1, 2, 5, -4]);
+  });
+
   it("gives a contribution's norm, and its cosine with the round's earlier contributions, chunk by chunk", () => {
     const sum = new WeightedSum(6);
     sum.trackFigures();
