@@ -52,8 +52,9 @@ export interface ContributionFigures {
 }
 
 /**
- * conflict: the round held one contribution and this one points against it: which is wrong cannot be
- * told, so both are dropped, neither counted. probation: refused recently and first in its round (nothing to compare it with) while a member in good standing is to come: held back, not counted. */
+ * conflict: the round held one contribution and this one points against it, neither on probation: which
+ * is wrong cannot be told; the earlier stays (each round applies something: an outlier pair served again
+ * cannot loop), this one goes, not counted. probation: refused recently and first in its round (nothing to compare it with) while a member in good standing is to come: held back, not counted. */
 export type CheckRule = 'norm-above' | 'cosine' | 'probation' | 'conflict';
 
 export interface CheckVerdict {
@@ -68,10 +69,9 @@ export interface CheckVerdict {
   recentRefusals: number;
   /**
    * The round's one earlier contribution, to drop from the sum: it and this one point against each
-   * other and it is the one on probation (`refusal`: its counted refusal), or it cannot be told which
-   * is wrong (`refusal` absent: this one is refused too, as a conflict).
+   * other and it is the one on probation (`refusal`: its counted refusal).
    */
-  dropEarlier?: { member: string; refusal?: CheckVerdict };
+  dropEarlier?: { member: string; refusal: CheckVerdict };
 }
 
 /** The rule's state over the run: recent accepted norms by round, each member's recent outcomes. */
@@ -138,7 +138,6 @@ export class ContributionCheck {
           figures: { ...f, medianNorm: this.medianNorm(), normFactor: this.o.normFactor, cosineMin: this.o.cosineMin },
           quarantine: false,
           recentRefusals: (this.outcomes.get(member) ?? []).filter(Boolean).length,
-          dropEarlier: { member: o.alone },
         };
       }
     }

@@ -221,13 +221,7 @@ export class RoundRunner {
       open.contributed.delete(earlier);
       open.arrivals = open.arrivals.filter((a) => a.worker !== earlier);
       open.refused.add(earlier);
-      const refusal = verdict.dropEarlier.refusal;
-      if (refusal) this.refused(open, earlier, refusal, true);
-      else
-        this.o.log.info(
-          { worker: earlier, name: this.o.membership.nameOf(earlier) ?? earlier, round, droppedAfterAcceptance: true },
-          'accepted contribution dropped: it and a later one point against each other; its batches go back to the pool',
-        );
+      this.refused(open, earlier, verdict.dropEarlier.refusal, true);
     }
     if (verdict.accepted) {
       this.o.log.debug({ worker, round, samples: c.sampleCount, ...verdict.figures }, 'contribution figures');
@@ -263,7 +257,7 @@ export class RoundRunner {
     else if (verdict.rule === 'conflict')
       this.o.log.info(
         fields,
-        "contribution dropped: it and the round's one earlier contribution point against each other; both batches go back to the pool",
+        "contribution dropped: it and the round's one earlier contribution point against each other, neither refused recently; the earlier stays",
       );
     else this.o.log.warn(fields, 'contribution refused by the contribution check: its batches go back to the pool');
     this.o.hooks.onContributionRefused?.({ worker, name, round, epoch: open.plan.epoch, verdict });
