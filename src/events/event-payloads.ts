@@ -42,7 +42,7 @@ export const eventPayloadSchemas = {
      * norm-above (above the factor x the recent median), cosine (against the round's other contributions), or
      * probation (refused recently and first to arrive: held back until one in good standing is in; not counted),
      * conflict (it and the round's one earlier contribution point against each other, neither on probation:
-     * the earlier stays, this one is dropped, not counted).
+     * both dropped, the earlier kept after a round that applied nothing; not counted).
      */
     rule: z.enum(['norm-above', 'cosine', 'probation', 'conflict']),
     norm: z.number().min(0).nullable(),

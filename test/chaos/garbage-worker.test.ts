@@ -82,10 +82,14 @@ describe('chaos: a worker that computes garbage (real processes)', () => {
     }
     const conflicts = logsWith(
       c,
-      "contribution dropped: it and the round's one earlier contribution point against each other, neither refused recently; the earlier stays",
+      "contribution dropped: it and the round's one earlier contribution point against each other, neither refused recently",
+    );
+    const droppedEarlier = logsWith(
+      c,
+      'accepted contribution dropped: it and a later one point against each other; its batches go back to the pool',
     );
     // Every contribution the check took out: refused on arrival, or dropped from the sum after its acceptance.
-    const refusals = [...counted, ...heldBack, ...conflicts];
+    const refusals = [...counted, ...heldBack, ...conflicts, ...droppedEarlier];
 
     // None of the refused contributions was applied: the worker heard it was not accepted, and the round did not count it.
     for (const [i, w] of faulty.entries()) {

@@ -53,8 +53,8 @@ export interface ContributionFigures {
 
 /**
  * conflict: the round held one contribution and this one points against it, neither on probation: which
- * is wrong cannot be told; the earlier stays (each round applies something: an outlier pair served again
- * cannot loop), this one goes, not counted. probation: refused recently and first in its round (nothing to compare it with) while a member in good standing is to come: held back, not counted. */
+ * is wrong cannot be told; both go, not counted (the earlier stays when the last round applied nothing:
+ * an honest pair served again at the same parameters would conflict again, forever). probation: refused recently and first in its round (nothing to compare it with) while a member in good standing is to come: held back, not counted. */
 export type CheckRule = 'norm-above' | 'cosine' | 'probation' | 'conflict';
 
 export interface CheckVerdict {
@@ -69,9 +69,10 @@ export interface CheckVerdict {
   recentRefusals: number;
   /**
    * The round's one earlier contribution, to drop from the sum: it and this one point against each
-   * other and it is the one on probation (`refusal`: its counted refusal).
+   * other and it is the one on probation (`refusal`: its counted refusal), or it cannot be told which
+   * is wrong (`refusal` absent: this one is refused too, as a conflict).
    */
-  dropEarlier?: { member: string; refusal: CheckVerdict };
+  dropEarlier?: { member: string; refusal?: CheckVerdict };
 }
 
 /** The rule's state over the run: recent accepted norms by round, each member's recent outcomes. */
@@ -116,6 +117,8 @@ export class ContributionCheck {
       alone?: string;
       /** Refuse without judging, counted, by this rule (an earlier contribution found bad: dropEarlier). */
       blame?: CheckRule;
+      /** The last round applied nothing: a conflict keeps the earlier contribution. */
+      keepEarlier?: boolean;
     } = {},
   ): CheckVerdict {
     const partial = o.partial ?? false;
@@ -138,6 +141,7 @@ export class ContributionCheck {
           figures: { ...f, medianNorm: this.medianNorm(), normFactor: this.o.normFactor, cosineMin: this.o.cosineMin },
           quarantine: false,
           recentRefusals: (this.outcomes.get(member) ?? []).filter(Boolean).length,
+          ...(o.keepEarlier ? {} : { dropEarlier: { member: o.alone } }),
         };
       }
     }

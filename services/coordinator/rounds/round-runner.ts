@@ -46,6 +46,8 @@ export class RoundRunner {
   private readonly waiters = new RoundWaiters();
   /** Measured by every contribution; used to cut rounds only with --balance speed. */
   private readonly speeds = new WorkerSpeeds();
+  /** Whether the last round applied anything (the contribution check keeps a conflict's earlier one when not). */
+  private lastRoundApplied = true;
   /** Names quarantined by the contribution check: refused at registration for the rest of the run. */
   private readonly quarantined = new Set<string>();
   /** Set by drain(): no round starts from then on. */
@@ -213,7 +215,12 @@ export class RoundRunner {
     );
     // The round's sum holds exactly one contribution: a conflict with it may be its fault (see ContributionCheck.judge).
     const alone = this.sum.contributions === 1 && open.arrivals.length === 1 ? open.arrivals[0]!.worker : undefined;
-    const verdict = check.judge(worker, round, sums.figures(), { partial, othersPending, ...(alone ? { alone } : {}) });
+    const verdict = check.judge(worker, round, sums.figures(), {
+      partial,
+      othersPending,
+      ...(alone ? { alone } : {}),
+      keepEarlier: !this.lastRoundApplied,
+    });
     if (verdict.dropEarlier) {
       // Out of the sum (this one's staged copy too) and out of the round: its batches go back to the pool.
       const earlier = verdict.dropEarlier.member;
@@ -221,7 +228,13 @@ export class RoundRunner {
       open.contributed.delete(earlier);
       open.arrivals = open.arrivals.filter((a) => a.worker !== earlier);
       open.refused.add(earlier);
-      this.refused(open, earlier, verdict.dropEarlier.refusal, true);
+      const refusal = verdict.dropEarlier.refusal;
+      if (refusal) this.refused(open, earlier, refusal, true);
+      else
+        this.o.log.info(
+          { worker: earlier, name: this.o.membership.nameOf(earlier) ?? earlier, round, droppedAfterAcceptance: true },
+          'accepted contribution dropped: it and a later one point against each other; its batches go back to the pool',
+        );
     }
     if (verdict.accepted) {
       this.o.log.debug({ worker, round, samples: c.sampleCount, ...verdict.figures }, 'contribution figures');
@@ -257,7 +270,7 @@ export class RoundRunner {
     else if (verdict.rule === 'conflict')
       this.o.log.info(
         fields,
-        "contribution dropped: it and the round's one earlier contribution point against each other, neither refused recently; the earlier stays",
+        "contribution dropped: it and the round's one earlier contribution point against each other, neither refused recently",
       );
     else this.o.log.warn(fields, 'contribution refused by the contribution check: its batches go back to the pool');
     this.o.hooks.onContributionRefused?.({ worker, name, round, epoch: open.plan.epoch, verdict });
@@ -482,6 +495,7 @@ export class RoundRunner {
     this.sum.reset();
     this.open = null;
     this.lastRound = round;
+    this.lastRoundApplied = counted;
     const version = this.o.parameters.version;
     this.o.log.info(
       {

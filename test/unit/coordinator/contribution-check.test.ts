@@ -56,11 +56,13 @@ describe('contribution check: the rule', () => {
     expect(check.judge('w0', 14, { norm: 2, cosine: null }, { othersPending: ['w1', 'w2'] }).accepted).toBe(true);
   });
 
-  it("blames a conflict with the round's one earlier contribution on the member on probation, else drops the later uncounted", () => {
+  it("blames a conflict with the round's one earlier contribution on the member on probation, else drops both uncounted", () => {
     const check = warmed();
-    // Neither on probation: which is wrong cannot be told; the earlier stays, this one goes, not counted.
-    const later = check.judge('w1', 11, { norm: 2, cosine: -0.8 }, { alone: 'w2' });
-    expect([later.accepted, later.rule, later.dropEarlier, later.recentRefusals]).toEqual([false, 'conflict', undefined, 0]);
+    // Neither on probation: which is wrong cannot be told; both go, not counted (the earlier stays after a round that applied nothing).
+    const both = check.judge('w1', 11, { norm: 2, cosine: -0.8 }, { alone: 'w2' });
+    expect([both.accepted, both.rule, both.dropEarlier, both.recentRefusals]).toEqual([false, 'conflict', { member: 'w2' }, 0]);
+    const later = check.judge('w1', 11, { norm: 2, cosine: -0.8 }, { alone: 'w2', keepEarlier: true });
+    expect([later.accepted, later.rule, later.dropEarlier]).toEqual([false, 'conflict', undefined]);
     // w2 refused once: a later conflict with it is its fault (counted), the later one stays.
     check.judge('w2', 12, { norm: 2, cosine: -0.7 });
     const theirs = check.judge('w0', 13, { norm: 2, cosine: -0.8 }, { alone: 'w2' });
