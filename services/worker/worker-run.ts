@@ -141,7 +141,14 @@ async function registerRetrying<T>(options: WorkerOptions, log: Logger, signal: 
       log.warn({ retryInMs: backoffMs, err: (err as Error).message }, 'run is full: waiting for a place');
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoffMs);
-        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          { once: true },
+        );
       });
       if (signal.aborted) throw err;
       backoffMs = Math.min(RUN_FULL_MAX_BACKOFF_MS, backoffMs * 2);
