@@ -1,6 +1,14 @@
 import type { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { ConfigError, FLAG_OF, MACHINE_KEYS, machineConfigOf, RUN_KEYS, type TrainConfig } from '../src/runtime/config/train-config.js';
+import {
+  ConfigError,
+  FLAG_OF,
+  type FlagKey,
+  MACHINE_KEYS,
+  machineConfigOf,
+  RUN_KEYS,
+  type TrainConfig,
+} from '../src/runtime/config/train-config.js';
 import { parseBoolean, ValueSyntaxError } from '../src/runtime/config/value-parsers.js';
 import type { Logger } from '../src/runtime/logger.js';
 import { resumePoint, type ResumePoint } from '../src/training/checkpoint/resume-config.js';
@@ -59,7 +67,7 @@ export async function resumeFrom(flags: Record<string, unknown>, command: Comman
     throw new NoCheckpointError(fromFlags.outDir);
   }
   const origin = originOf(command);
-  const given = (key: keyof TrainConfig) => {
+  const given = (key: FlagKey) => {
     const option = command.options.find((o) => o.long === FLAG_OF[key]);
     const source = option && command.getOptionValueSource(option.attributeName());
     return source === 'cli' || source === 'env' || source === 'config';
@@ -76,7 +84,7 @@ export async function resumeFrom(flags: Record<string, unknown>, command: Comman
   const ignored = RUN_KEYS.filter(
     (key) =>
       key !== 'epochs' &&
-      // No flag of its own: --batch-size (a run key too) is what is named when it differs.
+      // Derived, no flag of its own: --batch-size (a run key too) is what is named when it differs.
       key !== 'globalBatch' &&
       !(key === 'workers' && takesWorkers) &&
       given(key) &&

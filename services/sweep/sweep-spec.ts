@@ -86,6 +86,11 @@ const SWEEP_OWNED: Partial<Record<keyof typeof FLAG_OF, string>> = {
   progress: 'set by the sweep (trials log their progress to their run directory)',
 };
 
+/** Run keys fleet train derives (no flag sets them), and what to set instead. */
+const DERIVED = new Map<string, string>([
+  ['globalBatch', "derived by fleet train (the trial's batchSize x workersPerTrial): set batchSize"],
+]);
+
 /** The train config's field schemas: the values a spec gives are checked by the same rules as `fleet train`'s. */
 const TRAIN_FIELDS: Record<string, z.ZodType> = { ...runConfigFields.shape, ...machineConfigSchema.shape };
 
@@ -359,6 +364,8 @@ function trainValues(vals: TrainValues, ctx: Context, path: string): TrainValues
 
 /** The config key a spec key names; an unknown key is refused, unless the spec `requires` a feature (then it is pending). */
 function canonicalKey(key: string, ctx: Context, where: string): string {
+  const derived = DERIVED.get(key);
+  if (derived) throw new SweepSpecError(ctx.file, where, derived);
   const canonical = KEY_OF.get(key);
   if (canonical) {
     const owned = SWEEP_OWNED[canonical as keyof typeof FLAG_OF];

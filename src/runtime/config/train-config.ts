@@ -37,8 +37,14 @@ export const trainConfigSchema = runConfigFields.extend(machineConfigSchema.shap
 
 export type TrainConfig = RunConfig & MachineConfig;
 
+/**
+ * The config keys a flag sets: all but globalBatch, which is derived (--batch-size x --workers when the run
+ * starts, trainConfigFrom; the checkpoint's on resume), so no flag, config file or sweep spec sets it.
+ */
+export type FlagKey = Exclude<keyof TrainConfig, 'globalBatch'>;
+
 /** The flag that sets each config key, so errors name what the user typed. */
-export const FLAG_OF: Record<keyof TrainConfig, string> = {
+export const FLAG_OF: Record<FlagKey, string> = {
   runId: '--run-id',
   workers: '--workers',
   model: '--model',
@@ -75,13 +81,11 @@ export const FLAG_OF: Record<keyof TrainConfig, string> = {
   stem: '--stem',
   pretrained: '--pretrained',
   compress: '--compress',
-  // No flag of its own: --batch-size x --workers when the run starts.
-  globalBatch: '--batch-size',
 };
 
 /** Where a key's value came from, as the user wrote it (default: its flag). */
 export type OriginOf = (key: string) => string;
-const flagOrigin: OriginOf = (key) => FLAG_OF[key as keyof TrainConfig] ?? key;
+const flagOrigin: OriginOf = (key) => (FLAG_OF as Record<string, string | undefined>)[key] ?? key;
 
 /** zod's issues as ConfigError problems, each naming where its value came from. */
 export function configProblems(error: z.ZodError, raw: Record<string, unknown>, originOf: OriginOf): ConfigError {

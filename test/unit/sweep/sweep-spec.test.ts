@@ -139,6 +139,11 @@ describe('sweep spec', () => {
     expect(refusal('name: a\nbase: { workers: 2 }\n').message).toBe(`${FILE}: base.workers: set by the sweep: use workersPerTrial`);
     expect(refusal('name: a\nbase: { out: x }\n').message).toMatch(/base\.out: set by the sweep/);
     expect(refusal('name: a\nparameters: { runId: [a, b] }\n').message).toMatch(/parameters\.runId: set by the sweep/);
+    // Derived from each trial's own batchSize and workers: a spec value would be stale (or a renamed batchSize).
+    expect(refusal('name: a\nparameters: { globalBatch: [64, 128] }\n').message).toBe(
+      `${FILE}: parameters.globalBatch: derived by fleet train (the trial's batchSize x workersPerTrial): set batchSize`,
+    );
+    expect(refusal(SPEC, { set: ['globalBatch=64'] }).message).toMatch(/--set globalBatch=64: derived by fleet train/);
     expect(refusal('name: a\nbase: { mixup: 0.2, mixupAlpha: 0.2 }\n').message).toMatch(/base\.mixupAlpha: sets mixupAlpha again/);
     expect(refusal('name: a\nbogus: 1\n').message).toBe(`${FILE}: bogus: unknown key`);
     expect(refusal('name: a\npruning: { rule: asha, grace: 1 }\n').message).toBe(`${FILE}: pruning.grace: unknown key`);
