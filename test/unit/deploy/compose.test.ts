@@ -126,7 +126,8 @@ describe('deploy/compose/compose.yaml', () => {
       ran.push(parsed.path);
       if (parsed.path === 'coordinator') {
         expect(parsed.flags.resume, name).toBe('auto');
-        expect(parsed.flags.workers).toBe(workers.length);
+        // fleet coordinator --workers N is the range N:N (exactly N, not elastic).
+        expect(parsed.flags.workers).toEqual({ min: workers.length, max: workers.length, elastic: false });
       }
       if (s.secrets?.includes('token')) expect(parsed.flags.tokenFile, name).toBe('/run/secrets/token');
       const check = s.healthcheck?.test;

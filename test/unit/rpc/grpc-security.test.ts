@@ -356,6 +356,8 @@ describe('security flags', () => {
     expect(await parseGrpcSecurity({ tlsCert: certs.serverCert, tlsKey: certs.serverKey, tlsCa: certs.ca, tokenFile }, 'server')).toEqual({
       tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca },
       token: TOKEN,
+      // Kept so the server re-reads it when it changes (token rotation).
+      tokenFile,
     });
     expect(await parseGrpcSecurity({ tls: true }, 'client')).toEqual({ tls: {}, token: null });
     expect(await parseGrpcSecurity({ tlsServerName: 'coordinator.fleet' }, 'client')).toEqual({
