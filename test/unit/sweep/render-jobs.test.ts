@@ -106,6 +106,8 @@ describe('fleet sweep --render-jobs', () => {
         runId: `render-test-1-${trial.id}`,
         outDir: `/runs/sweeps/render-test-1/trials/${trial.id}`,
         workers: 2,
+        // Derived by fleet train from the trial's own batchSize (64) and workers: never a spec value.
+        globalBatch: 128,
         dataDir: '/data/cifar10',
         download: false,
         progress: 'log',
