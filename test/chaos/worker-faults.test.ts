@@ -84,9 +84,9 @@ describe('chaos: worker faults (real processes)', () => {
     await w0!.waitFor(contributedRound(2));
     w0!.child.kill('SIGKILL');
     const w3 = cluster.worker(c.port, 'kill-w3');
-    // Its connection dropped with the process: evicted at once, not at the heartbeat timeout. Its
-    // batches of an open round go back to the pool (the ledger below shows each sample applied once).
-    await c.waitFor(/"name":"kill-w0".*"msg":"worker evicted: connection dropped"/, 30_000);
+    // Evicted: at once as its connection drops with the process (or at the 2 s heartbeat timeout when the
+    // coordinator saw its silence first, on a loaded machine); batches of an open round go back to the pool.
+    await c.waitFor(/"name":"kill-w0".*"msg":"worker evicted: (connection dropped|no heartbeat)"/, 30_000);
     const closedAtEviction = logsWith(c, 'round closed').length;
     await until('a round closed after the eviction', () => logsWith(c, 'round closed').length > closedAtEviction);
 
@@ -100,7 +100,7 @@ describe('chaos: worker faults (real processes)', () => {
     w2!.child.kill('SIGKILL');
     const secondKill = await w2!.exited;
     expect(secondKill.signal, 'w2 was still running when killed').toBe('SIGKILL');
-    await c.waitFor(/"name":"kill-w2".*"msg":"worker evicted: connection dropped"/, 30_000);
+    await c.waitFor(/"name":"kill-w2".*"msg":"worker evicted: (connection dropped|no heartbeat)"/, 30_000);
 
     const exits = await Promise.all([c.exited, w1!.exited, w3.exited]);
     expect(

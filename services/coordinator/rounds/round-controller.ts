@@ -143,6 +143,8 @@ export class RoundController {
 
   /** The member's connection dropped (its Attend stream was cancelled: the process died): evicted at once. */
   connectionDropped(worker: string): void {
+    // Workers exit when the run is over: their connections closing then is no fault.
+    if (this.state !== 'waiting' && this.state !== 'running') return;
     const name = this.membership.nameOf(worker);
     const round = this.rounds.openRound()?.round;
     const evicted = this.membership.evict(worker, {
