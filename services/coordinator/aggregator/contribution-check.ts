@@ -179,6 +179,23 @@ export class ContributionCheck {
     };
   }
 
+  /**
+   * A round that applied nothing because the norm rule refused every one of
+   * its contributions (two or more): the run moved, not the workers (a
+   * diverging loss grows every gradient at once, faster than the window's
+   * median follows). The window starts again (warm-up) and these refusals
+   * are not counted, so honest workers of a diverging run are not
+   * quarantined; the run goes on to its own divergence error.
+   */
+  runMoved(members: readonly string[]): void {
+    this.norms.length = 0;
+    this.roundsSeen = 0;
+    for (const m of members) {
+      const history = this.outcomes.get(m);
+      if (history && history.at(-1) === true) history[history.length - 1] = false;
+    }
+  }
+
   /** Refused within its last `quarantineWithin` judged rounds. */
   onProbation(member: string): boolean {
     return this.outcomes.get(member)?.includes(true) ?? false;

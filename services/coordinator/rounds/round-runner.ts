@@ -48,6 +48,8 @@ export class RoundRunner {
   private readonly speeds = new WorkerSpeeds();
   /** Whether the last round applied anything (the contribution check keeps a conflict's earlier one when not). */
   private lastRoundApplied = true;
+  /** The members the norm rule refused in the open round (ContributionCheck.runMoved). */
+  private normRefusals: { round: number; members: string[] } = { round: -1, members: [] };
   /** Names quarantined by the contribution check: refused at registration for the rest of the run. */
   private readonly quarantined = new Set<string>();
   /** Set by drain(): no round starts from then on. */
@@ -274,6 +276,10 @@ export class RoundRunner {
       );
     else this.o.log.warn(fields, 'contribution refused by the contribution check: its batches go back to the pool');
     this.o.hooks.onContributionRefused?.({ worker, name, round, epoch: open.plan.epoch, verdict });
+    if (verdict.rule === 'norm-above' && !verdict.quarantine) {
+      if (this.normRefusals.round !== round) this.normRefusals = { round, members: [] };
+      this.normRefusals.members.push(worker);
+    }
     if (verdict.quarantine) {
       this.quarantined.add(name);
       this.o.contributionCheck?.forget(worker);
@@ -496,6 +502,14 @@ export class RoundRunner {
     this.open = null;
     this.lastRound = round;
     this.lastRoundApplied = counted;
+    const moved = this.normRefusals.round === round ? this.normRefusals.members : [];
+    if (!counted && contributed.length === 0 && moved.length >= 2 && this.o.contributionCheck) {
+      this.o.contributionCheck.runMoved(moved);
+      this.o.log.warn(
+        { round, refused: moved.length },
+        "every contribution of the round was far above the recent median norm: the run moved (a diverging loss?), not a worker; the contribution check's window starts again and these refusals are not counted",
+      );
+    }
     const version = this.o.parameters.version;
     this.o.log.info(
       {

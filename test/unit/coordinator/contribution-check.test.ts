@@ -35,6 +35,27 @@ describe('contribution check: the rule', () => {
     expect(fresh.medianNorm()).toBeLessThan(3);
   });
 
+  it('a diverging run (every contribution of rounds far above the median) quarantines nobody once runMoved says so', () => {
+    // Without runMoved: the same members refused 3 rounds in a row are quarantined.
+    const blind = warmed();
+    const blindVerdicts = [11, 12, 13].map((r) =>
+      [0, 1, 2].map((k) => blind.judge(`w${k}`, r, { norm: 100 * 10 ** (r - 11), cosine: null })),
+    );
+    expect(blindVerdicts.at(-1)!.map((v) => v.quarantine)).toEqual([true, true, true]);
+    // With it (the runner calls it at the close of a round that applied nothing): the window restarts,
+    // the refusals are not counted, the next rounds are the warm-up's, and nobody is quarantined.
+    const check = warmed();
+    const first = [0, 1, 2].map((k) => check.judge(`w${k}`, 11, { norm: 100, cosine: null }));
+    expect(first.map((v) => v.rule)).toEqual(['norm-above', 'norm-above', 'norm-above']);
+    check.runMoved(['w0', 'w1', 'w2']);
+    expect(check.medianNorm()).toBeNull();
+    for (const r of [12, 13, 14])
+      for (const k of [0, 1, 2]) {
+        const v = check.judge(`w${k}`, r, { norm: 100 * 10 ** (r - 11), cosine: null });
+        expect([v.accepted, v.quarantine, v.recentRefusals]).toEqual([true, false, 0]);
+      }
+  });
+
   it('has no lower bound on the norm: a tiny gradient (the loss near zero) is accepted', () => {
     expect(warmed().judge('w2', 11, { norm: 0.02, cosine: 0.3 }).accepted).toBe(true);
   });
