@@ -172,8 +172,14 @@ export async function runEvaluator(
       log.info({ version: c.version }, 'checkpoint already evaluated: its result published again (stored once)');
       // A crash between the state and metrics.jsonl loses no line: writing it again replaces it.
       const line = state.metricsLine(c.version);
-      if (line) await writeLine(line);
+      // Redelivered because the disk refused its result (see below): written now, or the event comes again.
+      const stateFailed =
+        writes.consecutive('evaluator-state') > 0
+          ? await writes.attempt('evaluator-state', state.path, { epoch: c.epoch }, () => state.flush())
+          : null;
+      const lineFailed = line ? await writeLine(line) : null;
       await publish(done);
+      if (stateFailed || lineFailed) throw notStored(c.version, (stateFailed ?? lineFailed)!);
       return;
     }
     if (state.isSkipped(c.version)) return;
@@ -240,8 +246,8 @@ export async function runEvaluator(
     };
     // The line a coordinator scoring by itself, or a one-process run, writes at an epoch end.
     const line = training ? metricsLine(training, evaluation) : null;
-    await writes.attempt('evaluator-state', state.path, { epoch: c.epoch }, () => state.recordEvaluation(result, line));
-    if (line) await writeLine(line);
+    const stateFailed = await writes.attempt('evaluator-state', state.path, { epoch: c.epoch }, () => state.recordEvaluation(result, line));
+    const lineFailed = line ? await writeLine(line) : null;
     deps.metrics.evaluations.inc();
     deps.metrics.evaluationSeconds.observe(evalMs / 1000);
     deps.metrics.testAccuracy.set(evaluation.accuracy);
@@ -263,6 +269,10 @@ export async function runEvaluator(
       'checkpoint evaluated',
     );
     await publish(result);
+    // Not acknowledged while its result is only in memory: a crash (kill -9) before the disk takes it would lose the
+    // score for good, as the event would not come again. The handler's failure makes it come again (a backed-off
+    // redelivery, later events waiting behind it); it is then written, not scored again.
+    if (stateFailed || lineFailed) throw notStored(c.version, (stateFailed ?? lineFailed)!);
   };
   const schedule = new CheckpointSchedule({
     mode: scoreCheckpoints,
@@ -306,6 +316,11 @@ export async function runEvaluator(
   }
   await retryRefusedWrites(state, writes, (line) => writeLine(line));
   return end;
+}
+
+/** The event of a version whose result the disk refused: it comes again until the result is written. */
+function notStored(version: number, failure: WriteFailure): WriteFailedError {
+  return new WriteFailedError(failure.what, failure.path, failure.code, `the result of version ${version} (the event comes again)`);
 }
 
 /**

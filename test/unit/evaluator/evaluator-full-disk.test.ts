@@ -75,6 +75,7 @@ const epochEnd = (version: number, epoch: number) => ({
 /** Starts the evaluator on `out`, with epoch 1 scored and written before it returns. */
 async function started(bus: EventBus, run: string, out: string) {
   const { log, lines } = captureLog();
+  const stop = new AbortController();
   const metrics = evaluatorMetrics({ run });
   const coordinator = bus.publisher(run, 'coordinator:test');
   coordinator.publish('checkpoint', epochEnd(5, 1));
@@ -82,11 +83,11 @@ async function started(bus: EventBus, run: string, out: string) {
     { run, outDir: out, dataDir: null, backend: 'cpu', threads: null, connectTimeoutMs: 1000, exitWhenFinished: true },
     { bus, events: bus.publisher(run, 'evaluator:test'), source: sourceOf(run, out), metrics },
     log,
-    new AbortController().signal,
+    stop.signal,
   );
   ended.catch(() => {});
   await until('epoch 1 evaluated', () => lines.some((l) => l.msg === 'checkpoint evaluated'), 20_000);
-  return { lines, metrics, coordinator, ended };
+  return { lines, metrics, coordinator, ended, stop };
 }
 
 const stateVersions = async (out: string) =>
@@ -101,7 +102,8 @@ describe.skipIf(skip !== null)('the evaluator on a full disk (tmpfs)', () => {
   it('refuses to lose what it scored: the state and line refused while full are written at its exit once there is space', async () => {
     const run = 'fulldisk1';
     const out = join(disk.dir, run);
-    const bus = createMemoryBus(pino({ level: 'silent' }));
+    // The refused event comes again after 5 s: after the checks below, which see its first attempt only.
+    const bus = createMemoryBus(pino({ level: 'silent' }), { redeliveryDelayMs: 5000 });
     const e = await started(bus, run, out);
     await disk.fill();
     e.coordinator.publish('checkpoint', epochEnd(9, 2));
@@ -128,15 +130,31 @@ describe.skipIf(skip !== null)('the evaluator on a full disk (tmpfs)', () => {
     expect(seen.filter((ev) => ev.type === 'eval').map((ev) => (ev.data as { version: number }).version)).toEqual([5, 9]);
   }, 60_000);
 
-  it('still full at its exit: it fails naming the state file and ENOSPC, the file on disk whole (epoch 1)', async () => {
+  it("still full: the refused result keeps its event unacknowledged (it comes again, the run's end waits behind it); stopped, it fails naming the state file and ENOSPC, the file on disk whole (epoch 1)", async () => {
     const run = 'fulldisk2';
     const out = join(disk.dir, run);
-    const bus = createMemoryBus(pino({ level: 'silent' }));
+    const bus = createMemoryBus(pino({ level: 'silent' }), { redeliveryDelayMs: 200 });
     const e = await started(bus, run, out);
     await disk.fill();
     e.coordinator.publish('checkpoint', epochEnd(9, 2));
     await until('metrics refused', () => e.lines.some((l) => l.msg?.startsWith('metrics not written (ENOSPC)')), 20_000);
     e.coordinator.publish('run.finished', { status: 'finished', version: 9, epochs: 2, reason: null });
+    // Acknowledged, the event would be gone: a kill -9 now would lose epoch 2's score for good. It comes again instead
+    // (written then, not scored again), and run.finished waits behind it: the evaluator does not end.
+    await until(
+      'the refused event redelivered',
+      () => e.lines.filter((l) => l.msg?.startsWith('checkpoint already evaluated')).length >= 2,
+      20_000,
+    );
+    expect(e.lines.filter((l) => l.msg === 'checkpoint evaluated').length).toBe(2);
+    let ended = false;
+    const mark = () => {
+      ended = true;
+    };
+    e.ended.then(mark, mark);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ended).toBe(false);
+    e.stop.abort();
     const err = await e.ended.catch((x: unknown) => x);
     expect(err).toBeInstanceOf(WriteFailedError);
     expect((err as WriteFailedError).message).toContain(`cannot write the evaluator-state ${join(out, EVALUATOR_STATE_FILE)} (ENOSPC)`);
