@@ -2,11 +2,13 @@
  * The soak run (not in `npm test`): a multi-worker training of about an hour
  * on real CIFAR-10, with faults from a schedule given as data
  * (fault-schedule.ts), beside a clean run of the same flags and seed. At the
- * end it prints the chaos suite's summary line for what it did, then the
- * rounds completed and the final test accuracy against the clean run's.
+ * end (--minutes, then both runs stopped gracefully) it prints the chaos
+ * suite's summary line for what it did, then the rounds and epochs
+ * completed and the test accuracy against the clean run's at the last epoch
+ * both scored.
  *
- *   npm run soak                                   # bench/soak/schedule.json, ~1 hour
- *   npm run soak -- --schedule my.json --epochs 4  # shorter
+ *   npm run soak                                    # bench/soak/schedule.json, 1 hour
+ *   npm run soak -- --schedule my.json --minutes 15 # shorter
  *
  * The soak cluster is what a real one is: nats-server (JetStream on disk),
  * `fleet coordinator --external-evaluator`, `fleet evaluator`, N `fleet
@@ -15,6 +17,7 @@
  * runs as root (so the disk can fill up). The clean run is a coordinator
  * scoring its own epochs with N workers, no NATS, no faults.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, open, rm, unlink } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -44,13 +47,17 @@ const { values: flags } = parseArgs({
     membership: { type: 'string' },
     model: { type: 'string', default: 'cnn' },
     backend: { type: 'string', default: 'auto' },
-    // About an hour here: ~7 s a round for each of the two runs sharing 2 cores (cnn, oneDNN), 78 rounds an epoch.
-    epochs: { type: 'string', default: '6' },
+    /** The soak's length: both runs are stopped (SIGTERM: drained, checkpointed) then; 0: run to --epochs. */
+    minutes: { type: 'string', default: '60' },
+    // An upper bound with --minutes (and the lr schedule's length): ~7 s a round for each of the two runs sharing
+    // 2 cores (cnn, oneDNN), 78 rounds an epoch, so about 7 epochs in an hour here.
+    epochs: { type: 'string', default: '20' },
     'batch-size': { type: 'string', default: '32' },
     'limit-train': { type: 'string', default: '10000' },
     'limit-test': { type: 'string', default: '2000' },
     lr: { type: 'string', default: '0.05' },
     seed: { type: 'string', default: '1' },
+    /** Minutes after which the soak gives up (a hang): a failure. */
     'time-limit': { type: 'string', default: '100' },
     'no-clean': { type: 'boolean', default: false },
     'tmpfs-size': { type: 'string', default: '512m' },
@@ -60,10 +67,12 @@ const { values: flags } = parseArgs({
 const workers = Number(flags.workers);
 const epochs = Number(flags.epochs);
 const timeLimitMs = Number(flags['time-limit']) * 60_000;
+const soakMs = Number(flags.minutes) * 60_000;
 const limitTrain = Number(flags['limit-train']);
 if (!(Number.isInteger(workers) && workers >= 2)) throw new Error(`--workers must be an integer >= 2, got ${flags.workers}`);
 if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`--epochs must be an integer >= 1, got ${flags.epochs}`);
-if (!(timeLimitMs > 0)) throw new Error(`--time-limit (minutes) must be > 0, got ${flags['time-limit']}`);
+if (!(soakMs >= 0)) throw new Error(`--minutes must be >= 0, got ${flags.minutes}`);
+if (!(timeLimitMs > soakMs)) throw new Error(`--time-limit (minutes) must be more than --minutes, got ${flags['time-limit']}`);
 
 const RUN_ID = 'soak';
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -153,7 +162,8 @@ async function startCluster(kind: 'soak' | 'clean', root: string, runOut: string
       restartArgs: [...base, ...withNats, '--resume', 'auto'],
       onLine: (line) => {
         if (!line.includes('"msg":"round closed"')) {
-          if (line.includes('quarantined')) counts.quarantined += 1;
+          if (line.includes('"msg":"worker evicted: quarantined')) counts.quarantined += 1;
+          else if (line.includes('"msg":"contribution refused by the contribution check')) counts.refused += 1;
           return;
         }
         const round = Number(/"round":(\d+)/.exec(line)?.[1] ?? 0);
@@ -350,14 +360,22 @@ async function applyFault(
   }
 }
 
-async function finalAccuracy(runOut: string): Promise<number | null> {
+/** Test accuracy by epoch, from the run's metrics.jsonl (the last line of an epoch wins). */
+async function accuracyByEpoch(runOut: string): Promise<Map<number, number>> {
+  const byEpoch = new Map<number, number>();
   try {
-    const lines = await readMetricsLines(join(runOut, 'metrics.jsonl'));
-    const last = lines.filter((l) => l.epoch === epochs).at(-1) ?? lines.at(-1);
-    return last ? last.testAccuracy : null;
+    for (const l of await readMetricsLines(runOut)) byEpoch.set(l.epoch, l.testAccuracy);
   } catch {
-    return null;
+    // no line yet
   }
+  return byEpoch;
+}
+
+/** Epochs 1..N whose ledger file the coordinator wrote (an epoch cut short by the stop has none). */
+async function completedEpochs(runOut: string): Promise<number> {
+  let n = 0;
+  while (n < epochs && existsSync(join(runOut, `applied-epoch-${n + 1}.json`))) n++;
+  return n;
 }
 
 async function main(): Promise<void> {
@@ -434,22 +452,34 @@ async function main(): Promise<void> {
   }, 60_000);
 
   const finished = Promise.all([soak.coordinator.done, soak.evaluator?.done, clean?.coordinator.done]).then(() => 'finished' as const);
-  const outcome = await Promise.race([finished, sleep(timeLimitMs).then(() => 'time limit' as const)]);
+  const timeUp = soakMs > 0 ? sleep(soakMs).then(() => 'time up' as const) : new Promise<never>(() => {});
+  const outcome = await Promise.race([finished, timeUp, sleep(timeLimitMs).then(() => 'time limit' as const)]);
   clearInterval(progress);
   for (const t of timers) clearTimeout(t);
   const minutes = (Date.now() - startedAt) / 60_000;
+  if (outcome === 'time up') {
+    // A graceful stop, as an operator's: the coordinators drain their round and checkpoint.
+    log.info({ minutes }, 'soak time up: stopping both runs (SIGTERM)');
+    await Promise.all([soak.coordinator.terminate(120_000), clean?.coordinator.terminate(120_000)]);
+  }
   // Workers exit once they see the run finished; give them a moment, then stop whatever is left.
   await sleep(3000);
   for (const p of [...soak.all, ...(clean?.all ?? [])]) await p.stop();
   await nats.stop();
 
-  const ledger = await readLedger(disk.dir, epochs, limitTrain);
-  const cleanLedger = clean ? await readLedger(cleanOut, epochs, limitTrain) : undefined;
+  const soakEpochs = await completedEpochs(disk.dir);
+  const ledger = await readLedger(disk.dir, soakEpochs, limitTrain);
+  const cleanLedger = clean ? await readLedger(cleanOut, await completedEpochs(cleanOut), limitTrain) : undefined;
   const done = applied.filter((a) => !a.skipped);
   const records: ChaosRecord[] = done.map((a) => ({ scenario: `soak: ${a.fault.kind}`, faultsInjected: 1 }));
   records.push({ scenario: 'soak: ledger', samplesLost: ledger.lost, samplesRepeated: ledger.repeated });
-  const accuracy = await finalAccuracy(disk.dir);
-  const cleanAccuracy = clean ? await finalAccuracy(cleanOut) : null;
+  // Compared at the last epoch both runs scored (the faults slow the soak run down).
+  const soakScores = await accuracyByEpoch(disk.dir);
+  const cleanScores = clean ? await accuracyByEpoch(cleanOut) : new Map<number, number>();
+  const common = [...soakScores.keys()].filter((e) => !clean || cleanScores.has(e));
+  const atEpoch = common.length > 0 ? Math.max(...common) : null;
+  const accuracy = atEpoch === null ? null : soakScores.get(atEpoch)!;
+  const cleanAccuracy = atEpoch === null || !clean ? null : cleanScores.get(atEpoch)!;
   const unplanned = soak.all.reduce((n, p) => n + p.unplannedExits, 0);
   const pct = (a: number | null) => (a === null ? 'none' : `${(a * 100).toFixed(2)}%`);
 
@@ -468,7 +498,8 @@ async function main(): Promise<void> {
   process.stdout.write(
     `soak: ${outcome} after ${minutes.toFixed(1)} min; ${soak.rounds.last} rounds completed (${soak.rounds.closes} closed, ` +
       `${soak.rounds.closes - soak.rounds.last} redone after restarts); clean run ${clean ? `${clean.rounds.last} rounds` : 'not run'}; ` +
-      `final test accuracy ${pct(accuracy)} against ${pct(cleanAccuracy)} clean (seed ${flags.seed}); ` +
+      `${soakEpochs} epochs completed (clean ${clean ? Math.max(0, ...cleanScores.keys()) : '-'}); ` +
+      `test accuracy at epoch ${atEpoch ?? '-'} ${pct(accuracy)} against ${pct(cleanAccuracy)} clean (seed ${flags.seed}); ` +
       `${done.length} of ${schedule.faults.length} faults applied (${applied.length - done.length} skipped, ` +
       `${applied.filter((a) => a.failed).length} not handled); ` +
       `${unplanned} unplanned exits; ${soak.refused} contributions refused and ${soak.quarantined} workers quarantined ` +
@@ -479,8 +510,11 @@ async function main(): Promise<void> {
     spawnSync('cp', ['-a', disk.dir, join(root, 'soak-run-files')]);
     spawnSync('umount', [disk.dir]);
   }
-  if (outcome !== 'finished' || ledger.lost > 0 || ledger.repeated > 0 || applied.some((a) => a.failed)) process.exitCode = 1;
+  if (outcome === 'time limit' || soakEpochs === 0 || ledger.lost > 0 || ledger.repeated > 0 || applied.some((a) => a.failed))
+    process.exitCode = 1;
   await rm(natsStore, { recursive: true, force: true });
 }
 
 await main();
+// The time limit's timer and the workers' retries would keep the process alive: the soak is over.
+process.exit();

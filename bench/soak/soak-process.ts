@@ -118,8 +118,9 @@ export class SoakProcess {
         this.planned = false; // the fault that killed it restarts it
         return;
       }
-      this.unplannedExits += 1;
       const restart = this.o.restart ?? true;
+      // A process not meant to be restarted (a garbage worker) is expected to end so.
+      if (restart) this.unplannedExits += 1;
       this.o.onEvent(restart ? 'unplanned exit: restarting' : 'exited', {
         process: this.o.name,
         code,
@@ -164,6 +165,17 @@ export class SoakProcess {
       this.watchers.add(check);
       check();
     });
+  }
+
+  /** A graceful stop for good: SIGTERM (a coordinator drains and checkpoints), SIGKILL after `graceMs`. */
+  async terminate(graceMs: number): Promise<void> {
+    this.stopping = true;
+    if (!this.child) return;
+    const gone = this.exited();
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), graceMs);
+    await gone;
+    clearTimeout(timer);
   }
 
   /** Stops for good (SIGKILL; the soak is over or failed). */
