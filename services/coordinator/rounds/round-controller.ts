@@ -126,7 +126,8 @@ export class RoundController {
   register(name: string): string {
     this.rounds.assertAlive();
     const max = this.o.maxWorkers;
-    if (max !== undefined && this.membership.size >= max) throw new RunFullError(max, name);
+    // A finished run is never full: a late worker registers and is told the run is over.
+    if (max !== undefined && this.state !== 'finished' && this.membership.size >= max) throw new RunFullError(max, name);
     this.rounds.assertNotQuarantined(name);
     const id = this.membership.join(name);
     this.rounds.joined();
@@ -143,8 +144,11 @@ export class RoundController {
 
   /** The member's connection dropped (its Attend stream was cancelled: the process died): evicted at once. */
   connectionDropped(worker: string): void {
-    // Workers exit when the run is over: their connections closing then is no fault.
-    if (this.state !== 'waiting' && this.state !== 'running') return;
+    // Workers exit when the run is over: their connections closing then is no fault, only a member gone.
+    if (this.state !== 'waiting' && this.state !== 'running') {
+      this.membership.leave(worker, 'connection closed after the run');
+      return;
+    }
     const name = this.membership.nameOf(worker);
     const round = this.rounds.openRound()?.round;
     const evicted = this.membership.evict(worker, {
