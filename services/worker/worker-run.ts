@@ -1,4 +1,5 @@
 import { classify, isUnavailable } from '../../src/rpc/classify.js';
+import { sleepUnless } from '../../src/events/sleep.js';
 import { CoordinatorRefusal } from '../../src/rpc/coordinator-refusals.js';
 import { selectBackend } from '../../src/compute/index.js';
 import { retryWithBackoff } from '../../src/runtime/retry.js';
@@ -139,17 +140,7 @@ async function registerRetrying<T>(options: WorkerOptions, log: Logger, signal: 
     } catch (err) {
       if (!isRunFull(err) || signal.aborted) throw err;
       log.warn({ retryInMs: backoffMs, err: (err as Error).message }, 'run is full: waiting for a place');
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, backoffMs);
-        signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      await sleepUnless(signal, backoffMs);
       if (signal.aborted) throw err;
       backoffMs = Math.min(RUN_FULL_MAX_BACKOFF_MS, backoffMs * 2);
     }
