@@ -1,5 +1,5 @@
 /**
- * The garbage-worker scenario's accuracy (issue 20, part 4): a real cluster
+ * The garbage-worker scenario's accuracy: a real cluster
  * (a coordinator and 3 workers) on a subset of the real CIFAR-10, clean at
  * FLEET_BENCH_SEEDS seeds, then at the first seed with one worker uploading
  * garbage (FLEET_FAULT_GRADIENT: scaled, sign-flipped, random) from round

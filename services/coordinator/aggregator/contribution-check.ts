@@ -17,7 +17,7 @@
  *   point the same way (measured cosines: median 0.65), a sign-flipped one
  *   the other way. Norm alone cannot see a sign flip. Judged only when the
  *   round already holds a contribution (the first to arrive has nothing to
- *   be compared with: the run's recent direction, tried, is too noisy for a
+ *   be compared with: the run's recent direction is too noisy for a
  *   rule, median cosine 0.06) and only for full shards.
  *
  * The first `warmupRounds` rounds only collect (no median yet).
