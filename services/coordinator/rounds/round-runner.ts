@@ -211,7 +211,9 @@ export class RoundRunner {
     if (!check || !sums || c.kind !== 'gradients') return null;
     const round = open.plan.round;
     // A shard well below the batch (an epoch's leftover, the pool's remains) is judged by the norm-above rule only.
-    const partial = c.sampleCount * 2 <= this.o.config.batchSize;
+    // With fewer than three members to contribute, a disagreement cannot say which side is wrong: the direction rules
+    // (cosine, conflict, probation) need a majority, so only the norm rule judges such a round.
+    const partial = c.sampleCount * 2 <= this.o.config.batchSize || open.plan.waitFor.length < 3;
     const othersPending = open.plan.waitFor.filter(
       (w) => w !== worker && !open.contributed.has(w) && !open.refused.has(w) && this.o.membership.has(w),
     );
