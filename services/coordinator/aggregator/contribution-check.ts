@@ -24,6 +24,12 @@
  * A member refused `quarantineAfter` times within the last `quarantineWithin`
  * rounds it took part in is quarantined: evicted, and its name refused for
  * the rest of the run.
+ *
+ * Second opinion: a batch whose honest gradient is far off is refused for
+ * whoever trains it, so a norm-above or cosine refusal judged with `defer`
+ * is not recorded until another member has trained the same batches
+ * (`settle`): accepted from it, the refusal counts; refused by the same rule
+ * with a like norm (`sameBatch`), the batch is at fault and neither counts.
  */
 export interface ContributionCheckOptions {
   normFactor: number;
@@ -57,6 +63,17 @@ export interface ContributionFigures {
  * an honest pair served again at the same parameters would conflict again, forever). probation: refused recently and first in its round (nothing to compare it with) while a member in good standing is to come: held back, not counted. */
 export type CheckRule = 'norm-above' | 'cosine' | 'probation' | 'conflict';
 
+/**
+ * Where a deferred refusal stands. pending: not recorded yet, its batches go to another member first. confirmed:
+ * another member's contribution on them was accepted, so it counts. alone: no other member to ask (today's rule: it
+ * counts). batch: another member's contribution on them was refused by the same rule with a like norm: the batch is
+ * at fault, not counted.
+ */
+export type SecondOpinion = 'pending' | 'confirmed' | 'alone' | 'batch';
+
+/** Two refusals of the same batches blame the batch only when their norms are within this factor of each other. */
+export const SAME_BATCH_NORM_RATIO = 4;
+
 export interface CheckVerdict {
   accepted: boolean;
   /** Why it was refused (absent when accepted). */
@@ -73,6 +90,8 @@ export interface CheckVerdict {
    * is wrong (`refusal` absent: this one is refused too, as a conflict).
    */
   dropEarlier?: { member: string; refusal?: CheckVerdict };
+  /** A norm-above or cosine refusal judged with `defer`: where its second opinion stands (ContributionCheck.settle). */
+  secondOpinion?: SecondOpinion;
 }
 
 /** The rule's state over the run: recent accepted norms by round, each member's recent outcomes. */
@@ -119,9 +138,12 @@ export class ContributionCheck {
       blame?: CheckRule;
       /** The last round applied nothing: a conflict keeps the earlier contribution. */
       keepEarlier?: boolean;
+      /** A norm-above or cosine refusal is not recorded (secondOpinion 'pending'): `settle` records it later. */
+      defer?: boolean;
     } = {},
   ): CheckVerdict {
     const partial = o.partial ?? false;
+    const defer = o.defer ?? false;
     // Against a single earlier contribution, a cosine refusal blames the one on probation, or neither.
     if (o.alone !== undefined && !partial && f.cosine !== null && f.cosine < this.o.cosineMin) {
       const mine = this.onProbation(member);
@@ -131,7 +153,7 @@ export class ContributionCheck {
         if (theirs && !mine) {
           const refusal = this.judge(o.alone, round, against, { blame: 'cosine' });
           return {
-            ...this.judge(member, round, { ...f, cosine: null }, { partial }),
+            ...this.judge(member, round, { ...f, cosine: null }, { partial, defer }),
             dropEarlier: { member: o.alone, refusal: { ...refusal, figures: { ...refusal.figures, ...against } } },
           };
         }
@@ -163,20 +185,54 @@ export class ContributionCheck {
     }
     const accepted = rule === undefined;
     if (accepted && !partial) this.noteNorm(round, f.norm);
-    const history = this.outcomes.get(member) ?? [];
-    if (rule !== 'probation') {
-      history.push(!accepted);
-      while (history.length > this.o.quarantineWithin) history.shift();
-      this.outcomes.set(member, history);
-    }
-    const recentRefusals = history.filter(Boolean).length;
+    const deferred = defer && !blame && (rule === 'norm-above' || rule === 'cosine');
+    if (rule !== 'probation' && !deferred) this.record(member, !accepted);
+    const recentRefusals = this.recentRefusals(member);
     return {
       accepted,
       ...(rule ? { rule } : {}),
       figures: { ...f, medianNorm, normFactor, cosineMin },
-      quarantine: !accepted && rule !== 'probation' && recentRefusals >= this.o.quarantineAfter,
+      quarantine: !accepted && rule !== 'probation' && !deferred && recentRefusals >= this.o.quarantineAfter,
       recentRefusals,
+      ...(deferred ? { secondOpinion: 'pending' as const } : {}),
     };
+  }
+
+  /**
+   * Records a deferred refusal of `member` (`verdict`, secondOpinion 'pending') once its second opinion is known:
+   * 'confirmed' and 'alone' count it (and may quarantine), 'batch' records the round as not refused. The member
+   * sat out the rounds in between (the runner leaves it out of them), so its outcomes stay in round order.
+   */
+  settle(member: string, verdict: CheckVerdict, opinion: Exclude<SecondOpinion, 'pending'>): CheckVerdict {
+    const counted = opinion !== 'batch';
+    this.record(member, counted);
+    const recentRefusals = this.recentRefusals(member);
+    return { ...verdict, secondOpinion: opinion, quarantine: counted && recentRefusals >= this.o.quarantineAfter, recentRefusals };
+  }
+
+  /**
+   * Whether a second opinion blames the batch: both refused by the same rule (norm-above or cosine), with norms
+   * within SAME_BATCH_NORM_RATIO of each other (the same samples at nearby parameters give a like gradient; a
+   * worker scaling garbage on an outlier batch does not).
+   */
+  sameBatch(first: CheckVerdict, second: CheckVerdict): boolean {
+    if (first.accepted || second.accepted || first.rule !== second.rule) return false;
+    if (first.rule !== 'norm-above' && first.rule !== 'cosine') return false;
+    const a = first.figures.norm;
+    const b = second.figures.norm;
+    if (!Number.isFinite(a) || !Number.isFinite(b) || !(a > 0) || !(b > 0)) return false;
+    return Math.max(a, b) / Math.min(a, b) <= SAME_BATCH_NORM_RATIO;
+  }
+
+  private record(member: string, refused: boolean): void {
+    const history = this.outcomes.get(member) ?? [];
+    history.push(refused);
+    while (history.length > this.o.quarantineWithin) history.shift();
+    this.outcomes.set(member, history);
+  }
+
+  private recentRefusals(member: string): number {
+    return (this.outcomes.get(member) ?? []).filter(Boolean).length;
   }
 
   /**

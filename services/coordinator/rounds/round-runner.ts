@@ -6,6 +6,7 @@ import { EpochProgress } from './epoch-progress.js';
 import { CoordinatorClosedError, NotAMemberError, QuarantinedWorkerError, StaleContributionError, UnknownWorkerError } from './errors.js';
 import { assignmentOf, checkContribution, closedFields, planFields, recordArrival, summaryOf, type OpenRound } from './open-round.js';
 import { RoundWaiters } from './round-waiters.js';
+import { SecondOpinions, type PendingRefusal } from './second-opinions.js';
 import type { Assignment, Contribution, ControllerState, EpochTotals, RoundRunnerOptions } from './round-types.js';
 import { layoutLength, type WeightSlice } from '../../../src/training/flat-weights.js';
 
@@ -52,6 +53,8 @@ export class RoundRunner {
   private normRefusals: { round: number; members: string[] } = { round: -1, members: [] };
   /** Names quarantined by the contribution check: refused at registration for the rest of the run. */
   private readonly quarantined = new Set<string>();
+  /** Refusals not counted until other members have trained the refused batches; their members sit out meanwhile. */
+  private readonly opinions = new SecondOpinions();
   /** Set by drain(): no round starts from then on. */
   private draining = false;
   /** The drain waiting for the round in hand. */
@@ -219,11 +222,12 @@ export class RoundRunner {
     );
     // The round's sum holds exactly one contribution: a conflict with it may be its fault (see ContributionCheck.judge).
     const alone = this.sum.contributions === 1 && open.arrivals.length === 1 ? open.arrivals[0]!.worker : undefined;
-    const verdict = check.judge(worker, round, sums.figures(), {
+    let verdict = check.judge(worker, round, sums.figures(), {
       partial,
       othersPending,
       ...(alone ? { alone } : {}),
       keepEarlier: !this.lastRoundApplied,
+      defer: true,
     });
     if (verdict.dropEarlier) {
       // Out of the sum (this one's staged copy too) and out of the round: its batches go back to the pool.
@@ -244,6 +248,28 @@ export class RoundRunner {
       this.o.log.debug({ worker, round, samples: c.sampleCount, ...verdict.figures }, 'contribution figures');
       return null;
     }
+    if (verdict.secondOpinion === 'pending') {
+      const indices = assignmentIndices(open, worker);
+      // This contribution is the second opinion on another member's refused batches, refused alike: the batch is at fault.
+      // A member refused recently gives no such opinion (a garbage worker on an honest outlier batch would clear both).
+      const atFault = check.onProbation(worker)
+        ? []
+        : this.opinions.heldBy(worker, open.plan.epoch, indices).filter((p) => check.sameBatch(p.verdict, verdict));
+      if (atFault.length > 0) {
+        this.batchAtFault(open, worker, verdict, atFault);
+        return null;
+      }
+      if (this.o.membership.ids().some((m) => m !== worker)) {
+        this.opinions.add({
+          worker,
+          name: this.o.membership.nameOf(worker) ?? worker,
+          round,
+          epoch: open.plan.epoch,
+          verdict,
+          remaining: new Set(indices),
+        });
+      } else verdict = check.settle(worker, verdict, 'alone');
+    }
     this.refused(open, worker, verdict);
     this.left();
     return new NotAMemberError(
@@ -253,19 +279,32 @@ export class RoundRunner {
     );
   }
 
-  /** A refusal: logged, told (event), and when it is the member's limit, its quarantine. */
+  /**
+   * A refusal in the open round: not waited for, its batches back to the pool at the close; one waiting for its
+   * second opinion is only logged (reported once it counts), the others are reported now.
+   */
   private refused(open: OpenRound, worker: string, verdict: CheckVerdict, droppedAfterAcceptance = false): void {
     const round = open.plan.round;
     open.refused.add(worker);
+    if (verdict.rule === 'norm-above' && !verdict.quarantine) {
+      if (this.normRefusals.round !== round) this.normRefusals = { round, members: [] };
+      this.normRefusals.members.push(worker);
+    }
     const name = this.o.membership.nameOf(worker) ?? worker;
+    const refusal = { worker, name, round, epoch: open.plan.epoch };
+    if (verdict.secondOpinion === 'pending')
+      this.o.log.info(
+        refusalFields(refusal, verdict),
+        'contribution refused by the contribution check, not counted until other members have trained its batches: it sits out until then',
+      );
+    else this.report(refusal, verdict, droppedAfterAcceptance);
+  }
+
+  /** A counted (or uncounted) refusal: logged, told (event), and when it is the member's limit, its quarantine. */
+  private report(refusal: Omit<PendingRefusal, 'verdict' | 'remaining'>, verdict: CheckVerdict, droppedAfterAcceptance = false): void {
+    const { worker, name, round, epoch } = refusal;
     const fields = {
-      worker,
-      name,
-      round,
-      epoch: open.plan.epoch,
-      rule: verdict.rule,
-      recentRefusals: verdict.recentRefusals,
-      ...verdict.figures,
+      ...refusalFields(refusal, verdict),
       // Accepted when it arrived (its worker was answered so), taken out of the sum when a later one showed it wrong.
       ...(droppedAfterAcceptance ? { droppedAfterAcceptance } : {}),
     };
@@ -277,11 +316,7 @@ export class RoundRunner {
         "contribution dropped: it and the round's one earlier contribution point against each other, neither refused recently",
       );
     else this.o.log.warn(fields, 'contribution refused by the contribution check: its batches go back to the pool');
-    this.o.hooks.onContributionRefused?.({ worker, name, round, epoch: open.plan.epoch, verdict });
-    if (verdict.rule === 'norm-above' && !verdict.quarantine) {
-      if (this.normRefusals.round !== round) this.normRefusals = { round, members: [] };
-      this.normRefusals.members.push(worker);
-    }
+    this.o.hooks.onContributionRefused?.({ worker, name, round, epoch, verdict });
     if (verdict.quarantine) {
       this.quarantined.add(name);
       this.o.contributionCheck?.forget(worker);
@@ -291,6 +326,60 @@ export class RoundRunner {
         fields,
       });
     }
+  }
+
+  /**
+   * `worker`'s contribution, refused alike on batches other members' refusals
+   * (`atFault`) wait on: the batch is at fault, not the workers. Neither
+   * refusal counts, and this contribution is accepted after all: applied, so
+   * those samples are applied once like every other (the ledger stays exact).
+   * Its norm stays out of the window.
+   */
+  private batchAtFault(open: OpenRound, worker: string, verdict: CheckVerdict, atFault: readonly PendingRefusal[]): void {
+    const check = this.o.contributionCheck!;
+    const name = this.o.membership.nameOf(worker) ?? worker;
+    const settled = check.settle(worker, verdict, 'batch');
+    for (const p of atFault) {
+      this.opinions.take(p.worker);
+      const first = check.settle(p.worker, p.verdict, 'batch');
+      this.o.log.info(
+        { ...refusalFields(p, first), secondOpinionFrom: worker, secondOpinionRound: open.plan.round },
+        "contribution refusal not counted: another member's contribution on the same batches was refused alike (the batch is at fault)",
+      );
+    }
+    this.o.log.info(
+      {
+        ...refusalFields({ worker, name, round: open.plan.round, epoch: open.plan.epoch }, settled),
+        firstRefused: atFault.map((p) => p.worker),
+      },
+      'contribution accepted though refused by the contribution check: a second opinion on batches refused alike before (the batch is at fault); applied, not counted',
+    );
+  }
+
+  /** The pending refusals whose batches the round's accepted contributions applied to the last index: they count now. */
+  private confirmSecondOpinions(open: OpenRound): void {
+    const check = this.o.contributionCheck;
+    if (!check || this.opinions.size === 0) return;
+    const applied = [...open.contributed].flatMap((w) => assignmentIndices(open, w));
+    for (const p of this.opinions.applied(open.plan.epoch, applied)) this.report(p, check.settle(p.worker, p.verdict, 'confirmed'));
+  }
+
+  /**
+   * The members a round is planned for: those waiting for a second opinion sit
+   * out (their refused batches go to the others). When nobody else is left to
+   * plan, nobody can give one: their refusals count now (the rule without a
+   * second opinion), which may quarantine them.
+   */
+  private planned(): string[] {
+    const members = this.o.membership.ids();
+    const playing = members.filter((m) => !this.opinions.sitsOut(m));
+    if (playing.length > 0 || members.length === 0) return playing;
+    const check = this.o.contributionCheck!;
+    for (const m of members) {
+      const p = this.opinions.take(m);
+      if (p) this.report(p, check.settle(m, p.verdict, 'alone'));
+    }
+    return this.o.membership.ids();
   }
 
   /**
@@ -390,17 +479,17 @@ export class RoundRunner {
 
   private startRound(): void {
     const { membership, config } = this.o;
-    const members = membership.ids();
+    const members = this.planned();
     if (members.length === 0) return; // waits for the next registration
     // --workers MIN:MAX: below MIN no round starts; a registration (joined()) starts the next once MIN are back.
-    if (members.length < (this.o.minWorkers ?? 1)) {
+    if (membership.size < (this.o.minWorkers ?? 1)) {
       this.waitForMembers(this.o.minWorkers ?? 1, 'no round starts');
       return;
     }
     this.stopWaitingForMembers();
     membership.excuseSilence();
     const now = Date.now();
-    this.speeds.keepOnly(members);
+    this.speeds.keepOnly(membership.ids());
     const plan = this.o.sampler.planRound(members, config.balance === 'speed' ? this.speeds.shares(members) : undefined);
     const steps = Math.max(1, ...plan.assignments.map((a) => a.batches.length));
     const timer = setTimeout(() => this.closeRound('deadline'), this.o.roundTimeoutMs);
@@ -495,6 +584,7 @@ export class RoundRunner {
         }),
     );
     this.o.sampler.commit(open.plan, contributed);
+    this.confirmSecondOpinions(open);
     if (counted) {
       await shards?.commit(round, open.version, open.lrs[0]!);
       this.update.apply(this.o.parameters, this.sum.average(), open.lrs[0]!, this.slicesOf(open.plan.epoch));
@@ -506,7 +596,9 @@ export class RoundRunner {
     this.lastRoundApplied = counted;
     const moved = this.normRefusals.round === round ? this.normRefusals.members : [];
     if (!counted && contributed.length === 0 && moved.length >= 2 && this.o.contributionCheck) {
-      this.o.contributionCheck.runMoved(moved);
+      // Refusals of this round waiting for a second opinion were never recorded: dropped, their members play again.
+      const deferred = moved.filter((m) => this.opinions.take(m) !== undefined);
+      this.o.contributionCheck.runMoved(moved.filter((m) => !deferred.includes(m)));
       this.o.log.warn(
         { round, refused: moved.length },
         "every contribution of the round was far above the recent median norm: the run moved (a diverging loss?), not a worker; the contribution check's window starts again and these refusals are not counted",
@@ -552,4 +644,24 @@ export class RoundRunner {
     }
     this.startRound();
   }
+}
+
+/** `worker`'s indices in the open round (none when it is not planned in it). */
+function assignmentIndices(open: OpenRound, worker: string): number[] {
+  const assignment = open.plan.assignments.find((a) => a.worker === worker);
+  return assignment ? assignment.batches.flatMap((b) => [...b]) : [];
+}
+
+/** A refusal's log and eviction fields. */
+function refusalFields(r: { worker: string; name: string; round: number; epoch: number }, verdict: CheckVerdict): Record<string, unknown> {
+  return {
+    worker: r.worker,
+    name: r.name,
+    round: r.round,
+    epoch: r.epoch,
+    rule: verdict.rule,
+    recentRefusals: verdict.recentRefusals,
+    ...verdict.figures,
+    ...(verdict.secondOpinion ? { secondOpinion: verdict.secondOpinion } : {}),
+  };
 }

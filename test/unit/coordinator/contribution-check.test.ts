@@ -138,6 +138,61 @@ describe('contribution check: the rule', () => {
   });
 });
 
+describe('contribution check: the second opinion (deferred refusals)', () => {
+  it('records a deferred refusal only when settled: confirmed and alone count (and quarantine), batch does not', () => {
+    const check = warmed();
+    const spike = { norm: 100, cosine: 0.3 };
+    const pending = check.judge('w1', 11, spike, { defer: true });
+    expect([pending.accepted, pending.rule, pending.secondOpinion, pending.recentRefusals, pending.quarantine]).toEqual([
+      false,
+      'norm-above',
+      'pending',
+      0,
+      false,
+    ]);
+    // Not recorded yet: not on probation, nothing counted.
+    expect(check.onProbation('w1')).toBe(false);
+    const batch = check.settle('w1', pending, 'batch');
+    expect([batch.secondOpinion, batch.recentRefusals, batch.quarantine]).toEqual(['batch', 0, false]);
+    expect(check.onProbation('w1')).toBe(false);
+    // Confirmed three times within 5 rounds: quarantined, as three counted refusals are.
+    const settled = [12, 13, 14].map((r, i) =>
+      check.settle('w1', check.judge('w1', r, spike, { defer: true }), i === 1 ? 'alone' : 'confirmed'),
+    );
+    expect(settled.map((v) => [v.secondOpinion, v.recentRefusals, v.quarantine])).toEqual([
+      ['confirmed', 1, false],
+      ['alone', 2, false],
+      ['confirmed', 3, true],
+    ]);
+  });
+
+  it('defers only the figures rules: a probation hold-back, a conflict and a blame are as without it', () => {
+    const check = warmed();
+    const cosine = check.judge('w2', 11, { norm: 2, cosine: -0.7 }, { defer: true });
+    expect([cosine.rule, cosine.secondOpinion]).toEqual(['cosine', 'pending']);
+    check.settle('w2', cosine, 'confirmed');
+    const held = check.judge('w2', 12, { norm: 2, cosine: null }, { othersPending: ['w0'], defer: true });
+    expect([held.rule, held.secondOpinion]).toEqual(['probation', undefined]);
+    const conflict = check.judge('w0', 13, { norm: 2, cosine: -0.8 }, { alone: 'w1', defer: true });
+    expect([conflict.rule, conflict.secondOpinion]).toEqual(['conflict', undefined]);
+    const blamed = check.judge('w0', 14, { norm: 2, cosine: -0.8 }, { alone: 'w2', defer: true });
+    expect([blamed.accepted, blamed.dropEarlier?.refusal?.rule, blamed.dropEarlier?.refusal?.secondOpinion]).toEqual([
+      true,
+      'cosine',
+      undefined,
+    ]);
+  });
+
+  it('blames the batch only for the same rule and a like norm (not a worker scaling garbage on an outlier batch)', () => {
+    const check = warmed();
+    const first = check.judge('w0', 11, { norm: 60, cosine: 0.3 }, { defer: true });
+    expect(check.sameBatch(first, check.judge('w1', 12, { norm: 90, cosine: 0.2 }, { defer: true }))).toBe(true);
+    expect(check.sameBatch(first, check.judge('w1', 12, { norm: 6000, cosine: 0.2 }, { defer: true }))).toBe(false);
+    expect(check.sameBatch(first, check.judge('w1', 12, { norm: 2, cosine: -0.8 }, { defer: true }))).toBe(false);
+    expect(check.sameBatch(first, check.judge('w1', 12, { norm: 2, cosine: 0.3 }, { defer: true }))).toBe(false);
+  });
+});
+
 describe('contribution check: the figures, summed while staging', () => {
   it("takes the round's one earlier contribution out of the sum (dropEarlier): the later one alone remains", () => {
     const sum = new WeightedSum(2);
