@@ -19,6 +19,8 @@ import { clientChannelFrom, type GrpcSecurity } from '../src/rpc/security/index.
 import { startLocalAggregators } from '../services/coordinator/shards/local-aggregators.js';
 import { AggregatorJoins } from '../services/coordinator/shards/aggregator-joins.js';
 import type { WorkerRange } from '../src/runtime/config/worker-range.js';
+import { LIVENESS_BEAT_INTERVAL_MS } from '../src/events/index.js';
+import { formatDuration } from '../src/runtime/config/value-parsers.js';
 
 /** `fleet coordinator`: the training flags plus where to listen and how rounds are kept. */
 export function coordinatorCommand(): Command {
@@ -74,6 +76,15 @@ export function coordinatorCommand(): Command {
         "with --external-evaluator: how long the finished run waits for the last checkpoint's score",
         'FLEET_EVALUATOR_WAIT',
         600_000,
+        { allowZero: true },
+      ),
+    )
+    .addOption(
+      durationOpt(
+        '--evaluator-heartbeat-timeout <duration>',
+        `with --external-evaluator: once training is over, no evaluator liveness beat (one a second) heard for this long ends the wait for the last score at once (the evaluator died, hangs, or none was started) and the coordinator scores the last checkpoint itself; 0 (or an --evaluator-wait no longer than it): no watch, the plain wait. At least ${MIN_EVALUATOR_HEARTBEAT_TIMEOUT_MS / 1000} s; raise it if an evaluation batch can hold the evaluator's event loop longer`,
+        'FLEET_EVALUATOR_HEARTBEAT_TIMEOUT',
+        30_000,
         { allowZero: true },
       ),
     )
@@ -155,6 +166,7 @@ export function coordinatorCommand(): Command {
     .action(async (flags: Record<string, unknown>, command: Command) => {
       // Checked first: a bad TLS file or token fails before the run directory is touched.
       const security = await grpcSecurityFromFlags(flags, 'server');
+      const evaluatorHeartbeatTimeoutMs = evaluatorHeartbeatTimeoutFrom(flags);
       const fromFlags = trainConfigFrom(flags, command);
       // Before the checkpoint, the data or the port: a bad or occupied --out is refused with nothing written.
       const outMode = await checkRunOut(flags, fromFlags.outDir);
@@ -191,6 +203,7 @@ export function coordinatorCommand(): Command {
             drainTimeoutMs: flags.drainTimeout as number,
             externalEvaluator: flags.externalEvaluator === true,
             evaluatorWaitMs: flags.evaluatorWait as number,
+            evaluatorHeartbeatTimeoutMs,
             retainVersions: flags.keepVersions as number,
             ...(contributionCheck ? { contributionCheck } : {}),
             io: serviceIoFrom(flags),
@@ -205,6 +218,21 @@ export function coordinatorCommand(): Command {
       }
       exitAfter(end, flags.stoppedExitCode as number, log);
     });
+}
+
+/** Three missed beats: one late beat (a long evaluation batch, a GC pause) is not a dead evaluator. */
+const MIN_EVALUATOR_HEARTBEAT_TIMEOUT_MS = 3 * LIVENESS_BEAT_INTERVAL_MS;
+
+/** --evaluator-heartbeat-timeout: 0 (off) or at least three beats. */
+function evaluatorHeartbeatTimeoutFrom(flags: Record<string, unknown>): number {
+  const ms = flags.evaluatorHeartbeatTimeout as number;
+  if (ms !== 0 && ms < MIN_EVALUATOR_HEARTBEAT_TIMEOUT_MS)
+    throw new FlagError(
+      '--evaluator-heartbeat-timeout',
+      ms,
+      `--evaluator-heartbeat-timeout ${formatDuration(ms)}: must be 0 (off) or at least ${MIN_EVALUATOR_HEARTBEAT_TIMEOUT_MS / 1000} s (the evaluator beats once a second)`,
+    );
+  return ms;
 }
 
 /** --workers given (flag, variable or config file), not its default. */

@@ -13,7 +13,9 @@ import { FleetError } from '../../src/runtime/errors.js';
 import { routeGrpcLogs } from '../../src/rpc/grpc-logging.js';
 import { describeGrpcSecurity, INSECURE, type GrpcSecurity } from '../../src/rpc/security/index.js';
 import { ExchangeCounter, RunReporter } from './telemetry/run-reporter.js';
-import { waitForEvaluation } from './telemetry/wait-for-evaluation.js';
+import { waitForEvaluation, type EvaluationWait } from './telemetry/wait-for-evaluation.js';
+import { watchEvaluatorLiveness, type EvaluatorLiveness } from './telemetry/evaluator-liveness.js';
+import { sleepUnless } from '../../src/events/sleep.js';
 import { stopGracefully } from './graceful-stop.js';
 import { AggregatorJoins } from './shards/aggregator-joins.js';
 
@@ -32,6 +34,11 @@ export interface CoordinatorServiceOptions extends Omit<CoordinatorOptions, 'rep
   drainTimeoutMs: number;
   /** With an external evaluator: how long to wait at the end for its score of the last checkpoint. */
   evaluatorWaitMs: number;
+  /**
+   * With an external evaluator: the wait ends once no evaluator liveness beat was heard for this long, and the
+   * coordinator scores the last checkpoint itself; 0: no watch, the wait is --evaluator-wait whatever happened.
+   */
+  evaluatorHeartbeatTimeoutMs: number;
   io: ServiceIo;
   /** TLS / mutual TLS and the token for the gRPC server; default none. */
   security?: GrpcSecurity;
@@ -55,7 +62,14 @@ export async function runCoordinatorService(options: CoordinatorServiceOptions, 
   let metricsServer: MetricsServer | null = null;
   const exchange = new ExchangeCounter();
   const reporter = new RunReporter(run, bus.publisher(run, `coordinator:${randomBytes(3).toString('hex')}`), metrics, exchange, log);
+  let liveness: EvaluatorLiveness | null = null;
   try {
+    // From the start: an evaluator that dies during training is known silent when the wait begins.
+    // A wait no longer than the heartbeat timeout is bounded as tightly already: it ends as it always did.
+    const watch = options.evaluatorHeartbeatTimeoutMs > 0 && options.evaluatorWaitMs > options.evaluatorHeartbeatTimeoutMs;
+    if (options.externalEvaluator && options.io.natsUrl && watch) {
+      liveness = await watchEvaluatorLiveness({ natsUrl: options.io.natsUrl, auth: options.io.natsAuth, run }, log);
+    }
     if (options.io.metricsPort !== null) {
       const { metricsHost: host, metricsPort: port } = options.io;
       metricsServer = await startMetricsServer(metrics.registry, { host, port }).catch((err: unknown) => {
@@ -67,8 +81,9 @@ export async function runCoordinatorService(options: CoordinatorServiceOptions, 
       });
       log.info({ url: metricsServer.url }, 'metrics');
     }
-    return await serve(options, log, bus, reporter, exchange);
+    return await serve(options, log, bus, reporter, exchange, liveness);
   } finally {
+    await liveness?.stop();
     await metricsServer?.close();
     await bus.close();
   }
@@ -80,6 +95,7 @@ async function serve(
   bus: EventBus,
   reporter: RunReporter,
   exchange: ExchangeCounter,
+  liveness: EvaluatorLiveness | null,
 ): Promise<ServiceEnd> {
   // Bound first: a port in use or a bad host fails before the data is loaded and the run directory written.
   const server = await bindCoordinatorServer({
@@ -159,15 +175,20 @@ async function serve(
     }
     log.info({ runDir: coordinator.runDir }, 'run finished');
     if (options.externalEvaluator) {
-      // The last checkpoint must be fetched from us: stay until it is scored (a stop cuts the wait to the drain timeout).
-      await waitForEvaluation(bus, options.config.runId, version(), options.evaluatorWaitMs, log, {
-        signal: stop.signal,
-        graceMs: options.drainTimeoutMs,
-      });
+      // The last checkpoint must be fetched from us: stay until it is scored (a stop cuts the wait to the drain timeout),
+      // unless no evaluator is alive to score it: then it is scored here, with the test set this coordinator loaded.
+      const how: EvaluationWait =
+        bus.kind === 'memory'
+          ? 'evaluator-silent'
+          : await waitForEvaluation(bus, options.config.runId, version(), options.evaluatorWaitMs, log, {
+              stop: { signal: stop.signal, graceMs: options.drainTimeoutMs },
+              ...(liveness ? { liveness: { watch: liveness, timeoutMs: options.evaluatorHeartbeatTimeoutMs } } : {}),
+            });
+      if (how === 'evaluator-silent' && !stop.signal.aborted) await scoreHere(coordinator, version(), log);
     }
     reporter.finished({ status: 'finished', version: version(), epochs: options.config.epochs, reason: null });
     // Answering 'finished' to late workers; a stop signal ends it.
-    await sleepUnless(options.lingerMs, stop.signal);
+    await sleepUnless(stop.signal, options.lingerMs);
     return 'finished';
   } catch (err) {
     reporter.finished({ status: 'failed', version: version(), epochs: options.config.epochs, reason: (err as Error).message });
@@ -190,18 +211,16 @@ function aborted(signal: AbortSignal): Promise<'stop'> {
   });
 }
 
-function sleepUnless(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+/** No evaluator to score the last checkpoint: this coordinator scores it (its metrics line, best/ if better, the eval event). */
+async function scoreHere(
+  coordinator: { scoreLastEpoch: () => Promise<{ version: number; epoch: number } | null> },
+  version: number,
+  log: Logger,
+) {
+  log.info({ version }, 'scoring the last checkpoint here (no evaluator alive to)');
+  const scored = await coordinator.scoreLastEpoch();
+  if (scored) log.info({ version: scored.version, epoch: scored.epoch }, 'the last checkpoint scored by the coordinator');
+  else log.warn({ version }, 'the last checkpoint is not an epoch end this coordinator reached: not scored');
 }
 
 /** grpc-js's bind errors (their text is all there is) as what the user should change. */

@@ -3,13 +3,21 @@ import { join } from 'node:path';
 import { selectBackend } from '../../src/compute/index.js';
 import { globalBatchOf, planTraining, type TrainConfig } from '../../src/runtime/config/train-config.js';
 import { loadRunData } from '../../src/dataset/index.js';
-import { buildModel, importSummary, loadTorchvisionResNet } from '../../src/model/index.js';
+import { buildModel, importSummary, loadTorchvisionResNet, META_JSON } from '../../src/model/index.js';
 import { initFromModel } from '../../src/training/init-from.js';
 import { exchangeSlices } from '../../src/training/trainable-set.js';
 import type { Logger } from '../../src/runtime/logger.js';
 import { scoreTestSet } from '../../src/training/evaluate.js';
 import { layoutLength, readWeights, weightLayout, type WeightSlice } from '../../src/training/flat-weights.js';
-import { bestModelMeta, metricsLine, openRunRecord, runConfigRecord, type EpochTraining } from '../../src/training/run-record/index.js';
+import {
+  bestModelMeta,
+  bestModelMetaSchema,
+  metricsLine,
+  openRunRecord,
+  readOptionalRecordFile,
+  runConfigRecord,
+  type EpochTraining,
+} from '../../src/training/run-record/index.js';
 import { CheckpointError, readCheckpoint, writeCheckpoint } from '../../src/training/checkpoint/checkpoint-file.js';
 import {
   CHECKPOINT_FILE,
@@ -100,6 +108,11 @@ export async function createCoordinator(
   finishShards: (reason: string) => Promise<void>;
   /** A graceful stop's checkpoint, after the drain: written unless the file already holds this state. */
   checkpointStop: () => Promise<boolean>;
+  /**
+   * With an external evaluator that is gone: scores the run's last epoch end here (metrics line, best/ when it
+   * beats the evaluator's, eval event). Null when there is none to score (the run did not reach it).
+   */
+  scoreLastEpoch: () => Promise<{ version: number; epoch: number } | null>;
   close: () => void;
 }> {
   const { config, reporter } = options;
@@ -230,29 +243,20 @@ export async function createCoordinator(
     await writes.attempt('run-file', join(record.path, name), { epoch }, () => record.writeJson(name, ledger.report(epoch)));
   };
 
-  // Who writes an epoch's line: this coordinator, or, with --external-evaluator, the evaluator from the
-  // epoch-end checkpoint event. Either way the line is metricsLine(training, evaluation) through the run record.
-  const onEpochEnd = async (totals: EpochTotals, version: number) => {
-    const snap = controller.snapshot();
-    // Scored (and checkpointed) whole: the other slices come from their aggregators first.
-    await gatherShards(snap);
-    const training = reporter.epochEnded(totals, { version, step: snap.globalStep, workers: controller.memberCount() });
-    // The run's last epoch end must be kept whole: else the run stops, resumable from the checkpoint before it.
-    const last = totals.epoch >= config.epochs;
-    if (options.externalEvaluator) {
-      await writeLedger(totals.epoch);
-      await checkpoint('epoch end', training, last);
-      return;
-    }
+  /**
+   * Scores `params` (version `version`, the end of `training.epoch`) on the test set: its metrics line, best/
+   * when it beats `best`, the eval (and best) events. Returns the line's or best/'s write failure, or null.
+   */
+  const scoreEpoch = async (training: EpochTraining, version: number, params: Float32Array): Promise<WriteFailure | null> => {
     const evalStarted = performance.now();
-    const evaluation = await scoreTestSet(model, data.test, { batchSize: config.evalBatchSize, weights: { layout, values: snap.params } });
+    const evaluation = await scoreTestSet(model, data.test, { batchSize: config.evalBatchSize, weights: { layout, values: params } });
     const line = metricsLine(training, evaluation);
-    const metricsFailed = await writes.attempt('metrics', join(record.path, METRICS_JSONL), { epoch: totals.epoch }, () =>
+    const metricsFailed = await writes.attempt('metrics', join(record.path, METRICS_JSONL), { epoch: training.epoch }, () =>
       record.recordEpoch(line),
     );
     log.info(
       {
-        epoch: totals.epoch,
+        epoch: training.epoch,
         version,
         trainLoss: line.trainLoss,
         testAccuracy: line.testAccuracy,
@@ -265,14 +269,14 @@ export async function createCoordinator(
     let isBest = evaluation.accuracy > best.accuracy;
     let bestFailed: WriteFailure | null = null;
     if (isBest) {
-      const meta = bestModelMeta({ config, classNames: data.classNames, evaluation, epoch: totals.epoch, step: line.step, version });
-      bestFailed = await writes.attempt('best', record.bestDir, { epoch: totals.epoch }, () => record.saveBest(model, meta));
+      const meta = bestModelMeta({ config, classNames: data.classNames, evaluation, epoch: training.epoch, step: line.step, version });
+      bestFailed = await writes.attempt('best', record.bestDir, { epoch: training.epoch }, () => record.saveBest(model, meta));
       if (bestFailed) isBest = false;
-      else best = { epoch: totals.epoch, accuracy: evaluation.accuracy };
+      else best = { epoch: training.epoch, accuracy: evaluation.accuracy };
     }
     reporter.evaluated({
       version,
-      epoch: totals.epoch,
+      epoch: training.epoch,
       globalStep: line.step,
       epochEnd: true,
       accuracy: evaluation.accuracy,
@@ -283,10 +287,30 @@ export async function createCoordinator(
       evalMs: performance.now() - evalStarted,
       best: isBest,
     });
-    if (isBest) reporter.best({ version, epoch: totals.epoch, accuracy: evaluation.accuracy, path: record.bestDir });
+    if (isBest) reporter.best({ version, epoch: training.epoch, accuracy: evaluation.accuracy, path: record.bestDir });
+    return metricsFailed ?? bestFailed;
+  };
+  /** With an external evaluator: the run's last epoch end, for scoring it here when no evaluator is alive to. */
+  let lastEpochEnd: { training: EpochTraining; version: number } | null = null;
+
+  // Who writes an epoch's line: this coordinator, or, with --external-evaluator, the evaluator from the
+  // epoch-end checkpoint event. Either way the line is metricsLine(training, evaluation) through the run record.
+  const onEpochEnd = async (totals: EpochTotals, version: number) => {
+    const snap = controller.snapshot();
+    // Scored (and checkpointed) whole: the other slices come from their aggregators first.
+    await gatherShards(snap);
+    const training = reporter.epochEnded(totals, { version, step: snap.globalStep, workers: controller.memberCount() });
+    // The run's last epoch end must be kept whole: else the run stops, resumable from the checkpoint before it.
+    const last = totals.epoch >= config.epochs;
+    if (options.externalEvaluator) {
+      if (last) lastEpochEnd = { training, version };
+      await writeLedger(totals.epoch);
+      await checkpoint('epoch end', training, last);
+      return;
+    }
+    const lost = await scoreEpoch(training, version, snap.params);
     await writeLedger(totals.epoch);
     // The last epoch's line or best model lost: no final checkpoint (a resume would find the run finished).
-    const lost = metricsFailed ?? bestFailed;
     if (last && lost) throw stopOn(lost, "the run's last epoch");
     await checkpoint('epoch end', training, last);
   };
@@ -376,6 +400,18 @@ export async function createCoordinator(
       }
       await checkpoint('stop', null, true);
       return true;
+    },
+    scoreLastEpoch: async () => {
+      const end = lastEpochEnd;
+      const snap = controller.snapshot();
+      // The master moved on (it cannot after the last epoch end): nothing here is that version any more.
+      if (!end || snap.version !== end.version) return null;
+      // best/ is the evaluator's: only a better score replaces it.
+      const meta = await readOptionalRecordFile(join(record.bestDir, META_JSON), bestModelMetaSchema);
+      if (meta) best = { epoch: meta.epoch, accuracy: meta.accuracy };
+      const lost = await scoreEpoch(end.training, end.version, snap.params);
+      if (lost) throw stopOn(lost, "the run's last epoch, scored by the coordinator");
+      return { version: end.version, epoch: end.training.epoch };
     },
     close: () => {
       controller.close('shutdown');

@@ -10,6 +10,7 @@ import { routeGrpcLogs } from '../../src/rpc/grpc-logging.js';
 import { clientChannelFrom, explainTokenRefusal, INSECURE, type GrpcSecurity } from '../../src/rpc/security/index.js';
 import { createParameterSource } from './client/parameter-source.js';
 import { runEvaluator, type EvaluatorOptions } from './evaluator-run.js';
+import { startLivenessBeat, type LivenessBeat } from './liveness-beat.js';
 
 export interface EvaluatorServiceOptions extends Omit<EvaluatorOptions, 'run'> {
   coordinator: string;
@@ -50,6 +51,7 @@ export async function runEvaluatorService(options: EvaluatorServiceOptions, root
     channel,
   });
   let metricsServer: MetricsServer | null = null;
+  let beat: LivenessBeat | null = null;
   const stop = new AbortController();
   const stopListening = onStopSignal((signal) => {
     rootLog.warn({ signal }, 'stopping after the evaluation in progress');
@@ -65,7 +67,10 @@ export async function runEvaluatorService(options: EvaluatorServiceOptions, root
       metricsServer = await startMetricsServer(metrics.registry, { host: options.io.metricsHost, port: options.io.metricsPort });
       log.info({ url: metricsServer.url }, 'metrics');
     }
-    const events = bus.publisher(run, `evaluator:${randomBytes(3).toString('hex')}`);
+    const instance = `evaluator:${randomBytes(3).toString('hex')}`;
+    // From here on a coordinator waiting for this run's last score knows an evaluator is alive.
+    beat = await startLivenessBeat({ natsUrl: options.io.natsUrl, auth: options.io.natsAuth, run, source: instance }, log);
+    const events = bus.publisher(run, instance);
     metrics.eventsPending.track(events);
     const outcome = await runEvaluator({ ...options, run }, { bus, events, source, metrics }, log, stop.signal);
     log.info({ outcome }, 'evaluator done');
@@ -74,6 +79,7 @@ export async function runEvaluatorService(options: EvaluatorServiceOptions, root
     throw explainTokenRefusal(err, options.coordinator);
   } finally {
     stopListening();
+    await beat?.stop();
     await metricsServer?.close();
     source.close();
     await bus.close();

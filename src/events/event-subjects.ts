@@ -42,6 +42,18 @@ export function runSubjects(run: string): string {
   return `${PREFIX}${assertRunId(run)}.>`;
 }
 
+/** How often a service beats on its liveness subject; a listener's timeout must allow a few missed beats. */
+export const LIVENESS_BEAT_INTERVAL_MS = 1000;
+
+/**
+ * A service's liveness beats: core NATS, never stored. Outside `fleet.>` on
+ * purpose: the FLEET_EVENTS stream would store anything under it, and every
+ * follower of the run would read a beat as a malformed event.
+ */
+export function livenessSubject(run: string, service: 'evaluator'): string {
+  return `fleet-alive.${assertRunId(run)}.${service}`;
+}
+
 /** `{ run, type }` of a fleet event subject, or null when it is not one (unknown type, bad run id, other prefix). */
 export function typeOfSubject(subject: string): { run: string; type: EventType } | null {
   if (!subject.startsWith(PREFIX)) return null;

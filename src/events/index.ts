@@ -11,6 +11,8 @@ export {
   subjectOf,
   runSubjects,
   typeOfSubject,
+  livenessSubject,
+  LIVENESS_BEAT_INTERVAL_MS,
 } from './event-subjects.js';
 export { MalformedEventError, encodeEvent, decodeEvent, validatePayload, type AnyFleetEvent } from './event-codec.js';
 export { InvalidSourceError } from './event-stamper.js';
