@@ -2,14 +2,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jetstream } from '@nats-io/jetstream';
-import { connect, nkeys } from '@nats-io/transport-node';
+import { nkeys } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectionOptions } from '../../src/events/nats-connection.js';
-import type { NatsAuth } from '../../src/runtime/config/service-io.js';
 import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { type NatsServerHandle, natsServerAvailable, startNatsServer } from '../helpers/nats-server.js';
+import { publishAs } from '../helpers/nats-publish.js';
 import { logLines, runFleet } from '../helpers/run-fleet.js';
+import { tinyTrainArgs } from '../helpers/tiny-train.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/test-certificates.js';
 
 /**
@@ -46,36 +45,8 @@ async function server(args: string[]): Promise<NatsServerHandle> {
 
 /** A one-worker run with events on `url`: coordinator, worker and evaluator processes. */
 function train(name: string, url: string, credentials: string[], runId = name) {
-  return runFleet(
-    [
-      'train',
-      '--workers',
-      '1',
-      '--model',
-      'tiny',
-      '--epochs',
-      '1',
-      '--batch-size',
-      '16',
-      '--warmup-epochs',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--allow-partial',
-      '--backend',
-      'wasm',
-      '--progress',
-      'log',
-      '--run-id',
-      runId,
-      '--out',
-      join(root, name),
-      '--nats',
-      url,
-      ...credentials,
-    ],
-    { timeoutMs: 150_000 },
-  );
+  const extra = ['--nats', url, ...credentials];
+  return runFleet(tinyTrainArgs({ dataDir, root, run: runId, outName: name, extra }), { timeoutMs: 150_000 });
 }
 
 /** The run ended with the evaluator's score: every process connected and published. */
@@ -83,18 +54,6 @@ function expectScored(result: { code: number | null; stdout: string; stderr: str
   expect(result.code, result.stderr + result.stdout.slice(-2000)).toBe(0);
   const finished = logLines(result.stdout).find((l) => l.event === 'run.finished');
   expect(finished).toMatchObject({ status: 'finished', bestEpoch: 1 });
-}
-
-async function publishAs(url: string, auth: NatsAuth, subject: string): Promise<'ok' | string> {
-  const nc = await connect(connectionOptions({ servers: url, name: 'test', auth, connectTimeoutMs: 5000 }));
-  try {
-    await jetstream(nc, { timeout: 3000 }).publish(subject, '{}');
-    return 'ok';
-  } catch (err) {
-    return (err as Error).message;
-  } finally {
-    await nc.close();
-  }
 }
 
 describe.skipIf(!natsServerAvailable())('NATS with credentials', () => {
