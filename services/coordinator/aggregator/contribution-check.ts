@@ -123,7 +123,10 @@ export class ContributionCheck {
    * accepted norm joins the window). `partial`: fewer samples than a full
    * shard (half a batch or less): its gradient's norm is not comparable and
    * its direction noisier, so only the norm-above rule applies to it, and
-   * its norm stays out of the window.
+   * its norm stays out of the window. `leftover`: partial by its size (an
+   * epoch's last scraps); accepted, it is not a round the member's outcomes
+   * count: it could not have caught a direction fault, and a worker that
+   * sits out for second opinions plays fewer full rounds to weigh it against.
    */
   judge(
     member: string,
@@ -131,6 +134,8 @@ export class ContributionCheck {
     f: ContributionFigures,
     o: {
       partial?: boolean;
+      /** Partial by its size (half a batch or less); implies partial. */
+      leftover?: boolean;
       othersPending?: readonly string[];
       /** The round's sum holds exactly one contribution, this member's. */
       alone?: string;
@@ -142,7 +147,8 @@ export class ContributionCheck {
       defer?: boolean;
     } = {},
   ): CheckVerdict {
-    const partial = o.partial ?? false;
+    const leftover = o.leftover ?? false;
+    const partial = (o.partial ?? false) || leftover;
     const defer = o.defer ?? false;
     // Against a single earlier contribution, a cosine refusal blames the one on probation, or neither.
     if (o.alone !== undefined && !partial && f.cosine !== null && f.cosine < this.o.cosineMin) {
@@ -153,7 +159,7 @@ export class ContributionCheck {
         if (theirs && !mine) {
           const refusal = this.judge(o.alone, round, against, { blame: 'cosine' });
           return {
-            ...this.judge(member, round, { ...f, cosine: null }, { partial, defer }),
+            ...this.judge(member, round, { ...f, cosine: null }, { partial, leftover, defer }),
             dropEarlier: { member: o.alone, refusal: { ...refusal, figures: { ...refusal.figures, ...against } } },
           };
         }
@@ -186,7 +192,7 @@ export class ContributionCheck {
     const accepted = rule === undefined;
     if (accepted && !partial) this.noteNorm(round, f.norm);
     const deferred = defer && !blame && (rule === 'norm-above' || rule === 'cosine');
-    if (rule !== 'probation' && !deferred) this.record(member, !accepted);
+    if (rule !== 'probation' && !deferred && !(accepted && leftover)) this.record(member, !accepted);
     const recentRefusals = this.recentRefusals(member);
     return {
       accepted,

@@ -216,7 +216,8 @@ export class RoundRunner {
     // A shard well below the batch (an epoch's leftover, the pool's remains) is judged by the norm-above rule only.
     // With fewer than three members to contribute, a disagreement cannot say which side is wrong: the direction rules
     // (cosine, conflict, probation) need a majority, so only the norm rule judges such a round.
-    const partial = c.sampleCount * 2 <= this.o.config.batchSize || open.plan.waitFor.length < 3;
+    const leftover = c.sampleCount * 2 <= this.o.config.batchSize;
+    const partial = leftover || open.plan.waitFor.length < 3;
     const othersPending = open.plan.waitFor.filter(
       (w) => w !== worker && !open.contributed.has(w) && !open.refused.has(w) && this.o.membership.has(w),
     );
@@ -224,6 +225,7 @@ export class RoundRunner {
     const alone = this.sum.contributions === 1 && open.arrivals.length === 1 ? open.arrivals[0]!.worker : undefined;
     let verdict = check.judge(worker, round, sums.figures(), {
       partial,
+      leftover,
       othersPending,
       ...(alone ? { alone } : {}),
       keepEarlier: !this.lastRoundApplied,

@@ -66,6 +66,18 @@ describe('contribution check: the rule', () => {
     expect(check.judge('w1', 12, { norm: 300, cosine: 0.5 }, { partial: true }).rule).toBe('norm-above');
   });
 
+  it("does not weigh an accepted leftover shard (norm only) against a member's refusals: it could not catch a direction fault", () => {
+    const check = warmed();
+    const flipped = { norm: 2, cosine: -0.6 };
+    expect(check.judge('w2', 11, flipped).rule).toBe('cosine');
+    // Leftover scraps accepted in between: not rounds the window counts.
+    for (const r of [12, 13, 14]) expect(check.judge('w2', r, { norm: 2, cosine: -0.6 }, { leftover: true }).accepted).toBe(true);
+    expect(check.judge('w2', 15, flipped).recentRefusals).toBe(2);
+    // Refused, a leftover counts as any refusal.
+    const scrap = check.judge('w2', 16, { norm: 500, cosine: 0.3 }, { leftover: true });
+    expect([scrap.rule, scrap.recentRefusals, scrap.quarantine]).toEqual(['norm-above', 3, true]);
+  });
+
   it('holds back a member refused recently when it arrives first and a member in good standing is to come (not counted)', () => {
     const check = warmed();
     expect(check.judge('w2', 11, { norm: 2, cosine: -0.7 }).rule).toBe('cosine');
