@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { createRootLogger } from '../src/runtime/logger.js';
-import { runAggregatorService } from '../services/coordinator/shards/aggregator-main.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
 import { durationOpt, opt } from './option.js';
 import { parsePort } from './parse-flag.js';
@@ -60,6 +59,7 @@ export function aggregatorCommand(): Command {
       const security = await grpcSecurityFromFlags(flags, 'server');
       const join = joinFrom(flags);
       const log = createRootLogger({ service: 'aggregator' });
+      const { runAggregatorService } = await import('../services/coordinator/shards/aggregator-main.js');
       await runAggregatorService(
         {
           host: flags.host as string,

@@ -2,7 +2,6 @@ import { Command } from 'commander';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { downloadIfAsked } from '../src/dataset/index.js';
 import { serviceIoFrom } from '../src/runtime/config/service-io.js';
-import { runCoordinatorService } from '../services/coordinator/coordinator-main.js';
 import { addConfigFileOption } from './config-stages.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
 import { durationOpt, opt } from './option.js';
@@ -19,7 +18,7 @@ import { clientChannelFrom, type GrpcSecurity } from '../src/rpc/security/index.
 import { startLocalAggregators } from '../services/coordinator/shards/local-aggregators.js';
 import { AggregatorJoins } from '../services/coordinator/shards/aggregator-joins.js';
 import type { WorkerRange } from '../src/runtime/config/worker-range.js';
-import { LIVENESS_BEAT_INTERVAL_MS } from '../src/events/index.js';
+import { LIVENESS_BEAT_INTERVAL_MS } from '../src/events/event-subjects.js';
 import { formatDuration } from '../src/runtime/config/value-parsers.js';
 
 /** `fleet coordinator`: the training flags plus where to listen and how rounds are kept. */
@@ -183,6 +182,7 @@ export function coordinatorCommand(): Command {
       const heartbeatTimeoutMs = flags.heartbeatTimeout as number;
       const contributionCheck = contributionCheckFrom(flags, config.syncEvery);
       const shards = await shardsFrom(flags, security, log);
+      const { runCoordinatorService } = await import('../services/coordinator/coordinator-main.js');
       let end: Awaited<ReturnType<typeof runCoordinatorService>>;
       try {
         end = await runCoordinatorService(

@@ -5,7 +5,6 @@ import { FlagError } from '../src/runtime/config/flag-error.js';
 import { serviceIoFrom } from '../src/runtime/config/service-io.js';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { onStopSignal } from '../src/runtime/stop-signals.js';
-import { startDashboard } from '../services/dashboard/run-dashboard.js';
 import { opt } from './option.js';
 import { parsePort } from './parse-flag.js';
 import { addNatsOptions } from './service-options.js';
@@ -64,6 +63,7 @@ export function dashboardCommand(): Command {
         );
       }
       const log = createRootLogger({ service: 'dashboard' });
+      const { startDashboard } = await import('../services/dashboard/run-dashboard.js');
       const dashboard = await startDashboard({
         natsUrl: io.natsUrl ?? null,
         natsAuth: io.natsAuth,

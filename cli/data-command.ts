@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { downloadCifar10 } from '../src/dataset/index.js';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { checkOutDir } from '../src/runtime/out-dir.js';
 import { opt } from './option.js';
@@ -17,6 +16,7 @@ export function dataCommand(): Command {
       // A file, a path under one, an unwritable or virtual folder: refused before any download (exit 2).
       await checkOutDir(flags.dir, { mode: 'shared', flag: '--dir' });
       const log = createRootLogger({ service: 'data' });
+      const { downloadCifar10 } = await import('../src/dataset/index.js');
       await downloadCifar10({ dir: flags.dir, log, ...(flags.url ? { url: flags.url } : {}) });
     });
   return data;

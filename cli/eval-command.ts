@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../src/runtime/config/train-config.js';
 import { createRootLogger } from '../src/runtime/logger.js';
-import { formatScore, scoreSavedModel } from '../services/evaluator/score-saved-model.js';
 import { opt, threadsOpt } from './option.js';
 import { parseInteger, parsePositiveInteger } from './parse-flag.js';
 import { DEFAULT_DATA_DIR } from './train-command.js';
@@ -32,6 +31,7 @@ export function evalCommand(): Command {
       ) => {
         // Logs go to stderr: stdout is the score.
         const log = createRootLogger({ service: 'eval' }, { destination: process.stderr, pretty: false });
+        const { formatScore, scoreSavedModel } = await import('../services/evaluator/score-saved-model.js');
         const score = await scoreSavedModel(
           {
             modelDir,

@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../src/runtime/config/train-config.js';
 import { createRootLogger } from '../src/runtime/logger.js';
-import { runEvaluatorService } from '../services/evaluator/evaluator-main.js';
 import { SCORE_CHECKPOINTS_CHOICES, type ScoreCheckpoints } from '../services/evaluator/checkpoint-schedule.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
 import { serviceIoFrom } from '../src/runtime/config/service-io.js';
@@ -67,6 +66,7 @@ export function evaluatorCommand(): Command {
       const security = await grpcSecurityFromFlags(flags, 'client');
       const run = (flags.run as string | undefined) ?? null;
       const log = createRootLogger({ service: 'evaluator', ...(run ? { run } : {}) });
+      const { runEvaluatorService } = await import('../services/evaluator/evaluator-main.js');
       const end = await runEvaluatorService(
         {
           coordinator: flags.coordinator as string,

@@ -23,7 +23,11 @@ import { InterruptedError } from '../src/training/errors.js';
 import { tuneHeapForTransfers } from '../src/runtime/heap-tuning.js';
 import { ExitWith } from '../src/runtime/stopped-exit.js';
 
-/** The `fleet` command and its subcommands, each with its examples after its help (also read by tests: flags, variables). */
+/**
+ * The `fleet` command and its subcommands, each with its examples after its help (also read by tests: flags, variables).
+ * A command imports its service (TensorFlow.js, NATS, the report's renderer) inside its action, never at the top:
+ * `--help`, a usage error and `fleet health` (a Kubernetes exec probe) then start without loading them.
+ */
 export function fleetProgram(): Command {
   return attachExamples(
     new Command('fleet')

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../src/runtime/config/train-config.js';
 import { createRootLogger } from '../src/runtime/logger.js';
-import { predictImages, type ImagePrediction } from '../services/results/predict-images.js';
+import type { ImagePrediction } from '../services/results/predict-images.js';
 import { opt } from './option.js';
 import { parsePositiveInteger } from './parse-flag.js';
 
@@ -21,6 +21,7 @@ export function predictCommand(): Command {
     .action(async (modelDir: string, images: string[], flags: { top: number; backend: BackendChoice; json: boolean }) => {
       // Logs go to stderr: stdout is the predictions.
       const log = createRootLogger({ service: 'predict' }, { destination: process.stderr, pretty: false });
+      const { predictImages } = await import('../services/results/predict-images.js');
       const predictions = await predictImages({ modelDir, images, top: flags.top, backend: flags.backend }, log);
       process.stdout.write(`${predictions.map((p) => (flags.json ? JSON.stringify(p) : formatPrediction(p))).join('\n')}\n`);
     });

@@ -2,7 +2,6 @@ import { relative } from 'node:path';
 import { Command } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../src/runtime/config/train-config.js';
 import { createRootLogger } from '../src/runtime/logger.js';
-import { makeReport } from '../services/report/report.js';
 import { opt, threadsOpt } from './option.js';
 import { DEFAULT_DATA_DIR } from './train-command.js';
 
@@ -31,6 +30,7 @@ export function reportCommand(): Command {
     .action(async (dir: string, flags: { out?: string; dataDir: string; backend: BackendChoice; threads?: number }) => {
       // Logs go to stderr: stdout says where the report is.
       const log = createRootLogger({ service: 'report' }, { destination: process.stderr, pretty: false });
+      const { makeReport } = await import('../services/report/report.js');
       const report = await makeReport(
         { dir, out: flags.out ?? null, dataDir: flags.dataDir, backend: flags.backend, threads: flags.threads ?? null },
         log,

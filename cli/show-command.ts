@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { classTables, mostConfusedPair, percent, scoreSummary, weakestClasses } from '../src/training/run-record/score-tables.js';
-import { epochReport, type EpochReport } from '../services/results/epoch-report.js';
+import type { EpochReport } from '../services/results/epoch-report.js';
 import { opt } from './option.js';
 import { parsePositiveInteger } from './parse-flag.js';
 
@@ -12,6 +12,7 @@ export function showCommand(): Command {
     .addOption(opt('--epoch <n>', 'the epoch to show (default: the last recorded)').argParser(parsePositiveInteger))
     .addOption(opt('--json', 'print the epoch as one JSON object instead of tables').default(false))
     .action(async (runDir: string, flags: { epoch?: number; json: boolean }) => {
+      const { epochReport } = await import('../services/results/epoch-report.js');
       const report = await epochReport(runDir, flags.epoch ?? null);
       process.stdout.write(flags.json ? `${JSON.stringify(reportJson(report))}\n` : formatReport(report));
     });

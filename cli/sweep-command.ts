@@ -2,8 +2,6 @@ import { Command } from 'commander';
 import { serviceIoFrom } from '../src/runtime/config/service-io.js';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { parseGpuList } from '../services/sweep/cpu-budget.js';
-import { runSweepCommand } from '../services/sweep/sweep-main.js';
-import { checkRenderFlags, runRenderJobsCommand } from '../services/sweep/render-jobs-main.js';
 import { fleetVersion } from './version.js';
 import { durationOpt, opt } from './option.js';
 import { parsePositiveInteger } from './parse-flag.js';
@@ -72,6 +70,7 @@ export function sweepCommand(): Command {
     .action(async (specFile: string, flags: Record<string, unknown>) => {
       const log = createRootLogger({ service: 'sweep' });
       if (flags.renderJobs !== undefined) {
+        const { checkRenderFlags, runRenderJobsCommand } = await import('../services/sweep/render-jobs-main.js');
         checkRenderFlags({
           resume: flags.resume === true,
           out: (flags.out as string | undefined) ?? null,
@@ -92,6 +91,7 @@ export function sweepCommand(): Command {
       }
       if (flags.jobImage !== undefined)
         throw new FlagError('--job-image', flags.jobImage, '--job-image is the image of --render-jobs: give --render-jobs DIR too');
+      const { runSweepCommand } = await import('../services/sweep/sweep-main.js');
       await runSweepCommand({
         specFile,
         out: (flags.out as string | undefined) ?? null,

@@ -16,7 +16,6 @@ import {
 import { NATS_AUTH_VARIABLES, type NatsAuth, serviceIoFrom, type ServiceIo } from '../src/runtime/config/service-io.js';
 import { createRootLogger } from '../src/runtime/logger.js';
 import { newRunId } from '../src/runtime/run-dir.js';
-import { runTraining } from '../services/trainer/train-run.js';
 import { ClusterFailedError, runLocalCluster, workerProcessName } from '../services/launcher/local-cluster.js';
 import { ChildLogs } from '../services/launcher/child-logs.js';
 import { ClusterView, viewModeOf } from '../services/launcher/cluster-view.js';
@@ -30,7 +29,6 @@ import { addConfigFileOption, originOf, resolvedFlags } from './config-stages.js
 import { choicesOf, durationOpt, opt, threadsOpt } from './option.js';
 import { parseInteger, parseNumber, parseWorkerCount } from './parse-flag.js';
 import { addNatsOptions } from './service-options.js';
-import { chooseEventBroker } from '../services/launcher/event-broker.js';
 import type { Logger } from '../src/runtime/logger.js';
 import { downloadIfAsked, requireCifar10Files } from '../src/dataset/index.js';
 import { InterruptedError } from '../src/training/errors.js';
@@ -116,6 +114,7 @@ export function trainCommand(): Command {
           if (outMode === 'overwrite') await clearOut(config.outDir, log);
           // One GPU, in this process: set before the backend is imported (CUDA reads it when it starts).
           if (plan.gpus) Object.assign(process.env, plan.env.workers[0]);
+          const { runTraining } = await import('../services/trainer/train-run.js');
           await runTraining(config, log, { resume: point !== null, checkpointEverySteps: checkpointEvery });
         } else {
           if (config.workers === 1) {
@@ -197,6 +196,7 @@ async function runDistributedLocally(config: TrainConfig, io: ServiceIo, launch:
     scope: { service: 'train', run: config.runId },
   });
   const log = view.log;
+  const { chooseEventBroker } = await import('../services/launcher/event-broker.js');
   const broker = await chooseEventBroker({ natsUrl: io.natsUrl, auth: io.natsAuth, log });
   // The children get the NATS credentials as variables (natsAuthEnv).
   const nats = broker.url ? ['--nats', broker.url] : [];

@@ -1,11 +1,7 @@
 import { Command } from 'commander';
-import { connectNatsReader } from '../src/events/index.js';
 import { onStopSignal } from '../src/runtime/stop-signals.js';
 import { createRootLogger } from '../src/runtime/logger.js';
 import type { WatchOptions } from '../services/watch/follow-until-outcome.js';
-import { runWatch, WatchedRunFailedError } from '../services/watch/run-watch.js';
-import { waitForRun } from '../services/watch/wait-for-run.js';
-import { runSweepWatch, WatchedSweepFailedError } from '../services/watch/sweep-watch.js';
 import { FlagError } from '../src/runtime/config/flag-error.js';
 import { serviceIoFrom } from '../src/runtime/config/service-io.js';
 import { durationOpt, opt } from './option.js';
@@ -51,6 +47,13 @@ export function watchCommand(): Command {
       const natsUrl = io.natsUrl ?? 'nats://127.0.0.1:4222';
       // Logs go to stderr: stdout is the view (or the event lines).
       const log = createRootLogger({ service: 'watch' }, { destination: process.stderr, pretty: false });
+      const [{ connectNatsReader }, { runWatch, WatchedRunFailedError }, { waitForRun }, { runSweepWatch, WatchedSweepFailedError }] =
+        await Promise.all([
+          import('../src/events/index.js'),
+          import('../services/watch/run-watch.js'),
+          import('../services/watch/wait-for-run.js'),
+          import('../services/watch/sweep-watch.js'),
+        ]);
       const reader = await connectNatsReader({ servers: natsUrl, name: 'watch', log, auth: io.natsAuth });
       const stop = new AbortController();
       const stopListening = onStopSignal(() => stop.abort());

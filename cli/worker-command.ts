@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { BACKEND_CHOICES, type BackendChoice } from '../src/runtime/config/train-config.js';
 import { createRootLogger } from '../src/runtime/logger.js';
-import { runWorkerService } from '../services/worker/worker-main.js';
 import { addGrpcSecurityOptions, grpcSecurityFromFlags } from './grpc-security-options.js';
 import { addConfigFileOption, originOf } from './config-stages.js';
 import { durationOpt, opt, threadsOpt } from './option.js';
@@ -92,6 +91,7 @@ export function workerCommand(): Command {
         const coordinator = parseCoordinatorAddress(flags.coordinator, originOf(command)('--coordinator'));
         const security = await grpcSecurityFromFlags(flags, 'client');
         const log = createRootLogger({ service: 'worker' });
+        const { runWorkerService } = await import('../services/worker/worker-main.js');
         const end = await runWorkerService(
           {
             coordinator,

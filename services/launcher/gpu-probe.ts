@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { gpuPackageInstalled } from '../../src/compute/index.js';
+import { gpuPackageInstalled } from '../../src/compute/gpu-package.js';
 import { cpuCount } from './gc-threads.js';
 import type { GpuMachine } from './worker-plan.js';
 

@@ -1,4 +1,4 @@
-import { GPU_PACKAGE } from '../../src/compute/index.js';
+import { GPU_PACKAGE } from '../../src/compute/gpu-package.js';
 import { ConfigError } from '../../src/runtime/config/config-error.js';
 import { workerProcessName } from './local-cluster.js';
 

@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runFleet } from '../helpers/run-fleet.js';
 
@@ -19,5 +22,20 @@ describe('fleet usage (the command itself)', () => {
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toContain("unknown option '--bogus'");
     }
+  });
+
+  it('builds every command without loading TensorFlow.js, NATS or the chart renderer (they load in the action)', async () => {
+    // The packages these load are CommonJS: what a process loaded is in require.cache.
+    const script = [
+      "const { fleetProgram } = await import('./dist/cli/main.js');",
+      'fleetProgram();',
+      "const { createRequire } = await import('node:module');",
+      'console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));',
+    ].join('\n');
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: root });
+    const loaded = JSON.parse(stdout) as string[];
+    expect(loaded.length).toBeGreaterThan(10); // the check sees what was loaded (commander, grpc-js, zod...)
+    expect(loaded.filter((f) => /node_modules\/@(tensorflow|nats-io|resvg)\//.test(f))).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { RESNET18_LAYOUT, RESNET34_LAYOUT, type ResNetLayout, STEM_CONV } from '../architectures/resnet.js';
+import { RESNET18_LAYOUT, RESNET34_LAYOUT, type ResNetLayout, STEM_CONV } from '../architectures/resnet-layouts.js';
 import type { StemKind } from '../architectures/common.js';
 
 /** One tensor of a torchvision state_dict: its name and shape in PyTorch's layout. */
