@@ -6,7 +6,7 @@ import { nkeys } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCifar10Files } from '../fixtures/cifar10-files.js';
 import { type NatsServerHandle, natsServerAvailable, startNatsServer } from '../helpers/nats-server.js';
-import { publishAs } from '../helpers/nats-publish.js';
+import { corePublishAs, publishAs } from '../helpers/nats-publish.js';
 import { logLines, runFleet } from '../helpers/run-fleet.js';
 import { tinyTrainArgs } from '../helpers/tiny-train.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/test-certificates.js';
@@ -84,6 +84,7 @@ describe.skipIf(!natsServerAvailable())('NATS with credentials', () => {
     const passwords = { COORDINATOR_PASSWORD: 'c-pass', EVALUATOR_PASSWORD: 'e-pass', WATCH_PASSWORD: 'w-pass' };
     Object.assign(process.env, passwords, {
       FLEET_RUN_SUBJECTS: 'fleet.secured.>',
+      FLEET_RUN_ALIVE_SUBJECTS: 'fleet-alive.secured.>',
       NATS_TLS_CERT: certs.serverCert,
       NATS_TLS_KEY: certs.serverKey,
       NATS_TLS_CA: certs.ca,
@@ -108,6 +109,8 @@ describe.skipIf(!natsServerAvailable())('NATS with credentials', () => {
     const evaluator = { user: 'evaluator', pass: 'e-pass', ...tls };
     expect(await publishAs(s.url, evaluator, 'fleet.secured.eval')).toBe('ok');
     expect(await publishAs(s.url, evaluator, 'fleet.other.eval')).toMatch(/permission/i);
+    expect(await corePublishAs(s.url, evaluator, 'fleet-alive.secured.evaluator')).toBe('ok');
+    expect(await corePublishAs(s.url, evaluator, 'fleet-alive.other.evaluator')).toMatch(/permission/i);
     expect(await publishAs(s.url, { user: 'coordinator', pass: 'c-pass', ...tls }, 'fleet.other.run.started')).toMatch(/permission/i);
     expect(await publishAs(s.url, { user: 'watch', pass: 'w-pass', ...tls }, 'fleet.secured.eval')).toMatch(/permission/i);
 
