@@ -371,9 +371,12 @@ async function accuracyByEpoch(runOut: string): Promise<Map<number, number>> {
   return byEpoch;
 }
 
-/** Epochs 1..N whose ledger file the coordinator wrote (an epoch cut short by the stop has none). */
+/**
+ * Epochs 1..N the run completed: up to the last with a ledger file or a metrics line (an epoch cut short by
+ * the stop has neither). A ledger file missing below that counts as every sample of its epoch lost.
+ */
 async function completedEpochs(runOut: string): Promise<number> {
-  let n = 0;
+  let n = Math.max(0, ...(await accuracyByEpoch(runOut)).keys());
   while (n < epochs && existsSync(join(runOut, `applied-epoch-${n + 1}.json`))) n++;
   return n;
 }

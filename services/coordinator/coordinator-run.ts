@@ -36,7 +36,13 @@ import type { ClientChannel } from '../../src/rpc/security/index.js';
 import { FlagError } from '../../src/runtime/config/flag-error.js';
 import { ShardPeers } from './shards/shard-peers.js';
 import { ContributionCheck, type ContributionCheckOptions } from './aggregator/contribution-check.js';
-import { DiskWrites, MAX_CONSECUTIVE_CHECKPOINT_FAILURES, WriteFailedError, type WriteFailure } from '../../src/runtime/disk-writes.js';
+import {
+  DiskWrites,
+  MAX_CONSECUTIVE_CHECKPOINT_FAILURES,
+  WriteFailedError,
+  type WriteFailure,
+  WriteOnceFiles,
+} from '../../src/runtime/disk-writes.js';
 import { METRICS_JSONL } from '../../src/runtime/run-dir.js';
 import { AggregatorJoins } from './shards/aggregator-joins.js';
 
@@ -236,11 +242,12 @@ export async function createCoordinator(
       failed === null,
     );
   };
-  /** The applied-samples ledger of an epoch (--ledger): a run file like the others on a full disk. */
+  /** The applied-samples ledger of an epoch (--ledger): a file the disk refused comes again at the next epoch end. */
+  const ledgerFiles = new WriteOnceFiles(writes, 'run-file');
   const writeLedger = async (epoch: number) => {
     if (!ledger) return;
     const name = `applied-epoch-${epoch}.json`;
-    await writes.attempt('run-file', join(record.path, name), { epoch }, () => record.writeJson(name, ledger.report(epoch)));
+    await ledgerFiles.write(join(record.path, name), { epoch }, () => record.writeJson(name, ledger.report(epoch)));
   };
 
   /**

@@ -119,3 +119,27 @@ export class DiskWrites {
     return null;
   }
 }
+
+/**
+ * Files written once each (the ledger's applied-epoch-N.json, one an epoch), where a later write does not
+ * replace an earlier one: a file the disk refused is kept pending (path and writer) and tried again, in
+ * order, before each later file, so space freed later loses none of them. Pending files live in memory only.
+ */
+export class WriteOnceFiles {
+  private readonly pending = new Map<string, { at: { round?: number | null; epoch?: number | null }; write: () => Promise<unknown> }>();
+
+  constructor(
+    private readonly writes: DiskWrites,
+    private readonly what: WriteTarget,
+  ) {}
+
+  /** Writes the pending files, then this one; returns the paths still unwritten (this one last, if refused). */
+  async write(path: string, at: { round?: number | null; epoch?: number | null }, write: () => Promise<unknown>): Promise<string[]> {
+    this.pending.delete(path);
+    this.pending.set(path, { at, write });
+    for (const [p, file] of [...this.pending]) {
+      if ((await this.writes.attempt(this.what, p, file.at, file.write)) === null) this.pending.delete(p);
+    }
+    return [...this.pending.keys()];
+  }
+}

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replaceDirectoryAtomic } from '../../../src/runtime/atomic-dir.js';
 import { writeFileAtomic } from '../../../src/runtime/atomic-file.js';
-import { DiskWrites, diskErrorCode, type WriteFailure } from '../../../src/runtime/disk-writes.js';
+import { DiskWrites, diskErrorCode, type WriteFailure, WriteOnceFiles } from '../../../src/runtime/disk-writes.js';
 import { openRunDir } from '../../../src/runtime/run-dir.js';
 import { mountSmallTmpfs, type SmallTmpfs } from '../../helpers/small-tmpfs.js';
 
@@ -77,5 +77,25 @@ describe.skipIf(skip !== null)('writes on a full disk (tmpfs)', () => {
       .map((l) => (JSON.parse(l) as { epoch: number }).epoch);
     expect(epochs).toEqual([1, 2, 3, 4]);
     expect((await readdir(run.path)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('WriteOnceFiles keeps a per-epoch file the disk refused and writes it before the next one once space is back', async () => {
+    const writes = new DiskWrites(log);
+    const files = new WriteOnceFiles(writes, 'run-file');
+    const dir = join(disk.dir, 'ledgers');
+    await mkdir(dir);
+    await disk.fill();
+    const big = (epoch: number) => JSON.stringify({ epoch, pad: 'x'.repeat(8192) });
+    const ledger = (epoch: number) =>
+      files.write(join(dir, `applied-epoch-${epoch}.json`), { epoch }, () =>
+        writeFileAtomic(join(dir, `applied-epoch-${epoch}.json`), big(epoch)),
+      );
+    expect(await ledger(1)).toEqual([join(dir, 'applied-epoch-1.json')]);
+    expect(await ledger(2)).toEqual([join(dir, 'applied-epoch-1.json'), join(dir, 'applied-epoch-2.json')]);
+    expect(await readdir(dir)).toEqual([]);
+    await disk.free();
+    expect(await ledger(3)).toEqual([]);
+    expect((await readdir(dir)).sort()).toEqual(['applied-epoch-1.json', 'applied-epoch-2.json', 'applied-epoch-3.json']);
+    expect(JSON.parse(await readFile(join(dir, 'applied-epoch-1.json'), 'utf8'))).toMatchObject({ epoch: 1 });
   });
 });
