@@ -52,6 +52,11 @@ export const eventPayloadSchemas = {
     cosineMin: finite,
     /** Refusals within the worker's recent rounds, this one included. */
     recentRefusals: count,
+    /**
+     * A norm-above or cosine refusal counted once other members' accepted contributions applied its batches
+     * (confirmed), or at once with no other member to ask (alone); absent for the other rules.
+     */
+    secondOpinion: z.enum(['confirmed', 'alone']).optional(),
   }),
   /** A worker refused repeatedly, evicted and its name refused for the rest of the run; the figures of its last refusal. */
   'worker.quarantined': z.object({
@@ -65,6 +70,7 @@ export const eventPayloadSchemas = {
     normFactor: z.number().min(1),
     cosineMin: finite,
     recentRefusals: count,
+    secondOpinion: z.enum(['confirmed', 'alone']).optional(),
   }),
   /** One worker's part of a closed round, as the coordinator saw it arrive. */
   'worker.progress': z.object({

@@ -88,8 +88,16 @@ describe('chaos: a worker that computes garbage (real processes)', () => {
       c,
       'accepted contribution dropped: it and a later one point against each other; its batches go back to the pool',
     );
-    // Every contribution the check took out: refused on arrival, or dropped from the sum after its acceptance.
-    const refusals = [...counted, ...heldBack, ...conflicts, ...droppedEarlier];
+    // Refused and waiting for a second opinion: counted later (logged again, as counted, with the same round), or never
+    // (its worker quarantined meanwhile, or the batch found at fault).
+    const pending = logsWith(
+      c,
+      'contribution refused by the contribution check, not counted until other members have trained its batches: it sits out until then',
+    );
+    // Every contribution the check took out, once: refused on arrival, or dropped from the sum after its acceptance.
+    const refusals = [...counted, ...heldBack, ...conflicts, ...droppedEarlier, ...pending].filter(
+      (r, i, all) => all.findIndex((x) => x.worker === r.worker && x.round === r.round) === i,
+    );
 
     // None of the refused contributions was applied: the worker heard it was not accepted, and the round did not count it.
     for (const [i, w] of faulty.entries()) {
@@ -137,6 +145,8 @@ describe('chaos: a worker that computes garbage (real processes)', () => {
         ['faulty-1', 'norm-above', 3],
       ]);
       for (const d of q) expect(d.medianNorm).toBeGreaterThan(0);
+      // Three members: each quarantining refusal was confirmed by the others' accepted work on its batches.
+      expect(q.map((d) => d.secondOpinion)).toEqual(['confirmed', 'confirmed']);
       expect(events.filter((e) => e.type === 'worker.contribution_refused')).toHaveLength(
         counted.length + heldBack.length + conflicts.length,
       );

@@ -74,6 +74,8 @@ export class RunReporter {
       normFactor: f.normFactor,
       cosineMin: f.cosineMin,
       recentRefusals: r.verdict.recentRefusals,
+      // How a counted refusal was settled: confirmed by other members' accepted work on its batches, or alone.
+      ...(r.verdict.secondOpinion === 'confirmed' || r.verdict.secondOpinion === 'alone' ? { secondOpinion: r.verdict.secondOpinion } : {}),
     };
     this.emit('worker.contribution_refused', { worker: r.worker, name: r.name, round: r.round, epoch: r.epoch, ...figures });
     // A quarantine follows a counted refusal (norm-above or cosine), never a probation hold-back.
