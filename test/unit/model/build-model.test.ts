@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../../src/compute/index.js';
 import {
   buildModel,
   countParameters,
@@ -12,7 +13,8 @@ import {
 } from '../../../src/model/index.js';
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  // wasm (fleet's kernels): ResNet-34's forward pass takes half a minute on tfjs's pure-JS cpu backend.
+  await selectBackend('wasm');
 });
 
 function weightsOf(model: tf.LayersModel): Map<string, Float32Array> {
@@ -25,22 +27,17 @@ describe('buildModel', () => {
     expect(TEST_MODEL_NAMES).toEqual(['tiny', 'tiny-bn']);
   });
 
-  it.each<AnyModelName>(['cnn', 'resnet', 'resnet18', 'resnet34', 'tiny', 'tiny-bn'])(
-    '%s maps [B,32,32,3] to logits [B,10]',
-    (name) => {
-      const model = buildModel({ name, seed: 3 });
-      expect(model.outputs[0]?.shape).toEqual([null, 10]);
-      const y = tf.tidy(() => model.predict(tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 9)) as tf.Tensor);
-      expect(y.shape).toEqual([2, 10]);
-      expect(Array.from(y.dataSync()).every(Number.isFinite)).toBe(true);
-      // logits, not probabilities: rows need not sum to 1
-      expect(model.layers.at(-1)?.getConfig().activation).toBe('linear');
-      y.dispose();
-      model.dispose();
-      // ResNet-34's forward pass on the CPU backend takes seconds on a quiet machine and half a minute on a loaded one.
-    },
-    120_000,
-  );
+  it.each<AnyModelName>(['cnn', 'resnet', 'resnet18', 'resnet34', 'tiny', 'tiny-bn'])('%s maps [B,32,32,3] to logits [B,10]', (name) => {
+    const model = buildModel({ name, seed: 3 });
+    expect(model.outputs[0]?.shape).toEqual([null, 10]);
+    const y = tf.tidy(() => model.predict(tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 9)) as tf.Tensor);
+    expect(y.shape).toEqual([2, 10]);
+    expect(Array.from(y.dataSync()).every(Number.isFinite)).toBe(true);
+    // logits, not probabilities: rows need not sum to 1
+    expect(model.layers.at(-1)?.getConfig().activation).toBe('linear');
+    y.dispose();
+    model.dispose();
+  });
 
   it('honours numClasses and inputShape', () => {
     const model = buildModel({ name: 'tiny', seed: 1, numClasses: 5, inputShape: [16, 16, 1] });
