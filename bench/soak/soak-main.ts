@@ -50,8 +50,9 @@ const { values: flags } = parseArgs({
     /** The soak's length: both runs are stopped (SIGTERM: drained, checkpointed) then; 0: run to --epochs. */
     minutes: { type: 'string', default: '60' },
     // An upper bound with --minutes (and the lr schedule's length): ~7 s a round for each of the two runs sharing
-    // 2 cores (cnn, oneDNN), 78 rounds an epoch, so about 7 epochs in an hour here.
-    epochs: { type: 'string', default: '20' },
+    // More than an hour holds on these machines (2 cores, cnn on oneDNN, 79 rounds an epoch): from 7 epochs an hour
+    // on one to 22 on another, so --minutes ends the soak, not the run.
+    epochs: { type: 'string', default: '40' },
     'batch-size': { type: 'string', default: '32' },
     'limit-train': { type: 'string', default: '10000' },
     'limit-test': { type: 'string', default: '2000' },
