@@ -217,13 +217,14 @@ export class ContributionCheck {
   }
 
   /**
-   * Whether a second opinion blames the batch: both refused by the same rule (norm-above or cosine), with norms
-   * within SAME_BATCH_NORM_RATIO of each other (the same samples at nearby parameters give a like gradient; a
-   * worker scaling garbage on an outlier batch does not).
+   * Whether a second opinion blames the batch: both refused by the norm rule, with norms within
+   * SAME_BATCH_NORM_RATIO of each other (the same samples at nearby parameters give a like gradient; a worker
+   * scaling garbage on an outlier batch does not). Never for the cosine rule: a sign-flipped worker keeps its
+   * norm, and asked about an honest batch the cosine rule refused (refused because the flipped contribution
+   * came earlier in its round) it would be refused alike, clear the honest worker and have its own applied.
    */
   sameBatch(first: CheckVerdict, second: CheckVerdict): boolean {
-    if (first.accepted || second.accepted || first.rule !== second.rule) return false;
-    if (first.rule !== 'norm-above' && first.rule !== 'cosine') return false;
+    if (first.accepted || second.accepted || first.rule !== 'norm-above' || second.rule !== 'norm-above') return false;
     const a = first.figures.norm;
     const b = second.figures.norm;
     if (!Number.isFinite(a) || !Number.isFinite(b) || !(a > 0) || !(b > 0)) return false;

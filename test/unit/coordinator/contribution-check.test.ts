@@ -195,13 +195,16 @@ describe('contribution check: the second opinion (deferred refusals)', () => {
     ]);
   });
 
-  it('blames the batch only for the same rule and a like norm (not a worker scaling garbage on an outlier batch)', () => {
+  it('blames the batch only for two norm refusals with a like norm (not a worker scaling garbage on an outlier batch, not a sign flip)', () => {
     const check = warmed();
     const first = check.judge('w0', 11, { norm: 60, cosine: 0.3 }, { defer: true });
     expect(check.sameBatch(first, check.judge('w1', 12, { norm: 90, cosine: 0.2 }, { defer: true }))).toBe(true);
     expect(check.sameBatch(first, check.judge('w1', 12, { norm: 6000, cosine: 0.2 }, { defer: true }))).toBe(false);
     expect(check.sameBatch(first, check.judge('w1', 12, { norm: 2, cosine: -0.8 }, { defer: true }))).toBe(false);
     expect(check.sameBatch(first, check.judge('w1', 12, { norm: 2, cosine: 0.3 }, { defer: true }))).toBe(false);
+    // Two cosine refusals with like norms: a sign-flipped worker's on an honest batch looks just so.
+    const flipped = check.judge('w0', 13, { norm: 2, cosine: -0.8 }, { defer: true });
+    expect(check.sameBatch(flipped, check.judge('w1', 14, { norm: 2.2, cosine: -0.7 }, { defer: true }))).toBe(false);
   });
 });
 
