@@ -184,11 +184,14 @@ describe.skipIf(skip !== null)('chaos: a disk that fills up (tmpfs, real process
     // fleet train --workers 1 on the chaos cluster's data: tiny model, 256 images, batch 16; checkpoints at epoch ends only.
     const args = ['--run-id', 'full-train', '--out', disk.dir, '--data-dir', cluster.dataDir, '--allow-partial', '--model', 'tiny'];
     args.push('--backend', 'wasm', '--augment', 'basic', '--lr', '0.02', '--warmup-epochs', '0', '--seed', '4', '--workers', '1');
-    args.push('--epochs', '2', '--batch-size', '16', '--limit-train', '256', '--limit-test', '50', '--eval-batch-size', '50');
+    args.push('--epochs', '2', '--batch-size', '16', '--limit-train', '512', '--limit-test', '50', '--eval-batch-size', '50');
     args.push('--checkpoint-every', '0', '--progress', 'log');
     const p = cluster.track(startFleet(['train', ...args]));
     await p.waitFor(/"reason":"epoch end","msg":"checkpoint written"/, 60_000);
+    // Held while the disk fills: on a fast machine epoch 2 (32 steps of a tiny model) can end before the fill does.
+    p.child.kill('SIGSTOP');
     await disk.fill();
+    p.child.kill('SIGCONT');
     const died = await p.exited;
     expect(died.code, p.lines.slice(-5).join('\n')).toBe(1);
     const metrics = join(disk.dir, 'metrics.jsonl');

@@ -27,7 +27,9 @@ const timeOf = (line: Record<string, unknown>) => line.time as number;
 
 describe.skipIf(!hostsSupport.ok)('a partition between hosts (network namespaces, real processes)', () => {
   it('a worker host cut off longer than the heartbeat timeout is evicted, the run goes on with the other worker, and once the cable is back the cut-off worker registers again and trains; every sample is applied exactly once', async () => {
-    const epochs = 4;
+    // Enough rounds that w0 alone does not finish the run before w1 is back: a tiny model's round takes 20-50 ms
+    // on a fast machine, and w1 needs the partition (3 s at least) and its retry backoff to return.
+    const epochs = 30;
     const samples = 512;
     const heartbeatTimeoutMs = 2000;
     const c = await bed.coordinator(bed.host('coord'), 'hosts-partition', {
