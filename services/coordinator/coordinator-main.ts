@@ -65,7 +65,7 @@ export async function runCoordinatorService(options: CoordinatorServiceOptions, 
   let liveness: EvaluatorLiveness | null = null;
   try {
     // From the start: an evaluator that dies during training is known silent when the wait begins.
-    // A wait no longer than the heartbeat timeout is bounded as tightly already: it ends as it always did.
+    // A wait no longer than the heartbeat timeout is bounded as tightly already: no watch is needed.
     const watch = options.evaluatorHeartbeatTimeoutMs > 0 && options.evaluatorWaitMs > options.evaluatorHeartbeatTimeoutMs;
     if (options.externalEvaluator && options.io.natsUrl && watch) {
       liveness = await watchEvaluatorLiveness({ natsUrl: options.io.natsUrl, auth: options.io.natsAuth, run }, log);
