@@ -161,6 +161,15 @@ export function coordinatorCommand(): Command {
         .argParser(parseNumber)
         .default(20),
     )
+    .addOption(
+      opt(
+        '--contribution-clip-factor <f>',
+        'the contribution check scales an accepted contribution whose norm is above F times the median norm of the last 20 rounds down to that bound before summing it (1 or more; 0: never)',
+        'FLEET_CONTRIBUTION_CLIP_FACTOR',
+      )
+        .argParser(parseNumber)
+        .default(3),
+    )
     .addOption(opt('--ledger', 'record how often each sample was applied, per epoch (applied-epoch-N.json)', 'FLEET_LEDGER').default(false))
     .action(async (flags: Record<string, unknown>, command: Command) => {
       // Checked first: a bad TLS file or token fails before the run directory is touched.
@@ -255,18 +264,25 @@ function describeProgressHere(command: Command): Command {
 }
 
 /**
- * --contribution-check and --contribution-norm-factor: the check's settings,
+ * --contribution-check, --contribution-norm-factor and --contribution-clip-factor: the check's settings,
  * or null when it is off. It judges gradients (--sync-every 1) as this
  * coordinator sums them whole: with --shards K > 1 it would see only its own
  * slice while the aggregators had already taken the rest, so 'on' is refused
  * there (and with --sync-every > 1, whose contributions are parameters)
  * rather than half-done; 'auto' then leaves it off.
  */
-function contributionCheckFrom(flags: Record<string, unknown>, syncEvery: number): { normFactor: number } | null {
+function contributionCheckFrom(flags: Record<string, unknown>, syncEvery: number): { normFactor: number; clipFactor: number } | null {
   const mode = flags.contributionCheck as 'auto' | 'on' | 'off';
   const normFactor = flags.contributionNormFactor as number;
   if (!(normFactor > 1))
     throw new FlagError('--contribution-norm-factor', normFactor, `--contribution-norm-factor ${normFactor}: must be above 1`);
+  const clipFactor = flags.contributionClipFactor as number;
+  if (!(clipFactor === 0 || (clipFactor >= 1 && Number.isFinite(clipFactor))))
+    throw new FlagError(
+      '--contribution-clip-factor',
+      clipFactor,
+      `--contribution-clip-factor ${clipFactor}: must be 1 or more, or 0 for no clipping`,
+    );
   const shards = flags.shards as number;
   const unsupported = shards > 1 ? `--shards ${shards}` : syncEvery > 1 ? `--sync-every ${syncEvery}` : null;
   if (unsupported && mode === 'on')
@@ -275,7 +291,7 @@ function contributionCheckFrom(flags: Record<string, unknown>, syncEvery: number
       mode,
       `--contribution-check on: not supported with ${unsupported} (it judges whole gradients summed here); use auto or off`,
     );
-  return mode === 'off' || unsupported ? null : { normFactor };
+  return mode === 'off' || unsupported ? null : { normFactor, clipFactor };
 }
 
 /**

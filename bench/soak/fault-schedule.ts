@@ -39,13 +39,14 @@ const faultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('disk-full'), at: duration, for: duration }).strict(),
   /**
    * An extra worker whose uploads are corrupted (FLEET_FAULT_GRADIENT): joins
-   * at `at`, stopped after `for` if still running (it should be quarantined).
+   * at `at`, stopped after `for` if still running (it should be quarantined;
+   * noise:F under the norm factor, clipped).
    */
   z
     .object({
       kind: z.literal('garbage-worker'),
       at: duration,
-      gradient: z.string().regex(/^(sign-flip|random|scale:[0-9.e+-]+)$/, 'sign-flip, random or scale:F'),
+      gradient: z.string().regex(/^(sign-flip|random|(scale|noise):[0-9.e+-]+)$/, 'sign-flip, random, scale:F or noise:F'),
       for: duration,
     })
     .strict(),

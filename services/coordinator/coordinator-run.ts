@@ -361,6 +361,7 @@ export async function createCoordinator(
       onCheckpoint: (_round, reason) => checkpoint(reason, null),
       onMembership: (change) => reporter.membership(change),
       onContributionRefused: (refusal) => reporter.contributionChecked(refusal),
+      onContributionClipped: (clipped) => reporter.contributionClipped(clipped),
       onRoundClosed: (summary) => reporter.roundClosed(summary, data.train.count),
     },
     ...(resume ? { resume } : {}),

@@ -58,6 +58,18 @@ export const eventPayloadSchemas = {
      */
     secondOpinion: z.enum(['confirmed', 'alone']).optional(),
   }),
+  /** An accepted contribution whose norm was above `clipFactor` x `medianNorm`: scaled by `scale` (below 1) down to that bound before it was summed. */
+  'worker.contribution_clipped': z.object({
+    worker,
+    name: z.string().max(200),
+    round: count,
+    epoch: z.number().int().min(1),
+    norm: z.number().min(0),
+    medianNorm: z.number().min(0),
+    cosine: finite.nullable(),
+    clipFactor: z.number().min(1),
+    scale: z.number().gt(0).max(1),
+  }),
   /** A worker refused repeatedly, evicted and its name refused for the rest of the run; the figures of its last refusal. */
   'worker.quarantined': z.object({
     worker,

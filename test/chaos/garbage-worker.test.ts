@@ -7,11 +7,14 @@
  * ledger exact), quarantines each after 3 refusals (a worker.quarantined
  * event with the rule and the figures), refuses their registration from then
  * on (they exit non-zero, saying why), and the honest workers finish the run.
+ * A third uploads noise with no direction under the norm factor: accepted,
+ * but clipped to the bound before it is summed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNatsBus, type AnyFleetEvent, type EventBus } from '../../src/events/index.js';
-import { ChaosCluster, logsWith, readLedger } from '../helpers/chaos-cluster.js';
+import { ChaosCluster, logsWith, readLedger, type Coordinator } from '../helpers/chaos-cluster.js';
 import { recordChaos } from '../helpers/chaos-ledger.js';
+import type { FleetProcess } from '../helpers/fleet-processes.js';
 import { captureLog } from '../helpers/capture-log.js';
 import { natsServerAvailable, startNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { until } from '../helpers/wait.js';
@@ -34,6 +37,23 @@ afterAll(async () => {
   await server?.dispose();
 });
 
+/** Every process's exit, or an error with their last lines after 80 s. */
+function allExit(all: FleetProcess[]): Promise<{ code: number | null }[]> {
+  return Promise.race([
+    Promise.all(all.map((p) => p.exited)),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(all.map((p) => p.lines.slice(-2).join('\n')).join('\n---\n'))), 80_000),
+    ),
+  ]);
+}
+
+/** Every sample applied exactly once in each epoch (the refused batches trained again by others); recorded for the chaos summary. */
+async function expectLedgerExact(c: Coordinator, epochs: number, samples: number, scenario: string, faultsInjected: number): Promise<void> {
+  const ledger = await readLedger(c.out, epochs, samples);
+  recordChaos({ scenario, faultsInjected, samplesLost: ledger.lost, samplesRepeated: ledger.repeated });
+  expect(ledger.reports.map((r) => [r.missingCount, r.repeatedCount])).toEqual(Array.from({ length: epochs }, () => [0, 0]));
+}
+
 describe('chaos: a worker that computes garbage (real processes)', () => {
   it('refuses sign-flipped and scaled gradients, quarantines their workers, applies every sample exactly once', async () => {
     const samples = 512;
@@ -49,13 +69,7 @@ describe('chaos: a worker that computes garbage (real processes)', () => {
     const faulty = Object.keys(FAULTS).map((fault, i) =>
       cluster.worker(c.port, `faulty-${i}`, [], { FLEET_FAULT_GRADIENT: `${fault}@${FAULT_ROUND}` }),
     );
-    const all = [c, ...honest, ...faulty];
-    const exits = await Promise.race([
-      Promise.all(all.map((p) => p.exited)),
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error(all.map((p) => p.lines.slice(-2).join('\n')).join('\n---\n'))), 80_000),
-      ),
-    ]);
+    const exits = await allExit([c, ...honest, ...faulty]);
     expect(
       exits.slice(0, 3).map((e) => e.code),
       [c, ...honest].map((p) => p.lines.filter((l) => /refused|quarantined|held back|dropped|error/i.test(l)).join('\n')).join('\n---\n'),
@@ -120,18 +134,7 @@ describe('chaos: a worker that computes garbage (real processes)', () => {
       expect([line.refused, line.evicted]).toEqual([refusals.filter((x) => x.round === round).length, 0]);
     }
     // Every sample applied exactly once per epoch: the refused batches were trained again by the honest workers.
-    const ledger = await readLedger(c.out, epochs, samples);
-    recordChaos({
-      scenario: 'garbage gradients (sign-flip, scale x100): refused and quarantined',
-      faultsInjected: 2,
-      samplesLost: ledger.lost,
-      samplesRepeated: ledger.repeated,
-    });
-    expect(ledger.reports.map((r) => [r.missingCount, r.repeatedCount])).toEqual([
-      [0, 0],
-      [0, 0],
-      [0, 0],
-    ]);
+    await expectLedgerExact(c, epochs, samples, 'garbage gradients (sign-flip, scale x100): refused and quarantined', 2);
     if (server) {
       const bus = await connectNatsBus({ servers: server.url, name: 'garbage-test', log: captureLog().log });
       buses.push(bus);
@@ -150,6 +153,52 @@ describe('chaos: a worker that computes garbage (real processes)', () => {
       expect(events.filter((e) => e.type === 'worker.contribution_refused')).toHaveLength(
         counted.length + heldBack.length + conflicts.length,
       );
+    }
+  }, 90_000);
+
+  it('clips noise with no direction under the norm factor: accepted, scaled down to 3x the median, told; every sample applied once', async () => {
+    const samples = 384;
+    const epochs = 2;
+    const c = await cluster.coordinator('noise', {
+      workers: 3,
+      epochs,
+      limitTrain: samples,
+      batchSize: 16,
+      extra: server ? ['--nats', server.url] : [],
+    });
+    // 12x its own gradients' norm, in a random direction: mostly between the clip bound (3x the window's median, which
+    // lags behind the falling honest norms of a short run) and the norm factor (20x).
+    const honest = [cluster.worker(c.port, 'honest-0'), cluster.worker(c.port, 'honest-1')];
+    const noisy = cluster.worker(c.port, 'noisy', [], { FLEET_FAULT_GRADIENT: `noise:12@${FAULT_ROUND}` });
+    const exits = await allExit([c, ...honest, noisy]);
+    expect(exits.slice(0, 3).map((e) => e.code)).toEqual([0, 0, 0]);
+    const clipped = logsWith(c, 'contribution clipped by the contribution check: its norm is above the clip bound, scaled down to it');
+    const mine = clipped.filter((l) => l.name === 'noisy');
+    // Its accepted contributions from the fault on: most of them clipped (not a leftover, nor noise under the bound).
+    const accepted = logsWith(noisy, 'round contributed')
+      .map((l) => l.round as number)
+      .filter((r) => r >= FAULT_ROUND);
+    expect(accepted.length).toBeGreaterThan(4);
+    expect(mine.length).toBeGreaterThanOrEqual(accepted.length / 2);
+    expect(mine.every((l) => (l.round as number) >= FAULT_ROUND)).toBe(true);
+    for (const l of mine) {
+      const [norm, median, scale] = [l.norm, l.medianNorm, l.scale] as [number, number, number];
+      expect(scale).toBeLessThan(1);
+      // What joined the sum: exactly the bound, 3x the window's median.
+      expect((norm * scale) / median).toBeCloseTo(3, 6);
+    }
+    // The honest workers are clipped far less (tiny data: an honest norm now and then reaches a few times the median).
+    expect(clipped.length - mine.length).toBeLessThan(mine.length);
+    await expectLedgerExact(c, epochs, samples, 'noise with no direction under the norm factor (12x its own norm): clipped', 1);
+    if (server) {
+      const bus = await connectNatsBus({ servers: server.url, name: 'noise-test', log: captureLog().log });
+      buses.push(bus);
+      const events: AnyFleetEvent[] = [];
+      const sub = await bus.follow('noise', (e) => events.push(e), { from: 'start' });
+      await until('run.finished event', () => events.some((e) => e.type === 'run.finished'), 15_000, 50);
+      await sub.stop();
+      const told = events.filter((e) => e.type === 'worker.contribution_clipped').map((e) => e.data as Record<string, unknown>);
+      expect(told.map((d) => [d.name, d.round]).sort()).toEqual(clipped.map((l) => [l.name, l.round]).sort());
     }
   }, 90_000);
 });

@@ -22,6 +22,7 @@ afterAll(async () => {
 describe('fleet coordinator --contribution-check flags', () => {
   it.each([
     [['--contribution-norm-factor', '1'], '--contribution-norm-factor 1: must be above 1'],
+    [['--contribution-clip-factor', '0.5'], '--contribution-clip-factor 0.5: must be 1 or more, or 0 for no clipping'],
     [['--contribution-check', 'on', '--shards', '2'], '--contribution-check on: not supported with --shards 2'],
   ])('%j is refused (exit 2)', async (flags, message) => {
     const result = await runFleet(['coordinator', '--port', '0', '--out', join(root, 'run'), '--workers', '2', ...flags]);

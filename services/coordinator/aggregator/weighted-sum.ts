@@ -107,6 +107,21 @@ export class WeightedSum {
     this.count = 0;
   }
 
+  /**
+   * Scales a complete staged contribution's own values by `factor` (its part
+   * of the staged sum: staged = sum + factor x (staged - sum)); its weight
+   * stays. The contribution check's clip, before commit.
+   */
+  scaleStaged(staged: StagedContribution, factor: number): void {
+    if (this.staging !== staged || staged.filled !== this.length || staged.refused)
+      throw new WeightedSumError('scaleStaged needs the open, complete staged contribution', this.length, staged.filled);
+    if (!(factor >= 0) || !Number.isFinite(factor))
+      throw new WeightedSumError(`scale factor must be finite and >= 0, got ${factor}`, this.length, staged.filled);
+    const spare = this.spare!;
+    const sum = this.sum;
+    for (let i = 0; i < spare.length; i++) spare[i] = sum[i]! + factor * (spare[i]! - sum[i]!);
+  }
+
   /** Drops a staged contribution (a no-op once committed or dropped). */
   discard(staged: StagedContribution): void {
     if (this.staging === staged) this.staging = null;

@@ -248,6 +248,7 @@ export class RoundRunner {
     }
     if (verdict.accepted) {
       this.o.log.debug({ worker, round, samples: c.sampleCount, ...verdict.figures }, 'contribution figures');
+      if (verdict.clip !== undefined) this.clipped(open, worker, c, verdict);
       return null;
     }
     if (verdict.secondOpinion === 'pending') {
@@ -279,6 +280,29 @@ export class RoundRunner {
       round,
       `contribution refused by the contribution check (${verdict.rule}: norm ${verdict.figures.norm.toPrecision(3)}, median ${verdict.figures.medianNorm?.toPrecision(3) ?? 'none'}, cosine ${verdict.figures.cosine?.toFixed(3) ?? 'none'})${verdict.quarantine ? '; quarantined' : ''}`,
     );
+  }
+
+  /** An accepted contribution above the clip bound: scaled down to it before it joins the sum; logged and told. */
+  private clipped(open: OpenRound, worker: string, c: Contribution, verdict: CheckVerdict): void {
+    this.sum.scaleStaged(c.values, verdict.clip!);
+    const name = this.o.membership.nameOf(worker) ?? worker;
+    const { round, epoch } = open.plan;
+    const f = verdict.figures;
+    this.o.log.warn(
+      {
+        worker,
+        name,
+        round,
+        epoch,
+        norm: f.norm,
+        medianNorm: f.medianNorm,
+        cosine: f.cosine,
+        clipFactor: f.clipFactor,
+        scale: verdict.clip,
+      },
+      'contribution clipped by the contribution check: its norm is above the clip bound, scaled down to it',
+    );
+    this.o.hooks.onContributionClipped?.({ worker, name, round, epoch, verdict });
   }
 
   /**

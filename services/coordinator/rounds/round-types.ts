@@ -99,11 +99,13 @@ export interface ControllerHooks {
   onMembership?(change: MembershipChange): void;
   /** A contribution refused by the contribution check (and whether its member is now quarantined); must not throw. */
   onContributionRefused?(refusal: ContributionRefusal): void;
+  /** An accepted contribution the contribution check scaled down to its clip bound (verdict.clip); must not throw. */
+  onContributionClipped?(clipped: ContributionRefusal): void;
   /** After each round that closed, before the epoch-end or checkpoint hooks; must not throw. */
   onRoundClosed?(summary: RoundSummary): void;
 }
 
-/** A contribution the contribution check refused (ContributionCheck). */
+/** A contribution the contribution check refused, or accepted and clipped (ContributionCheck). */
 export interface ContributionRefusal {
   worker: string;
   name: string;

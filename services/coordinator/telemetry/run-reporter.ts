@@ -62,6 +62,23 @@ export class RunReporter {
     }
   }
 
+  /** The contribution check accepted a contribution and scaled it down to its clip bound. */
+  contributionClipped(r: ContributionRefusal): void {
+    const f = r.verdict.figures;
+    this.metrics.contributionsClipped.inc({ worker: r.name });
+    this.emit('worker.contribution_clipped', {
+      worker: r.worker,
+      name: r.name,
+      round: r.round,
+      epoch: r.epoch,
+      norm: f.norm,
+      medianNorm: f.medianNorm ?? 0,
+      cosine: f.cosine !== null && Number.isFinite(f.cosine) ? f.cosine : null,
+      clipFactor: f.clipFactor,
+      scale: r.verdict.clip ?? 1,
+    });
+  }
+
   /** The contribution check refused a contribution (and perhaps quarantined its worker). */
   contributionChecked(r: ContributionRefusal): void {
     const f = r.verdict.figures;

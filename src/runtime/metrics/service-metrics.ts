@@ -93,6 +93,7 @@ export interface CoordinatorMetrics {
   eventsPending: EventBacklogGauge;
   writeFailures: Counter<'what'>;
   contributionsRefused: Counter<'reason'>;
+  contributionsClipped: Counter<'worker'>;
   unauthenticatedCalls: Counter<'method'>;
 }
 
@@ -164,6 +165,12 @@ export function coordinatorMetrics(labels: { run: string }): CoordinatorMetrics 
       name: 'fleet_contributions_refused_total',
       help: 'Worker contributions refused, by the error class sent to the worker (e.g. StaleContributionError, TensorSetShapeError).',
       labelNames: ['reason'] as const,
+      registers,
+    }),
+    contributionsClipped: new Counter({
+      name: 'fleet_contributions_clipped_total',
+      help: 'Accepted contributions the contribution check scaled down to its clip bound (norm above the clip factor x the recent median), by worker name.',
+      labelNames: ['worker'] as const,
       registers,
     }),
     unauthenticatedCalls: new Counter({

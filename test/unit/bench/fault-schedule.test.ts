@@ -28,7 +28,7 @@ describe('soak fault schedule', () => {
     [
       'a bad gradient fault',
       JSON.stringify({ faults: [{ at: '1m', kind: 'garbage-worker', gradient: 'flip', for: '1m' }] }),
-      /sign-flip, random or scale:F/,
+      /sign-flip, random, scale:F or noise:F/,
     ],
     [
       'a worker the soak does not run',

@@ -150,6 +150,50 @@ describe('contribution check: the rule', () => {
   });
 });
 
+describe('contribution check: the clip', () => {
+  it('scales an accepted norm above 3x the median down to that bound; honest norms, leftovers and clip 0 are left alone', () => {
+    const check = warmed();
+    const median = check.medianNorm()!;
+    // Honest figures (within 1.6x of the median) are never clipped.
+    for (let r = 11; r <= 60; r++) for (let k = 0; k < 3; k++) expect(check.judge(`w${k}`, r, honest(r, k)).clip).toBeUndefined();
+    // Noise with no direction, under the norm factor (20x): accepted, and scaled to 3x the median.
+    const m = check.medianNorm()!;
+    const noise = check.judge('w2', 61, { norm: 15 * m, cosine: 0.001 });
+    expect(noise.accepted).toBe(true);
+    expect(noise.clip! * 15 * m).toBeCloseTo(3 * m, 9);
+    expect(noise.quarantine).toBe(false);
+    // An epoch's leftover: its norm is not comparable; not clipped.
+    expect(check.judge('w2', 62, { norm: 15 * m, cosine: 0.2 }, { leftover: true }).clip).toBeUndefined();
+    // Off.
+    const off = new ContributionCheck({ clipFactor: 0 });
+    for (let r = 1; r <= 10; r++) for (let k = 0; k < 3; k++) off.judge(`w${k}`, r, honest(r, k));
+    expect(off.judge('w2', 11, { norm: 15 * median, cosine: 0.001 })).toMatchObject({ accepted: true });
+    expect(off.judge('w2', 12, { norm: 15 * median, cosine: 0.001 }).clip).toBeUndefined();
+    expect(() => new ContributionCheck({ clipFactor: 0.5 })).toThrow(/clipFactor must be 0 or >= 1/);
+  });
+
+  it('learns the median from rounds of two members (partial: no direction rules), so the norm rules hold in a 2-worker run', () => {
+    const check = new ContributionCheck();
+    for (let r = 1; r <= 10; r++)
+      for (let k = 0; k < 2; k++) expect(check.judge(`w${k}`, r, honest(r, k), { partial: true }).accepted).toBe(true);
+    expect(check.medianNorm()).not.toBeNull();
+    expect(check.judge('w1', 11, { norm: 100 * check.medianNorm()!, cosine: null }, { partial: true }).rule).toBe('norm-above');
+    expect(check.judge('w1', 12, { norm: 10 * check.medianNorm()!, cosine: -0.9 }, { partial: true }).clip).toBeCloseTo(0.3, 9);
+  });
+
+  it("scales a staged contribution's own values (scaleStaged), not the sum it joins, and keeps its weight", () => {
+    const sum = new WeightedSum(2);
+    sum.add(new Float32Array([1, 2]), 3);
+    const staged = sum.stageWhole(new Float32Array([10, -20]), 1);
+    sum.scaleStaged(staged, 0.5);
+    sum.commit(staged);
+    // (3 x (1, 2) + 1 x 0.5 x (10, -20)) / 4
+    expect([sum.contributions, sum.weight, ...sum.average()]).toEqual([2, 4, 2, -1]);
+    const incomplete = sum.stage(1);
+    expect(() => sum.scaleStaged(incomplete, 0.5)).toThrow(/complete staged contribution/);
+  });
+});
+
 describe('contribution check: the second opinion (deferred refusals)', () => {
   it('records a deferred refusal only when settled: confirmed and alone count (and quarantine), batch does not', () => {
     const check = warmed();
