@@ -2,7 +2,9 @@
  * The garbage-worker scenario's accuracy: a real cluster
  * (a coordinator and 3 workers) on a subset of the real CIFAR-10, clean at
  * FLEET_BENCH_SEEDS seeds, then at the first seed with one worker uploading
- * garbage (FLEET_FAULT_GRADIENT: scaled, sign-flipped, random) from round
+ * garbage (FLEET_FAULT_GRADIENT: scaled, sign-flipped, random, noise under
+ * the norm factor; a fault ending /noclip runs with the clip off, for the
+ * side-by-side figure of what clipping saves) from round
  * FLEET_BENCH_FAULT_ROUND on. Prints the clean runs' final test accuracy
  * (mean +- std), each faulty run's and whether it lies inside the clean
  * spread (within 2 std of the clean mean, or inside [min, max]); and the
@@ -38,7 +40,7 @@ function knobs() {
     // Per worker; peak lr = lr x workers (linear scaling). 0.02 as the chaos suite: fleet's default spikes on the tiny model.
     lr: env.FLEET_BENCH_LR ?? '0.02',
     seeds: (env.FLEET_BENCH_SEEDS ?? '1,2,3').split(',').map(Number),
-    faults: (env.FLEET_BENCH_FAULTS ?? 'scale:100,sign-flip,random').split(',').filter(Boolean),
+    faults: (env.FLEET_BENCH_FAULTS ?? 'scale:100,sign-flip,random,noise:10,noise:10/noclip').split(',').filter(Boolean),
     faultRound: Number(env.FLEET_BENCH_FAULT_ROUND ?? 8),
   };
 }
@@ -46,6 +48,7 @@ function knobs() {
 interface RunResult {
   accuracy: number;
   refused: number;
+  clipped: number;
   quarantined: string[];
   ledgerOk: boolean;
   /** Accepted contributions' norm over the window median, and cosines (debug lines). */
@@ -56,6 +59,7 @@ interface RunResult {
 
 async function runOnce(o: ReturnType<typeof knobs>, root: string, seed: number, fault: string | null, count = 3): Promise<RunResult> {
   const name = `s${seed}-w${count}-${(fault ?? 'clean').replace(/[^a-z0-9]/gi, '')}`;
+  const [gradient, variant] = (fault ?? '').split('/');
   const out = join(root, name);
   const started = performance.now();
   const coordinator = startFleet(
@@ -96,6 +100,7 @@ async function runOnce(o: ReturnType<typeof knobs>, root: string, seed: number, 
       '--round-timeout',
       '120',
       '--ledger',
+      ...(variant === 'noclip' ? ['--contribution-clip-factor', '0'] : []),
     ],
     { LOG_LEVEL: 'debug' },
   );
@@ -103,7 +108,7 @@ async function runOnce(o: ReturnType<typeof knobs>, root: string, seed: number, 
   try {
     const port = Number(/"port":(\d+)/.exec(await coordinator.waitFor(/"msg":"listening"/, 120_000))![1]);
     for (let i = 0; i < count; i++) {
-      const env: Record<string, string> = i === 2 && fault ? { FLEET_FAULT_GRADIENT: `${fault}@${o.faultRound}` } : {};
+      const env: Record<string, string> = i === 2 && fault ? { FLEET_FAULT_GRADIENT: `${gradient}@${o.faultRound}` } : {};
       workers.push(startFleet(['worker', '--coordinator', `127.0.0.1:${port}`, '--name', `${name}-w${i}`], env));
     }
     // An honest worker that fails would leave the coordinator waiting: that ends the run at once.
@@ -136,6 +141,7 @@ async function runOnce(o: ReturnType<typeof knobs>, root: string, seed: number, 
   return {
     accuracy,
     refused: parsed.filter((l) => String(l.msg).startsWith('contribution refused by the contribution check')).length,
+    clipped: parsed.filter((l) => String(l.msg).startsWith('contribution clipped by the contribution check')).length,
     quarantined: parsed.filter((l) => String(l.msg).startsWith('worker evicted: quarantined')).map((l) => String(l.name)),
     ledgerOk,
     normRatios: figures.filter((l) => typeof l.medianNorm === 'number').map((l) => Number(l.norm) / Number(l.medianNorm)),
@@ -214,16 +220,16 @@ export async function run(): Promise<void> {
       const r = await runOnce(o, root, o.seeds[0]!, fault);
       const inside = r.accuracy >= lo && r.accuracy <= hi;
       console.log(
-        `fault ${fault}@${o.faultRound}: test accuracy ${r.accuracy.toFixed(4)} (${inside ? 'inside' : 'OUTSIDE'} the clean spread), refused ${r.refused}, quarantined ${r.quarantined.join(',') || 'none'}, ledger ${r.ledgerOk ? 'exact' : 'NOT exact'}, ${r.seconds.toFixed(0)} s`,
+        `fault ${fault}@${o.faultRound}: test accuracy ${r.accuracy.toFixed(4)} (${inside ? 'inside' : 'OUTSIDE'} the clean spread), refused ${r.refused}, clipped ${r.clipped}, quarantined ${r.quarantined.join(',') || 'none'}, ledger ${r.ledgerOk ? 'exact' : 'NOT exact'}, ${r.seconds.toFixed(0)} s`,
       );
       recordFigure(
         figureOf(
           {
             bench: BENCH,
-            name: `${o.model}, one worker of 3 uploading ${fault} from round ${o.faultRound}: final test accuracy`,
+            name: `${o.model}, one worker of 3 uploading ${fault.replace('/noclip', ' (clip off)')} from round ${o.faultRound}: final test accuracy`,
             unit: 'accuracy',
             reference: { name: 'the clean 3-worker runs (mean)', mean },
-            limits: `refused ${r.refused}, quarantined ${r.quarantined.length}, ledger ${r.ledgerOk ? 'exact' : 'not exact'}; ${inside ? 'inside' : 'outside'} the clean spread ([${lo.toFixed(4)}, ${hi.toFixed(4)}]: 3 and 2 workers, mean +- 2 std, min and max)`,
+            limits: `refused ${r.refused}, clipped ${r.clipped}, quarantined ${r.quarantined.length}, ledger ${r.ledgerOk ? 'exact' : 'not exact'}; ${inside ? 'inside' : 'outside'} the clean spread ([${lo.toFixed(4)}, ${hi.toFixed(4)}]: 3 and 2 workers, mean +- 2 std, min and max)`,
             command: benchCommand(BENCH),
           },
           [r.accuracy],

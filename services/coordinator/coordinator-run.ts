@@ -35,7 +35,7 @@ import { assignShards, type ShardSlice } from '../../src/exchange/shard-assignme
 import type { ClientChannel } from '../../src/rpc/security/index.js';
 import { FlagError } from '../../src/runtime/config/flag-error.js';
 import { ShardPeers } from './shards/shard-peers.js';
-import { ContributionCheck, type ContributionCheckOptions } from './aggregator/contribution-check.js';
+import { ContributionCheck, type ContributionCheckOptions, type NormWindowState } from './aggregator/contribution-check.js';
 import {
   DiskWrites,
   MAX_CONSECUTIVE_CHECKPOINT_FAILURES,
@@ -151,6 +151,7 @@ export async function createCoordinator(
       runConfigRecord(config, backend.name, { plan, train: data.train.count, test: data.test.count, classNames: data.classNames }),
     );
   let resume: ConstructorParameters<typeof RoundController>[0]['resume'];
+  const contributionCheck = options.contributionCheck ? new ContributionCheck(options.contributionCheck) : null;
   let best = { epoch: 0, accuracy: -1 };
   /** The version and round the checkpoint file holds (as read on resume, or last written). */
   let saved: { version: number; round: number } | null = null;
@@ -182,6 +183,14 @@ export async function createCoordinator(
     // This epoch's end comes again: a line the crashed process wrote for it after the checkpoint goes.
     if (!options.externalEvaluator) await record.keepMetricsBefore(sampler.epoch);
     resume = { version: s.version, globalStep: s.globalStep, round: s.round, optimizerSteps: s.optimizerSteps, epochTotals };
+    // Older checkpoints have none: the window warms up again.
+    if (contributionCheck && s.contributionWindow) {
+      try {
+        contributionCheck.restoreWindow(s.contributionWindow);
+      } catch (err) {
+        throw new CheckpointError(checkpointPath, (err as Error).message);
+      }
+    }
     best = s.best;
     saved = { version: s.version, round: s.round };
     log.info({ version: s.version, round: s.round, epoch: sampler.epoch, file: checkpointPath }, 'resumed from checkpoint');
@@ -209,6 +218,7 @@ export async function createCoordinator(
       epochTotals: snap.epochTotals,
       sampler: snap.sampler,
       best,
+      ...(contributionCheck ? { contributionWindow: contributionCheck.windowState() } : {}),
     };
     const epoch = epochEnd?.epoch ?? snap.epochTotals.epoch;
     const failed = await writes.attempt('checkpoint', checkpointPath, { round: snap.round, epoch }, () =>
@@ -344,7 +354,7 @@ export async function createCoordinator(
     params,
     momentum,
     sampler,
-    ...(options.contributionCheck ? { contributionCheck: new ContributionCheck(options.contributionCheck) } : {}),
+    ...(contributionCheck ? { contributionCheck } : {}),
     vectors,
     // --workers MIN:MAX (the cluster's, from this command line even on a resume); plain N: start with N, admit N.
     expectedWorkers: options.workers?.min ?? config.workers,
@@ -463,4 +473,6 @@ interface CheckpointState extends RunCheckpointState {
   optimizerSteps: number;
   epochTotals: EpochTotals;
   sampler: unknown;
+  /** The contribution check's norm window (absent when the check is off, and in older checkpoints). */
+  contributionWindow?: NormWindowState;
 }

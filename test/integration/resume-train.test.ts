@@ -70,6 +70,12 @@ async function finalParams(out: string): Promise<Float32Array> {
   return arrays.params!;
 }
 
+/** Contributions the coordinator's contribution check clipped, from the run's log (fleet train keeps it in <out>/logs). */
+async function clippedRounds(out: string): Promise<number> {
+  const text = await readFile(join(out, 'logs', 'coordinator.log'), 'utf8');
+  return text.split('\n').filter((l) => l.includes('"msg":"contribution clipped by the contribution check')).length;
+}
+
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
   let max = 0;
@@ -168,7 +174,11 @@ describe('fleet train --resume after kill -9', () => {
 
     const resumed = await runFleet([...two(out), '--resume'], { timeoutMs: 180_000 });
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(maxAbsDiff(await finalParams(out), await finalParams(reference))).toBeLessThanOrEqual(1e-6);
+    // Exact, but for the contribution check's clip (an honest norm of these tiny runs reaches a few times the median
+    // now and then): it scales a staged contribution as sum + k (staged - sum), which rounds differently by which of
+    // the round's two contributions arrived first, the one thing a resume does not repeat.
+    const clipped = (await clippedRounds(out)) + (await clippedRounds(reference));
+    expect(maxAbsDiff(await finalParams(out), await finalParams(reference))).toBeLessThanOrEqual(clipped > 0 ? 1e-5 : 1e-6);
     expect(results(await metrics(out))).toEqual(results(await metrics(reference)));
   });
 });

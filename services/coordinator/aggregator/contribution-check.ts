@@ -107,6 +107,12 @@ export interface CheckVerdict {
   clip?: number;
 }
 
+/** The norm window as the run checkpoint keeps it. */
+export interface NormWindowState {
+  roundsSeen: number;
+  norms: { round: number; values: number[] }[];
+}
+
 /** The rule's state over the run: recent accepted norms by round, each member's recent outcomes. */
 export class ContributionCheck {
   readonly o: ContributionCheckOptions;
@@ -124,10 +130,20 @@ export class ContributionCheck {
       throw new RangeError(`clipFactor must be 0 or >= 1, got ${this.o.clipFactor}`);
   }
 
-  /** The median of the window's accepted norms, or null while warming up. */
-  medianNorm(): number | null {
-    if (this.roundsSeen < this.o.warmupRounds) return null;
-    const all = this.norms.flatMap((r) => r.values).sort((a, b) => a - b);
+  /**
+   * The median of the accepted norms of the last `windowRounds` rounds before
+   * `round` (all of them by default), or null while warming up. A round's
+   * contributions are judged against the rounds before it only: the same
+   * bound whichever arrives first, so a run's result does not depend on
+   * arrival order (a resumed run ends with the weights of an uninterrupted one).
+   */
+  medianNorm(round = Number.POSITIVE_INFINITY): number | null {
+    const before = this.norms.filter((r) => r.round < round);
+    if (this.roundsSeen - (this.norms.length - before.length) < this.o.warmupRounds) return null;
+    const all = before
+      .slice(-this.o.windowRounds)
+      .flatMap((r) => r.values)
+      .sort((a, b) => a - b);
     if (all.length === 0) return null;
     const mid = all.length >> 1;
     return all.length % 2 ? all[mid]! : (all[mid - 1]! + all[mid]!) / 2;
@@ -137,12 +153,15 @@ export class ContributionCheck {
    * Judges `member`'s contribution to `round` and records the outcome (an
    * accepted norm joins the window). `partial`: its direction cannot be
    * judged (a round of fewer than three members has no majority), so only
-   * the norm-above rule applies to it. `leftover`: partial by its size (an
-   * epoch's last scraps, half a batch or less): its norm is not comparable,
-   * so it stays out of the window and is not clipped; accepted, it is not a
-   * round the member's outcomes count: it could not have caught a direction
-   * fault, and a worker that sits out for second opinions plays fewer full
-   * rounds to weigh it against.
+   * the norm rules apply to it, and its norm stays out of the window (with
+   * one or two members an outlier batch has nobody, or one, to give a second
+   * opinion: fed by such rounds, the window quarantined a lone honest worker
+   * whose loss had gone to zero, one batch at 25x refused over and over).
+   * `leftover`: partial by its size (an epoch's last scraps, half a batch or
+   * less): its norm is not comparable, so it is not clipped either;
+   * accepted, it is not a round the member's outcomes count: it could not
+   * have caught a direction fault, and a worker that sits out for second
+   * opinions plays fewer full rounds to weigh it against.
    */
   judge(
     member: string,
@@ -184,7 +203,7 @@ export class ContributionCheck {
           rule: 'conflict',
           figures: {
             ...f,
-            medianNorm: this.medianNorm(),
+            medianNorm: this.medianNorm(round),
             normFactor: this.o.normFactor,
             clipFactor: this.o.clipFactor,
             cosineMin: this.o.cosineMin,
@@ -196,7 +215,7 @@ export class ContributionCheck {
       }
     }
     const blame = o.blame;
-    const medianNorm = this.medianNorm();
+    const medianNorm = this.medianNorm(round);
     const { normFactor, clipFactor, cosineMin } = this.o;
     let rule: CheckRule | undefined = blame;
     if (blame) {
@@ -212,9 +231,8 @@ export class ContributionCheck {
         rule = 'probation';
     }
     const accepted = rule === undefined;
-    if (accepted && !leftover) this.noteNorm(round, f.norm);
-    const bound = clipFactor * (medianNorm ?? 0);
-    const clip = accepted && !leftover && bound > 0 && f.norm > bound ? bound / f.norm : undefined;
+    if (accepted && !partial) this.noteNorm(round, f.norm);
+    const clip = accepted && !leftover ? this.clipScale(f.norm, medianNorm) : undefined;
     const deferred = defer && !blame && (rule === 'norm-above' || rule === 'cosine');
     if (rule !== 'probation' && !deferred && !(accepted && leftover)) this.record(member, !accepted);
     const recentRefusals = this.recentRefusals(member);
@@ -227,6 +245,12 @@ export class ContributionCheck {
       ...(deferred ? { secondOpinion: 'pending' as const } : {}),
       ...(clip !== undefined ? { clip } : {}),
     };
+  }
+
+  /** The factor that scales `norm` down to the clip bound (clipFactor x `medianNorm`), or undefined when it is under it. */
+  clipScale(norm: number, medianNorm: number | null): number | undefined {
+    const bound = this.o.clipFactor * (medianNorm ?? 0);
+    return bound > 0 && Number.isFinite(norm) && norm > bound ? bound / norm : undefined;
   }
 
   /**
@@ -289,6 +313,30 @@ export class ContributionCheck {
     return this.outcomes.get(member)?.includes(true) ?? false;
   }
 
+  /**
+   * The norm window, for the run checkpoint: a resumed run judges and clips
+   * as the uninterrupted one would (an empty window warms up again and
+   * clips nothing for 5 rounds).
+   */
+  windowState(): NormWindowState {
+    return { roundsSeen: this.roundsSeen, norms: this.norms.map((r) => ({ round: r.round, values: [...r.values] })) };
+  }
+
+  /** Takes a checkpoint's norm window (windowState); throws on a malformed one. */
+  restoreWindow(state: NormWindowState): void {
+    const ok =
+      Number.isInteger(state?.roundsSeen) &&
+      state.roundsSeen >= 0 &&
+      Array.isArray(state.norms) &&
+      state.norms.every(
+        (r) => Number.isInteger(r?.round) && Array.isArray(r.values) && r.values.every((v) => typeof v === 'number' && v >= 0),
+      );
+    if (!ok) throw new RangeError('the contribution check norm window is malformed');
+    this.roundsSeen = state.roundsSeen;
+    this.norms.length = 0;
+    for (const r of state.norms.slice(-(this.o.windowRounds + 1))) this.norms.push({ round: r.round, values: [...r.values] });
+  }
+
   /** Forgets a member (left, evicted, quarantined). */
   forget(member: string): void {
     this.outcomes.delete(member);
@@ -300,7 +348,8 @@ export class ContributionCheck {
       last = { round, values: [] };
       this.norms.push(last);
       this.roundsSeen++;
-      while (this.norms.length > this.o.windowRounds) this.norms.shift();
+      // One more than the window: the round being judged, and the windowRounds before it.
+      while (this.norms.length > this.o.windowRounds + 1) this.norms.shift();
     }
     last.values.push(norm);
   }

@@ -260,6 +260,9 @@ export class RoundRunner {
         : this.opinions.heldBy(worker, open.plan.epoch, indices).filter((p) => check.sameBatch(p.verdict, verdict));
       if (atFault.length > 0) {
         this.batchAtFault(open, worker, verdict, atFault);
+        // Applied after all, but no more than any accepted contribution: clipped to the bound.
+        const clip = check.clipScale(verdict.figures.norm, verdict.figures.medianNorm);
+        if (clip !== undefined) this.clipped(open, worker, c, { ...verdict, clip });
         return null;
       }
       if (this.o.membership.ids().some((m) => m !== worker)) {

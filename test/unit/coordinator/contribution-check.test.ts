@@ -172,13 +172,25 @@ describe('contribution check: the clip', () => {
     expect(() => new ContributionCheck({ clipFactor: 0.5 })).toThrow(/clipFactor must be 0 or >= 1/);
   });
 
-  it('learns the median from rounds of two members (partial: no direction rules), so the norm rules hold in a 2-worker run', () => {
+  it("a checkpoint's norm window (windowState, restoreWindow) makes a resumed check judge and clip as the uninterrupted one", () => {
+    const check = warmed(30);
+    const resumed = new ContributionCheck();
+    resumed.restoreWindow(JSON.parse(JSON.stringify(check.windowState())));
+    expect(resumed.medianNorm()).toBe(check.medianNorm());
+    // A fresh check would be warming up: nothing clipped. The resumed one clips the same noise by the same factor.
+    const noise = { norm: 10 * check.medianNorm()!, cosine: 0 };
+    expect(new ContributionCheck().judge('w2', 31, noise).clip).toBeUndefined();
+    expect(resumed.judge('w2', 31, noise).clip).toBe(check.judge('w2', 31, noise).clip);
+    expect(() => resumed.restoreWindow({ roundsSeen: 3, norms: [{ round: 1, values: [-1] }] })).toThrow(/norm window is malformed/);
+  });
+
+  it('keeps the norms of rounds of fewer than three members (partial) out of the window, but clips them against it', () => {
     const check = new ContributionCheck();
     for (let r = 1; r <= 10; r++)
       for (let k = 0; k < 2; k++) expect(check.judge(`w${k}`, r, honest(r, k), { partial: true }).accepted).toBe(true);
-    expect(check.medianNorm()).not.toBeNull();
-    expect(check.judge('w1', 11, { norm: 100 * check.medianNorm()!, cosine: null }, { partial: true }).rule).toBe('norm-above');
-    expect(check.judge('w1', 12, { norm: 10 * check.medianNorm()!, cosine: -0.9 }, { partial: true }).clip).toBeCloseTo(0.3, 9);
+    expect(check.medianNorm()).toBeNull();
+    const warm = warmed();
+    expect(warm.judge('w1', 11, { norm: 10 * warm.medianNorm()!, cosine: -0.9 }, { partial: true }).clip).toBeCloseTo(0.3, 9);
   });
 
   it("scales a staged contribution's own values (scaleStaged), not the sum it joins, and keeps its weight", () => {
