@@ -89,6 +89,6 @@ export const BENCH_CATALOG: CatalogEntry[] = [
     measures:
       "the contribution check against a worker that computes garbage: 3 workers on a subset of the real data, clean at 3 seeds (final test accuracy, mean +- std) and with one worker uploading scaled x100, sign-flipped or random gradients, or noise with no direction at 10x its own norm (under the norm factor: clipped; and with the clip off, side by side) from a given round; each faulty run's accuracy against the clean spread, its refusals, clips and quarantine, the ledger; the honest figures (norm over the window median, cosine with the round's earlier contributions)",
     knobs:
-      '`FLEET_BENCH_MODEL` (tiny), `FLEET_BENCH_TRAIN` (2400), `FLEET_BENCH_TEST` (1000), `FLEET_BENCH_EPOCHS` (2), `FLEET_BENCH_BATCH` (48 a worker), `FLEET_BENCH_LR` (0.02 a worker), `FLEET_BENCH_SEEDS` (1,2,3), `FLEET_BENCH_FAULTS` (scale:100,sign-flip,random,noise:10,noise:10/noclip; /noclip: --contribution-clip-factor 0), `FLEET_BENCH_FAULT_ROUND` (8), `FLEET_BENCH_DATA` (../shared/cifar10)',
+      '`FLEET_BENCH_MODEL` (tiny), `FLEET_BENCH_TRAIN` (2400), `FLEET_BENCH_TEST` (1000), `FLEET_BENCH_EPOCHS` (2), `FLEET_BENCH_BATCH` (48 a worker), `FLEET_BENCH_LR` (0.02 a worker), `FLEET_BENCH_SEEDS` (1,2,3), `FLEET_BENCH_FAULTS` (scale:100,sign-flip,random,noise:10,noise:10/noclip; /noclip: --contribution-clip-factor 0), `FLEET_BENCH_FAULT_ROUND` (8), `FLEET_BENCH_FAULT_SEEDS` (the clean seeds), `FLEET_BENCH_DATA` (../shared/cifar10)',
   },
 ];
