@@ -159,7 +159,7 @@ export function coordinatorCommand(): Command {
         'FLEET_CONTRIBUTION_NORM_FACTOR',
       )
         .argParser(parseNumber)
-        .default(20),
+        .default(4),
     )
     .addOption(
       opt(

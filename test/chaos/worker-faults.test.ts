@@ -74,8 +74,9 @@ describe('chaos: worker faults (real processes)', () => {
 
   it('two workers killed with kill -9 at different times, one replaced by a new process: the round closes without them, their batches go back to the pool, the newcomer trains from the current version', async () => {
     const samples = 512;
-    // Long enough that the replacement (seconds to start on a loaded machine) joins a running run.
-    const epochs = 6;
+    // Long enough that the replacement (seconds to start on a loaded machine) joins a running run: 6 epochs took
+    // 3.5 s on a fast machine, less than a replacement turned away as "run is full" (w0 not evicted yet) waits to retry.
+    const epochs = 12;
     const c = await cluster.coordinator('kill', { workers: 3, epochs, limitTrain: samples });
     const [w0, w1, w2] = cluster.workers(c, 3, 'kill');
 

@@ -51,7 +51,7 @@ export interface ContributionCheckOptions {
 }
 
 export const CONTRIBUTION_CHECK_DEFAULTS: ContributionCheckOptions = {
-  normFactor: 20,
+  normFactor: 4,
   clipFactor: 3,
   cosineMin: -0.3,
   warmupRounds: 5,

@@ -151,24 +151,24 @@ describe('contribution check: the rule', () => {
 });
 
 describe('contribution check: the clip', () => {
-  it('scales an accepted norm above 3x the median down to that bound; honest norms, leftovers and clip 0 are left alone', () => {
+  it('scales an accepted norm between 3x and 4x the median (the clip, the norm factor) down to 3x; honest norms, leftovers and clip 0 are left alone', () => {
     const check = warmed();
     const median = check.medianNorm()!;
     // Honest figures (within 1.6x of the median) are never clipped.
     for (let r = 11; r <= 60; r++) for (let k = 0; k < 3; k++) expect(check.judge(`w${k}`, r, honest(r, k)).clip).toBeUndefined();
-    // Noise with no direction, under the norm factor (20x): accepted, and scaled to 3x the median.
+    // Noise with no direction, under the norm factor (4x): accepted, and scaled to 3x the median.
     const m = check.medianNorm()!;
-    const noise = check.judge('w2', 61, { norm: 15 * m, cosine: 0.001 });
+    const noise = check.judge('w2', 61, { norm: 3.6 * m, cosine: 0.001 });
     expect(noise.accepted).toBe(true);
-    expect(noise.clip! * 15 * m).toBeCloseTo(3 * m, 9);
+    expect(noise.clip! * 3.6 * m).toBeCloseTo(3 * m, 9);
     expect(noise.quarantine).toBe(false);
     // An epoch's leftover: its norm is not comparable; not clipped.
-    expect(check.judge('w2', 62, { norm: 15 * m, cosine: 0.2 }, { leftover: true }).clip).toBeUndefined();
+    expect(check.judge('w2', 62, { norm: 3.6 * m, cosine: 0.2 }, { leftover: true }).clip).toBeUndefined();
     // Off.
     const off = new ContributionCheck({ clipFactor: 0 });
     for (let r = 1; r <= 10; r++) for (let k = 0; k < 3; k++) off.judge(`w${k}`, r, honest(r, k));
-    expect(off.judge('w2', 11, { norm: 15 * median, cosine: 0.001 })).toMatchObject({ accepted: true });
-    expect(off.judge('w2', 12, { norm: 15 * median, cosine: 0.001 }).clip).toBeUndefined();
+    expect(off.judge('w2', 11, { norm: 3.6 * median, cosine: 0.001 })).toMatchObject({ accepted: true });
+    expect(off.judge('w2', 12, { norm: 3.6 * median, cosine: 0.001 }).clip).toBeUndefined();
     expect(() => new ContributionCheck({ clipFactor: 0.5 })).toThrow(/clipFactor must be 0 or >= 1/);
   });
 
@@ -178,9 +178,11 @@ describe('contribution check: the clip', () => {
     resumed.restoreWindow(JSON.parse(JSON.stringify(check.windowState())));
     expect(resumed.medianNorm()).toBe(check.medianNorm());
     // A fresh check would be warming up: nothing clipped. The resumed one clips the same noise by the same factor.
-    const noise = { norm: 10 * check.medianNorm()!, cosine: 0 };
+    const noise = { norm: 3.5 * check.medianNorm()!, cosine: 0 };
     expect(new ContributionCheck().judge('w2', 31, noise).clip).toBeUndefined();
-    expect(resumed.judge('w2', 31, noise).clip).toBe(check.judge('w2', 31, noise).clip);
+    const clip = check.judge('w2', 31, noise).clip;
+    expect(clip).toBeCloseTo(3 / 3.5, 9);
+    expect(resumed.judge('w2', 31, noise).clip).toBe(clip);
     expect(() => resumed.restoreWindow({ roundsSeen: 3, norms: [{ round: 1, values: [-1] }] })).toThrow(/norm window is malformed/);
   });
 
@@ -190,7 +192,7 @@ describe('contribution check: the clip', () => {
       for (let k = 0; k < 2; k++) expect(check.judge(`w${k}`, r, honest(r, k), { partial: true }).accepted).toBe(true);
     expect(check.medianNorm()).toBeNull();
     const warm = warmed();
-    expect(warm.judge('w1', 11, { norm: 10 * warm.medianNorm()!, cosine: -0.9 }, { partial: true }).clip).toBeCloseTo(0.3, 9);
+    expect(warm.judge('w1', 11, { norm: 3.75 * warm.medianNorm()!, cosine: -0.9 }, { partial: true }).clip).toBeCloseTo(0.8, 9);
   });
 
   it("scales a staged contribution's own values (scaleStaged), not the sum it joins, and keeps its weight", () => {
