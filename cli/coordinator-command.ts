@@ -146,7 +146,7 @@ export function coordinatorCommand(): Command {
     .addOption(
       opt(
         '--contribution-check <mode>',
-        "refuse a worker's gradients whose norm is above --contribution-norm-factor times the median of the last 20 rounds, or whose cosine with the round's other gradients is below -0.3, and quarantine a worker refused 3 times in its last 5 rounds (docs/architecture.md, Contribution check); auto: on unless --shards > 1 or --sync-every > 1, where on is refused",
+        "refuse a worker's gradients whose norm is above --contribution-norm-factor times the median of the 20 rounds before, or whose cosine with the round's other gradients is below -0.3, clip those above --contribution-clip-factor times that median, and quarantine a worker refused 3 times in its last 5 rounds (docs/architecture.md, Contribution check); auto: on unless --shards > 1 or --sync-every > 1, where on is refused",
         'FLEET_CONTRIBUTION_CHECK',
       )
         .choices(['auto', 'on', 'off'])
@@ -155,7 +155,7 @@ export function coordinatorCommand(): Command {
     .addOption(
       opt(
         '--contribution-norm-factor <f>',
-        'the contribution check refuses a norm above F times the median norm of the accepted contributions of the last 20 rounds (must be above 1)',
+        'the contribution check refuses a norm above F times the median norm of the accepted contributions of the 20 rounds before (must be above 1)',
         'FLEET_CONTRIBUTION_NORM_FACTOR',
       )
         .argParser(parseNumber)
@@ -164,7 +164,7 @@ export function coordinatorCommand(): Command {
     .addOption(
       opt(
         '--contribution-clip-factor <f>',
-        'the contribution check scales an accepted contribution whose norm is above F times the median norm of the last 20 rounds down to that bound before summing it (1 or more; 0: never)',
+        'the contribution check scales an accepted contribution whose norm is above F times the median norm of the 20 rounds before down to that bound before summing it (1 or more; 0: never)',
         'FLEET_CONTRIBUTION_CLIP_FACTOR',
       )
         .argParser(parseNumber)
