@@ -372,6 +372,7 @@ export async function createCoordinator(
       onMembership: (change) => reporter.membership(change),
       onContributionRefused: (refusal) => reporter.contributionChecked(refusal),
       onContributionClipped: (clipped) => reporter.contributionClipped(clipped),
+      onBatchAtFault: (b) => reporter.batchAtFault(b),
       onRoundClosed: (summary) => reporter.roundClosed(summary, data.train.count),
     },
     ...(resume ? { resume } : {}),

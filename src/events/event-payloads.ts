@@ -58,6 +58,22 @@ export const eventPayloadSchemas = {
      */
     secondOpinion: z.enum(['confirmed', 'alone']).optional(),
   }),
+  /**
+   * A second opinion blamed the batch: a contribution refused by the norm rule on batches whose earlier refusals
+   * (`refused`) waited for another member's opinion, with a like norm. None is counted; this one is applied (clipped).
+   */
+  'worker.batch_at_fault': z.object({
+    round: count,
+    epoch: z.number().int().min(1),
+    worker,
+    name: z.string().max(200),
+    norm: z.number().min(0),
+    medianNorm: z.number().min(0).nullable(),
+    refused: z
+      .array(z.object({ worker, name: z.string().max(200), round: count, norm: z.number().min(0) }))
+      .min(1)
+      .max(64),
+  }),
   /** An accepted contribution whose norm was above `clipFactor` x `medianNorm`: scaled by `scale` (below 1) down to that bound before it was summed. */
   'worker.contribution_clipped': z.object({
     worker,

@@ -383,6 +383,12 @@ export class RoundRunner {
       },
       'contribution accepted though refused by the contribution check: a second opinion on batches refused alike before (the batch is at fault); applied, not counted',
     );
+    this.o.hooks.onBatchAtFault?.({
+      round: open.plan.round,
+      epoch: open.plan.epoch,
+      applied: { worker, name, norm: verdict.figures.norm, medianNorm: verdict.figures.medianNorm },
+      refused: atFault.map((p) => ({ worker: p.worker, name: p.name, round: p.round, norm: p.verdict.figures.norm })),
+    });
   }
 
   /** The pending refusals whose batches the round's accepted contributions applied to the last index: they count now. */

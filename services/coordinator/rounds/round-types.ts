@@ -99,6 +99,8 @@ export interface ControllerHooks {
   onMembership?(change: MembershipChange): void;
   /** A contribution refused by the contribution check (and whether its member is now quarantined); must not throw. */
   onContributionRefused?(refusal: ContributionRefusal): void;
+  /** Refusals of the same batches found to be the batch's fault (second opinion): none counted, the last applied; must not throw. */
+  onBatchAtFault?(b: BatchAtFault): void;
   /** An accepted contribution the contribution check scaled down to its clip bound (verdict.clip); must not throw. */
   onContributionClipped?(clipped: ContributionRefusal): void;
   /** After each round that closed, before the epoch-end or checkpoint hooks; must not throw. */
@@ -112,6 +114,16 @@ export interface ContributionRefusal {
   round: number;
   epoch: number;
   verdict: CheckVerdict;
+}
+
+/** A second opinion that blamed the batch: `applied` was refused alike on batches `refused` had been refused for. */
+export interface BatchAtFault {
+  round: number;
+  epoch: number;
+  /** The second opinion: refused by the norm rule too, accepted after all and applied. */
+  applied: { worker: string; name: string; norm: number; medianNorm: number | null };
+  /** The refusals that waited for it, not counted. */
+  refused: { worker: string; name: string; round: number; norm: number }[];
 }
 
 /** Counters restored from a checkpoint. */

@@ -3,7 +3,7 @@ import type { CoordinatorMetrics } from '../../../src/runtime/metrics/index.js';
 import type { Logger } from '../../../src/runtime/logger.js';
 import type { WriteFailure } from '../../../src/runtime/disk-writes.js';
 import { epochTraining, rate, type EpochTraining } from '../../../src/training/run-record/index.js';
-import type { ContributionRefusal, EpochTotals, MembershipChange, RoundSummary } from '../rounds/round-controller.js';
+import type { BatchAtFault, ContributionRefusal, EpochTotals, MembershipChange, RoundSummary } from '../rounds/round-controller.js';
 
 /** Bytes the server moved since the last round closed (counted per fetch and contribution). */
 export class ExchangeCounter {
@@ -60,6 +60,19 @@ export class RunReporter {
       this.metrics.workerImagesPerSecond.remove({ worker: change.worker });
       this.emit('worker.left', { worker: change.worker, reason: change.reason, members: change.members });
     }
+  }
+
+  /** A second opinion blamed the batch: the refusals that waited for it are not counted. */
+  batchAtFault(b: BatchAtFault): void {
+    this.emit('worker.batch_at_fault', {
+      round: b.round,
+      epoch: b.epoch,
+      worker: b.applied.worker,
+      name: b.applied.name,
+      norm: b.applied.norm,
+      medianNorm: b.applied.medianNorm,
+      refused: b.refused,
+    });
   }
 
   /** The contribution check accepted a contribution and scaled it down to its clip bound. */

@@ -13,7 +13,12 @@ import { planTraining } from '../../../src/runtime/config/train-config.js';
 import { epochPermutation } from '../../../src/training/epoch-order.js';
 import { ContributionCheck } from '../../../services/coordinator/aggregator/contribution-check.js';
 import { NotAMemberError, QuarantinedWorkerError } from '../../../services/coordinator/rounds/errors.js';
-import { RoundController, type Assignment, type ContributionRefusal } from '../../../services/coordinator/rounds/round-controller.js';
+import {
+  RoundController,
+  type Assignment,
+  type BatchAtFault,
+  type ContributionRefusal,
+} from '../../../services/coordinator/rounds/round-controller.js';
 import { AppliedLedger, EpochSampler } from '../../../services/coordinator/sampler/index.js';
 import { testConfig } from '../../helpers/test-config.js';
 import { FLOATS, LAYOUT } from './round-harness.js';
@@ -45,6 +50,7 @@ async function run(names: string[], behaviours: Record<string, Behaviour>, o: { 
   const sampler = new EpochSampler({ seed: 1, count, batchSize: BATCH, syncEvery: 1, globalBatch: BATCH * WORKERS }, { ledger });
   const refusals: ContributionRefusal[] = [];
   const left: string[] = [];
+  const atFault: BatchAtFault[] = [];
   const controller = new RoundController({
     config,
     plan: planTraining(config, count),
@@ -62,6 +68,7 @@ async function run(names: string[], behaviours: Record<string, Behaviour>, o: { 
       onEpochEnd: async () => {},
       onCheckpoint: async () => {},
       onContributionRefused: (r) => refusals.push(r),
+      onBatchAtFault: (b) => atFault.push(b),
       onMembership: (c) => {
         if (c.kind === 'left') left.push(c.worker);
       },
@@ -110,7 +117,7 @@ async function run(names: string[], behaviours: Record<string, Behaviour>, o: { 
   };
   for (const name of names) ids.set(name, controller.register(name));
   const loops = Promise.all(names.map((name) => loop(name, ids.get(name)!)));
-  return { controller, ledger, refusals, left, seen, ids, loops };
+  return { controller, ledger, refusals, left, atFault, seen, ids, loops };
 }
 
 /** Honest, with an outlier batch: in epoch 1 a shard holding any of `outlier` has a gradient 50x the others'. */
@@ -140,6 +147,10 @@ describe('contribution check: the second opinion', () => {
     expect(firstRefused).toHaveLength(1);
     const [who, rounds] = firstRefused[0]!;
     expect(rounds).toEqual([7]);
+    // Told: the second opinion (round 8, another member) blamed the batch of the refusal of round 7.
+    expect(r.atFault.map((b) => [b.round, b.applied.name !== who, b.refused.map((x) => [x.name, x.round])])).toEqual([
+      [8, true, [[who, 7]]],
+    ]);
     // It sat out the next round, whose first shard (the pool's) went to another member and was applied there.
     expect(r.seen.assigned.get(who)).not.toContain(8);
     const applied = r.seen.accepted.filter((c) => c.epoch === 1 && c.indices.some((i) => outlier.has(i)));
