@@ -49,10 +49,10 @@ const { values: flags } = parseArgs({
     backend: { type: 'string', default: 'auto' },
     /** The soak's length: both runs are stopped (SIGTERM: drained, checkpointed) then; 0: run to --epochs. */
     minutes: { type: 'string', default: '60' },
-    // An upper bound with --minutes (and the lr schedule's length): ~7 s a round for each of the two runs sharing
-    // More than an hour holds on these machines (2 cores, cnn on oneDNN, 79 rounds an epoch): from 7 epochs an hour
-    // on one to 22 on another, so --minutes ends the soak, not the run.
-    epochs: { type: 'string', default: '40' },
+    // An upper bound with --minutes (and the lr schedule's length): more than an hour holds on these machines
+    // (2 cores, cnn on oneDNN, 79 rounds an epoch), from 7 epochs an hour on one to 40 in 53 minutes on another,
+    // so --minutes ends the soak, not the run.
+    epochs: { type: 'string', default: '80' },
     'batch-size': { type: 'string', default: '32' },
     'limit-train': { type: 'string', default: '10000' },
     'limit-test': { type: 'string', default: '2000' },
