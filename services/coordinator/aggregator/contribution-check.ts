@@ -21,11 +21,9 @@
  *   rule, median cosine 0.06) and only for full shards.
  *
  * - clip: an accepted contribution above `clipFactor` x the median is scaled
- *   down to it before it joins the sum. Bounded influence: noise with no
- *   direction (a cosine near 0 is no rule: honest cosines fall that low too)
- *   under the norm factor would otherwise move the run by up to 20x an honest
- *   step each round (the hour-long soak: 62% to 27% in 13 rounds). Honest
- *   contributions stay far under it on real data (measured: 1.9x at most).
+ *   down to it before it joins the sum (bounded influence): what passes under
+ *   the norm factor, noise with no direction included, moves the run by at
+ *   most that. A cosine near 0 is no rule: honest cosines fall that low too.
  *   Not for an epoch's leftover (its norm is not comparable); not counted.
  *
  * The first `warmupRounds` rounds only collect (no median yet).
