@@ -373,6 +373,7 @@ export async function createCoordinator(
       onContributionRefused: (refusal) => reporter.contributionChecked(refusal),
       onContributionClipped: (clipped) => reporter.contributionClipped(clipped),
       onBatchAtFault: (b) => reporter.batchAtFault(b),
+      onDirectionQuarantine: (q) => reporter.directionQuarantine(q, contributionCheck!.o),
       onRoundClosed: (summary) => reporter.roundClosed(summary, data.train.count),
     },
     ...(resume ? { resume } : {}),

@@ -86,12 +86,16 @@ export const eventPayloadSchemas = {
     clipFactor: z.number().min(1),
     scale: z.number().gt(0).max(1),
   }),
-  /** A worker refused repeatedly, evicted and its name refused for the rest of the run; the figures of its last refusal. */
+  /**
+   * A worker refused repeatedly, evicted and its name refused for the rest of the run; the figures of its last refusal.
+   * rule 'direction': none was refused; its leave-one-out cosine (`cosine`) was the round's lowest and negative in
+   * `lowest` of its last `rounds` full rounds (`directionLowest` needed), `meanCosine` over them.
+   */
   'worker.quarantined': z.object({
     worker,
     name: z.string().max(200),
     round: count,
-    rule: z.enum(['norm-above', 'cosine']),
+    rule: z.enum(['norm-above', 'cosine', 'direction']),
     norm: z.number().min(0).nullable(),
     medianNorm: z.number().min(0).nullable(),
     cosine: finite.nullable(),
@@ -99,6 +103,10 @@ export const eventPayloadSchemas = {
     cosineMin: finite,
     recentRefusals: count,
     secondOpinion: z.enum(['confirmed', 'alone']).optional(),
+    lowest: count.optional(),
+    rounds: count.optional(),
+    meanCosine: finite.optional(),
+    directionLowest: count.optional(),
   }),
   /** One worker's part of a closed round, as the coordinator saw it arrive. */
   'worker.progress': z.object({

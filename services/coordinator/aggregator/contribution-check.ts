@@ -46,6 +46,9 @@ export interface ContributionCheckOptions {
   windowRounds: number;
   quarantineAfter: number;
   quarantineWithin: number;
+  /** The direction rule: quarantined when the round's lowest leave-one-out cosine, and negative, in `directionLowest` of its last `directionWindow` full rounds. */
+  directionWindow: number;
+  directionLowest: number;
 }
 
 export const CONTRIBUTION_CHECK_DEFAULTS: ContributionCheckOptions = {
@@ -56,6 +59,10 @@ export const CONTRIBUTION_CHECK_DEFAULTS: ContributionCheckOptions = {
   windowRounds: 20,
   quarantineAfter: 3,
   quarantineWithin: 5,
+  // An honest member is the lowest, and negative, in about 12% of full rounds (3 workers, the garbage-worker bench):
+  // 12 of 20 then happens by chance with a probability of about 1e-7 a round; a sign-flipped one was in 55-70%.
+  directionWindow: 20,
+  directionLowest: 12,
 };
 
 /** What a contribution looked like as it was summed. */
@@ -105,6 +112,18 @@ export interface CheckVerdict {
   clip?: number;
 }
 
+/** A member the direction rule quarantines: its figures over its last full rounds. */
+export interface DirectionVerdict {
+  member: string;
+  /** Full rounds (of its last `rounds`) in which its leave-one-out cosine was the round's lowest, and negative. */
+  lowest: number;
+  rounds: number;
+  /** Its leave-one-out cosine in the round that decided, and the mean over its last `rounds`. */
+  cosine: number;
+  meanCosine: number;
+  directionLowest: number;
+}
+
 /** The norm window as the run checkpoint keeps it. */
 export interface NormWindowState {
   roundsSeen: number;
@@ -120,6 +139,8 @@ export class ContributionCheck {
   private roundsSeen = 0;
   /** Per member: its last outcomes (true = refused), newest last. */
   private readonly outcomes = new Map<string, boolean[]>();
+  /** Per member: its leave-one-out cosine in its last full rounds, and whether it was the round's lowest and negative. */
+  private readonly directions = new Map<string, { cosine: number; lowest: boolean }[]>();
 
   constructor(options: Partial<ContributionCheckOptions> = {}) {
     this.o = { ...CONTRIBUTION_CHECK_DEFAULTS, ...options };
@@ -335,9 +356,49 @@ export class ContributionCheck {
     for (const r of state.norms.slice(-(this.o.windowRounds + 1))) this.norms.push({ round: r.round, values: [...r.values] });
   }
 
+  /**
+   * The direction rule, over rounds: `cosines` are a closed round's
+   * leave-one-out cosines (leaveOneOutCosines: each applied full
+   * contribution against the sum of the others, three or more). A
+   * sign-flipped gradient can pass the cosine rule round after round when
+   * honest gradients barely agree (a small batch: honest cosines of 0.2, a
+   * flipped one of -0.2, both above cosineMin), and then it is applied. Its
+   * leave-one-out cosine is the round's lowest far more often than an honest
+   * member's, whose rank is uniform whatever the gradients' noise: a member
+   * that is the lowest, with a negative cosine, in `directionLowest` of its
+   * last `directionWindow` full rounds, and below 0 on average over them, is
+   * returned, to be quarantined. Not
+   * during the warm-up (the first rounds' gradients turn fast).
+   */
+  noteDirections(cosines: readonly { member: string; cosine: number }[]): DirectionVerdict[] {
+    if (cosines.length < 3 || this.roundsSeen <= this.o.warmupRounds) return [];
+    const low = cosines.reduce((a, b) => (b.cosine < a.cosine ? b : a));
+    const out: DirectionVerdict[] = [];
+    for (const c of cosines) {
+      const history = this.directions.get(c.member) ?? [];
+      history.push({ cosine: c.cosine, lowest: c === low && c.cosine < 0 });
+      while (history.length > this.o.directionWindow) history.shift();
+      this.directions.set(c.member, history);
+      const lowest = history.filter((h) => h.lowest).length;
+      const meanCosine = history.reduce((n, h) => n + h.cosine, 0) / history.length;
+      // And against the others on average: an honest member's mean is positive wherever the gradients have a direction.
+      if (lowest >= this.o.directionLowest && meanCosine < 0)
+        out.push({
+          member: c.member,
+          lowest,
+          rounds: history.length,
+          cosine: c.cosine,
+          meanCosine,
+          directionLowest: this.o.directionLowest,
+        });
+    }
+    return out;
+  }
+
   /** Forgets a member (left, evicted, quarantined). */
   forget(member: string): void {
     this.outcomes.delete(member);
+    this.directions.delete(member);
   }
 
   private noteNorm(round: number, norm: number): void {
@@ -353,25 +414,39 @@ export class ContributionCheck {
   }
 }
 
+/** Buckets of a contribution's count sketch (FigureSums.sketch): a cosine between two sketches is within about 1/sqrt(this) of the true one. */
+export const SKETCH_BUCKETS = 4096;
+const SKETCH_SHIFT = 32 - Math.log2(SKETCH_BUCKETS);
+
 /**
  * Running sums of a contribution's figures, chunk by chunk: its squared
- * norm, and its dot product with the round's sum so far (the contributions
+ * norm, its dot product with the round's sum so far (the contributions
  * accepted before it in this round, at the same parameters) with that sum's
- * squared norm. One pass over the chunk, as it is summed.
+ * squared norm, and its count sketch. One pass over the chunk, as it is
+ * summed.
+ *
+ * The sketch (each value added, with a sign, into one of SKETCH_BUCKETS
+ * buckets, both picked by hashing its index) is linear and keeps dot
+ * products: after the round, each contribution's cosine with the sum of all
+ * the others comes from the sketches alone (leaveOneOutCosines), whatever
+ * the order they arrived in, without keeping any contribution (the
+ * coordinator holds one model-sized sum however many workers contribute).
  */
 export class FigureSums {
   sumSq = 0;
   roundDot = 0;
   roundSq = 0;
+  readonly sketch = new Float64Array(SKETCH_BUCKETS);
 
   /** `roundCount`: how many contributions the round's sum held when this one was staged. */
   constructor(private readonly roundCount = 0) {}
 
-  /** `roundSum`: the round's sum at the chunk's offset (null when the round has none yet). */
-  add(values: Float32Array, roundSum: Float32Array | null): void {
+  /** `roundSum`: the round's sum at the chunk's offset (null when the round has none yet); `offset`: the chunk's first index. */
+  add(values: Float32Array, roundSum: Float32Array | null, offset = 0): void {
     let sq = 0;
     let rdot = 0;
     let rsq = 0;
+    const sketch = this.sketch;
     if (roundSum) {
       for (let i = 0; i < values.length; i++) {
         const v = values[i]!;
@@ -379,9 +454,16 @@ export class FigureSums {
         sq += v * v;
         rdot += v * r;
         rsq += r * r;
+        const j = offset + i;
+        sketch[Math.imul(j, 0x9e3779b1) >>> SKETCH_SHIFT]! += Math.imul(j, 0x85ebca6b) < 0 ? -v : v;
       }
     } else {
-      for (let i = 0; i < values.length; i++) sq += values[i]! * values[i]!;
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i]!;
+        sq += v * v;
+        const j = offset + i;
+        sketch[Math.imul(j, 0x9e3779b1) >>> SKETCH_SHIFT]! += Math.imul(j, 0x85ebca6b) < 0 ? -v : v;
+      }
     }
     this.sumSq += sq;
     this.roundDot += rdot;
@@ -394,4 +476,39 @@ export class FigureSums {
     if (this.roundCount === 0) return { norm, cosine: null };
     return { norm, cosine: norm > 0 && this.roundSq > 0 ? this.roundDot / (norm * Math.sqrt(this.roundSq)) : 0 };
   }
+}
+
+/** A contribution the round applied, for its direction: its sketch (FigureSums.sketch), scaled as it was summed. */
+export interface SketchedContribution {
+  member: string;
+  weight: number;
+  /** The clip's factor (1 when not clipped). */
+  scale: number;
+  sketch: Float64Array;
+}
+
+/**
+ * Each contribution's cosine with the weighted sum of the round's others,
+ * from their sketches (order-independent: the first to arrive is judged
+ * like the last). Fewer than 3: none (with two, each one's "others" is the
+ * other: a disagreement cannot say which side is wrong).
+ */
+export function leaveOneOutCosines(applied: readonly SketchedContribution[]): { member: string; cosine: number }[] {
+  if (applied.length < 3) return [];
+  const total = new Float64Array(SKETCH_BUCKETS);
+  for (const a of applied) for (let b = 0; b < SKETCH_BUCKETS; b++) total[b]! += a.weight * a.scale * a.sketch[b]!;
+  return applied.map((a) => {
+    const f = a.weight * a.scale;
+    let dot = 0;
+    let own = 0;
+    let rest = 0;
+    for (let b = 0; b < SKETCH_BUCKETS; b++) {
+      const mine = f * a.sketch[b]!;
+      const others = total[b]! - mine;
+      dot += mine * others;
+      own += mine * mine;
+      rest += others * others;
+    }
+    return { member: a.member, cosine: own > 0 && rest > 0 ? dot / Math.sqrt(own * rest) : 0 };
+  });
 }

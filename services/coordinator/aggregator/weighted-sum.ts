@@ -66,7 +66,7 @@ export class WeightedSum {
           values,
           weight,
         );
-        if (at < 0) figures?.add(values, this.count > 0 ? this.sum.subarray(offset, end) : null);
+        if (at < 0) figures?.add(values, this.count > 0 ? this.sum.subarray(offset, end) : null, offset);
         return at;
       },
       figures,

@@ -1,3 +1,4 @@
+import type { SketchedContribution } from '../aggregator/contribution-check.js';
 import type { UpdateKind } from '../optimizer/round-update.js';
 import type { RoundPlan } from '../sampler/round-plan.js';
 import { AlreadyContributedError, NotAMemberError, StaleContributionError } from './errors.js';
@@ -20,6 +21,8 @@ export interface OpenRound {
   deadlineUnixMs: number;
   startedMs: number;
   arrivals: Arrival[];
+  /** The contribution check's sketches of the full contributions the round's sum holds (their direction, judged at the close). */
+  sketches: SketchedContribution[];
   timer: NodeJS.Timeout;
 }
 

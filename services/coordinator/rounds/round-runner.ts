@@ -1,5 +1,5 @@
 import { WeightedSum, type StagedContribution } from '../aggregator/weighted-sum.js';
-import type { CheckVerdict } from '../aggregator/contribution-check.js';
+import { leaveOneOutCosines, type CheckVerdict } from '../aggregator/contribution-check.js';
 import { WorkerSpeeds } from '../balance/worker-speeds.js';
 import { RoundUpdate } from '../optimizer/round-update.js';
 import { EpochProgress } from './epoch-progress.js';
@@ -237,6 +237,7 @@ export class RoundRunner {
       this.sum.dropEarlier(c.values);
       open.contributed.delete(earlier);
       open.arrivals = open.arrivals.filter((a) => a.worker !== earlier);
+      open.sketches = open.sketches.filter((a) => a.member !== earlier);
       open.refused.add(earlier);
       const refusal = verdict.dropEarlier.refusal;
       if (refusal) this.refused(open, earlier, refusal, true);
@@ -249,6 +250,7 @@ export class RoundRunner {
     if (verdict.accepted) {
       this.o.log.debug({ worker, round, samples: c.sampleCount, ...verdict.figures }, 'contribution figures');
       if (verdict.clip !== undefined) this.clipped(open, worker, c, verdict);
+      if (!partial) open.sketches.push({ member: worker, weight: c.sampleCount, scale: verdict.clip ?? 1, sketch: sums.sketch });
       return null;
     }
     if (verdict.secondOpinion === 'pending') {
@@ -263,6 +265,7 @@ export class RoundRunner {
         // Applied after all, but no more than any accepted contribution: clipped to the bound.
         const clip = check.clipScale(verdict.figures.norm, verdict.figures.medianNorm);
         if (clip !== undefined) this.clipped(open, worker, c, { ...verdict, clip });
+        if (!partial) open.sketches.push({ member: worker, weight: c.sampleCount, scale: clip ?? 1, sketch: sums.sketch });
         return null;
       }
       if (this.o.membership.ids().some((m) => m !== worker)) {
@@ -389,6 +392,38 @@ export class RoundRunner {
       applied: { worker, name, norm: verdict.figures.norm, medianNorm: verdict.figures.medianNorm },
       refused: atFault.map((p) => ({ worker: p.worker, name: p.name, round: p.round, norm: p.verdict.figures.norm })),
     });
+  }
+
+  /**
+   * The direction rule, at the close of a round with three or more full
+   * contributions applied: each one's cosine with the sum of the others
+   * (from their sketches); a member the rule finds pointing against the
+   * others round after round is quarantined. Its contributions were applied
+   * (no single round could tell them from an honest one's); from now on
+   * none is.
+   */
+  private judgeDirections(open: OpenRound): void {
+    const check = this.o.contributionCheck;
+    if (!check || open.sketches.length < 3) return;
+    const { round, epoch } = open.plan;
+    const cosines = leaveOneOutCosines(open.sketches);
+    const nameOf = (m: string) => this.o.membership.nameOf(m) ?? m;
+    this.o.log.debug(
+      { round, epoch, directions: Object.fromEntries(cosines.map((d) => [nameOf(d.member), d.cosine])) },
+      'contribution directions',
+    );
+    for (const { member, ...figures } of check.noteDirections(cosines)) {
+      const name = nameOf(member);
+      const fields = { worker: member, name, round, epoch, rule: 'direction', ...figures };
+      this.quarantined.add(name);
+      check.forget(member);
+      this.o.membership.evict(member, {
+        summary: `quarantined (its gradient pointed against the others': the lowest leave-one-out cosine, negative, in ${figures.lowest} of its last ${figures.rounds} full rounds, mean ${figures.meanCosine.toFixed(3)})`,
+        reason: `quarantined: its gradients point against the other members' (direction, ${figures.lowest} of ${figures.rounds} rounds)`,
+        fields,
+      });
+      this.o.hooks.onDirectionQuarantine?.({ worker: member, name, round, epoch, ...figures });
+    }
   }
 
   /** The pending refusals whose batches the round's accepted contributions applied to the last index: they count now. */
@@ -541,6 +576,7 @@ export class RoundRunner {
       deadlineUnixMs: now + this.o.roundTimeoutMs,
       startedMs: now,
       arrivals: [],
+      sketches: [],
       timer,
     };
     this.o.log.debug(planFields(this.open), 'round started');
@@ -620,6 +656,7 @@ export class RoundRunner {
     );
     this.o.sampler.commit(open.plan, contributed);
     this.confirmSecondOpinions(open);
+    this.judgeDirections(open);
     if (counted) {
       await shards?.commit(round, open.version, open.lrs[0]!);
       this.update.apply(this.o.parameters, this.sum.average(), open.lrs[0]!, this.slicesOf(open.plan.epoch));

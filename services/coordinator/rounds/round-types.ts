@@ -4,7 +4,7 @@ import type { TrainConfig, TrainPlan } from '../../../src/runtime/config/train-c
 import type { Logger } from '../../../src/runtime/logger.js';
 import type { WeightSlice } from '../../../src/training/flat-weights.js';
 import type { StagedContribution } from '../aggregator/weighted-sum.js';
-import type { CheckVerdict, ContributionCheck } from '../aggregator/contribution-check.js';
+import type { CheckVerdict, ContributionCheck, DirectionVerdict } from '../aggregator/contribution-check.js';
 import type { Membership, MembershipChange } from '../membership/membership.js';
 import type { UpdateKind } from '../optimizer/round-update.js';
 import type { ParameterStore } from '../parameters/parameter-store.js';
@@ -103,6 +103,8 @@ export interface ControllerHooks {
   onBatchAtFault?(b: BatchAtFault): void;
   /** An accepted contribution the contribution check scaled down to its clip bound (verdict.clip); must not throw. */
   onContributionClipped?(clipped: ContributionRefusal): void;
+  /** The contribution check's direction rule quarantined a member (its contributions were applied: none is refused). */
+  onDirectionQuarantine?(q: DirectionQuarantine): void;
   /** After each round that closed, before the epoch-end or checkpoint hooks; must not throw. */
   onRoundClosed?(summary: RoundSummary): void;
 }
@@ -114,6 +116,14 @@ export interface ContributionRefusal {
   round: number;
   epoch: number;
   verdict: CheckVerdict;
+}
+
+/** A member the direction rule quarantined, with the figures that decided (ContributionCheck.noteDirections). */
+export interface DirectionQuarantine extends Omit<DirectionVerdict, 'member'> {
+  worker: string;
+  name: string;
+  round: number;
+  epoch: number;
 }
 
 /** A second opinion that blamed the batch: `applied` was refused alike on batches `refused` had been refused for. */

@@ -3,7 +3,14 @@ import type { CoordinatorMetrics } from '../../../src/runtime/metrics/index.js';
 import type { Logger } from '../../../src/runtime/logger.js';
 import type { WriteFailure } from '../../../src/runtime/disk-writes.js';
 import { epochTraining, rate, type EpochTraining } from '../../../src/training/run-record/index.js';
-import type { BatchAtFault, ContributionRefusal, EpochTotals, MembershipChange, RoundSummary } from '../rounds/round-controller.js';
+import type {
+  BatchAtFault,
+  ContributionRefusal,
+  DirectionQuarantine,
+  EpochTotals,
+  MembershipChange,
+  RoundSummary,
+} from '../rounds/round-controller.js';
 
 /** Bytes the server moved since the last round closed (counted per fetch and contribution). */
 export class ExchangeCounter {
@@ -111,6 +118,26 @@ export class RunReporter {
     // A quarantine follows a counted refusal (norm-above or cosine), never a probation hold-back.
     if (r.verdict.quarantine && (figures.rule === 'norm-above' || figures.rule === 'cosine'))
       this.emit('worker.quarantined', { worker: r.worker, name: r.name, round: r.round, ...figures, rule: figures.rule });
+  }
+
+  /** The contribution check's direction rule quarantined a worker (none of its contributions was refused). */
+  directionQuarantine(q: DirectionQuarantine, check: { normFactor: number; cosineMin: number }): void {
+    this.emit('worker.quarantined', {
+      worker: q.worker,
+      name: q.name,
+      round: q.round,
+      rule: 'direction',
+      norm: null,
+      medianNorm: null,
+      cosine: q.cosine,
+      normFactor: check.normFactor,
+      cosineMin: check.cosineMin,
+      recentRefusals: 0,
+      lowest: q.lowest,
+      rounds: q.rounds,
+      meanCosine: q.meanCosine,
+      directionLowest: q.directionLowest,
+    });
   }
 
   roundClosed(s: RoundSummary, epochSamples: number): void {

@@ -5,7 +5,12 @@
  * figures come out of WeightedSum's staging as the chunks arrive.
  */
 import { describe, expect, it } from 'vitest';
-import { ContributionCheck, type ContributionFigures } from '../../../services/coordinator/aggregator/contribution-check.js';
+import {
+  ContributionCheck,
+  leaveOneOutCosines,
+  type ContributionFigures,
+  type SketchedContribution,
+} from '../../../services/coordinator/aggregator/contribution-check.js';
 import { WeightedSum } from '../../../services/coordinator/aggregator/weighted-sum.js';
 
 /** Honest figures of a run: norms around 2 (within 0.6x-1.6x), cosines 0.05-0.6. */
@@ -299,5 +304,129 @@ describe('contribution check: the figures, summed while staging', () => {
       expect(staged.figures!.figures().cosine).toBeCloseTo(cosine, 6);
       sum.discard(staged);
     }
+  });
+});
+
+/** A seeded generator (mulberry32): the same vectors every run. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Gradients of one round: a shared direction plus each member's own noise (cosine between two about `agreement`). */
+function roundGradients(members: number, length: number, agreement: number, seed: number): Float32Array[] {
+  const next = random(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next());
+  const shared = Float32Array.from({ length }, gauss);
+  const own = Math.sqrt((1 - agreement) / agreement);
+  return Array.from({ length: members }, () => Float32Array.from(shared, (v) => v + own * gauss()));
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(aa * bb);
+}
+
+/** Stages each gradient through a WeightedSum (chunked, as the wire brings it) and returns its sketch. */
+function sketched(gradients: Float32Array[], weights: number[]): SketchedContribution[] {
+  const sum = new WeightedSum(gradients[0]!.length);
+  sum.trackFigures();
+  return gradients.map((g, k) => {
+    const staged = sum.stage(weights[k]!);
+    for (let at = 0; at < g.length; at += 7000) staged.accumulate(g.subarray(at, Math.min(g.length, at + 7000)));
+    const sketch = staged.figures!.sketch;
+    sum.commit(staged);
+    return { member: `w${k}`, weight: weights[k]!, scale: 1, sketch };
+  });
+}
+
+describe('contribution check: the direction (leave-one-out cosines, the direction rule)', () => {
+  it("gives each contribution's cosine with the weighted sum of the round's others, from the sketches, whatever the order", () => {
+    const length = 60_000;
+    const gradients = roundGradients(4, length, 0.2, 7);
+    // The fourth points against the others (a sign flip).
+    gradients[3] = gradients[3]!.map((v) => -v);
+    const weights = [48, 48, 32, 48];
+    const exact = gradients.map((g, k) => {
+      const others = new Float32Array(length);
+      gradients.forEach((h, j) => {
+        if (j !== k) for (let i = 0; i < length; i++) others[i]! += weights[j]! * h[i]!;
+      });
+      return cosine(g, others);
+    });
+    const byOrder = [sketched(gradients, weights), sketched([...gradients].reverse(), [...weights].reverse()).reverse()];
+    for (const applied of byOrder) {
+      const got = leaveOneOutCosines(applied.map((a, k) => ({ ...a, member: `w${k}` })));
+      expect(got.map((g) => g.member)).toEqual(['w0', 'w1', 'w2', 'w3']);
+      // 4096 buckets: within a few hundredths of the exact cosines.
+      for (const [k, g] of got.entries()) expect(Math.abs(g.cosine - exact[k]!)).toBeLessThan(0.05);
+    }
+    expect(exact[3]).toBeLessThan(-0.2);
+    expect(Math.min(...exact.slice(0, 3))).toBeGreaterThan(0);
+    // Fewer than three: nobody's direction can be told.
+    expect(leaveOneOutCosines(byOrder[0]!.slice(0, 2))).toEqual([]);
+  });
+
+  it("counts a clipped contribution's scale in the others' sum", () => {
+    const gradients = roundGradients(4, 20_000, 0.3, 11);
+    gradients[2] = gradients[2]!.map((v) => -50 * v);
+    const applied = sketched(gradients, [1, 1, 1, 1]);
+    // Unscaled, the flipped giant is everyone's "others": the honest ones look flipped too.
+    const raw = leaveOneOutCosines(applied);
+    expect(raw[0]!.cosine).toBeLessThan(-0.3);
+    // Clipped to the others' size, the honest ones point with each other again.
+    const clipped = leaveOneOutCosines(applied.map((a, k) => (k === 2 ? { ...a, scale: 1 / 50 } : a)));
+    expect(clipped[0]!.cosine).toBeGreaterThan(0);
+    expect(clipped[2]!.cosine).toBeLessThan(-0.3);
+  });
+
+  /** A warmed check fed `rounds` rounds of leave-one-out cosines, `flipped` (if any) pointing against the others. */
+  function feed(check: ContributionCheck, rounds: number, seed: number, flipped: string | null) {
+    const next = random(seed);
+    const flagged: { round: number; member: string; lowest: number; meanCosine: number }[] = [];
+    for (let r = 0; r < rounds; r++) {
+      // Honest: cosines around 0.2 (0.2 +- 0.3, negative a fifth of the time); flipped: around -0.15.
+      const cosines = ['w0', 'w1', 'w2'].map((member) => ({ member, cosine: (member === flipped ? -0.15 : 0.2) + 0.6 * (next() - 0.5) }));
+      for (const v of check.noteDirections(cosines))
+        flagged.push({ round: r, member: v.member, lowest: v.lowest, meanCosine: v.meanCosine });
+    }
+    return flagged;
+  }
+
+  it('quarantines a member the lowest, and negative, in 12 of its last 20 full rounds; honest members are not, over a long run', () => {
+    const flagged = feed(warmed(), 60, 3, 'w2');
+    expect(flagged.length).toBeGreaterThan(0);
+    expect(flagged.every((f) => f.member === 'w2' && f.lowest >= 12 && f.meanCosine < 0)).toBe(true);
+    // Not before 12 rounds of it.
+    expect(flagged[0]!.round).toBeGreaterThanOrEqual(11);
+    // Honest members only: 2,000 rounds, nobody.
+    expect(feed(warmed(), 2000, 5, null)).toEqual([]);
+  });
+
+  it('does not judge directions during the warm-up, nor in a round of fewer than three', () => {
+    const cold = new ContributionCheck();
+    const against = [
+      { member: 'w0', cosine: 0.3 },
+      { member: 'w1', cosine: 0.2 },
+      { member: 'w2', cosine: -0.5 },
+    ];
+    for (let r = 0; r < 40; r++) expect(cold.noteDirections(against)).toEqual([]);
+    const check = warmed();
+    for (let r = 0; r < 40; r++) expect(check.noteDirections(against.slice(1))).toEqual([]);
+    const verdicts = Array.from({ length: 12 }, () => check.noteDirections(against));
+    expect(verdicts.slice(0, 11).every((v) => v.length === 0)).toBe(true);
+    expect(verdicts[11]).toEqual([expect.objectContaining({ member: 'w2', lowest: 12, rounds: 12, cosine: -0.5 })]);
   });
 });
