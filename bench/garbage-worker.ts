@@ -7,7 +7,9 @@
  * side-by-side figure of what clipping saves) from round
  * FLEET_BENCH_FAULT_ROUND on. Prints the clean runs' final test accuracy
  * (mean +- std), each faulty run's and whether it lies inside the clean
- * spread (within 2 std of the clean mean, or inside [min, max]); and the
+ * spread (within 2 std of the clean mean, or inside [min, max]), and the
+ * same after FLEET_BENCH_EARLY_EPOCH (the same runs: what the rounds before
+ * a quarantine cost while the accuracy still climbs steeply); and the
  * contribution check's honest figures (accepted norms against their window
  * median, cosines) from the coordinators' debug lines: the margin the
  * thresholds have.
@@ -35,23 +37,30 @@ function knobs() {
     model: env.FLEET_BENCH_MODEL ?? 'tiny',
     train: Number(env.FLEET_BENCH_TRAIN ?? 2400),
     test: Number(env.FLEET_BENCH_TEST ?? 1000),
-    epochs: Number(env.FLEET_BENCH_EPOCHS ?? 2),
+    // 6: the test accuracy has nearly levelled off (0.31 after 2 epochs, 0.36-0.41 after 6), so the final figure is
+    // the run's result rather than its speed; the early epoch's is reported beside it (what the detection's rounds cost).
+    epochs: Number(env.FLEET_BENCH_EPOCHS ?? 6),
+    earlyEpoch: Number(env.FLEET_BENCH_EARLY_EPOCH ?? 2),
     batch: Number(env.FLEET_BENCH_BATCH ?? 48),
     // Per worker; peak lr = lr x workers (linear scaling). 0.02 as the chaos suite: fleet's default spikes on the tiny model.
     lr: env.FLEET_BENCH_LR ?? '0.02',
-    seeds: (env.FLEET_BENCH_SEEDS ?? '1,2,3').split(',').map(Number),
+    seeds: (env.FLEET_BENCH_SEEDS ?? '1,2,3,4,5').split(',').map(Number),
     faults: (env.FLEET_BENCH_FAULTS ?? 'scale:100,sign-flip,random,noise:10,noise:10/noclip').split(',').filter(Boolean),
     faultRound: Number(env.FLEET_BENCH_FAULT_ROUND ?? 8),
     // The faulty runs' seeds (all the clean ones by default: a fault's figure is a mean too).
-    faultSeeds: (env.FLEET_BENCH_FAULT_SEEDS ?? env.FLEET_BENCH_SEEDS ?? '1,2,3').split(',').map(Number),
+    faultSeeds: (env.FLEET_BENCH_FAULT_SEEDS ?? env.FLEET_BENCH_SEEDS ?? '1,2,3,4,5').split(',').map(Number),
   };
 }
 
 interface RunResult {
   accuracy: number;
+  /** Test accuracy after each epoch. */
+  byEpoch: number[];
   refused: number;
   clipped: number;
   quarantined: string[];
+  /** The rule of each quarantine (norm-above, cosine, direction). */
+  rules: string[];
   ledgerOk: boolean;
   /** Accepted contributions' norm over the window median, and cosines (debug lines). */
   normRatios: number[];
@@ -140,11 +149,14 @@ async function runOnce(o: ReturnType<typeof knobs>, root: string, seed: number, 
     const report = JSON.parse(await readFile(join(out, `applied-epoch-${e}.json`), 'utf8')) as { ok: boolean };
     ledgerOk &&= report.ok;
   }
+  const evictions = parsed.filter((l) => String(l.msg).startsWith('worker evicted: quarantined'));
   return {
     accuracy,
+    byEpoch: epochs.map((l) => Number(l.testAccuracy)),
     refused: parsed.filter((l) => String(l.msg).startsWith('contribution refused by the contribution check')).length,
     clipped: parsed.filter((l) => String(l.msg).startsWith('contribution clipped by the contribution check')).length,
-    quarantined: parsed.filter((l) => String(l.msg).startsWith('worker evicted: quarantined')).map((l) => String(l.name)),
+    quarantined: evictions.map((l) => String(l.name)),
+    rules: evictions.map((l) => String(l.rule)),
     ledgerOk,
     normRatios: figures.filter((l) => typeof l.medianNorm === 'number').map((l) => Number(l.norm) / Number(l.medianNorm)),
     cosines: figures.filter((l) => typeof l.cosine === 'number').map((l) => Number(l.cosine)),
@@ -171,88 +183,88 @@ export async function run(): Promise<void> {
       const r = await runOnce(o, root, seed, null);
       clean.push(r);
       console.log(
-        `clean seed ${seed}: test accuracy ${r.accuracy.toFixed(4)}, refused ${r.refused}, ledger ${r.ledgerOk ? 'exact' : 'NOT exact'}, ${r.seconds.toFixed(0)} s`,
+        `clean seed ${seed}: test accuracy ${r.byEpoch.map((a) => a.toFixed(3)).join(' ')}, refused ${r.refused}, quarantined ${r.quarantined.length}, ledger ${r.ledgerOk ? 'exact' : 'NOT exact'}, ${r.seconds.toFixed(0)} s`,
       );
     }
-    const accs = clean.map((r) => r.accuracy);
-    const { mean, std } = meanStd(accs);
-    console.log(
-      `clean, 3 workers: ${mean.toFixed(4)} +- ${std.toFixed(4)} (min ${Math.min(...accs).toFixed(4)}, max ${Math.max(...accs).toFixed(4)})`,
-    );
     // A quarantine leaves 2 workers: a smaller global batch, more steps an epoch. The faulty runs train with 3, then 2.
-    const clean2: number[] = [];
+    const clean2: RunResult[] = [];
     for (const seed of o.seeds) {
       const r = await runOnce(o, root, seed, null, 2);
-      clean2.push(r.accuracy);
+      clean2.push(r);
       console.log(
-        `clean, 2 workers, seed ${seed}: test accuracy ${r.accuracy.toFixed(4)}, refused ${r.refused}, ${r.seconds.toFixed(0)} s`,
+        `clean, 2 workers, seed ${seed}: test accuracy ${r.byEpoch.map((a) => a.toFixed(3)).join(' ')}, refused ${r.refused}, quarantined ${r.quarantined.length}, ${r.seconds.toFixed(0)} s`,
       );
     }
-    const two = meanStd(clean2);
-    console.log(`clean, 2 workers: ${two.mean.toFixed(4)} +- ${two.std.toFixed(4)}`);
-    // Inside: between the lower and the upper of the two clean spreads (mean - 2 std of one, mean + 2 std of the other).
-    const lo = Math.min(mean - 2 * std, two.mean - 2 * two.std, ...accs, ...clean2);
-    const hi = Math.max(mean + 2 * std, two.mean + 2 * two.std, ...accs, ...clean2);
-    console.log(`the clean spread (3 and 2 workers, mean +- 2 std, min and max): [${lo.toFixed(4)}, ${hi.toFixed(4)}]`);
     console.log(`honest figures, norm / window median: ${quantiles(clean.flatMap((r) => r.normRatios))}`);
     console.log(`honest figures, cosine with the round's earlier contributions: ${quantiles(clean.flatMap((r) => r.cosines))}`);
-    recordFigure(
-      figureOf(
-        {
-          bench: BENCH,
-          name: `${o.model}, ${o.train} images, ${o.epochs} epochs, 2 workers, clean: final test accuracy (n = seeds)`,
-          unit: 'accuracy',
-          command: benchCommand(BENCH),
-        },
-        clean2,
-      ),
-    );
-    recordFigure(
-      figureOf(
-        {
-          bench: BENCH,
-          name: `${o.model}, ${o.train} images, ${o.epochs} epochs, 3 workers, clean: final test accuracy (n = seeds)`,
-          unit: 'accuracy',
-          command: benchCommand(BENCH),
-        },
-        accs,
-      ),
-    );
+    const faulty: { fault: string; runs: RunResult[] }[] = [];
     for (const fault of o.faults) {
       const runs: RunResult[] = [];
       for (const seed of o.faultSeeds) {
         const r = await runOnce(o, root, seed, fault);
         runs.push(r);
-        const inside = r.accuracy >= lo && r.accuracy <= hi;
         console.log(
-          `fault ${fault}@${o.faultRound}, seed ${seed}: test accuracy ${r.accuracy.toFixed(4)} (${inside ? 'inside' : 'OUTSIDE'} the clean spread), refused ${r.refused}, clipped ${r.clipped}, quarantined ${r.quarantined.join(',') || 'none'}, ledger ${r.ledgerOk ? 'exact' : 'NOT exact'}, ${r.seconds.toFixed(0)} s`,
+          `fault ${fault}@${o.faultRound}, seed ${seed}: test accuracy ${r.byEpoch.map((a) => a.toFixed(3)).join(' ')}, refused ${r.refused}, clipped ${r.clipped}, quarantined ${r.quarantined.map((q, k) => `${q} (${r.rules[k]})`).join(',') || 'none'}, ledger ${r.ledgerOk ? 'exact' : 'NOT exact'}, ${r.seconds.toFixed(0)} s`,
         );
       }
-      const faultAccs = runs.map((r) => r.accuracy);
-      const f = meanStd(faultAccs);
-      const inside = faultAccs.filter((a) => a >= lo && a <= hi).length;
-      const sum = (pick: (r: RunResult) => number) => runs.reduce((t, r) => t + pick(r), 0);
-      const quarantined = sum((r) => r.quarantined.length);
-      const exact = runs.every((r) => r.ledgerOk);
-      console.log(
-        `fault ${fault}@${o.faultRound}: ${f.mean.toFixed(4)} +- ${f.std.toFixed(4)}, ${inside} of ${runs.length} inside the clean spread`,
-      );
-      recordFigure(
-        figureOf(
-          {
-            bench: BENCH,
-            name: `${o.model}, one worker of 3 uploading ${fault.replace('/noclip', ' (clip off)')} from round ${o.faultRound}: final test accuracy (n = seeds)`,
-            unit: 'accuracy',
-            reference: { name: 'the clean 3-worker runs (mean)', mean },
-            limits: `over the ${runs.length} runs: refused ${sum((r) => r.refused)}, clipped ${sum((r) => r.clipped)}, quarantined ${quarantined}, ledger ${exact ? 'exact' : 'not exact'}; ${inside} of ${runs.length} inside the clean spread ([${lo.toFixed(4)}, ${hi.toFixed(4)}]: 3 and 2 workers, mean +- 2 std, min and max)`,
-            command: benchCommand(BENCH),
-          },
-          faultAccs,
-        ),
-      );
+      faulty.push({ fault, runs });
     }
+    // The final figures, then the same runs' after the early epoch (what the rounds before a quarantine cost).
+    const points = o.earlyEpoch > 0 && o.earlyEpoch < o.epochs ? [o.epochs, o.earlyEpoch] : [o.epochs];
+    for (const epoch of points) report(o, epoch, clean, clean2, faulty);
   } finally {
     await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** The figures after `epoch`: the clean spread, each fault's accuracy against it. */
+function report(
+  o: ReturnType<typeof knobs>,
+  epoch: number,
+  clean: RunResult[],
+  clean2: RunResult[],
+  faulty: { fault: string; runs: RunResult[] }[],
+): void {
+  const at = (r: RunResult) => r.byEpoch[epoch - 1]!;
+  const when = epoch === o.epochs ? 'final test accuracy' : `test accuracy after epoch ${epoch}`;
+  const accs = clean.map(at);
+  const accs2 = clean2.map(at);
+  const three = meanStd(accs);
+  const two = meanStd(accs2);
+  // Inside: between the lower and the upper of the two clean spreads (mean - 2 std of one, mean + 2 std of the other).
+  const lo = Math.min(three.mean - 2 * three.std, two.mean - 2 * two.std, ...accs, ...accs2);
+  const hi = Math.max(three.mean + 2 * three.std, two.mean + 2 * two.std, ...accs, ...accs2);
+  console.log(
+    `${when}: clean, 3 workers ${three.mean.toFixed(4)} +- ${three.std.toFixed(4)}; 2 workers ${two.mean.toFixed(4)} +- ${two.std.toFixed(4)}; the clean spread (mean +- 2 std, min and max) [${lo.toFixed(4)}, ${hi.toFixed(4)}]`,
+  );
+  const base = { bench: BENCH, unit: 'accuracy', command: benchCommand(BENCH) };
+  const of = `${o.model}, ${o.train} images, ${o.epochs} epochs`;
+  const honest = (runs: RunResult[]) =>
+    `over the ${runs.length} runs: refused ${runs.reduce((t, r) => t + r.refused, 0)}, quarantined ${runs.reduce((t, r) => t + r.quarantined.length, 0)}`;
+  recordFigure(figureOf({ ...base, name: `${of}, 2 workers, clean: ${when} (n = seeds)`, limits: honest(clean2) }, accs2));
+  recordFigure(figureOf({ ...base, name: `${of}, 3 workers, clean: ${when} (n = seeds)`, limits: honest(clean) }, accs));
+  for (const { fault, runs } of faulty) {
+    const faultAccs = runs.map(at);
+    const f = meanStd(faultAccs);
+    const inside = faultAccs.filter((a) => a >= lo && a <= hi).length;
+    const sum = (pick: (r: RunResult) => number) => runs.reduce((t, r) => t + pick(r), 0);
+    const rules = runs.flatMap((r) => r.rules);
+    const byRule = [...new Set(rules)].map((rule) => `${rules.filter((x) => x === rule).length} by ${rule}`).join(', ');
+    const exact = runs.every((r) => r.ledgerOk);
+    console.log(
+      `${when}, fault ${fault}@${o.faultRound}: ${f.mean.toFixed(4)} +- ${f.std.toFixed(4)}, ${inside} of ${runs.length} inside the clean spread`,
+    );
+    recordFigure(
+      figureOf(
+        {
+          ...base,
+          name: `${o.model}, ${o.epochs} epochs, one worker of 3 uploading ${fault.replace('/noclip', ' (clip off)')} from round ${o.faultRound}: ${when} (n = seeds)`,
+          reference: { name: 'the clean 3-worker runs (mean)', mean: three.mean },
+          limits: `over the ${runs.length} runs: refused ${sum((r) => r.refused)}, clipped ${sum((r) => r.clipped)}, quarantined ${rules.length}${byRule ? ` (${byRule})` : ''}, ledger ${exact ? 'exact' : 'not exact'}; ${inside} of ${runs.length} inside the clean spread ([${lo.toFixed(4)}, ${hi.toFixed(4)}]: 3 and 2 workers, mean +- 2 std, min and max)`,
+        },
+        faultAccs,
+      ),
+    );
   }
 }
 

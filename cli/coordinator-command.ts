@@ -146,7 +146,7 @@ export function coordinatorCommand(): Command {
     .addOption(
       opt(
         '--contribution-check <mode>',
-        "refuse a worker's gradients whose norm is above --contribution-norm-factor times the median of the 20 rounds before, or whose cosine with the round's other gradients is below -0.3, clip those above --contribution-clip-factor times that median, and quarantine a worker refused 3 times in its last 5 rounds (docs/architecture.md, Contribution check); auto: on unless --shards > 1 or --sync-every > 1, where on is refused",
+        "refuse a worker's gradients whose norm is above --contribution-norm-factor times the median of the 20 rounds before, or whose cosine with the round's other gradients is below -0.3, clip those above --contribution-clip-factor times that median, and quarantine a worker refused 3 times in its last 5 rounds, or whose gradient points against the others' (the lowest leave-one-out cosine, negative, in 12 of its last 20 rounds of 3 or more) (docs/architecture.md, Contribution check); auto: on unless --shards > 1 or --sync-every > 1, where on is refused",
         'FLEET_CONTRIBUTION_CHECK',
       )
         .choices(['auto', 'on', 'off'])
