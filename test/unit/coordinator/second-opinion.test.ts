@@ -5,7 +5,9 @@
  * them is accepted. An honest worker whose batch is an outlier is not
  * quarantined (the other member's contribution on it is refused alike: the
  * batch is at fault, and applied); a garbage worker still is; every sample
- * is applied exactly once per epoch either way.
+ * is applied exactly once per epoch either way. And the direction rule over
+ * the same rounds: a sign-flipped worker no single round can tell from an
+ * honest one is quarantined by its leave-one-out cosines; honest ones are not.
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +20,7 @@ import {
   type Assignment,
   type BatchAtFault,
   type ContributionRefusal,
+  type DirectionQuarantine,
 } from '../../../services/coordinator/rounds/round-controller.js';
 import { AppliedLedger, EpochSampler } from '../../../services/coordinator/sampler/index.js';
 import { testConfig } from '../../helpers/test-config.js';
@@ -27,8 +30,8 @@ const BATCH = 16;
 const WORKERS = 3;
 const COUNT = 480; // 10 rounds of 48 an epoch
 
-/** How a worker's gradient looks for an assignment: the per-sample gradient's size (its direction is the same for all), or it leaves. */
-type Behaviour = (a: Assignment, indices: readonly number[]) => number | 'leave';
+/** How a worker's gradient looks for an assignment: the per-sample gradient's size (its direction is the same for all), its values, or it leaves. */
+type Behaviour = (a: Assignment, indices: readonly number[]) => number | Float32Array | 'leave';
 
 /** Honest: a size that wobbles with the samples, 0.8x-1.2x. */
 const honest = (_a: Assignment, indices: readonly number[]): number => 0.1 * (1 + 0.2 * Math.sin(indices.reduce((s, i) => s + i, 0)));
@@ -51,6 +54,7 @@ async function run(names: string[], behaviours: Record<string, Behaviour>, o: { 
   const refusals: ContributionRefusal[] = [];
   const left: string[] = [];
   const atFault: BatchAtFault[] = [];
+  const directions: DirectionQuarantine[] = [];
   const controller = new RoundController({
     config,
     plan: planTraining(config, count),
@@ -69,6 +73,7 @@ async function run(names: string[], behaviours: Record<string, Behaviour>, o: { 
       onCheckpoint: async () => {},
       onContributionRefused: (r) => refusals.push(r),
       onBatchAtFault: (b) => atFault.push(b),
+      onDirectionQuarantine: (q) => directions.push(q),
       onMembership: (c) => {
         if (c.kind === 'left') left.push(c.worker);
       },
@@ -92,7 +97,7 @@ async function run(names: string[], behaviours: Record<string, Behaviour>, o: { 
         controller.leave(id, 'test');
         return;
       }
-      const staged = controller.stageContribution(indices.length, new Float32Array(FLOATS).fill(size));
+      const staged = controller.stageContribution(indices.length, typeof size === 'number' ? new Float32Array(FLOATS).fill(size) : size);
       try {
         controller.contribute(id, {
           round: a.round,
@@ -117,7 +122,7 @@ async function run(names: string[], behaviours: Record<string, Behaviour>, o: { 
   };
   for (const name of names) ids.set(name, controller.register(name));
   const loops = Promise.all(names.map((name) => loop(name, ids.get(name)!)));
-  return { controller, ledger, refusals, left, atFault, seen, ids, loops };
+  return { controller, ledger, refusals, left, atFault, directions, seen, ids, loops };
 }
 
 /** Honest, with an outlier batch: in epoch 1 a shard holding any of `outlier` has a gradient 50x the others'. */
@@ -221,5 +226,50 @@ describe('contribution check: the second opinion', () => {
     expect(r.left).toEqual([r.ids.get('w-b'), r.ids.get('w-c'), r.ids.get('w-a')]);
     expect(r.refusals.map((x) => x.round)).toEqual([7, 9, 10]);
     r.controller.close('test over');
+  });
+});
+
+/**
+ * Gradients that barely agree, as small batches give: a shared direction (the first float) and each worker's own
+ * noise, twice its size, along a float of its own that changes every round. Two honest ones have a cosine of 0.2;
+ * `flipped` sends the negative of its honest gradient: -0.2 against one honest, -0.26 against two, above the cosine
+ * rule's -0.3 every round.
+ */
+function smallBatch(worker: number, flipped = false): Behaviour {
+  return (a) => {
+    const g = new Float32Array(FLOATS);
+    g[0] = 1;
+    g[1 + ((worker + a.round) % (FLOATS - 1))] = 2;
+    return flipped ? g.map((v) => -v) : g;
+  };
+}
+
+describe('contribution check: the direction rule, over the real rounds', () => {
+  it('quarantines a sign-flipped worker the cosine rule lets through every round; its applied contributions stay applied once', async () => {
+    const r = await run(['w-a', 'w-b', 'w-c'], { 'w-a': smallBatch(0), 'w-b': smallBatch(1, true), 'w-c': smallBatch(2) }, { epochs: 3 });
+    await r.controller.finished;
+    await r.loops;
+    const bad = r.ids.get('w-b')!;
+    // No round refused it: the per-round rules could not tell.
+    expect(r.refusals).toEqual([]);
+    expect(r.seen.refused.get('w-b') ?? []).toEqual([]);
+    expect(r.directions).toEqual([expect.objectContaining({ worker: bad, name: 'w-b', lowest: 12, rounds: 12, directionLowest: 12 })]);
+    const q = r.directions[0]!;
+    // Its leave-one-out cosine against two honest ones: -2 / (sqrt(5) sqrt(12)).
+    expect(q.cosine).toBeCloseTo(-2 / Math.sqrt(60), 5);
+    expect(q.meanCosine).toBeCloseTo(q.cosine, 5);
+    expect(r.left).toEqual([bad]);
+    expect(() => r.controller.register('w-b')).toThrow(QuarantinedWorkerError);
+    // Not judged in the warm-up (rounds 0-4), then 12 full rounds against it: 5 to 16.
+    expect(q.round).toBe(16);
+    expect(r.seen.accepted.filter((c) => c.worker === 'w-b').every((c) => c.round <= 16)).toBe(true);
+    for (const epoch of [1, 2, 3]) expect(r.ledger.report(epoch)).toMatchObject({ ok: true, missingCount: 0, repeatedCount: 0 });
+  });
+
+  it('quarantines nobody among honest workers whose gradients barely agree', async () => {
+    const r = await run(['w-a', 'w-b', 'w-c'], { 'w-a': smallBatch(0), 'w-b': smallBatch(1), 'w-c': smallBatch(2) }, { epochs: 3 });
+    await r.controller.finished;
+    await r.loops;
+    expect([r.directions, r.refusals, r.left]).toEqual([[], [], []]);
   });
 });
