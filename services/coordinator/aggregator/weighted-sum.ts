@@ -30,6 +30,8 @@ export class WeightedSum {
   private count = 0;
   /** With the contribution check: each staged contribution's figures are summed as it arrives. */
   private figures = false;
+  /** The float ranges the figures (and the clip) cover, sorted; null: all of them. */
+  private judged: readonly FloatRange[] | null = null;
 
   constructor(
     readonly length: number,
@@ -66,7 +68,16 @@ export class WeightedSum {
           values,
           weight,
         );
-        if (at < 0) figures?.add(values, this.count > 0 ? this.sum.subarray(offset, end) : null, offset);
+        if (at < 0 && figures) {
+          const prior = this.count > 0 ? this.sum : null;
+          if (!this.judged) figures.add(values, prior?.subarray(offset, end) ?? null, offset);
+          else
+            for (const r of this.judged) {
+              const from = Math.max(r.offset, offset);
+              const to = Math.min(r.offset + r.length, end);
+              if (from < to) figures.add(values.subarray(from - offset, to - offset), prior?.subarray(from, to) ?? null, from);
+            }
+        }
         return at;
       },
       figures,
@@ -119,7 +130,8 @@ export class WeightedSum {
       throw new WeightedSumError(`scale factor must be finite and >= 0, got ${factor}`, this.length, staged.filled);
     const spare = this.spare!;
     const sum = this.sum;
-    for (let i = 0; i < spare.length; i++) spare[i] = sum[i]! + factor * (spare[i]! - sum[i]!);
+    for (const r of this.judged ?? [{ offset: 0, length: spare.length }])
+      for (let i = r.offset; i < r.offset + r.length; i++) spare[i] = sum[i]! + factor * (spare[i]! - sum[i]!);
   }
 
   /** Drops a staged contribution (a no-op once committed or dropped). */
@@ -150,9 +162,17 @@ export class WeightedSum {
     this.commit(this.stageWhole(values, weight));
   }
 
-  /** From now on each staged contribution's figures (its norm, its cosine with the round's sum so far) are summed as it arrives. */
-  trackFigures(): void {
+  /**
+   * From now on each staged contribution's figures (its norm, its cosine with the round's sum so far, its sketch)
+   * are summed as it arrives, over `judged` (all floats when absent): the gradients' ranges. A contribution also
+   * carries values that are not gradients (BatchNorm's running statistics, averaged as they are): positive and
+   * alike in every worker, they would dominate the figures (the soak's cnn: a norm of 173 where its gradients'
+   * is a fraction of it, and a sign-flipped contribution at cosine -0.9998), and a fault in the gradients alone
+   * would not show.
+   */
+  trackFigures(judged?: readonly FloatRange[]): void {
     this.figures = true;
+    if (judged) this.judged = [...judged].filter((r) => r.length > 0).sort((a, b) => a.offset - b.offset);
   }
 
   get contributions(): number {
@@ -177,6 +197,12 @@ export class WeightedSum {
     this.totalWeight = 0;
     this.count = 0;
   }
+}
+
+/** A run of floats: a weight slice's place in the flat vector. */
+export interface FloatRange {
+  offset: number;
+  length: number;
 }
 
 function checkWeight(weight: number, length: number, got: number): void {

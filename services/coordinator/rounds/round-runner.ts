@@ -66,7 +66,7 @@ export class RoundRunner {
 
   constructor(private readonly o: RoundRunnerOptions) {
     this.fullSum = new WeightedSum(o.parameters.values.length, o.vectors);
-    if (o.contributionCheck) this.fullSum.trackFigures();
+    if (o.contributionCheck) this.fullSum.trackFigures(o.layout.filter((w) => w.trainable));
     this.update = new RoundUpdate(o.config, o.plan, o.layout, o.resume?.optimizerSteps ?? 0);
     this.progress = new EpochProgress(
       {
@@ -160,7 +160,7 @@ export class RoundRunner {
     let sum = this.subsetSums.get(length);
     if (!sum) {
       sum = new WeightedSum(length);
-      if (this.o.contributionCheck) sum.trackFigures();
+      if (this.o.contributionCheck) sum.trackFigures(this.exchangeSlices().filter((w) => w.trainable));
       this.subsetSums.set(length, sum);
     }
     return sum;

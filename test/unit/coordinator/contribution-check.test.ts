@@ -272,6 +272,32 @@ describe('contribution check: the second opinion (deferred refusals)', () => {
 });
 
 describe('contribution check: the figures, summed while staging', () => {
+  it("judges the gradients' ranges only: values that are not gradients (BatchNorm statistics) are summed, not judged, not clipped", () => {
+    // Floats 0-1 and 4-5 are gradients; 2-3 running statistics, alike in every worker and far larger.
+    const sum = new WeightedSum(6);
+    sum.trackFigures([
+      { offset: 4, length: 2 },
+      { offset: 0, length: 2 },
+    ]);
+    sum.add(new Float32Array([3, 0, 100, 100, 0, 4]), 1);
+    // Sign-flipped gradients with the same statistics: its figures see the flip, not the statistics.
+    const flipped = sum.stage(1);
+    flipped.accumulate(new Float32Array([-3, 0, 100]));
+    flipped.accumulate(new Float32Array([100, 0, -4]));
+    const f = flipped.figures!.figures();
+    expect(f.norm).toBeCloseTo(5, 6);
+    expect(f.cosine).toBeCloseTo(-1, 6);
+    // Its sketch holds the gradients only: the same as a sketch of them alone.
+    const alone = new WeightedSum(6);
+    alone.trackFigures();
+    const bare = alone.stageWhole(new Float32Array([-3, 0, 0, 0, 0, -4]), 1);
+    expect([...flipped.figures!.sketch]).toEqual([...bare.figures!.sketch]);
+    // A clip scales its gradients, and leaves its statistics as they are.
+    sum.scaleStaged(flipped, 0.5);
+    sum.commit(flipped);
+    expect([...sum.average()]).toEqual([0.75, 0, 100, 100, 0, 1]);
+  });
+
   it("takes the round's one earlier contribution out of the sum (dropEarlier): the later one alone remains", () => {
     const sum = new WeightedSum(2);
     sum.trackFigures();
