@@ -9,8 +9,9 @@ export type EvaluationWait = 'scored' | 'timed-out' | 'evaluator-silent';
  * Resolves once an eval event for `version` (or later) of `run` is on the bus,
  * or after `timeoutMs` with a warning: an evaluator that is down must not
  * keep a finished run from ending for ever. With `liveness`, it ends as soon
- * as no evaluator beat has been heard for `liveness.timeoutMs` (a dead or
- * never-started evaluator: nothing is waited for). When `stop.signal` aborts
+ * as no evaluator beat has been heard for `liveness.timeoutMs` (a dead
+ * evaluator: counted from its last beat; one never heard: from the start of
+ * this wait), so nothing is waited for long. When `stop.signal` aborts
  * (a stop signal), at most `stop.graceMs` more.
  */
 export async function waitForEvaluation(
@@ -43,8 +44,12 @@ export async function waitForEvaluation(
   );
   // A refused subscription hears nothing: then only --evaluator-wait ends the wait, as without liveness.
   const watching = liveness && liveness.watch.refused === null ? liveness : null;
+  // An evaluator never heard gets the whole timeout from here: one started beside a short run on a loaded machine
+  // (nice'd, as fleet train starts it) may beat first only after training is over, with every epoch end to score.
+  const silentForMs = (w: NonNullable<typeof watching>) =>
+    w.watch.lastSource === null ? Math.min(w.watch.silentForMs(), Date.now() - started) : w.watch.silentForMs();
   const check = () => {
-    if (watching && watching.watch.refused === null && watching.watch.silentForMs() >= watching.timeoutMs) done('evaluator-silent');
+    if (watching && watching.watch.refused === null && silentForMs(watching) >= watching.timeoutMs) done('evaluator-silent');
   };
   const checker = watching ? setInterval(check, Math.max(100, Math.min(1000, watching.timeoutMs / 4))) : null;
   log.info(
@@ -59,7 +64,7 @@ export async function waitForEvaluation(
       log.warn(
         {
           version,
-          silentS: Math.round(watching!.watch.silentForMs() / 1000),
+          silentS: Math.round(silentForMs(watching!) / 1000),
           lastEvaluator: watching!.watch.lastSource,
           heartbeatTimeoutS: watching!.timeoutMs / 1000,
         },
