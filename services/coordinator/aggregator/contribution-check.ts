@@ -59,8 +59,8 @@ export const CONTRIBUTION_CHECK_DEFAULTS: ContributionCheckOptions = {
   windowRounds: 20,
   quarantineAfter: 3,
   quarantineWithin: 5,
-  // An honest member is the lowest, and negative, in about 12% of full rounds (3 workers, the garbage-worker bench):
-  // 12 of 20 then happens by chance with a probability of about 1e-7 a round; a sign-flipped one was in 55-70%.
+  // An honest member was the lowest, and negative, in 5-17% of full rounds (3 workers, the garbage-worker bench's
+  // data): 12 of 20 by chance at 17% is a probability of about 1e-5 a round; a sign-flipped one was in 55-70%.
   directionWindow: 20,
   directionLowest: 12,
 };
@@ -367,8 +367,8 @@ export class ContributionCheck {
    * member's, whose rank is uniform whatever the gradients' noise: a member
    * that is the lowest, with a negative cosine, in `directionLowest` of its
    * last `directionWindow` full rounds, and below 0 on average over them, is
-   * returned, to be quarantined. Not
-   * during the warm-up (the first rounds' gradients turn fast).
+   * returned, to be quarantined. Not during the warm-up (the first rounds'
+   * gradients turn fast).
    */
   noteDirections(cosines: readonly { member: string; cosine: number }[]): DirectionVerdict[] {
     if (cosines.length < 3 || this.roundsSeen <= this.o.warmupRounds) return [];

@@ -172,7 +172,7 @@ export class WeightedSum {
    */
   trackFigures(judged?: readonly FloatRange[]): void {
     this.figures = true;
-    if (judged) this.judged = [...judged].filter((r) => r.length > 0).sort((a, b) => a.offset - b.offset);
+    if (judged) this.judged = mergedRanges(judged);
   }
 
   get contributions(): number {
@@ -203,6 +203,17 @@ export class WeightedSum {
 export interface FloatRange {
   offset: number;
   length: number;
+}
+
+/** `ranges` sorted, the empty ones dropped, adjacent ones joined: a layout's many small slices make a few runs of floats. */
+function mergedRanges(ranges: readonly FloatRange[]): FloatRange[] {
+  const out: FloatRange[] = [];
+  for (const r of [...ranges].filter((x) => x.length > 0).sort((a, b) => a.offset - b.offset)) {
+    const last = out.at(-1);
+    if (last && last.offset + last.length >= r.offset) last.length = Math.max(last.length, r.offset + r.length - last.offset);
+    else out.push({ offset: r.offset, length: r.length });
+  }
+  return out;
 }
 
 function checkWeight(weight: number, length: number, got: number): void {

@@ -349,15 +349,19 @@ export class RoundRunner {
       );
     else this.o.log.warn(fields, 'contribution refused by the contribution check: its batches go back to the pool');
     this.o.hooks.onContributionRefused?.({ worker, name, round, epoch, verdict });
-    if (verdict.quarantine) {
-      this.quarantined.add(name);
-      this.o.contributionCheck?.forget(worker);
-      this.o.membership.evict(worker, {
+    if (verdict.quarantine)
+      this.quarantine(worker, name, {
         summary: `quarantined (${verdict.recentRefusals} contributions refused by the contribution check, the last by its ${verdict.rule} rule)`,
         reason: `quarantined: ${verdict.recentRefusals} contributions refused (${verdict.rule})`,
         fields,
       });
-    }
+  }
+
+  /** Evicts `worker` and refuses its name for the rest of the run; the check forgets it. */
+  private quarantine(worker: string, name: string, why: { summary: string; reason: string; fields: Record<string, unknown> }): void {
+    this.quarantined.add(name);
+    this.o.contributionCheck?.forget(worker);
+    this.o.membership.evict(worker, why);
   }
 
   /**
@@ -415,9 +419,7 @@ export class RoundRunner {
     for (const { member, ...figures } of check.noteDirections(cosines)) {
       const name = nameOf(member);
       const fields = { worker: member, name, round, epoch, rule: 'direction', ...figures };
-      this.quarantined.add(name);
-      check.forget(member);
-      this.o.membership.evict(member, {
+      this.quarantine(member, name, {
         summary: `quarantined (its gradient pointed against the others': the lowest leave-one-out cosine, negative, in ${figures.lowest} of its last ${figures.rounds} full rounds, mean ${figures.meanCosine.toFixed(3)})`,
         reason: `quarantined: its gradients point against the other members' (direction, ${figures.lowest} of ${figures.rounds} rounds)`,
         fields,
